@@ -1,0 +1,224 @@
+//! Findings: what Picket tells the user that deserves attention, with evidence and remediation.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::observation::opt_micros;
+use crate::{PortState, Protocol, Reason, RunId, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A port open in the previous run is not open now; re-checked, with a verdict.
+    OpenPortRecheck,
+    /// A port open now that was not open (or not seen) in the previous run.
+    NewOpenPort,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::OpenPortRecheck => "open-port-recheck",
+            FindingKind::NewOpenPort => "new-open-port",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open-port-recheck" => Some(FindingKind::OpenPortRecheck),
+            "new-open-port" => Some(FindingKind::NewOpenPort),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The re-check's conclusion about a port that was open and is not open now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The port now answers with a reset while the host is alive: the service stopped.
+    Closed,
+    /// The host is alive, this port alone is silent: a filter now covers it.
+    Filtered,
+    /// The host answers on no port and nothing in the run suggests interference.
+    HostDown,
+    /// Interference: the host went silent at once, or answers stopped after a burst, or a rate
+    /// limit dropped our probes. The port's state is not known from this run.
+    ScanInterrupted,
+    /// The port answered some re-check probes and not others.
+    Flapping,
+    /// The re-check found the port open: the run was wrong and has been corrected.
+    StillOpen,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Closed => "closed",
+            Verdict::Filtered => "filtered",
+            Verdict::HostDown => "host-down",
+            Verdict::ScanInterrupted => "scan-interrupted",
+            Verdict::Flapping => "flapping",
+            Verdict::StillOpen => "still-open",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Verdict::Closed,
+            Verdict::Filtered,
+            Verdict::HostDown,
+            Verdict::ScanInterrupted,
+            Verdict::Flapping,
+            Verdict::StillOpen,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Kept for naming symmetry with the design notes: one probe's outcome is a [`Reason`].
+pub type ProbeOutcome = Reason;
+
+/// One probe of a re-check: which port, when (relative to the re-check's start), what came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    pub port: u16,
+    pub at_ms: u64,
+    pub outcome: ProbeOutcome,
+    #[serde(
+        default,
+        with = "opt_micros",
+        skip_serializing_if = "Option::is_none",
+        rename = "rtt_us"
+    )]
+    pub rtt: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InterferenceKind {
+    /// A host that had been answering went silent on every port at once.
+    HostWentSilent,
+    /// Answers fell away as the probe rate rose: a rate limit in the path.
+    RateLimited,
+    /// Ports that answered during the run stopped answering before the re-check.
+    LivenessLost,
+}
+
+impl InterferenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterferenceKind::HostWentSilent => "host-went-silent",
+            InterferenceKind::RateLimited => "rate-limited",
+            InterferenceKind::LivenessLost => "liveness-lost",
+        }
+    }
+}
+
+/// A sign that something between us and the host interfered with the scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interference {
+    pub kind: InterferenceKind,
+    pub detail: String,
+}
+
+/// What the re-check saw, kept with the finding so that the verdict can be checked by a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecheckEvidence {
+    pub previous_run: RunId,
+    pub previous_reason: Reason,
+    /// What this run's scan said before the re-check (`None`: the run never decided the port).
+    pub scan_reason: Option<Reason>,
+    /// The patient probes of this port.
+    pub probes: Vec<ProbeRecord>,
+    /// Probes of ports that answered in this run, asked to prove the host is still there.
+    pub liveness: Vec<ProbeRecord>,
+    pub interference: Vec<Interference>,
+    /// The probe rate and read timeout the re-check used.
+    pub recheck_rate: f64,
+    pub recheck_timeout_ms: u64,
+}
+
+/// One re-checked port and its verdict. Every re-check is kept with its run, including the
+/// `still-open` ones that raise no finding: they record that the run was corrected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recheck {
+    pub host: IpAddr,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub verdict: Verdict,
+    pub evidence: RecheckEvidence,
+}
+
+/// A finding as stored and printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Assigned by the store; `None` before it is saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    pub run_id: RunId,
+    pub kind: FindingKind,
+    pub host: IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// State in the previous run (`None` for a port never seen before).
+    pub previous_state: Option<PortState>,
+    /// State after this run and its re-check (`None`: still unknown).
+    pub current_state: Option<PortState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// One sentence a person reads first.
+    pub summary: String,
+    /// Kind-specific evidence ([`RecheckEvidence`] for `open-port-recheck`).
+    pub evidence: serde_json::Value,
+    /// What to do about it, most useful first.
+    pub remediation: Vec<String>,
+    /// A command that re-runs the check once the remediation is done.
+    pub verify: String,
+    pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for v in [
+            "closed",
+            "filtered",
+            "host-down",
+            "scan-interrupted",
+            "flapping",
+            "still-open",
+        ] {
+            assert_eq!(Verdict::parse(v).unwrap().as_str(), v);
+            assert_eq!(serde_json::to_value(Verdict::parse(v).unwrap()).unwrap(), v);
+        }
+        assert_eq!(
+            FindingKind::parse("new-open-port"),
+            Some(FindingKind::NewOpenPort)
+        );
+        assert_eq!(
+            serde_json::to_value(FindingKind::OpenPortRecheck).unwrap(),
+            "open-port-recheck"
+        );
+    }
+}
