@@ -8,17 +8,22 @@
 //! the outputs and the tests share one shape.
 
 mod error;
+mod event;
 mod finding;
+mod indicator;
 mod observation;
 mod ports;
 mod run;
 mod target;
+mod vuln;
 
 pub use error::ModelError;
+pub use event::{ConnEvent, ConnOutcome, SourceRef, Transport};
 pub use finding::{
     Finding, FindingKind, Interference, InterferenceKind, ProbeOutcome, ProbeRecord, Recheck,
     RecheckEvidence, Verdict,
 };
+pub use indicator::{FeedFormat, FeedMeta, Indicator};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
 pub use ports::{PortSet, TOP_PORTS_SOURCE, top_ports};
 pub use run::{
@@ -26,6 +31,10 @@ pub use run::{
     RunSummary, ScanProfile, ScanRun,
 };
 pub use target::{TargetSpec, Targets};
+pub use vuln::{
+    Application, Confidence, Cpe, CpePart, CpeValue, Cvss, CvssSeverity, CvssVersion, Epss, KevEntry,
+    Package, PatternToken, VulnMatch, VulnModelError, Vulnerability,
+};
 
 /// Timestamps are UTC instants everywhere in Picket.
 pub type Timestamp = jiff::Timestamp;
