@@ -1,0 +1,25 @@
+//! Picket's scan engine: TCP connect probes with exact reasons, adaptive timing, host liveness,
+//! interference detection, and the patient re-check.
+//!
+//! The engine never prints and never touches the store: it takes resolved hosts and a
+//! [`picket_model::ScanProfile`], reports [`ScanEvent`]s as it goes, and returns one
+//! [`picket_model::HostResult`] per host. Network outcomes (closed, filtered, down, silenced) are
+//! data with their evidence, not errors.
+//!
+//! It must never send traffic anywhere but to the hosts it was given.
+
+mod engine;
+mod error;
+mod fdlimit;
+mod permute;
+mod probe;
+mod recheck;
+mod resolve;
+mod timing;
+
+pub use engine::{ScanEvent, ScanHost, ScanOutcome, scan};
+pub use error::ScanError;
+pub use probe::{LocalError, ProbeResult, probe};
+pub use recheck::{RecheckPlan, RecheckResult, RecheckSettings, recheck};
+pub use resolve::resolve;
+pub use timing::RateChange;

@@ -1,0 +1,181 @@
+//! The patient re-check: ports that were open before and are not open now are asked again,
+//! slowly, several times over a few seconds, together with ports that prove the host alive.
+//!
+//! It must not be what trips an IPS: it sends a few probes per second per host, spaces its
+//! rounds, and slows down further by itself when a round goes unanswered.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use picket_model::{ProbeRecord, Reason};
+use tokio::time::Instant;
+
+use crate::probe::{LocalError, probe};
+
+/// What to re-check on one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecheckPlan {
+    pub host: IpAddr,
+    /// The suspect ports.
+    pub ports: Vec<u16>,
+    /// Ports that answered during the run, asked to prove the host is still there.
+    pub liveness: Vec<u16>,
+}
+
+/// How patient the re-check is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecheckSettings {
+    /// Rounds for a host with few suspects; hosts with many get fewer (at least 3).
+    pub rounds: u8,
+    /// Time between the starts of two rounds.
+    pub spacing: Duration,
+    /// Read timeout of each probe.
+    pub timeout: Duration,
+    /// Probes per second per host.
+    pub rate: f64,
+}
+
+impl RecheckSettings {
+    /// Patient defaults derived from what the scan measured: a read timeout four times the scan's
+    /// (at least one second, at most five), at most 20 probes/s and a tenth of the rate at which
+    /// a host went silent, if one did.
+    pub fn patient(scan_timeout: Duration, silenced_at_rate: Option<f64>) -> Self {
+        let rate = silenced_at_rate.map_or(20.0, |r| (r / 10.0).clamp(2.0, 20.0));
+        Self {
+            rounds: 6,
+            spacing: Duration::from_millis(600),
+            timeout: (scan_timeout * 4).clamp(Duration::from_secs(1), Duration::from_secs(5)),
+            rate,
+        }
+    }
+}
+
+/// Every probe the re-check sent to one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecheckResult {
+    pub host: IpAddr,
+    pub probes: BTreeMap<u16, Vec<ProbeRecord>>,
+    pub liveness: Vec<ProbeRecord>,
+    /// The rate the re-check ended at (lower than configured if it had to slow down).
+    pub rate: f64,
+    pub timeout: Duration,
+}
+
+/// Re-checks every plan, hosts in parallel.
+pub async fn recheck(plans: Vec<RecheckPlan>, settings: RecheckSettings) -> Vec<RecheckResult> {
+    join_all(plans.into_iter().map(|plan| recheck_host(plan, settings))).await
+}
+
+async fn recheck_host(plan: RecheckPlan, settings: RecheckSettings) -> RecheckResult {
+    let start = Instant::now();
+    let rounds = (96 / plan.ports.len().max(1)).clamp(3, usize::from(settings.rounds.max(3)));
+    let mut spacing = settings.spacing;
+    let mut rate = settings.rate;
+    let mut probes: BTreeMap<u16, Vec<ProbeRecord>> = BTreeMap::new();
+    let mut liveness = Vec::new();
+    let mut answered_before = false;
+    for _ in 0..rounds {
+        let round_start = Instant::now();
+        let mut in_flight = FuturesUnordered::new();
+        let targets = plan
+            .liveness
+            .iter()
+            .map(|p| (*p, true))
+            .chain(plan.ports.iter().map(|p| (*p, false)));
+        for (i, (port, is_liveness)) in targets.enumerate() {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_secs_f64(1.0 / rate)).await;
+            }
+            let addr = SocketAddr::new(plan.host, port);
+            let at = start.elapsed();
+            in_flight.push(async move {
+                (
+                    port,
+                    is_liveness,
+                    at,
+                    probe_patiently(addr, settings.timeout).await,
+                )
+            });
+        }
+        let mut any_answer = false;
+        while let Some((port, is_liveness, at, (reason, rtt))) = in_flight.next().await {
+            any_answer |= reason.is_answer();
+            let record = ProbeRecord {
+                port,
+                at_ms: at.as_millis() as u64,
+                outcome: reason,
+                rtt,
+            };
+            if is_liveness {
+                liveness.push(record);
+            } else {
+                probes.entry(port).or_default().push(record);
+            }
+        }
+        if answered_before && !any_answer {
+            // Everything went quiet after answers: maybe we are the problem. Slow down.
+            rate = (rate / 2.0).max(1.0);
+            spacing *= 2;
+        }
+        answered_before |= any_answer;
+        tokio::time::sleep_until(round_start + spacing).await;
+    }
+    liveness.sort_by_key(|r| r.at_ms);
+    RecheckResult {
+        host: plan.host,
+        probes,
+        liveness,
+        rate,
+        timeout: settings.timeout,
+    }
+}
+
+/// One re-check probe; a local failure (descriptors, self-connect) is retried, never recorded.
+async fn probe_patiently(addr: SocketAddr, timeout: Duration) -> (Reason, Option<Duration>) {
+    for _ in 0..5 {
+        match probe(addr, timeout).await {
+            Ok(r) => return (r.reason, r.rtt),
+            Err(LocalError::Exhausted(_) | LocalError::SelfConnect | LocalError::Other(_)) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    (Reason::NoResponse, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[tokio::test]
+    async fn rechecks_open_closed_and_liveness_on_loopback() {
+        let open = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open_port = open.local_addr().unwrap().port();
+        let closed_port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let settings = RecheckSettings {
+            rounds: 3,
+            spacing: Duration::from_millis(20),
+            timeout: Duration::from_millis(500),
+            rate: 200.0,
+        };
+        let plan = RecheckPlan {
+            host: "127.0.0.1".parse().unwrap(),
+            ports: vec![closed_port],
+            liveness: vec![open_port],
+        };
+        let result = recheck(vec![plan], settings).await.remove(0);
+        let closed = &result.probes[&closed_port];
+        assert_eq!(closed.len(), 3);
+        assert!(closed.iter().all(|r| r.outcome == Reason::Reset));
+        assert_eq!(result.liveness.len(), 3);
+        assert!(result.liveness.iter().all(|r| r.outcome == Reason::SynAck));
+        assert!(closed.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    }
+}
