@@ -1,0 +1,406 @@
+//! Nmap's XML output format (`-oX`, `xmloutputversion` 1.05), valid against Nmap's `nmap.dtd`,
+//! so that `ndiff`, Nmap's XSLT stylesheet and the many Nmap importers read Picket's scans.
+//!
+//! Two deliberate choices:
+//! - `scanner` is `nmap` because the DTD allows no other value; Picket identifies itself through
+//!   `profile_name="picket"`, `args` (the equivalent Picket command line), `version` (Picket's)
+//!   and the leading comment.
+//! - What Nmap's format has no element for (interruptions, ports left undecided, findings) goes
+//!   into `hostscript`/`postscript` script results, the place Nmap's own tools show free text.
+
+use std::borrow::Cow;
+use std::io;
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use picket_model::{
+    Finding, HostResult, HostState, Observation, PortSet, RunStatus, ScanRun, Timestamp,
+};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use crate::human::{self, counted};
+use crate::table::interruption_words;
+use crate::{Format, ReportError};
+
+/// The Nmap XML output version whose DTD this writer follows.
+const XML_OUTPUT_VERSION: &str = "1.05";
+
+type XmlWriter<'a> = Writer<&'a mut dyn Write>;
+
+pub(crate) fn scan(
+    out: &mut dyn Write,
+    run: &ScanRun,
+    findings: &[Finding],
+) -> Result<(), ReportError> {
+    let mut w = Writer::new_with_indent(out, b' ', 2);
+    document(&mut w, run, findings).map_err(ReportError::io("scan", Format::Xml))?;
+    w.into_inner()
+        .write_all(b"\n")
+        .map_err(ReportError::io("scan", Format::Xml))
+}
+
+/// Replaces what XML 1.0 cannot carry at all (most control characters, even escaped) and folds
+/// line breaks, which attribute-value normalisation would turn into spaces anyway.
+fn clean(text: &str) -> Cow<'_, str> {
+    let bad = |c: char| matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}');
+    if !text.chars().any(bad) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\t' | '\n' | '\r' => ' ',
+                c if bad(c) => '\u{fffd}',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
+/// Nmap's `startstr`/`timestr` layout (`Mon Nov 23 17:28:54 2026`), in UTC.
+fn nmap_time(ts: Timestamp) -> String {
+    ts.strftime("%a %b %d %H:%M:%S %Y").to_string()
+}
+
+fn start_tag<'a>(name: &'a str, attrs: &[(&str, &str)]) -> BytesStart<'a> {
+    let mut start = BytesStart::new(name);
+    for (k, v) in attrs {
+        start.push_attribute((*k, clean(v).as_ref()));
+    }
+    start
+}
+
+fn empty(w: &mut XmlWriter<'_>, name: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
+    w.write_event(Event::Empty(start_tag(name, attrs)))
+}
+
+fn open(w: &mut XmlWriter<'_>, name: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
+    w.write_event(Event::Start(start_tag(name, attrs)))
+}
+
+fn close(w: &mut XmlWriter<'_>, name: &str) -> io::Result<()> {
+    w.write_event(Event::End(BytesEnd::new(name)))
+}
+
+fn micros(d: Duration) -> String {
+    d.as_micros().to_string()
+}
+
+/// The Picket command line equivalent to the run, for Nmap's `args`.
+fn args(run: &ScanRun) -> String {
+    format!("picket scan -p {} {}", run.profile.ports, run.target_key)
+}
+
+fn document(w: &mut XmlWriter<'_>, run: &ScanRun, findings: &[Finding]) -> io::Result<()> {
+    let version = env!("CARGO_PKG_VERSION");
+    let args = args(run);
+    let start = run.started_at.as_second().to_string();
+    let startstr = nmap_time(run.started_at);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.write_event(Event::DocType(BytesText::from_escaped("nmaprun")))?;
+    // A comment may not contain `--`, which `--exclude` in the target key would bring in.
+    let comment = format!(" Picket {version} scan initiated {startstr} UTC as: {args} ")
+        .replace("--", "-&#45;");
+    w.write_event(Event::Comment(BytesText::from_escaped(clean(&comment))))?;
+    open(
+        w,
+        "nmaprun",
+        &[
+            ("scanner", "nmap"),
+            ("args", &args),
+            ("start", &start),
+            ("startstr", &startstr),
+            ("version", version),
+            ("profile_name", "picket"),
+            ("xmloutputversion", XML_OUTPUT_VERSION),
+        ],
+    )?;
+    let ports = &run.profile.ports;
+    empty(
+        w,
+        "scaninfo",
+        &[
+            ("type", "connect"),
+            ("protocol", "tcp"),
+            ("numservices", &ports.len().to_string()),
+            ("services", &ports.to_string()),
+        ],
+    )?;
+    empty(w, "verbose", &[("level", "0")])?;
+    empty(w, "debugging", &[("level", "0")])?;
+    let end = run.finished_at.unwrap_or(run.started_at);
+    for host in &run.hosts {
+        host_element(w, host, &start, &end.as_second().to_string())?;
+    }
+    if !findings.is_empty() {
+        open(w, "postscript", &[])?;
+        for finding in findings {
+            finding_script(w, finding)?;
+        }
+        close(w, "postscript")?;
+    }
+    runstats(w, run, end)?;
+    close(w, "nmaprun")
+}
+
+fn host_element(
+    w: &mut XmlWriter<'_>,
+    host: &HostResult,
+    start: &str,
+    end: &str,
+) -> io::Result<()> {
+    open(w, "host", &[("starttime", start), ("endtime", end)])?;
+    empty(
+        w,
+        "status",
+        &[
+            ("state", host.state.as_str()),
+            ("reason", host.reason.as_str()),
+            // A connect scan sees no IP headers, so no TTL; Nmap writes 0 for it too.
+            ("reason_ttl", "0"),
+        ],
+    )?;
+    let addrtype = match host.address {
+        IpAddr::V4(_) => "ipv4",
+        IpAddr::V6(_) => "ipv6",
+    };
+    empty(
+        w,
+        "address",
+        &[("addr", &host.address.to_string()), ("addrtype", addrtype)],
+    )?;
+    match &host.hostname {
+        // `user`: the name came from the command line, as in Nmap.
+        Some(name) => {
+            open(w, "hostnames", &[])?;
+            empty(w, "hostname", &[("name", name), ("type", "user")])?;
+            close(w, "hostnames")?;
+        }
+        None => empty(w, "hostnames", &[])?,
+    }
+    if !host.ports.is_empty() || !host.extra_ports.is_empty() {
+        ports_element(w, host)?;
+    }
+    host_scripts(w, host)?;
+    if let Some(srtt) = host.stats.srtt {
+        empty(
+            w,
+            "times",
+            &[
+                ("srtt", &micros(srtt)),
+                ("rttvar", &micros(rtt_variation(srtt, &host.ports))),
+                ("to", &micros(host.stats.read_timeout)),
+            ],
+        )?;
+    }
+    close(w, "host")
+}
+
+/// Nmap's `rttvar`. The engine keeps no variance, so it is estimated as the mean deviation of
+/// the listed ports' round-trip times from the smoothed one, or RFC 6298's first estimate (half
+/// the smoothed RTT) when no port has one. ICMP answers from routers are left out: they time a
+/// different, shorter path.
+fn rtt_variation(srtt: Duration, ports: &[Observation]) -> Duration {
+    let samples: Vec<Duration> = ports
+        .iter()
+        .filter(|o| o.icmp_from.is_none())
+        .filter_map(|o| o.rtt)
+        .collect();
+    let Ok(n) = u32::try_from(samples.len()) else {
+        return srtt / 2;
+    };
+    if n == 0 {
+        return srtt / 2;
+    }
+    let total: Duration = samples.iter().map(|s| s.abs_diff(srtt)).sum();
+    total / n
+}
+
+fn ports_element(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {
+    open(w, "ports", &[])?;
+    for extra in &host.extra_ports {
+        let count = extra.count.to_string();
+        open(
+            w,
+            "extraports",
+            &[("state", extra.state.as_str()), ("count", &count)],
+        )?;
+        empty(
+            w,
+            "extrareasons",
+            &[
+                ("reason", extra.reason.as_str()),
+                ("count", &count),
+                ("proto", "tcp"),
+            ],
+        )?;
+        close(w, "extraports")?;
+    }
+    for o in &host.ports {
+        open(
+            w,
+            "port",
+            &[
+                ("protocol", o.protocol.as_str()),
+                ("portid", &o.port.to_string()),
+            ],
+        )?;
+        let icmp_from = o.icmp_from.map(|ip| ip.to_string());
+        let mut state = vec![
+            ("state", o.state.as_str()),
+            ("reason", o.reason.as_str()),
+            ("reason_ttl", "0"),
+        ];
+        if let Some(from) = &icmp_from {
+            state.push(("reason_ip", from));
+        }
+        empty(w, "state", &state)?;
+        close(w, "port")?;
+    }
+    close(w, "ports")
+}
+
+fn host_scripts(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {
+    let mut scripts: Vec<(&str, String)> = Vec::new();
+    if !host.interruptions.is_empty() {
+        let words: Vec<String> = host.interruptions.iter().map(interruption_words).collect();
+        scripts.push(("picket-interruptions", words.join(" ")));
+    }
+    if !host.unprobed.is_empty() {
+        scripts.push((
+            "picket-unprobed",
+            format!(
+                "{} not decided because the host stopped answering: {}",
+                counted(host.unprobed.len() as u64, "port", "ports"),
+                PortSet::from_ports(host.unprobed.iter().copied())
+            ),
+        ));
+    }
+    if scripts.is_empty() {
+        return Ok(());
+    }
+    open(w, "hostscript", &[])?;
+    for (id, output) in &scripts {
+        empty(w, "script", &[("id", id), ("output", output)])?;
+    }
+    close(w, "hostscript")
+}
+
+fn elem(w: &mut XmlWriter<'_>, key: &str, value: &str) -> io::Result<()> {
+    w.create_element("elem")
+        .with_attribute(("key", key))
+        .write_text_content(BytesText::new(&clean(value)))?;
+    Ok(())
+}
+
+fn finding_script(w: &mut XmlWriter<'_>, f: &Finding) -> io::Result<()> {
+    let verdict = f.verdict.map(|v| format!(" ({v})")).unwrap_or_default();
+    let output = format!(
+        "{} {}/{}{verdict}: {}",
+        f.kind,
+        human::endpoint(f.host, f.port),
+        f.protocol,
+        f.summary
+    );
+    open(
+        w,
+        "script",
+        &[("id", "picket-finding"), ("output", &output)],
+    )?;
+    elem(w, "kind", f.kind.as_str())?;
+    elem(w, "host", &f.host.to_string())?;
+    elem(w, "port", &f.port.to_string())?;
+    elem(w, "protocol", f.protocol.as_str())?;
+    if let Some(v) = f.verdict {
+        elem(w, "verdict", v.as_str())?;
+    }
+    elem(w, "summary", &f.summary)?;
+    if !f.remediation.is_empty() {
+        open(w, "table", &[("key", "remediation")])?;
+        for step in &f.remediation {
+            w.create_element("elem")
+                .write_text_content(BytesText::new(&clean(step)))?;
+        }
+        close(w, "table")?;
+    }
+    elem(w, "verify", &f.verify)?;
+    close(w, "script")
+}
+
+fn runstats(w: &mut XmlWriter<'_>, run: &ScanRun, end: Timestamp) -> io::Result<()> {
+    let up = run
+        .hosts
+        .iter()
+        .filter(|h| h.state == HostState::Up)
+        .count();
+    let total = run.hosts.len();
+    let elapsed = Duration::try_from(end.duration_since(run.started_at)).unwrap_or_default();
+    let elapsed = format!("{:.2}", elapsed.as_secs_f64());
+    let timestr = nmap_time(end);
+    let summary = format!(
+        "Picket done at {timestr}; {} ({}) scanned in {elapsed} seconds",
+        counted(total as u64, "IP address", "IP addresses"),
+        counted(up as u64, "host up", "hosts up"),
+    );
+    let time = end.as_second().to_string();
+    let mut finished = vec![
+        ("time", time.as_str()),
+        ("timestr", timestr.as_str()),
+        ("summary", summary.as_str()),
+        ("elapsed", elapsed.as_str()),
+    ];
+    match run.status {
+        RunStatus::Completed => finished.push(("exit", "success")),
+        RunStatus::Aborted => finished.extend([
+            ("exit", "error"),
+            ("errormsg", "run aborted before every port was probed"),
+        ]),
+        RunStatus::Running => finished.extend([
+            ("exit", "error"),
+            ("errormsg", "run still in progress; results are partial"),
+        ]),
+    }
+    open(w, "runstats", &[])?;
+    empty(w, "finished", &finished)?;
+    empty(
+        w,
+        "hosts",
+        &[
+            ("up", &up.to_string()),
+            ("down", &(total - up).to_string()),
+            ("total", &total.to_string()),
+        ],
+    )?;
+    close(w, "runstats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_replaces_what_xml_cannot_carry() {
+        assert_eq!(clean("plain"), "plain");
+        assert_eq!(clean("a\nb\u{1}c"), "a b\u{fffd}c");
+    }
+
+    #[test]
+    fn rttvar_is_mean_deviation_or_half_srtt() {
+        let srtt = Duration::from_micros(400);
+        assert_eq!(rtt_variation(srtt, &[]), Duration::from_micros(200));
+        let obs = |us| {
+            Observation::new(
+                1,
+                picket_model::Reason::SynAck,
+                Some(Duration::from_micros(us)),
+                1,
+            )
+        };
+        assert_eq!(
+            rtt_variation(srtt, &[obs(300), obs(600)]),
+            Duration::from_micros(150)
+        );
+    }
+}
