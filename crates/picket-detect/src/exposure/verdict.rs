@@ -47,10 +47,11 @@ pub struct RecheckInput<'a> {
 ///
 /// A probe is lost when either the SYN or the answer is dropped. With 3% loss per direction a
 /// probe is lost with p = 1 - 0.97² = 0.0591, and the number lost among 8 probes is binomial:
-/// P(≥3 of 8 lost) = 1 - Σₖ₌₀² C(8,k)·pᵏ·(1-p)⁸⁻ᵏ = 1 - (0.6142 + 0.3087 + 0.0679) ≈ 0.0092,
+/// P(≥3 of 8 lost) = 1 - Σₖ₌₀² C(8,k)·pᵏ·(1-p)⁸⁻ᵏ = 1 - (0.61425 + 0.30866 + 0.06786) ≈ 0.0092,
 /// about 1 in 110 (not 1 in 1,000). At 1% loss per direction (p = 0.0199) it is ≈ 4.1e-4; with
 /// 5 probes at 3% it is ≈ 1.9e-3. So a lossy path alone rarely silences 3 probes of a port that
-/// also answered; the cost of the rare miss is a `flapping` finding, never a false `closed`.
+/// also answered. The chance is per port: on such a path, about 1 in 110 re-checked ports that
+/// are open would be called `flapping` — a finding to look at, never a false `closed`.
 pub const FLAPPING_MIN_SILENT: usize = 3;
 
 /// Resets (or ICMP port-unreachables) needed to call a port closed: one could be a stray answer
