@@ -1,0 +1,177 @@
+//! The PostgreSQL backend, over the synchronous `postgres` client.
+//!
+//! That client drives its own single-threaded tokio runtime and blocks on it, so it panics when
+//! called from a thread that is already inside a tokio runtime. Callers in async code must move
+//! store calls to a plain thread (`std::thread::spawn`, or `tokio::task::spawn_blocking`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Config, NoTls, Statement};
+
+use crate::conn::{Conn, Row, Value};
+use crate::error::{DbError, StoreError};
+use crate::sql::Dialect;
+
+/// Used when the URL does not say (`connect_timeout=`): a wrong address fails in seconds, not
+/// after the operating system's TCP timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct PgConn {
+    client: Client,
+    /// Prepared statements by their `?` text: each is parsed by the server once per connection.
+    statements: HashMap<String, Statement>,
+}
+
+impl PgConn {
+    /// Connects without TLS (the server is expected on loopback or a trusted network).
+    pub(crate) fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut config: Config = url.parse().map_err(|source| StoreError::BadPostgresUrl {
+            url: redact(url),
+            source,
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let client = config
+            .connect(NoTls)
+            .map_err(|source| StoreError::ConnectPostgres {
+                url: redact(url),
+                source,
+            })?;
+        Ok(Self {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn prepare(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(&Dialect::Postgres.rewrite(sql))?;
+        self.statements.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+}
+
+/// A URL as it may be shown in messages: any password replaced by `***`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{hosts}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|kv| {
+                    if kv.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        kv
+                    }
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+/// NULL must be sent with the parameter's own type: the driver checks types strictly.
+static NULL_INT: Option<i64> = None;
+static NULL_TEXT: Option<String> = None;
+
+/// Pairs each value with its parameter's type. Surplus values are kept (typed as text) so that the
+/// driver's count check reports them instead of `zip` dropping them silently.
+fn params<'a>(values: &'a [Value], types: &[Type]) -> Vec<&'a (dyn ToSql + Sync)> {
+    values
+        .iter()
+        .zip(types.iter().chain(std::iter::repeat(&Type::TEXT)))
+        .map(|(v, ty)| -> &(dyn ToSql + Sync) {
+            match v {
+                Value::Int(i) => i,
+                Value::Text(s) => s,
+                Value::Null if *ty == Type::INT8 => &NULL_INT,
+                Value::Null => &NULL_TEXT,
+            }
+        })
+        .collect()
+}
+
+fn row(row: &postgres::Row) -> Result<Row, DbError> {
+    row.columns()
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let ty = column.type_();
+            Ok(if *ty == Type::INT8 {
+                row.try_get::<_, Option<i64>>(i)?
+                    .map_or(Value::Null, Value::Int)
+            } else if *ty == Type::INT4 {
+                row.try_get::<_, Option<i32>>(i)?
+                    .map_or(Value::Null, |v| Value::Int(v.into()))
+            } else if *ty == Type::TEXT || *ty == Type::VARCHAR || *ty == Type::NAME {
+                row.try_get::<_, Option<String>>(i)?
+                    .map_or(Value::Null, Value::Text)
+            } else {
+                return Err(DbError::UnsupportedColumn {
+                    column: column.name().to_owned(),
+                    ty: ty.name().to_owned(),
+                });
+            })
+        })
+        .collect()
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, DbError> {
+        let stmt = self.prepare(sql)?;
+        let params = params(values, stmt.params());
+        Ok(self.client.execute(&stmt, &params)?)
+    }
+
+    fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, DbError> {
+        let stmt = self.prepare(sql)?;
+        let params = params(values, stmt.params());
+        self.client.query(&stmt, &params)?.iter().map(row).collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_everywhere_they_can_be() {
+        assert_eq!(
+            redact("postgres://picket:s3cret@127.0.0.1:5432/picket_test"),
+            "postgres://picket:***@127.0.0.1:5432/picket_test"
+        );
+        assert_eq!(
+            redact("postgresql://u@h/db?sslmode=disable&password=s3cret"),
+            "postgresql://u@h/db?sslmode=disable&password=***"
+        );
+        assert_eq!(redact("postgres://h:5432"), "postgres://h:5432");
+        assert_eq!(redact("postgres://a:b:c@h?x=1"), "postgres://a:***@h?x=1");
+    }
+}

@@ -1,0 +1,167 @@
+//! The SQLite backend: opening a file without ever damaging one that is not ours.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, params_from_iter};
+
+use crate::conn::{Conn, Row, Value};
+use crate::error::{DbError, StoreError};
+use crate::sql::Dialect;
+
+/// Every SQLite database file starts with these 16 bytes.
+const HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// How long a writer waits for another process's write transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct SqliteConn {
+    conn: Connection,
+}
+
+impl SqliteConn {
+    /// Opens (creating if missing) the database at `path`, refusing any existing file that is
+    /// not an SQLite database, or is one that holds tables but not Picket's. Nothing is written
+    /// before those checks pass.
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+        check_existing_file(path)?;
+        // No SQLITE_OPEN_URI: a path is a path, never `file:...?mode=...` options.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open_err = |source| StoreError::OpenSqliteDb {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // The header check above cannot see a damaged or encrypted file; this first read can.
+        let tables = user_tables(&conn).map_err(|source| match &source {
+            rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::NotADatabase => {
+                StoreError::NotSqlite {
+                    path: path.to_owned(),
+                }
+            }
+            _ => open_err(source),
+        })?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "schema_migrations") {
+            return Err(StoreError::ForeignDatabase {
+                path: path.to_owned(),
+            });
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(open_err)?;
+        // An in-memory database (`:memory:`) has no journal file and keeps "memory".
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            return Err(StoreError::OpenSqlite {
+                path: path.to_owned(),
+                source: io::Error::other(format!(
+                    "SQLite refused write-ahead logging (journal mode stayed {mode:?})"
+                )),
+            });
+        }
+        conn.execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Self { conn })
+    }
+}
+
+/// Refuses a directory, and a non-empty file that does not start with SQLite's header, without
+/// writing to it. A missing or empty file is fine: SQLite makes it a new database.
+fn check_existing_file(path: &Path) -> Result<(), StoreError> {
+    let io_err = |source| StoreError::OpenSqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(e)),
+    };
+    if meta.is_dir() {
+        return Err(io_err(io::Error::other("it is a directory")));
+    }
+    if meta.len() == 0 {
+        return Ok(());
+    }
+    let mut head = [0u8; 16];
+    let mut file = File::open(path).map_err(io_err)?;
+    match file.read_exact(&mut head) {
+        Ok(()) if &head == HEADER => Ok(()),
+        Ok(()) => Err(not_sqlite(path)),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(not_sqlite(path)),
+        Err(e) => Err(io_err(e)),
+    }
+}
+
+fn not_sqlite(path: &Path) -> StoreError {
+    StoreError::NotSqlite {
+        path: PathBuf::from(path),
+    }
+}
+
+fn user_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    )?;
+    stmt.query_map([], |row| row.get(0))?.collect()
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+/// Columns come back as the three values the store writes. Anything else was put there by
+/// someone else; it is handed on as text so that the reader reports it as a corrupt field.
+fn value(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Text(f.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            Value::Text(String::from_utf8_lossy(t).into_owned())
+        }
+    }
+}
+
+impl Conn for SqliteConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let changed = stmt.execute(params_from_iter(params))?;
+        Ok(changed as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(
+                (0..columns)
+                    .map(|i| row.get_ref(i).map(value))
+                    .collect::<Result<Row, _>>()?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+}

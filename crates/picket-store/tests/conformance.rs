@@ -1,0 +1,955 @@
+//! One conformance suite, run against every backend: SQLite always (a file in a temporary
+//! directory), PostgreSQL when `PICKET_TEST_POSTGRES_URL` is set (each test in a schema of its
+//! own, dropped afterwards, so that tests run in parallel). `.ci/setup-postgres` prepares a local
+//! server; the URL is then `postgres://picket:picket@127.0.0.1:5432/picket_test`.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use picket_model::{
+    ExtraPorts, Finding, FindingKind, HostReason, HostResult, HostState, HostStats, Interference,
+    InterferenceKind, Interruption, Observation, PortState, ProbeRecord, Protocol, Reason, Recheck,
+    RecheckEvidence, RunId, RunStatus, ScanProfile, ScanRun, Targets, Timestamp, Verdict,
+};
+use picket_store::{FindingFilter, Store, StoreError};
+
+const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
+
+/// A database of the test's own.
+struct TestDb {
+    location: String,
+    kind: Kind,
+}
+
+enum Kind {
+    Sqlite {
+        path: std::path::PathBuf,
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin: Box<::postgres::Client>,
+        schema: String,
+    },
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("picket.db");
+        Self {
+            location: path.display().to_string(),
+            kind: Kind::Sqlite { path, _dir: dir },
+        }
+    }
+
+    /// `None` (after saying so) when no server is configured.
+    fn postgres(test: &str) -> Option<Self> {
+        let Ok(url) = std::env::var(PG_URL_VAR) else {
+            eprintln!("skipped: {PG_URL_VAR} not set");
+            return None;
+        };
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let schema = format!(
+            "picket_t{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            test
+        );
+        let mut admin = Box::new(::postgres::Client::connect(&url, ::postgres::NoTls).unwrap());
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        Some(Self {
+            location: format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+            kind: Kind::Postgres { admin, schema },
+        })
+    }
+
+    fn open(&self) -> Box<dyn Store> {
+        picket_store::open(&self.location).unwrap()
+    }
+
+    /// Runs SQL directly against the test's database, behind the store's back.
+    fn raw(&mut self, sql: &str) {
+        match &mut self.kind {
+            Kind::Sqlite { path, .. } => rusqlite::Connection::open(path)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Kind::Postgres { admin, schema } => admin
+                .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                .unwrap(),
+        }
+    }
+
+    fn raw_count(&mut self, sql: &str) -> i64 {
+        match &mut self.kind {
+            Kind::Sqlite { path, .. } => rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            Kind::Postgres { admin, schema } => {
+                admin
+                    .batch_execute(&format!("SET search_path TO {schema}"))
+                    .unwrap();
+                admin.query_one(sql, &[]).unwrap().get(0)
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Kind::Postgres { admin, schema } = &mut self.kind {
+            // Best effort: a failed drop must not hide the test's own outcome.
+            let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    }
+}
+
+/// Generates one test per backend for every case.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $case() { super::$case(&mut super::TestDb::sqlite()); })*
+        }
+        mod postgres {
+            $(#[test] fn $case() {
+                if let Some(mut db) = super::TestDb::postgres(stringify!($case)) {
+                    super::$case(&mut db);
+                }
+            })*
+        }
+    };
+}
+
+conformance!(
+    round_trips_a_realistic_run,
+    finishing_again_replaces_the_contents,
+    a_failed_finish_leaves_the_previous_state,
+    findings_round_trip_with_every_field,
+    a_failed_save_stores_no_finding,
+    runs_are_listed_newest_first,
+    previous_run_and_runs_for_targets,
+    reopening_keeps_data_and_migrates_once,
+    a_newer_schema_is_refused,
+    corrupt_values_are_reported_by_field,
+    concurrent_first_opens_both_succeed,
+    stores_a_large_run,
+);
+
+fn ts(micros: i64) -> Timestamp {
+    Timestamp::from_microsecond(micros).unwrap()
+}
+
+const T0: i64 = 1_763_900_000_123_456;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn targets(spec: &str) -> Targets {
+    Targets::parse(spec.split(' '), ["192.0.2.7"]).unwrap()
+}
+
+fn profile() -> ScanProfile {
+    let mut p = ScanProfile::new("22,80,443,3389,8000-8100".parse().unwrap());
+    p.read_timeout = Some(Duration::from_millis(750));
+    p.max_rate = Some(312.5);
+    p.retries = Some(2);
+    p
+}
+
+fn obs(port: u16, reason: Reason, rtt_us: Option<u64>, attempts: u8) -> Observation {
+    Observation::new(port, reason, rtt_us.map(Duration::from_micros), attempts)
+}
+
+/// Three hosts, deliberately out of order (numerically 192.0.2.2 < 192.0.2.10 < 2001:db8::5,
+/// while as text "192.0.2.10" < "192.0.2.2"), with open, closed and filtered ports, a summary,
+/// an interruption with unprobed ports, a host down, and two re-checks.
+fn realistic_run(id: RunId, targets: &Targets) -> ScanRun {
+    let mut filtered = obs(8080, Reason::AdminProhibited, Some(1_900), 1);
+    filtered.icmp_from = Some(ip("192.0.2.1"));
+    let evidence = RecheckEvidence {
+        previous_run: RunId(id.0 - 1),
+        previous_reason: Reason::SynAck,
+        scan_reason: Some(Reason::NoResponse),
+        probes: vec![
+            ProbeRecord {
+                port: 443,
+                at_ms: 0,
+                outcome: Reason::NoResponse,
+                rtt: None,
+            },
+            ProbeRecord {
+                port: 443,
+                at_ms: 1_500,
+                outcome: Reason::NoResponse,
+                rtt: None,
+            },
+        ],
+        liveness: vec![ProbeRecord {
+            port: 22,
+            at_ms: 3_000,
+            outcome: Reason::NoResponse,
+            rtt: None,
+        }],
+        interference: vec![Interference {
+            kind: InterferenceKind::HostWentSilent,
+            detail: "every port went silent after 1204 answers at 850 probes/s".into(),
+        }],
+        // A computed rate: its JSON form has all 17 significant digits.
+        recheck_rate: 10.0 / 3.0,
+        recheck_timeout_ms: 2_000,
+    };
+    ScanRun {
+        id,
+        target_key: targets.key(),
+        targets: targets.clone(),
+        profile: profile(),
+        started_at: ts(T0),
+        finished_at: Some(ts(T0 + 42_000_007)),
+        status: RunStatus::Completed,
+        hosts: vec![
+            HostResult {
+                address: ip("192.0.2.10"),
+                hostname: None,
+                state: HostState::Up,
+                reason: HostReason::PortAnswered,
+                ports: vec![
+                    obs(22, Reason::SynAck, Some(250), 1),
+                    obs(80, Reason::SynAck, Some(310), 2),
+                    obs(443, Reason::Reset, Some(240), 1),
+                    filtered,
+                ],
+                extra_ports: vec![ExtraPorts {
+                    state: PortState::Closed,
+                    reason: Reason::Reset,
+                    count: 101,
+                }],
+                unprobed: vec![],
+                interruptions: vec![],
+                stats: HostStats {
+                    probes_sent: 112,
+                    answers: 108,
+                    srtt: Some(Duration::from_micros(265)),
+                    loss: 3.0 / 97.0,
+                    retries: 2,
+                    read_timeout: Duration::from_millis(40),
+                },
+            },
+            HostResult {
+                address: ip("2001:db8::5"),
+                hostname: None,
+                state: HostState::Down,
+                reason: HostReason::NoResponse,
+                ports: vec![],
+                extra_ports: vec![],
+                unprobed: vec![],
+                interruptions: vec![],
+                stats: HostStats::default(),
+            },
+            HostResult {
+                address: ip("192.0.2.2"),
+                hostname: Some("scanme.example.org".into()),
+                state: HostState::Up,
+                reason: HostReason::PortAnswered,
+                ports: vec![
+                    obs(22, Reason::SynAck, Some(1_020), 1),
+                    obs(3389, Reason::NoResponse, None, 3),
+                ],
+                extra_ports: vec![ExtraPorts {
+                    state: PortState::Filtered,
+                    reason: Reason::NoResponse,
+                    count: 97,
+                }],
+                unprobed: vec![8090, 8091],
+                interruptions: vec![Interruption {
+                    at: ts(T0 + 12_345_678),
+                    answered_before: 1_204,
+                    silent_probes: 64,
+                    canary_port: Some(22),
+                    rate: 850.25,
+                    resumed: false,
+                    paused: Duration::from_millis(1_500),
+                }],
+                stats: HostStats {
+                    probes_sent: 1_300,
+                    answers: 1_204,
+                    srtt: Some(Duration::from_micros(1_100)),
+                    loss: 0.0,
+                    retries: 3,
+                    read_timeout: Duration::from_millis(250),
+                },
+            },
+        ],
+        rechecks: vec![
+            Recheck {
+                host: ip("192.0.2.2"),
+                port: 443,
+                protocol: Protocol::Tcp,
+                verdict: Verdict::ScanInterrupted,
+                evidence: evidence.clone(),
+            },
+            Recheck {
+                host: ip("192.0.2.10"),
+                port: 80,
+                protocol: Protocol::Tcp,
+                verdict: Verdict::StillOpen,
+                evidence: RecheckEvidence {
+                    scan_reason: None,
+                    probes: vec![ProbeRecord {
+                        port: 80,
+                        at_ms: 0,
+                        outcome: Reason::SynAck,
+                        rtt: Some(Duration::from_micros(330)),
+                    }],
+                    liveness: vec![],
+                    interference: vec![],
+                    ..evidence
+                },
+            },
+        ],
+    }
+}
+
+/// A run as the store returns it: hosts ordered by address.
+fn sorted(mut run: ScanRun) -> ScanRun {
+    run.hosts.sort_by_key(|h| h.address);
+    run
+}
+
+/// Begins and finishes a run of `spec` with `status`, with one open port, returning its id.
+fn add_run(store: &mut dyn Store, spec: &str, status: RunStatus, at: i64) -> RunId {
+    let t = targets(spec);
+    let id = store.begin_run(&t, &profile(), ts(at)).unwrap();
+    let mut run = realistic_run(id, &t);
+    run.status = status;
+    run.started_at = ts(at);
+    run.finished_at = Some(ts(at + 1_000_000));
+    store.finish_run(&run).unwrap();
+    id
+}
+
+fn round_trips_a_realistic_run(db: &mut TestDb) {
+    let mut store = db.open();
+    let t = targets("192.0.2.0/29 scanme.example.org 2001:db8::5");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+
+    let begun = store.run(id).unwrap().unwrap();
+    assert_eq!(begun.status, RunStatus::Running);
+    assert_eq!(begun.target_key, t.key());
+    assert_eq!(begun.targets, t);
+    assert_eq!(begun.profile, profile());
+    assert_eq!(begun.started_at, ts(T0));
+    assert_eq!(begun.finished_at, None);
+    assert!(begun.hosts.is_empty() && begun.rechecks.is_empty());
+
+    let run = realistic_run(id, &t);
+    store.finish_run(&run).unwrap();
+    let back = store.run(id).unwrap().unwrap();
+    assert_eq!(back, sorted(run.clone()));
+    assert_eq!(
+        back.hosts
+            .iter()
+            .map(|h| h.address.to_string())
+            .collect::<Vec<_>>(),
+        ["192.0.2.2", "192.0.2.10", "2001:db8::5"]
+    );
+
+    let summary = &store.runs(10).unwrap()[0];
+    assert_eq!(summary.id, id);
+    assert_eq!(summary.target_key, t.key());
+    assert_eq!(summary.ports, profile().ports);
+    assert_eq!(summary.started_at, run.started_at);
+    assert_eq!(summary.finished_at, run.finished_at);
+    assert_eq!(summary.status, RunStatus::Completed);
+    assert_eq!((summary.hosts_up, summary.hosts_total), (2, 3));
+    assert_eq!(summary.open_ports, 3);
+
+    assert_eq!(store.run(RunId(id.0 + 1000)).unwrap(), None);
+}
+
+fn finishing_again_replaces_the_contents(db: &mut TestDb) {
+    let mut store = db.open();
+    let t = targets("192.0.2.0/29");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let mut run = realistic_run(id, &t);
+    run.status = RunStatus::Running;
+    run.finished_at = None;
+    store.finish_run(&run).unwrap();
+
+    run.hosts.truncate(1);
+    run.hosts[0].ports.retain(|o| o.port != 80);
+    run.rechecks.truncate(1);
+    run.status = RunStatus::Aborted;
+    run.finished_at = Some(ts(T0 + 5));
+    store.finish_run(&run).unwrap();
+
+    assert_eq!(store.run(id).unwrap().unwrap(), run);
+    let summary = &store.runs(1).unwrap()[0];
+    assert_eq!(
+        (summary.hosts_up, summary.hosts_total, summary.open_ports),
+        (1, 1, 1)
+    );
+}
+
+fn a_failed_finish_leaves_the_previous_state(db: &mut TestDb) {
+    let mut store = db.open();
+    let t = targets("192.0.2.0/29");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let good = realistic_run(id, &t);
+    store.finish_run(&good).unwrap();
+
+    // The same host twice: the second insert fails after the deletes and the first insert ran.
+    let mut dup = good.clone();
+    dup.status = RunStatus::Aborted;
+    dup.hosts.push(dup.hosts[0].clone());
+    let err = store.finish_run(&dup).unwrap_err();
+    assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+    assert!(err.to_string().contains("192.0.2.10"), "{err}");
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(good.clone()));
+
+    // A number JSON cannot hold, in the last host written.
+    let mut nan = good.clone();
+    nan.hosts[2].stats.loss = f64::NAN;
+    let err = store.finish_run(&nan).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Unstorable {
+                field: "stats.loss",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(good.clone()));
+
+    // A run that was never begun: refused, and nothing of it appears.
+    let mut stray = good.clone();
+    stray.id = RunId(id.0 + 77);
+    let err = store.finish_run(&stray).unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownRun { run, .. } if run == stray.id),
+        "{err:?}"
+    );
+    assert_eq!(store.run(stray.id).unwrap(), None);
+    assert_eq!(store.runs(10).unwrap().len(), 1);
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(good));
+}
+
+fn finding(run: RunId, kind: FindingKind, host: &str, port: u16, at: i64) -> Finding {
+    let recheck = kind == FindingKind::OpenPortRecheck;
+    Finding {
+        id: None,
+        run_id: run,
+        kind,
+        host: ip(host),
+        hostname: recheck.then(|| "scanme.example.org".to_owned()),
+        port,
+        protocol: Protocol::Tcp,
+        previous_state: recheck.then_some(PortState::Open),
+        current_state: Some(if recheck {
+            PortState::Filtered
+        } else {
+            PortState::Open
+        }),
+        verdict: recheck.then_some(Verdict::ScanInterrupted),
+        summary: format!("{host}:{port} looked {kind} — \"quoted\" and 'single' ✓"),
+        evidence: serde_json::json!({
+            "previous_run": run.0 - 1,
+            "probes": [{"port": port, "at_ms": 0, "outcome": "no-response"}],
+            "recheck_rate": 10.0 / 3.0,
+        }),
+        remediation: vec![
+            "Raise checks_read_timeout to 5 s".into(),
+            "Lower max_checks to 64".into(),
+        ],
+        verify: format!("picket scan {host} -p {port}"),
+        created_at: ts(at),
+    }
+}
+
+fn findings_round_trip_with_every_field(db: &mut TestDb) {
+    let mut store = db.open();
+    let r1 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let r2 = add_run(
+        store.as_mut(),
+        "192.0.2.0/29",
+        RunStatus::Completed,
+        T0 + 10,
+    );
+
+    // Saved out of time order: findings() must return them oldest first.
+    let mut batch = vec![
+        finding(r2, FindingKind::OpenPortRecheck, "192.0.2.2", 443, T0 + 300),
+        finding(r2, FindingKind::NewOpenPort, "192.0.2.10", 8080, T0 + 100),
+        finding(r1, FindingKind::NewOpenPort, "2001:db8::5", 22, T0 + 200),
+    ];
+    store.save_findings(&mut batch).unwrap();
+    let ids: Vec<i64> = batch.iter().map(|f| f.id.unwrap()).collect();
+    assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+
+    let all = store.findings(&FindingFilter::default()).unwrap();
+    assert_eq!(
+        all,
+        vec![batch[1].clone(), batch[2].clone(), batch[0].clone()]
+    );
+
+    let by_run = store
+        .findings(&FindingFilter {
+            run: Some(r2),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_run, vec![batch[1].clone(), batch[0].clone()]);
+    let by_kind = store
+        .findings(&FindingFilter {
+            kind: Some(FindingKind::OpenPortRecheck),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_kind, vec![batch[0].clone()]);
+    let by_host = store
+        .findings(&FindingFilter {
+            host: Some(ip("2001:db8::5")),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_host, vec![batch[2].clone()]);
+    let all_three = FindingFilter {
+        run: Some(r2),
+        kind: Some(FindingKind::NewOpenPort),
+        host: Some(ip("192.0.2.10")),
+    };
+    assert_eq!(store.findings(&all_three).unwrap(), vec![batch[1].clone()]);
+    let none = FindingFilter {
+        run: Some(r1),
+        kind: Some(FindingKind::OpenPortRecheck),
+        host: None,
+    };
+    assert!(store.findings(&none).unwrap().is_empty());
+
+    // Same timestamp: ties go by id, i.e. by the order they were saved.
+    let mut twins = vec![
+        finding(r1, FindingKind::NewOpenPort, "192.0.2.3", 1, T0 + 50),
+        finding(r1, FindingKind::NewOpenPort, "192.0.2.3", 2, T0 + 50),
+    ];
+    store.save_findings(&mut twins).unwrap();
+    let ports: Vec<u16> = store
+        .findings(&FindingFilter {
+            run: Some(r1),
+            ..Default::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|f| f.port)
+        .collect();
+    assert_eq!(ports, [1, 2, 22]);
+
+    // An empty batch is a no-op.
+    store.save_findings(&mut []).unwrap();
+}
+
+fn a_failed_save_stores_no_finding(db: &mut TestDb) {
+    let mut store = db.open();
+    let run = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+
+    // The second finding names a run that does not exist: the foreign key refuses it, and the
+    // first, already inserted, is rolled back with it.
+    let mut batch = vec![
+        finding(run, FindingKind::NewOpenPort, "192.0.2.10", 22, T0),
+        finding(
+            RunId(run.0 + 500),
+            FindingKind::NewOpenPort,
+            "192.0.2.10",
+            23,
+            T0,
+        ),
+    ];
+    let err = store.save_findings(&mut batch).unwrap_err();
+    assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+    assert!(batch.iter().all(|f| f.id.is_none()));
+    assert!(
+        store
+            .findings(&FindingFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+
+    // Saving a saved finding again is refused before anything is written.
+    let mut one = vec![finding(run, FindingKind::NewOpenPort, "192.0.2.10", 22, T0)];
+    store.save_findings(&mut one).unwrap();
+    let mut again = vec![
+        finding(run, FindingKind::NewOpenPort, "192.0.2.10", 80, T0),
+        one[0].clone(),
+    ];
+    let err = store.save_findings(&mut again).unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadySaved { id, .. } if Some(id) == one[0].id),
+        "{err:?}"
+    );
+    assert_eq!(store.findings(&FindingFilter::default()).unwrap(), one);
+}
+
+fn runs_are_listed_newest_first(db: &mut TestDb) {
+    let mut store = db.open();
+    assert!(store.runs(10).unwrap().is_empty());
+    let a = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let b = add_run(
+        store.as_mut(),
+        "198.51.100.0/30",
+        RunStatus::Aborted,
+        T0 + 10,
+    );
+    // Begun and never finished.
+    let c = store
+        .begin_run(&targets("203.0.113.9"), &profile(), ts(T0 + 20))
+        .unwrap();
+    assert!(a < b && b < c);
+
+    let all = store.runs(10).unwrap();
+    assert_eq!(all.iter().map(|s| s.id).collect::<Vec<_>>(), [c, b, a]);
+    assert_eq!(all[0].status, RunStatus::Running);
+    assert_eq!(all[0].finished_at, None);
+    assert_eq!(
+        (all[0].hosts_up, all[0].hosts_total, all[0].open_ports),
+        (0, 0, 0)
+    );
+    assert_eq!(all[1].status, RunStatus::Aborted);
+    assert_eq!(all[1].target_key, targets("198.51.100.0/30").key());
+    assert_eq!(
+        store
+            .runs(2)
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        [c, b]
+    );
+    assert!(store.runs(0).unwrap().is_empty());
+    assert_eq!(store.runs(usize::MAX).unwrap().len(), 3);
+}
+
+fn previous_run_and_runs_for_targets(db: &mut TestDb) {
+    let mut store = db.open();
+    let key = targets("192.0.2.0/29").key();
+    let a1 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let other = add_run(
+        store.as_mut(),
+        "198.51.100.0/30",
+        RunStatus::Completed,
+        T0 + 1,
+    );
+    let a2 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Aborted, T0 + 2);
+    let a3 = store
+        .begin_run(&targets("192.0.2.0/29"), &profile(), ts(T0 + 3))
+        .unwrap();
+    let a4 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0 + 4);
+    // Started "earlier" by the clock, but begun last: ids, not clocks, decide what is newer.
+    let a5 = add_run(
+        store.as_mut(),
+        "192.0.2.0/29",
+        RunStatus::Completed,
+        T0 - 1_000,
+    );
+
+    assert_eq!(store.runs_for_targets(&key, 10).unwrap(), [a5, a4, a1]);
+    assert_eq!(store.runs_for_targets(&key, 2).unwrap(), [a5, a4]);
+    assert!(store.runs_for_targets(&key, 0).unwrap().is_empty());
+    assert!(
+        store
+            .runs_for_targets("203.0.113.0/24", 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .runs_for_targets(&targets("198.51.100.0/30").key(), 10)
+            .unwrap(),
+        [other]
+    );
+
+    assert_eq!(store.previous_run(&key, a5).unwrap(), Some(a4));
+    assert_eq!(store.previous_run(&key, a4).unwrap(), Some(a1));
+    // Neither the aborted nor the running run counts.
+    assert_eq!(store.previous_run(&key, a3).unwrap(), Some(a1));
+    assert_eq!(store.previous_run(&key, a2).unwrap(), Some(a1));
+    assert_eq!(store.previous_run(&key, a1).unwrap(), None);
+    assert_eq!(store.previous_run(&key, RunId(i64::MAX)).unwrap(), Some(a5));
+    assert_eq!(store.previous_run("203.0.113.0/24", a5).unwrap(), None);
+}
+
+fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
+    let id = {
+        let mut store = db.open();
+        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0)
+    };
+    let mut store = db.open();
+    drop(db.open());
+    let t = targets("192.0.2.0/29");
+    assert_eq!(
+        store.run(id).unwrap().unwrap().hosts.len(),
+        realistic_run(id, &t).hosts.len()
+    );
+    drop(store);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_eq!(
+        db.raw_count("SELECT MAX(version) FROM schema_migrations"),
+        1
+    );
+}
+
+fn a_newer_schema_is_refused(db: &mut TestDb) {
+    drop(db.open());
+    db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)");
+    let err = picket_store::open(&db.location).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 99,
+                known: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("99") && text.contains("newer"), "{text}");
+    // Refusing wrote nothing.
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM schema_migrations"), 2);
+}
+
+fn corrupt_values_are_reported_by_field(db: &mut TestDb) {
+    let mut store = db.open();
+    let id = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    db.raw("UPDATE observations SET state = 'ajar' WHERE port = 443");
+    let err = store.run(id).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt { field: "state", .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("ajar"), "{err}");
+    db.raw("UPDATE observations SET state = 'closed' WHERE port = 443");
+    db.raw("UPDATE hosts SET stats = '{\"probes_sent\": -1}'");
+    let err = store.run(id).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt { field: "stats", .. }),
+        "{err:?}"
+    );
+}
+
+fn concurrent_first_opens_both_succeed(db: &mut TestDb) {
+    let location = db.location.clone();
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let location = location.clone();
+            std::thread::spawn(move || {
+                let mut store = picket_store::open(&location).unwrap();
+                for j in 0..5 {
+                    add_run(
+                        store.as_mut(),
+                        "192.0.2.0/29",
+                        RunStatus::Completed,
+                        T0 + i * 10 + j,
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(db.open().runs(100).unwrap().len(), 20);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM schema_migrations"), 1);
+}
+
+/// 64 hosts x 1,000 listed ports: how long one finish_run and one run() take.
+fn stores_a_large_run(db: &mut TestDb) {
+    let mut store = db.open();
+    let t = targets("10.0.0.0/26");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let hosts: Vec<HostResult> = (0..64u8)
+        .map(|h| HostResult {
+            address: IpAddr::from([10, 0, 0, h]),
+            hostname: None,
+            state: HostState::Up,
+            reason: HostReason::PortAnswered,
+            ports: (1..=1000u16)
+                .map(|p| {
+                    let reason = match p % 10 {
+                        0 => Reason::SynAck,
+                        1..=5 => Reason::Reset,
+                        _ => Reason::NoResponse,
+                    };
+                    obs(p, reason, Some(u64::from(p) * 3), 1)
+                })
+                .collect(),
+            extra_ports: vec![],
+            unprobed: vec![],
+            interruptions: vec![],
+            stats: HostStats::default(),
+        })
+        .collect();
+    let run = ScanRun {
+        hosts,
+        rechecks: vec![],
+        ..realistic_run(id, &t)
+    };
+    let start = Instant::now();
+    store.finish_run(&run).unwrap();
+    let stored = start.elapsed();
+    let start = Instant::now();
+    let back = store.run(id).unwrap().unwrap();
+    let loaded = start.elapsed();
+    assert_eq!(back, run);
+    assert_eq!(store.runs(1).unwrap()[0].open_ports, 6_400);
+    eprintln!("64,000 observations: finish_run {stored:?}, run {loaded:?}");
+}
+
+/// What only one backend can show: file handling for SQLite, connection errors for PostgreSQL.
+mod backend_specific {
+    use std::fs;
+
+    use super::*;
+
+    fn open_err(location: &str) -> StoreError {
+        picket_store::open(location).err().unwrap()
+    }
+
+    #[test]
+    fn a_text_file_is_refused_and_left_byte_for_byte_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        let content = b"these are my notes\nnot a database\n".repeat(300);
+        fs::write(&path, &content).unwrap();
+        let modified = fs::metadata(&path).unwrap().modified().unwrap();
+
+        for location in [
+            path.display().to_string(),
+            format!("sqlite:{}", path.display()),
+            format!("sqlite://{}", path.display()),
+        ] {
+            let err = open_err(&location);
+            assert!(matches!(err, StoreError::NotSqlite { .. }), "{err:?}");
+            let text = err.to_string();
+            assert!(text.contains(&path.display().to_string()), "{text}");
+            assert!(text.contains("not an SQLite database"), "{text}");
+        }
+        assert_eq!(fs::read(&path).unwrap(), content);
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), modified);
+        // No journal or WAL file was left next to it.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn short_and_damaged_files_are_refused_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        // Too short for a header; and a valid header followed by garbage, which only SQLite's
+        // own first read can tell apart.
+        let mut damaged = b"SQLite format 3\0".to_vec();
+        damaged.extend(std::iter::repeat_n(0xA5u8, 8192));
+        for (name, content) in [("short.db", b"SQLite".to_vec()), ("damaged.db", damaged)] {
+            let path = dir.path().join(name);
+            fs::write(&path, &content).unwrap();
+            let err = open_err(&path.display().to_string());
+            assert!(
+                matches!(err, StoreError::NotSqlite { .. }),
+                "{name}: {err:?}"
+            );
+            assert!(err.to_string().contains(name), "{err}");
+            assert_eq!(fs::read(&path).unwrap(), content, "{name} was modified");
+        }
+    }
+
+    #[test]
+    fn another_programs_database_is_refused_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me');")
+            .unwrap();
+        let before = fs::read(&path).unwrap();
+        let err = open_err(&path.display().to_string());
+        assert!(matches!(err, StoreError::ForeignDatabase { .. }), "{err:?}");
+        assert!(err.to_string().contains("app.db"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn unusable_paths_are_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing_parent = dir.path().join("no/such/dir/picket.db");
+        let err = open_err(&missing_parent.display().to_string());
+        assert!(matches!(err, StoreError::OpenSqliteDb { .. }), "{err:?}");
+        assert!(err.to_string().contains("no/such/dir/picket.db"), "{err}");
+        assert!(!missing_parent.parent().unwrap().exists());
+
+        let err = open_err(&dir.path().display().to_string());
+        assert!(matches!(err, StoreError::OpenSqlite { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains(&dir.path().display().to_string()),
+            "{err}"
+        );
+
+        assert!(matches!(open_err(""), StoreError::EmptyLocation));
+        assert!(matches!(
+            open_err("mysql://db/picket"),
+            StoreError::UnknownScheme { .. }
+        ));
+    }
+
+    #[test]
+    fn a_new_file_is_created_in_wal_mode_and_an_empty_one_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let created = dir.path().join("new.db");
+        let mut store = picket_store::open(&format!("sqlite:{}", created.display())).unwrap();
+        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        let raw = rusqlite::Connection::open(&created).unwrap();
+        let mode: String = raw
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+
+        let empty = dir.path().join("empty.db");
+        fs::write(&empty, b"").unwrap();
+        let mut store = picket_store::open(&empty.display().to_string()).unwrap();
+        assert!(store.runs(1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_in_memory_database_works() {
+        let mut store = picket_store::open("sqlite::memory:").unwrap();
+        let id = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        assert_eq!(store.runs(5).unwrap()[0].id, id);
+    }
+
+    #[test]
+    fn a_postgres_connection_error_hides_the_password() {
+        let Ok(url) = std::env::var(PG_URL_VAR) else {
+            eprintln!("skipped: {PG_URL_VAR} not set");
+            return;
+        };
+        let config: ::postgres::Config = url.parse().unwrap();
+        let host = match &config.get_hosts()[0] {
+            ::postgres::config::Host::Tcp(h) => h.clone(),
+            other => panic!("expected a TCP host, got {other:?}"),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap();
+        let bad = format!("postgres://{user}:Wr0ngPassw0rd@{host}:{port}/picket_test");
+        let err = open_err(&bad);
+        assert!(matches!(err, StoreError::ConnectPostgres { .. }), "{err:?}");
+        let text = format!("{err} / {:?}", std::error::Error::source(&err));
+        assert!(!text.contains("Wr0ngPassw0rd"), "{text}");
+        assert!(text.contains(&host), "{text}");
+
+        let err = open_err("postgres://picket@127.0.0.1:5432/db?sslmode=nonsense");
+        assert!(matches!(err, StoreError::BadPostgresUrl { .. }), "{err:?}");
+    }
+}
