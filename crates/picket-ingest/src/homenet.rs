@@ -1,0 +1,210 @@
+//! Which addresses are ours, and so which way a connection went.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use picket_model::ConnEvent;
+use serde::{Deserialize, Serialize};
+
+/// Which way a connection crossed the home network's edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From outside to a home address: what a threat alert is about.
+    Inbound,
+    /// From a home address to outside.
+    Outbound,
+    /// Between two home addresses.
+    Internal,
+    /// Between two outside addresses (transit traffic, or a home net set too narrow).
+    External,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+            Direction::Internal => "internal",
+            Direction::External => "external",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The networks counted as "ours".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HomeNet {
+    nets: Vec<IpNet>,
+}
+
+impl HomeNet {
+    /// The default home networks: addresses the public Internet does not route.
+    ///
+    /// RFC 1918 (10/8, 172.16/12, 192.168/16), loopback (127/8, ::1), link-local (169.254/16,
+    /// fe80::/10), unique local IPv6 (fc00::/7), and RFC 6598 shared address space (100.64/10).
+    /// 100.64/10 is included because a packet from it cannot have come from the Internet at
+    /// large: it is a carrier-grade NAT's inside or an overlay network (Tailscale gives its
+    /// nodes these addresses), and counting it as outside would raise inbound alerts on a
+    /// network's own peers. Where the ISP's CGN puts strangers in the same range, configure
+    /// the home net explicitly.
+    pub const DEFAULT: [&str; 9] = [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    ];
+
+    pub fn new(nets: impl IntoIterator<Item = IpNet>) -> Self {
+        let mut nets: Vec<IpNet> = nets.into_iter().map(|n| n.trunc()).collect();
+        nets.sort();
+        nets.dedup();
+        Self { nets }
+    }
+
+    /// A comma-separated list of networks or single addresses (`10.0.0.0/8, 2001:db8::/32,
+    /// 198.51.100.7`).
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let net = item
+                .parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{item:?} is not a network or an IP address"))?;
+            nets.push(net);
+        }
+        if nets.is_empty() {
+            return Err("the home network list is empty".into());
+        }
+        Ok(Self::new(nets))
+    }
+
+    pub fn nets(&self) -> &[IpNet] {
+        &self.nets
+    }
+
+    /// Whether an address is ours. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as dual-stack
+    /// sockets report IPv4 peers) counts as the IPv4 address it carries.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.nets.iter().any(|n| n.contains(&ip))
+    }
+
+    pub fn direction(&self, ev: &ConnEvent) -> Direction {
+        match (self.contains(ev.src), self.contains(ev.dst)) {
+            (false, true) => Direction::Inbound,
+            (true, false) => Direction::Outbound,
+            (true, true) => Direction::Internal,
+            (false, false) => Direction::External,
+        }
+    }
+}
+
+impl Default for HomeNet {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT.iter().filter_map(|s| s.parse::<IpNet>().ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picket_model::{ConnOutcome, SourceRef, Transport};
+
+    fn ev(src: &str, dst: &str) -> ConnEvent {
+        ConnEvent {
+            ts: picket_model::Timestamp::UNIX_EPOCH,
+            src: src.parse().unwrap(),
+            src_port: None,
+            dst: dst.parse().unwrap(),
+            dst_port: Some(22),
+            proto: Transport::Tcp,
+            outcome: ConnOutcome::Attempted,
+            duration: None,
+            bytes_out: None,
+            bytes_in: None,
+            packets_out: None,
+            packets_in: None,
+            uid: None,
+            source: SourceRef {
+                file: "-".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn defaults_cover_every_listed_net() {
+        let h = HomeNet::default();
+        assert_eq!(h.nets().len(), HomeNet::DEFAULT.len());
+        for ip in [
+            "10.1.2.3",
+            "172.31.255.255",
+            "192.168.0.1",
+            "100.100.1.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:192.168.1.1",
+        ] {
+            assert!(h.contains(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "172.32.0.1",
+            "100.128.0.1",
+            "8.8.8.8",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!h.contains(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn directions() {
+        let h = HomeNet::default();
+        assert_eq!(
+            h.direction(&ev("198.51.100.7", "10.0.0.5")),
+            Direction::Inbound
+        );
+        assert_eq!(
+            h.direction(&ev("10.0.0.5", "198.51.100.7")),
+            Direction::Outbound
+        );
+        assert_eq!(
+            h.direction(&ev("10.0.0.5", "192.168.1.1")),
+            Direction::Internal
+        );
+        assert_eq!(
+            h.direction(&ev("198.51.100.7", "203.0.113.1")),
+            Direction::External
+        );
+        let custom = HomeNet::parse("203.0.113.0/24, 198.51.100.7").unwrap();
+        assert_eq!(
+            custom.direction(&ev("10.0.0.5", "203.0.113.1")),
+            Direction::Inbound
+        );
+        assert_eq!(
+            custom.direction(&ev("198.51.100.7", "10.0.0.5")),
+            Direction::Outbound
+        );
+        assert!(HomeNet::parse("").is_err());
+        assert!(HomeNet::parse("10.0.0.0/33").is_err());
+    }
+}

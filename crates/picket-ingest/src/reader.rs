@@ -1,0 +1,298 @@
+//! Streaming over a whole input (a file, a pipe, standard input): one event at a time, in
+//! constant memory.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+
+use picket_model::{ConnEvent, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{IngestError, LineProblem};
+use crate::input::{DETECT_LINES, Input, LineCtx, Parser};
+use crate::lines::{LineBuf, MAX_LINE, Next};
+
+/// Where the time comes from for lines that carry none. Injected so that tests do not depend on
+/// the wall clock.
+pub type Clock = Box<dyn Fn() -> Timestamp + Send>;
+
+/// What a reader has seen so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Lines read, blank ones included.
+    pub lines: u64,
+    /// Events produced.
+    pub events: u64,
+    /// Lines that carry no event: headers, comments, blank lines, record types skipped on
+    /// purpose (Suricata dns, VPC NODATA).
+    pub skipped: u64,
+    /// Lines that could not be parsed (each was handed to the caller as an error).
+    pub errors: u64,
+}
+
+/// Turns one line into an item of the event stream (or nothing, for a skipped line).
+pub(crate) fn process(
+    parser: &mut Parser,
+    stats: &mut Stats,
+    ctx: &LineCtx<'_>,
+    kind: Next,
+    bytes: &[u8],
+    limit: usize,
+) -> Option<Result<ConnEvent, IngestError>> {
+    stats.lines += 1;
+    let parsed = match kind {
+        Next::TooLong => Err(LineProblem::TooLong { limit }),
+        _ => match std::str::from_utf8(bytes) {
+            Ok(line) => parser.parse(line, ctx),
+            Err(_) => Err(LineProblem::malformed("not UTF-8 text")),
+        },
+    };
+    match parsed {
+        Ok(Some(ev)) => {
+            stats.events += 1;
+            Some(Ok(ev))
+        }
+        Ok(None) => {
+            stats.skipped += 1;
+            None
+        }
+        Err(problem) => {
+            stats.errors += 1;
+            Some(Err(IngestError::Line {
+                file: ctx.file.to_owned(),
+                line: ctx.line,
+                problem,
+            }))
+        }
+    }
+}
+
+/// An iterator of events (and per-line errors) over any buffered reader.
+///
+/// A line error does not end the iteration; an I/O error or an undetectable format does.
+pub struct EventReader<R> {
+    src: R,
+    file: String,
+    lines: LineBuf,
+    line_no: u64,
+    parser: Option<Parser>,
+    input: Option<Input>,
+    /// Lines read to detect the format, to be parsed before reading on.
+    replay: VecDeque<(Next, Vec<u8>)>,
+    stats: Stats,
+    clock: Clock,
+    done: bool,
+}
+
+impl<R: BufRead> EventReader<R> {
+    /// `file` names the input in events and errors (`-` for standard input). With `input`
+    /// `None`, the format is detected from the first lines.
+    pub fn new(src: R, file: impl Into<String>, input: Option<Input>) -> Self {
+        Self {
+            src,
+            file: file.into(),
+            lines: LineBuf::new(MAX_LINE),
+            line_no: 0,
+            parser: input.map(Parser::new),
+            input,
+            replay: VecDeque::new(),
+            stats: Stats::default(),
+            clock: Box::new(Timestamp::now),
+            done: false,
+        }
+    }
+
+    /// Replaces the wall clock used for lines without a time of their own.
+    pub fn with_clock(mut self, clock: impl Fn() -> Timestamp + Send + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// The format being read: the one asked for, or the one detected (`None` before detection).
+    pub fn input(&self) -> Option<Input> {
+        self.input
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    fn read(&mut self) -> io::Result<Next> {
+        match self.lines.next(&mut self.src)? {
+            Next::Eof => Ok(self.lines.finish().unwrap_or(Next::Eof)),
+            n => Ok(n),
+        }
+    }
+
+    /// Reads up to [`DETECT_LINES`] non-blank lines, keeping them for replay, until one decides.
+    fn detect(&mut self) -> Result<Input, IngestError> {
+        let mut seen: Vec<String> = Vec::new();
+        while seen.len() < DETECT_LINES {
+            let kind = self.read().map_err(|source| IngestError::Io {
+                file: self.file.clone(),
+                line: self.line_no + self.replay.len() as u64,
+                source,
+            })?;
+            if kind == Next::Eof {
+                break;
+            }
+            let bytes = self.lines.line().to_vec();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            self.replay.push_back((kind, bytes));
+            if text.trim().is_empty() {
+                continue;
+            }
+            seen.push(text);
+            if let Some(input) = Input::detect(&seen[seen.len() - 1..]) {
+                return Ok(input);
+            }
+        }
+        Err(IngestError::UnknownFormat {
+            file: self.file.clone(),
+            lines: seen.len(),
+        })
+    }
+}
+
+impl EventReader<BufReader<File>> {
+    /// Opens a file; events and errors name it as `path` shows it.
+    pub fn open(path: &Path, input: Option<Input>) -> io::Result<Self> {
+        let f = File::open(path)?;
+        Ok(Self::new(
+            BufReader::with_capacity(1 << 16, f),
+            path.display().to_string(),
+            input,
+        ))
+    }
+}
+
+impl EventReader<io::StdinLock<'static>> {
+    /// Reads standard input, named `-` in events and errors.
+    pub fn stdin(input: Option<Input>) -> Self {
+        Self::new(io::stdin().lock(), "-", input)
+    }
+}
+
+impl<R: BufRead> Iterator for EventReader<R> {
+    type Item = Result<ConnEvent, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.parser.is_none() {
+            match self.detect() {
+                Ok(input) => {
+                    self.input = Some(input);
+                    self.parser = Some(Parser::new(input));
+                }
+                Err(e) => {
+                    self.done = true;
+                    self.stats.errors += 1;
+                    return Some(Err(e));
+                }
+            }
+        }
+        loop {
+            let replayed = self.replay.pop_front();
+            let kind = match &replayed {
+                Some((kind, _)) => *kind,
+                None => match self.read() {
+                    Ok(Next::Eof) => {
+                        self.done = true;
+                        return None;
+                    }
+                    Ok(kind) => kind,
+                    Err(source) => {
+                        self.done = true;
+                        return Some(Err(IngestError::Io {
+                            file: self.file.clone(),
+                            line: self.line_no,
+                            source,
+                        }));
+                    }
+                },
+            };
+            self.line_no += 1;
+            let bytes = match &replayed {
+                Some((_, bytes)) => bytes.as_slice(),
+                None => self.lines.line(),
+            };
+            let ctx = LineCtx {
+                file: &self.file,
+                line: self.line_no,
+                now: &self.clock,
+            };
+            let parser = self.parser.as_mut()?;
+            if let Some(item) = process(
+                parser,
+                &mut self.stats,
+                &ctx,
+                kind,
+                bytes,
+                self.lines.limit(),
+            ) {
+                return Some(item);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NDJSON: &str = "{\"ts\":1,\"src\":\"10.0.0.1\",\"dst\":\"10.0.0.2\",\"proto\":\"tcp\"}\n";
+
+    #[test]
+    fn detects_then_replays_the_detection_lines() {
+        let input = format!("\n\n{NDJSON}not json\n{NDJSON}");
+        let mut r = EventReader::new(input.as_bytes(), "x.ndjson", None);
+        let items: Vec<_> = r.by_ref().collect();
+        assert_eq!(r.input(), Some(Input::Ndjson));
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].as_ref().unwrap().source.line, 3);
+        let err = items[1].as_ref().unwrap_err().to_string();
+        assert!(err.starts_with("x.ndjson:4: not a JSON object"), "{err}");
+        assert_eq!(
+            r.stats(),
+            Stats {
+                lines: 5,
+                events: 2,
+                skipped: 2,
+                errors: 1
+            }
+        );
+    }
+
+    #[test]
+    fn undetectable_input_is_one_error() {
+        let mut r = EventReader::new("hello\nworld\n".as_bytes(), "x", None);
+        let e = r.next().unwrap().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x: cannot tell the format from its first 2 lines; choose one explicitly"
+        );
+        assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn last_line_without_newline_counts() {
+        let input = NDJSON.trim_end();
+        let r = EventReader::new(input.as_bytes(), "x", Some(Input::Ndjson));
+        assert_eq!(r.filter(Result::is_ok).count(), 1);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_line_error() {
+        let mut input = b"\xff\xfe\n".to_vec();
+        input.extend_from_slice(NDJSON.as_bytes());
+        let items: Vec<_> = EventReader::new(input.as_slice(), "x", Some(Input::Ndjson)).collect();
+        assert_eq!(
+            items[0].as_ref().unwrap_err().to_string(),
+            "x:1: not UTF-8 text"
+        );
+        assert!(items[1].is_ok());
+    }
+}

@@ -1,0 +1,415 @@
+//! Zeek `conn.log` in Zeek's TSV ("ASCII") form.
+//!
+//! The file describes itself: `#separator` (escaped, `\x09`), `#unset_field` (`-`),
+//! `#empty_field` (`(empty)`), `#fields` (column names) and `#types` (column types). Columns are
+//! found by name, so logs with extra or reordered columns read the same. A new `#fields` line
+//! (concatenated or rotated logs) replaces the old layout.
+
+use picket_model::{ConnEvent, ConnOutcome, Transport};
+
+use crate::error::LineProblem;
+use crate::fields::{self, Res};
+use crate::input::{LineCtx, LineResult};
+
+/// The columns this reader uses, with the Zeek type each must have, in slot order.
+const COLUMNS: [(&str, &str); 13] = [
+    ("ts", "time"),
+    ("uid", "string"),
+    ("id.orig_h", "addr"),
+    ("id.orig_p", "port"),
+    ("id.resp_h", "addr"),
+    ("id.resp_p", "port"),
+    ("proto", "enum"),
+    ("duration", "interval"),
+    ("orig_bytes", "count"),
+    ("resp_bytes", "count"),
+    ("conn_state", "string"),
+    ("orig_pkts", "count"),
+    ("resp_pkts", "count"),
+];
+const TS: usize = 0;
+const UID: usize = 1;
+const ORIG_H: usize = 2;
+const ORIG_P: usize = 3;
+const RESP_H: usize = 4;
+const RESP_P: usize = 5;
+const PROTO: usize = 6;
+const DURATION: usize = 7;
+const ORIG_BYTES: usize = 8;
+const RESP_BYTES: usize = 9;
+const CONN_STATE: usize = 10;
+const ORIG_PKTS: usize = 11;
+const RESP_PKTS: usize = 12;
+/// Without these an event means nothing.
+const REQUIRED: [usize; 4] = [TS, ORIG_H, RESP_H, PROTO];
+
+#[derive(Debug)]
+pub(crate) struct ZeekTsv {
+    separator: String,
+    unset: String,
+    empty: String,
+    /// For each column of the file, the slot it fills (if this reader uses it).
+    layout: Result<Layout, String>,
+    fields_line: Option<String>,
+    types_line: Option<String>,
+    /// The raw meta lines seen, kept to rebuild this state on resume.
+    meta: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Layout {
+    slots: Vec<Option<usize>>,
+}
+
+impl Default for ZeekTsv {
+    fn default() -> Self {
+        Self {
+            separator: "\t".into(),
+            unset: "-".into(),
+            empty: "(empty)".into(),
+            layout: Err("no #fields header before this line".into()),
+            fields_line: None,
+            types_line: None,
+            meta: Vec::new(),
+        }
+    }
+}
+
+impl ZeekTsv {
+    pub fn parse(&mut self, line: &str, ctx: &LineCtx<'_>) -> LineResult {
+        if line.is_empty() {
+            return Ok(None);
+        }
+        if line.starts_with('#') {
+            return self.meta_line(line).map(|()| None);
+        }
+        let layout = match &self.layout {
+            Ok(l) => l,
+            Err(why) => return Err(LineProblem::malformed(why.clone())),
+        };
+        let mut vals: [Option<&str>; COLUMNS.len()] = [None; COLUMNS.len()];
+        let mut n = 0usize;
+        for (i, v) in line.split(self.separator.as_str()).enumerate() {
+            n = i + 1;
+            if v == self.unset || v == self.empty {
+                continue;
+            }
+            if let Some(Some(slot)) = layout.slots.get(i) {
+                vals[*slot] = Some(v);
+            }
+        }
+        if n != layout.slots.len() {
+            return Err(LineProblem::malformed(format!(
+                "{n} columns, but #fields names {}",
+                layout.slots.len()
+            )));
+        }
+        for slot in REQUIRED {
+            if vals[slot].is_none() {
+                return Err(LineProblem::missing(COLUMNS[slot].0));
+            }
+        }
+        event(&vals, ctx).map(Some)
+    }
+
+    fn meta_line(&mut self, line: &str) -> Res<()> {
+        if let Some(rest) = line.strip_prefix("#separator ") {
+            let sep = unescape(rest);
+            if sep.is_empty() {
+                return Err(LineProblem::bad("#separator", rest, "a separator"));
+            }
+            // A new separator starts a new log: its own #fields follows.
+            *self = Self {
+                separator: sep,
+                ..Self::default()
+            };
+            self.meta.push(line.to_owned());
+            return Ok(());
+        }
+        let body = &line[1..];
+        let (key, value) = match body.split_once(self.separator.as_str()) {
+            Some(kv) => kv,
+            None => (body, ""),
+        };
+        match key {
+            "unset_field" => self.unset = value.to_owned(),
+            "empty_field" => self.empty = value.to_owned(),
+            "set_separator" => {}
+            "path" => {
+                // Other Zeek logs (dns, http) have `id.orig_h` too: reading them as connections
+                // would invent events.
+                if !value.starts_with("conn") {
+                    self.layout = Err(format!(
+                        "#path is {value:?}: this reader takes Zeek conn logs only"
+                    ));
+                    self.fields_line = None;
+                    self.meta.push(line.to_owned());
+                    return Err(LineProblem::malformed(format!(
+                        "#path is {value:?}: this reader takes Zeek conn logs only"
+                    )));
+                }
+            }
+            "fields" => {
+                self.fields_line = Some(value.to_owned());
+                self.types_line = None;
+                self.meta
+                    .retain(|m| !m.starts_with("#fields") && !m.starts_with("#types"));
+            }
+            "types" => self.types_line = Some(value.to_owned()),
+            // #open, #close and anything else carry nothing for us.
+            _ => return Ok(()),
+        }
+        self.meta.push(line.to_owned());
+        if matches!(key, "fields" | "types") {
+            self.layout = self.build_layout();
+            if let Err(why) = &self.layout {
+                return Err(LineProblem::malformed(why.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn build_layout(&self) -> Result<Layout, String> {
+        let Some(fields) = &self.fields_line else {
+            return Err("#types without #fields".into());
+        };
+        let names: Vec<&str> = fields.split(self.separator.as_str()).collect();
+        let slots: Vec<Option<usize>> = names
+            .iter()
+            .map(|n| COLUMNS.iter().position(|(c, _)| c == n))
+            .collect();
+        for slot in REQUIRED {
+            if !slots.contains(&Some(slot)) {
+                return Err(format!("#fields has no {} column", COLUMNS[slot].0));
+            }
+        }
+        if let Some(types) = &self.types_line {
+            let types: Vec<&str> = types.split(self.separator.as_str()).collect();
+            if types.len() != names.len() {
+                return Err(format!(
+                    "#types has {} columns, #fields {}",
+                    types.len(),
+                    names.len()
+                ));
+            }
+            for (i, slot) in slots.iter().enumerate() {
+                if let Some(slot) = slot {
+                    let (name, want) = COLUMNS[*slot];
+                    if types[i] != want {
+                        return Err(format!(
+                            "#types says column {name} is {:?}, expected {want:?}",
+                            types[i]
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Layout { slots })
+    }
+
+    pub fn header(&self) -> Vec<String> {
+        self.meta.clone()
+    }
+}
+
+fn event(vals: &[Option<&str>; COLUMNS.len()], ctx: &LineCtx<'_>) -> Res<ConnEvent> {
+    let get = |slot: usize| vals[slot];
+    let name = |slot: usize| COLUMNS[slot].0;
+    let need = |slot: usize| get(slot).ok_or_else(|| LineProblem::missing(name(slot)));
+    let opt_count = |slot: usize| get(slot).map(|v| fields::count(name(slot), v)).transpose();
+    let opt_port = |slot: usize| get(slot).map(|v| fields::port(name(slot), v)).transpose();
+
+    let proto = transport(need(PROTO)?)?;
+    let (src_port, dst_port) = if fields::has_ports(proto) {
+        (opt_port(ORIG_P)?, opt_port(RESP_P)?)
+    } else {
+        (None, None)
+    };
+    Ok(ConnEvent {
+        ts: fields::epoch(name(TS), need(TS)?)?,
+        src: fields::ip(name(ORIG_H), need(ORIG_H)?)?,
+        src_port,
+        dst: fields::ip(name(RESP_H), need(RESP_H)?)?,
+        dst_port,
+        proto,
+        outcome: get(CONN_STATE).map_or(ConnOutcome::Unknown, outcome),
+        duration: get(DURATION)
+            .map(|v| fields::seconds(name(DURATION), v))
+            .transpose()?,
+        bytes_out: opt_count(ORIG_BYTES)?,
+        bytes_in: opt_count(RESP_BYTES)?,
+        packets_out: opt_count(ORIG_PKTS)?,
+        packets_in: opt_count(RESP_PKTS)?,
+        uid: get(UID).map(str::to_owned),
+        source: ctx.source(),
+    })
+}
+
+/// Zeek's `proto` enum: `tcp`, `udp`, `icmp`, `unknown_transport`.
+pub(crate) fn transport(s: &str) -> Res<Transport> {
+    match s {
+        // Zeek does not log the protocol number of what it could not classify; 255 is IANA's
+        // reserved value and stands for "unknown" here.
+        "unknown_transport" => Ok(Transport::Other(255)),
+        s => fields::transport("proto", s),
+    }
+}
+
+/// Zeek's `conn_state` (see Zeek's `base/protocols/conn/main.zeek`).
+pub(crate) fn outcome(conn_state: &str) -> ConnOutcome {
+    match conn_state {
+        // A handshake completed (or data flowed both ways), whatever happened afterwards.
+        "SF" | "S1" | "S2" | "S3" | "RSTO" | "RSTR" => ConnOutcome::Established,
+        // The responder answered the SYN with a reset.
+        "REJ" => ConnOutcome::Rejected,
+        // No answer, or only half a handshake was seen: the originator tried.
+        "S0" | "RSTOS0" | "RSTRH" | "SH" | "SHR" => ConnOutcome::Attempted,
+        // OTH is midstream traffic with no SYN seen (and every ICMP exchange): Zeek cannot say
+        // how the connection began, so neither can we.
+        _ => ConnOutcome::Unknown,
+    }
+}
+
+/// Zeek escapes the separator's own definition as `\xHH`.
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("\\x") {
+        out.push_str(&rest[..i]);
+        let hex = rest.get(i + 2..i + 4);
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(b) if b.is_ascii() => {
+                out.push(char::from(b));
+                rest = &rest[i + 4..];
+            }
+            _ => {
+                out.push_str("\\x");
+                rest = &rest[i + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(p: &mut ZeekTsv, line: &str) -> LineResult {
+        let now = || picket_model::Timestamp::UNIX_EPOCH;
+        p.parse(
+            line,
+            &LineCtx {
+                file: "conn.log",
+                line: 1,
+                now: &now,
+            },
+        )
+    }
+
+    const HEAD: [&str; 4] = [
+        "#separator \\x09",
+        "#unset_field\t-",
+        "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state",
+        "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring",
+    ];
+
+    #[test]
+    fn unescapes_separator() {
+        assert_eq!(unescape("\\x09"), "\t");
+        assert_eq!(unescape("\\x2c"), ",");
+        assert_eq!(unescape("\\xZZ"), "\\xZZ");
+        assert_eq!(unescape("\\x"), "\\x");
+        assert_eq!(unescape("\\xé"), "\\xé");
+    }
+
+    #[test]
+    fn reads_by_column_name() {
+        let mut p = ZeekTsv::default();
+        for h in HEAD {
+            assert_eq!(run(&mut p, h).unwrap(), None);
+        }
+        let ev = run(&mut p, "1.5\tC1\t10.0.0.1\t555\t10.0.0.2\t22\ttcp\tREJ")
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.dst_port, Some(22));
+        assert_eq!(ev.outcome, ConnOutcome::Rejected);
+        assert_eq!(ev.bytes_out, None, "no orig_bytes column");
+        let err = run(&mut p, "1.5\tC1\t10.0.0.1\t555\t10.0.0.2\tabc\ttcp\tREJ").unwrap_err();
+        assert_eq!(err.to_string(), "field id.resp_p: 'abc' is not a port");
+        let err = run(&mut p, "1.5\tC1\t-\t555\t10.0.0.2\t22\ttcp\tREJ").unwrap_err();
+        assert_eq!(err.to_string(), "field id.orig_h: missing");
+        let err = run(&mut p, "1.5\tC1").unwrap_err();
+        assert_eq!(err.to_string(), "2 columns, but #fields names 8");
+    }
+
+    #[test]
+    fn icmp_has_no_ports() {
+        let mut p = ZeekTsv::default();
+        for h in HEAD {
+            run(&mut p, h).unwrap();
+        }
+        let ev = run(&mut p, "1.5\tC1\t10.0.0.1\t8\t10.0.0.2\t0\ticmp\tOTH")
+            .unwrap()
+            .unwrap();
+        assert_eq!((ev.src_port, ev.dst_port), (None, None));
+        assert_eq!(ev.outcome, ConnOutcome::Unknown);
+    }
+
+    #[test]
+    fn header_problems_are_reported() {
+        let mut p = ZeekTsv::default();
+        let err = run(&mut p, "1.5\tC1").unwrap_err();
+        assert_eq!(err.to_string(), "no #fields header before this line");
+        assert!(run(&mut p, "#fields\tts\tuid").is_err());
+        let mut p = ZeekTsv::default();
+        run(&mut p, HEAD[2]).unwrap();
+        let err = run(
+            &mut p,
+            "#types\tstring\tstring\taddr\tport\taddr\tport\tenum\tstring",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("column ts is \"string\""), "{err}");
+        let mut p = ZeekTsv::default();
+        assert!(run(&mut p, "#path\tdns").is_err());
+        assert!(
+            run(&mut p, "1.5\tC1")
+                .unwrap_err()
+                .to_string()
+                .contains("dns")
+        );
+    }
+
+    #[test]
+    fn state_rebuilds_from_header() {
+        let mut p = ZeekTsv::default();
+        for h in HEAD {
+            run(&mut p, h).unwrap();
+        }
+        run(&mut p, "#open\t2021").unwrap();
+        let header = p.header();
+        assert_eq!(header, HEAD);
+        let mut q = ZeekTsv::default();
+        for h in &header {
+            run(&mut q, h).unwrap();
+        }
+        assert!(
+            run(&mut q, "1.5\tC1\t10.0.0.1\t555\t10.0.0.2\t22\ttcp\tSF")
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn conn_states() {
+        for s in ["SF", "S1", "S2", "S3", "RSTO", "RSTR"] {
+            assert_eq!(outcome(s), ConnOutcome::Established, "{s}");
+        }
+        for s in ["S0", "RSTOS0", "RSTRH", "SH", "SHR"] {
+            assert_eq!(outcome(s), ConnOutcome::Attempted, "{s}");
+        }
+        assert_eq!(outcome("REJ"), ConnOutcome::Rejected);
+        assert_eq!(outcome("OTH"), ConnOutcome::Unknown);
+    }
+}
