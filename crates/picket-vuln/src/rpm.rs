@@ -1,8 +1,8 @@
 //! RPM version comparison: a port of `rpmvercmp()` from rpm's lib/rpmvercmp.c, and EVR
 //! (`epoch:version-release`) ordering on top of it.
 //!
-//! Written here rather than pulled in because the only crates that carry it bring a whole RPM
-//! package reader with them; the test vectors below are rpm's own (tests/rpmvercmp.at).
+//! Written here rather than taken from an RPM library, which would bring a package reader with
+//! it for one function; the test vectors below are rpm's own (tests/rpmvercmp.at).
 
 use std::cmp::Ordering;
 

@@ -94,7 +94,7 @@ pub struct GenericVersion {
 enum Token {
     /// Pre-release word with its rank, then the word itself so that distinct words stay distinct.
     Pre(u8, String),
-    /// Any number; digits without leading zeros. `Num("")` is zero.
+    /// The number zero, and every position past the end of the shorter version.
     Zero,
     Word(String),
     /// A positive number: compared by digit count, then digits.
