@@ -33,8 +33,8 @@ impl Dialect {
     pub(crate) fn begin_migration(self) -> &'static str {
         match self {
             Dialect::Sqlite => "BEGIN IMMEDIATE",
-            // The key is "PICKET" in ASCII: any constant unlikely to clash with other users.
-            Dialect::Postgres => "BEGIN; SELECT pg_advisory_xact_lock(88357217633620)",
+            // The key is "PICKET" in ASCII (0x5049434b4554): a constant unlikely to clash with others.
+            Dialect::Postgres => "BEGIN; SELECT pg_advisory_xact_lock(88275591841108)",
         }
     }
 
@@ -110,6 +110,14 @@ pub(crate) fn insert_rows(insert: &Insert, rows: usize) -> String {
     }
     sql
 }
+
+/// SQLite connection setup, before and after the schema checks in `sqlite.rs`.
+pub(crate) const SQLITE_USER_TABLES: &str = "SELECT name FROM sqlite_schema
+    WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+/// Readers never block the writer, and a crash mid-write leaves the database intact.
+pub(crate) const SQLITE_WAL: &str = "PRAGMA journal_mode = WAL";
+/// SQLite enforces the schema's foreign keys only when asked to, per connection.
+pub(crate) const SQLITE_FOREIGN_KEYS: &str = "PRAGMA foreign_keys = ON";
 
 /// A schema change, applied once, in order, inside the migration transaction.
 pub(crate) struct Migration {

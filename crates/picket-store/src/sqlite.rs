@@ -10,7 +10,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, params_from_iter};
 
 use crate::conn::{Conn, Row, Value};
 use crate::error::{DbError, StoreError};
-use crate::sql::Dialect;
+use crate::sql::{self, Dialect};
 
 /// Every SQLite database file starts with these 16 bytes.
 const HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -53,7 +53,7 @@ impl SqliteConn {
             });
         }
         let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .query_row(sql::SQLITE_WAL, [], |row| row.get(0))
             .map_err(open_err)?;
         // An in-memory database (`:memory:`) has no journal file and keeps "memory".
         if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
@@ -64,7 +64,7 @@ impl SqliteConn {
                 )),
             });
         }
-        conn.execute_batch("PRAGMA foreign_keys = ON")
+        conn.execute_batch(sql::SQLITE_FOREIGN_KEYS)
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { conn })
@@ -106,9 +106,7 @@ fn not_sqlite(path: &Path) -> StoreError {
 }
 
 fn user_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-    )?;
+    let mut stmt = conn.prepare(sql::SQLITE_USER_TABLES)?;
     stmt.query_map([], |row| row.get(0))?.collect()
 }
 

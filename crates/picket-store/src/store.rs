@@ -118,7 +118,7 @@ impl<C: Conn> SqlStore<C> {
             "reading the schema version".into()
         })?;
         let current = self
-            .fields(&rows[..], "schema_migrations", String::new)?
+            .fields(&rows[..], "schema_migrations", || "current version".into())?
             .int(0, "version")?;
         if current > latest_version() {
             return Err(StoreError::SchemaTooNew {
@@ -409,7 +409,8 @@ impl<C: Conn> SqlStore<C> {
         rows.iter()
             .map(|row| {
                 Ok(RunId(
-                    self.row_fields(row, "runs", String::new()).int(0, "id")?,
+                    self.row_fields(row, "runs", "listed run".into())
+                        .int(0, "id")?,
                 ))
             })
             .collect()
@@ -443,9 +444,9 @@ impl<C: Conn> Store for SqlStore<C> {
     }
 
     fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError> {
-        if let Some(f) = findings.iter().find(|f| f.id.is_some()) {
+        if let Some((f, id)) = findings.iter().find_map(|f| f.id.map(|id| (f, id))) {
             return Err(StoreError::AlreadySaved {
-                id: f.id.unwrap_or_default(),
+                id,
                 run: f.run_id,
                 host: f.host,
                 port: f.port,
@@ -501,7 +502,7 @@ impl<C: Conn> Store for SqlStore<C> {
         }
         rows.iter()
             .map(|row| {
-                let f = self.row_fields(row, "runs", String::new());
+                let f = self.row_fields(row, "runs", "listed run".into());
                 let id = RunId(f.int(0, "id")?);
                 let f = Fields {
                     key: format!("run {id}"),
@@ -566,7 +567,7 @@ impl<C: Conn> Store for SqlStore<C> {
         let rows = self.query(&query, &params, || "listing findings".into())?;
         rows.iter()
             .map(|row| {
-                let f = self.row_fields(row, "findings", String::new());
+                let f = self.row_fields(row, "findings", "listed finding".into());
                 let id = f.int(0, "id")?;
                 let f = Fields {
                     key: format!("finding {id}"),
@@ -751,5 +752,24 @@ impl Fields<'_> {
     fn timestamp(&self, i: usize, field: &'static str) -> Result<Timestamp, StoreError> {
         self.opt_timestamp(i, field)?
             .ok_or_else(|| self.corrupt(i, field, "expected a timestamp".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use picket_model::HostStats;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Rates and loss shares are stored as JSON text: they must read back bit for bit.
+        #[test]
+        fn stored_floats_read_back_exactly(loss in any::<f64>().prop_filter("finite", |x| x.is_finite())) {
+            let stats = HostStats { loss, ..HostStats::default() };
+            let text = to_json(&stats, &String::new, "stats").unwrap();
+            let back: HostStats = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(back.loss.to_bits(), loss.to_bits());
+        }
     }
 }
