@@ -1,0 +1,178 @@
+//! The raw command line, as clap parses it. Nothing here is validated beyond its type:
+//! `options` turns these into the validated structs the engines take.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "picket",
+    version,
+    about = "Network exposure and threat monitor: what is open, did it really change, and who is knocking.",
+    after_help = "Nmap-style spellings are accepted too: -iL FILE, -Pn, -p-."
+)]
+pub struct Cli {
+    /// Where runs and findings are stored: an SQLite file, or a postgres:// URL.
+    #[arg(long, global = true, env = "PICKET_DB", default_value = "picket.db")]
+    pub db: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan TCP ports, store the run, re-check ports that were open before, report findings.
+    Scan(ScanArgs),
+    /// List stored runs, newest first.
+    Runs(RunsArgs),
+    /// Show what changed between two runs (default: the last two runs of the same targets).
+    Diff(DiffArgs),
+    /// List stored findings.
+    Findings(FindingsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Addresses, CIDRs (10.0.0.0/24), ranges (10.0.0.1-20, fd00::1-fd00::9) or hostnames.
+    pub targets: Vec<String>,
+
+    /// Read targets from a file, one or more per line, `#` starts a comment (Nmap -iL).
+    #[arg(long = "input-list", value_name = "FILE")]
+    pub input_list: Vec<PathBuf>,
+
+    /// Targets to leave out, comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', value_name = "TARGET")]
+    pub exclude: Vec<String>,
+
+    /// Read exclusions from a file.
+    #[arg(long, value_name = "FILE")]
+    pub exclude_file: Vec<PathBuf>,
+
+    /// Ports: 22,80,8000-8100; `-` (or -p-) for all 65,535.
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "SPEC",
+        conflicts_with = "top_ports",
+        allow_hyphen_values = true
+    )]
+    pub ports: Option<String>,
+
+    /// The N most often open ports (default: 1000).
+    #[arg(long, value_name = "N")]
+    pub top_ports: Option<usize>,
+
+    /// Fixed time to wait for each answer (Nessus checks_read_timeout), e.g. 500ms, 2s.
+    /// Default: measured from round-trip times as the scan goes.
+    #[arg(long, value_name = "DURATION")]
+    pub read_timeout: Option<String>,
+
+    /// Ceiling on probes in flight at once (Nessus max_checks).
+    #[arg(long, value_name = "N")]
+    pub max_checks: Option<usize>,
+
+    /// Ceiling on probes per second. Default: found by the engine.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub max_rate: Option<f64>,
+
+    /// Retries per silent port. Default: chosen from the loss the engine measures.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u8>,
+
+    /// Scan every host even when nothing answers (Nmap -Pn).
+    #[arg(long)]
+    pub no_ping: bool,
+
+    /// Do not re-check ports that were open in the previous run.
+    #[arg(long)]
+    pub no_recheck: bool,
+
+    /// Seed of the probe order (a run can be replayed in the same order).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Output format: table, json, ndjson or xml (Nmap's XML).
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// How many runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// table, json or ndjson.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older run.
+    pub from: Option<i64>,
+    /// The newer run.
+    pub to: Option<i64>,
+    /// table, json or ndjson.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// Only findings of this run.
+    #[arg(long)]
+    pub run: Option<i64>,
+    /// Only this kind: open-port-recheck or new-open-port.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// table, json or ndjson.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+}
+
+/// Rewrites Nmap's multi-letter short options into their long forms, which clap understands.
+pub fn nmap_spellings(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "-iL" => out.push("--input-list".to_owned()),
+            "-Pn" => out.push("--no-ping".to_owned()),
+            "-p-" => {
+                out.push("-p".to_owned());
+                out.push("-".to_owned());
+            }
+            _ => out.push(arg),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nmap_spellings_become_long_options() {
+        let args = nmap_spellings(
+            ["picket", "scan", "-iL", "f", "-Pn", "-p-", "10.0.0.1"].map(String::from),
+        );
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Scan(scan) = cli.command else {
+            panic!("not scan")
+        };
+        assert_eq!(scan.input_list, vec![PathBuf::from("f")]);
+        assert!(scan.no_ping);
+        assert_eq!(scan.ports.as_deref(), Some("-"));
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,180 @@
+//! `picket scan`: resolve, scan, store, re-check what changed, report.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use picket_detect::exposure::{self, FindingContext, RecheckInput, Suspect};
+use picket_model::{HostResult, Recheck, RunId, RunStatus, ScanRun, Timestamp};
+use picket_scan::{RecheckPlan, RecheckResult, RecheckSettings};
+use picket_store::Store;
+
+use crate::options::ScanOptions;
+use crate::progress::Progress;
+
+/// Liveness ports asked during a re-check, per host.
+const LIVENESS_PORTS: usize = 3;
+
+pub fn run(db: &str, db_given: bool, opts: ScanOptions, out: &mut dyn Write) -> Result<()> {
+    // Open the store first: a bad --db must fail before a single probe is sent.
+    let mut store = picket_store::open(db)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+
+    let hosts = rt.block_on(picket_scan::resolve(&opts.targets))?;
+    let started_at = Timestamp::now();
+    let run_id = store.begin_run(&opts.targets, &opts.profile, started_at)?;
+
+    let mut progress = Progress::new();
+    let outcome = rt.block_on(picket_scan::scan(
+        hosts,
+        &opts.profile,
+        &mut |event| progress.on_event(&event),
+        async {
+            // A failure to install the handler only means Ctrl-C is not caught gracefully.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        },
+    ));
+    progress.finish();
+
+    let mut cur = ScanRun {
+        id: run_id,
+        target_key: opts.targets.key(),
+        targets: opts.targets.clone(),
+        profile: opts.profile.clone(),
+        started_at,
+        finished_at: Some(Timestamp::now()),
+        status: if outcome.aborted {
+            RunStatus::Aborted
+        } else {
+            RunStatus::Completed
+        },
+        hosts: outcome.hosts,
+        rechecks: Vec::new(),
+    };
+
+    let prev = match store.previous_run(&cur.target_key, run_id)? {
+        Some(id) => store.run(id)?,
+        None => None,
+    };
+    if let Some(prev) = &prev
+        && cur.profile.recheck
+        && !outcome.aborted
+    {
+        let rechecks = recheck(&rt, prev, &cur, &mut progress);
+        exposure::apply_corrections(&mut cur, &rechecks);
+        cur.rechecks = rechecks;
+    }
+    cur.finished_at = Some(Timestamp::now());
+
+    let ctx = FindingContext {
+        now: Timestamp::now(),
+        db: db_given.then_some(db),
+    };
+    let mut findings = exposure::findings(prev.as_ref(), &cur, &cur.rechecks, &ctx);
+    store.finish_run(&cur)?;
+    store.save_findings(&mut findings)?;
+    picket_report::scan(out, opts.format, &cur, &findings)?;
+    if outcome.aborted {
+        anyhow::bail!("interrupted: run {run_id} was stored as aborted with what had been decided");
+    }
+    Ok(())
+}
+
+/// Patiently re-checks every port that was open in `prev` and is not open in `cur`.
+fn recheck(
+    rt: &tokio::runtime::Runtime,
+    prev: &ScanRun,
+    cur: &ScanRun,
+    progress: &mut Progress,
+) -> Vec<Recheck> {
+    let suspects = exposure::suspects(prev, cur);
+    if suspects.is_empty() {
+        return Vec::new();
+    }
+    let mut by_host: BTreeMap<IpAddr, Vec<&Suspect>> = BTreeMap::new();
+    for s in &suspects {
+        by_host.entry(s.host).or_default().push(s);
+    }
+    let plans: Vec<RecheckPlan> = by_host
+        .iter()
+        .map(|(host, list)| {
+            let ports: Vec<u16> = list.iter().map(|s| s.port).collect();
+            let liveness =
+                exposure::liveness_ports(cur.host(*host), prev.host(*host), &ports, LIVENESS_PORTS);
+            RecheckPlan {
+                host: *host,
+                ports,
+                liveness,
+            }
+        })
+        .collect();
+    let hosts: Vec<&HostResult> = by_host.keys().filter_map(|h| cur.host(*h)).collect();
+    let settings = RecheckSettings::patient(scan_timeout(&hosts), silenced_rate(&hosts));
+    progress.message(&format!(
+        "re-checking {} port(s) on {} host(s) at {:.0} probes/s",
+        suspects.len(),
+        plans.len(),
+        settings.rate
+    ));
+    let results: BTreeMap<IpAddr, RecheckResult> = rt
+        .block_on(picket_scan::recheck(plans, settings))
+        .into_iter()
+        .map(|r| (r.host, r))
+        .collect();
+    suspects
+        .iter()
+        .filter_map(|s| {
+            let result = results.get(&s.host)?;
+            let probes = result
+                .probes
+                .get(&s.port)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let input = RecheckInput {
+                suspect: s,
+                host: cur.host(s.host),
+                probes,
+                liveness: &result.liveness,
+            };
+            Some(exposure::recheck(
+                &input,
+                prev.id,
+                result.rate,
+                result.timeout,
+            ))
+        })
+        .collect()
+}
+
+fn scan_timeout(hosts: &[&HostResult]) -> Duration {
+    hosts
+        .iter()
+        .map(|h| h.stats.read_timeout)
+        .max()
+        .unwrap_or(Duration::from_secs(1))
+}
+
+/// The lowest rate at which one of these hosts went silent during the scan, if any did.
+fn silenced_rate(hosts: &[&HostResult]) -> Option<f64> {
+    hosts
+        .iter()
+        .flat_map(|h| &h.interruptions)
+        .map(|i| i.rate)
+        .min_by(f64::total_cmp)
+}
+
+/// Runs of these targets, to compare the newest two by default.
+pub fn last_two(store: &mut dyn Store, target_key: &str) -> Result<Option<(RunId, RunId)>> {
+    let ids = store.runs_for_targets(target_key, 2)?;
+    Ok(match ids.as_slice() {
+        [newer, older] => Some((*older, *newer)),
+        _ => None,
+    })
+}

@@ -1,0 +1,65 @@
+//! The `picket` binary: parse flags, validate them into options, call the crates, render.
+//! Errors end here as one line on stderr and a non-zero exit status.
+
+mod cli;
+mod commands;
+mod options;
+mod progress;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::parser::ValueSource;
+
+use crate::cli::{Cli, Command};
+use crate::options::ScanOptions;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PICKET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let argv = cli::nmap_spellings(std::env::args());
+    let matches = <Cli as clap::CommandFactory>::command().get_matches_from(&argv);
+    let db_given = matches.value_source("db") != Some(ValueSource::DefaultValue);
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli, db_given) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`picket findings | head`) is not a failure of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("picket: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match &cli.command {
+        Command::Scan(args) => {
+            let opts = ScanOptions::from_args(args)?;
+            commands::scan::run(&cli.db, db_given, opts, &mut out)?;
+        }
+        Command::Runs(args) => commands::history::runs(&cli.db, args, &mut out)?,
+        Command::Diff(args) => commands::history::diff(&cli.db, args, &mut out)?,
+        Command::Findings(args) => commands::history::findings(&cli.db, args, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
