@@ -1,0 +1,40 @@
+//! A network lab for testing Picket's scanner against hosts that misbehave the way real ones do.
+//!
+//! A [`Lab`] is a set of Linux network namespaces: one for the scanner and one per [`Target`],
+//! each target joined to the scanner by its own veth pair. A target can [`listen`] on ports,
+//! [`flap`] one, put a [`Firewall`] in front of itself (drop, reject, random loss, a SYN rate limit
+//! like an IPS, timed bans after a burst) and take its link down. Code under test runs inside
+//! the scanner namespace through [`Lab::in_scanner`] (in-process) or [`Lab::scanner_command`]
+//! (a binary). Loss is made with nftables (`numgen random`), not `tc netem`, which this kernel
+//! lacks.
+//!
+//! Sysctls set inside every target namespace (never on the host), each so that a target answers
+//! exactly what its rules say, also under a full-speed scan:
+//! - `net.core.somaxconn = 65535`, `net.ipv4.tcp_max_syn_backlog = 65535`: a full accept or SYN
+//!   queue drops SYNs, which would look like filtering.
+//! - `net.ipv4.tcp_syncookies = 1` (the default, made explicit): answer SYN-queue overflow with
+//!   cookies rather than silence.
+//! - `net.ipv4.icmp_ratemask = 0`, `net.ipv6.icmp.ratemask = ` (empty): no ICMP rate limit, so
+//!   an admin-prohibited reject answers every probe.
+//! - `net.ipv6.conf.{all,default}.keep_addr_on_down = 1`: Linux drops a link's IPv6 addresses
+//!   when it goes down; kept, a target whose link comes back is the host it was.
+//!
+//! This crate is test support only (`publish = false`, used as a dev-dependency). It must never
+//! touch the host's own network: it creates namespaces, and changes links, rules and sysctls
+//! only inside them; the addresses it hands out (198.18.0.0/15, fd70:6b::/48) are not routed
+//! anywhere, and nothing it creates outlives the [`Lab`] that made it. It needs root; without
+//! it, [`Lab::try_new`] says `skipped:` and returns `None`.
+//!
+//! [`listen`]: Target::listen
+//! [`flap`]: Target::flap
+
+mod error;
+mod firewall;
+mod lab;
+mod listen;
+mod netns;
+
+pub use error::LabError;
+pub use firewall::{Firewall, Reject};
+pub use lab::{Lab, Target};
+pub use listen::Listeners;
