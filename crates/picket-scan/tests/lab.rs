@@ -1,6 +1,6 @@
-//! The engine in a network-namespace lab: a full 65,535-port scan must find exactly the open
-//! set on a clean path, with 3 % random loss each way, and behind an IPS that drops SYNs above
-//! 2,000/s. Skipped (with a message) when not root or without `ip`/`nft`.
+//! The engine in a network-namespace lab, in process: a full 65,535-port scan finds exactly the
+//! open set, over IPv4 and IPv6. (Loss and IPS scenarios run against the binary, in
+//! `crates/picket/tests/e2e`.) Skipped (with a message) when not root or without `ip`/`nft`.
 
 use std::net::IpAddr;
 
@@ -22,8 +22,14 @@ fn open_set() -> Vec<u16> {
 
 fn scan_in_lab(lab: &Lab, target: IpAddr, profile: ScanProfile) -> HostResult {
     lab.in_scanner(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let hosts = vec![ScanHost { address: target, hostname: None }];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let hosts = vec![ScanHost {
+            address: target,
+            hostname: None,
+        }];
         let mut outcome = rt.block_on(scan(hosts, &profile, &mut |_| {}, std::future::pending()));
         outcome.hosts.remove(0)
     })
@@ -44,37 +50,39 @@ fn assert_exact(host: &HostResult, expected: &[u16]) {
     let found: Vec<u16> = host.open_ports().map(|o| o.port).collect();
     let missed: Vec<_> = expected.iter().filter(|p| !found.contains(p)).collect();
     let extra: Vec<_> = found.iter().filter(|p| !expected.contains(p)).collect();
-    assert!(missed.is_empty() && extra.is_empty(), "missed {missed:?}, false positives {extra:?}; stats {:?}", host.stats);
-    assert!(host.unprobed.is_empty(), "{} ports left unprobed", host.unprobed.len());
-    let decided: u32 = host.ports.len() as u32 + host.extra_ports.iter().map(|e| e.count).sum::<u32>();
+    assert!(
+        missed.is_empty() && extra.is_empty(),
+        "missed {missed:?}, false positives {extra:?}; stats {:?}",
+        host.stats
+    );
+    assert!(
+        host.unprobed.is_empty(),
+        "{} ports left unprobed",
+        host.unprobed.len()
+    );
+    let decided: u32 =
+        host.ports.len() as u32 + host.extra_ports.iter().map(|e| e.count).sum::<u32>();
     assert_eq!(decided, 65535);
 }
 
 #[test]
 fn full_range_clean() {
-    let Some((lab, target, _l, ports)) = setup("scan_clean", Firewall::new()) else { return };
-    let host = scan_in_lab(&lab, target.address_v4().into(), ScanProfile::new(PortSet::all()));
-    assert_exact(&host, &ports);
-}
-
-#[test]
-fn full_range_with_three_percent_loss() {
-    let Some((lab, target, _l, ports)) = setup("scan_loss", Firewall::new().random_loss(3)) else { return };
-    let host = scan_in_lab(&lab, target.address_v4().into(), ScanProfile::new(PortSet::all()));
-    assert_exact(&host, &ports);
-    assert!(host.stats.loss > 0.02, "the loss was measured: {:?}", host.stats);
-}
-
-#[test]
-fn full_range_behind_a_syn_rate_limiting_ips() {
-    let Some((lab, target, _l, ports)) = setup("scan_ips", Firewall::new().syn_rate_limit(2000)) else { return };
-    let host = scan_in_lab(&lab, target.address_v4().into(), ScanProfile::new(PortSet::all()));
+    let Some((lab, target, _l, ports)) = setup("scan_clean", Firewall::new()) else {
+        return;
+    };
+    let host = scan_in_lab(
+        &lab,
+        target.address_v4().into(),
+        ScanProfile::new(PortSet::all()),
+    );
     assert_exact(&host, &ports);
 }
 
 #[test]
 fn ipv6_target() {
-    let Some((lab, target, _l, ports)) = setup("scan_v6", Firewall::new()) else { return };
+    let Some((lab, target, _l, ports)) = setup("scan_v6", Firewall::new()) else {
+        return;
+    };
     let profile = ScanProfile::new("1-20000".parse().unwrap());
     let host = scan_in_lab(&lab, target.address_v6().into(), profile);
     let expected: Vec<u16> = ports.into_iter().filter(|p| *p <= 20000).collect();

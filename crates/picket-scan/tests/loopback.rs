@@ -8,7 +8,9 @@ use picket_model::{HostState, PortSet, PortState, Reason, ScanProfile};
 use picket_scan::{ScanEvent, ScanHost, scan};
 
 fn listeners(n: usize) -> (Vec<TcpListener>, Vec<u16>) {
-    let ls: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let ls: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
     let mut ports: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
     ports.sort_unstable();
     (ls, ports)
@@ -18,13 +20,21 @@ fn listeners(n: usize) -> (Vec<TcpListener>, Vec<u16>) {
 async fn full_range_on_loopback_finds_every_listener() {
     let (_ls, ours) = listeners(40);
     let profile = ScanProfile::new(PortSet::all());
-    let hosts = vec![ScanHost { address: "127.0.0.1".parse().unwrap(), hostname: None }];
+    let hosts = vec![ScanHost {
+        address: "127.0.0.1".parse().unwrap(),
+        hostname: None,
+    }];
     let mut opened = Vec::new();
-    let outcome = scan(hosts, &profile, &mut |e| {
-        if let ScanEvent::PortOpen { port, .. } = e {
-            opened.push(port);
-        }
-    }, std::future::pending())
+    let outcome = scan(
+        hosts,
+        &profile,
+        &mut |e| {
+            if let ScanEvent::PortOpen { port, .. } = e {
+                opened.push(port);
+            }
+        },
+        std::future::pending(),
+    )
     .await;
     assert!(!outcome.aborted);
     let host = &outcome.hosts[0];
@@ -37,11 +47,20 @@ async fn full_range_on_loopback_finds_every_listener() {
     for p in &open {
         // Anything else reported open must really accept connections (another service on lo).
         assert!(
-            TcpStream::connect_timeout(&format!("127.0.0.1:{p}").parse().unwrap(), Duration::from_secs(1)).is_ok(),
+            TcpStream::connect_timeout(
+                &format!("127.0.0.1:{p}").parse().unwrap(),
+                Duration::from_secs(1)
+            )
+            .is_ok(),
             "{p} reported open but refuses"
         );
     }
-    let listed: usize = host.ports.len() + host.extra_ports.iter().map(|e| e.count as usize).sum::<usize>();
+    let listed: usize = host.ports.len()
+        + host
+            .extra_ports
+            .iter()
+            .map(|e| e.count as usize)
+            .sum::<usize>();
     assert_eq!(listed, 65535, "every port decided exactly once");
     assert_eq!(host.extra_ports[0].reason, Reason::Reset);
     assert_eq!(host.extra_ports[0].state, PortState::Closed);

@@ -1,0 +1,234 @@
+//! The command line on loopback: the machine-readable contract, history, and bad input.
+
+use std::net::TcpListener;
+
+use crate::support::{Db, file_bytes, json, open_ports, picket};
+
+fn listeners(n: usize) -> (Vec<TcpListener>, Vec<u16>) {
+    let ls: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut ports: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    ports.sort_unstable();
+    (ls, ports)
+}
+
+fn spec(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn scan_json_follows_the_contract() {
+    let db = Db::new();
+    let (_ls, ports) = listeners(3);
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let all = [ports.clone(), vec![closed]].concat();
+    let doc = json(&picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &spec(&all),
+        "--db",
+        db.arg(),
+        "--format",
+        "json",
+    ]));
+    assert!(doc["run_id"].as_i64().unwrap() >= 1);
+    assert_eq!(open_ports(&doc, "127.0.0.1"), ports);
+    let host = &doc["hosts"][0];
+    let closed_port = host["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["port"] == closed)
+        .unwrap();
+    assert_eq!(closed_port["state"], "closed");
+    assert_eq!(closed_port["reason"], "reset");
+    assert_eq!(closed_port["protocol"], "tcp");
+    assert!(
+        doc["findings"].as_array().unwrap().is_empty(),
+        "the first run is the baseline"
+    );
+}
+
+#[test]
+fn second_run_reports_a_closed_port_with_a_verdict_and_history_commands_work() {
+    let db = Db::new();
+    let (mut ls, ports) = listeners(3);
+    let p = spec(&ports);
+    json(&picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &p,
+        "--db",
+        db.arg(),
+        "--format",
+        "json",
+    ]));
+    let gone = ls
+        .iter()
+        .position(|l| l.local_addr().unwrap().port() == ports[0])
+        .unwrap();
+    drop(ls.remove(gone));
+    let doc = json(&picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &p,
+        "--db",
+        db.arg(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        crate::support::findings(&doc),
+        vec![(
+            "open-port-recheck".to_owned(),
+            ports[0],
+            "closed".to_owned()
+        )]
+    );
+
+    let all = json(&picket(&["findings", "--db", db.arg(), "--format", "json"]));
+    let f = &all.as_array().unwrap()[0];
+    assert_eq!(f["kind"], "open-port-recheck");
+    assert_eq!(f["host"], "127.0.0.1");
+    assert_eq!(f["port"], ports[0]);
+    assert_eq!(f["verdict"], "closed");
+    assert!(f["evidence"]["probes"].as_array().unwrap().len() >= 3);
+    assert!(!f["remediation"].as_array().unwrap().is_empty());
+
+    let runs = json(&picket(&["runs", "--db", db.arg(), "--format", "json"]));
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+    let diff = json(&picket(&["diff", "--db", db.arg(), "--format", "json"]));
+    assert_eq!(diff["changes"][0]["port"], ports[0]);
+    assert_eq!(diff["changes"][0]["before"], "open");
+    assert_eq!(diff["changes"][0]["after"], "closed");
+    let table = picket(&["findings", "--db", db.arg()]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("verdict: closed"));
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_stored_data_survives() {
+    let db = Db::new();
+    let (_ls, ports) = listeners(1);
+    json(&picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &spec(&ports),
+        "--db",
+        db.arg(),
+        "--format",
+        "json",
+    ]));
+    let before = file_bytes(&db.path);
+    for args in [
+        vec!["scan", "300.1.2.3", "--db", db.arg()],
+        vec!["scan", "127.0.0.1", "-p", "80-22", "--db", db.arg()],
+        vec!["scan", "127.0.0.1", "-p", "0", "--db", db.arg()],
+        vec!["scan", "127.0.0.1", "--max-checks", "0", "--db", db.arg()],
+        vec!["findings", "--kind", "nonsense", "--db", db.arg()],
+        vec!["diff", "1", "--db", db.arg()],
+    ] {
+        let out = picket(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
+        assert!(err.starts_with("picket: "), "{err}");
+    }
+    assert_eq!(
+        file_bytes(&db.path),
+        before,
+        "a bad argument changed the database"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_db = dir.path().join("notes.txt");
+    std::fs::write(&not_db, "my notes, not a database\n").unwrap();
+    let out = picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        "1",
+        "--db",
+        not_db.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("notes.txt"));
+    assert_eq!(
+        std::fs::read_to_string(&not_db).unwrap(),
+        "my notes, not a database\n"
+    );
+}
+
+#[test]
+fn nmap_xml_is_read_by_ndiff() {
+    if std::process::Command::new("ndiff")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: ndiff not installed");
+        return;
+    }
+    let db = Db::new();
+    let (mut ls, ports) = listeners(2);
+    let p = spec(&ports);
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.xml");
+    let b = dir.path().join("b.xml");
+    let out = picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &p,
+        "--db",
+        db.arg(),
+        "--format",
+        "xml",
+    ]);
+    std::fs::write(&a, &out.stdout).unwrap();
+    let gone = ls
+        .iter()
+        .position(|l| l.local_addr().unwrap().port() == ports[0])
+        .unwrap();
+    drop(ls.remove(gone));
+    let out = picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &p,
+        "--db",
+        db.arg(),
+        "--format",
+        "xml",
+        "--no-recheck",
+    ]);
+    std::fs::write(&b, &out.stdout).unwrap();
+    let diff = std::process::Command::new("ndiff")
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        text.contains(&format!("-{}/tcp open", ports[0])),
+        "ndiff said:\n{text}"
+    );
+}

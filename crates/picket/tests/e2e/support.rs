@@ -1,0 +1,102 @@
+//! Running the binary and reading its JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use picket_lab::Lab;
+use serde_json::Value;
+
+pub const PICKET: &str = env!("CARGO_BIN_EXE_picket");
+
+/// A temporary database for one test.
+pub struct Db {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Db {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            path: dir.path().join("picket.db"),
+            _dir: dir,
+        }
+    }
+
+    pub fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+pub fn run(mut cmd: Command) -> Output {
+    let out = cmd.output().unwrap();
+    if !out.status.success() {
+        eprintln!("stderr: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    out
+}
+
+/// `picket ARGS` on this machine.
+pub fn picket(args: &[&str]) -> Output {
+    let mut cmd = Command::new(PICKET);
+    cmd.args(args).env_remove("PICKET_DB");
+    run(cmd)
+}
+
+/// `picket ARGS` inside the lab's scanner namespace.
+pub fn picket_in(lab: &Lab, args: &[&str]) -> Output {
+    let mut cmd = lab.scanner_command(PICKET);
+    cmd.args(args).env_remove("PICKET_DB");
+    run(cmd)
+}
+
+pub fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "picket failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Ports reported open for `host` in a scan document.
+pub fn open_ports(scan: &Value, host: &str) -> Vec<u16> {
+    ports_in_state(scan, host, "open")
+}
+
+pub fn ports_in_state(scan: &Value, host: &str, state: &str) -> Vec<u16> {
+    let host = scan["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["address"] == host)
+        .unwrap_or_else(|| panic!("no host {host} in {scan}"));
+    host["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["state"] == state)
+        .map(|p| p["port"].as_u64().unwrap() as u16)
+        .collect()
+}
+
+/// The findings of a scan document, as (kind, port, verdict).
+pub fn findings(scan: &Value) -> Vec<(String, u16, String)> {
+    scan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_owned(),
+                f["port"].as_u64().unwrap() as u16,
+                f["verdict"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub fn file_bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
