@@ -138,11 +138,10 @@ impl Lab {
             target.ns.as_str(),
             target.veth.as_str(),
         );
-        let with_len = |ip: String, len: u8| format!("{ip}/{len}");
-        let s4 = with_len(target.scanner_v4.to_string(), 24);
-        let s6 = with_len(target.scanner_v6.to_string(), 64);
-        let t4 = with_len(target.v4.to_string(), 24);
-        let t6 = with_len(target.v6.to_string(), 64);
+        let s4 = format!("{}/24", target.scanner_v4);
+        let s6 = format!("{}/64", target.scanner_v6);
+        let t4 = format!("{}/24", target.v4);
+        let t6 = format!("{}/64", target.v6);
         // The kernel delays link-up processing by up to a second unless a link's index differs
         // from its peer's (`linkwatch_urgent_event`), and IPv6 stays deaf until it runs. The
         // target's eth0 gets index 2 in its fresh namespace, so the scanner ends count from 1000.
@@ -335,8 +334,7 @@ impl Target {
     /// # fn main() -> Result<(), picket_lab::LabError> {
     /// # let Some(mut lab) = picket_lab::Lab::try_new("doc_address_v4")? else { return Ok(()) };
     /// let target = lab.add_target()?;
-    /// let addr = std::net::SocketAddr::from((target.address_v4(), 22));
-    /// # let _ = addr;
+    /// assert_eq!(target.address_v4(), std::net::Ipv4Addr::new(198, 18, 0, 2));
     /// # Ok(()) }
     /// ```
     pub fn address_v4(&self) -> Ipv4Addr {
