@@ -50,6 +50,8 @@ pub(crate) struct ZeekTsv {
     empty: String,
     /// For each column of the file, the slot it fills (if this reader uses it).
     layout: Result<Layout, String>,
+    /// The `#path` header: which Zeek log this is.
+    path: Option<String>,
     fields_line: Option<String>,
     types_line: Option<String>,
     /// The raw meta lines seen, kept to rebuild this state on resume.
@@ -68,6 +70,7 @@ impl Default for ZeekTsv {
             unset: "-".into(),
             empty: "(empty)".into(),
             layout: Err("no #fields header before this line".into()),
+            path: None,
             fields_line: None,
             types_line: None,
             meta: Vec::new(),
@@ -146,18 +149,13 @@ impl ZeekTsv {
             "empty_field" => self.empty = value.to_owned(),
             "set_separator" => {}
             "path" => {
-                // Other Zeek logs (dns, http) have `id.orig_h` too: reading them as connections
-                // would invent events.
-                if !value.starts_with("conn") {
-                    self.layout = Err(format!(
-                        "#path is {value:?}: this reader takes Zeek conn logs only"
-                    ));
-                    self.fields_line = None;
-                    self.meta.push(line.to_owned());
-                    return Err(LineProblem::malformed(format!(
-                        "#path is {value:?}: this reader takes Zeek conn logs only"
-                    )));
+                self.path = Some(value.to_owned());
+                self.meta.push(line.to_owned());
+                if let Some(why) = self.wrong_path() {
+                    self.layout = Err(why.clone());
+                    return Err(LineProblem::malformed(why));
                 }
+                return Ok(());
             }
             "fields" => {
                 self.fields_line = Some(value.to_owned());
@@ -171,12 +169,26 @@ impl ZeekTsv {
         }
         self.meta.push(line.to_owned());
         if matches!(key, "fields" | "types") {
+            if let Some(why) = self.wrong_path() {
+                // Reported once, on the #path line.
+                self.layout = Err(why);
+                return Ok(());
+            }
             self.layout = self.build_layout();
             if let Err(why) = &self.layout {
                 return Err(LineProblem::malformed(why.clone()));
             }
         }
         Ok(())
+    }
+
+    /// Other Zeek logs (dns, http) have `id.orig_h` too: reading them as connections would
+    /// invent events.
+    fn wrong_path(&self) -> Option<String> {
+        self.path
+            .as_deref()
+            .filter(|p| !p.starts_with("conn"))
+            .map(|p| format!("#path is {p:?}: this reader takes Zeek conn logs only"))
     }
 
     fn build_layout(&self) -> Result<Layout, String> {
@@ -383,6 +395,11 @@ mod tests {
         assert!(err.to_string().contains("column ts is \"string\""), "{err}");
         let mut p = ZeekTsv::default();
         assert!(run(&mut p, "#path\tdns").is_err());
+        assert_eq!(
+            run(&mut p, HEAD[2]).unwrap(),
+            None,
+            "reported once, on #path"
+        );
         assert!(
             run(&mut p, "1.5\tC1")
                 .unwrap_err()
