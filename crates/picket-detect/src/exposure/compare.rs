@@ -174,15 +174,26 @@ pub fn liveness_ports(
     chosen
 }
 
-/// Sets the observation of every `still-open` re-checked port in `cur` to open (reason syn-ack
-/// from the re-check), so that the stored run is truthful; the [`Recheck`] records keep what the
-/// scan had said. The caller stores the re-checks with the run.
+/// Sets the observation of every re-checked port that the re-check saw open to open (reason
+/// syn-ack from the re-check), so that the stored run is truthful: `still-open` ports, and
+/// `scan-interrupted` ports whose re-check got a syn-ack (the scan lost them to interference, the
+/// port is open). `flapping` ports keep what the scan saw: neither state is the truth. The
+/// [`Recheck`] records keep what the scan had said. The caller stores the re-checks with the run.
 ///
 /// A port that was summarised or left unprobed is listed from now on (the summary count drops by
 /// one), and a host recorded as down is up: the re-check proved it answers. Re-checks of hosts
 /// absent from `cur` change nothing.
 pub fn apply_corrections(cur: &mut ScanRun, rechecks: &[Recheck]) {
-    for recheck in rechecks.iter().filter(|r| r.verdict == Verdict::StillOpen) {
+    let proven_open = |r: &&Recheck| match r.verdict {
+        Verdict::StillOpen => true,
+        Verdict::ScanInterrupted => r
+            .evidence
+            .probes
+            .iter()
+            .any(|p| p.outcome == Reason::SynAck),
+        _ => false,
+    };
+    for recheck in rechecks.iter().filter(proven_open) {
         let scanned = &cur.profile.ports;
         let Some(host) = cur.hosts.iter_mut().find(|h| h.address == recheck.host) else {
             continue;

@@ -236,10 +236,19 @@ fn corrections_list_still_open_ports_as_open() {
         (PortState::Open, Reason::SynAck, 1)
     );
     assert_eq!(o.rtt, Some(Duration::from_micros(700)));
-    // Every other port is as the scan left it, and the re-check keeps what the scan said.
+    // The interrupted port the re-check saw open (.11:111) is corrected too; every other host
+    // is as the scan left it, and the re-check keeps what the scan said.
+    let db1 = cur.host(ip(11)).unwrap();
+    assert_eq!(
+        db1.state_of(111, &cur.profile.ports),
+        Some((PortState::Open, Reason::SynAck))
+    );
     let before = current();
-    assert_eq!(cur.hosts[..3], before.hosts[..3]);
-    assert_eq!(cur.hosts[4], before.hosts[4]);
+    for (after, before) in cur.hosts.iter().zip(&before.hosts) {
+        if after.address != ip(11) && after.address != ip(13) {
+            assert_eq!(after, before);
+        }
+    }
     let r990 = rechecks.iter().find(|r| r.port == 990).unwrap();
     assert_eq!(r990.evidence.scan_reason, Some(Reason::NoResponse));
     // The corrected run no longer differs from the previous one on 990.
@@ -317,10 +326,26 @@ fn corrections_decide_unprobed_ports_and_bring_a_down_host_up() {
 }
 
 #[test]
+fn corrections_cover_interrupted_ports_the_recheck_saw_open() {
+    let mut cur = current();
+    let mut r = still_open(11, 25, &[Reason::NoResponse, Reason::SynAck]);
+    r.verdict = Verdict::ScanInterrupted;
+    apply_corrections(&mut cur, &[r.clone()]);
+    assert_eq!(
+        cur.host(ip(11)).unwrap().state_of(25, &cur.profile.ports),
+        Some((PortState::Open, Reason::SynAck))
+    );
+    let mut silent = current();
+    r.evidence.probes = probes(25, &[Reason::NoResponse, Reason::NoResponse]);
+    apply_corrections(&mut silent, &[r]);
+    assert_eq!(silent, current(), "no syn-ack, no correction");
+}
+
+#[test]
 fn corrections_ignore_other_verdicts_and_unknown_hosts() {
     let mut cur = current();
     let mut rechecks = rechecks();
-    rechecks.retain(|r| r.verdict != Verdict::StillOpen);
+    rechecks.retain(|r| !matches!(r.verdict, Verdict::StillOpen | Verdict::ScanInterrupted));
     rechecks.push(still_open(99, 22, &[Reason::SynAck]));
     apply_corrections(&mut cur, &rechecks);
     assert_eq!(cur, current());
