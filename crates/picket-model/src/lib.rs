@@ -7,6 +7,7 @@
 //! here; the scan engine resolves them. Everything is plain data with `serde` so that the store,
 //! the outputs and the tests share one shape.
 
+mod alert;
 mod error;
 mod event;
 mod finding;
@@ -17,6 +18,7 @@ mod run;
 mod target;
 mod vuln;
 
+pub use alert::{ALERT_MAX_SOURCES, Alert, AlertKind, AlertVuln, IntelHit, Severity, Suppression};
 pub use error::ModelError;
 pub use event::{ConnEvent, ConnOutcome, SourceRef, Transport};
 pub use finding::{
