@@ -93,6 +93,15 @@ pub struct ScanArgs {
     #[arg(long)]
     pub seed: Option<u64>,
 
+    /// Scan again on a schedule: every DURATION (e.g. 15m, 1h) until stopped. Each run is stored
+    /// and compared with the one before it.
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+
+    /// With --every: stop after this many runs.
+    #[arg(long, value_name = "N", requires = "every")]
+    pub count: Option<u32>,
+
     /// Output format: table, json, ndjson or xml (Nmap's XML).
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,

@@ -16,6 +16,15 @@ pub struct ScanOptions {
     pub targets: Targets,
     pub profile: ScanProfile,
     pub format: Format,
+    pub schedule: Option<Schedule>,
+}
+
+/// `--every` / `--count`: scan again at a fixed interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub every: Duration,
+    /// Stop after this many runs (`None`: until stopped).
+    pub count: Option<u32>,
 }
 
 const DEFAULT_TOP_PORTS: usize = 1000;
@@ -64,10 +73,28 @@ impl ScanOptions {
         if let Some(seed) = args.seed {
             profile.seed = seed;
         }
+        let schedule = match &args.every {
+            Some(every) => {
+                let every = humantime::parse_duration(every.trim())
+                    .with_context(|| format!("--every {every:?}: not a duration (e.g. 15m, 1h)"))?;
+                if every < Duration::from_secs(1) {
+                    bail!("--every {every:?}: at least one second between runs");
+                }
+                if args.count == Some(0) {
+                    bail!("--count 0: at least one run");
+                }
+                Some(Schedule {
+                    every,
+                    count: args.count,
+                })
+            }
+            None => None,
+        };
         Ok(Self {
             targets,
             profile,
             format: parse_format(&args.format)?,
+            schedule,
         })
     }
 }

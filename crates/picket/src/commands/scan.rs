@@ -24,7 +24,40 @@ pub fn run(db: &str, db_given: bool, opts: ScanOptions, out: &mut dyn Write) -> 
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let Some(schedule) = opts.schedule else {
+        return scan_once(store.as_mut(), &rt, db, db_given, &opts, out);
+    };
+    let mut runs = 0u32;
+    loop {
+        let started = std::time::Instant::now();
+        scan_once(store.as_mut(), &rt, db, db_given, &opts, out)?;
+        out.flush()?;
+        runs += 1;
+        if schedule.count.is_some_and(|n| runs >= n) {
+            return Ok(());
+        }
+        let next = started + schedule.every;
+        let stopped = rt.block_on(async {
+            tokio::select! {
+                () = tokio::time::sleep_until(next.into()) => false,
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+            }
+        });
+        if stopped {
+            return Ok(());
+        }
+    }
+}
 
+/// One run: resolve, scan, re-check against the previous run, store, render.
+fn scan_once(
+    store: &mut dyn Store,
+    rt: &tokio::runtime::Runtime,
+    db: &str,
+    db_given: bool,
+    opts: &ScanOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
     let hosts = rt.block_on(picket_scan::resolve(&opts.targets))?;
     let started_at = Timestamp::now();
     let run_id = store.begin_run(&opts.targets, &opts.profile, started_at)?;
@@ -67,7 +100,7 @@ pub fn run(db: &str, db_given: bool, opts: ScanOptions, out: &mut dyn Write) -> 
         && cur.profile.recheck
         && !outcome.aborted
     {
-        let rechecks = recheck(&rt, prev, &cur, &mut progress);
+        let rechecks = recheck(rt, prev, &cur, &mut progress);
         exposure::apply_corrections(&mut cur, &rechecks);
         cur.rechecks = rechecks;
     }

@@ -232,3 +232,32 @@ fn nmap_xml_is_read_by_ndiff() {
         "ndiff said:\n{text}"
     );
 }
+
+#[test]
+fn scheduled_scans_store_every_run() {
+    let db = Db::new();
+    let (_ls, ports) = listeners(1);
+    let out = picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &spec(&ports),
+        "--db",
+        db.arg(),
+        "--format",
+        "ndjson",
+        "--every",
+        "1s",
+        "--count",
+        "2",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let run_lines = text
+        .lines()
+        .filter(|l| l.contains(r#""type":"run""#))
+        .count();
+    assert_eq!(run_lines, 2, "{text}");
+    let runs = json(&picket(&["runs", "--db", db.arg(), "--format", "json"]));
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+}
