@@ -15,6 +15,7 @@ mod indicator;
 mod observation;
 mod ports;
 mod run;
+mod service;
 mod target;
 mod vuln;
 
@@ -32,6 +33,7 @@ pub use run::{
     ExtraPorts, HostResult, HostStats, Interruption, PortChange, RunDiff, RunId, RunStatus,
     RunSummary, ScanProfile, ScanRun,
 };
+pub use service::{DetectionMethod, SERVICE_CONFIDENCE_MAX, ServiceInfo};
 pub use target::{TargetSpec, Targets};
 pub use vuln::{
     Application, Confidence, Cpe, CpePart, CpeValue, Cvss, CvssSeverity, CvssVersion, Epss, KevEntry,
