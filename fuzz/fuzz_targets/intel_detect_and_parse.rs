@@ -29,10 +29,14 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(feed) = load_bytes("fuzz", name, body, &options) {
             assert_eq!(feed.report.accepted, feed.indicators.len());
             let networks: Vec<_> = feed.indicators.iter().map(|i| i.network).collect();
-            let table = IntelTable::from_feeds([feed]).expect("a fuzz input is far below u32::MAX entries");
+            let table =
+                IntelTable::from_feeds([feed]).expect("a fuzz input is far below u32::MAX entries");
             for (id, network) in networks.iter().enumerate() {
                 let ids = table.lookup_ids(network.network());
-                assert!(ids.contains(&(id as u32)), "{network} not found at its first address");
+                assert!(
+                    ids.contains(&(id as u32)),
+                    "{network} not found at its first address"
+                );
             }
         }
     }

@@ -140,25 +140,26 @@ pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
             ind.category.clone_from(&meta.category);
         }
         let pieces = match (options.keep_bogons, check(ind.network)) {
-            (true, _) | (false, BogonCheck::Clean) => vec![ind.network],
+            (true, _) | (false, BogonCheck::Clean) => None,
             (false, BogonCheck::Bogon) => {
                 report.bogons_left_out += 1;
                 continue;
             }
             (false, BogonCheck::Trimmed(pieces)) => {
                 report.bogons_trimmed += 1;
-                pieces
+                Some(pieces)
             }
         };
         if !seen.insert(ind.network) {
             report.duplicates += 1;
             continue;
         }
-        for network in pieces {
-            kept.push(Indicator {
+        match pieces {
+            None => kept.push(ind),
+            Some(pieces) => kept.extend(pieces.into_iter().map(|network| Indicator {
                 network,
                 ..ind.clone()
-            });
+            })),
         }
     }
     report.accepted = kept.len();
