@@ -1,8 +1,10 @@
 //! The patient re-check: ports that were open before and are not open now are asked again,
 //! slowly, several times over a few seconds, together with ports that prove the host alive.
 //!
-//! It must not be what trips an IPS: it sends a few probes per second per host, spaces its
-//! rounds, and slows down further by itself when a round goes unanswered.
+//! It must not be what trips an IPS: it paces its probes per host (20/s, a tenth of the rate at
+//! which the host went silent after interference, up to 100/s only for hosts with many suspects
+//! and no interference), spaces its rounds, and slows down further by itself when a round goes
+//! unanswered.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -40,10 +42,15 @@ pub struct RecheckSettings {
 
 impl RecheckSettings {
     /// Patient defaults derived from what the scan measured: a read timeout four times the scan's
-    /// (at least one second, at most five), at most 20 probes/s and a tenth of the rate at which
-    /// a host went silent, if one did.
-    pub fn patient(scan_timeout: Duration, silenced_at_rate: Option<f64>) -> Self {
-        let rate = silenced_at_rate.map_or(20.0, |r| (r / 10.0).clamp(2.0, 20.0));
+    /// (at least one second, at most five); 20 probes/s per host, or a tenth of the rate at
+    /// which a host went silent (at most 20/s) if one did. `suspects` is the largest number of
+    /// suspect ports on one host: a host with many gets up to 100 probes/s when nothing
+    /// interfered, so that a re-check of hundreds of ports takes seconds, not minutes.
+    pub fn patient(scan_timeout: Duration, silenced_at_rate: Option<f64>, suspects: usize) -> Self {
+        let rate = match silenced_at_rate {
+            Some(r) => (r / 10.0).clamp(2.0, 20.0),
+            None => (suspects as f64 / 2.0).clamp(20.0, 100.0),
+        };
         Self {
             rounds: 6,
             spacing: Duration::from_millis(600),
@@ -64,6 +71,11 @@ pub struct RecheckResult {
     pub timeout: Duration,
 }
 
+/// After a round in which nothing answered, later rounds ask the liveness ports and at most this
+/// many suspects: a silent host says the same about every port, and asking hundreds of them
+/// again only delays the verdict.
+const SILENT_ROUND_SAMPLE: usize = 16;
+
 /// Re-checks every plan, hosts in parallel.
 pub async fn recheck(plans: Vec<RecheckPlan>, settings: RecheckSettings) -> Vec<RecheckResult> {
     join_all(plans.into_iter().map(|plan| recheck_host(plan, settings))).await
@@ -77,6 +89,7 @@ async fn recheck_host(plan: RecheckPlan, settings: RecheckSettings) -> RecheckRe
     let mut probes: BTreeMap<u16, Vec<ProbeRecord>> = BTreeMap::new();
     let mut liveness = Vec::new();
     let mut answered_before = false;
+    let mut suspects = plan.ports.len();
     for _ in 0..rounds {
         let round_start = Instant::now();
         let mut in_flight = FuturesUnordered::new();
@@ -84,7 +97,7 @@ async fn recheck_host(plan: RecheckPlan, settings: RecheckSettings) -> RecheckRe
             .liveness
             .iter()
             .map(|p| (*p, true))
-            .chain(plan.ports.iter().map(|p| (*p, false)));
+            .chain(plan.ports.iter().take(suspects).map(|p| (*p, false)));
         for (i, (port, is_liveness)) in targets.enumerate() {
             if i > 0 {
                 tokio::time::sleep(Duration::from_secs_f64(1.0 / rate)).await;
@@ -119,6 +132,9 @@ async fn recheck_host(plan: RecheckPlan, settings: RecheckSettings) -> RecheckRe
             // Everything went quiet after answers: maybe we are the problem. Slow down.
             rate = (rate / 2.0).max(1.0);
             spacing *= 2;
+        }
+        if !any_answer {
+            suspects = suspects.min(SILENT_ROUND_SAMPLE);
         }
         answered_before |= any_answer;
         tokio::time::sleep_until(round_start + spacing).await;

@@ -149,7 +149,8 @@ fn recheck(
         })
         .collect();
     let hosts: Vec<&HostResult> = by_host.keys().filter_map(|h| cur.host(*h)).collect();
-    let settings = RecheckSettings::patient(scan_timeout(&hosts), silenced_rate(&hosts));
+    let most = plans.iter().map(|p| p.ports.len()).max().unwrap_or(0);
+    let settings = RecheckSettings::patient(scan_timeout(&hosts), silenced_rate(&hosts), most);
     progress.message(&format!(
         "re-checking {} port(s) on {} host(s) at {:.0} probes/s",
         suspects.len(),
