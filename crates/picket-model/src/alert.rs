@@ -296,13 +296,31 @@ impl Suppression {
     /// a clock, so that replaying old logs gives the same answer as reading them live; the
     /// creation time is not a bound, so that a suppression also covers logs read after the fact.
     pub fn matches(&self, alert: &Alert) -> bool {
-        self.client.is_none_or(|net| net.contains(&alert.client))
-            && self.port.is_none_or(|p| p == alert.port)
+        self.matches_connection(
+            alert.client,
+            alert.port,
+            &alert.application.product,
+            alert.last_seen,
+        )
+    }
+
+    /// Whether it silences a connection from `client` at `at` to `port` served by `product`:
+    /// what [`Suppression::matches`] decides, for a detector that has no alert built yet.
+    pub fn matches_connection(
+        &self,
+        client: IpAddr,
+        port: u16,
+        product: &str,
+        at: Timestamp,
+    ) -> bool {
+        // A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`: compare the IPv4 address.
+        self.client.is_none_or(|net| net.contains(&client.to_canonical()))
+            && self.port.is_none_or(|p| p == port)
             && self
                 .application
                 .as_deref()
-                .is_none_or(|a| a.eq_ignore_ascii_case(&alert.application.product))
-            && self.active_at(alert.last_seen)
+                .is_none_or(|a| a.eq_ignore_ascii_case(product))
+            && self.active_at(at)
     }
 
     /// Whether it has not expired at `at`.
@@ -488,6 +506,9 @@ mod tests {
         let mut other_app = s.clone();
         other_app.application = Some("nginx".into());
         assert!(!other_app.matches(&a));
+
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert!(s.matches_connection(mapped, 22, "openssh", a.last_seen));
     }
 
     #[test]
