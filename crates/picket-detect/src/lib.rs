@@ -5,8 +5,13 @@
 //! `scan-interrupted`, `flapping`, `still-open`) and builds findings with evidence, remediation
 //! and a command that verifies the fix.
 //!
+//! [`threat`] correlates connection events with threat-intelligence feeds and the inventory of
+//! vulnerable applications, and raises deduplicated, scored alerts with the reasons for their
+//! severity.
+//!
 //! This crate must never do I/O, read a clock or send a probe: the scan engine probes and the
 //! caller passes the results and the current time in. Every rule is a pure function of its
 //! inputs, so each verdict can be replayed and tested from stored data alone.
 
 pub mod exposure;
+pub mod threat;
