@@ -41,18 +41,37 @@ pub struct Dropped {
 /// Blocks sources with nftables: table `inet picket` holds the sets `blocked_v4` and
 /// `blocked_v6` (`flags interval, timeout`, so that a CIDR is one element and a block can
 /// expire by itself) and chains at `input` and `forward` (priority `filter - 10`) that drop
-/// and count packets from them.
+/// and count packets from them. IPv6 neighbour discovery is let through, as ARP is for IPv4.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use picket_respond::{AllowList, Change, Nft};
+///
+/// # fn main() -> Result<(), picket_respond::RespondError> {
+/// let home = ["10.1.0.0/16".parse().unwrap()];
+/// let nft = Nft::new(AllowList::new(&home, &[]));
+/// let ban = Change::Block { net: "192.0.2.0/24".parse().unwrap(), ttl: Some(Duration::from_secs(86_400)) };
+/// let plan = nft.plan(&ban)?; // reads the table, changes nothing
+/// print!("{}", plan.script()); // what --dry-run shows
+/// nft.apply(&plan)?;
+/// println!("{}", plan.outcome()); // "blocked 192.0.2.0/24"
+/// # Ok(()) }
+/// ```
 ///
 /// Every change reads the table (`nft -j list table`), decides against it (see [`Outcome`])
-/// and applies one script with `nft -f -`, which nft runs as one transaction. **Overlaps** are
-/// resolved the way the kernel cannot: it refuses interval elements that overlap ("interval
-/// overlaps with an existing one"), and `auto-merge` would merge elements into ranges that
-/// lose their own timeouts and can no longer be unblocked one by one. So:
+/// and applies one script with `nft -f -`, which nft runs as one transaction. **Overlaps**:
+/// the kernel refuses an interval element that overlaps another ("interval overlaps with an
+/// existing one"). `auto-merge` on the set avoids that error but, as tried on Linux 6.18 with
+/// nft 1.0.6, merges `10.0.0.5 timeout 1h`, `10.0.0.0/24 timeout 2h` and `10.0.1.0/24 timeout
+/// 3h` into one `10.0.0.0/23 timeout 3h`: the timeouts become one, and none of the three can
+/// be unblocked any more ("element does not exist"). So picket keeps elements apart and
+/// decides itself:
 /// - blocking a network that is blocked already restarts its timeout with the new ttl;
 /// - blocking a network inside a blocked one changes nothing ([`Outcome::AlreadyCovered`]);
 /// - blocking a network around blocked ones replaces them ([`Outcome::Replaced`]);
 /// - unblocking removes every element inside the network, and refuses to unblock part of a
-///   wider element ([`RespondError::PartOf`]).
+///   wider element ([`RespondError::PartOf`]);
+/// - a range another tool added that partly overlaps is refused ([`RespondError::Overlap`]).
 ///
 /// Every block is checked against the [`AllowList`] first: an `Nft` cannot block loopback or a
 /// network on its allow-list.
