@@ -463,11 +463,9 @@ impl Engine {
     fn tick(&mut self, now: Instant, events: &mut (dyn FnMut(ScanEvent) + Send)) {
         let elapsed = now.duration_since(self.last_tick).as_secs_f64().max(1e-3);
         let instant_rate = self.sent_since_tick as f64 / elapsed;
-        self.achieved = if self.achieved == 0.0 {
-            instant_rate
-        } else {
-            0.7 * self.achieved + 0.3 * instant_rate
-        };
+        // The smoothed rate rides out a slow tick; the last tick's rate must not hold back the
+        // doubling of slow start.
+        self.achieved = (0.7 * self.achieved + 0.3 * instant_rate).max(instant_rate);
         self.sent_since_tick = 0;
         self.last_tick = now;
         if let Some(change) = self.controller.update(now, self.achieved) {

@@ -253,8 +253,9 @@ fn significantly_below(ratio: f64, n: u64, base: f64) -> bool {
 
 /// A token bucket that spaces probes evenly at the controller's rate.
 ///
-/// The burst is about two milliseconds' worth: an IPS's token bucket (`limit rate 2000/second`
-/// allows a burst of 5 packets in nftables) drops bursts long before it drops the average.
+/// The burst is about two milliseconds' worth (at least four probes): an IPS's token bucket
+/// (`limit rate 2000/second` allows a burst of 5 packets in nftables) drops bursts long before
+/// it drops the average.
 #[derive(Debug)]
 pub struct Pacer {
     tokens: f64,
@@ -270,7 +271,10 @@ impl Pacer {
     }
 
     fn refill(&mut self, now: Instant, rate: f64) {
-        let burst = (rate * 0.002).max(1.0);
+        // Four probes back to back at most at low rates: timer wake-ups come about a millisecond
+        // apart, so a burst of one would cap the rate near 1,000/s; four stay inside the burst of
+        // five that nftables' `limit` allows by default.
+        let burst = (rate * 0.002).max(4.0);
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * rate).min(burst);
         self.last = now;
@@ -403,5 +407,15 @@ mod tests {
             }
         }
         assert!((1990..=2010).contains(&sent), "sent {sent} in one second");
+        // Wake-ups 3 ms apart at 400/s still reach the rate.
+        let mut p = Pacer::new(start);
+        let (mut sent, mut t) = (0, start);
+        for _ in 0..333 {
+            t += Duration::from_millis(3);
+            while p.try_take(t, 400.0) {
+                sent += 1;
+            }
+        }
+        assert!((395..=405).contains(&sent), "sent {sent} at 400/s");
     }
 }
