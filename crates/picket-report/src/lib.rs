@@ -7,11 +7,16 @@
 //! read clocks or the environment, or do any I/O besides that writer: the same input always gives
 //! the same bytes, which is what the snapshot tests rely on.
 //!
+//! Threat alerts render as a table, JSON or NDJSON ([`alerts`]) and as OCSF Detection Findings
+//! ([`alerts_ocsf`]).
+//!
 //! The JSON and NDJSON shapes are a stable contract (fields may be added, never renamed or
 //! removed); see [`scan`] for the envelope.
 
+mod alerts;
 mod human;
 mod json;
+mod ocsf;
 mod table;
 mod xml;
 
@@ -21,6 +26,9 @@ use std::str::FromStr;
 
 use picket_model::{Finding, RunDiff, RunSummary, ScanRun};
 use thiserror::Error;
+
+pub use alerts::alerts;
+pub use ocsf::{OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts_ocsf, ocsf_finding};
 
 /// An output format the user can ask for with `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -189,6 +197,10 @@ mod tests {
         ));
         assert!(matches!(
             runs(&mut out, Format::Xml, &[]),
+            Err(ReportError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            alerts(&mut out, Format::Xml, &[]),
             Err(ReportError::Unsupported { .. })
         ));
         assert!(out.is_empty());

@@ -110,18 +110,21 @@ pub fn assess(alert: &Alert) -> (Severity, Vec<String>) {
         ));
     }
 
+    let how_many = match (alert.connections, alert.established) {
+        (1, 1) => "The one connection was established".to_owned(),
+        (1, _) => "The one connection was not established".to_owned(),
+        (n, 0) => format!("None of the {} connections was established", thousands(n)),
+        (n, e) => format!(
+            "{} of {} connections were established",
+            thousands(e),
+            thousands(n)
+        ),
+    };
     if alert.established > 0 {
         points += 2;
-        reasons.push(format!(
-            "{} of {} established (the server answered): +2.",
-            alert.established,
-            count(alert.connections, "connection"),
-        ));
+        reasons.push(format!("{how_many} (the server answered): +2."));
     } else {
-        reasons.push(format!(
-            "None of {} was established (attempted or refused only): +0.",
-            count(alert.connections, "connection"),
-        ));
+        reasons.push(format!("{how_many} (attempted or refused only): +0."));
     }
 
     let largest = alert.max_bytes_per_connection;
@@ -184,6 +187,15 @@ mod tests {
         );
         assert!(reasons[1].contains("has a CVSS score: +0"), "{reasons:?}");
         assert!(reasons[5].starts_with("Score 1: info"), "{reasons:?}");
+        assert!(
+            reasons[3].starts_with("The one connection was not established"),
+            "{reasons:?}"
+        );
+        a.established = 1;
+        assert!(assess(&a).1[3].starts_with("The one connection was established"));
+        a.connections = 3;
+        a.established = 0;
+        assert!(assess(&a).1[3].starts_with("None of the 3 connections was"));
     }
 
     #[test]
@@ -259,7 +271,7 @@ mod tests {
         let (s, reasons) = assess(&a);
         assert_eq!(s, Severity::High);
         assert!(
-            reasons[3].starts_with("1 of 5 connections established"),
+            reasons[3].starts_with("1 of 5 connections were established"),
             "{reasons:?}"
         );
         a.max_bytes_per_connection = MEANINGFUL_TRANSFER_BYTES;

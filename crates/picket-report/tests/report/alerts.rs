@@ -1,0 +1,312 @@
+//! Alerts in every format, over two realistic alerts. Review changes with `cargo insta review`.
+//!
+//! Data shapes come from shared/data: the clients and their counts from IPsum (2026-08-22:
+//! `77.90.185.20<TAB>10`, `2.57.122.53<TAB>9`), CVSS scores and vectors from the NVD records of
+//! CVE-2024-6387, CVE-2023-38408, CVE-2021-41773 and CVE-2021-42013, KEV dates from CISA's
+//! catalog 2025.08.25. The EPSS scores, the second feed and the traffic are made up for the
+//! test. The addresses are only rendered, never contacted. Severity and reasons come from
+//! `picket_detect::threat::assess`, the scorer the detector uses.
+
+use picket_model::{
+    Alert, AlertKind, AlertVuln, Application, Confidence, Cvss, CvssSeverity, CvssVersion, Epss,
+    IntelHit, Package, Severity, SourceRef, Transport,
+};
+use picket_report::{Format, OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts, alerts_ocsf};
+
+use crate::fixture::{ip, ts};
+
+fn cvss(score: f64, vector: &str) -> Option<Cvss> {
+    Some(Cvss {
+        version: CvssVersion::V3_1,
+        base_score: score,
+        severity: CvssSeverity::from_score(score),
+        vector: vector.into(),
+    })
+}
+
+fn epss(score: f64, percentile: f64) -> Option<Epss> {
+    Some(Epss {
+        score,
+        percentile,
+        date: Some("2026-08-21".parse().unwrap()),
+    })
+}
+
+fn sources(file: &str, lines: &[u64]) -> Vec<SourceRef> {
+    lines
+        .iter()
+        .map(|&line| SourceRef {
+            file: file.into(),
+            line,
+        })
+        .collect()
+}
+
+fn scored(mut a: Alert) -> Alert {
+    let (severity, reasons) = picket_detect::threat::assess(&a);
+    a.severity = severity;
+    a.reasons = reasons;
+    a
+}
+
+/// An IPsum-listed client getting through to OpenSSH 9.2p1 (regreSSHion, CVE-2024-6387).
+pub fn openssh_alert() -> Alert {
+    let app = Application::new("openssh")
+        .with_vendor("openbsd")
+        .with_version("9.2p1")
+        .with_package(
+            "Debian:12",
+            Package::new("openssh-server", "1:9.2p1-2+deb12u2"),
+        );
+    let client = ip("77.90.185.20");
+    let host = ip("192.168.1.10");
+    let start = ts("2026-08-22T09:14:03Z");
+    let kind = AlertKind::BadClientToVulnerableApp;
+    scored(Alert {
+        id: Some(17),
+        kind,
+        dedup_key: Alert::dedup_key_for(kind, client, host, 22, Transport::Tcp, &app, start),
+        window_start: start,
+        client,
+        host,
+        port: 22,
+        transport: Transport::Tcp,
+        application: app,
+        intel: vec![
+            IntelHit {
+                feed: "ipsum".into(),
+                network: "77.90.185.20/32".parse().unwrap(),
+                score: Some(10.0),
+                category: None,
+                first_seen: None,
+                last_seen: None,
+            },
+            IntelHit {
+                feed: "threatfox-stix".into(),
+                network: "77.90.185.0/24".parse().unwrap(),
+                score: Some(75.0),
+                category: Some("malicious-activity".into()),
+                first_seen: Some(ts("2026-08-01T00:00:00Z")),
+                last_seen: Some(ts("2026-08-21T18:30:00Z")),
+            },
+        ],
+        vulns: vec![
+            AlertVuln {
+                id: "CVE-2023-38408".into(),
+                cvss: cvss(9.8, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+                kev: false,
+                kev_date_added: None,
+                epss: epss(0.6741, 0.9843),
+                confidence: Confidence::VersionRange,
+            },
+            AlertVuln {
+                id: "CVE-2024-6387".into(),
+                cvss: cvss(8.1, "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+                kev: false,
+                kev_date_added: None,
+                epss: epss(0.3872, 0.9712),
+                confidence: Confidence::VersionRange,
+            },
+        ],
+        first_seen: start,
+        last_seen: ts("2026-08-22T09:41:37Z"),
+        connections: 14,
+        established: 3,
+        attempted: 11,
+        bytes_to_server: 48_213,
+        bytes_to_client: 9_120,
+        packets_to_server: 212,
+        packets_to_client: 97,
+        max_bytes_per_connection: 41_002,
+        severity: Severity::Info,
+        reasons: Vec::new(),
+        sources: sources("conn.log", &[1207, 1212, 1219, 1304, 1311]),
+    })
+}
+
+/// A KEV-listed path traversal in Apache httpd 2.4.49, only knocked on.
+pub fn httpd_alert() -> Alert {
+    let app = Application::new("http_server")
+        .with_vendor("apache")
+        .with_version("2.4.49");
+    let client = ip("2.57.122.53");
+    let host = ip("192.168.1.20");
+    let start = ts("2026-08-22T10:02:11Z");
+    let kind = AlertKind::BadClientToVulnerableApp;
+    let kev = |id: &str, score: f64, vector: &str| AlertVuln {
+        id: id.into(),
+        cvss: cvss(score, vector),
+        kev: true,
+        kev_date_added: Some("2021-11-03".parse().unwrap()),
+        epss: None,
+        confidence: Confidence::Exact,
+    };
+    scored(Alert {
+        id: None,
+        kind,
+        dedup_key: Alert::dedup_key_for(kind, client, host, 80, Transport::Tcp, &app, start),
+        window_start: start,
+        client,
+        host,
+        port: 80,
+        transport: Transport::Tcp,
+        application: app,
+        intel: vec![IntelHit {
+            feed: "ipsum".into(),
+            network: "2.57.122.53/32".parse().unwrap(),
+            score: Some(9.0),
+            category: None,
+            first_seen: None,
+            last_seen: None,
+        }],
+        vulns: vec![
+            kev(
+                "CVE-2021-42013",
+                9.8,
+                "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            ),
+            kev(
+                "CVE-2021-41773",
+                7.5,
+                "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
+            ),
+        ],
+        first_seen: start,
+        last_seen: start,
+        connections: 1,
+        established: 0,
+        attempted: 1,
+        bytes_to_server: 60,
+        bytes_to_client: 0,
+        packets_to_server: 1,
+        packets_to_client: 0,
+        max_bytes_per_connection: 60,
+        severity: Severity::Info,
+        reasons: Vec::new(),
+        sources: sources("eve.json", &[88]),
+    })
+}
+
+fn render(f: impl FnOnce(&mut Vec<u8>) -> Result<(), picket_report::ReportError>) -> String {
+    let mut out = Vec::new();
+    f(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn fixture_severities_follow_the_scoring() {
+    assert_eq!(
+        openssh_alert().severity,
+        Severity::Critical,
+        "2 + 3 + 2 + 2"
+    );
+    assert_eq!(httpd_alert().severity, Severity::High, "1 + 3 + 2");
+}
+
+#[test]
+fn alerts_table() {
+    let all = [openssh_alert(), httpd_alert()];
+    let text = render(|out| alerts(out, Format::Table, &all));
+    for needle in [
+        "Who:   77.90.185.20, listed by 2 feeds",
+        "ipsum",
+        "CVE-2024-6387",
+        "Where: 192.168.1.10:22/tcp",
+        "14 connections",
+        "KEV since 2021-11-03",
+    ] {
+        assert!(text.contains(needle), "table lacks {needle:?}:\n{text}");
+    }
+    insta::assert_snapshot!(text);
+    assert_eq!(
+        render(|out| alerts(out, Format::Table, &[])),
+        "No alerts.\n"
+    );
+}
+
+#[test]
+fn alerts_json_round_trips() {
+    let all = [openssh_alert(), httpd_alert()];
+    let text = render(|out| alerts(out, Format::Json, &all));
+    let back: Vec<Alert> = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, all);
+    insta::assert_snapshot!(text);
+    let lines = render(|out| alerts(out, Format::Ndjson, &all));
+    let back: Vec<Alert> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(back, all);
+}
+
+#[test]
+fn alerts_ocsf_detection_findings() {
+    let all = [openssh_alert(), httpd_alert()];
+    let text = render(|out| alerts_ocsf(out, &all, false));
+    let doc: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc.len(), 2);
+    let f = &doc[0];
+    assert_eq!(f["class_uid"], 2004);
+    assert_eq!(f["category_uid"], 2);
+    assert_eq!(f["activity_id"], 1);
+    assert_eq!(f["type_uid"], 200401);
+    assert_eq!(f["severity_id"], 5);
+    assert_eq!(f["metadata"]["version"], OCSF_VERSION);
+    assert_eq!(f["metadata"]["product"]["name"], "Picket");
+    assert_eq!(
+        f["time"], 1_787_391_697_000_i64,
+        "last connection, in milliseconds"
+    );
+    assert_eq!(f["finding_info"]["uid"], all[0].dedup_key);
+    assert_eq!(f["evidences"][0]["src_endpoint"]["ip"], "77.90.185.20");
+    assert_eq!(f["evidences"][0]["dst_endpoint"]["port"], 22);
+    assert_eq!(f["vulnerabilities"][1]["cve"]["uid"], "CVE-2024-6387");
+    assert_eq!(f["vulnerabilities"][1]["cve"]["cvss"][0]["base_score"], 8.1);
+    assert!(
+        f["vulnerabilities"][0]
+            .get("is_exploit_available")
+            .is_none()
+    );
+    assert_eq!(doc[1]["vulnerabilities"][0]["is_exploit_available"], true);
+    assert_eq!(doc[1]["severity_id"], 4);
+    insta::assert_snapshot!(text);
+
+    let lines = render(|out| alerts_ocsf(out, &all, true));
+    let parsed: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(parsed, doc, "NDJSON carries the same findings, one a line");
+}
+
+#[test]
+fn alert_changes_stream_as_create_then_update() {
+    let alert = openssh_alert();
+    let text = render(|out| {
+        alert_change_ocsf(out, OcsfActivity::Create, &alert)?;
+        alert_change_ocsf(out, OcsfActivity::Update, &alert)
+    });
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        (
+            events[0]["activity_id"].clone(),
+            events[0]["type_uid"].clone()
+        ),
+        (1.into(), 200401.into())
+    );
+    assert_eq!(
+        (
+            events[1]["activity_id"].clone(),
+            events[1]["type_name"].clone()
+        ),
+        (2.into(), "Detection Finding: Update".into())
+    );
+    assert_eq!(
+        events[0]["finding_info"]["uid"],
+        events[1]["finding_info"]["uid"]
+    );
+}
