@@ -1,0 +1,115 @@
+//! The threat rule end to end over real data shapes: IPsum parsed by picket-intel, the NVD
+//! record of CVE-2024-6387 matched by picket-vuln, connection events read by picket-ingest.
+//! See tests/fixtures/threat/README.md for where each file comes from.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use picket_detect::threat::{AlertChange, Inventory, ThreatDetector, ThreatSettings};
+use picket_ingest::{EventReader, HomeNet, Input};
+use picket_intel::{IntelTable, LoadOptions, load_file};
+use picket_model::{Application, ConnEvent, Severity, Transport};
+use picket_vuln::{VulnDb, read_nvd};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/threat")
+        .join(name)
+}
+
+fn detector() -> ThreatDetector {
+    let feed = load_file("ipsum", &fixture("ipsum_head.txt"), &LoadOptions::default()).unwrap();
+    assert_eq!(feed.indicators.len(), 7);
+    let intel = Arc::new(IntelTable::from_feeds([feed]).unwrap());
+
+    let mut db = VulnDb::new();
+    let nvd = read_nvd(
+        File::open(fixture("CVE-2024-6387.json")).unwrap(),
+        "CVE-2024-6387.json",
+    )
+    .unwrap();
+    for record in nvd.records {
+        db.add_nvd(record);
+    }
+    let openssh = Application::new("openssh")
+        .with_vendor("openbsd")
+        .with_version("9.2p1");
+    let matches = db.matches(&openssh);
+    assert!(matches.iter().any(|m| m.vuln_id == "CVE-2024-6387"));
+    let mut inventory = Inventory::new();
+    let host = "192.168.1.10".parse().unwrap();
+    inventory.insert(host, 22, Transport::Tcp, openssh, &matches);
+    inventory.insert(host, 80, Transport::Tcp, Application::new("nginx"), &[]);
+
+    ThreatDetector::new(
+        intel,
+        inventory,
+        HomeNet::default(),
+        ThreatSettings::default(),
+        Vec::new(),
+    )
+    .unwrap()
+}
+
+fn events() -> Vec<ConnEvent> {
+    let file = File::open(fixture("events.ndjson")).unwrap();
+    EventReader::new(BufReader::new(file), "events.ndjson", Some(Input::Ndjson))
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn ipsum_client_logging_in_to_vulnerable_openssh() {
+    let mut d = detector();
+    let changes: Vec<AlertChange> = events().iter().flat_map(|ev| d.observe(ev)).collect();
+    let kinds: Vec<bool> = changes.iter().map(AlertChange::is_new).collect();
+    assert_eq!(kinds, [true, false, false, false, true], "{changes:#?}");
+
+    let severities: Vec<Severity> = changes.iter().map(|c| c.alert().severity).collect();
+    // Attempted only: 1 feed + CVSS 8.1; established: +2; 41,002 bytes in one connection: +2.
+    assert_eq!(
+        severities,
+        [
+            Severity::Medium,
+            Severity::Medium,
+            Severity::High,
+            Severity::High,
+            Severity::Medium
+        ]
+    );
+
+    let a = changes[3].alert();
+    assert_eq!(a.client.to_string(), "77.90.185.20");
+    assert_eq!(a.intel[0].feed, "ipsum");
+    assert_eq!(a.intel[0].score, Some(10.0));
+    assert_eq!(a.vulns[0].id, "CVE-2024-6387");
+    assert_eq!(a.vulns[0].cvss.as_ref().unwrap().base_score, 8.1);
+    assert_eq!((a.connections, a.established, a.attempted), (4, 2, 2));
+    assert_eq!((a.bytes_to_server, a.bytes_to_client), (41_080, 5_178));
+    assert_eq!(a.max_bytes_per_connection, 41_002);
+    let lines: Vec<u64> = a.sources.iter().map(|s| s.line).collect();
+    assert_eq!(lines, [1, 2, 6, 7]);
+    assert!(a.sources.iter().all(|s| s.file == "events.ndjson"));
+    assert!(
+        a.reasons
+            .iter()
+            .any(|r| r.contains("41,002 bytes, more than the 10 KB")),
+        "{:?}",
+        a.reasons
+    );
+
+    let later = changes[4].alert();
+    assert_ne!(
+        later.dedup_key, a.dedup_key,
+        "more than an hour later: a new window"
+    );
+    assert_eq!(later.connections, 1);
+
+    let s = d.stats();
+    assert_eq!(s.events, 8);
+    assert_eq!(s.inbound, 7, "all but the outbound connection");
+    assert_eq!(s.to_vulnerable, 6, "not the connection to nginx on port 80");
+    assert_eq!(s.listed, 5, "not the unlisted 198.51.100.23");
+}
