@@ -4,11 +4,12 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use picket_model::{Application, Confidence, Cpe, CpePart, CpeValue};
+use serde::{Deserialize, Serialize};
 
 use crate::version::GenericVersion;
 
 /// One end of an NVD version range (`versionStartIncluding`, `versionEndExcluding`, ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bound {
     pub version: String,
     pub inclusive: bool,
@@ -16,7 +17,7 @@ pub struct Bound {
 
 /// One `cpeMatch` entry: a CPE criterion, whether it names the vulnerable component (or only a
 /// platform it must run on), and an optional version range.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CpeCriterion {
     pub vulnerable: bool,
     pub cpe: Cpe,

@@ -4,7 +4,7 @@ use std::io::Read;
 
 use jiff::civil::Date;
 use picket_model::KevEntry;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::VulnError;
 use crate::json::{from_value, stream_array};
@@ -18,7 +18,7 @@ pub struct KevCatalog {
 }
 
 /// One catalog entry: the CVE, who makes the product, and the model's `KevEntry`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KevRecord {
     pub cve_id: String,
     pub vendor: String,

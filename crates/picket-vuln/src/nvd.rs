@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use picket_model::{Cpe, Cvss, CvssSeverity, CvssVersion, Timestamp, Vulnerability};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::VulnError;
@@ -12,13 +12,13 @@ use crate::cpe_match::{Bound, CpeCriterion};
 use crate::json::{Import, from_value, stream_array};
 
 /// A CVE with its applicability statements.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NvdCve {
     pub vulnerability: Vulnerability,
     pub configurations: Vec<Configuration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operator {
     And,
     Or,
@@ -26,14 +26,14 @@ pub enum Operator {
 
 /// One applicability statement: its nodes combined with `operator` (OR when absent), e.g.
 /// "this firmware version AND running on this device".
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Configuration {
     pub operator: Operator,
     pub negate: bool,
     pub nodes: Vec<Node>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub operator: Operator,
     pub negate: bool,

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::io::Read;
 
 use picket_model::{Confidence, Vulnerability};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::VulnError;
@@ -13,13 +13,13 @@ use crate::json::{Import, from_value, stream_array};
 use crate::nvd::parse_time;
 use crate::version::{VersionScheme, compare_versions};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OsvRecord {
     pub vulnerability: Vulnerability,
     pub affected: Vec<OsvAffected>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsvAffected {
     /// `Debian:12`, `npm`, `crates.io`, ...
     pub ecosystem: String,
@@ -30,13 +30,13 @@ pub struct OsvAffected {
     pub versions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsvRange {
     pub kind: OsvRangeKind,
     pub events: Vec<OsvEvent>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OsvRangeKind {
     Semver,
     Ecosystem,
@@ -44,7 +44,7 @@ pub enum OsvRangeKind {
     Git,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OsvEvent {
     Introduced(String),
     Fixed(String),

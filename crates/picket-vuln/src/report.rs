@@ -10,14 +10,14 @@ use picket_model::{
     Application, Confidence, Cpe, Cvss, CvssSeverity, CvssVersion, Package, VulnMatch,
     Vulnerability,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::VulnError;
 use crate::json::{from_value, parse_document};
 use crate::nvd::parse_time;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReportFormat {
     Trivy,
     Grype,
@@ -35,7 +35,7 @@ impl ReportFormat {
 }
 
 /// What a scanner report says: vulnerability details and package-level matches.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScannerReport {
     pub format: ReportFormat,
     pub vulnerabilities: Vec<Vulnerability>,
