@@ -55,6 +55,16 @@ pub(crate) trait Conn: Send {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
     /// Runs one statement, returning every row it produced.
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+    /// Runs one statement, handing each row to `each` as it arrives instead of collecting them
+    /// (a million indicators as rows of `Value`s would need several times their own memory).
+    /// Stops at the first row `each` refuses; the outer error is the database's, the inner
+    /// one the handler's.
+    fn query_each<E>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<Result<(), E>, DbError>;
     /// Runs several statements without parameters (DDL, transaction control).
     fn batch(&mut self, sql: &str) -> Result<(), DbError>;
 }

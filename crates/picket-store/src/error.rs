@@ -85,6 +85,9 @@ pub enum StoreError {
         port: u16,
     },
 
+    #[error("{what} already has id {id}: it was stored before; not storing it twice")]
+    AlreadyStored { what: String, id: i64 },
+
     #[error("{what}: field {field} cannot be stored: {why}")]
     Unstorable {
         what: String,

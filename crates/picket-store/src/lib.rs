@@ -1,10 +1,13 @@
-//! Picket's store: scan runs, their hosts, observations and re-checks, and findings, kept in
-//! SQLite (the default, bundled, one file) or PostgreSQL behind one [`Store`] interface.
+//! Picket's store, kept in SQLite (the default, bundled, one file) or PostgreSQL behind one
+//! [`Store`] interface. The exposure side: scan runs, their hosts, observations and re-checks,
+//! and findings. The threat side: intel feeds and their indicators, the inventory of
+//! applications, vulnerability knowledge, alerts, suppressions, follow checkpoints and blocks.
 //!
 //! Both backends share one schema (versioned migrations, applied in a transaction when a store is
 //! opened) and one set of SQL statements (see `sql.rs`). Writes that belong together happen in
-//! one transaction: a failed [`Store::finish_run`] or [`Store::save_findings`] leaves what was
-//! stored before untouched.
+//! one transaction: a failed [`Store::finish_run`], [`Store::save_findings`],
+//! [`Store::replace_feed`] or [`Store::save_checkpoint_with_alerts`] leaves what was stored
+//! before untouched.
 //!
 //! The store must never damage data it was not asked to change: it refuses to open a file that
 //! is not an SQLite database, or an SQLite database that is not Picket's, without writing a byte
@@ -29,8 +32,10 @@ mod store;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use ipnet::IpNet;
 use picket_model::{
-    Finding, FindingKind, RunId, RunSummary, ScanProfile, ScanRun, Targets, Timestamp,
+    Alert, Application, FeedFormat, FeedMeta, Finding, FindingKind, Indicator, RunId, RunSummary,
+    ScanProfile, ScanRun, Severity, Suppression, Targets, Timestamp, Vulnerability,
 };
 
 pub use error::{DbError, StoreError};
@@ -81,6 +86,115 @@ pub trait Store: Send {
     /// The findings that match every condition set in `filter`, oldest first (by `created_at`,
     /// then by id).
     fn findings(&mut self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
+
+    /// Registers the feed `name` with these indicators, replacing whatever it held before, in
+    /// one transaction: readers see the old feed or the new one, never a mix, and a failure
+    /// keeps the old feed. `meta.name` and every indicator's `feed` must be `name` (checked
+    /// before anything is written).
+    fn replace_feed(
+        &mut self,
+        name: &str,
+        meta: &FeedMeta,
+        indicators: &[Indicator],
+        loaded_at: Timestamp,
+    ) -> Result<FeedSummary, StoreError>;
+
+    /// Every registered feed, by name.
+    fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError>;
+
+    /// Removes the feed and its indicators; `false` if there was no such feed.
+    fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError>;
+
+    /// The indicators of one feed, or of all; grouped by feed, each feed's in the order it was
+    /// given to [`Store::replace_feed`].
+    fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError>;
+
+    /// Records that `app` runs on `host` port `port`, as `source` says (`manual`, `scan`,
+    /// `report:FILE` ...): one entry per (host, port, source), replaced by a newer call.
+    fn upsert_application(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        app: &Application,
+        source: &str,
+        updated_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Every inventory entry, by host (numerically), port and source.
+    fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError>;
+
+    /// Removes one entry; `false` if there was none.
+    fn remove_application(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        source: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores vulnerabilities by id (a stored one with the same id is replaced), in one
+    /// transaction. Of several with one id in `vulns`, the last is kept.
+    fn put_vulnerabilities(&mut self, vulns: &[Vulnerability]) -> Result<(), StoreError>;
+
+    /// Every stored vulnerability, by id.
+    fn vulnerabilities(&mut self) -> Result<Vec<Vulnerability>, StoreError>;
+
+    /// Stores imported source records by (kind, id), replacing stored ones, in one transaction.
+    /// Of several with one (kind, id) in `records`, the last is kept.
+    fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError>;
+
+    /// Hands every stored record of `kind` (or of every kind) to `each`, one at a time, without
+    /// holding them all in memory (an NVD import is hundreds of megabytes). No order.
+    fn vuln_records(
+        &mut self,
+        kind: Option<&str>,
+        each: &mut dyn FnMut(VulnRecord),
+    ) -> Result<(), StoreError>;
+
+    /// Stores the alert, keyed by its `dedup_key` and `window_start`: a new key inserts it, a
+    /// known one overwrites the stored alert with this one (counts, last_seen, severity,
+    /// context). Sets `alert.id`.
+    fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError>;
+
+    /// The alerts matching every condition set in `filter`, by `first_seen`, then id.
+    fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError>;
+
+    /// The alerts whose dedup window started at or after `since`, by window start, then id:
+    /// what a restarted detector reloads to go on updating them instead of raising new ones.
+    fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError>;
+
+    /// Stores a new suppression and returns its id; one that already has an id is refused.
+    fn add_suppression(&mut self, suppression: &Suppression) -> Result<i64, StoreError>;
+
+    /// Every suppression, expired or not, by id.
+    fn suppressions(&mut self) -> Result<Vec<Suppression>, StoreError>;
+
+    /// `false` if there was no such suppression.
+    fn remove_suppression(&mut self, id: i64) -> Result<bool, StoreError>;
+
+    /// Where the followed `source` got to, as last saved.
+    fn checkpoint(&mut self, source: &str) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// Upserts `alerts` (as [`Store::upsert_alert`]) and saves the checkpoint of `source`, in
+    /// one transaction: after a crash, the reader resumes from a checkpoint that matches the
+    /// stored alerts, so no event is lost and none is counted twice. Sets each `id` only once
+    /// committed; returns what happened to each alert, in order.
+    fn save_checkpoint_with_alerts(
+        &mut self,
+        source: &str,
+        checkpoint: &serde_json::Value,
+        alerts: &mut [Alert],
+    ) -> Result<Vec<AlertWrite>, StoreError>;
+
+    /// Records a block and returns its id; one that already has an id is refused.
+    fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError>;
+
+    /// Every block (`None`), or those in force at the given instant: not lifted and not
+    /// expired. By id.
+    fn blocks(&mut self, active_at: Option<Timestamp>) -> Result<Vec<BlockRecord>, StoreError>;
+
+    /// Marks every block of exactly `net` that is not yet lifted as lifted at `at`; returns
+    /// how many there were.
+    fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Which findings [`Store::findings`] returns; an unset field does not filter.
@@ -89,6 +203,72 @@ pub struct FindingFilter {
     pub run: Option<RunId>,
     pub kind: Option<FindingKind>,
     pub host: Option<IpAddr>,
+}
+
+/// A registered feed, as [`Store::feeds`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSummary {
+    pub name: String,
+    pub format: FeedFormat,
+    pub meta: FeedMeta,
+    pub indicators: u64,
+    pub loaded_at: Timestamp,
+}
+
+/// One (host, port, source) of the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryEntry {
+    pub host: IpAddr,
+    pub port: u16,
+    pub application: Application,
+    /// Who said so: `manual`, `scan`, `report:FILE` ...
+    pub source: String,
+    pub updated_at: Timestamp,
+}
+
+/// One imported vulnerability source record, kept as JSON so that the store need not know the
+/// importers' types: `kind` says what `body` holds (`nvd` for a serialized `NvdCve`, `osv`,
+/// `kev`, `report:FILE` ...), `id` names it within its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VulnRecord {
+    pub kind: String,
+    pub id: String,
+    pub body: serde_json::Value,
+}
+
+/// Which alerts [`Store::alerts`] returns; an unset field does not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// Alerts whose last connection is at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Alerts at least this severe.
+    pub min_severity: Option<Severity>,
+    pub client: Option<IpAddr>,
+}
+
+/// What [`Store::upsert_alert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertWrite {
+    /// The key and window were new: a new alert was stored.
+    New,
+    /// An alert with this key and window was stored already and has been overwritten.
+    Updated,
+}
+
+/// One `picket block`, kept after it is lifted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRecord {
+    /// The store's id, once stored.
+    pub id: Option<i64>,
+    pub net: IpNet,
+    pub reason: String,
+    /// The alert that led to it, if one did.
+    pub alert_id: Option<i64>,
+    pub created_at: Timestamp,
+    /// When the firewall drops it by itself (the set element's timeout).
+    pub expires_at: Option<Timestamp>,
+    /// When it was lifted by hand.
+    pub removed_at: Option<Timestamp>,
 }
 
 /// Opens the store at `location`:
@@ -245,5 +425,15 @@ mod tests {
             same(v, v.as_str());
         }
         same(Protocol::Tcp, Protocol::Tcp.as_str());
+        for f in FeedFormat::ALL {
+            same(f, f.as_str());
+        }
+        for s in Severity::ALL {
+            same(s, s.as_str());
+        }
+        same(
+            picket_model::AlertKind::BadClientToVulnerableApp,
+            picket_model::AlertKind::BadClientToVulnerableApp.as_str(),
+        );
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
@@ -150,6 +151,23 @@ impl Conn for PgConn {
         let stmt = self.prepare(sql)?;
         let params = params(values, stmt.params());
         self.client.query(&stmt, &params)?.iter().map(row).collect()
+    }
+
+    fn query_each<E>(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+        mut each: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<Result<(), E>, DbError> {
+        let stmt = self.prepare(sql)?;
+        let params = params(values, stmt.params());
+        let mut rows = self.client.query_raw(&stmt, params)?;
+        while let Some(r) = rows.next()? {
+            if let Err(e) = each(row(&r)?) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {

@@ -80,10 +80,12 @@ fn numbered_placeholders(sql: &str) -> String {
     out
 }
 
-/// The start of an `INSERT ... VALUES` for `width` columns, completed by [`insert_rows`].
+/// The start of an `INSERT ... VALUES` for `width` columns, completed by [`insert_rows`], and
+/// what follows the rows (an `ON CONFLICT` clause, or nothing).
 pub(crate) struct Insert {
     pub head: &'static str,
     pub width: usize,
+    pub tail: &'static str,
 }
 
 /// The most rows one multi-row insert carries: 256 x 9 parameters stays far below both
@@ -108,6 +110,7 @@ pub(crate) fn insert_rows(insert: &Insert, rows: usize) -> String {
         }
         sql.push_str(&group);
     }
+    sql.push_str(insert.tail);
     sql
 }
 
@@ -127,11 +130,18 @@ pub(crate) struct Migration {
 }
 
 /// Every schema version this build knows. Append only: a released migration never changes.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "runs, hosts, observations, rechecks, findings",
-    ddl: include_str!("migrations/001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "runs, hosts, observations, rechecks, findings",
+        ddl: include_str!("migrations/001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "feeds, indicators, inventory, vulnerabilities, alerts, suppressions, checkpoints, blocks",
+        ddl: include_str!("migrations/002_threat.sql"),
+    },
+];
 
 /// The newest schema version this build knows.
 pub(crate) fn latest_version() -> i64 {
@@ -162,12 +172,14 @@ pub(crate) const INSERT_HOSTS: Insert = Insert {
     (run_id, address, hostname, state, reason, extra_ports, unprobed, interruptions, stats)
     VALUES ",
     width: 9,
+    tail: "",
 };
 pub(crate) const INSERT_OBSERVATIONS: Insert = Insert {
     head: "INSERT INTO observations
     (run_id, address, port, protocol, state, reason, rtt_us, attempts, icmp_from)
     VALUES ",
     width: 9,
+    tail: "",
 };
 pub(crate) const INSERT_RECHECK: &str = "INSERT INTO rechecks
     (run_id, host, port, protocol, verdict, evidence)
@@ -203,6 +215,98 @@ pub(crate) const SELECT_FINDINGS: &str = "SELECT id, run_id, kind, host, hostnam
     created_at FROM findings WHERE 1 = 1";
 pub(crate) const FINDINGS_ORDER: &str = " ORDER BY created_at, id";
 
+/// Registers a feed or replaces its row, keeping its id (its indicators are replaced apart).
+pub(crate) const UPSERT_FEED: &str = "INSERT INTO feeds
+    (name, format, meta, indicator_count, loaded_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (name) DO UPDATE SET format = excluded.format, meta = excluded.meta,
+    indicator_count = excluded.indicator_count, loaded_at = excluded.loaded_at
+    RETURNING id";
+pub(crate) const DELETE_INDICATORS: &str = "DELETE FROM indicators WHERE feed_id = ?";
+pub(crate) const INSERT_INDICATORS: Insert = Insert {
+    head: "INSERT INTO indicators (feed_id, ordinal, network, extra) VALUES ",
+    width: 4,
+    tail: "",
+};
+pub(crate) const SELECT_FEEDS: &str =
+    "SELECT name, format, meta, indicator_count, loaded_at FROM feeds";
+pub(crate) const SELECT_FEED_ID: &str = "SELECT id FROM feeds WHERE name = ?";
+pub(crate) const DELETE_FEED: &str = "DELETE FROM feeds WHERE id = ?";
+/// In primary-key order, which both dialects read without sorting.
+pub(crate) const SELECT_ALL_INDICATORS: &str = "SELECT f.name, i.network, i.extra
+    FROM indicators i JOIN feeds f ON f.id = i.feed_id ORDER BY i.feed_id, i.ordinal";
+pub(crate) const SELECT_FEED_INDICATORS: &str = "SELECT f.name, i.network, i.extra
+    FROM indicators i JOIN feeds f ON f.id = i.feed_id WHERE f.name = ?
+    ORDER BY i.feed_id, i.ordinal";
+
+pub(crate) const UPSERT_APPLICATION: &str = "INSERT INTO inventory
+    (host, port, source, application, updated_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (host, port, source) DO UPDATE SET application = excluded.application,
+    updated_at = excluded.updated_at";
+pub(crate) const SELECT_INVENTORY: &str =
+    "SELECT host, port, source, application, updated_at FROM inventory";
+pub(crate) const DELETE_APPLICATION: &str =
+    "DELETE FROM inventory WHERE host = ? AND port = ? AND source = ?";
+
+/// A batch must not name one id twice: PostgreSQL refuses to update a row twice in one
+/// statement. The store keeps the last of each.
+pub(crate) const UPSERT_VULNERABILITIES: Insert = Insert {
+    head: "INSERT INTO vulnerabilities (id, body) VALUES ",
+    width: 2,
+    tail: " ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+};
+pub(crate) const SELECT_VULNERABILITIES: &str = "SELECT id, body FROM vulnerabilities";
+/// Same rule as [`UPSERT_VULNERABILITIES`]: one (kind, id) at most once per batch.
+pub(crate) const UPSERT_VULN_RECORDS: Insert = Insert {
+    head: "INSERT INTO vuln_records (kind, id, body) VALUES ",
+    width: 3,
+    tail: " ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+};
+pub(crate) const SELECT_ALL_VULN_RECORDS: &str = "SELECT kind, id, body FROM vuln_records";
+pub(crate) const SELECT_VULN_RECORDS: &str =
+    "SELECT kind, id, body FROM vuln_records WHERE kind = ?";
+
+/// Inserts a new alert, or nothing (and no row) when its key and window are already stored.
+pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts
+    (kind, client, host, port, severity, severity_rank, first_seen, last_seen, body,
+     dedup_key, window_start)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (dedup_key, window_start) DO NOTHING
+    RETURNING id";
+/// The same parameters as [`INSERT_ALERT`], in the same order.
+pub(crate) const UPDATE_ALERT: &str = "UPDATE alerts SET
+    kind = ?, client = ?, host = ?, port = ?, severity = ?, severity_rank = ?, first_seen = ?,
+    last_seen = ?, body = ?
+    WHERE dedup_key = ? AND window_start = ?
+    RETURNING id";
+/// Followed by the filter's conditions and [`ALERTS_ORDER`].
+pub(crate) const SELECT_ALERTS: &str = "SELECT id, body FROM alerts WHERE 1 = 1";
+pub(crate) const ALERTS_ORDER: &str = " ORDER BY first_seen, id";
+pub(crate) const SELECT_OPEN_ALERTS: &str =
+    "SELECT id, body FROM alerts WHERE window_start >= ? ORDER BY window_start, id";
+
+pub(crate) const INSERT_SUPPRESSION: &str = "INSERT INTO suppressions
+    (client, port, application, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+    RETURNING id";
+pub(crate) const SELECT_SUPPRESSIONS: &str = "SELECT id, client, port, application, reason,
+    created_at, expires_at FROM suppressions ORDER BY id";
+pub(crate) const DELETE_SUPPRESSION: &str = "DELETE FROM suppressions WHERE id = ?";
+
+pub(crate) const SELECT_CHECKPOINT: &str = "SELECT body FROM checkpoints WHERE source = ?";
+pub(crate) const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (source, body) VALUES (?, ?)
+    ON CONFLICT (source) DO UPDATE SET body = excluded.body";
+
+pub(crate) const INSERT_BLOCK: &str = "INSERT INTO blocks
+    (net, reason, alert_id, created_at, expires_at, removed_at) VALUES (?, ?, ?, ?, ?, ?)
+    RETURNING id";
+pub(crate) const SELECT_BLOCKS: &str = "SELECT id, net, reason, alert_id, created_at,
+    expires_at, removed_at FROM blocks ORDER BY id";
+/// Not lifted, and not expired at the given instant (given twice).
+pub(crate) const SELECT_ACTIVE_BLOCKS: &str = "SELECT id, net, reason, alert_id, created_at,
+    expires_at, removed_at FROM blocks
+    WHERE removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY id";
+pub(crate) const MARK_UNBLOCKED: &str =
+    "UPDATE blocks SET removed_at = ? WHERE net = ? AND removed_at IS NULL";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +332,13 @@ mod tests {
 
     #[test]
     fn multi_row_inserts_match_their_width() {
-        for insert in [&INSERT_HOSTS, &INSERT_OBSERVATIONS] {
+        for insert in [
+            &INSERT_HOSTS,
+            &INSERT_OBSERVATIONS,
+            &INSERT_INDICATORS,
+            &UPSERT_VULNERABILITIES,
+            &UPSERT_VULN_RECORDS,
+        ] {
             let columns = insert
                 .head
                 .split(['(', ')'])
@@ -242,11 +352,12 @@ mod tests {
             insert_rows(
                 &Insert {
                     head: "INSERT INTO t (a, b) VALUES ",
-                    width: 2
+                    width: 2,
+                    tail: " ON CONFLICT (a) DO NOTHING",
                 },
                 2
             ),
-            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING"
         );
         let sizes: Vec<usize> = [1, 2, 3, 255, 256, 257, 10_000]
             .into_iter()

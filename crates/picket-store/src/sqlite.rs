@@ -159,6 +159,26 @@ impl Conn for SqliteConn {
         Ok(out)
     }
 
+    fn query_each<E>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        mut each: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<Result<(), E>, DbError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            let row = (0..columns)
+                .map(|i| row.get_ref(i).map(value))
+                .collect::<Result<Row, _>>()?;
+            if let Err(e) = each(row) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         Ok(self.conn.execute_batch(sql)?)
     }

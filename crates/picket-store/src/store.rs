@@ -1,14 +1,17 @@
 //! The store's logic, written once over [`Conn`]: migrations, transactions, and the mapping
-//! between the model's types and rows.
+//! between the model's types and rows. The threat side's mapping is in `threat.rs`.
+
+mod threat;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use picket_model::{
-    Finding, HostResult, Observation, PortSet, RunId, RunSummary, ScanProfile, ScanRun, Targets,
-    Timestamp, Verdict,
+    Alert, Application, FeedMeta, Finding, HostResult, Indicator, Observation, PortSet, RunId,
+    RunSummary, ScanProfile, ScanRun, Suppression, Targets, Timestamp, Verdict, Vulnerability,
 };
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IntoDeserializer};
@@ -16,7 +19,10 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use crate::conn::{Conn, Row, Value};
 use crate::error::{DbError, StoreError};
 use crate::sql::{self, MIGRATIONS, latest_version};
-use crate::{FindingFilter, Store};
+use crate::{
+    AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry, Store,
+    VulnRecord,
+};
 
 /// A [`Store`] over one connection of either dialect.
 pub(crate) struct SqlStore<C> {
@@ -593,6 +599,124 @@ impl<C: Conn> Store for SqlStore<C> {
             })
             .collect()
     }
+
+    // The threat side: implemented in `threat.rs`, called by path because the inherent
+    // methods there share these names.
+
+    fn replace_feed(
+        &mut self,
+        name: &str,
+        meta: &FeedMeta,
+        indicators: &[Indicator],
+        loaded_at: Timestamp,
+    ) -> Result<FeedSummary, StoreError> {
+        SqlStore::replace_feed(self, name, meta, indicators, loaded_at)
+    }
+
+    fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError> {
+        SqlStore::feeds(self)
+    }
+
+    fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError> {
+        SqlStore::remove_feed(self, name)
+    }
+
+    fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
+        SqlStore::indicators(self, feed)
+    }
+
+    fn upsert_application(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        app: &Application,
+        source: &str,
+        updated_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        SqlStore::upsert_application(self, host, port, app, source, updated_at)
+    }
+
+    fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {
+        SqlStore::inventory(self)
+    }
+
+    fn remove_application(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        source: &str,
+    ) -> Result<bool, StoreError> {
+        SqlStore::remove_application(self, host, port, source)
+    }
+
+    fn put_vulnerabilities(&mut self, vulns: &[Vulnerability]) -> Result<(), StoreError> {
+        SqlStore::put_vulnerabilities(self, vulns)
+    }
+
+    fn vulnerabilities(&mut self) -> Result<Vec<Vulnerability>, StoreError> {
+        SqlStore::vulnerabilities(self)
+    }
+
+    fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
+        SqlStore::put_vuln_records(self, records)
+    }
+
+    fn vuln_records(
+        &mut self,
+        kind: Option<&str>,
+        each: &mut dyn FnMut(VulnRecord),
+    ) -> Result<(), StoreError> {
+        SqlStore::vuln_records(self, kind, each)
+    }
+
+    fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {
+        SqlStore::upsert_alert(self, alert)
+    }
+
+    fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
+        SqlStore::alerts(self, filter)
+    }
+
+    fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError> {
+        SqlStore::open_alerts(self, since)
+    }
+
+    fn add_suppression(&mut self, suppression: &Suppression) -> Result<i64, StoreError> {
+        SqlStore::add_suppression(self, suppression)
+    }
+
+    fn suppressions(&mut self) -> Result<Vec<Suppression>, StoreError> {
+        SqlStore::suppressions(self)
+    }
+
+    fn remove_suppression(&mut self, id: i64) -> Result<bool, StoreError> {
+        SqlStore::remove_suppression(self, id)
+    }
+
+    fn checkpoint(&mut self, source: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        SqlStore::checkpoint(self, source)
+    }
+
+    fn save_checkpoint_with_alerts(
+        &mut self,
+        source: &str,
+        checkpoint: &serde_json::Value,
+        alerts: &mut [Alert],
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        SqlStore::save_checkpoint_with_alerts(self, source, checkpoint, alerts)
+    }
+
+    fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError> {
+        SqlStore::record_block(self, block)
+    }
+
+    fn blocks(&mut self, active_at: Option<Timestamp>) -> Result<Vec<BlockRecord>, StoreError> {
+        SqlStore::blocks(self, active_at)
+    }
+
+    fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError> {
+        SqlStore::mark_unblocked(self, net, at)
+    }
 }
 
 /// `LIMIT` takes a signed 64-bit number in both dialects.
@@ -713,6 +837,19 @@ impl Fields<'_> {
         self.text(i, field)?
             .parse()
             .map_err(|_| self.corrupt(i, field, "not an IP address".into()))
+    }
+
+    fn net(&self, i: usize, field: &'static str) -> Result<IpNet, StoreError> {
+        self.text(i, field)?
+            .parse()
+            .map_err(|_| self.corrupt(i, field, "not a network (address/prefix)".into()))
+    }
+
+    fn opt_net(&self, i: usize, field: &'static str) -> Result<Option<IpNet>, StoreError> {
+        match self.opt_text(i, field)? {
+            Some(_) => self.net(i, field).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn opt_ip(&self, i: usize, field: &'static str) -> Result<Option<IpAddr>, StoreError> {

@@ -16,6 +16,9 @@ use picket_store::{FindingFilter, Store, StoreError};
 
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
+/// The schema version this build creates.
+const LATEST: i64 = 2;
+
 /// A database of the test's own.
 struct TestDb {
     location: String,
@@ -124,6 +127,9 @@ macro_rules! conformance {
         }
     };
 }
+
+#[path = "conformance/threat.rs"]
+mod threat;
 
 conformance!(
     round_trips_a_realistic_run,
@@ -696,10 +702,13 @@ fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
         realistic_run(id, &t).hosts.len()
     );
     drop(store);
-    assert_eq!(db.raw_count("SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_eq!(
+        db.raw_count("SELECT COUNT(*) FROM schema_migrations"),
+        LATEST
+    );
     assert_eq!(
         db.raw_count("SELECT MAX(version) FROM schema_migrations"),
-        1
+        LATEST
     );
 }
 
@@ -712,7 +721,7 @@ fn a_newer_schema_is_refused(db: &mut TestDb) {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                known: 1,
+                known: LATEST,
                 ..
             }
         ),
@@ -721,7 +730,10 @@ fn a_newer_schema_is_refused(db: &mut TestDb) {
     let text = err.to_string();
     assert!(text.contains("99") && text.contains("newer"), "{text}");
     // Refusing wrote nothing.
-    assert_eq!(db.raw_count("SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_eq!(
+        db.raw_count("SELECT COUNT(*) FROM schema_migrations"),
+        LATEST + 1
+    );
 }
 
 fn corrupt_values_are_reported_by_field(db: &mut TestDb) {
@@ -765,7 +777,10 @@ fn concurrent_first_opens_both_succeed(db: &mut TestDb) {
         w.join().unwrap();
     }
     assert_eq!(db.open().runs(100).unwrap().len(), 20);
-    assert_eq!(db.raw_count("SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_eq!(
+        db.raw_count("SELECT COUNT(*) FROM schema_migrations"),
+        LATEST
+    );
 }
 
 /// 64 hosts x 1,000 listed ports: how long one finish_run and one run() take.

@@ -1,0 +1,791 @@
+//! The threat side of [`SqlStore`]: feeds and their indicators, the inventory, vulnerability
+//! knowledge, alerts, suppressions, follow checkpoints and blocks.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use picket_model::{
+    Alert, Application, FeedMeta, Indicator, Severity, Suppression, Timestamp, Vulnerability,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Fields, SqlStore, check_finite, to_json};
+use crate::conn::{Conn, Row, Value};
+use crate::error::StoreError;
+use crate::sql;
+use crate::{AlertFilter, AlertWrite, BlockRecord, FeedSummary, InventoryEntry, VulnRecord};
+
+/// The optional fields of an indicator as written to its `extra` column. Most feeds give none of
+/// them, and then the column is NULL: a million rows of `{}` would cost time and space for
+/// nothing.
+#[derive(Serialize)]
+struct ExtraOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_seen: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_seen: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+}
+
+/// [`ExtraOut`] read back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtraIn {
+    #[serde(default)]
+    score: Option<f64>,
+    #[serde(default)]
+    first_seen: Option<Timestamp>,
+    #[serde(default)]
+    last_seen: Option<Timestamp>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+fn indicator_extra(
+    i: &Indicator,
+    what: &impl Fn() -> String,
+) -> Result<Option<String>, StoreError> {
+    if i.score.is_none()
+        && i.first_seen.is_none()
+        && i.last_seen.is_none()
+        && i.category.is_none()
+        && i.comment.is_none()
+    {
+        return Ok(None);
+    }
+    let extra = ExtraOut {
+        score: i.score,
+        first_seen: i.first_seen,
+        last_seen: i.last_seen,
+        category: i.category.as_deref(),
+        comment: i.comment.as_deref(),
+    };
+    to_json(&extra, what, "indicator").map(Some)
+}
+
+/// A timestamp as it reads back from the store: whole microseconds.
+fn stored(t: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
+
+/// A position or count as a 64-bit column.
+fn int(n: usize, what: &impl Fn() -> String, field: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Unstorable {
+        what: what(),
+        field,
+        why: format!("{n} does not fit in a 64-bit integer"),
+    })
+}
+
+/// Severities as numbers, so that "at least high" is one comparison. The model declares them
+/// from least to most urgent, which is also their `Ord`.
+fn severity_rank(s: Severity) -> i64 {
+    s as i64
+}
+
+/// JSON cannot hold NaN or infinity (serde_json would write `null` and the alert could never be
+/// read back): refuse them before anything is written.
+fn check_alert(alert: &Alert, what: &impl Fn() -> String) -> Result<(), StoreError> {
+    for hit in &alert.intel {
+        if let Some(score) = hit.score {
+            check_finite(what, "intel.score", score)?;
+        }
+    }
+    for v in &alert.vulns {
+        if let Some(cvss) = &v.cvss {
+            check_finite(what, "vulns.cvss.base_score", cvss.base_score)?;
+        }
+        if let Some(epss) = &v.epss {
+            check_finite(what, "vulns.epss.score", epss.score)?;
+            check_finite(what, "vulns.epss.percentile", epss.percentile)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_vulnerability(v: &Vulnerability) -> Result<(), StoreError> {
+    let what = || format!("vulnerability {}", v.id);
+    if let Some(cvss) = &v.cvss {
+        check_finite(&what, "cvss.base_score", cvss.base_score)?;
+    }
+    if let Some(epss) = &v.epss {
+        check_finite(&what, "epss.score", epss.score)?;
+        check_finite(&what, "epss.percentile", epss.percentile)?;
+    }
+    Ok(())
+}
+
+/// The parameters of [`sql::INSERT_ALERT`] and [`sql::UPDATE_ALERT`].
+fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
+    let what = || format!("alert {}", alert.dedup_key);
+    check_alert(alert, &what)?;
+    let mut body = serde_json::to_value(alert).map_err(|e| StoreError::Unstorable {
+        what: what(),
+        field: "*",
+        why: e.to_string(),
+    })?;
+    // The id lives in its column: a copy in the body could only ever disagree with it.
+    if let Some(map) = body.as_object_mut() {
+        map.remove("id");
+    }
+    Ok(vec![
+        alert.kind.as_str().into(),
+        alert.client.to_string().into(),
+        alert.host.to_string().into(),
+        alert.port.into(),
+        alert.severity.as_str().into(),
+        severity_rank(alert.severity).into(),
+        alert.first_seen.as_microsecond().into(),
+        alert.last_seen.as_microsecond().into(),
+        to_json(&body, &what, "*")?.into(),
+        alert.dedup_key.as_str().into(),
+        alert.window_start.as_microsecond().into(),
+    ])
+}
+
+/// Keeps the last of the items that share a key, in the order of their first appearance.
+fn last_of_each<'a, T, K: Eq + std::hash::Hash>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    let mut slot: HashMap<K, usize> = HashMap::with_capacity(items.len());
+    let mut kept: Vec<&T> = Vec::with_capacity(items.len());
+    for item in items {
+        match slot.get(&key(item)) {
+            Some(&i) => kept[i] = item,
+            None => {
+                slot.insert(key(item), kept.len());
+                kept.push(item);
+            }
+        }
+    }
+    kept
+}
+
+impl<C: Conn> SqlStore<C> {
+    pub(super) fn replace_feed(
+        &mut self,
+        name: &str,
+        meta: &FeedMeta,
+        indicators: &[Indicator],
+        loaded_at: Timestamp,
+    ) -> Result<FeedSummary, StoreError> {
+        let what = || format!("feed {name}");
+        if meta.name != name {
+            return Err(StoreError::Unstorable {
+                what: what(),
+                field: "meta.name",
+                why: format!("is {:?}, not the feed's name", meta.name),
+            });
+        }
+        // Checked before the transaction: a feed that cannot be stored whole is not started.
+        for (i, ind) in indicators.iter().enumerate() {
+            let what = || format!("feed {name} indicator {} ({})", i + 1, ind.network);
+            if ind.feed != name {
+                return Err(StoreError::Unstorable {
+                    what: what(),
+                    field: "feed",
+                    why: format!("names feed {:?}", ind.feed),
+                });
+            }
+            if let Some(score) = ind.score {
+                check_finite(&what, "score", score)?;
+            }
+        }
+        let count = int(indicators.len(), &what, "indicator_count")?;
+        let meta_json = to_json(meta, &what, "meta")?;
+        self.transaction(|store| {
+            let params = [
+                name.into(),
+                meta.format.as_str().into(),
+                meta_json.into(),
+                count.into(),
+                loaded_at.as_microsecond().into(),
+            ];
+            let rows = store.query(sql::UPSERT_FEED, &params, || {
+                format!("registering feed {name}")
+            })?;
+            let feed_id = store.fields(&rows, "feeds", what)?.int(0, "id")?;
+            store.exec(sql::DELETE_INDICATORS, &[feed_id.into()], || {
+                format!("removing the old indicators of feed {name}")
+            })?;
+            store.insert_indicators(name, feed_id, indicators)
+        })?;
+        Ok(FeedSummary {
+            name: name.to_owned(),
+            format: meta.format,
+            meta: meta.clone(),
+            indicators: indicators.len() as u64,
+            loaded_at: stored(loaded_at),
+        })
+    }
+
+    /// Inserts a feed's indicators with multi-row inserts, encoding one chunk at a time so that
+    /// a million indicators never exist twice in memory.
+    fn insert_indicators(
+        &mut self,
+        name: &str,
+        feed_id: i64,
+        indicators: &[Indicator],
+    ) -> Result<(), StoreError> {
+        let width = sql::INSERT_INDICATORS.width;
+        let mut chunk: Vec<Value> = Vec::with_capacity(sql::MAX_ROWS_PER_INSERT * width);
+        let full = sql::insert_rows(&sql::INSERT_INDICATORS, sql::MAX_ROWS_PER_INSERT);
+        let mut done = 0;
+        while done < indicators.len() {
+            let n = sql::rows_per_insert(indicators.len() - done);
+            chunk.clear();
+            for (k, ind) in indicators[done..done + n].iter().enumerate() {
+                let what = || format!("feed {name} indicator {} ({})", done + k + 1, ind.network);
+                chunk.extend([
+                    feed_id.into(),
+                    int(done + k, &what, "ordinal")?.into(),
+                    ind.network.to_string().into(),
+                    indicator_extra(ind, &what)?.into(),
+                ]);
+            }
+            let partial;
+            let statement = if n == sql::MAX_ROWS_PER_INSERT {
+                &full
+            } else {
+                partial = sql::insert_rows(&sql::INSERT_INDICATORS, n);
+                &partial
+            };
+            self.exec(statement, &chunk, || {
+                format!(
+                    "storing feed {name} indicators {} to {} ({} to {})",
+                    done + 1,
+                    done + n,
+                    indicators[done].network,
+                    indicators[done + n - 1].network
+                )
+            })?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    pub(super) fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError> {
+        let rows = self.query(sql::SELECT_FEEDS, &[], || "listing feeds".into())?;
+        let mut feeds = rows
+            .iter()
+            .map(|row| {
+                let f = self.row_fields(row, "feeds", "listed feed".into());
+                let name = f.text(0, "name")?.to_owned();
+                let f = Fields {
+                    key: format!("feed {name}"),
+                    ..f
+                };
+                Ok(FeedSummary {
+                    format: f.name(1, "format")?,
+                    meta: f.json(2, "meta")?,
+                    indicators: u64::try_from(f.int(3, "indicator_count")?)
+                        .map_err(|_| f.corrupt(3, "indicator_count", "negative".into()))?,
+                    loaded_at: f.timestamp(4, "loaded_at")?,
+                    name,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // By name as Rust compares text: PostgreSQL's collation would order it differently.
+        feeds.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(feeds)
+    }
+
+    pub(super) fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError> {
+        self.transaction(|store| {
+            let rows = store.query(sql::SELECT_FEED_ID, &[name.into()], || {
+                format!("looking up feed {name}")
+            })?;
+            if rows.is_empty() {
+                return Ok(false);
+            }
+            let id = store
+                .fields(&rows, "feeds", || format!("feed {name}"))?
+                .int(0, "id")?;
+            store.exec(sql::DELETE_INDICATORS, &[id.into()], || {
+                format!("removing the indicators of feed {name}")
+            })?;
+            store.exec(sql::DELETE_FEED, &[id.into()], || {
+                format!("removing feed {name}")
+            })?;
+            Ok(true)
+        })
+    }
+
+    pub(super) fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
+        let (statement, params): (&str, Vec<Value>) = match feed {
+            Some(name) => (sql::SELECT_FEED_INDICATORS, vec![name.into()]),
+            None => (sql::SELECT_ALL_INDICATORS, vec![]),
+        };
+        let mut out = Vec::new();
+        // Disjoint borrows: the connection streams while the location names bad rows.
+        let location = &self.location;
+        let result = self.conn.query_each(statement, &params, |row: Row| {
+            let f = Fields {
+                row: &row,
+                location,
+                table: "indicators",
+                key: "listed indicator".into(),
+            };
+            let name = f.text(0, "feed")?;
+            let f = Fields {
+                key: format!("feed {name}"),
+                ..f
+            };
+            let mut indicator = Indicator::new(f.net(1, "network")?, name);
+            if f.opt_text(2, "extra")?.is_some() {
+                let extra: ExtraIn = f.json(2, "extra")?;
+                indicator.score = extra.score;
+                indicator.first_seen = extra.first_seen;
+                indicator.last_seen = extra.last_seen;
+                indicator.category = extra.category;
+                indicator.comment = extra.comment;
+            }
+            out.push(indicator);
+            Ok::<(), StoreError>(())
+        });
+        match result {
+            Ok(handled) => handled.map(|()| out),
+            Err(e) => Err(self.db_error(
+                match feed {
+                    Some(name) => format!("reading the indicators of feed {name}"),
+                    None => "reading indicators".into(),
+                },
+                e,
+            )),
+        }
+    }
+
+    pub(super) fn upsert_application(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        app: &Application,
+        source: &str,
+        updated_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let what = || format!("application on {host} port {port} from {source}");
+        let params = [
+            host.to_string().into(),
+            port.into(),
+            source.into(),
+            to_json(app, &what, "application")?.into(),
+            updated_at.as_microsecond().into(),
+        ];
+        self.exec(sql::UPSERT_APPLICATION, &params, || {
+            format!("storing {}", what())
+        })?;
+        Ok(())
+    }
+
+    pub(super) fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {
+        let rows = self.query(sql::SELECT_INVENTORY, &[], || {
+            "listing the inventory".into()
+        })?;
+        let mut entries = rows
+            .iter()
+            .map(|row| {
+                let f = self.row_fields(row, "inventory", "listed entry".into());
+                let (host, port) = (f.ip(0, "host")?, f.port(1, "port")?);
+                let source = f.text(2, "source")?.to_owned();
+                let f = Fields {
+                    key: format!("{host} port {port} from {source}"),
+                    ..f
+                };
+                Ok(InventoryEntry {
+                    host,
+                    port,
+                    application: f.json(3, "application")?,
+                    source,
+                    updated_at: f.timestamp(4, "updated_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Hosts are text in the table ("192.0.2.10" < "192.0.2.2"): sort them as addresses.
+        entries.sort_by(|a, b| (a.host, a.port, &a.source).cmp(&(b.host, b.port, &b.source)));
+        Ok(entries)
+    }
+
+    pub(super) fn remove_application(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        source: &str,
+    ) -> Result<bool, StoreError> {
+        let params = [host.to_string().into(), port.into(), source.into()];
+        let removed = self.exec(sql::DELETE_APPLICATION, &params, || {
+            format!("removing the application on {host} port {port} from {source}")
+        })?;
+        Ok(removed > 0)
+    }
+
+    pub(super) fn put_vulnerabilities(
+        &mut self,
+        vulns: &[Vulnerability],
+    ) -> Result<(), StoreError> {
+        let kept = last_of_each(vulns, |v| v.id.as_str());
+        let mut values = Vec::with_capacity(kept.len() * sql::UPSERT_VULNERABILITIES.width);
+        for v in &kept {
+            check_vulnerability(v)?;
+            let what = || format!("vulnerability {}", v.id);
+            values.extend([v.id.as_str().into(), to_json(v, &what, "*")?.into()]);
+        }
+        self.transaction(|store| {
+            store.insert_many(&sql::UPSERT_VULNERABILITIES, &values, |rows| {
+                format!(
+                    "storing vulnerabilities {} to {}",
+                    kept[rows.start].id,
+                    kept[rows.end - 1].id
+                )
+            })
+        })
+    }
+
+    pub(super) fn vulnerabilities(&mut self) -> Result<Vec<Vulnerability>, StoreError> {
+        let rows = self.query(sql::SELECT_VULNERABILITIES, &[], || {
+            "listing vulnerabilities".into()
+        })?;
+        let mut vulns = rows
+            .iter()
+            .map(|row| {
+                let f = self.row_fields(row, "vulnerabilities", "listed vulnerability".into());
+                let f = Fields {
+                    key: f.text(0, "id")?.to_owned(),
+                    ..f
+                };
+                f.json::<Vulnerability>(1, "body")
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        vulns.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(vulns)
+    }
+
+    pub(super) fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
+        let kept = last_of_each(records, |r| (r.kind.as_str(), r.id.as_str()));
+        let mut values = Vec::with_capacity(kept.len() * sql::UPSERT_VULN_RECORDS.width);
+        for r in &kept {
+            let what = || format!("{} record {}", r.kind, r.id);
+            values.extend([
+                r.kind.as_str().into(),
+                r.id.as_str().into(),
+                to_json(&r.body, &what, "body")?.into(),
+            ]);
+        }
+        self.transaction(|store| {
+            store.insert_many(&sql::UPSERT_VULN_RECORDS, &values, |rows| {
+                let (first, last) = (kept[rows.start], kept[rows.end - 1]);
+                format!(
+                    "storing vulnerability records {} {} to {} {}",
+                    first.kind, first.id, last.kind, last.id
+                )
+            })
+        })
+    }
+
+    pub(super) fn vuln_records(
+        &mut self,
+        kind: Option<&str>,
+        each: &mut dyn FnMut(VulnRecord),
+    ) -> Result<(), StoreError> {
+        let (statement, params): (&str, Vec<Value>) = match kind {
+            Some(kind) => (sql::SELECT_VULN_RECORDS, vec![kind.into()]),
+            None => (sql::SELECT_ALL_VULN_RECORDS, vec![]),
+        };
+        let location = &self.location;
+        let result = self.conn.query_each(statement, &params, |row: Row| {
+            let f = Fields {
+                row: &row,
+                location,
+                table: "vuln_records",
+                key: "listed record".into(),
+            };
+            let (kind, id) = (f.text(0, "kind")?, f.text(1, "id")?);
+            let f = Fields {
+                key: format!("{kind} {id}"),
+                ..f
+            };
+            each(VulnRecord {
+                kind: kind.to_owned(),
+                id: id.to_owned(),
+                body: f.json(2, "body")?,
+            });
+            Ok::<(), StoreError>(())
+        });
+        match result {
+            Ok(handled) => handled,
+            Err(e) => Err(self.db_error("reading vulnerability records".into(), e)),
+        }
+    }
+
+    /// Inserts or overwrites one alert (inside the caller's transaction).
+    fn write_alert(&mut self, alert: &Alert) -> Result<(i64, AlertWrite), StoreError> {
+        let params = alert_params(alert)?;
+        let key = || format!("alert {}", alert.dedup_key);
+        let rows = self.query(sql::INSERT_ALERT, &params, || format!("storing {}", key()))?;
+        if !rows.is_empty() {
+            return Ok((
+                self.fields(&rows, "alerts", key)?.int(0, "id")?,
+                AlertWrite::New,
+            ));
+        }
+        let rows = self.query(sql::UPDATE_ALERT, &params, || format!("updating {}", key()))?;
+        Ok((
+            self.fields(&rows, "alerts", key)?.int(0, "id")?,
+            AlertWrite::Updated,
+        ))
+    }
+
+    pub(super) fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {
+        let (id, write) = self.transaction(|store| store.write_alert(alert))?;
+        alert.id = Some(id);
+        Ok(write)
+    }
+
+    fn read_alerts(
+        &mut self,
+        statement: &str,
+        params: &[Value],
+        op: impl FnOnce() -> String,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let rows = self.query(statement, params, op)?;
+        rows.iter()
+            .map(|row| {
+                let f = self.row_fields(row, "alerts", "listed alert".into());
+                let id = f.int(0, "id")?;
+                let f = Fields {
+                    key: format!("alert {id}"),
+                    ..f
+                };
+                let mut alert: Alert = f.json(1, "body")?;
+                alert.id = Some(id);
+                Ok(alert)
+            })
+            .collect()
+    }
+
+    pub(super) fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
+        let mut query = String::from(sql::SELECT_ALERTS);
+        let mut params = Vec::new();
+        if let Some(since) = filter.since {
+            query.push_str(" AND last_seen >= ?");
+            params.push(since.as_microsecond().into());
+        }
+        if let Some(severity) = filter.min_severity {
+            query.push_str(" AND severity_rank >= ?");
+            params.push(severity_rank(severity).into());
+        }
+        if let Some(client) = filter.client {
+            query.push_str(" AND client = ?");
+            params.push(client.to_string().into());
+        }
+        query.push_str(sql::ALERTS_ORDER);
+        self.read_alerts(&query, &params, || "listing alerts".into())
+    }
+
+    pub(super) fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError> {
+        self.read_alerts(
+            sql::SELECT_OPEN_ALERTS,
+            &[since.as_microsecond().into()],
+            || format!("listing the alerts of windows since {since}"),
+        )
+    }
+
+    pub(super) fn add_suppression(&mut self, s: &Suppression) -> Result<i64, StoreError> {
+        let what = || format!("suppression {:?}", s.reason);
+        if let Some(id) = s.id {
+            return Err(StoreError::AlreadyStored { what: what(), id });
+        }
+        let params = [
+            s.client.map(|net| net.to_string()).into(),
+            s.port.into(),
+            s.application.clone().into(),
+            s.reason.as_str().into(),
+            s.created_at.as_microsecond().into(),
+            s.expires_at.map(Timestamp::as_microsecond).into(),
+        ];
+        let rows = self.query(sql::INSERT_SUPPRESSION, &params, || {
+            format!("storing {}", what())
+        })?;
+        self.fields(&rows, "suppressions", what)?.int(0, "id")
+    }
+
+    pub(super) fn suppressions(&mut self) -> Result<Vec<Suppression>, StoreError> {
+        let rows = self.query(sql::SELECT_SUPPRESSIONS, &[], || {
+            "listing suppressions".into()
+        })?;
+        rows.iter()
+            .map(|row| {
+                let f = self.row_fields(row, "suppressions", "listed suppression".into());
+                let id = f.int(0, "id")?;
+                let f = Fields {
+                    key: format!("suppression {id}"),
+                    ..f
+                };
+                Ok(Suppression {
+                    id: Some(id),
+                    client: f.opt_net(1, "client")?,
+                    port: f
+                        .opt_int(2, "port")?
+                        .map(|_| f.port(2, "port"))
+                        .transpose()?,
+                    application: f.opt_text(3, "application")?.map(str::to_owned),
+                    reason: f.text(4, "reason")?.to_owned(),
+                    created_at: f.timestamp(5, "created_at")?,
+                    expires_at: f.opt_timestamp(6, "expires_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn remove_suppression(&mut self, id: i64) -> Result<bool, StoreError> {
+        let removed = self.exec(sql::DELETE_SUPPRESSION, &[id.into()], || {
+            format!("removing suppression {id}")
+        })?;
+        Ok(removed > 0)
+    }
+
+    pub(super) fn checkpoint(
+        &mut self,
+        source: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let rows = self.query(sql::SELECT_CHECKPOINT, &[source.into()], || {
+            format!("reading the checkpoint of {source}")
+        })?;
+        rows.first()
+            .map(|row| {
+                self.row_fields(row, "checkpoints", source.to_owned())
+                    .json(0, "body")
+            })
+            .transpose()
+    }
+
+    pub(super) fn save_checkpoint_with_alerts(
+        &mut self,
+        source: &str,
+        checkpoint: &serde_json::Value,
+        alerts: &mut [Alert],
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        let what = || format!("checkpoint of {source}");
+        let body = to_json(checkpoint, &what, "checkpoint")?;
+        let written = self.transaction(|store| {
+            let written = alerts
+                .iter()
+                .map(|alert| store.write_alert(alert))
+                .collect::<Result<Vec<_>, _>>()?;
+            store.exec(
+                sql::UPSERT_CHECKPOINT,
+                &[source.into(), body.into()],
+                || format!("saving the {}", what()),
+            )?;
+            Ok(written)
+        })?;
+        // Only after the commit: a rolled-back alert must not look stored.
+        Ok(alerts
+            .iter_mut()
+            .zip(written)
+            .map(|(alert, (id, write))| {
+                alert.id = Some(id);
+                write
+            })
+            .collect())
+    }
+
+    pub(super) fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError> {
+        let what = || format!("block of {}", block.net);
+        if let Some(id) = block.id {
+            return Err(StoreError::AlreadyStored { what: what(), id });
+        }
+        let params = [
+            block.net.to_string().into(),
+            block.reason.as_str().into(),
+            block.alert_id.into(),
+            block.created_at.as_microsecond().into(),
+            block.expires_at.map(Timestamp::as_microsecond).into(),
+            block.removed_at.map(Timestamp::as_microsecond).into(),
+        ];
+        let rows = self.query(sql::INSERT_BLOCK, &params, || format!("storing {}", what()))?;
+        self.fields(&rows, "blocks", what)?.int(0, "id")
+    }
+
+    pub(super) fn blocks(
+        &mut self,
+        active_at: Option<Timestamp>,
+    ) -> Result<Vec<BlockRecord>, StoreError> {
+        let rows = match active_at {
+            Some(at) => self.query(
+                sql::SELECT_ACTIVE_BLOCKS,
+                &[at.as_microsecond().into()],
+                || format!("listing the blocks in force at {at}"),
+            )?,
+            None => self.query(sql::SELECT_BLOCKS, &[], || "listing blocks".into())?,
+        };
+        rows.iter()
+            .map(|row| {
+                let f = self.row_fields(row, "blocks", "listed block".into());
+                let id = f.int(0, "id")?;
+                let f = Fields {
+                    key: format!("block {id}"),
+                    ..f
+                };
+                Ok(BlockRecord {
+                    id: Some(id),
+                    net: f.net(1, "net")?,
+                    reason: f.text(2, "reason")?.to_owned(),
+                    alert_id: f.opt_int(3, "alert_id")?,
+                    created_at: f.timestamp(4, "created_at")?,
+                    expires_at: f.opt_timestamp(5, "expires_at")?,
+                    removed_at: f.opt_timestamp(6, "removed_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError> {
+        self.exec(
+            sql::MARK_UNBLOCKED,
+            &[at.as_microsecond().into(), net.to_string().into()],
+            || format!("marking {net} unblocked"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The alert filter compares ranks: they must follow the severities' own order.
+    #[test]
+    fn severity_ranks_follow_severity_order() {
+        for pair in Severity::ALL.windows(2) {
+            assert!(pair[0] < pair[1]);
+            assert!(severity_rank(pair[0]) < severity_rank(pair[1]));
+        }
+    }
+
+    #[test]
+    fn keeps_the_last_of_each_key_in_first_order() {
+        let items = [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        let kept: Vec<_> = last_of_each(&items, |i| i.0).into_iter().copied().collect();
+        assert_eq!(kept, [("a", 3), ("b", 5), ("c", 4)]);
+    }
+
+    #[test]
+    fn an_indicator_without_extras_stores_null() {
+        let bare = Indicator::new("192.0.2.0/24".parse().unwrap(), "drop");
+        assert_eq!(indicator_extra(&bare, &String::new).unwrap(), None);
+        let mut scored = bare.clone();
+        scored.score = Some(2.5);
+        assert_eq!(
+            indicator_extra(&scored, &String::new).unwrap().as_deref(),
+            Some(r#"{"score":2.5}"#)
+        );
+    }
+}
