@@ -94,11 +94,10 @@ pub async fn detect(addr: SocketAddr, settings: &DetectSettings) -> Option<Servi
         };
         match settings.signatures.identify(probe, &bytes) {
             Some(info) if info.product.is_some() => return Some(info),
-            Some(info) => {
-                if best.as_ref().is_none_or(|b| info.confidence > b.confidence) {
-                    best = Some(info);
-                }
+            Some(info) if best.as_ref().is_none_or(|b| info.confidence > b.confidence) => {
+                best = Some(info);
             }
+            Some(_) => {}
             None if unknown.is_none() => unknown = Some(unknown_service(probe, &bytes)),
             None => {}
         }

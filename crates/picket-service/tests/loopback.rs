@@ -48,14 +48,19 @@ async fn request(stream: &mut TcpStream) -> Vec<u8> {
 #[tokio::test]
 async fn banner_service_is_named_from_what_it_says_first() {
     let addr = serve(|mut s| async move {
-        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n").await;
+        let _ = s
+            .write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+            .await;
         let _ = request(&mut s).await;
     })
     .await;
     let info = detect(addr, &settings()).await.unwrap();
     assert_eq!(info.product.as_deref(), Some("OpenSSH"));
     assert_eq!(info.version.as_deref(), Some("9.2p1"));
-    assert_eq!(info.package.unwrap().to_string(), "openssh 1:9.2p1-2+deb12u3");
+    assert_eq!(
+        info.package.unwrap().to_string(),
+        "openssh 1:9.2p1-2+deb12u3"
+    );
     assert_eq!(info.method, DetectionMethod::Banner);
 }
 
@@ -83,7 +88,10 @@ async fn quiet_services_answer_their_probe() {
     .await;
     let settings = settings();
     let info = detect(redis, &settings).await.unwrap();
-    assert_eq!((info.name.as_str(), info.version.as_deref()), ("redis", Some("7.0.15")));
+    assert_eq!(
+        (info.name.as_str(), info.version.as_deref()),
+        ("redis", Some("7.0.15"))
+    );
     assert_eq!(info.method, DetectionMethod::Probe("redis-info".into()));
     let info = detect(memcached, &settings).await.unwrap();
     assert_eq!(info.product.as_deref(), Some("Memcached"));
@@ -127,7 +135,11 @@ async fn closed_port_is_none_at_once() {
     drop(listener);
     let start = Instant::now();
     assert_eq!(detect(addr, &settings()).await, None);
-    assert!(start.elapsed() < Duration::from_millis(200), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// Accepts, then never says a word and never closes: every probe times out, and the whole
@@ -180,7 +192,11 @@ async fn flooding_service_is_cut_off() {
     .await;
     let start = Instant::now();
     let info = detect(addr, &settings()).await.unwrap();
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(info.name, "unknown");
     let raw = info.raw.unwrap();
     assert_eq!(raw, "\\xff".repeat(200));
