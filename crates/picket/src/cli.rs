@@ -31,6 +31,209 @@ pub enum Command {
     Diff(DiffArgs),
     /// List stored findings.
     Findings(FindingsArgs),
+    /// Threat-intelligence feeds: add, list, remove, look up an address.
+    #[command(subcommand)]
+    Intel(IntelCommand),
+    /// Import vulnerability knowledge: NVD, OSV, CISA KEV, EPSS, Trivy/Grype/CycloneDX reports.
+    #[command(subcommand)]
+    Vuln(VulnCommand),
+    /// Which application listens where, and its known vulnerabilities.
+    Inventory(InventoryArgs),
+    /// Read connection events and raise alerts for listed clients reaching vulnerable applications.
+    Detect(DetectArgs),
+    /// Stored alerts, and suppression rules.
+    Alerts(AlertsArgs),
+    /// Block a client address or network with nftables (behind the allow-list).
+    Block(BlockArgs),
+    /// Lift a block.
+    Unblock(UnblockArgs),
+    /// Blocks in force (from nftables) and their history (from the store).
+    Blocks(BlocksArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntelCommand {
+    /// Load a feed into the store; a feed of the same name is replaced atomically.
+    Add {
+        name: String,
+        file: PathBuf,
+        /// auto, firehol, spamhaus-drop, spamhaus-json, ipsum, plain, tor-exits, stix, misp-csv,
+        /// misp-json, zeek-intel.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Keep bogon and private ranges (left out by default).
+        #[arg(long)]
+        keep_bogons: bool,
+    },
+    /// List loaded feeds.
+    List {
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+    },
+    /// Remove a feed.
+    Remove { name: String },
+    /// Every indicator, from every feed, that covers an address.
+    Lookup {
+        ip: String,
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VulnCommand {
+    /// Import files; the kind is recognised from the content.
+    Import {
+        files: Vec<PathBuf>,
+        /// For scanner reports (Trivy, Grype, CycloneDX): the host:port the scanned application
+        /// listens on, so its packages join the inventory there.
+        #[arg(long, value_name = "HOST:PORT")]
+        at: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(subcommand)]
+    pub command: Option<InventoryCommand>,
+    /// table, json or ndjson.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Record the application at HOST:PORT, by CPE or by product and version.
+    Add {
+        #[arg(value_name = "HOST:PORT")]
+        at: String,
+        #[arg(long, conflicts_with_all = ["product"])]
+        cpe: Option<String>,
+        #[arg(long, requires = "version")]
+        product: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        vendor: Option<String>,
+    },
+    /// Forget an application at HOST:PORT (entered by hand unless --source is given).
+    Remove {
+        #[arg(value_name = "HOST:PORT")]
+        at: String,
+        #[arg(long, default_value = "manual")]
+        source: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Event files (`-` for stdin).
+    #[arg(required = true)]
+    pub events: Vec<String>,
+    /// auto, zeek, zeek-json, suricata, vpc, conntrack or ndjson.
+    #[arg(long, default_value = "auto")]
+    pub input: String,
+    /// Keep reading growing files; resume from the stored checkpoint after a restart.
+    #[arg(long)]
+    pub follow: bool,
+    /// Our networks (default: private, CGNAT, ULA, loopback and link-local ranges).
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    pub home_net: Vec<String>,
+    /// How long one alert gathers connections.
+    #[arg(long, default_value = "1h")]
+    pub window: String,
+    /// Feeds that must list a client before it counts.
+    #[arg(long, default_value_t = 1)]
+    pub min_feeds: usize,
+    /// Block alerted clients with nftables (behind the allow-list).
+    #[arg(long)]
+    pub block: bool,
+    /// With --block: the least severe alert that blocks.
+    #[arg(long, default_value = "high")]
+    pub min_severity: String,
+    /// With --block: how long a block lasts.
+    #[arg(long, default_value = "24h")]
+    pub ttl: String,
+    /// Networks that may never be blocked, besides loopback and the home nets.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR", env = "PICKET_ALLOW")]
+    pub allow: Vec<String>,
+    /// table, json, ndjson or ocsf (alerts as they arise).
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(subcommand)]
+    pub command: Option<AlertsCommand>,
+    /// Only alerts whose last connection is this recent (e.g. 24h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only alerts at least this severe: info, low, medium, high, critical.
+    #[arg(long)]
+    pub min_severity: Option<String>,
+    /// Only this client.
+    #[arg(long)]
+    pub client: Option<String>,
+    /// table, json, ndjson or ocsf.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Add a suppression rule: alerts matching every given field are not raised.
+    Suppress {
+        #[arg(long, value_name = "CIDR")]
+        client: Option<String>,
+        #[arg(long)]
+        port: Option<u16>,
+        /// Application product name.
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// How long the rule lasts (default: until removed).
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// List suppression rules.
+    Suppressions,
+    /// Remove a suppression rule.
+    Unsuppress { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// An address or CIDR.
+    pub target: String,
+    /// How long the block lasts (e.g. 30m, 24h, 7d).
+    #[arg(long, default_value = "24h")]
+    pub ttl: String,
+    /// Print the nftables script instead of applying it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Why (kept with the block's history).
+    #[arg(long, default_value = "manual")]
+    pub reason: String,
+    /// Our networks, never blocked (default: private, CGNAT, ULA, loopback and link-local).
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    pub home_net: Vec<String>,
+    /// More networks that may never be blocked.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR", env = "PICKET_ALLOW")]
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnblockArgs {
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BlocksArgs {
+    /// table or json.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod options;
 mod progress;
+mod render;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -42,9 +43,13 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
-        cause
+        let io = cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .map(std::io::Error::kind);
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        io.or(json) == Some(std::io::ErrorKind::BrokenPipe)
     })
 }
 
@@ -59,6 +64,16 @@ fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
         Command::Runs(args) => commands::history::runs(&cli.db, args, &mut out)?,
         Command::Diff(args) => commands::history::diff(&cli.db, args, &mut out)?,
         Command::Findings(args) => commands::history::findings(&cli.db, args, &mut out)?,
+        Command::Intel(command) => commands::intel::run(&cli.db, command, &mut out)?,
+        Command::Vuln(cli::VulnCommand::Import { files, at }) => {
+            commands::vuln::import(&cli.db, files, at.as_deref(), &mut out)?;
+        }
+        Command::Inventory(args) => commands::inventory::run(&cli.db, args, &mut out)?,
+        Command::Detect(args) => commands::detect::run(&cli.db, args, &mut out)?,
+        Command::Alerts(args) => commands::alerts::run(&cli.db, args, &mut out)?,
+        Command::Block(args) => commands::respond::block(&cli.db, args, &mut out)?,
+        Command::Unblock(args) => commands::respond::unblock(&cli.db, args, &mut out)?,
+        Command::Blocks(args) => commands::respond::blocks(&cli.db, args, &mut out)?,
     }
     out.flush()?;
     Ok(())

@@ -1,0 +1,170 @@
+//! `picket intel add|list|remove|lookup`.
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use anyhow::{Context, Result};
+use picket_intel::{FeedFormat, LoadOptions};
+use picket_model::Timestamp;
+use serde::Serialize;
+
+use crate::cli::IntelCommand;
+use crate::commands::knowledge;
+use crate::options::parse_format;
+use crate::render::listing;
+
+/// Bad lines listed one by one before the rest are only counted.
+const SHOWN_BAD_LINES: usize = 10;
+
+pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        IntelCommand::Add {
+            name,
+            file,
+            format,
+            keep_bogons,
+        } => {
+            let format = match format.as_str() {
+                "auto" => None,
+                f => Some(FeedFormat::parse(f).with_context(|| {
+                    let known: Vec<&str> = FeedFormat::ALL.iter().map(|f| f.as_str()).collect();
+                    format!(
+                        "--format {f:?}: expected auto or one of {}",
+                        known.join(", ")
+                    )
+                })?),
+            };
+            let options = LoadOptions {
+                format,
+                keep_bogons: *keep_bogons,
+                ..LoadOptions::default()
+            };
+            // Parse fully before touching the store: a bad file changes nothing.
+            let feed = picket_intel::load_file(name, file, &options)?;
+            let mut store = picket_store::open(db)?;
+            let summary =
+                store.replace_feed(name, &feed.meta, &feed.indicators, Timestamp::now())?;
+            writeln!(
+                out,
+                "feed {name:?} ({}) loaded from {}: {} indicators; {}",
+                summary.format,
+                file.display(),
+                summary.indicators,
+                feed.report
+            )?;
+            for e in feed.report.bad_lines.iter().take(SHOWN_BAD_LINES) {
+                writeln!(out, "  skipped {e}")?;
+            }
+            if feed.report.bad_lines.len() > SHOWN_BAD_LINES {
+                writeln!(
+                    out,
+                    "  ... and {} more bad lines",
+                    feed.report.bad_lines.len() - SHOWN_BAD_LINES
+                )?;
+            }
+        }
+        IntelCommand::List { format } => {
+            let format = parse_format(format)?;
+            let mut store = picket_store::open(db)?;
+            let feeds = store.feeds()?;
+            #[derive(Serialize)]
+            struct Row<'a> {
+                name: &'a str,
+                format: String,
+                indicators: u64,
+                loaded_at: Timestamp,
+                meta: &'a picket_model::FeedMeta,
+            }
+            let records: Vec<Row> = feeds
+                .iter()
+                .map(|f| Row {
+                    name: &f.name,
+                    format: f.format.to_string(),
+                    indicators: f.indicators,
+                    loaded_at: f.loaded_at,
+                    meta: &f.meta,
+                })
+                .collect();
+            let rows: Vec<Vec<String>> = feeds
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.name.clone(),
+                        f.format.to_string(),
+                        f.indicators.to_string(),
+                        f.loaded_at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+                        f.meta
+                            .file_date
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        f.meta.category.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            listing(
+                out,
+                format,
+                &[
+                    "FEED",
+                    "FORMAT",
+                    "INDICATORS",
+                    "LOADED",
+                    "FILE DATE",
+                    "CATEGORY",
+                ],
+                &rows,
+                &records,
+                "No feeds loaded: picket intel add NAME FILE",
+            )?;
+        }
+        IntelCommand::Remove { name } => {
+            let mut store = picket_store::open(db)?;
+            if !store.remove_feed(name)? {
+                anyhow::bail!("no feed named {name:?}");
+            }
+            writeln!(out, "feed {name:?} removed")?;
+        }
+        IntelCommand::Lookup { ip, format } => {
+            let format = parse_format(format)?;
+            let addr: IpAddr = ip
+                .parse()
+                .with_context(|| format!("{ip:?} is not an IP address"))?;
+            let mut store = picket_store::open(db)?;
+            let table = knowledge::intel_table(store.as_mut())?;
+            let hits: Vec<&picket_model::Indicator> = table.lookup(addr).collect();
+            let rows: Vec<Vec<String>> = hits
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.feed.clone(),
+                        i.network.to_string(),
+                        i.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                        i.category.clone().unwrap_or_else(|| "-".into()),
+                        i.first_seen
+                            .map(|t| t.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        i.last_seen
+                            .map(|t| t.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            listing(
+                out,
+                format,
+                &[
+                    "FEED",
+                    "NETWORK",
+                    "SCORE",
+                    "CATEGORY",
+                    "FIRST SEEN",
+                    "LAST SEEN",
+                ],
+                &rows,
+                &hits,
+                &format!("{addr} is on no loaded feed."),
+            )?;
+        }
+    }
+    Ok(())
+}

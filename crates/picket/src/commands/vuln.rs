@@ -1,0 +1,194 @@
+//! `picket vuln import`: NVD CVE JSON, OSV, the CISA KEV catalog, EPSS CSV and scanner reports
+//! (Trivy, Grype, CycloneDX), recognised from their content and kept in the store.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use picket_model::Timestamp;
+use picket_store::VulnRecord;
+use serde_json::Value;
+
+use crate::commands::knowledge::{self, KIND_EPSS, KIND_KEV, KIND_NVD, KIND_OSV, KIND_REPORT};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Nvd,
+    Osv,
+    Kev,
+    Epss,
+    Report,
+}
+
+/// What a file holds, from its first bytes and (for JSON) its top-level keys.
+fn sniff(path: &Path, bytes: &[u8]) -> Result<(Kind, Option<Value>)> {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]);
+    let first = head.trim_start();
+    if first.starts_with("#model_version") || first.starts_with("cve,epss") {
+        return Ok((Kind::Epss, None));
+    }
+    if !first.starts_with('{') {
+        bail!("{}: not JSON and not an EPSS CSV", path.display());
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let has = |k: &str| value.get(k).is_some();
+    let kind = if has("catalogVersion") || has("dateReleased") && has("vulnerabilities") {
+        Kind::Kev
+    } else if has("bomFormat") || has("matches") || has("SchemaVersion") || has("Results") {
+        Kind::Report
+    } else if has("cve")
+        || has("vulnerabilities")
+        || has("configurations")
+        || has("sourceIdentifier")
+    {
+        // NVD API 2.0 (a record, or a feed of `{"cve": ...}`); records may carry `affected` too.
+        Kind::Nvd
+    } else if has("affected") || (has("id") && has("modified")) {
+        Kind::Osv
+    } else {
+        bail!(
+            "{}: not an NVD, OSV, KEV or scanner-report document (top-level keys: {})",
+            path.display(),
+            value
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        );
+    };
+    Ok((kind, Some(value)))
+}
+
+pub fn import(
+    db: &str,
+    files: &[std::path::PathBuf],
+    at: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if files.is_empty() {
+        bail!("vuln import: name at least one file");
+    }
+    let at = at.map(knowledge::parse_host_port).transpose()?;
+    // Read and parse everything first: a bad file stores nothing.
+    let mut records = Vec::new();
+    let mut apps = Vec::new();
+    let mut lines = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+        let (kind, _) = sniff(path, &bytes)?;
+        match kind {
+            Kind::Nvd => {
+                let import = picket_vuln::read_nvd(bytes.as_slice(), &name)?;
+                lines.push(format!(
+                    "{name}: NVD, {} CVE records{}",
+                    import.records.len(),
+                    skipped(import.skipped.len())
+                ));
+                for cve in import.records {
+                    records.push(VulnRecord {
+                        kind: KIND_NVD.into(),
+                        id: cve.vulnerability.id.clone(),
+                        body: serde_json::to_value(&cve)?,
+                    });
+                }
+            }
+            Kind::Osv => {
+                let import = picket_vuln::read_osv(bytes.as_slice(), &name)?;
+                lines.push(format!(
+                    "{name}: OSV, {} records{}",
+                    import.records.len(),
+                    skipped(import.skipped.len())
+                ));
+                for r in import.records {
+                    records.push(VulnRecord {
+                        kind: KIND_OSV.into(),
+                        id: r.vulnerability.id.clone(),
+                        body: serde_json::to_value(&r)?,
+                    });
+                }
+            }
+            Kind::Kev => {
+                let catalog = picket_vuln::read_kev(bytes.as_slice(), &name)?;
+                lines.push(format!(
+                    "{name}: CISA KEV catalog {}, {} entries{}",
+                    catalog.catalog_version.as_deref().unwrap_or("?"),
+                    catalog.records.len(),
+                    skipped(catalog.skipped.len())
+                ));
+                // The newest catalog replaces the one before it.
+                records.push(VulnRecord {
+                    kind: KIND_KEV.into(),
+                    id: "catalog".into(),
+                    body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+                });
+            }
+            Kind::Epss => {
+                let file = picket_vuln::read_epss(bytes.as_slice(), &name)?;
+                lines.push(format!(
+                    "{name}: EPSS, {} scores{}",
+                    file.scores.len(),
+                    skipped(file.skipped.len())
+                ));
+                records.push(VulnRecord {
+                    kind: KIND_EPSS.into(),
+                    id: "scores".into(),
+                    body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+                });
+            }
+            Kind::Report => {
+                let report = picket_vuln::read_report(bytes.as_slice(), &name)?;
+                lines.push(format!(
+                    "{name}: {} report, {} vulnerabilities, {} package matches",
+                    report.format.as_str(),
+                    report.vulnerabilities.len(),
+                    report.matches.len()
+                ));
+                if let Some((host, port)) = at {
+                    for m in &report.matches {
+                        if !apps.iter().any(|(_, _, a, _)| a == &m.application) {
+                            apps.push((
+                                host,
+                                port,
+                                m.application.clone(),
+                                format!("report:{name}"),
+                            ));
+                        }
+                    }
+                }
+                let id = match at {
+                    Some((host, port)) => {
+                        format!("{name}@{}", std::net::SocketAddr::new(host, port))
+                    }
+                    None => name.clone(),
+                };
+                records.push(VulnRecord {
+                    kind: KIND_REPORT.into(),
+                    id,
+                    body: serde_json::to_value(&report)?,
+                });
+            }
+        }
+    }
+    let mut store = picket_store::open(db)?;
+    store.put_vuln_records(&records)?;
+    let now = Timestamp::now();
+    for (host, port, app, source) in &apps {
+        store.upsert_application(*host, *port, app, source, now)?;
+    }
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    if !apps.is_empty() {
+        writeln!(out, "{} application(s) added to the inventory", apps.len())?;
+    }
+    Ok(())
+}
+
+fn skipped(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} skipped)")
+    }
+}
