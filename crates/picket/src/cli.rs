@@ -97,7 +97,7 @@ pub struct InventoryArgs {
     #[command(subcommand)]
     pub command: Option<InventoryCommand>,
     /// table, json or ndjson.
-    #[arg(long, short = 'f', default_value = "table")]
+    #[arg(long, short = 'f', default_value = "table", global = true)]
     pub format: String,
 }
 
@@ -176,7 +176,7 @@ pub struct AlertsArgs {
     #[arg(long)]
     pub client: Option<String>,
     /// table, json, ndjson or ocsf.
-    #[arg(long, short = 'f', default_value = "table")]
+    #[arg(long, short = 'f', default_value = "table", global = true)]
     pub format: String,
 }
 

@@ -5,3 +5,4 @@
 mod cli;
 mod exposure;
 mod support;
+mod threat;

@@ -1,0 +1,496 @@
+//! The threat job end to end: feeds, vulnerability knowledge, inventory, detection from Zeek and
+//! NDJSON logs (once and following a growing file), alert formats, suppression, and blocking in
+//! the network-namespace lab.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Db, PICKET, file_bytes, json, picket, picket_in};
+
+/// A client listed by IPsum (first entry of the fixture), and another listed one.
+const BAD: &str = "77.90.185.20";
+const BAD2: &str = "77.239.124.102";
+/// A client on no feed.
+const CLEAN: &str = "192.0.2.77";
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = picket(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A store with IPsum's head loaded, NVD + KEV imported, and two vulnerable applications.
+fn prepared() -> Db {
+    let db = Db::new();
+    let d = db.arg();
+    let loaded = ok(&[
+        "--db",
+        d,
+        "intel",
+        "add",
+        "ipsum",
+        &fixture("ipsum-head.txt"),
+    ]);
+    assert!(loaded.contains("accepted"), "{loaded}");
+    ok(&[
+        "--db",
+        d,
+        "vuln",
+        "import",
+        &fixture("CVE-2024-6387.json"),
+        &fixture("CVE-2021-41773.json"),
+        &fixture("CVE-2021-42013.json"),
+        &fixture("kev-slice.json"),
+    ]);
+    ok(&[
+        "--db",
+        d,
+        "inventory",
+        "add",
+        "10.1.2.3:22",
+        "--product",
+        "openssh",
+        "--version",
+        "9.2p1",
+    ]);
+    ok(&[
+        "--db",
+        d,
+        "inventory",
+        "add",
+        "10.1.2.4:80",
+        "--cpe",
+        "cpe:2.3:a:apache:http_server:2.4.49:*:*:*:*:*:*:*",
+    ]);
+    db
+}
+
+/// A Zeek conn.log (TSV with its header) with these rows: (ts, client, host, port, state, bytes).
+fn zeek_log(path: &Path, rows: &[(f64, &str, &str, u16, &str, u64)]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    writeln!(f, "#separator \\x09").unwrap();
+    writeln!(f, "#set_separator\t,").unwrap();
+    writeln!(f, "#empty_field\t(empty)").unwrap();
+    writeln!(f, "#unset_field\t-").unwrap();
+    writeln!(f, "#path\tconn").unwrap();
+    writeln!(f, "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents").unwrap();
+    writeln!(f, "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]").unwrap();
+    for (i, (ts, client, host, port, state, bytes)) in rows.iter().enumerate() {
+        writeln!(
+            f,
+            "{ts:.6}\tC{i}\t{client}\t{}\t{host}\t{port}\ttcp\t-\t1.5\t{bytes}\t300\t{state}\tF\tT\t0\tShADadFf\t20\t{}\t15\t900\t(empty)",
+            40000 + i,
+            bytes + 800
+        )
+        .unwrap();
+    }
+}
+
+const T0: f64 = 1_763_640_000.0; // 2025-11-20 12:00:00 UTC
+
+fn alerts(db: &Db) -> Vec<Value> {
+    json(&picket(&["--db", db.arg(), "alerts", "--format", "json"]))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn listed_clients_reaching_vulnerable_apps_raise_one_alert_each_with_context() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.log");
+    zeek_log(
+        &log,
+        &[
+            (T0, BAD, "10.1.2.3", 22, "SF", 52_000),
+            (T0 + 60.0, BAD, "10.1.2.3", 22, "S0", 0),
+            (T0 + 90.0, CLEAN, "10.1.2.3", 22, "SF", 1000),
+            (T0 + 120.0, BAD2, "10.1.2.4", 80, "SF", 700),
+            (T0 + 130.0, BAD, "10.1.2.9", 443, "SF", 700),
+        ],
+    );
+    let out = picket(&[
+        "--db",
+        db.arg(),
+        "detect",
+        log.to_str().unwrap(),
+        "--format",
+        "ndjson",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        printed.len(),
+        2,
+        "one alert per (client, host:port, application)"
+    );
+
+    let stored = alerts(&db);
+    assert_eq!(stored.len(), 2);
+    let ssh = stored.iter().find(|a| a["port"] == 22).unwrap();
+    assert_eq!(ssh["kind"], "bad-client-to-vulnerable-app");
+    assert_eq!(ssh["client"], BAD);
+    assert_eq!(ssh["host"], "10.1.2.3");
+    assert_eq!(ssh["connections"], 2);
+    assert_eq!(ssh["established"], 1);
+    assert_eq!(ssh["attempted"], 1);
+    assert_eq!(ssh["intel"][0]["feed"], "ipsum");
+    assert!(
+        ssh["vulns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["id"] == "CVE-2024-6387")
+    );
+    let web = stored.iter().find(|a| a["port"] == 80).unwrap();
+    let kev: Vec<&Value> = web["vulns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["kev"] == true)
+        .collect();
+    assert!(!kev.is_empty(), "KEV joined: {web}");
+
+    // Reading the same file again gives the same alerts, not doubled counts.
+    ok(&[
+        "--db",
+        db.arg(),
+        "detect",
+        log.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let again = alerts(&db);
+    assert_eq!(again.len(), 2);
+    assert_eq!(
+        again.iter().find(|a| a["port"] == 22).unwrap()["connections"],
+        2
+    );
+
+    let ocsf = ok(&["--db", db.arg(), "alerts", "--format", "ocsf"]);
+    let ocsf: Value = serde_json::from_str(&ocsf).unwrap();
+    assert_eq!(ocsf[0]["class_uid"], 2004);
+    assert!(
+        ocsf.as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["evidences"][0]["src_endpoint"]["ip"] == BAD && f["class_uid"] == 2004)
+    );
+    let table = ok(&["--db", db.arg(), "alerts"]);
+    assert!(
+        table.contains("CVE-2024-6387") && table.contains("ipsum"),
+        "{table}"
+    );
+}
+
+#[test]
+fn suppressed_clients_raise_nothing() {
+    let db = prepared();
+    ok(&[
+        "--db",
+        db.arg(),
+        "alerts",
+        "suppress",
+        "--client",
+        BAD,
+        "--port",
+        "22",
+        "--reason",
+        "our pentest",
+    ]);
+    let rules = json(&picket(&[
+        "--db",
+        db.arg(),
+        "alerts",
+        "suppressions",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(rules.as_array().unwrap().len(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.log");
+    zeek_log(
+        &log,
+        &[
+            (T0, BAD, "10.1.2.3", 22, "SF", 100),
+            (T0, BAD2, "10.1.2.3", 22, "SF", 100),
+        ],
+    );
+    ok(&[
+        "--db",
+        db.arg(),
+        "detect",
+        log.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let stored = alerts(&db);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["client"], BAD2);
+}
+
+#[test]
+fn a_bad_feed_changes_nothing_and_names_the_problem() {
+    let db = prepared();
+    let before = ok(&["--db", db.arg(), "intel", "list", "--format", "json"]);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("feed.json");
+    std::fs::write(
+        &bad,
+        "{\"type\": \"bundle\", \"objects\": [ {\"type\": \"indicator\", ",
+    )
+    .unwrap();
+    let out = picket(&[
+        "--db",
+        db.arg(),
+        "intel",
+        "add",
+        "ipsum",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("feed.json"), "{err}");
+    assert_eq!(
+        ok(&["--db", db.arg(), "intel", "list", "--format", "json"]),
+        before
+    );
+    let lookup = ok(&["--db", db.arg(), "intel", "lookup", BAD, "--format", "json"]);
+    assert!(lookup.contains("ipsum"), "{lookup}");
+    let bytes = file_bytes(&db.path);
+    assert!(
+        !picket(&["--db", db.arg(), "vuln", "import", bad.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(file_bytes(&db.path), bytes);
+}
+
+/// Starts `picket detect --follow`, waits until `done` holds, then stops it with SIGINT.
+fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) {
+    let mut child = Command::new(PICKET)
+        .args([
+            "--db",
+            db.arg(),
+            "detect",
+            "--follow",
+            log.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ])
+        .env_remove("PICKET_DB")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "follow never got there"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // One more flush period, then a clean stop.
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "detect --follow exited with {status}");
+}
+
+#[test]
+fn follow_resumes_after_a_restart_without_losing_or_doubling() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let log: PathBuf = dir.path().join("conn.ndjson");
+    let line = |ts: &str, client: &str, port: u16| {
+        format!(
+            r#"{{"ts":"{ts}","src":"{client}","src_port":40000,"dst":"10.1.2.3","dst_port":{port},"proto":"tcp","outcome":"established","bytes_out":100,"bytes_in":100}}"#
+        )
+    };
+    std::fs::write(
+        &log,
+        format!(
+            "{}\n{}\n",
+            line("2025-11-20T12:00:00Z", BAD, 22),
+            line("2025-11-20T12:01:00Z", BAD, 22)
+        ),
+    )
+    .unwrap();
+    let count = |db: &Db| -> u64 {
+        alerts(db)
+            .iter()
+            .map(|a| a["connections"].as_u64().unwrap())
+            .sum()
+    };
+    follow_until(&db, &log, || count(&db) == 2);
+
+    // While it is stopped the log grows: one more connection of the same alert, and a new client.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(f, "{}", line("2025-11-20T12:02:00Z", BAD, 22)).unwrap();
+    writeln!(f, "{}", line("2025-11-20T12:03:00Z", BAD2, 22)).unwrap();
+    drop(f);
+    follow_until(&db, &log, || count(&db) == 4);
+
+    let stored = alerts(&db);
+    assert_eq!(stored.len(), 2, "no alert doubled: {stored:?}");
+    let first = stored.iter().find(|a| a["client"] == BAD).unwrap();
+    assert_eq!(first["connections"], 3, "no event lost or counted twice");
+}
+
+#[test]
+fn block_cuts_a_client_off_and_the_allow_list_protects_home() {
+    let Some(mut lab) = picket_lab::Lab::try_new("e2e_block").unwrap() else {
+        return;
+    };
+    if Command::new("nft").arg("--version").output().is_err() {
+        eprintln!("skipped: nft not installed");
+        return;
+    }
+    let a = lab.add_target().unwrap();
+    let b = lab.add_target().unwrap();
+    // The scanner namespace plays the server; A and B are clients on their own links.
+    let listener = lab
+        .in_scanner(|| std::net::TcpListener::bind("0.0.0.0:8443").unwrap())
+        .unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn)
+        }
+    });
+    let db = Db::new();
+    let reaches = |client: &picket_lab::Target, server: std::net::Ipv4Addr| -> bool {
+        let tmp = tempfile::tempdir().unwrap();
+        let cdb = tmp.path().join("c.db");
+        let out = client
+            .command(PICKET)
+            .args([
+                "--db",
+                cdb.to_str().unwrap(),
+                "scan",
+                &server.to_string(),
+                "-p",
+                "8443",
+                "--format",
+                "json",
+                "--read-timeout",
+                "700ms",
+                "--retries",
+                "1",
+                "--no-ping",
+            ])
+            .output()
+            .unwrap();
+        let doc = json(&out);
+        doc["hosts"][0]["ports"][0]["state"] == "open"
+    };
+    assert!(reaches(&a, a.scanner_address_v4()) && reaches(&b, b.scanner_address_v4()));
+
+    let home_b = format!("{}/24", b.address_v4());
+    let a_addr = a.address_v4().to_string();
+    let block = picket_in(
+        &lab,
+        &[
+            "--db",
+            db.arg(),
+            "block",
+            &a_addr,
+            "--ttl",
+            "1h",
+            "--home-net",
+            &home_b,
+            "--reason",
+            "test",
+        ],
+    );
+    assert!(
+        block.status.success(),
+        "{}",
+        String::from_utf8_lossy(&block.stderr)
+    );
+    assert!(
+        !reaches(&a, a.scanner_address_v4()),
+        "A still connects after the block"
+    );
+    assert!(reaches(&b, b.scanner_address_v4()), "B was cut off too");
+
+    let refused = picket_in(
+        &lab,
+        &[
+            "--db",
+            db.arg(),
+            "block",
+            &b.address_v4().to_string(),
+            "--home-net",
+            &home_b,
+        ],
+    );
+    assert!(
+        !refused.status.success(),
+        "the allow-list let a home address be blocked"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("allowed network"));
+    let dry = picket_in(
+        &lab,
+        &[
+            "--db",
+            db.arg(),
+            "block",
+            "203.0.113.0/24",
+            "--dry-run",
+            "--home-net",
+            &home_b,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("flags interval"),
+        "dry run shows the set"
+    );
+
+    let blocks = json(&picket_in(
+        &lab,
+        &["--db", db.arg(), "blocks", "--format", "json"],
+    ));
+    assert!(
+        blocks
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["net"] == format!("{a_addr}/32") && b["reason"] == "test")
+    );
+
+    let unblock = picket_in(&lab, &["--db", db.arg(), "unblock", &a_addr]);
+    assert!(unblock.status.success());
+    assert!(
+        reaches(&a, a.scanner_address_v4()),
+        "unblock did not restore A"
+    );
+}
