@@ -494,3 +494,127 @@ fn block_cuts_a_client_off_and_the_allow_list_protects_home() {
         "unblock did not restore A"
     );
 }
+
+#[test]
+fn detect_block_cuts_off_the_alerted_client() {
+    let Some(mut lab) = picket_lab::Lab::try_new("e2e_detect_block").unwrap() else {
+        return;
+    };
+    if Command::new("nft").arg("--version").output().is_err() {
+        eprintln!("skipped: nft not installed");
+        return;
+    }
+    let a = lab.add_target().unwrap();
+    let listener = lab
+        .in_scanner(|| std::net::TcpListener::bind("0.0.0.0:2222").unwrap())
+        .unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn)
+        }
+    });
+    let server = a.scanner_address_v4().to_string();
+    let client = a.address_v4().to_string();
+
+    let db = Db::new();
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("lab.txt");
+    std::fs::write(&feed, format!("# lab feed\n{client}\n")).unwrap();
+    ok(&[
+        "--db",
+        db.arg(),
+        "intel",
+        "add",
+        "lab",
+        feed.to_str().unwrap(),
+        "--keep-bogons",
+    ]);
+    ok(&[
+        "--db",
+        db.arg(),
+        "vuln",
+        "import",
+        &fixture("CVE-2024-6387.json"),
+    ]);
+    ok(&[
+        "--db",
+        db.arg(),
+        "inventory",
+        "add",
+        &format!("{server}:2222"),
+        "--product",
+        "openssh",
+        "--version",
+        "9.2p1",
+    ]);
+    let events = dir.path().join("events.ndjson");
+    std::fs::write(
+        &events,
+        format!(
+            r#"{{"ts":"2025-11-20T12:00:00Z","src":"{client}","src_port":40000,"dst":"{server}","dst_port":2222,"proto":"tcp","outcome":"established","bytes_out":20000,"bytes_in":100}}"#
+        ) + "\n",
+    )
+    .unwrap();
+    let out = picket_in(
+        &lab,
+        &[
+            "--db",
+            db.arg(),
+            "detect",
+            events.to_str().unwrap(),
+            "--home-net",
+            &format!("{server}/32"),
+            "--block",
+            "--min-severity",
+            "medium",
+            "--ttl",
+            "10m",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("blocked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blocks = json(&picket_in(
+        &lab,
+        &["--db", db.arg(), "blocks", "--format", "json"],
+    ));
+    let entry = &blocks.as_array().unwrap()[0];
+    assert_eq!(entry["net"], format!("{client}/32"));
+    assert!(
+        entry["alert_id"].as_i64().is_some(),
+        "the block names its alert: {entry}"
+    );
+    let probe = a
+        .command(PICKET)
+        .args([
+            "--db",
+            dir.path().join("c.db").to_str().unwrap(),
+            "scan",
+            &server,
+            "-p",
+            "2222",
+            "--format",
+            "json",
+            "--read-timeout",
+            "700ms",
+            "--retries",
+            "1",
+            "--no-ping",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&probe)["hosts"][0]["ports"][0]["state"],
+        "filtered",
+        "the client still connects"
+    );
+}
