@@ -9,17 +9,21 @@
 //!    assembles the stored record) turns the probes into a [`Verdict`](picket_model::Verdict).
 //! 4. [`apply_corrections`] fixes the run where the re-check found the port open after all.
 //! 5. [`findings`] builds the `open-port-recheck` and `new-open-port` findings.
+//! 6. With service detection, [`vulnerable_service_findings`] reports detected services whose
+//!    version has known vulnerabilities.
 //!
 //! The first run of a set of targets is the baseline: with no previous run there is nothing to
 //! compare, so neither suspects nor new-open-port findings arise from it.
 
 mod compare;
 mod findings;
+mod services;
 mod verdict;
 mod words;
 
 pub use compare::{Suspect, apply_corrections, diff, liveness_ports, suspects};
 pub use findings::{FindingContext, findings};
+pub use services::{DetectedService, vulnerable_service_findings};
 pub use verdict::{
     CLOSED_MIN_RESETS, FLAPPING_MIN_SILENT, HEAVY_LOSS, RecheckInput, classify, recheck,
 };

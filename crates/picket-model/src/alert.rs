@@ -314,7 +314,8 @@ impl Suppression {
         at: Timestamp,
     ) -> bool {
         // A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`: compare the IPv4 address.
-        self.client.is_none_or(|net| net.contains(&client.to_canonical()))
+        self.client
+            .is_none_or(|net| net.contains(&client.to_canonical()))
             && self.port.is_none_or(|p| p == port)
             && self
                 .application

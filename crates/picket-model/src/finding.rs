@@ -15,6 +15,8 @@ pub enum FindingKind {
     OpenPortRecheck,
     /// A port open now that was not open (or not seen) in the previous run.
     NewOpenPort,
+    /// A detected service whose version has known vulnerabilities.
+    VulnerableService,
 }
 
 impl FindingKind {
@@ -22,6 +24,7 @@ impl FindingKind {
         match self {
             FindingKind::OpenPortRecheck => "open-port-recheck",
             FindingKind::NewOpenPort => "new-open-port",
+            FindingKind::VulnerableService => "vulnerable-service",
         }
     }
 
@@ -29,6 +32,7 @@ impl FindingKind {
         match s {
             "open-port-recheck" => Some(FindingKind::OpenPortRecheck),
             "new-open-port" => Some(FindingKind::NewOpenPort),
+            "vulnerable-service" => Some(FindingKind::VulnerableService),
             _ => None,
         }
     }
@@ -163,6 +167,36 @@ pub struct Recheck {
     pub protocol: Protocol,
     pub verdict: Verdict,
     pub evidence: RecheckEvidence,
+}
+
+/// One known vulnerability of a detected service, as a `vulnerable-service` finding lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceVuln {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<crate::Cvss>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kev: Option<crate::KevEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss: Option<crate::Epss>,
+    /// How the version was matched (exact listing, a published range, product only).
+    pub confidence: crate::Confidence,
+    /// The service runs a distribution package and only the upstream version was compared:
+    /// the distribution may have backported the fix, so the match is a lead, not a certainty.
+    pub backport_possible: bool,
+    /// Which criterion or range matched.
+    pub why: String,
+    /// The first upstream version outside the matched range, when the range names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_in: Option<String>,
+}
+
+/// Evidence of a `vulnerable-service` finding: what the service said and what matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VulnerableServiceEvidence {
+    pub service: crate::ServiceInfo,
+    /// Most urgent first: KEV, then CVSS.
+    pub vulns: Vec<ServiceVuln>,
 }
 
 /// A finding as stored and printed.

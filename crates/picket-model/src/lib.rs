@@ -24,7 +24,7 @@ pub use error::ModelError;
 pub use event::{ConnEvent, ConnOutcome, SourceRef, Transport};
 pub use finding::{
     Finding, FindingKind, Interference, InterferenceKind, ProbeOutcome, ProbeRecord, Recheck,
-    RecheckEvidence, Verdict,
+    RecheckEvidence, ServiceVuln, Verdict, VulnerableServiceEvidence,
 };
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
@@ -36,8 +36,8 @@ pub use run::{
 pub use service::{DetectionMethod, SERVICE_CONFIDENCE_MAX, ServiceInfo};
 pub use target::{TargetSpec, Targets};
 pub use vuln::{
-    Application, Confidence, Cpe, CpePart, CpeValue, Cvss, CvssSeverity, CvssVersion, Epss, KevEntry,
-    Package, PatternToken, VulnMatch, VulnModelError, Vulnerability,
+    Application, Confidence, Cpe, CpePart, CpeValue, Cvss, CvssSeverity, CvssVersion, Epss,
+    KevEntry, Package, PatternToken, VulnMatch, VulnModelError, Vulnerability,
 };
 
 /// Timestamps are UTC instants everywhere in Picket.

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ServiceInfo;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -131,6 +133,9 @@ pub struct Observation {
     /// Who sent the ICMP message, when the reason is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icmp_from: Option<IpAddr>,
+    /// What listens there, when service detection (`--service-detect`) ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceInfo>,
 }
 
 impl Observation {
@@ -143,6 +148,7 @@ impl Observation {
             rtt,
             attempts,
             icmp_from: None,
+            service: None,
         }
     }
 }

@@ -163,12 +163,22 @@ mod tests {
         assert_eq!(app.version.as_deref(), Some("9.2p1"));
         assert_eq!(app.ecosystem.as_deref(), Some("Debian:12"));
         assert_eq!(app.package.unwrap().version, "1:9.2p1-2+deb12u3");
-        assert!(ServiceInfo::new("tls", DetectionMethod::Banner, 5).application().is_none());
+        assert!(
+            ServiceInfo::new("tls", DetectionMethod::Banner, 5)
+                .application()
+                .is_none()
+        );
     }
 
     #[test]
     fn confidence_is_capped_and_display_reads() {
-        assert_eq!(ServiceInfo::new("x", DetectionMethod::Banner, 200).confidence, 10);
-        assert_eq!(openssh().to_string(), "ssh OpenSSH 9.2p1 (Debian-2+deb12u3)");
+        assert_eq!(
+            ServiceInfo::new("x", DetectionMethod::Banner, 200).confidence,
+            10
+        );
+        assert_eq!(
+            openssh().to_string(),
+            "ssh OpenSSH 9.2p1 (Debian-2+deb12u3)"
+        );
     }
 }

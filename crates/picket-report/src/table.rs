@@ -10,7 +10,7 @@ use std::time::Duration;
 use picket_model::{
     Finding, FindingKind, HostResult, HostState, Interference, Interruption, PortChange, PortSet,
     PortState, ProbeRecord, Reason, Recheck, RecheckEvidence, RunDiff, RunStatus, RunSummary,
-    ScanRun, Timestamp,
+    ScanRun, Timestamp, VulnerableServiceEvidence,
 };
 
 use crate::human::{self, columns, count, counted};
@@ -145,14 +145,19 @@ fn host_section(text: &mut String, host: &HostResult) {
         state_counts(host)
     );
     if !host.ports.is_empty() {
-        let mut rows = vec![vec![
+        let services = host.ports.iter().any(|o| o.service.is_some());
+        let mut header = vec![
             "PORT".to_owned(),
             "STATE".to_owned(),
             "REASON".to_owned(),
             "RTT".to_owned(),
-        ]];
+        ];
+        if services {
+            header.push("SERVICE".to_owned());
+        }
+        let mut rows = vec![header];
         rows.extend(host.ports.iter().map(|o| {
-            vec![
+            let mut row = vec![
                 format!("{}/{}", o.port, o.protocol),
                 o.state.to_string(),
                 match o.icmp_from {
@@ -160,7 +165,16 @@ fn host_section(text: &mut String, host: &HostResult) {
                     None => o.reason.to_string(),
                 },
                 o.rtt.map(human::rtt).unwrap_or_else(|| "-".to_owned()),
-            ]
+            ];
+            if services {
+                row.push(
+                    o.service
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                );
+            }
+            row
         }));
         for line in columns(&rows) {
             let _ = writeln!(text, "{line}");
@@ -322,6 +336,12 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
             }
         }
         FindingKind::NewOpenPort => vec![generic_evidence(&f.evidence)],
+        FindingKind::VulnerableService => {
+            match serde_json::from_value::<VulnerableServiceEvidence>(f.evidence.clone()) {
+                Ok(evidence) => service_evidence(&evidence),
+                Err(_) => vec![generic_evidence(&f.evidence)],
+            }
+        }
     };
     for line in evidence.iter().filter(|l| !l.is_empty()) {
         let _ = writeln!(text, "{indent}{line}");
@@ -335,6 +355,46 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
     if !f.verify.is_empty() {
         let _ = writeln!(text, "{indent}Verify: {}", f.verify);
     }
+}
+
+/// The service as detected, then one line per vulnerability: CVSS, KEV, EPSS, how sure.
+fn service_evidence(e: &VulnerableServiceEvidence) -> Vec<String> {
+    let mut lines = vec![format!("Service: {}", e.service)];
+    if let Some(raw) = &e.service.raw {
+        lines.push(format!("Banner: {}", human::truncate(raw, 100)));
+    }
+    for v in &e.vulns {
+        let cvss = v
+            .cvss
+            .as_ref()
+            .map(|c| format!("CVSS {:.1}", c.base_score))
+            .unwrap_or_else(|| "no CVSS".to_owned());
+        let kev = v
+            .kev
+            .as_ref()
+            .map(|k| format!("KEV since {}", k.date_added))
+            .unwrap_or_else(|| "not in KEV".to_owned());
+        let epss = v
+            .epss
+            .as_ref()
+            .map(|e| format!("EPSS {:.3}", e.score))
+            .unwrap_or_else(|| "no EPSS".to_owned());
+        let sure = if v.backport_possible {
+            format!(
+                "{} (may be fixed by a distribution backport)",
+                v.confidence.as_str()
+            )
+        } else {
+            v.confidence.as_str().to_owned()
+        };
+        let fixed = v
+            .fixed_in
+            .as_ref()
+            .map(|f| format!("; fixed in {f}"))
+            .unwrap_or_default();
+        lines.push(format!("{}  {cvss}  {kev}  {epss}  {sure}{fixed}", v.id));
+    }
+    lines
 }
 
 /// What the re-check saw, in a few lines: probes sent and answered, when, how fast.

@@ -257,9 +257,60 @@ fn ports_element(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {
             state.push(("reason_ip", from));
         }
         empty(w, "state", &state)?;
+        if let Some(service) = &o.service {
+            service_element(w, service)?;
+        }
         close(w, "port")?;
     }
     close(w, "ports")
+}
+
+/// Nmap's `<service>`: what service detection found, with the CPE in the 2.2 URI form that
+/// Nmap writes (`cpe:/a:openbsd:openssh:9.2p1`).
+fn service_element(w: &mut XmlWriter<'_>, s: &picket_model::ServiceInfo) -> io::Result<()> {
+    let conf = s
+        .confidence
+        .min(picket_model::SERVICE_CONFIDENCE_MAX)
+        .to_string();
+    let mut attrs = vec![
+        ("name", s.name.as_str()),
+        ("conf", conf.as_str()),
+        ("method", "probed"),
+    ];
+    if let Some(p) = &s.product {
+        attrs.push(("product", p));
+    }
+    if let Some(v) = &s.version {
+        attrs.push(("version", v));
+    }
+    if let Some(e) = &s.extrainfo {
+        attrs.push(("extrainfo", e));
+    }
+    let Some(cpe) = &s.cpe else {
+        return empty(w, "service", &attrs);
+    };
+    open(w, "service", &attrs)?;
+    open(w, "cpe", &[])?;
+    w.write_event(Event::Text(BytesText::new(&clean(&cpe_uri(cpe)))))?;
+    close(w, "cpe")?;
+    close(w, "service")
+}
+
+/// CPE 2.3 formatted string to the CPE 2.2 URI binding, as far as Nmap writes it: part,
+/// vendor, product, version and update, trailing unset parts left off.
+fn cpe_uri(cpe: &picket_model::Cpe) -> String {
+    let part = match cpe.to_string().split(':').nth(2) {
+        Some(p) => p.to_owned(),
+        None => "a".to_owned(),
+    };
+    let mut fields: Vec<String> = [&cpe.vendor, &cpe.product, &cpe.version, &cpe.update]
+        .iter()
+        .map(|v| v.as_value().unwrap_or("").to_owned())
+        .collect();
+    while fields.last().is_some_and(String::is_empty) {
+        fields.pop();
+    }
+    format!("cpe:/{part}:{}", fields.join(":"))
 }
 
 fn host_scripts(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {

@@ -141,6 +141,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "feeds, indicators, inventory, vulnerabilities, alerts, suppressions, checkpoints, blocks",
         ddl: include_str!("migrations/002_threat.sql"),
     },
+    Migration {
+        version: 3,
+        name: "detected services on observations",
+        ddl: include_str!("migrations/003_services.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -176,9 +181,9 @@ pub(crate) const INSERT_HOSTS: Insert = Insert {
 };
 pub(crate) const INSERT_OBSERVATIONS: Insert = Insert {
     head: "INSERT INTO observations
-    (run_id, address, port, protocol, state, reason, rtt_us, attempts, icmp_from)
+    (run_id, address, port, protocol, state, reason, rtt_us, attempts, icmp_from, service)
     VALUES ",
-    width: 9,
+    width: 10,
     tail: "",
 };
 pub(crate) const INSERT_RECHECK: &str = "INSERT INTO rechecks
@@ -195,7 +200,7 @@ pub(crate) const SELECT_RUN: &str = "SELECT id, target_key, targets, profile, st
 pub(crate) const SELECT_HOSTS: &str = "SELECT address, hostname, state, reason, extra_ports,
     unprobed, interruptions, stats FROM hosts WHERE run_id = ?";
 pub(crate) const SELECT_OBSERVATIONS: &str = "SELECT address, port, protocol, state, reason,
-    rtt_us, attempts, icmp_from FROM observations WHERE run_id = ? ORDER BY address, port";
+    rtt_us, attempts, icmp_from, service FROM observations WHERE run_id = ? ORDER BY address, port";
 pub(crate) const SELECT_RECHECKS: &str = "SELECT host, port, protocol, verdict, evidence
     FROM rechecks WHERE run_id = ? ORDER BY id";
 /// Newest first: ids are handed out in the order runs begin.

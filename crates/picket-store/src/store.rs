@@ -271,6 +271,11 @@ impl<C: Conn> SqlStore<C> {
                     o.rtt.map(|d| micros(d, &what, "rtt")).transpose()?.into(),
                     i64::from(o.attempts).into(),
                     o.icmp_from.map(|ip| ip.to_string()).into(),
+                    o.service
+                        .as_ref()
+                        .map(|s| to_json(s, &what, "service"))
+                        .transpose()?
+                        .into(),
                 ]);
                 obs_keys.push((address, port));
             }
@@ -382,6 +387,10 @@ impl<C: Conn> SqlStore<C> {
                     .transpose()?,
                 attempts: f.small(6, "attempts")?,
                 icmp_from: f.opt_ip(7, "icmp_from")?,
+                service: match f.opt_text(8, "service")? {
+                    Some(_) => Some(f.json(8, "service")?),
+                    None => None,
+                },
             });
         }
         Ok(hosts)

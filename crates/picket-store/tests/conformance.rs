@@ -17,7 +17,7 @@ use picket_store::{FindingFilter, Store, StoreError};
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
 /// The schema version this build creates.
-const LATEST: i64 = 2;
+const LATEST: i64 = 3;
 
 /// A database of the test's own.
 struct TestDb {
@@ -172,6 +172,24 @@ fn obs(port: u16, reason: Reason, rtt_us: Option<u64>, attempts: u8) -> Observat
     Observation::new(port, reason, rtt_us.map(Duration::from_micros), attempts)
 }
 
+/// An open port with what service detection found on it.
+fn ssh_with_service() -> Observation {
+    let mut o = obs(22, Reason::SynAck, Some(250), 1);
+    let mut s = picket_model::ServiceInfo::new("ssh", picket_model::DetectionMethod::Banner, 10);
+    s.product = Some("OpenSSH".into());
+    s.version = Some("9.2p1".into());
+    s.extrainfo = Some("Debian 2+deb12u3".into());
+    s.cpe = Some(
+        "cpe:2.3:a:openbsd:openssh:9.2p1:*:*:*:*:*:*:*"
+            .parse()
+            .unwrap(),
+    );
+    s.package = Some(picket_model::Package::new("openssh", "1:9.2p1-2+deb12u3"));
+    s.raw = Some("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\r\\n".into());
+    o.service = Some(s);
+    o
+}
+
 /// Three hosts, deliberately out of order (numerically 192.0.2.2 < 192.0.2.10 < 2001:db8::5,
 /// while as text "192.0.2.10" < "192.0.2.2"), with open, closed and filtered ports, a summary,
 /// an interruption with unprobed ports, a host down, and two re-checks.
@@ -225,7 +243,7 @@ fn realistic_run(id: RunId, targets: &Targets) -> ScanRun {
                 state: HostState::Up,
                 reason: HostReason::PortAnswered,
                 ports: vec![
-                    obs(22, Reason::SynAck, Some(250), 1),
+                    ssh_with_service(),
                     obs(80, Reason::SynAck, Some(310), 2),
                     obs(443, Reason::Reset, Some(240), 1),
                     filtered,

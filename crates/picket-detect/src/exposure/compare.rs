@@ -209,6 +209,7 @@ pub fn apply_corrections(cur: &mut ScanRun, rechecks: &[Recheck]) {
             // Probes the re-check needed to see the syn-ack.
             attempts: first_open.map_or(1, |i| u8::try_from(i + 1).unwrap_or(u8::MAX)),
             icmp_from: None,
+            service: None,
         };
         match host.ports.binary_search_by_key(&recheck.port, |o| o.port) {
             Ok(i) => host.ports[i] = corrected,

@@ -73,7 +73,12 @@ fn who(address: IpAddr, hostname: Option<&str>) -> String {
 }
 
 /// `picket scan HOST -p PORT [KNOBS] [--db DB]`.
-fn verify_command(host: IpAddr, port: u16, knobs: &[String], ctx: &FindingContext) -> String {
+pub(super) fn verify_command(
+    host: IpAddr,
+    port: u16,
+    knobs: &[String],
+    ctx: &FindingContext,
+) -> String {
     let mut cmd = format!("picket scan {host} -p {port}");
     for knob in knobs {
         cmd.push(' ');

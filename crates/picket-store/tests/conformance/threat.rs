@@ -303,6 +303,10 @@ fn a_failed_feed_replace_keeps_the_old_feed(db: &mut TestDb) {
 /// Replaces a feed of `n` indicators twice (the second time deleting the first) and reads it
 /// back, printing how long each step took.
 fn load_feed(db: &mut TestDb, n: u32) {
+    let backend = match db.kind {
+        Kind::Sqlite { .. } => "SQLite",
+        Kind::Postgres { .. } => "PostgreSQL",
+    };
     let mut store = db.open();
     let feed = many_indicators("big", n);
     let meta = FeedMeta::new("big", FeedFormat::Plain);
@@ -318,7 +322,9 @@ fn load_feed(db: &mut TestDb, n: u32) {
     assert_eq!(back.len(), feed.len());
     assert!(back == feed, "indicators differ after the round trip");
     assert_eq!(store.feeds().unwrap()[0].indicators, u64::from(n));
-    eprintln!("{n} indicators: replace_feed {first:?}, again {again:?}, indicators {read:?}");
+    eprintln!(
+        "{backend}, {n} indicators: replace_feed {first:?}, again {again:?}, indicators {read:?}"
+    );
 }
 
 fn stores_a_large_feed(db: &mut TestDb) {
@@ -1025,9 +1031,12 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
     let mut store = db.open();
     assert_eq!(
         db.raw_count("SELECT MAX(version) FROM schema_migrations"),
-        2
+        crate::LATEST
     );
-    assert_eq!(db.raw_count("SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_eq!(
+        db.raw_count("SELECT COUNT(*) FROM schema_migrations"),
+        crate::LATEST
+    );
     let want = ScanRun {
         id: old,
         target_key: t.key(),
@@ -1072,7 +1081,10 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
     assert_eq!(store.indicators(None).unwrap().len(), 1);
     drop(store);
     drop(db.open());
-    assert_eq!(db.raw_count("SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_eq!(
+        db.raw_count("SELECT COUNT(*) FROM schema_migrations"),
+        crate::LATEST
+    );
 }
 
 fn corrupt_threat_values_are_reported_by_field(db: &mut TestDb) {

@@ -1,0 +1,332 @@
+//! `vulnerable-service` findings: a service detected by the scan runs a version with known
+//! vulnerabilities.
+//!
+//! Distributions patch their packages without changing the upstream version (Debian 12's
+//! OpenSSH 9.2p1 carries the fix for CVE-2024-6387, yet NVD's range flags every 9.2p1). So when
+//! the service names a distribution package and only an upstream range matched, the finding
+//! says the match is version-based and may be fixed by a backport, and tells how to check,
+//! instead of claiming certainty.
+
+use std::net::IpAddr;
+
+use picket_model::{
+    Confidence, Finding, FindingKind, PortState, Protocol, RunId, ServiceInfo, ServiceVuln,
+    VulnMatch, VulnerableServiceEvidence,
+};
+
+use super::findings::{FindingContext, verify_command};
+
+/// A detected service and the vulnerabilities that matched its version.
+#[derive(Debug, Clone)]
+pub struct DetectedService<'a> {
+    pub host: IpAddr,
+    pub hostname: Option<String>,
+    pub port: u16,
+    pub service: &'a ServiceInfo,
+    pub matches: Vec<VulnMatch>,
+}
+
+/// One finding per service with at least one matching vulnerability, in the given order.
+pub fn vulnerable_service_findings(
+    run: RunId,
+    services: &[DetectedService],
+    ctx: &FindingContext,
+) -> Vec<Finding> {
+    services
+        .iter()
+        .filter(|s| !s.matches.is_empty())
+        .map(|s| finding(run, s, ctx))
+        .collect()
+}
+
+fn finding(run: RunId, s: &DetectedService, ctx: &FindingContext) -> Finding {
+    let packaged = s.service.package.is_some();
+    let mut vulns: Vec<ServiceVuln> = s
+        .matches
+        .iter()
+        .map(|m| ServiceVuln {
+            id: m.vuln_id.clone(),
+            cvss: m.cvss.clone(),
+            kev: m.kev.clone(),
+            epss: m.epss.clone(),
+            confidence: m.confidence,
+            backport_possible: packaged && m.confidence != Confidence::Exact,
+            why: m.why.clone(),
+            fixed_in: fixed_in(&m.why),
+        })
+        .collect();
+    vulns.sort_by(|a, b| {
+        let score = |v: &ServiceVuln| v.cvss.as_ref().map_or(0.0, |c| c.base_score);
+        (b.kev.is_some(), score(b))
+            .partial_cmp(&(a.kev.is_some(), score(a)))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    vulns.dedup_by(|a, b| a.id == b.id);
+
+    let name = service_name(s.service);
+    let worst = &vulns[0];
+    let worst_score = worst
+        .cvss
+        .as_ref()
+        .map(|c| format!(", CVSS {:.1}", c.base_score))
+        .unwrap_or_default();
+    let kev_count = vulns.iter().filter(|v| v.kev.is_some()).count();
+    let kev_words = match kev_count {
+        0 => String::new(),
+        1 => "; 1 is in CISA's Known Exploited Vulnerabilities catalog".to_owned(),
+        n => format!("; {n} are in CISA's Known Exploited Vulnerabilities catalog"),
+    };
+    let certainty = if vulns.iter().all(|v| v.backport_possible) {
+        " (version-based: the distribution may have backported fixes)"
+    } else {
+        ""
+    };
+    let summary = format!(
+        "{name} on {} matches {} known {} (worst: {}{worst_score}){kev_words}{certainty}.",
+        endpoint(s.host, s.port),
+        vulns.len(),
+        if vulns.len() == 1 {
+            "vulnerability"
+        } else {
+            "vulnerabilities"
+        },
+        worst.id,
+    );
+
+    let mut remediation = Vec::new();
+    if kev_count > 0 {
+        let ids: Vec<&str> = vulns
+            .iter()
+            .filter(|v| v.kev.is_some())
+            .map(|v| v.id.as_str())
+            .collect();
+        remediation.push(format!(
+            "Patch first: {} {} exploited in the wild (CISA KEV); until patched, restrict who can reach port {} (firewall, allow-list).",
+            ids.join(", "),
+            if ids.len() == 1 { "is" } else { "are" },
+            s.port
+        ));
+    }
+    let product = s.service.product.as_deref().unwrap_or(&s.service.name);
+    match upgrade_target(&vulns) {
+        Some(version) => remediation.push(format!(
+            "Upgrade {product} to {version} or later, which is outside every matched range."
+        )),
+        None => remediation.push(format!(
+            "Upgrade {product} to a release that the advisories no longer list as affected."
+        )),
+    }
+    if let Some(package) = &s.service.package {
+        let ids: Vec<&str> = vulns
+            .iter()
+            .filter(|v| v.backport_possible)
+            .map(|v| v.id.as_str())
+            .collect();
+        if !ids.is_empty() {
+            remediation.push(format!(
+                "The service runs the distribution package {} {}: distributions backport fixes without changing the upstream version, so check each CVE in the distribution's security tracker (for Debian: https://security-tracker.debian.org/tracker/{}) and update the package with the distribution's tools (apt-get install --only-upgrade ...) rather than upgrading upstream.",
+                package.name,
+                package.version,
+                ids[0]
+            ));
+        }
+    }
+    Finding {
+        id: None,
+        run_id: run,
+        kind: FindingKind::VulnerableService,
+        host: s.host,
+        hostname: s.hostname.clone(),
+        port: s.port,
+        protocol: Protocol::Tcp,
+        previous_state: None,
+        current_state: Some(PortState::Open),
+        verdict: None,
+        summary,
+        evidence: serde_json::to_value(VulnerableServiceEvidence {
+            service: s.service.clone(),
+            vulns,
+        })
+        .unwrap_or(serde_json::Value::Null),
+        remediation,
+        verify: format!(
+            "{} --service-detect",
+            verify_command(s.host, s.port, &[], ctx)
+        ),
+        created_at: ctx.now,
+    }
+}
+
+fn service_name(s: &ServiceInfo) -> String {
+    match (&s.product, &s.version) {
+        (Some(p), Some(v)) => format!("{p} {v}"),
+        (Some(p), None) => p.clone(),
+        _ => s.name.clone(),
+    }
+}
+
+fn endpoint(host: IpAddr, port: u16) -> String {
+    std::net::SocketAddr::new(host, port).to_string()
+}
+
+/// The upper bound of the range a match names, when it is exclusive (`< 9.8`): the first
+/// version outside it. `<=` bounds and exact listings name no fixed version.
+///
+/// picket-vuln words a range match as `CRITERION [>= A] < B includes V`; this reads `< B`.
+fn fixed_in(why: &str) -> Option<String> {
+    let mut words = why.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "<" {
+            return words.next().map(str::to_owned);
+        }
+    }
+    None
+}
+
+/// The highest fixed version among the matches, when every range match names one: upgrading
+/// to it leaves every range. Compared as dotted numbers (`9.8` > `9.3`).
+fn upgrade_target(vulns: &[ServiceVuln]) -> Option<String> {
+    let fixed: Vec<&str> = vulns
+        .iter()
+        .map(|v| v.fixed_in.as_deref())
+        .collect::<Option<_>>()?;
+    fixed
+        .into_iter()
+        .max_by(|a, b| numeric_parts(a).cmp(&numeric_parts(b)))
+        .map(str::to_owned)
+}
+
+fn numeric_parts(v: &str) -> Vec<u64> {
+    v.split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picket_model::{Application, DetectionMethod, Package, Timestamp};
+
+    fn m(id: &str, confidence: Confidence, why: &str, score: f64) -> VulnMatch {
+        let mut app = Application::new("openssh");
+        app.version = Some("9.2p1".into());
+        serde_json::from_value(serde_json::json!({
+            "vuln_id": id,
+            "application": app,
+            "confidence": confidence,
+            "why": why,
+            "cvss": {"version": "3.1", "base_score": score, "severity": "high", "vector": "CVSS:3.1/AV:N"},
+        }))
+        .unwrap()
+    }
+
+    fn ssh(package: bool) -> ServiceInfo {
+        let mut s = ServiceInfo::new("ssh", DetectionMethod::Banner, 10);
+        s.product = Some("OpenSSH".into());
+        s.version = Some("9.2p1".into());
+        if package {
+            s.package = Some(Package::new("openssh", "1:9.2p1-2+deb12u3"));
+        }
+        s
+    }
+
+    fn ctx() -> FindingContext<'static> {
+        FindingContext {
+            now: "2026-11-23T12:00:00Z".parse::<Timestamp>().unwrap(),
+            db: None,
+        }
+    }
+
+    #[test]
+    fn reads_the_fixed_version_from_a_range() {
+        assert_eq!(
+            fixed_in("cpe:2.3:a:openbsd:openssh:*:* >= 8.6 < 9.8 includes 9.2 update p1")
+                .as_deref(),
+            Some("9.8")
+        );
+        assert_eq!(
+            fixed_in("cpe:2.3:a:x:y:* >= 2.4.0 <= 2.4.55 includes 2.4.49"),
+            None
+        );
+        assert_eq!(fixed_in("cpe:2.3:a:x:y:2.3.4 lists 2.3.4"), None);
+    }
+
+    #[test]
+    fn a_packaged_service_matched_by_range_is_a_lead_not_a_certainty() {
+        let svc = ssh(true);
+        let services = [DetectedService {
+            host: "192.0.2.5".parse().unwrap(),
+            hostname: None,
+            port: 22,
+            service: &svc,
+            matches: vec![
+                m(
+                    "CVE-2024-6387",
+                    Confidence::VersionRange,
+                    "c >= 8.6 < 9.8 includes 9.2 update p1",
+                    8.1,
+                ),
+                m(
+                    "CVE-2023-38408",
+                    Confidence::VersionRange,
+                    "c < 9.3 includes 9.2 update p1",
+                    9.8,
+                ),
+            ],
+        }];
+        let f = vulnerable_service_findings(RunId(3), &services, &ctx()).remove(0);
+        assert_eq!(f.kind, FindingKind::VulnerableService);
+        assert!(
+            f.summary.contains("worst: CVE-2023-38408, CVSS 9.8"),
+            "{}",
+            f.summary
+        );
+        assert!(f.summary.contains("version-based"), "{}", f.summary);
+        assert!(
+            f.remediation
+                .iter()
+                .any(|r| r.contains("Upgrade OpenSSH to 9.8 or later")),
+            "{:?}",
+            f.remediation
+        );
+        assert!(
+            f.remediation
+                .iter()
+                .any(|r| r.contains("security-tracker.debian.org"))
+        );
+        let e: VulnerableServiceEvidence = serde_json::from_value(f.evidence).unwrap();
+        assert!(e.vulns.iter().all(|v| v.backport_possible));
+        assert!(f.verify.ends_with("--service-detect"));
+    }
+
+    #[test]
+    fn an_upstream_build_is_matched_with_certainty_and_no_match_gives_no_finding() {
+        let svc = ssh(false);
+        let services = [
+            DetectedService {
+                host: "192.0.2.5".parse().unwrap(),
+                hostname: None,
+                port: 22,
+                service: &svc,
+                matches: vec![m(
+                    "CVE-2024-6387",
+                    Confidence::VersionRange,
+                    "c >= 8.6 < 9.8 includes 9.2",
+                    8.1,
+                )],
+            },
+            DetectedService {
+                host: "192.0.2.6".parse().unwrap(),
+                hostname: None,
+                port: 22,
+                service: &svc,
+                matches: vec![],
+            },
+        ];
+        let found = vulnerable_service_findings(RunId(3), &services, &ctx());
+        assert_eq!(found.len(), 1);
+        assert!(!found[0].summary.contains("version-based"));
+    }
+}
