@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     name = "picket",
     version,
     about = "Network exposure and threat monitor: what is open, did it really change, and who is knocking.",
-    after_help = "Nmap-style spellings are accepted too: -iL FILE, -Pn, -p-."
+    after_help = "Nmap-style spellings are accepted too: -iL FILE, -Pn, -p-, -sV."
 )]
 pub struct Cli {
     /// Where runs and findings are stored: an SQLite file, or a postgres:// URL.
@@ -292,6 +292,15 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_recheck: bool,
 
+    /// Identify the service and version behind each open port (Nmap -sV); detected services
+    /// join the inventory and are matched against the imported vulnerabilities.
+    #[arg(long)]
+    pub service_detect: bool,
+
+    /// More service signatures: a file or a folder of `*.toml` files (with --service-detect).
+    #[arg(long, value_name = "PATH", requires = "service_detect")]
+    pub signatures: Vec<PathBuf>,
+
     /// Seed of the probe order (a run can be replayed in the same order).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -354,6 +363,7 @@ pub fn nmap_spellings(args: impl IntoIterator<Item = String>) -> Vec<String> {
         match arg.as_str() {
             "-iL" => out.push("--input-list".to_owned()),
             "-Pn" => out.push("--no-ping".to_owned()),
+            "-sV" => out.push("--service-detect".to_owned()),
             "-p-" => {
                 out.push("-p".to_owned());
                 out.push("-".to_owned());

@@ -17,6 +17,8 @@ pub struct ScanOptions {
     pub profile: ScanProfile,
     pub format: Format,
     pub schedule: Option<Schedule>,
+    /// `--service-detect`: the signatures to identify services with (built-in plus the user's).
+    pub services: Option<std::sync::Arc<picket_service::Signatures>>,
 }
 
 /// `--every` / `--count`: scan again at a fixed interval.
@@ -90,11 +92,26 @@ impl ScanOptions {
             }
             None => None,
         };
+        let services = if args.service_detect {
+            let mut signatures = picket_service::Signatures::builtin()?;
+            for path in &args.signatures {
+                let user = if path.is_dir() {
+                    picket_service::Signatures::load_dir(path)?
+                } else {
+                    picket_service::Signatures::load_file(path)?
+                };
+                signatures = signatures.merge(user);
+            }
+            Some(std::sync::Arc::new(signatures))
+        } else {
+            None
+        };
         Ok(Self {
             targets,
             profile,
             format: parse_format(&args.format)?,
             schedule,
+            services,
         })
     }
 }

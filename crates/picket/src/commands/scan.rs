@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -104,6 +105,12 @@ fn scan_once(
         exposure::apply_corrections(&mut cur, &rechecks);
         cur.rechecks = rechecks;
     }
+    if let Some(signatures) = &opts.services
+        && !outcome.aborted
+    {
+        progress.message("identifying services on open ports");
+        detect_services(rt, &mut cur, signatures);
+    }
     cur.finished_at = Some(Timestamp::now());
 
     let ctx = FindingContext {
@@ -111,6 +118,9 @@ fn scan_once(
         db: db_given.then_some(db),
     };
     let mut findings = exposure::findings(prev.as_ref(), &cur, &cur.rechecks, &ctx);
+    if opts.services.is_some() {
+        findings.extend(service_findings(store, &cur, &ctx)?);
+    }
     store.finish_run(&cur)?;
     store.save_findings(&mut findings)?;
     picket_report::scan(out, opts.format, &cur, &findings)?;
@@ -185,6 +195,68 @@ fn recheck(
             ))
         })
         .collect()
+}
+
+/// Service detection on every open port of the run, as many at once as `--max-checks` allows
+/// (at most 64: each port may take several connections), with the scan's read timeout when the
+/// user fixed one.
+fn detect_services(
+    rt: &tokio::runtime::Runtime,
+    run: &mut ScanRun,
+    signatures: &Arc<picket_service::Signatures>,
+) {
+    let mut settings = picket_service::DetectSettings::new(Arc::clone(signatures));
+    if let Some(t) = run.profile.read_timeout {
+        settings.connect_timeout = t;
+        settings.banner_timeout = t.max(Duration::from_millis(500));
+        settings.probe_timeout = t.max(Duration::from_millis(500));
+    }
+    let addrs: Vec<SocketAddr> = run
+        .hosts
+        .iter()
+        .flat_map(|h| h.open_ports().map(|o| SocketAddr::new(h.address, o.port)))
+        .collect();
+    let concurrency = run.profile.max_checks.clamp(1, 64);
+    let found = rt.block_on(picket_service::detect_many(addrs, &settings, concurrency));
+    for (addr, service) in found {
+        let Some(service) = service else { continue };
+        if let Some(host) = run.hosts.iter_mut().find(|h| h.address == addr.ip())
+            && let Some(o) = host.ports.iter_mut().find(|o| o.port == addr.port())
+        {
+            o.service = Some(service);
+        }
+    }
+}
+
+/// Detected services join the inventory (source `scan`) and are matched against the imported
+/// vulnerabilities: one `vulnerable-service` finding per service with matches.
+fn service_findings(
+    store: &mut dyn Store,
+    run: &ScanRun,
+    ctx: &FindingContext,
+) -> Result<Vec<picket_model::Finding>> {
+    let now = Timestamp::now();
+    let db = crate::commands::knowledge::vuln_db(store)?;
+    let mut detected = Vec::new();
+    for host in &run.hosts {
+        for o in host.open_ports() {
+            let Some(service) = &o.service else { continue };
+            let Some(app) = service.application() else {
+                continue;
+            };
+            store.upsert_application(host.address, o.port, &app, "scan", now)?;
+            detected.push(exposure::DetectedService {
+                host: host.address,
+                hostname: host.hostname.clone(),
+                port: o.port,
+                service,
+                matches: db.matches(&app),
+            });
+        }
+    }
+    Ok(exposure::vulnerable_service_findings(
+        run.id, &detected, ctx,
+    ))
 }
 
 fn scan_timeout(hosts: &[&HostResult]) -> Duration {
