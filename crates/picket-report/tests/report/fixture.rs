@@ -6,6 +6,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use picket_model::{
+    Confidence, DetectionMethod, Package, ServiceInfo, ServiceVuln, VulnerableServiceEvidence,
+};
+use picket_model::{
     ExtraPorts, Finding, FindingKind, HostReason, HostResult, HostState, HostStats, Interference,
     InterferenceKind, Interruption, Observation, PortChange, PortSet, PortState, ProbeRecord,
     Protocol, Reason, Recheck, RecheckEvidence, RunDiff, RunId, RunStatus, RunSummary, ScanProfile,
@@ -39,6 +42,29 @@ pub fn scanned_ports() -> PortSet {
     "1-2048,3306,3389,5432,8080,8443".parse().unwrap()
 }
 
+/// OpenSSH as service detection reports Debian 12's package.
+pub fn ssh_service() -> ServiceInfo {
+    let mut s = ServiceInfo::new("ssh", DetectionMethod::Banner, 10);
+    s.product = Some("OpenSSH".to_owned());
+    s.version = Some("9.2p1".to_owned());
+    s.extrainfo = Some("Debian 2+deb12u3".to_owned());
+    s.cpe = Some(
+        "cpe:2.3:a:openbsd:openssh:9.2p1:*:*:*:*:*:*:*"
+            .parse()
+            .unwrap(),
+    );
+    s.package = Some(Package::new("openssh", "1:9.2p1-2+deb12u3"));
+    s.ecosystem = Some("Debian:12".to_owned());
+    s.raw = Some("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\r\\n".to_owned());
+    s
+}
+
+fn ssh_with_service() -> Observation {
+    let mut o = Observation::new(22, Reason::SynAck, us(412), 1);
+    o.service = Some(ssh_service());
+    o
+}
+
 /// Up, with open, closed (summarised) and filtered ports, one of them filtered by an ICMP
 /// message from a router.
 fn web_host() -> HostResult {
@@ -50,7 +76,7 @@ fn web_host() -> HostResult {
         state: HostState::Up,
         reason: HostReason::PortAnswered,
         ports: vec![
-            Observation::new(22, Reason::SynAck, us(412), 1),
+            ssh_with_service(),
             filtered_by_router,
             Observation::new(80, Reason::SynAck, us(530), 2),
             Observation::new(3389, Reason::NoResponse, None, 3),
@@ -303,6 +329,42 @@ pub fn findings() -> Vec<Finding> {
                 "If it is not meant to be reachable, stop it or firewall the port.".to_owned(),
             ],
             verify: "picket scan -p 8080 192.0.2.10".to_owned(),
+            created_at: ts("2026-03-01T12:04:05Z"),
+        },
+        Finding {
+            id: Some(10),
+            run_id: RunId(42),
+            kind: FindingKind::VulnerableService,
+            host: ip("192.0.2.10"),
+            hostname: None,
+            port: 22,
+            protocol: Protocol::Tcp,
+            previous_state: None,
+            current_state: Some(PortState::Open),
+            verdict: None,
+            summary: "OpenSSH 9.2p1 on 192.0.2.10:22 matches 1 known vulnerability (worst: CVE-2024-6387, CVSS 8.1) (version-based: the distribution may have backported fixes).".to_owned(),
+            evidence: serde_json::to_value(VulnerableServiceEvidence {
+                service: ssh_service(),
+                vulns: vec![ServiceVuln {
+                    id: "CVE-2024-6387".to_owned(),
+                    cvss: Some(serde_json::from_value(json!({
+                        "version": "3.1", "base_score": 8.1, "severity": "high",
+                        "vector": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"
+                    })).unwrap()),
+                    kev: None,
+                    epss: None,
+                    confidence: Confidence::VersionRange,
+                    backport_possible: true,
+                    why: "cpe:2.3:a:openbsd:openssh:*:*:*:*:*:*:*:* >= 8.6 < 9.8 includes 9.2 update p1".to_owned(),
+                    fixed_in: Some("9.8".to_owned()),
+                }],
+            })
+            .unwrap(),
+            remediation: vec![
+                "Upgrade OpenSSH to 9.8 or later, which is outside every matched range.".to_owned(),
+                "The service runs the distribution package openssh 1:9.2p1-2+deb12u3: check the distribution's security tracker.".to_owned(),
+            ],
+            verify: "picket scan 192.0.2.10 -p 22 --service-detect".to_owned(),
             created_at: ts("2026-03-01T12:04:05Z"),
         },
     ]

@@ -73,7 +73,7 @@ fn scan_ndjson() {
     assert_eq!(count("host"), 3);
     assert_eq!(count("port"), 7);
     assert_eq!(count("recheck"), 3);
-    assert_eq!(count("finding"), 3);
+    assert_eq!(count("finding"), 4);
     let first_port: serde_json::Value = serde_json::from_str(
         text.lines()
             .find(|l| l.contains(r#""type":"port""#))
