@@ -218,8 +218,9 @@ fn a_flapping_port_is_flapping() {
     };
     let (_stays, changing) = baseline(&s, &[8080]);
     drop(changing);
-    // Listening for 2 s, refusing for 2 s, ...: scan in a refusing phase, re-check across both.
-    let period = Duration::from_secs(2);
+    // Listening for 3 s, refusing for 3 s, ...: scan early in a refusing phase (it takes well
+    // under a second), re-check (about 4 s) into the next listening phase.
+    let period = Duration::from_secs(3);
     let _flap = s.target.flap(8080, period).unwrap();
     std::thread::sleep(period + Duration::from_millis(100));
     let doc = s.scan("22,80,443,2049,8080", &[]);
