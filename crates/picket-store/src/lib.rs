@@ -105,8 +105,8 @@ pub trait Store: Send {
     /// Removes the feed and its indicators; `false` if there was no such feed.
     fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError>;
 
-    /// The indicators of one feed, or of all; grouped by feed, each feed's in the order it was
-    /// given to [`Store::replace_feed`].
+    /// The indicators of one feed, or of all; grouped by feed (in the order the feeds were last
+    /// replaced), each feed's in the order it was given to [`Store::replace_feed`].
     fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError>;
 
     /// Records that `app` runs on `host` port `port`, as `source` says (`manual`, `scan`,

@@ -220,11 +220,11 @@ pub(crate) const SELECT_FINDINGS: &str = "SELECT id, run_id, kind, host, hostnam
     created_at FROM findings WHERE 1 = 1";
 pub(crate) const FINDINGS_ORDER: &str = " ORDER BY created_at, id";
 
-/// Registers a feed or replaces its row, keeping its id (its indicators are replaced apart).
-pub(crate) const UPSERT_FEED: &str = "INSERT INTO feeds
+/// A replaced feed gets a new id: in PostgreSQL, inserting the keys (feed_id, ordinal) that the
+/// same transaction just deleted makes every insert check the dead rows (5.8 s instead of 4 s
+/// for a million).
+pub(crate) const INSERT_FEED: &str = "INSERT INTO feeds
     (name, format, meta, indicator_count, loaded_at) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (name) DO UPDATE SET format = excluded.format, meta = excluded.meta,
-    indicator_count = excluded.indicator_count, loaded_at = excluded.loaded_at
     RETURNING id";
 pub(crate) const DELETE_INDICATORS: &str = "DELETE FROM indicators WHERE feed_id = ?";
 pub(crate) const INSERT_INDICATORS: Insert = Insert {

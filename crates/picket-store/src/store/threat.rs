@@ -203,6 +203,7 @@ impl<C: Conn> SqlStore<C> {
         let count = int(indicators.len(), &what, "indicator_count")?;
         let meta_json = to_json(meta, &what, "meta")?;
         self.transaction(|store| {
+            store.delete_feed(name)?;
             let params = [
                 name.into(),
                 meta.format.as_str().into(),
@@ -210,13 +211,10 @@ impl<C: Conn> SqlStore<C> {
                 count.into(),
                 loaded_at.as_microsecond().into(),
             ];
-            let rows = store.query(sql::UPSERT_FEED, &params, || {
+            let rows = store.query(sql::INSERT_FEED, &params, || {
                 format!("registering feed {name}")
             })?;
             let feed_id = store.fields(&rows, "feeds", what)?.int(0, "id")?;
-            store.exec(sql::DELETE_INDICATORS, &[feed_id.into()], || {
-                format!("removing the old indicators of feed {name}")
-            })?;
             store.insert_indicators(name, feed_id, indicators)
         })?;
         Ok(FeedSummary {
@@ -300,24 +298,28 @@ impl<C: Conn> SqlStore<C> {
     }
 
     pub(super) fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError> {
-        self.transaction(|store| {
-            let rows = store.query(sql::SELECT_FEED_ID, &[name.into()], || {
-                format!("looking up feed {name}")
-            })?;
-            if rows.is_empty() {
-                return Ok(false);
-            }
-            let id = store
-                .fields(&rows, "feeds", || format!("feed {name}"))?
-                .int(0, "id")?;
-            store.exec(sql::DELETE_INDICATORS, &[id.into()], || {
-                format!("removing the indicators of feed {name}")
-            })?;
-            store.exec(sql::DELETE_FEED, &[id.into()], || {
-                format!("removing feed {name}")
-            })?;
-            Ok(true)
-        })
+        self.transaction(|store| store.delete_feed(name))
+    }
+
+    /// Deletes the feed and its indicators (inside the caller's transaction); `false` if there
+    /// was no such feed.
+    fn delete_feed(&mut self, name: &str) -> Result<bool, StoreError> {
+        let rows = self.query(sql::SELECT_FEED_ID, &[name.into()], || {
+            format!("looking up feed {name}")
+        })?;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let id = self
+            .fields(&rows, "feeds", || format!("feed {name}"))?
+            .int(0, "id")?;
+        self.exec(sql::DELETE_INDICATORS, &[id.into()], || {
+            format!("removing the indicators of feed {name}")
+        })?;
+        self.exec(sql::DELETE_FEED, &[id.into()], || {
+            format!("removing feed {name}")
+        })?;
+        Ok(true)
     }
 
     pub(super) fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {

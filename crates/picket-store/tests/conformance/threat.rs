@@ -187,6 +187,11 @@ fn feeds_round_trip_and_replace(db: &mut TestDb) {
         .unwrap();
     assert_eq!(store.indicators(Some("ipsum")).unwrap(), replacement);
     assert_eq!(store.indicators(Some("drop")).unwrap(), drop_list);
+    // The replaced feed now comes last.
+    assert_eq!(
+        store.indicators(None).unwrap(),
+        [drop_list.clone(), replacement.clone()].concat()
+    );
     let ipsum_now = &store.feeds().unwrap()[1];
     assert_eq!(
         (ipsum_now.indicators, ipsum_now.loaded_at, &ipsum_now.meta),
