@@ -58,4 +58,26 @@ pub enum LabError {
 
     #[error("could not raise RLIMIT_NOFILE to {wanted}: {source}")]
     Rlimit { wanted: u64, source: io::Error },
+
+    #[error("{daemon} is not installed ({binary} is missing)")]
+    DaemonNotInstalled {
+        daemon: &'static str,
+        binary: &'static str,
+    },
+
+    #[error("could not prepare {path} for {daemon}: {source}")]
+    DaemonSetup {
+        daemon: &'static str,
+        path: String,
+        source: io::Error,
+    },
+
+    #[error("{daemon} did not listen on {addr} within {waited:?} ({state}); its log:\n{log}")]
+    DaemonNotReady {
+        daemon: &'static str,
+        addr: SocketAddr,
+        waited: std::time::Duration,
+        state: String,
+        log: String,
+    },
 }

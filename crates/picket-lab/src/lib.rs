@@ -6,7 +6,8 @@
 //! like an IPS, timed bans after a burst) and take its link down. Code under test runs inside
 //! the scanner namespace through [`Lab::in_scanner`] (in-process) or [`Lab::scanner_command`]
 //! (a binary). Loss is made with nftables (`numgen random`), not `tc netem`, which this kernel
-//! lacks.
+//! lacks. [`daemons`] starts real daemons from Debian's packages (OpenSSH, nginx, Redis,
+//! Memcached, vsftpd, Exim) inside a target, to test service detection against.
 //!
 //! Sysctls set inside every target namespace (never on the host), each so that a target answers
 //! exactly what its rules say, also under a full-speed scan:
@@ -28,6 +29,7 @@
 //! [`listen`]: Target::listen
 //! [`flap`]: Target::flap
 
+pub mod daemons;
 mod error;
 mod firewall;
 mod lab;
