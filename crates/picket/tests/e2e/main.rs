@@ -4,5 +4,6 @@
 
 mod cli;
 mod exposure;
+mod services;
 mod support;
 mod threat;
