@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::ops::Range;
 
 use ipnet::IpNet;
 use picket_model::{
@@ -226,49 +227,67 @@ impl<C: Conn> SqlStore<C> {
         })
     }
 
-    /// Inserts a feed's indicators with multi-row inserts, encoding one chunk at a time so that
-    /// a million indicators never exist twice in memory.
+    /// Inserts `items` with multi-row inserts, encoding one chunk at a time (`encode` pushes
+    /// one row of values for the item at an index) so that a million items never exist twice in
+    /// memory. `what` describes a chunk by its index range, for errors.
+    fn insert_encoded<T>(
+        &mut self,
+        insert: &sql::Insert,
+        items: &[T],
+        mut encode: impl FnMut(usize, &T, &mut Vec<Value>) -> Result<(), StoreError>,
+        what: impl Fn(Range<usize>) -> String,
+    ) -> Result<(), StoreError> {
+        let mut chunk: Vec<Value> = Vec::with_capacity(sql::MAX_ROWS_PER_INSERT * insert.width);
+        let full = sql::insert_rows(insert, sql::MAX_ROWS_PER_INSERT);
+        let mut done = 0;
+        while done < items.len() {
+            let n = sql::rows_per_insert(items.len() - done);
+            chunk.clear();
+            for (i, item) in items.iter().enumerate().skip(done).take(n) {
+                encode(i, item, &mut chunk)?;
+            }
+            let partial;
+            let statement = if n == sql::MAX_ROWS_PER_INSERT {
+                &full
+            } else {
+                partial = sql::insert_rows(insert, n);
+                &partial
+            };
+            self.exec(statement, &chunk, || what(done..done + n))?;
+            done += n;
+        }
+        Ok(())
+    }
+
     fn insert_indicators(
         &mut self,
         name: &str,
         feed_id: i64,
         indicators: &[Indicator],
     ) -> Result<(), StoreError> {
-        let width = sql::INSERT_INDICATORS.width;
-        let mut chunk: Vec<Value> = Vec::with_capacity(sql::MAX_ROWS_PER_INSERT * width);
-        let full = sql::insert_rows(&sql::INSERT_INDICATORS, sql::MAX_ROWS_PER_INSERT);
-        let mut done = 0;
-        while done < indicators.len() {
-            let n = sql::rows_per_insert(indicators.len() - done);
-            chunk.clear();
-            for (k, ind) in indicators[done..done + n].iter().enumerate() {
-                let what = || format!("feed {name} indicator {} ({})", done + k + 1, ind.network);
-                chunk.extend([
+        self.insert_encoded(
+            &sql::INSERT_INDICATORS,
+            indicators,
+            |i, ind, row| {
+                let what = || format!("feed {name} indicator {} ({})", i + 1, ind.network);
+                row.extend([
                     feed_id.into(),
-                    int(done + k, &what, "ordinal")?.into(),
+                    int(i, &what, "ordinal")?.into(),
                     ind.network.to_string().into(),
                     indicator_extra(ind, &what)?.into(),
                 ]);
-            }
-            let partial;
-            let statement = if n == sql::MAX_ROWS_PER_INSERT {
-                &full
-            } else {
-                partial = sql::insert_rows(&sql::INSERT_INDICATORS, n);
-                &partial
-            };
-            self.exec(statement, &chunk, || {
+                Ok(())
+            },
+            |rows| {
                 format!(
                     "storing feed {name} indicators {} to {} ({} to {})",
-                    done + 1,
-                    done + n,
-                    indicators[done].network,
-                    indicators[done + n - 1].network
+                    rows.start + 1,
+                    rows.end,
+                    indicators[rows.start].network,
+                    indicators[rows.end - 1].network
                 )
-            })?;
-            done += n;
-        }
-        Ok(())
+            },
+        )
     }
 
     pub(super) fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError> {
@@ -434,20 +453,25 @@ impl<C: Conn> SqlStore<C> {
         vulns: &[Vulnerability],
     ) -> Result<(), StoreError> {
         let kept = last_of_each(vulns, |v| v.id.as_str());
-        let mut values = Vec::with_capacity(kept.len() * sql::UPSERT_VULNERABILITIES.width);
-        for v in &kept {
-            check_vulnerability(v)?;
-            let what = || format!("vulnerability {}", v.id);
-            values.extend([v.id.as_str().into(), to_json(v, &what, "*")?.into()]);
-        }
+        // Refused before the transaction starts; encoding happens chunk by chunk inside it.
+        kept.iter().try_for_each(|v| check_vulnerability(v))?;
         self.transaction(|store| {
-            store.insert_many(&sql::UPSERT_VULNERABILITIES, &values, |rows| {
-                format!(
-                    "storing vulnerabilities {} to {}",
-                    kept[rows.start].id,
-                    kept[rows.end - 1].id
-                )
-            })
+            store.insert_encoded(
+                &sql::UPSERT_VULNERABILITIES,
+                &kept,
+                |_, v, row| {
+                    let what = || format!("vulnerability {}", v.id);
+                    row.extend([v.id.as_str().into(), to_json(v, &what, "*")?.into()]);
+                    Ok(())
+                },
+                |rows| {
+                    format!(
+                        "storing vulnerabilities {} to {}",
+                        kept[rows.start].id,
+                        kept[rows.end - 1].id
+                    )
+                },
+            )
         })
     }
 
@@ -472,23 +496,27 @@ impl<C: Conn> SqlStore<C> {
 
     pub(super) fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
         let kept = last_of_each(records, |r| (r.kind.as_str(), r.id.as_str()));
-        let mut values = Vec::with_capacity(kept.len() * sql::UPSERT_VULN_RECORDS.width);
-        for r in &kept {
-            let what = || format!("{} record {}", r.kind, r.id);
-            values.extend([
-                r.kind.as_str().into(),
-                r.id.as_str().into(),
-                to_json(&r.body, &what, "body")?.into(),
-            ]);
-        }
         self.transaction(|store| {
-            store.insert_many(&sql::UPSERT_VULN_RECORDS, &values, |rows| {
-                let (first, last) = (kept[rows.start], kept[rows.end - 1]);
-                format!(
-                    "storing vulnerability records {} {} to {} {}",
-                    first.kind, first.id, last.kind, last.id
-                )
-            })
+            store.insert_encoded(
+                &sql::UPSERT_VULN_RECORDS,
+                &kept,
+                |_, r, row| {
+                    let what = || format!("{} record {}", r.kind, r.id);
+                    row.extend([
+                        r.kind.as_str().into(),
+                        r.id.as_str().into(),
+                        to_json(&r.body, &what, "body")?.into(),
+                    ]);
+                    Ok(())
+                },
+                |rows| {
+                    let (first, last) = (kept[rows.start], kept[rows.end - 1]);
+                    format!(
+                        "storing vulnerability records {} {} to {} {}",
+                        first.kind, first.id, last.kind, last.id
+                    )
+                },
+            )
         })
     }
 
