@@ -40,6 +40,28 @@ impl PortSet {
         Self { ports }
     }
 
+    /// Builds a set from inclusive ranges. Overlaps are merged before anything is expanded, so
+    /// a spec that repeats `-` thousands of times costs what one `-` does (expanding each range
+    /// first took 128 KiB per item: an 80 KB `-p` needed gigabytes).
+    fn from_ranges(mut ranges: Vec<(u16, u16)>) -> Self {
+        ranges.sort_unstable();
+        let mut ports: Vec<u16> = Vec::new();
+        for (lo, hi) in ranges {
+            // Ranges come in order of their start: skip what the previous ones already cover.
+            let lo = match ports.last() {
+                Some(&last) if last >= lo => match last.checked_add(1) {
+                    Some(next) => next,
+                    None => break,
+                },
+                _ => lo,
+            };
+            if lo <= hi {
+                ports.extend(lo..=hi);
+            }
+        }
+        Self { ports }
+    }
+
     pub fn len(&self) -> usize {
         self.ports.len()
     }
@@ -111,7 +133,7 @@ impl FromStr for PortSet {
         if spec.is_empty() {
             return Err(ModelError::ports(input, "empty"));
         }
-        let mut ports = Vec::new();
+        let mut ranges = Vec::new();
         for item in spec.split(',') {
             let item = item.trim();
             if item.is_empty() {
@@ -142,9 +164,9 @@ impl FromStr for PortSet {
                     (lo, hi)
                 }
             };
-            ports.extend(lo..=hi);
+            ranges.push((lo, hi));
         }
-        Ok(Self::from_ports(ports))
+        Ok(Self::from_ranges(ranges))
     }
 }
 
@@ -224,6 +246,31 @@ mod tests {
         }
     }
 
+    /// Found by fuzz/fuzz_targets/model_ports.rs: an 80 KB spec of 40,000 `-` ran out of the
+    /// fuzzer's 2 GiB, as every item was expanded to 65,535 ports before deduplication. The set
+    /// may now hold at most twice the port range, however many items repeat it.
+    #[test]
+    fn repeated_ranges_do_not_multiply_memory() {
+        let bound = 2 * usize::from(u16::MAX);
+        let set: PortSet = vec!["-"; 1_000].join(",").parse().unwrap();
+        assert_eq!(set, PortSet::all());
+        assert!(set.ports.capacity() <= bound, "{}", set.ports.capacity());
+        let set: PortSet = vec!["1-1000,500-2000,65535"; 1_000]
+            .join(",")
+            .parse()
+            .unwrap();
+        assert_eq!(set.to_string(), "1-2000,65535");
+        assert!(set.ports.capacity() <= bound, "{}", set.ports.capacity());
+    }
+
+    #[test]
+    fn overlapping_and_nested_ranges_merge() {
+        let set: PortSet = "100-200,150,120-130,190-210,65535,65530-,1-3,2"
+            .parse()
+            .unwrap();
+        assert_eq!(set.to_string(), "1-3,100-210,65530-65535");
+    }
+
     #[test]
     fn top_ports_follow_the_shipped_ranking() {
         let top = top_ports(5).unwrap();
@@ -240,6 +287,21 @@ mod tests {
             prop_assume!(!set.is_empty());
             let again: PortSet = set.to_string().parse().unwrap();
             prop_assert_eq!(set, again);
+        }
+
+        #[test]
+        fn ranges_merge_to_the_expanded_ports(
+            ranges in proptest::collection::vec((1u16.., 0u16..300), 1..20)
+        ) {
+            let ranges: Vec<(u16, u16)> =
+                ranges.iter().map(|&(lo, len)| (lo, lo.saturating_add(len))).collect();
+            let spec = ranges
+                .iter()
+                .map(|(lo, hi)| format!("{lo}-{hi}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let expanded = PortSet::from_ports(ranges.iter().flat_map(|&(lo, hi)| lo..=hi));
+            prop_assert_eq!(spec.parse::<PortSet>().unwrap(), expanded);
         }
 
         #[test]
