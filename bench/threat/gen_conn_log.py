@@ -172,7 +172,7 @@ def main() -> int:
             resp_bytes = rpkts * ((x >> 20) % 1400)
             w.write(
                 f"{base + i // 100}.{x % 1_000_000:06d}\tC{x:016x}\t{dotted(client)}"
-                f"\t{1024 + (x >> 4) % 64512}\t{host}\t{port}\ttcp\t{SERVICES.get(port, "-")}"
+                f"\t{1024 + (x >> 4) % 64512}\t{host}\t{port}\ttcp\t{SERVICES.get(port, '-')}"
                 f"\t{(x >> 12) % 30_000_000 / 1e6:.6f}\t{orig_bytes}\t{resp_bytes}\t{state}\tF\tT\t0"
                 f"\t{history}\t{pkts}\t{orig_bytes + 40 * pkts}\t{rpkts}\t{resp_bytes + 40 * rpkts}\t-\n"
             )
