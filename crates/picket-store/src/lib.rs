@@ -155,6 +155,9 @@ pub trait Store: Send {
     /// context). Sets `alert.id`.
     fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError>;
 
+    /// [`Store::upsert_alert`] for a batch, in one transaction: all are stored or none.
+    fn upsert_alerts(&mut self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError>;
+
     /// The alerts matching every condition set in `filter`, by `first_seen`, then id.
     fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError>;
 

@@ -682,6 +682,10 @@ impl<C: Conn> Store for SqlStore<C> {
         SqlStore::upsert_alert(self, alert)
     }
 
+    fn upsert_alerts(&mut self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError> {
+        SqlStore::upsert_alerts(self, alerts)
+    }
+
     fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
         SqlStore::alerts(self, filter)
     }

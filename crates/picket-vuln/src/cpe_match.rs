@@ -172,10 +172,14 @@ impl CpeCriterion {
                     CriterionResult::Miss
                 }
             }
-            CpeValue::Any | CpeValue::Na if !ranged => CriterionResult::Match {
+            CpeValue::Any if !ranged => CriterionResult::Match {
                 confidence: Confidence::VersionRange,
                 why: format!("{self} covers all versions"),
             },
+            // `-` is "not applicable" (NISTIR 7696): it names a product without versions, and
+            // never matches a real version (CVE-2022-0543's `redis:redis:-` is Debian's packaging
+            // of Redis, not every Redis).
+            CpeValue::Na if !ranged => CriterionResult::Miss,
             _ => {
                 let update = seen.update.as_value();
                 let after_start = self.start.as_ref().is_none_or(|b| {
@@ -248,6 +252,19 @@ mod tests {
             CriterionResult::Match { confidence, .. } => Some(confidence),
             _ => None,
         }
+    }
+
+    #[test]
+    fn not_applicable_never_matches_a_real_version() {
+        // CVE-2022-0543: `redis:redis:-` (Debian's packaging), not every Redis.
+        let c = crit("cpe:2.3:a:redis:redis:-:*:*:*:*:*:*:*", None, None);
+        let redis = Cpe::application("redis", "redis", Some("7.0.15"));
+        assert_eq!(confidence(c.evaluate(&redis)), None);
+        let any = crit("cpe:2.3:a:redis:redis:*:*:*:*:*:*:*:*", None, None);
+        assert_eq!(
+            confidence(any.evaluate(&redis)),
+            Some(Confidence::VersionRange)
+        );
     }
 
     #[test]

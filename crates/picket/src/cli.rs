@@ -345,7 +345,7 @@ pub struct FindingsArgs {
     /// Only findings of this run.
     #[arg(long)]
     pub run: Option<i64>,
-    /// Only this kind: open-port-recheck or new-open-port.
+    /// Only this kind: open-port-recheck, new-open-port or vulnerable-service.
     #[arg(long)]
     pub kind: Option<String>,
     /// Only this host.

@@ -579,6 +579,20 @@ impl<C: Conn> SqlStore<C> {
         Ok(write)
     }
 
+    /// Every alert in one transaction: one disk sync for a whole batch, all or nothing.
+    pub(super) fn upsert_alerts(
+        &mut self,
+        alerts: &mut [Alert],
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        let written = self.transaction(|store| {
+            alerts
+                .iter()
+                .map(|alert| store.write_alert(alert))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(assign_ids(alerts, written))
+    }
+
     fn read_alerts(
         &mut self,
         statement: &str,
@@ -717,15 +731,7 @@ impl<C: Conn> SqlStore<C> {
             )?;
             Ok(written)
         })?;
-        // Only after the commit: a rolled-back alert must not look stored.
-        Ok(alerts
-            .iter_mut()
-            .zip(written)
-            .map(|(alert, (id, write))| {
-                alert.id = Some(id);
-                write
-            })
-            .collect())
+        Ok(assign_ids(alerts, written))
     }
 
     pub(super) fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError> {
@@ -818,4 +824,16 @@ mod tests {
             Some(r#"{"score":2.5}"#)
         );
     }
+}
+
+/// Sets each alert's id once its transaction committed: a rolled-back alert must not look stored.
+fn assign_ids(alerts: &mut [Alert], written: Vec<(i64, AlertWrite)>) -> Vec<AlertWrite> {
+    alerts
+        .iter_mut()
+        .zip(written)
+        .map(|(alert, (id, write))| {
+            alert.id = Some(id);
+            write
+        })
+        .collect()
 }

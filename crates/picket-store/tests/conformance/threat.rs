@@ -24,6 +24,7 @@ conformance!(
     inventory_keeps_one_entry_per_source,
     vulnerability_knowledge_rebuilds_the_index,
     alerts_upsert_filter_and_reload,
+    alert_batches_are_one_transaction,
     suppressions_round_trip,
     checkpoint_and_alerts_are_one_transaction,
     blocks_keep_their_history,
@@ -656,6 +657,29 @@ fn grown(alert: &Alert) -> Alert {
     a.severity = Severity::Critical;
     a.reasons.push("Connections were established.".into());
     a
+}
+
+fn alert_batches_are_one_transaction(db: &mut TestDb) {
+    let mut store = db.open();
+    let mut first = alert("203.0.113.7", 22, T0, Severity::High);
+    store.upsert_alert(&mut first).unwrap();
+    let mut batch = vec![grown(&first), alert("203.0.113.8", 80, T0, Severity::Low)];
+    batch[0].id = None;
+    assert_eq!(
+        store.upsert_alerts(&mut batch).unwrap(),
+        [AlertWrite::Updated, AlertWrite::New]
+    );
+    assert_eq!(batch[0].id, first.id);
+    assert!(batch[1].id.is_some());
+    assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 2);
+
+    // One alert that cannot be stored (a NaN score) keeps the whole batch out.
+    let mut bad = alert("203.0.113.9", 443, T0, Severity::Low);
+    bad.intel[0].score = Some(f64::NAN);
+    let mut batch = vec![alert("203.0.113.10", 22, T0, Severity::Low), bad];
+    assert!(store.upsert_alerts(&mut batch).is_err());
+    assert!(batch.iter().all(|a| a.id.is_none()));
+    assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 2);
 }
 
 fn alerts_upsert_filter_and_reload(db: &mut TestDb) {

@@ -220,9 +220,7 @@ impl Session<'_> {
                     .save_checkpoint_with_alerts(source, &value, &mut alerts)?;
             }
             None => {
-                for alert in &mut alerts {
-                    self.store.upsert_alert(alert)?;
-                }
+                self.store.upsert_alerts(&mut alerts)?;
             }
         }
         self.block(&alerts)

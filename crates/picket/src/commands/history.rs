@@ -50,7 +50,7 @@ pub fn findings(db: &str, args: &FindingsArgs, out: &mut dyn Write) -> Result<()
     let format = parse_format(&args.format)?;
     let kind = match &args.kind {
         Some(k) => Some(FindingKind::parse(k).with_context(|| {
-            format!("--kind {k:?}: expected open-port-recheck or new-open-port")
+            format!("--kind {k:?}: expected open-port-recheck, new-open-port or vulnerable-service")
         })?),
         None => None,
     };

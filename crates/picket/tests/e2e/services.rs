@@ -24,7 +24,7 @@ const NMAP_DTD: &str = "/usr/share/nmap/nmap.dtd";
 
 /// NVD records (tests/fixtures) of the daemons' products: for each, records whose affected
 /// ranges end just below the installed Debian 12 version, and for OpenSSH two that include it.
-const NVD_RECORDS: [&str; 11] = [
+const NVD_RECORDS: [&str; 12] = [
     "CVE-2024-6387.json",  // OpenSSH 8.6 to 9.8: includes 9.2p1
     "CVE-2023-38408.json", // OpenSSH before 9.3: includes 9.2p1
     "CVE-2021-41617.json", // OpenSSH 6.2 to 8.8
@@ -32,6 +32,7 @@ const NVD_RECORDS: [&str; 11] = [
     "CVE-2019-20372.json", // nginx before 1.17.7
     "CVE-2023-28856.json", // Redis 7.0.0 to 7.0.11 (and older branches)
     "CVE-2021-32761.json", // Redis 2.2.0 to 6.2.5
+    "CVE-2022-0543.json",  // Debian's Redis packaging (`redis:redis:-`, Debian 9-11): not 7.0.15
     "CVE-2016-8704.json",  // Memcached up to 1.4.31
     "CVE-2011-2523.json",  // vsftpd 2.3.4
     "CVE-2020-28017.json", // Exim before 4.94.1
