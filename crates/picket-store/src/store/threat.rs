@@ -793,6 +793,18 @@ impl<C: Conn> SqlStore<C> {
     }
 }
 
+/// Sets each alert's id once its transaction committed: a rolled-back alert must not look stored.
+fn assign_ids(alerts: &mut [Alert], written: Vec<(i64, AlertWrite)>) -> Vec<AlertWrite> {
+    alerts
+        .iter_mut()
+        .zip(written)
+        .map(|(alert, (id, write))| {
+            alert.id = Some(id);
+            write
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,16 +836,4 @@ mod tests {
             Some(r#"{"score":2.5}"#)
         );
     }
-}
-
-/// Sets each alert's id once its transaction committed: a rolled-back alert must not look stored.
-fn assign_ids(alerts: &mut [Alert], written: Vec<(i64, AlertWrite)>) -> Vec<AlertWrite> {
-    alerts
-        .iter_mut()
-        .zip(written)
-        .map(|(alert, (id, write))| {
-            alert.id = Some(id);
-            write
-        })
-        .collect()
 }
