@@ -41,6 +41,16 @@ fn table(out: &mut dyn Write, alerts: &[Alert]) -> Result<(), ReportError> {
         .map_err(ReportError::io("alerts", Format::Table))
 }
 
+/// One alert as it arises (`picket detect` on a terminal): its block, numbered `number`, with
+/// no list header, followed by a blank line.
+pub fn alert_block(out: &mut dyn Write, number: usize, alert: &Alert) -> Result<(), ReportError> {
+    let mut text = String::new();
+    block(&mut text, number, alert);
+    text.push('\n');
+    out.write_all(text.as_bytes())
+        .map_err(ReportError::io("an alert", Format::Table))
+}
+
 const INDENT: &str = "   ";
 
 fn block(text: &mut String, number: usize, a: &Alert) {

@@ -200,7 +200,7 @@ impl Session<'_> {
             let alert = change.into_alert();
             if is_new {
                 self.new_alerts += 1;
-                print_alert(self.out, self.format, &alert)?;
+                print_alert(self.out, self.format, self.new_alerts, &alert)?;
             }
             self.pending
                 .insert((alert.dedup_key.clone(), alert.window_start), alert);
@@ -370,11 +370,13 @@ impl Session<'_> {
     }
 }
 
-fn print_alert(out: &mut dyn Write, format: AlertFormat, alert: &Alert) -> Result<()> {
+/// Prints a new alert as it arises: a numbered block on a terminal, one JSON line otherwise
+/// (`--format json` streams too: a single document could only be written at the end).
+fn print_alert(out: &mut dyn Write, format: AlertFormat, number: u64, alert: &Alert) -> Result<()> {
     match format {
         AlertFormat::Ocsf => picket_report::alert_change_ocsf(out, OcsfActivity::Create, alert)?,
         AlertFormat::Report(Format::Table) => {
-            picket_report::alerts(out, Format::Table, std::slice::from_ref(alert))?
+            picket_report::alert_block(out, usize::try_from(number).unwrap_or(usize::MAX), alert)?;
         }
         AlertFormat::Report(_) => {
             picket_report::alerts(out, Format::Ndjson, std::slice::from_ref(alert))?
