@@ -19,7 +19,6 @@ mod compare;
 mod findings;
 mod services;
 mod verdict;
-mod words;
 
 pub use compare::{Suspect, apply_corrections, diff, liveness_ports, suspects};
 pub use findings::{FindingContext, findings};

@@ -15,3 +15,4 @@
 
 pub mod exposure;
 pub mod threat;
+mod words;

@@ -11,7 +11,7 @@ use picket_model::{
 use serde_json::json;
 
 use super::verdict::{Counts, is_unreachable};
-use super::words::{count, duration, percent, port_list, rate, shell_quote, thousands};
+use crate::words::{count, duration, percent, port_list, rate, shell_quote, thousands};
 
 /// What findings need besides the runs: the time (injected, never read from a clock) and the
 /// database the user named, so that the verify command reads and writes the same history.

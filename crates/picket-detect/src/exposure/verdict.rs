@@ -28,7 +28,7 @@ use picket_model::{
 };
 
 use super::Suspect;
-use super::words::{count, duration, percent, port_list, rate, thousands};
+use crate::words::{count, duration, percent, port_list, rate, thousands};
 
 /// Everything the verdict on one suspect port is drawn from.
 #[derive(Debug, Clone, Copy)]

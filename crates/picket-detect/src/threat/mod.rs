@@ -20,7 +20,6 @@ mod inventory;
 pub mod severity;
 #[cfg(test)]
 mod testing;
-mod words;
 
 pub use detector::{AlertChange, ThreatDetector, ThreatError, ThreatSettings, ThreatStats};
 pub use inventory::{Inventory, InventoryApp, rank};

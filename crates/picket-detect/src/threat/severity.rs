@@ -20,7 +20,7 @@
 
 use picket_model::{Alert, Confidence, CvssSeverity, Severity};
 
-use super::words::{count, list, thousands};
+use crate::words::{count, list, thousands};
 
 /// The bytes (both ways) above which one connection counts as a meaningful transfer.
 pub const MEANINGFUL_TRANSFER_BYTES: u64 = 10_000;

@@ -15,10 +15,12 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
-/// `1` -> `1 probe`, `1204` -> `1,204 probes`.
+/// `1` -> `1 probe`, `1204` -> `1,204 probes`; `3 vulnerabilities`.
 pub(crate) fn count(n: u64, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
+    } else if let Some(stem) = noun.strip_suffix('y') {
+        format!("{} {stem}ies", thousands(n))
     } else {
         format!("{} {noun}s", thousands(n))
     }
@@ -75,6 +77,17 @@ pub(crate) fn shell_quote(s: &str) -> String {
     }
 }
 
+/// `a`, `a and b`, `a, b and c` for two or three names; longer lists are joined with commas.
+pub(crate) fn list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [a, b] => format!("{a} and {b}"),
+        [a, b, c] => format!("{a}, {b} and {c}"),
+        many => many.join(", "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +124,14 @@ mod tests {
         assert_eq!(rate(12.5), "12.5");
         assert_eq!(rate(50.0), "50");
         assert_eq!(percent(0.274), "27%");
+    }
+
+    #[test]
+    fn lists_read_as_prose() {
+        assert_eq!(list(&[]), "");
+        assert_eq!(list(&["a", "b"]), "a and b");
+        assert_eq!(list(&["a", "b", "c"]), "a, b and c");
+        assert_eq!(list(&["a", "b", "c", "d"]), "a, b, c, d");
     }
 
     #[test]
