@@ -33,6 +33,46 @@ pub struct DetectSettings {
     pub total_timeout: Duration,
     /// The most bytes read from one answer; a service that sends more is cut off.
     pub max_read: usize,
+    /// A ceiling on new connections per second across every port (the scan's `--max-rate`).
+    pub pacer: Option<Arc<ConnectPacer>>,
+}
+
+/// Spaces connection attempts evenly: at most `rate` new connections per second, shared by
+/// every detection running at once.
+#[derive(Debug)]
+pub struct ConnectPacer {
+    interval: Duration,
+    next: std::sync::Mutex<Instant>,
+}
+
+impl ConnectPacer {
+    /// `rate` new connections per second (at least one per hour).
+    pub fn new(rate: f64) -> Self {
+        let rate = if rate.is_finite() {
+            rate.max(1.0 / 3600.0)
+        } else {
+            f64::MAX
+        };
+        Self {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for this connection's turn.
+    async fn wait(&self) {
+        let slot = {
+            // A poisoned lock only means another task panicked mid-update; the instant is valid.
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let slot = (*next).max(Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
 }
 
 impl DetectSettings {
@@ -47,6 +87,7 @@ impl DetectSettings {
             quiet_gap: Duration::from_millis(250),
             total_timeout: Duration::from_secs(10),
             max_read: 16 * 1024,
+            pacer: None,
         }
     }
 }
@@ -134,6 +175,9 @@ async fn connect(
     settings: &DetectSettings,
     deadline: Instant,
 ) -> Option<TcpStream> {
+    if let Some(pacer) = &settings.pacer {
+        pacer.wait().await;
+    }
     let until = deadline.min(Instant::now() + settings.connect_timeout);
     let stream = timeout_at(until, TcpStream::connect(addr))
         .await

@@ -21,7 +21,7 @@ mod package;
 mod probe;
 mod signature;
 
-pub use detect::{DetectSettings, detect, detect_many};
+pub use detect::{ConnectPacer, DetectSettings, detect, detect_many};
 pub use error::ServiceError;
 pub use escape::{RAW_LIMIT, escape, unescape};
 pub use package::{debian_upstream, distro_package, upstream_version};

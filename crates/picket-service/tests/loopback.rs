@@ -264,3 +264,35 @@ async fn local_postgresql_when_running() {
     assert_eq!(info.method, DetectionMethod::Probe("postgresql".into()));
     eprintln!("PostgreSQL said: {}", info.raw.unwrap_or_default());
 }
+
+#[tokio::test]
+async fn a_pacer_spaces_connections() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            log.lock().unwrap().push(tokio::time::Instant::now());
+            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2p1\r\n").await;
+        }
+    });
+    let mut s = settings();
+    s.pacer = Some(Arc::new(picket_service::ConnectPacer::new(10.0)));
+    let found = detect_many(vec![addr; 4], &s, 4).await;
+    assert!(
+        found
+            .iter()
+            .all(|(_, info)| info.as_ref().is_some_and(|i| i.name == "ssh"))
+    );
+    let times = accepted.lock().unwrap().clone();
+    assert_eq!(times.len(), 4, "one connection per banner service");
+    for pair in times.windows(2) {
+        // 10 per second: 100 ms apart, less a little for the accept loop's own scheduling.
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(90),
+            "{:?}",
+            pair[1] - pair[0]
+        );
+    }
+}

@@ -197,9 +197,10 @@ fn recheck(
         .collect()
 }
 
-/// Service detection on every open port of the run, as many at once as `--max-checks` allows
-/// (at most 64: each port may take several connections), with the scan's read timeout when the
-/// user fixed one.
+/// Service detection on every open port of the run, within the scan's limits: as many at once
+/// as `--max-checks` allows (at most 64: each port may take several connections), no faster
+/// than `--max-rate` connections per second (or a tenth of the rate at which a host went
+/// silent, if one did), with the scan's read timeout when the user fixed one.
 fn detect_services(
     rt: &tokio::runtime::Runtime,
     run: &mut ScanRun,
@@ -211,6 +212,12 @@ fn detect_services(
         settings.banner_timeout = t.max(Duration::from_millis(500));
         settings.probe_timeout = t.max(Duration::from_millis(500));
     }
+    let hosts: Vec<&HostResult> = run.hosts.iter().collect();
+    let rate = run
+        .profile
+        .max_rate
+        .or(silenced_rate(&hosts).map(|r| r / 10.0));
+    settings.pacer = rate.map(|r| Arc::new(picket_service::ConnectPacer::new(r)));
     let addrs: Vec<SocketAddr> = run
         .hosts
         .iter()
