@@ -105,39 +105,40 @@ fn bench(args: Args) -> anyhow::Result<ExitCode> {
         .to_string();
     let load_before = machine::load_average();
     let mut rows = Vec::new();
-    'scenarios: for &scenario in &dedup(&args.scenarios) {
+    for &scenario in &dedup(&args.scenarios) {
         for (tool, ready) in &tools {
             let row = match ready {
-                Err(why) => Row {
+                Err(why) => Some(Row {
                     scenario,
                     tool: *tool,
                     wall: None,
                     expected: ports.len(),
                     outcome: Outcome::Skipped,
                     notes: vec![why.clone()],
-                },
+                }),
                 Ok(ready) => {
                     eprintln!("picket-bench: {scenario} / {tool} ...");
-                    let row = measure(
+                    measure(
                         scenario,
                         *tool,
                         &ready.program,
                         &ports,
                         timeout,
                         &interrupted,
-                    )?;
-                    let Some(row) = row else {
-                        eprintln!("picket-bench: interrupted; the runs so far:");
-                        println!("{}", report::terminal_table(&rows));
-                        return Ok(ExitCode::from(130));
-                    };
-                    row
+                    )?
                 }
             };
-            eprintln!("picket-bench: {}", row.summary());
-            rows.push(row);
-            if interrupted.load(Ordering::SeqCst) {
-                break 'scenarios;
+            // Stopped during a run or between two: a partial table is printed, never written.
+            match row {
+                Some(row) if !interrupted.load(Ordering::SeqCst) => {
+                    eprintln!("picket-bench: {}", row.summary());
+                    rows.push(row);
+                }
+                _ => {
+                    eprintln!("picket-bench: interrupted; the runs so far:");
+                    println!("{}", report::terminal_table(&rows));
+                    return Ok(ExitCode::from(130));
+                }
             }
         }
     }
