@@ -118,7 +118,8 @@ pub struct Interruption {
     pub silent_probes: u64,
     /// A port that had answered earlier in the run and was asked again, in vain.
     pub canary_port: Option<u16>,
-    /// Probes per second at the moment it happened.
+    /// The fastest probe rate the host was last seen to answer at in full: above it, it went
+    /// silent.
     pub rate: f64,
     /// Whether the host answered again after the engine paused and slowed down.
     pub resumed: bool,

@@ -100,7 +100,7 @@ mod limits {
     ];
     /// Ports of the same state and reason summarised into one line above this count.
     pub const SUMMARISE_ABOVE: usize = 25;
-    pub const TICK: Duration = Duration::from_millis(100);
+    pub const TICK: Duration = Duration::from_millis(50);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -728,7 +728,9 @@ impl Engine {
         now: Instant,
         events: &mut (dyn FnMut(ScanEvent) + Send),
     ) {
-        let rate = self.controller.rate();
+        // The fastest rate the host still answered at: the rate of the moment has been pushed
+        // up by slow start (or cut, seeing no answers) since the host stopped answering.
+        let rate = self.controller.last_healthy_rate();
         let canary_port = self.ports[canary as usize];
         let h = &mut self.hosts[host as usize];
         let interruption = Interruption {
@@ -758,7 +760,7 @@ impl Engine {
             since: now,
         };
         let address = h.address;
-        self.controller.clamp_to(rate / 4.0);
+        self.controller.back_off_from(rate);
         events(ScanEvent::HostSilenced {
             host: address,
             interruption,

@@ -122,11 +122,6 @@ fn connected(socket: &Socket, addr: SocketAddr, rtt: Duration) -> Result<ProbeRe
 
 fn failed(socket: &Socket, err: io::Error, rtt: Duration) -> Result<ProbeResult, LocalError> {
     let icmp = read_icmp_error(socket);
-    let local_ip = socket
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
-        .map(|a| a.ip());
     match err.raw_os_error() {
         Some(libc::ECONNREFUSED) => Ok(match icmp {
             Some(m) => ProbeResult {
@@ -139,6 +134,13 @@ fn failed(socket: &Socket, err: io::Error, rtt: Duration) -> Result<ProbeResult,
         }),
         Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EACCES | libc::EPERM) => {
             let errno = err.raw_os_error().unwrap_or_default();
+            // Only here is our own address needed: an ICMP message we sent ourselves means our
+            // neighbour table found nobody there.
+            let local_ip = socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map(|a| a.ip());
             let reason = match icmp.map(|m| m.kind) {
                 Some(IcmpKind::AdminProhibited) => Reason::AdminProhibited,
                 Some(IcmpKind::NetUnreach) => Reason::NetUnreach,

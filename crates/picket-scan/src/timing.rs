@@ -88,12 +88,15 @@ pub struct RateController {
     epoch_started: Instant,
     /// First epoch not yet judged.
     judged: usize,
+    /// The highest rate of an epoch judged healthy since the last back-off: the fastest the
+    /// path is known to take.
+    healthy_rate: Option<f64>,
 }
 
 impl RateController {
     pub const INITIAL_RATE: f64 = 400.0;
     pub const MIN_RATE: f64 = 5.0;
-    const EPOCH: Duration = Duration::from_millis(100);
+    const EPOCH: Duration = Duration::from_millis(50);
     /// Fewest completed first attempts an epoch (or a run of merged epochs) needs to be judged.
     const MIN_SAMPLE: u64 = 40;
     const BASELINE_WINDOW: f64 = 2000.0;
@@ -114,6 +117,7 @@ impl RateController {
             current: 0,
             epoch_started: now,
             judged: 0,
+            healthy_rate: None,
         }
     }
 
@@ -121,10 +125,24 @@ impl RateController {
         self.rate
     }
 
-    /// Lowers the rate after a host went silent; the controller leaves slow start.
-    pub fn clamp_to(&mut self, rate: f64) {
-        self.rate = rate.clamp(self.min_rate, self.max_rate);
+    /// The fastest rate the path was last known to take: the highest rate of an epoch judged
+    /// healthy since the last back-off, or, before any such epoch, the current rate.
+    ///
+    /// When a host goes silent this is the rate to blame, not the rate of the moment: answers
+    /// are judged a timeout after they were sent, so slow start has already doubled the rate
+    /// a few times past the point where the host stopped answering.
+    pub fn last_healthy_rate(&self) -> f64 {
+        self.healthy_rate.unwrap_or(self.rate)
+    }
+
+    /// After interference (a ban, a host gone silent) above `healthy` probes/s: never go above
+    /// 70 % of it again in this scan, and start again at half of it, growing gently. Each
+    /// further interference lowers the ceiling again, below any ban threshold in a few steps.
+    pub fn back_off_from(&mut self, healthy: f64) {
+        self.max_rate = (healthy * 0.7).max(self.min_rate).min(self.max_rate);
+        self.rate = (healthy * 0.5).clamp(self.min_rate, self.max_rate);
         self.slow_start = false;
+        self.healthy_rate = None;
     }
 
     /// Counts a first attempt sent now; returns the epoch it belongs to.
@@ -218,6 +236,7 @@ impl RateController {
                 baseline: base,
             });
         }
+        self.healthy_rate = Some(self.healthy_rate.map_or(e.rate, |r| r.max(e.rate)));
         let (a, c) = self.baseline;
         let (a, c) = (a + e.answered as f64, c + e.completed as f64);
         let scale = (Self::BASELINE_WINDOW / c).min(1.0);
@@ -341,7 +360,8 @@ mod tests {
         let mut t = start;
         let step = Duration::from_millis(10);
         for _ in 0..(seconds * 100) {
-            let rate = c.rate();
+            // The engine cannot send faster than its CPU allows: 100,000 probes/s here.
+            let rate = c.rate().min(100_000.0);
             let n = (rate * step.as_secs_f64()).round() as u64;
             let pass = limit.map_or(1.0, |l| (l / rate).min(1.0));
             for _ in 0..n {
@@ -392,6 +412,28 @@ mod tests {
         let tail = &rates[rates.len() / 2..];
         let mean = tail.iter().sum::<f64>() / tail.len() as f64;
         assert!((1300.0..2300.0).contains(&mean), "mean rate {mean}");
+    }
+
+    #[test]
+    fn interference_sets_a_ceiling_below_the_last_healthy_rate() {
+        let start = Instant::now();
+        let mut c = RateController::new(None, start);
+        c.back_off_from(1000.0);
+        assert_eq!(c.rate(), 500.0);
+        // However healthy the path looks afterwards, the rate stays at or below 700/s.
+        for i in 0..200 {
+            let t = start + Duration::from_millis(10 * i);
+            let n = (c.rate() / 100.0) as u64 + 1;
+            for _ in 0..n {
+                let e = c.on_send(t);
+                c.on_complete(e, true);
+            }
+            c.update(t + Duration::from_millis(10), 1e6);
+        }
+        assert!(c.rate() <= 700.0 && c.rate() > 600.0, "rate {}", c.rate());
+        assert!(c.last_healthy_rate() <= 700.0);
+        c.back_off_from(c.last_healthy_rate());
+        assert!(c.rate() <= 350.0, "lowered again: {}", c.rate());
     }
 
     #[test]
