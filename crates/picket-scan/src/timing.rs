@@ -132,15 +132,16 @@ impl RateController {
     /// are judged a timeout after they were sent, so slow start has already doubled the rate
     /// a few times past the point where the host stopped answering.
     pub fn last_healthy_rate(&self) -> f64 {
-        self.healthy_rate.unwrap_or(self.rate)
+        self.healthy_rate.unwrap_or(self.rate.min(self.max_rate))
     }
 
     /// After interference (a ban, a host gone silent) above `healthy` probes/s: never go above
-    /// 70 % of it again in this scan, and start again at half of it, growing gently. Each
-    /// further interference lowers the ceiling again, below any ban threshold in a few steps.
+    /// half of it again in this scan, and start again at 70 % of that ceiling, growing gently.
+    /// Each further interference halves the ceiling again: below any ban threshold in a few
+    /// steps, however far a burst allowance let slow start overshoot it first.
     pub fn back_off_from(&mut self, healthy: f64) {
-        self.max_rate = (healthy * 0.7).max(self.min_rate).min(self.max_rate);
-        self.rate = (healthy * 0.5).clamp(self.min_rate, self.max_rate);
+        self.max_rate = (healthy * 0.5).max(self.min_rate).min(self.max_rate);
+        self.rate = (self.max_rate * 0.7).max(self.min_rate);
         self.slow_start = false;
         self.healthy_rate = None;
     }
@@ -236,7 +237,10 @@ impl RateController {
                 baseline: base,
             });
         }
-        self.healthy_rate = Some(self.healthy_rate.map_or(e.rate, |r| r.max(e.rate)));
+        // Epochs sent before a back-off, above today's ceiling, say nothing about it.
+        if e.rate <= self.max_rate {
+            self.healthy_rate = Some(self.healthy_rate.map_or(e.rate, |r| r.max(e.rate)));
+        }
         let (a, c) = self.baseline;
         let (a, c) = (a + e.answered as f64, c + e.completed as f64);
         let scale = (Self::BASELINE_WINDOW / c).min(1.0);
@@ -418,8 +422,8 @@ mod tests {
     fn interference_sets_a_ceiling_below_the_last_healthy_rate() {
         let start = Instant::now();
         let mut c = RateController::new(None, start);
-        c.back_off_from(1000.0);
-        assert_eq!(c.rate(), 500.0);
+        c.back_off_from(1400.0);
+        assert_eq!(c.rate(), 490.0);
         // However healthy the path looks afterwards, the rate stays at or below 700/s.
         for i in 0..200 {
             let t = start + Duration::from_millis(10 * i);
@@ -433,7 +437,7 @@ mod tests {
         assert!(c.rate() <= 700.0 && c.rate() > 600.0, "rate {}", c.rate());
         assert!(c.last_healthy_rate() <= 700.0);
         c.back_off_from(c.last_healthy_rate());
-        assert!(c.rate() <= 350.0, "lowered again: {}", c.rate());
+        assert!(c.rate() <= 250.0, "lowered again: {}", c.rate());
     }
 
     #[test]
