@@ -1,9 +1,10 @@
 //! The scan loop: hands out probes in random order, paces them, retries the silent ones, and
 //! watches every host for the moment it stops answering.
 //!
-//! One task drives everything. Probes are futures in a `FuturesUnordered`; the loop launches as
-//! many as the pacer (rate) and `max_checks` (concurrency) allow, then waits for the next
-//! completion, token or timer. Decisions that need a whole-scan view (the rate, a host going
+//! One task drives everything. Each probe is a spawned task (so that on a multi-threaded runtime
+//! the socket work spreads over the cores) whose handle waits in a `FuturesUnordered`; the loop
+//! launches as many as the pacer (rate) and `max_checks` (concurrency) allow, then waits for
+//! the next completion, token or timer. Decisions that need a whole-scan view (the rate, a host going
 //! silent, a host being down) are made here, in one place.
 
 use std::collections::{HashMap, VecDeque};
@@ -384,8 +385,15 @@ impl Engine {
         h.probes_sent += 1;
         let addr = SocketAddr::new(h.address, self.ports[port as usize]);
         self.sent_since_tick += 1;
-        self.in_flight
-            .push(Box::pin(async move { (job, probe(addr, timeout).await) }));
+        // Each probe is its own task: on a multi-threaded runtime the socket calls of many
+        // probes run on every core, while this loop only schedules and judges.
+        let task = tokio::spawn(probe(addr, timeout));
+        self.in_flight.push(Box::pin(async move {
+            let result = task
+                .await
+                .unwrap_or_else(|e| Err(LocalError::Other(std::io::Error::other(e))));
+            (job, result)
+        }));
     }
 
     async fn run(

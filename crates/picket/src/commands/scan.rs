@@ -21,7 +21,8 @@ const LIVENESS_PORTS: usize = 3;
 pub fn run(db: &str, db_given: bool, opts: ScanOptions, out: &mut dyn Write) -> Result<()> {
     // Open the store first: a bad --db must fail before a single probe is sent.
     let mut store = picket_store::open(db)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // Multi-threaded: the engine spawns each probe as a task, so socket work uses every core.
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
