@@ -208,8 +208,8 @@ $table
 seconds: wall time, end to end (process start, loading the feeds from the DB, reading the file,
 output); cpu s: user + system time of that run. Of picket's time, $startup_secs s is the fixed
 cost of a run (\`picket detect\` on the log's header alone: open the DB, load every indicator and
-build the table, the vulnerability DB and the inventory). The gap between the disk and the tmpfs
-rows is SQLite committing each stored alert in its own transaction (one fsync per alert).
+build the table, the vulnerability DB and the inventory). A run stores its alerts in one
+transaction, so the disk and tmpfs rows differ by one commit's wait for the disk.
 
 Check: among the rows to vulnerable applications, grepcidr finds $(group "$check") with a listed
 client; picket counted $(group "$listed") events from listed clients there: $(if [[ "$check" == "$listed" ]]; then echo "they agree"; else echo "THEY DISAGREE"; fi).
