@@ -519,10 +519,7 @@ impl<C: Conn> Store for SqlStore<C> {
             .map(|row| {
                 let f = self.row_fields(row, "runs", "listed run".into());
                 let id = RunId(f.int(0, "id")?);
-                let f = Fields {
-                    key: format!("run {id}"),
-                    ..f
-                };
+                let f = f.keyed(format!("run {id}"));
                 Ok(RunSummary {
                     id,
                     target_key: f.text(1, "target_key")?.to_owned(),
@@ -584,10 +581,7 @@ impl<C: Conn> Store for SqlStore<C> {
             .map(|row| {
                 let f = self.row_fields(row, "findings", "listed finding".into());
                 let id = f.int(0, "id")?;
-                let f = Fields {
-                    key: format!("finding {id}"),
-                    ..f
-                };
+                let f = f.keyed(format!("finding {id}"));
                 Ok(Finding {
                     id: Some(id),
                     run_id: RunId(f.int(1, "run_id")?),
@@ -779,7 +773,12 @@ struct Fields<'a> {
     key: String,
 }
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
+    /// The same row, now named by what its key columns say (`run 7`, `feed ipsum`).
+    fn keyed(self, key: String) -> Self {
+        Self { key, ..self }
+    }
+
     fn corrupt(&self, i: usize, field: &'static str, why: String) -> StoreError {
         let value = match self.row.get(i) {
             Some(Value::Null) => "NULL".to_owned(),
@@ -810,7 +809,7 @@ impl Fields<'_> {
             .ok_or_else(|| self.corrupt(i, field, "expected an integer".into()))
     }
 
-    fn opt_text(&self, i: usize, field: &'static str) -> Result<Option<&str>, StoreError> {
+    fn opt_text(&self, i: usize, field: &'static str) -> Result<Option<&'a str>, StoreError> {
         match self.row.get(i) {
             Some(Value::Text(s)) => Ok(Some(s)),
             Some(Value::Null) => Ok(None),
@@ -818,7 +817,7 @@ impl Fields<'_> {
         }
     }
 
-    fn text(&self, i: usize, field: &'static str) -> Result<&str, StoreError> {
+    fn text(&self, i: usize, field: &'static str) -> Result<&'a str, StoreError> {
         self.opt_text(i, field)?
             .ok_or_else(|| self.corrupt(i, field, "expected text".into()))
     }

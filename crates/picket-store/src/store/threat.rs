@@ -297,10 +297,7 @@ impl<C: Conn> SqlStore<C> {
             .map(|row| {
                 let f = self.row_fields(row, "feeds", "listed feed".into());
                 let name = f.text(0, "name")?.to_owned();
-                let f = Fields {
-                    key: format!("feed {name}"),
-                    ..f
-                };
+                let f = f.keyed(format!("feed {name}"));
                 Ok(FeedSummary {
                     format: f.name(1, "format")?,
                     meta: f.json(2, "meta")?,
@@ -357,10 +354,7 @@ impl<C: Conn> SqlStore<C> {
                 key: "listed indicator".into(),
             };
             let name = f.text(0, "feed")?;
-            let f = Fields {
-                key: format!("feed {name}"),
-                ..f
-            };
+            let f = f.keyed(format!("feed {name}"));
             let mut indicator = Indicator::new(f.net(1, "network")?, name);
             if f.opt_text(2, "extra")?.is_some() {
                 let extra: ExtraIn = f.json(2, "extra")?;
@@ -417,10 +411,7 @@ impl<C: Conn> SqlStore<C> {
                 let f = self.row_fields(row, "inventory", "listed entry".into());
                 let (host, port) = (f.ip(0, "host")?, f.port(1, "port")?);
                 let source = f.text(2, "source")?.to_owned();
-                let f = Fields {
-                    key: format!("{host} port {port} from {source}"),
-                    ..f
-                };
+                let f = f.keyed(format!("{host} port {port} from {source}"));
                 Ok(InventoryEntry {
                     host,
                     port,
@@ -483,10 +474,8 @@ impl<C: Conn> SqlStore<C> {
             .iter()
             .map(|row| {
                 let f = self.row_fields(row, "vulnerabilities", "listed vulnerability".into());
-                let f = Fields {
-                    key: f.text(0, "id")?.to_owned(),
-                    ..f
-                };
+                let id = f.text(0, "id")?.to_owned();
+                let f = f.keyed(id);
                 f.json::<Vulnerability>(1, "body")
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -538,10 +527,7 @@ impl<C: Conn> SqlStore<C> {
                 key: "listed record".into(),
             };
             let (kind, id) = (f.text(0, "kind")?, f.text(1, "id")?);
-            let f = Fields {
-                key: format!("{kind} {id}"),
-                ..f
-            };
+            let f = f.keyed(format!("{kind} {id}"));
             each(VulnRecord {
                 kind: kind.to_owned(),
                 id: id.to_owned(),
@@ -604,10 +590,7 @@ impl<C: Conn> SqlStore<C> {
             .map(|row| {
                 let f = self.row_fields(row, "alerts", "listed alert".into());
                 let id = f.int(0, "id")?;
-                let f = Fields {
-                    key: format!("alert {id}"),
-                    ..f
-                };
+                let f = f.keyed(format!("alert {id}"));
                 let mut alert: Alert = f.json(1, "body")?;
                 alert.id = Some(id);
                 Ok(alert)
@@ -669,10 +652,7 @@ impl<C: Conn> SqlStore<C> {
             .map(|row| {
                 let f = self.row_fields(row, "suppressions", "listed suppression".into());
                 let id = f.int(0, "id")?;
-                let f = Fields {
-                    key: format!("suppression {id}"),
-                    ..f
-                };
+                let f = f.keyed(format!("suppression {id}"));
                 Ok(Suppression {
                     id: Some(id),
                     client: f.opt_net(1, "client")?,
@@ -767,10 +747,7 @@ impl<C: Conn> SqlStore<C> {
             .map(|row| {
                 let f = self.row_fields(row, "blocks", "listed block".into());
                 let id = f.int(0, "id")?;
-                let f = Fields {
-                    key: format!("block {id}"),
-                    ..f
-                };
+                let f = f.keyed(format!("block {id}"));
                 Ok(BlockRecord {
                     id: Some(id),
                     net: f.net(1, "net")?,
