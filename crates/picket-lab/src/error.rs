@@ -53,6 +53,16 @@ pub enum LabError {
     #[error("lab {lab} is full: it holds at most {max} targets")]
     TooManyTargets { lab: String, max: usize },
 
+    #[error("lab {lab} is full: it holds at most {max} segments")]
+    TooManySegments { lab: String, max: usize },
+
+    #[error("no host can be added to segment {segment} at offset {offset}: {why}")]
+    BadHost {
+        segment: String,
+        offset: u8,
+        why: &'static str,
+    },
+
     #[error("could not list network namespaces in {dir}: {source}")]
     ListNamespaces { dir: String, source: io::Error },
 

@@ -30,8 +30,11 @@ pub enum Reject {
 ///
 /// Whatever the order of the builder calls, the rendered input chain checks, in this order:
 /// loopback and IPv6 neighbour discovery (always accepted), random loss, bans, the SYN rate
-/// limit, drop-all, dropped ports, then rejected ports. The first rule that matches decides, so a
-/// port both dropped and rejected is dropped. Port rules are about TCP.
+/// limit, drop-all, dropped ports, rejected ports, the shared round-robin resets, then
+/// allow-only (established and related traffic and the allowed ports accepted, everything else
+/// dropped). The first rule that matches decides, so a port both dropped and rejected is
+/// dropped, and loss, bans and the SYN rate limit act on a default-drop host as on any other.
+/// Port rules are about TCP.
 ///
 /// Neighbour discovery is never filtered because ARP, its IPv4 twin, never reaches an `inet`
 /// table either: this keeps IPv4 and IPv6 behaving alike, like a host whose IP filter drops
@@ -45,8 +48,10 @@ pub enum Reject {
 ///     .drop_ports([22])
 ///     .reject_ports([23], Reject::AdminProhibited)
 ///     .random_loss(3)
-///     .ban_after(50, Duration::from_secs(2));
+///     .ban_after(50, Duration::from_secs(2))
+///     .allow_only([80, 443]);
 /// assert!(rules.render().contains("tcp dport { 22 } drop"));
+/// assert!(rules.render().contains("tcp dport { 80, 443 } accept"));
 /// ```
 ///
 /// [`Target::firewall`]: crate::Target::firewall
@@ -59,6 +64,8 @@ pub struct Firewall {
     syn_rate: Option<u32>,
     ban: Option<(u32, Duration)>,
     drop_all: bool,
+    round_robin_ports: BTreeSet<u16>,
+    allow_only: Option<BTreeSet<u16>>,
 }
 
 impl Firewall {
@@ -150,6 +157,42 @@ impl Firewall {
         self
     }
 
+    /// A default-drop host, as behind a cloud security group: accepts established and related
+    /// traffic and TCP to `ports`, and silently drops everything else (other TCP ports, ICMP
+    /// echo, UDP). Loopback and neighbour discovery still pass, and the rules checked before it
+    /// (loss, bans, the SYN rate limit, port rules) still apply. Further calls add ports.
+    ///
+    /// ```
+    /// let rules = picket_lab::Firewall::new().allow_only([22, 443]).random_loss(3);
+    /// let text = rules.render();
+    /// assert!(text.contains("ct state established,related accept"));
+    /// assert!(text.contains("tcp dport { 22, 443 } accept\n\t\tdrop\n"));
+    /// ```
+    pub fn allow_only(mut self, ports: impl IntoIterator<Item = u16>) -> Self {
+        self.allow_only
+            .get_or_insert_with(BTreeSet::new)
+            .extend(ports);
+        self
+    }
+
+    /// Puts `ports` behind one shared round-robin counter, like a balancer with a dead backend
+    /// or a flapping service: of the TCP SYNs to any of them, taken in arrival order, every
+    /// first one is answered with a reset and every second one passes on (to a listener, or to
+    /// the rules after this one). The counter (nft `numgen inc mod 2`) is shared across the
+    /// set, so a probe to one port decides what the next probe to another one gets. Further
+    /// calls add ports to the same counter.
+    ///
+    /// ```
+    /// let rules = picket_lab::Firewall::new().round_robin_reset([8080, 8081, 8082]);
+    /// assert!(rules.render().contains(
+    ///     "tcp dport { 8080, 8081, 8082 } tcp flags syn / syn,ack numgen inc mod 2 0 reject with tcp reset"
+    /// ));
+    /// ```
+    pub fn round_robin_reset(mut self, ports: impl IntoIterator<Item = u16>) -> Self {
+        self.round_robin_ports.extend(ports);
+        self
+    }
+
     /// The rules as an nftables table definition (what `nft -f` reads).
     ///
     /// ```
@@ -218,6 +261,16 @@ impl Firewall {
             &self.prohibited_ports,
             "reject with icmpx admin-prohibited",
         )?;
+        write_ports(
+            out,
+            &self.round_robin_ports,
+            "tcp flags syn / syn,ack numgen inc mod 2 0 reject with tcp reset",
+        )?;
+        if let Some(allowed) = &self.allow_only {
+            writeln!(out, "\t\tct state established,related accept")?;
+            write_ports(out, allowed, "accept")?;
+            writeln!(out, "\t\tdrop")?;
+        }
         writeln!(out, "\t}}")?;
 
         writeln!(out, "\tchain output {{")?;
@@ -291,6 +344,8 @@ mod tests {
             .reject_ports([81, 80], Reject::AdminProhibited)
             .reject_ports([79], Reject::TcpReset)
             .drop_ports([23, 22])
+            .allow_only([443, 22])
+            .round_robin_reset([8081, 8080])
             .drop_all()
             .syn_rate_limit(100)
             .ban_after(20, Duration::from_secs(2))

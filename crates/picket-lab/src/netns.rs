@@ -31,17 +31,20 @@ pub(crate) fn prefix(name: &str) -> String {
 }
 
 /// The part of a lab namespace name after its prefix: `<pid>-<counter>-<role>`, where role is `s`
-/// (scanner) or `t<index>` (target). Returns the pid if `rest` has exactly that shape, so that a
+/// (scanner), `t<index>` (target) or `g<segment>h<offset>` (a host on a segment). Returns the pid if `rest` has exactly that shape, so that a
 /// prefix such as `pl-a-` never matches the namespaces of a lab named `a-1`.
 pub(crate) fn owner_pid(rest: &str) -> Option<u32> {
     let mut parts = rest.split('-');
     let pid = parts.next()?.parse::<u32>().ok()?;
     parts.next()?.parse::<u64>().ok()?;
     let role = parts.next()?;
+    let number = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
     let role_ok = role == "s"
+        || role.strip_prefix('t').is_some_and(number)
         || role
-            .strip_prefix('t')
-            .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()));
+            .strip_prefix('g')
+            .and_then(|rest| rest.split_once('h'))
+            .is_some_and(|(segment, offset)| number(segment) && number(offset));
     (role_ok && parts.next().is_none()).then_some(pid)
 }
 
@@ -222,11 +225,6 @@ const TARGET_SYSCTLS: &[(&str, &str)] = &[
     // Should the SYN queue overflow anyway, answer with SYN cookies instead of dropping. This is
     // the kernel default, written so that the lab does not depend on it.
     ("net/ipv4/tcp_syncookies", "1"),
-    // The kernel rate-limits ICMP errors (about one destination-unreachable per second per peer,
-    // 1000/s in all). An empty mask exempts every ICMP type, so that `reject with icmpx
-    // admin-prohibited` answers every probe instead of turning most of them into silence.
-    ("net/ipv4/icmp_ratemask", "0"),
-    ("net/ipv6/icmp/ratemask", "\n"),
     // Linux deletes a link's IPv6 addresses when it goes down; keep them, so that a target whose
     // link comes back (`Target::set_link`) is the host it was. `default` covers eth0, which is
     // created after this runs.
@@ -234,11 +232,51 @@ const TARGET_SYSCTLS: &[(&str, &str)] = &[
     ("net/ipv6/conf/default/keep_addr_on_down", "1"),
 ];
 
-/// Applies [`TARGET_SYSCTLS`] inside `ns`.
+/// The kernel rate-limits ICMP errors (about one destination-unreachable per second per peer
+/// after a burst of six, 1000/s in all). An empty mask exempts every ICMP type, so that `reject
+/// with icmpx admin-prohibited` answers every probe instead of turning most of them into
+/// silence. What every target starts with.
+const ICMP_UNLIMITED: &[(&str, &str)] = &[
+    ("net/ipv4/icmp_ratemask", "0"),
+    ("net/ipv6/icmp/ratemask", "\n"),
+];
+
+/// What a fresh namespace has (read with `sysctl` in one made by `ip netns add`, Linux 6.18):
+/// destination-unreachable, source-quench, time-exceeded and parameter-problem (mask 6168) are
+/// limited to one per `icmp_ratelimit` ms per peer, at most `icmp_msgs_per_sec` in all with a
+/// burst of `icmp_msgs_burst`; over IPv6 every error type (0-127 except 2, packet-too-big) to
+/// one per 100 ms per peer. Real hosts answer with these.
+const ICMP_KERNEL_DEFAULTS: &[(&str, &str)] = &[
+    ("net/ipv4/icmp_ratelimit", "1000"),
+    ("net/ipv4/icmp_ratemask", "6168"),
+    ("net/ipv4/icmp_msgs_per_sec", "1000"),
+    ("net/ipv4/icmp_msgs_burst", "50"),
+    ("net/ipv6/icmp/ratelimit", "100"),
+    ("net/ipv6/icmp/ratemask", "0-1,3-127"),
+];
+
+/// Applies [`TARGET_SYSCTLS`] and [`ICMP_UNLIMITED`] inside `ns`.
 pub(crate) fn tune_target(ns: &str) -> Result<(), LabError> {
+    write_sysctls(ns, &[TARGET_SYSCTLS, ICMP_UNLIMITED].concat())
+}
+
+/// Restores the kernel's ICMP rate limits inside `ns` ([`ICMP_KERNEL_DEFAULTS`]), or lifts
+/// them again ([`ICMP_UNLIMITED`]).
+pub(crate) fn set_icmp_rate_limit(ns: &str, limited: bool) -> Result<(), LabError> {
+    let sysctls = if limited {
+        ICMP_KERNEL_DEFAULTS
+    } else {
+        ICMP_UNLIMITED
+    };
+    write_sysctls(ns, sysctls)
+}
+
+/// Writes `sysctls` (paths under /proc/sys, values) from a thread inside `ns`.
+fn write_sysctls(ns: &str, sysctls: &[(&'static str, &'static str)]) -> Result<(), LabError> {
     let owned = ns.to_owned();
+    let sysctls = sysctls.to_vec();
     run_in(ns, move || {
-        for (key, value) in TARGET_SYSCTLS {
+        for (key, value) in sysctls {
             std::fs::write(Path::new("/proc/sys").join(key), value).map_err(|source| {
                 LabError::Sysctl {
                     ns: owned.clone(),
@@ -308,6 +346,9 @@ mod tests {
         assert_eq!(owner_pid("123-0-s"), Some(123));
         assert_eq!(owner_pid("123-4-t17"), Some(123));
         assert_eq!(owner_pid("123-4-t"), None);
+        assert_eq!(owner_pid("123-4-g0h2"), Some(123));
+        assert_eq!(owner_pid("123-4-g0h"), None);
+        assert_eq!(owner_pid("123-4-gh2"), None);
         assert_eq!(owner_pid("123-4-x"), None);
         assert_eq!(owner_pid("1-123-4-s"), None);
         assert_eq!(owner_pid("abc-4-s"), None);

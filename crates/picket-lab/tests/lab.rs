@@ -3,13 +3,14 @@
 
 use std::collections::BTreeSet;
 use std::error::Error;
-use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::io::{ErrorKind, Read};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use picket_lab::{Firewall, Lab, Reject, Target};
+use socket2::{Domain, Protocol, Socket, Type};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -38,6 +39,34 @@ fn connect_burst(addr: SocketAddr, n: usize) -> Vec<Result<(), ErrorKind>> {
         .map(|_| thread::spawn(move || connect(addr)))
         .collect();
     threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// One ICMP echo request to `ip` from a raw socket (root): whether a reply came within
+/// [`TIMEOUT`].
+fn ping(ip: Ipv4Addr) -> bool {
+    let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    // Type 8 (echo request), code 0, checksum, identifier 0x1234, sequence 1.
+    let mut request = [8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    let sum: u32 = request
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    let folded = (sum & 0xffff) + (sum >> 16);
+    request[2..4].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+    socket
+        .send_to(&request, &SocketAddr::from((ip, 0)).into())
+        .unwrap();
+    let mut packet = [0u8; 1500];
+    // A raw socket gets every ICMP packet the namespace receives: wait for an echo reply
+    // (type 0 after the IPv4 header) or the timeout.
+    while let Ok(n) = (&socket).read(&mut packet) {
+        let header = usize::from(packet[0] & 0x0f) * 4;
+        if n > header && packet[header] == 0 {
+            return true;
+        }
+    }
+    false
 }
 
 fn count(outcomes: &[Result<(), ErrorKind>], wanted: Result<(), ErrorKind>) -> usize {
@@ -467,6 +496,181 @@ fn the_scanner_command_runs_inside_the_lab() -> TestResult {
         links,
         ["lo", "veth0"],
         "only the lab's interfaces are visible"
+    );
+    Ok(())
+}
+
+#[test]
+fn allow_only_drops_everything_but_the_allowed_ports_also_with_loss() -> TestResult {
+    let Some(mut lab) = Lab::try_new("allow_only")? else {
+        return Ok(());
+    };
+    let target = lab.add_target()?;
+    let _listeners = target.listen(&[22, 80])?;
+    target.firewall(&Firewall::new().allow_only([22, 443]))?;
+    let t = target.clone();
+    let outcomes = lab.in_scanner(move || {
+        [
+            connect(v4(&t, 22)),
+            connect(v6(&t, 22)),
+            // Allowed but nothing listens: the host's own stack resets.
+            connect(v4(&t, 443)),
+            // Listening but not allowed, and a closed port: silence, not a reset.
+            connect(v4(&t, 80)),
+            connect(v6(&t, 81)),
+        ]
+    })?;
+    let timed_out = Err(ErrorKind::TimedOut);
+    let refused = Err(ErrorKind::ConnectionRefused);
+    assert_eq!(outcomes, [Ok(()), Ok(()), refused, timed_out, timed_out]);
+    let ip = target.address_v4();
+    assert!(
+        !lab.in_scanner(move || ping(ip))?,
+        "ICMP echo is dropped too"
+    );
+    target.firewall(&Firewall::new())?;
+    assert!(
+        lab.in_scanner(move || ping(ip))?,
+        "and answered without the rules"
+    );
+
+    // Composed with 50 % loss: the allowed port still connects sometimes, the others never.
+    target.firewall(&Firewall::new().allow_only([22]).random_loss(50))?;
+    let (open, closed) = (v4(&target, 22), v4(&target, 80));
+    let (open, closed) =
+        lab.in_scanner(move || (connect_burst(open, 100), connect_burst(closed, 100)))?;
+    let connected = count(&open, Ok(()));
+    assert!(
+        (5..=60).contains(&connected),
+        "{connected} of 100 connected"
+    );
+    assert_eq!(connected + count(&open, timed_out), 100, "{open:?}");
+    assert_eq!(count(&closed, timed_out), 100, "{closed:?}");
+    Ok(())
+}
+
+#[test]
+fn kernel_icmp_rate_limit_silences_most_rejects() -> TestResult {
+    let Some(mut lab) = Lab::try_new("icmp_rate_limit")? else {
+        return Ok(());
+    };
+    let target = lab.add_target()?;
+    target.firewall(&Firewall::new().reject_ports(1000..1200, Reject::AdminProhibited))?;
+    target.kernel_icmp_rate_limit(true)?;
+    let ip = target.address_v4();
+    let burst = move || {
+        let threads: Vec<_> = (1000..1200u16)
+            .map(|port| thread::spawn(move || connect(SocketAddr::from((ip, port)))))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let limited = lab.in_scanner(burst)?;
+    // 200 probes within well under a second: a burst of about six answers, then one a second.
+    let answered = count(&limited, Err(ErrorKind::HostUnreachable));
+    assert!((1..=20).contains(&answered), "{answered} of 200 answered");
+    assert_eq!(
+        answered + count(&limited, Err(ErrorKind::TimedOut)),
+        200,
+        "{limited:?}"
+    );
+
+    target.kernel_icmp_rate_limit(false)?;
+    let unlimited = lab.in_scanner(burst)?;
+    assert_eq!(
+        count(&unlimited, Err(ErrorKind::HostUnreachable)),
+        200,
+        "{unlimited:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_shared_round_robin_counter_alternates_across_its_ports() -> TestResult {
+    let Some(mut lab) = Lab::try_new("round_robin")? else {
+        return Ok(());
+    };
+    let target = lab.add_target()?;
+    let ports = [8080, 8081, 8082];
+    let _listeners = target.listen(&ports)?;
+    target.firewall(&Firewall::new().round_robin_reset(ports))?;
+    let t = target.clone();
+    let outcomes = lab.in_scanner(move || {
+        // One probe at a time, cycling over the ports: the shared counter alternates per SYN.
+        (0..12)
+            .map(|i| connect(v4(&t, ports[i % 3])))
+            .collect::<Vec<_>>()
+    })?;
+    let refused = Err(ErrorKind::ConnectionRefused);
+    let expected: Vec<_> = (0..12)
+        .map(|i| if i % 2 == 0 { refused } else { Ok(()) })
+        .collect();
+    assert_eq!(outcomes, expected);
+    // So every port both answered and refused: an open port that looks closed half the time.
+    for (i, port) in ports.iter().enumerate() {
+        let own: Vec<_> = outcomes.iter().skip(i).step_by(3).collect();
+        assert!(
+            own.contains(&&Ok(())) && own.contains(&&refused),
+            "{port}: {own:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_segment_has_live_hosts_and_dead_addresses() -> TestResult {
+    let Some(mut lab) = Lab::try_new("segment")? else {
+        return Ok(());
+    };
+    let segment = lab.add_segment()?;
+    let first = lab.add_host(&segment, 2)?;
+    let second = lab.add_host(&segment, 40)?;
+    let _first = first.listen(&[22])?;
+    let _second = second.listen(&[80])?;
+    second.firewall(&Firewall::new().allow_only([80]))?;
+    let dead = segment.address_v4(3);
+    let (a, b) = (first.clone(), second.clone());
+    let (live, dead) = lab.in_scanner(move || {
+        let live = [
+            connect(v4(&a, 22)),
+            connect(v6(&a, 22)),
+            connect(v4(&a, 80)),
+            connect(v4(&b, 80)),
+            connect(v6(&b, 80)),
+            connect(v4(&b, 22)),
+        ];
+        // ARP gives up after three solicitations a second apart.
+        let dead =
+            TcpStream::connect_timeout(&SocketAddr::from((dead, 22)), Duration::from_secs(5))
+                .map(drop)
+                .map_err(|e| e.kind());
+        (live, dead)
+    })?;
+    let (refused, timed_out) = (Err(ErrorKind::ConnectionRefused), Err(ErrorKind::TimedOut));
+    assert_eq!(live, [Ok(()), Ok(()), refused, Ok(()), Ok(()), timed_out]);
+    assert!(
+        matches!(dead, Err(ErrorKind::HostUnreachable | ErrorKind::TimedOut)),
+        "{dead:?}"
+    );
+
+    // A host's link goes down and comes back, as a target's does.
+    first.set_link(false)?;
+    first.set_link(true)?;
+    let a = first.clone();
+    assert_eq!(lab.in_scanner(move || connect(v4(&a, 22)))?, Ok(()));
+
+    let names = [first.ns().to_owned(), second.ns().to_owned()];
+    let prefix = Lab::namespace_prefix("segment");
+    assert!(names.iter().all(|n| netns_list().contains(n)));
+    drop(lab);
+    assert!(
+        !netns_list()
+            .iter()
+            .any(|n| n.starts_with(&prefix) && n.contains(&format!("-{}-", std::process::id()))),
+        "{:?}",
+        netns_list()
     );
     Ok(())
 }
