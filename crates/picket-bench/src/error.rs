@@ -40,6 +40,13 @@ pub enum BenchError {
         value: String,
     },
 
+    #[error("{tool} reported host {value:?} (line {line}), which is not an IP address")]
+    BadAddress {
+        tool: &'static str,
+        line: usize,
+        value: String,
+    },
+
     #[error("could not run `{command}`: {source}")]
     Spawn { command: String, source: io::Error },
 

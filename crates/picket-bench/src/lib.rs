@@ -1,7 +1,10 @@
 //! The scan benchmark behind `bench/scan.sh`: Picket and its peers (Nmap, masscan, RustScan)
-//! scan all 65,535 TCP ports of a target in the network-namespace lab (`picket-lab`), under a
-//! clean link, random loss, a SYN-rate-limiting IPS and a banning IPS, and each run is timed and
-//! counted against the ports that really listen.
+//! scan hosts in the network-namespace lab (`picket-lab`) under each [`Scenario`]: all 65,535
+//! TCP ports of one target behind a clean link, random loss, a SYN-rate-limiting IPS, banning
+//! IPSes, firewalled ranges with rate-limited ICMP rejects, or a default-drop firewall; or
+//! several hosts at once (a sparse /26 segment, a group of differently firewalled targets).
+//! Each run is timed and counted against the (address, port) pairs that really listen and are
+//! not filtered.
 //!
 //! This crate measures; it is not a test and is not run by the test suite (its unit tests cover
 //! only the parsing and rendering). It must never send traffic outside the lab's namespaces:

@@ -12,12 +12,14 @@ use clap::Parser;
 use picket_bench::machine::{self, Machine};
 use picket_bench::report::{self, Context};
 use picket_bench::run::{self, Exit};
+use picket_bench::scenario::Layout;
 use picket_bench::tool::{self, Invocation};
-use picket_bench::{Outcome, Row, Scenario, Tool, ports};
+use picket_bench::{Outcome, Row, Scenario, Tool};
 use picket_lab::Lab;
 
-/// Scan all 65,535 ports of a lab target with Picket and its peers, under each scenario, and
-/// print wall time and found/expected per run. Needs root (network namespaces).
+/// Scan lab hosts with Picket and its peers, under each scenario (one target's 65,535 ports,
+/// or several hosts), and print wall time and found/expected per run. Needs root (network
+/// namespaces).
 #[derive(Debug, Parser)]
 #[command(name = "picket-bench")]
 struct Args {
@@ -29,11 +31,12 @@ struct Args {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = Tool::ALL)]
     tools: Vec<Tool>,
 
-    /// Seconds a run may take before the tool is killed and reported as a timeout.
+    /// Seconds a run may take before the tool is killed and reported as a timeout (`ban120`
+    /// gets at least 400).
     #[arg(long, default_value_t = 240)]
     timeout: u64,
 
-    /// How many ports the target listens on.
+    /// How many ports a single target listens on (the group's hosts: as many per 65,535).
     #[arg(long, default_value_t = 463)]
     open_ports: usize,
 
@@ -98,7 +101,6 @@ fn bench(args: Args) -> anyhow::Result<ExitCode> {
         tools.push((tool, ready));
     }
 
-    let ports = ports::spread_ports(args.open_ports, args.seed);
     let timeout = Duration::from_secs(args.timeout);
     let date = jiff::Timestamp::now()
         .round(jiff::Unit::Second)?
@@ -106,26 +108,32 @@ fn bench(args: Args) -> anyhow::Result<ExitCode> {
     let load_before = machine::load_average();
     let mut rows = Vec::new();
     for &scenario in &dedup(&args.scenarios) {
+        let expected = count_expected(scenario, args.open_ports, args.seed);
         for (tool, ready) in &tools {
-            let row = match ready {
-                Err(why) => Some(Row {
+            let skipped = |why: &str| {
+                Some(Row {
                     scenario,
                     tool: *tool,
                     wall: None,
-                    expected: ports.len(),
+                    expected,
                     outcome: Outcome::Skipped,
-                    notes: vec![why.clone()],
-                }),
-                Ok(ready) => {
+                    notes: vec![why.to_owned()],
+                })
+            };
+            let row = match (ready, tool.unsupported(scenario)) {
+                (Err(why), _) => skipped(why),
+                (Ok(_), Some(why)) => skipped(why),
+                (Ok(ready), None) => {
                     eprintln!("picket-bench: {scenario} / {tool} ...");
-                    measure(
+                    let run = Run {
                         scenario,
-                        *tool,
-                        &ready.program,
-                        &ports,
-                        timeout,
-                        &interrupted,
-                    )?
+                        tool: *tool,
+                        program: &ready.program,
+                        open_ports: args.open_ports,
+                        seed: args.seed,
+                        timeout: scenario.timeout(timeout),
+                    };
+                    measure(&run, &interrupted)?
                 }
             };
             // Stopped during a run or between two: a partial table is printed, never written.
@@ -153,6 +161,7 @@ fn bench(args: Args) -> anyhow::Result<ExitCode> {
             machine: Machine::describe(),
             load_before,
             load_after,
+            open_ports: args.open_ports,
             seed: args.seed,
             timeout,
             scenarios: dedup(&args.scenarios)
@@ -180,32 +189,52 @@ fn bench(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One run in a fresh lab; `None` when Ctrl-C stopped it.
-fn measure(
+/// How many (address, port) pairs `scenario` expects open.
+fn count_expected(scenario: Scenario, open_ports: usize, seed: u64) -> usize {
+    let hosts = match scenario.layout(open_ports, seed) {
+        Layout::Single(host) => vec![host],
+        Layout::Segment(hosts) => hosts.into_iter().map(|(_, host)| host).collect(),
+        Layout::Targets(hosts) => hosts,
+    };
+    hosts.iter().map(|host| host.expected.len()).sum()
+}
+
+/// One (scenario, tool) run to measure.
+struct Run<'a> {
     scenario: Scenario,
     tool: Tool,
-    program: &Path,
-    ports: &[u16],
+    program: &'a Path,
+    open_ports: usize,
+    seed: u64,
     timeout: Duration,
-    interrupted: &AtomicBool,
-) -> anyhow::Result<Option<Row>> {
+}
+
+/// One run in a fresh lab; `None` when Ctrl-C stopped it.
+fn measure(job: &Run<'_>, interrupted: &AtomicBool) -> anyhow::Result<Option<Row>> {
+    let &Run {
+        scenario,
+        tool,
+        program,
+        timeout,
+        ..
+    } = job;
     let Some(mut lab) = Lab::try_new("picket_bench")? else {
         bail!("the lab cannot run here (see `skipped:` above)");
     };
-    let target = lab.add_target()?;
     // Declared after the lab, so dropped before it: the listeners stop, then the namespaces go.
-    let _listeners = target.listen(ports)?;
-    target.firewall(&scenario.firewall())?;
+    let setup = scenario.build(&mut lab, job.open_ports, job.seed)?;
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let db = dir.path().join("picket.db");
-    let (interface, target_mac) = match tool {
-        Tool::Masscan => tool::link_of(&lab, &target)?,
+    let (interface, target_mac) = match (tool, &setup.single) {
+        (Tool::Masscan, Some(target)) => tool::link_of(&lab, target)?,
         _ => Default::default(),
     };
-    let address = target.address_v4();
-    let address_text = address.to_string();
+    let top_list = scenario.ports().top_list();
     let at = Invocation {
-        address: &address_text,
+        targets: &setup.targets,
+        ports: scenario.ports(),
+        discovery: scenario.multi_host(),
+        top_list: &top_list,
         interface: &interface,
         target_mac: &target_mac,
         db: db
@@ -217,11 +246,14 @@ fn measure(
 
     let stop = Arc::new(AtomicBool::new(false));
     let (finished, keepalive) = std::thread::scope(|scope| {
-        let keepalive = tool.needs_keepalive().then(|| {
-            let stop = Arc::clone(&stop);
-            let lab = &lab;
-            scope.spawn(move || lab.in_scanner(move || run::keepalive(address, &stop)))
-        });
+        let keepalive = setup
+            .single
+            .as_ref()
+            .filter(|_| tool.needs_keepalive())
+            .map(|target| {
+                let (stop, lab, address) = (Arc::clone(&stop), &lab, target.address_v4());
+                scope.spawn(move || lab.in_scanner(move || run::keepalive(address, &stop)))
+            });
         let finished = run::run(command, timeout, interrupted, dir.path());
         stop.store(true, Ordering::SeqCst);
         (finished, keepalive.map(|handle| handle.join()))
@@ -240,7 +272,7 @@ fn measure(
         scenario,
         tool,
         wall: Some(finished.wall),
-        expected: ports.len(),
+        expected: setup.expected.len(),
         outcome,
         notes: [vec![first], notes.clone()].concat(),
     };
@@ -253,7 +285,8 @@ fn measure(
         ),
         Exit::Finished(_) => match tool.parse(&finished.stdout) {
             Ok(report) => {
-                let mut counted = Row::counted(scenario, tool, finished.wall, ports, report);
+                let mut counted =
+                    Row::counted(scenario, tool, finished.wall, &setup.expected, report);
                 counted.notes.extend(notes.iter().cloned());
                 counted
             }

@@ -2,6 +2,7 @@
 //! killed mid-write leaves half a document): these functions return errors, never panic.
 
 use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -9,25 +10,43 @@ use serde_json::Value;
 
 use crate::BenchError;
 
-/// What one scanner reported about the target.
+/// What one scanner reported about its targets.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
-    /// Ports reported open.
-    pub open: BTreeSet<u16>,
-    /// Ports reported closed by name (tools that summarise closed ports list few or none).
-    pub closed: BTreeSet<u16>,
+    /// (address, port) pairs reported open.
+    pub open: BTreeSet<SocketAddr>,
+    /// (address, port) pairs reported closed by name (tools that summarise closed ports list
+    /// few or none).
+    pub closed: BTreeSet<SocketAddr>,
     /// What else the tool said that a reader of the table should know.
     pub notes: Vec<String>,
 }
 
-/// `picket scan --format json`: `hosts[].ports[]` with `port` and `state`, and per host its
-/// `state`, `interruptions` and `unprobed_count`.
+impl Report {
+    fn add(&mut self, state: Option<&str>, endpoint: SocketAddr) {
+        match state {
+            Some("open") => {
+                self.open.insert(endpoint);
+            }
+            Some("closed") => {
+                self.closed.insert(endpoint);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `picket scan --format json`: `hosts[]` with `address` and `ports[]` (`port`, `state`), and
+/// per host its `state`, `interruptions` and `unprobed_count`. With several hosts, the host
+/// states are counted in one note and other host notes start with the address.
 ///
 /// ```
-/// let doc = br#"{"hosts": [{"state": "up", "ports": [{"port": 22, "state": "open"}],
+/// let doc = br#"{"hosts": [{"address": "198.18.0.2", "state": "up",
+///                "ports": [{"port": 22, "state": "open"}],
 ///                "interruptions": [], "unprobed_count": 0}]}"#;
 /// let report = picket_bench::parse::picket_json(doc).unwrap();
-/// assert_eq!(report.open.into_iter().collect::<Vec<_>>(), [22]);
+/// let open: Vec<String> = report.open.iter().map(|e| e.to_string()).collect();
+/// assert_eq!(open, ["198.18.0.2:22"]);
 /// ```
 pub fn picket_json(bytes: &[u8]) -> Result<Report, BenchError> {
     const TOOL: &str = "picket";
@@ -39,7 +58,13 @@ pub fn picket_json(bytes: &[u8]) -> Result<Report, BenchError> {
     if hosts.is_empty() {
         report.notes.push("no host in the output".to_owned());
     }
+    let mut states: Vec<(String, usize)> = Vec::new();
+    let mut host_notes = Vec::new();
     for host in hosts {
+        let address = host["address"]
+            .as_str()
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .ok_or(missing("hosts[].address"))?;
         let ports = host["ports"].as_array().ok_or(missing("hosts[].ports"))?;
         for entry in ports {
             let port = entry["port"]
@@ -47,21 +72,17 @@ pub fn picket_json(bytes: &[u8]) -> Result<Report, BenchError> {
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|&p| p != 0)
                 .ok_or(missing("hosts[].ports[].port"))?;
-            match entry["state"].as_str() {
-                Some("open") => {
-                    report.open.insert(port);
-                }
-                Some("closed") => {
-                    report.closed.insert(port);
-                }
-                Some(_) => {}
-                None => return Err(missing("hosts[].ports[].state")),
-            }
+            let state = entry["state"]
+                .as_str()
+                .ok_or(missing("hosts[].ports[].state"))?;
+            report.add(Some(state), SocketAddr::new(address, port));
         }
-        match host["state"].as_str() {
-            Some("up") | None => {}
-            Some(state) => report.notes.push(format!("host reported {state}")),
+        let state = host["state"].as_str().unwrap_or("up");
+        match states.iter_mut().find(|(s, _)| s == state) {
+            Some((_, n)) => *n += 1,
+            None => states.push((state.to_owned(), 1)),
         }
+        let mut notes = Vec::new();
         if let Some(interruptions) = host["interruptions"].as_array() {
             let resumed = interruptions
                 .iter()
@@ -69,33 +90,50 @@ pub fn picket_json(bytes: &[u8]) -> Result<Report, BenchError> {
                 .count();
             match interruptions.len() {
                 0 => {}
-                n => report
-                    .notes
-                    .push(format!("{n} interruption(s) detected, {resumed} resumed")),
+                n => notes.push(format!("{n} interruption(s) detected, {resumed} resumed")),
             }
         }
         if let Some(n) = host["unprobed_count"].as_u64().filter(|&n| n > 0) {
-            report.notes.push(format!("{n} port(s) left unprobed"));
+            notes.push(format!("{n} port(s) left unprobed"));
+        }
+        host_notes.push((address, state, notes));
+    }
+    if let [(_, state, notes)] = host_notes.as_mut_slice() {
+        if *state != "up" {
+            report.notes.push(format!("host reported {state}"));
+        }
+        report.notes.append(notes);
+    } else if !host_notes.is_empty() {
+        let counts: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        report.notes.push(format!("hosts: {}", counts.join(", ")));
+        for (address, _, notes) in host_notes {
+            report
+                .notes
+                .extend(notes.into_iter().map(|n| format!("{address}: {n}")));
         }
     }
     Ok(report)
 }
 
-/// Nmap's XML (`-oX -`), which masscan also writes: `<port portid="N"><state state="open"/>`.
-/// A `<finished exit="error" errormsg="...">` becomes a note.
+/// Nmap's XML (`-oX -`), which masscan also writes: `<host><address addr="A"
+/// addrtype="ipv4"/>` (a `mac` address beside it is skipped), then `<port portid="N"><state
+/// state="open"/>`. A `<finished exit="error" errormsg="...">` becomes a note.
 ///
 /// ```
-/// let xml = br#"<nmaprun><host><ports><port protocol="tcp" portid="80">
+/// let xml = br#"<nmaprun><host><address addr="198.18.0.2" addrtype="ipv4"/>
+///     <ports><port protocol="tcp" portid="80">
 ///     <state state="open" reason="syn-ack"/></port></ports></host></nmaprun>"#;
 /// let report = picket_bench::parse::nmap_xml("nmap", xml).unwrap();
-/// assert!(report.open.contains(&80));
+/// assert!(report.open.contains(&"198.18.0.2:80".parse().unwrap()));
 /// ```
 pub fn nmap_xml(tool: &'static str, bytes: &[u8]) -> Result<Report, BenchError> {
     let text = String::from_utf8_lossy(bytes);
     let mut reader = Reader::from_str(&text);
     let mut report = Report::default();
-    // The TCP port whose <port> element we are inside, if any.
-    let mut current: Option<u16> = None;
+    // The address of the <host> element we are inside, once its <address> was read.
+    let mut host: Option<IpAddr> = None;
+    // The TCP endpoint whose <port> element we are inside, if any.
+    let mut current: Option<SocketAddr> = None;
     loop {
         let position = reader.buffer_position();
         let event = reader.read_event().map_err(|source| BenchError::Xml {
@@ -114,6 +152,15 @@ pub fn nmap_xml(tool: &'static str, bytes: &[u8]) -> Result<Report, BenchError> 
         };
         match event {
             Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                "address" if attr(&e, "addrtype")?.is_none_or(|t| t != "mac") => {
+                    let addr = attr(&e, "addr")?.unwrap_or_default();
+                    let parsed = addr.parse::<IpAddr>().map_err(|_| BenchError::BadAddress {
+                        tool,
+                        line: line_of(&text, position),
+                        value: addr.clone(),
+                    })?;
+                    host = Some(parsed);
+                }
                 "port" => {
                     let tcp = attr(&e, "protocol")?.is_none_or(|p| p == "tcp");
                     let id = attr(&e, "portid")?.unwrap_or_default();
@@ -124,19 +171,15 @@ pub fn nmap_xml(tool: &'static str, bytes: &[u8]) -> Result<Report, BenchError> 
                             value: id.clone(),
                         }
                     })?;
-                    current = tcp.then_some(port);
+                    let address = host.ok_or(BenchError::MissingField {
+                        tool,
+                        field: "host/address",
+                    })?;
+                    current = tcp.then_some(SocketAddr::new(address, port));
                 }
                 "state" => {
-                    if let Some(port) = current {
-                        match attr(&e, "state")?.as_deref() {
-                            Some("open") => {
-                                report.open.insert(port);
-                            }
-                            Some("closed") => {
-                                report.closed.insert(port);
-                            }
-                            _ => {}
-                        }
+                    if let Some(endpoint) = current {
+                        report.add(attr(&e, "state")?.as_deref(), endpoint);
                     }
                 }
                 "finished" if attr(&e, "exit")?.is_some_and(|exit| exit != "success") => {
@@ -146,6 +189,7 @@ pub fn nmap_xml(tool: &'static str, bytes: &[u8]) -> Result<Report, BenchError> 
                 _ => {}
             },
             Event::End(e) if e.name().as_ref() == "port" => current = None,
+            Event::End(e) if e.name().as_ref() == "host" => host = None,
             Event::Eof => break,
             _ => {}
         }
@@ -157,16 +201,24 @@ pub fn nmap_xml(tool: &'static str, bytes: &[u8]) -> Result<Report, BenchError> 
 ///
 /// ```
 /// let report = picket_bench::parse::rustscan_greppable(b"198.18.0.2 -> [22,80]\n").unwrap();
-/// assert_eq!(report.open.len(), 2);
+/// assert!(report.open.contains(&"198.18.0.2:80".parse().unwrap()));
 /// ```
 pub fn rustscan_greppable(bytes: &[u8]) -> Result<Report, BenchError> {
     const TOOL: &str = "rustscan";
     let text = String::from_utf8_lossy(bytes);
     let mut report = Report::default();
     for (index, line) in text.lines().enumerate() {
-        let Some((_, list)) = line.split_once(" -> ") else {
+        let Some((address, list)) = line.split_once(" -> ") else {
             continue;
         };
+        let address = address
+            .trim()
+            .parse::<IpAddr>()
+            .map_err(|_| BenchError::BadAddress {
+                tool: TOOL,
+                line: index + 1,
+                value: address.to_owned(),
+            })?;
         let list = list.trim().trim_start_matches('[').trim_end_matches(']');
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let port = item
@@ -178,7 +230,7 @@ pub fn rustscan_greppable(bytes: &[u8]) -> Result<Report, BenchError> {
                     line: index + 1,
                     value: item.to_owned(),
                 })?;
-            report.open.insert(port);
+            report.open.insert(SocketAddr::new(address, port));
         }
     }
     Ok(report)
@@ -200,8 +252,8 @@ fn line_of(text: &str, position: u64) -> usize {
 mod tests {
     use super::*;
 
-    fn ports(set: &BTreeSet<u16>) -> Vec<u16> {
-        set.iter().copied().collect()
+    fn ports(set: &BTreeSet<SocketAddr>) -> Vec<String> {
+        set.iter().map(SocketAddr::to_string).collect()
     }
 
     #[test]
@@ -220,8 +272,8 @@ mod tests {
             }]
         }"#;
         let report = picket_json(doc).unwrap();
-        assert_eq!(ports(&report.open), [22, 80]);
-        assert_eq!(ports(&report.closed), [23]);
+        assert_eq!(ports(&report.open), ["198.18.0.2:22", "198.18.0.2:80"]);
+        assert_eq!(ports(&report.closed), ["198.18.0.2:23"]);
         assert_eq!(
             report.notes,
             [
@@ -232,10 +284,38 @@ mod tests {
     }
 
     #[test]
+    fn picket_json_with_several_hosts_counts_states_and_names_hosts_in_notes() {
+        let doc = br#"{"hosts": [
+            {"address": "198.19.224.2", "state": "up", "ports": [{"port": 22, "state": "open"}],
+             "interruptions": [{"resumed": true}], "unprobed_count": 0},
+            {"address": "198.19.224.3", "state": "down", "ports": [],
+             "interruptions": [], "unprobed_count": 0},
+            {"address": "198.19.224.4", "state": "down", "ports": [],
+             "interruptions": [], "unprobed_count": 0},
+            {"address": "198.19.224.40", "state": "up", "ports": [{"port": 22, "state": "open"}],
+             "interruptions": [], "unprobed_count": 3}
+        ]}"#;
+        let report = picket_json(doc).unwrap();
+        assert_eq!(ports(&report.open), ["198.19.224.2:22", "198.19.224.40:22"]);
+        assert_eq!(
+            report.notes,
+            [
+                "hosts: 2 up, 2 down",
+                "198.19.224.2: 1 interruption(s) detected, 1 resumed",
+                "198.19.224.40: 3 port(s) left unprobed"
+            ]
+        );
+    }
+
+    #[test]
     fn picket_json_errors_name_the_field() {
-        let err = picket_json(br#"{"hosts": [{"ports": [{"port": 70000, "state": "open"}]}]}"#)
-            .unwrap_err();
+        let err = picket_json(
+            br#"{"hosts": [{"address": "198.18.0.2", "ports": [{"port": 70000, "state": "open"}]}]}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("hosts[].ports[].port"), "{err}");
+        let err = picket_json(br#"{"hosts": [{"address": "x", "ports": []}]}"#).unwrap_err();
+        assert!(err.to_string().contains("hosts[].address"), "{err}");
         assert!(matches!(
             picket_json(b"{\"hosts\": ["),
             Err(BenchError::Json { .. })
@@ -262,9 +342,32 @@ mod tests {
 <runstats><finished time="1" exit="success"/></runstats>
 </nmaprun>"#;
         let report = nmap_xml("nmap", xml).unwrap();
-        assert_eq!(ports(&report.open), [22, 65535]);
-        assert_eq!(ports(&report.closed), [23]);
+        assert_eq!(ports(&report.open), ["198.18.0.2:22", "198.18.0.2:65535"]);
+        assert_eq!(ports(&report.closed), ["198.18.0.2:23"]);
         assert!(report.notes.is_empty());
+    }
+
+    #[test]
+    fn nmap_xml_keeps_hosts_apart_and_skips_mac_addresses() {
+        let xml = br#"<nmaprun>
+<host><status state="up" reason="arp-response"/>
+<address addr="198.19.224.2" addrtype="ipv4"/><address addr="02:00:00:00:00:02" addrtype="mac"/>
+<ports><port protocol="tcp" portid="22"><state state="open"/></port></ports></host>
+<host><address addr="198.19.224.40" addrtype="ipv4"/>
+<ports><port protocol="tcp" portid="80"><state state="open"/></port></ports></host>
+</nmaprun>"#;
+        let report = nmap_xml("nmap", xml).unwrap();
+        assert_eq!(ports(&report.open), ["198.19.224.2:22", "198.19.224.40:80"]);
+        let no_host =
+            br#"<nmaprun><host><ports><port protocol="tcp" portid="22"/></ports></host></nmaprun>"#;
+        let err = nmap_xml("nmap", no_host).unwrap_err();
+        assert!(err.to_string().contains("host/address"), "{err}");
+        let bad = b"<nmaprun><host>\n<address addr=\"nope\" addrtype=\"ipv4\"/></host></nmaprun>";
+        let err = nmap_xml("nmap", bad).unwrap_err();
+        assert!(
+            matches!(err, BenchError::BadAddress { line: 2, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -276,7 +379,7 @@ mod tests {
 <host endtime="3"><address addr="198.18.0.2" addrtype="ipv4"/><ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="64"/></port></ports></host>
 </nmaprun>"#;
         let report = nmap_xml("masscan", xml).unwrap();
-        assert_eq!(ports(&report.open), [22, 60000]);
+        assert_eq!(ports(&report.open), ["198.18.0.2:22", "198.18.0.2:60000"]);
     }
 
     #[test]
@@ -294,10 +397,10 @@ mod tests {
 
     #[test]
     fn a_document_cut_short_keeps_what_it_had() {
-        let xml = br#"<nmaprun><host><ports><port protocol="tcp" portid="80"><state state="open"/></port><port protoc"#;
+        let xml = br#"<nmaprun><host><address addr="198.18.0.2" addrtype="ipv4"/><ports><port protocol="tcp" portid="80"><state state="open"/></port><port protoc"#;
         // A tool killed mid-write: either an error or the ports seen so far, never a panic.
         if let Ok(report) = nmap_xml("nmap", xml) {
-            assert_eq!(ports(&report.open), [80]);
+            assert_eq!(ports(&report.open), ["198.18.0.2:80"]);
         }
     }
 
@@ -306,7 +409,12 @@ mod tests {
         let out = b"Open 198.18.0.2:22\n198.18.0.2 -> [22,80,65535]\n\n";
         assert_eq!(
             ports(&rustscan_greppable(out).unwrap().open),
-            [22, 80, 65535]
+            ["198.18.0.2:22", "198.18.0.2:80", "198.18.0.2:65535"]
+        );
+        let two = b"198.18.0.2 -> [22]\n198.18.1.2 -> [22]\n";
+        assert_eq!(
+            ports(&rustscan_greppable(two).unwrap().open),
+            ["198.18.0.2:22", "198.18.1.2:22"]
         );
         assert_eq!(
             rustscan_greppable(b"198.18.0.2 -> []\n")
@@ -315,7 +423,12 @@ mod tests {
                 .len(),
             0
         );
-        let err = rustscan_greppable(b"x -> [22,0]\n").unwrap_err();
+        let err = rustscan_greppable(b"198.18.0.2 -> [22,0]\n").unwrap_err();
         assert!(matches!(err, BenchError::BadPort { line: 1, .. }), "{err}");
+        let err = rustscan_greppable(b"\nx -> [22]\n").unwrap_err();
+        assert!(
+            matches!(err, BenchError::BadAddress { line: 2, .. }),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The results table (terminal and markdown) and the RESULTS.md document.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use comfy_table::{Table, TableStyle, presets};
@@ -32,31 +34,43 @@ pub struct Row {
     pub tool: Tool,
     /// Wall time of the run, when it ran.
     pub wall: Option<Duration>,
-    /// Ports listening on the target.
+    /// Listening (address, port) pairs that the scan should report open.
     pub expected: usize,
     pub outcome: Outcome,
     pub notes: Vec<String>,
 }
 
 impl Row {
-    /// Counts `report` against the `expected` listening ports (sorted). A listening port the
-    /// tool called closed is noted: it is worse than a miss.
+    /// Counts `report` against the `expected` open (address, port) pairs. A listening port
+    /// the tool called closed is noted: it is worse than a miss. With more than one host
+    /// expected, found/expected per host is noted too.
     pub fn counted(
         scenario: Scenario,
         tool: Tool,
         wall: Duration,
-        expected: &[u16],
+        expected: &BTreeSet<SocketAddr>,
         report: Report,
     ) -> Row {
-        let found = expected.iter().filter(|p| report.open.contains(p)).count();
+        let found = expected.intersection(&report.open).count();
         let false_positives = report.open.len() - found;
-        let said_closed = expected
-            .iter()
-            .filter(|p| report.closed.contains(p))
-            .count();
+        let said_closed = expected.intersection(&report.closed).count();
         let mut notes = report.notes;
         if said_closed > 0 {
             notes.push(format!("{said_closed} listening port(s) reported closed"));
+        }
+        let hosts: BTreeSet<IpAddr> = expected.iter().map(SocketAddr::ip).collect();
+        if hosts.len() > 1 {
+            let per_host: Vec<String> = hosts
+                .iter()
+                .map(|&host| {
+                    let wanted = expected.iter().filter(|e| e.ip() == host);
+                    let (found, of) = wanted.fold((0, 0), |(found, of), e| {
+                        (found + usize::from(report.open.contains(e)), of + 1)
+                    });
+                    format!("{host} {found}/{of}")
+                })
+                .collect();
+            notes.push(format!("per host: {}", per_host.join(", ")));
         }
         Row {
             scenario,
@@ -177,6 +191,8 @@ pub struct Context {
     pub machine: Machine,
     pub load_before: String,
     pub load_after: String,
+    /// Ports a single-target scenario's target listens on (`--open-ports`).
+    pub open_ports: usize,
     pub seed: u64,
     pub timeout: Duration,
     /// (scenario, what its firewall does), for the scenarios run.
@@ -187,7 +203,6 @@ pub struct Context {
 
 /// RESULTS.md: where and how the numbers were measured, then the table.
 pub fn results_markdown(context: &Context, rows: &[Row]) -> String {
-    let expected = rows.first().map_or(0, |row| row.expected);
     let m = &context.machine;
     let mut out = String::new();
     // Writing to a String cannot fail.
@@ -198,10 +213,12 @@ pub fn results_markdown(context: &Context, rows: &[Row]) -> String {
          - Machine: {cores} cores ({cpu}), Linux {kernel}.\n\
          - Load average (1, 5, 15 min) before: {before}; after: {after}. Other builds share \
          this machine, so wall times are noisy; the counts are not.\n\
-         - Lab: one target in its own network namespace, joined to the scanner's by a veth \
-         pair, listening on {expected} TCP ports spread over 1-65535 (seed {seed}); every \
-         tool scans all 65,535 ports from inside the scanner namespace. Each run gets a fresh \
-         lab (no ban or connection state carried over) and {timeout} s before it is killed.\n\n",
+         - Lab: each run gets a fresh lab (no ban or connection state carried over): the \
+         scanner's network namespace and one per host, as each scenario below describes. A \
+         single-target scenario's target is joined to the scanner's namespace by a veth pair \
+         and listens on {open_ports} TCP ports spread over 1-65535 (seed {seed}); every tool \
+         scans all 65,535 of its ports from inside the scanner namespace. A run is killed after \
+         {timeout} s, or the scenario's own longer limit.\n\n",
         date = context.date,
         command = context.command,
         cores = m.cores,
@@ -209,6 +226,7 @@ pub fn results_markdown(context: &Context, rows: &[Row]) -> String {
         kernel = m.kernel,
         before = context.load_before,
         after = context.load_after,
+        open_ports = context.open_ports,
         seed = context.seed,
         timeout = context.timeout.as_secs(),
     );
@@ -216,19 +234,27 @@ pub fn results_markdown(context: &Context, rows: &[Row]) -> String {
     out.push_str("\n\n## Scenarios\n\n");
     for (scenario, description) in &context.scenarios {
         let _ = writeln!(out, "- `{scenario}`: {description}.");
+        if scenario.multi_host() {
+            for (tool, _) in &context.tools {
+                if tool.unsupported(*scenario).is_none() {
+                    let _ = writeln!(out, "  - `{}`", tool.command_line(*scenario));
+                }
+            }
+        }
     }
     out.push_str("\n## Tools\n\n");
     for (tool, version) in &context.tools {
         let _ = writeln!(
             out,
-            "- `{tool}` ({version}): `{}`; {}.",
-            tool.command_line(),
+            "- `{tool}` ({version}): `{}` (single-target scenarios); {}.",
+            tool.command_line(Scenario::Clean),
             tool.note()
         );
     }
     out.push_str(
-        "\nFound = listening ports the tool reported open; missed = listening ports it did not; \
-         false positives = ports it reported open that do not listen.\n",
+        "\nFound = expected (address, port) pairs the tool reported open; missed = expected \
+         pairs it did not; false positives = pairs it reported open that are not expected \
+         (nothing listens there, or a firewall filters it).\n",
     );
     out
 }
@@ -236,13 +262,13 @@ pub fn results_markdown(context: &Context, rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     fn rows() -> Vec<Row> {
-        let expected = [22, 80, 443, 8080];
+        let at = |port| SocketAddr::from(([198, 18, 0, 2], port));
+        let expected = BTreeSet::from([at(22), at(80), at(443), at(8080)]);
         let report = Report {
-            open: BTreeSet::from([22, 80, 9999]),
-            closed: BTreeSet::from([443]),
+            open: BTreeSet::from([at(22), at(80), at(9999)]),
+            closed: BTreeSet::from([at(443)]),
             notes: vec!["1 interruption(s) detected, 1 resumed".to_owned()],
         };
         vec![
@@ -292,6 +318,37 @@ mod tests {
     }
 
     #[test]
+    fn several_hosts_are_counted_per_host() {
+        let a = |port| SocketAddr::from(([198, 19, 224, 10], port));
+        let b = |port| SocketAddr::from(([198, 19, 224, 37], port));
+        let expected = BTreeSet::from([a(22), a(80), b(22)]);
+        let report = Report {
+            // b's port 22 missed; port 22 on the scanner's own .1 is a false positive.
+            open: BTreeSet::from([a(22), a(80), SocketAddr::from(([198, 19, 224, 1], 22))]),
+            ..Report::default()
+        };
+        let row = Row::counted(
+            Scenario::Sparse26,
+            Tool::Nmap,
+            Duration::from_secs(3),
+            &expected,
+            report,
+        );
+        assert_eq!(
+            row.outcome,
+            Outcome::Counted {
+                found: 2,
+                missed: 1,
+                false_positives: 1
+            }
+        );
+        assert_eq!(
+            row.notes,
+            ["per host: 198.19.224.10 2/2, 198.19.224.37 0/1"]
+        );
+    }
+
+    #[test]
     fn summaries_are_one_line() {
         assert_eq!(
             rows()[0].summary(),
@@ -321,9 +378,12 @@ mod tests {
             },
             load_before: "1.00 0.50 0.25".to_owned(),
             load_after: "2.00 1.00 0.50".to_owned(),
+            open_ports: 463,
             seed: 1,
             timeout: Duration::from_secs(240),
-            scenarios: vec![(Scenario::Clean, Scenario::Clean.description())],
+            scenarios: [Scenario::Clean, Scenario::Sparse26]
+                .map(|s| (s, s.description()))
+                .to_vec(),
             tools: vec![(Tool::Nmap, "Nmap version 7.93".to_owned())],
         };
         insta::assert_snapshot!(results_markdown(&context, &rows()));

@@ -8,8 +8,9 @@ use std::process::{Command, Stdio};
 use picket_lab::{Lab, Target};
 use serde_json::Value;
 
-use crate::BenchError;
 use crate::parse::{self, Report};
+use crate::scenario::Ports;
+use crate::{BenchError, Scenario};
 
 /// masscan's packet rate, as in the issue's orientation numbers.
 pub const MASSCAN_RATE: u32 = 10_000;
@@ -35,8 +36,15 @@ pub enum Tool {
 /// Where one run's tool is pointed.
 #[derive(Debug, Clone, Copy)]
 pub struct Invocation<'a> {
-    /// The target's IPv4 address.
-    pub address: &'a str,
+    /// The targets: IPv4 addresses or a CIDR.
+    pub targets: &'a [String],
+    /// The ports scanned.
+    pub ports: Ports,
+    /// Whether the tool does its own host discovery first (else Nmap gets `-Pn`).
+    pub discovery: bool,
+    /// For [`Ports::Top`]: those ports, comma-separated. RustScan's `--top` only reads them
+    /// from its configuration file, which `-n` (no configuration) skips, so it gets the list.
+    pub top_list: &'a str,
     /// The scanner namespace's interface towards the target (masscan sends on it).
     pub interface: &'a str,
     /// The target's MAC address (masscan's `--router-mac`: the target is on-link).
@@ -106,47 +114,94 @@ impl Tool {
         }
     }
 
-    /// The arguments for one run, all 65,535 ports of one target.
+    /// Why the tool cannot take part in `scenario`, if it cannot.
+    pub fn unsupported(self, scenario: Scenario) -> Option<&'static str> {
+        (self == Tool::Masscan && scenario.multi_host()).then_some(
+            "not applicable: masscan sends every probe to one --router-mac on one adapter, \
+             so it cannot scan several directly attached hosts",
+        )
+    }
+
+    /// The arguments for one run.
     pub fn args(self, at: &Invocation<'_>) -> Vec<String> {
-        let args: Vec<&str> = match self {
-            Tool::Picket => vec!["scan", at.address, "-p-", "--format", "json", "--db", at.db],
-            Tool::Nmap | Tool::NmapSyn => vec![
-                if self == Tool::Nmap { "-sT" } else { "-sS" },
-                "-T4",
-                "-p-",
-                "-n",
-                "-Pn",
-                at.address,
-                "-oX",
-                "-",
-            ],
-            Tool::Masscan => {
-                return [
-                    at.address,
-                    "-p1-65535",
-                    "--rate",
-                    &MASSCAN_RATE.to_string(),
-                    "--wait",
-                    &MASSCAN_WAIT_SECS.to_string(),
+        let owned = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        let ports = match (self, at.ports) {
+            (Tool::Rustscan, Ports::All) => owned(&["-r", "1-65535"]),
+            (Tool::Rustscan, Ports::Top(_)) => owned(&["-p", at.top_list]),
+            (Tool::Rustscan, Ports::Range(first, last)) => {
+                vec!["-r".to_owned(), format!("{first}-{last}")]
+            }
+            (Tool::Masscan, Ports::All) => owned(&["-p1-65535"]),
+            (Tool::Masscan, Ports::Range(first, last)) => vec![format!("-p{first}-{last}")],
+            (_, Ports::All) => owned(&["-p-"]),
+            (_, Ports::Top(n)) => vec!["--top-ports".to_owned(), n.to_string()],
+            (_, Ports::Range(first, last)) => vec!["-p".to_owned(), format!("{first}-{last}")],
+        };
+        let targets = at.targets.to_vec();
+        match self {
+            Tool::Picket => [
+                owned(&["scan"]),
+                targets,
+                ports,
+                owned(&["--format", "json", "--db", at.db]),
+            ]
+            .concat(),
+            Tool::Nmap | Tool::NmapSyn => {
+                let scan = if self == Tool::Nmap { "-sT" } else { "-sS" };
+                let discovery: &[&str] = if at.discovery {
+                    &["-n"]
+                } else {
+                    &["-n", "-Pn"]
+                };
+                [
+                    owned(&[scan, "-T4"]),
+                    ports,
+                    owned(discovery),
+                    targets,
+                    owned(&["-oX", "-"]),
+                ]
+                .concat()
+            }
+            Tool::Masscan => [
+                targets,
+                ports,
+                vec![
+                    "--rate".to_owned(),
+                    MASSCAN_RATE.to_string(),
+                    "--wait".to_owned(),
+                    MASSCAN_WAIT_SECS.to_string(),
+                ],
+                owned(&[
                     "--adapter",
                     at.interface,
                     "--router-mac",
                     at.target_mac,
                     "-oX",
                     "-",
-                ]
-                .map(str::to_owned)
-                .to_vec();
-            }
-            Tool::Rustscan => vec!["-a", at.address, "-r", "1-65535", "-g", "-n"],
-        };
-        args.into_iter().map(str::to_owned).collect()
+                ]),
+            ]
+            .concat(),
+            Tool::Rustscan => [
+                vec!["-a".to_owned(), at.targets.join(",")],
+                ports,
+                owned(&["-g", "-n"]),
+            ]
+            .concat(),
+        }
     }
 
-    /// The command line with placeholders, for the results' notes.
-    pub fn command_line(self) -> String {
+    /// The command line for `scenario` with placeholders, for the results' notes.
+    pub fn command_line(self, scenario: Scenario) -> String {
+        let targets = match scenario {
+            Scenario::Sparse26 => "CIDR",
+            Scenario::Group => "ADDR...",
+            _ => "ADDR",
+        };
         let at = Invocation {
-            address: "ADDR",
+            targets: &[targets.to_owned()],
+            ports: scenario.ports(),
+            discovery: scenario.multi_host(),
+            top_list: "TOP_PORTS_LIST",
             interface: "VETH",
             target_mac: "TARGET_MAC",
             db: "TMP/picket.db",
@@ -278,8 +333,38 @@ mod tests {
     fn command_lines_scan_every_port() {
         insta::assert_snapshot!(
             Tool::ALL
-                .map(|t| format!("{t}: {}", t.command_line()))
+                .map(|t| format!("{t}: {}", t.command_line(Scenario::Clean)))
                 .join("\n")
+        );
+    }
+
+    #[test]
+    fn multi_host_command_lines_discover_hosts_and_scan_the_scenario_ports() {
+        let lines: Vec<String> = [Scenario::Sparse26, Scenario::Group]
+            .into_iter()
+            .flat_map(|s| {
+                Tool::ALL
+                    .into_iter()
+                    .filter(move |t| t.unsupported(s).is_none())
+                    .map(move |t| format!("{s} / {t}: {}", t.command_line(s)))
+            })
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+        let group = Invocation {
+            targets: &["198.18.0.2".to_owned(), "198.18.1.2".to_owned()],
+            ports: Ports::Top(1000),
+            discovery: true,
+            top_list: "80,23",
+            interface: "",
+            target_mac: "",
+            db: "db",
+        };
+        let rustscan = Tool::Rustscan.args(&group);
+        assert!(rustscan.contains(&"198.18.0.2,198.18.1.2".to_owned()));
+        assert!(rustscan.contains(&"80,23".to_owned()));
+        assert_eq!(
+            Tool::Masscan.unsupported(Scenario::Group).is_some(),
+            Tool::Masscan.unsupported(Scenario::Clean).is_none()
         );
     }
 
