@@ -182,6 +182,9 @@ impl fmt::Display for HostState {
 pub enum HostReason {
     /// At least one port answered (open, reset or an ICMP message from the host itself).
     PortAnswered,
+    /// Host discovery found it on the local link: the kernel's ARP request was answered, though
+    /// every probe may have been dropped (a default-drop host).
+    ArpResponse,
     /// Scanned without a liveness decision (`--no-ping`): nothing answered, but it was not skipped.
     UserSet,
     /// Nothing answered at all.
@@ -197,6 +200,7 @@ impl HostReason {
     pub fn as_str(self) -> &'static str {
         match self {
             HostReason::PortAnswered => "port-answered",
+            HostReason::ArpResponse => "arp-response",
             HostReason::UserSet => "user-set",
             HostReason::NoResponse => "no-response",
             HostReason::HostUnreach => "host-unreach",

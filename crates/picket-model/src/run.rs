@@ -22,6 +22,10 @@ impl fmt::Display for RunId {
     }
 }
 
+fn default_ban_patience() -> Duration {
+    ScanProfile::DEFAULT_BAN_PATIENCE
+}
+
 /// The validated knobs of one scan. Named after what Nessus and Nmap users know; every field has
 /// a default that needs no tuning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,8 +41,16 @@ pub struct ScanProfile {
     pub max_rate: Option<f64>,
     /// Retries per silent port. `None`: chosen from the loss the engine measures.
     pub retries: Option<u8>,
-    /// Scan hosts even when nothing answers (Nmap `-Pn`).
+    /// Scan hosts even when nothing answers (Nmap `-Pn`): no host discovery.
     pub assume_up: bool,
+    /// How long a host that went silent mid-scan (a ban) is waited for before its remaining
+    /// ports are given up as unprobed.
+    #[serde(
+        default = "default_ban_patience",
+        with = "millis",
+        rename = "ban_patience_ms"
+    )]
+    pub ban_patience: Duration,
     /// Re-check ports that were open in the previous run and are not open now.
     pub recheck: bool,
     /// Seed of the probe order, so that a run can be replayed.
@@ -46,7 +58,9 @@ pub struct ScanProfile {
 }
 
 impl ScanProfile {
-    pub const DEFAULT_MAX_CHECKS: usize = 2048;
+    pub const DEFAULT_MAX_CHECKS: usize = 4096;
+    /// Long enough for the common two-minute bans of an IPS or fail2ban-style rule.
+    pub const DEFAULT_BAN_PATIENCE: Duration = Duration::from_secs(300);
 
     /// The defaults for scanning `ports`.
     pub fn new(ports: PortSet) -> Self {
@@ -57,6 +71,7 @@ impl ScanProfile {
             max_rate: None,
             retries: None,
             assume_up: false,
+            ban_patience: Self::DEFAULT_BAN_PATIENCE,
             recheck: true,
             seed: 0x5049_434b_4554,
         }

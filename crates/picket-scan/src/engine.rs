@@ -1,27 +1,36 @@
-//! The scan loop: hands out probes in random order, paces them, retries the silent ones, and
-//! watches every host for the moment it stops answering.
+//! The scan loop: discovers hosts, hands out probes host by host, and collects the results.
+//!
+//! Hosts go through in groups, as Nmap's host groups: at most [`limits::DISCOVERING`] addresses
+//! are being discovered and a bounded number are having their ports scanned at once (fewer the
+//! more ports each has), so that memory stays bounded however many targets there are; each host's
+//! per-port state is dropped as soon as its result is built. A host found up is scanned at once,
+//! while others are still being discovered.
+//!
+//! Each host has its own timing ([`crate::host::PortScan`]): one host's IPS, loss or ban slows
+//! that host only. What is global protects the scanner's own resources: `max_checks` probes in
+//! flight (file descriptors, ephemeral ports, conntrack), a ceiling lowered for a while when the
+//! kernel runs out of something, and the user's `--max-rate`.
 //!
 //! One task drives everything. Each probe is a spawned task (so that on a multi-threaded runtime
 //! the socket work spreads over the cores) whose handle waits in a `FuturesUnordered`; the loop
-//! launches as many as the pacer (rate) and `max_checks` (concurrency) allow, then waits for
-//! the next completion, token or timer. Decisions that need a whole-scan view (the rate, a host going
-//! silent, a host being down) are made here, in one place.
+//! launches what the pacers and the ceiling allow, then waits for the next completion or timer.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use picket_model::{
-    HostReason, HostResult, HostState, HostStats, Interruption, Observation, Reason, ScanProfile,
-};
+use picket_model::{HostReason, HostResult, HostState, HostStats, Interruption, ScanProfile};
 use tokio::time::Instant;
 
-use crate::permute::Permutation;
+use crate::discovery::{self, Discovery, Found};
+use crate::host::{HostSettings, Next, Pending, PortScan, Verdict};
+use crate::neighbours::{self, Neighbour};
 use crate::probe::{LocalError, ProbeResult, probe};
-use crate::timing::{Pacer, RateChange, RateController, RttEstimator};
+use crate::timing::{Pacer, RateChange, RttEstimator};
 
 /// A host to scan: its address and the name it was resolved from, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +51,14 @@ pub enum ScanEvent {
         total: u64,
         rate: f64,
     },
-    Rate(RateChange),
+    Rate {
+        host: IpAddr,
+        change: RateChange,
+    },
+    HostUp {
+        host: IpAddr,
+        reason: HostReason,
+    },
     PortOpen {
         host: IpAddr,
         port: u16,
@@ -81,156 +97,61 @@ mod limits {
     pub const MAX_TIMEOUT: Duration = Duration::from_secs(3);
     /// RFC 6298's initial retransmission timeout, before any round trip was measured.
     pub const INITIAL_TIMEOUT: Duration = Duration::from_secs(1);
-    /// Retries bounds when they are chosen from the measured loss.
-    pub const MIN_RETRIES: u8 = 2;
-    pub const MAX_RETRIES: u8 = 10;
-    /// Chance of missing an open port that the adaptive retry count aims below.
-    pub const MISS_PROBABILITY: f64 = 1e-6;
-    /// Ports decided silent, with no answer at all, before a host is called down.
-    pub const DOWN_AFTER_SILENT_PORTS: u64 = 1000;
-    /// Fewest consecutive unanswered attempts that can mean "went silent".
-    pub const MIN_SILENT_STREAK: u64 = 48;
-    /// Canary probes before a host is declared silent, and the pauses before asking again.
-    pub const CANARY_TRIES: u8 = 4;
-    pub const PAUSES: [Duration; 5] = [
-        Duration::from_secs(1),
-        Duration::from_secs(2),
-        Duration::from_secs(4),
-        Duration::from_secs(8),
-        Duration::from_secs(15),
-    ];
-    /// Ports of the same state and reason summarised into one line above this count.
-    pub const SUMMARISE_ABOVE: usize = 25;
+    /// A discovery round waits at most this long (and at least the shorter one once round-trip
+    /// times are known).
+    pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(1);
+    pub const MIN_DISCOVERY_TIMEOUT: Duration = Duration::from_millis(300);
+    /// Addresses being discovered at once.
+    pub const DISCOVERING: usize = 1024;
+    /// Hosts whose ports are scanned at once: at most this many (host, port) slots of state...
+    pub const PORT_SLOTS: usize = 1 << 22;
+    /// ... and at most this many hosts.
+    pub const SCANNING: usize = 512;
+    /// The neighbour table is read at most this often.
+    pub const NEIGHBOURS_EVERY: Duration = Duration::from_millis(20);
     pub const TICK: Duration = Duration::from_millis(50);
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Pending {
-    host: u32,
-    port: u32,
-    attempt: u8,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Job {
-    Port { p: Pending, epoch: Option<usize> },
-    Canary { host: u32, port: u32 },
+    Discover {
+        host: u32,
+        port: u16,
+    },
+    Port {
+        host: u32,
+        p: Pending,
+    },
+    Timing {
+        host: u32,
+        epoch: usize,
+        sent: (Instant, u64),
+    },
+    Canary {
+        host: u32,
+        port: u32,
+    },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Status {
-    Active,
-    /// A canary is out to tell "went silent" from "a run of filtered ports".
-    Checking {
-        tries: u8,
-    },
-    /// Silence confirmed; waiting before the next canary.
-    Paused {
-        until: Instant,
-        step: usize,
-        since: Instant,
-    },
-    /// A canary is out after a pause.
-    Probing {
-        step: usize,
-        since: Instant,
-    },
-    Down(HostReason),
-    /// Silent past every pause: its undecided ports stay unprobed.
-    Abandoned,
-}
-
-/// Everything the engine tracks about one host.
-struct Host {
-    address: IpAddr,
-    hostname: Option<String>,
-    /// Per port index: the deciding reason, once decided.
-    reasons: Vec<Option<Reason>>,
-    attempts: Vec<u8>,
-    rtts: HashMap<u32, Duration>,
-    icmp_from: HashMap<u32, IpAddr>,
-    rtt: RttEstimator,
-    status: Status,
-    probes_sent: u64,
-    /// Attempts completed and answered by the host itself (not by our own stack).
-    completed: u64,
-    answered: u64,
-    /// For the loss estimate: attempts spent on ports that did answer, and how many of those
-    /// attempts went unanswered first.
-    attempts_on_answered: u64,
-    lost_on_answered: u64,
-    silent_streak: u64,
-    /// Ports decided silent since the last answer.
-    streak_ports: Vec<u32>,
-    silent_ports: u64,
-    local_unreach: u32,
-    /// Recently answered ports, the canaries to ask when the host seems to go silent.
-    canaries: VecDeque<u32>,
-    deferred: Vec<Pending>,
-    in_flight: u32,
-    interruptions: Vec<Interruption>,
-}
-
-impl Host {
-    fn new(h: ScanHost, ports: usize) -> Self {
-        Self {
-            address: h.address,
-            hostname: h.hostname,
-            reasons: vec![None; ports],
-            attempts: vec![0; ports],
-            rtts: HashMap::new(),
-            icmp_from: HashMap::new(),
-            rtt: RttEstimator::default(),
-            status: Status::Active,
-            probes_sent: 0,
-            completed: 0,
-            answered: 0,
-            attempts_on_answered: 0,
-            lost_on_answered: 0,
-            silent_streak: 0,
-            streak_ports: Vec::new(),
-            silent_ports: 0,
-            local_unreach: 0,
-            canaries: VecDeque::new(),
-            deferred: Vec::new(),
-            in_flight: 0,
-            interruptions: Vec::new(),
+impl Job {
+    fn host(self) -> u32 {
+        match self {
+            Job::Discover { host, .. }
+            | Job::Port { host, .. }
+            | Job::Timing { host, .. }
+            | Job::Canary { host, .. } => host,
         }
     }
-
-    fn finished(&self) -> bool {
-        matches!(self.status, Status::Down(_) | Status::Abandoned)
-    }
-
-    /// Share of attempts lost on the way, measured on ports that did answer in the end.
-    fn loss(&self) -> Option<f64> {
-        (self.attempts_on_answered >= 20)
-            .then(|| self.lost_on_answered as f64 / self.attempts_on_answered as f64)
-    }
-
-    /// Consecutive unanswered attempts that are too unlikely to be filtered ports by chance.
-    fn silence_threshold(&self) -> u64 {
-        let q = self.answered as f64 / self.completed.max(1) as f64;
-        if q <= 0.0 || q >= 1.0 {
-            return limits::MIN_SILENT_STREAK;
-        }
-        let k = (limits::MISS_PROBABILITY.ln() / (1.0 - q).ln()).ceil() as u64;
-        k.max(limits::MIN_SILENT_STREAK)
-    }
 }
 
-/// Retries for a given per-attempt loss, so that missing an open port is unlikely.
-fn retries_for_loss(loss: f64) -> u8 {
-    if loss <= 0.0 {
-        return limits::MIN_RETRIES;
-    }
-    if loss >= 0.5 {
-        return limits::MAX_RETRIES;
-    }
-    let attempts = (limits::MISS_PROBABILITY.ln() / loss.ln()).ceil();
-    (attempts as u8)
-        .saturating_sub(1)
-        .clamp(limits::MIN_RETRIES, limits::MAX_RETRIES)
+/// Where one host is.
+enum Slot {
+    NotStarted,
+    Discovering(Discovery),
+    /// Found up, waiting for room among the hosts being scanned.
+    Ready(HostReason),
+    Scanning(Box<PortScan>),
+    Done(HostResult),
 }
 
 type ProbeFuture = Pin<Box<dyn Future<Output = (Job, Result<ProbeResult, LocalError>)> + Send>>;
@@ -245,7 +166,7 @@ pub async fn scan(
 ) -> ScanOutcome {
     let mut engine = Engine::new(hosts, profile);
     events(ScanEvent::Started {
-        hosts: engine.hosts.len(),
+        hosts: engine.targets.len(),
         ports: engine.ports.len(),
     });
     let aborted = engine.run(events, stop).await;
@@ -257,69 +178,70 @@ pub async fn scan(
 
 struct Engine {
     ports: Vec<u16>,
-    hosts: Vec<Host>,
-    order: Permutation,
-    next_fresh: u64,
-    retries: VecDeque<Pending>,
+    targets: Vec<ScanHost>,
+    slots: Vec<Slot>,
+    next_target: usize,
+    discovering: usize,
+    /// No host below this index is being discovered any more.
+    discovery_floor: usize,
+    /// Ports of hosts that are done, for the progress count.
+    done_ports: u64,
+    /// Discovery probes waiting to be sent.
+    discovery_queue: VecDeque<(u32, u16)>,
+    ready: VecDeque<u32>,
+    scanning: Vec<u32>,
+    max_scanning: usize,
+    round_robin: usize,
     in_flight: FuturesUnordered<ProbeFuture>,
     max_checks: usize,
     cap: usize,
     exhausted_at: Option<Instant>,
-    fixed_timeout: Option<Duration>,
-    fixed_retries: Option<u8>,
-    assume_up: bool,
-    controller: RateController,
-    pacer: Pacer,
+    global_pacer: Option<(Pacer, f64)>,
     global_rtt: RttEstimator,
-    decided: u64,
-    total: u64,
-    sent_since_tick: u64,
+    neighbours: Option<(Instant, HashMap<Ipv4Addr, Neighbour>)>,
+    profile: ScanProfile,
     last_tick: Instant,
-    achieved: f64,
 }
 
 impl Engine {
-    fn new(hosts: Vec<ScanHost>, profile: &ScanProfile) -> Self {
+    fn new(targets: Vec<ScanHost>, profile: &ScanProfile) -> Self {
         let ports = profile.ports.as_slice().to_vec();
-        let hosts: Vec<Host> = hosts
-            .into_iter()
-            .map(|h| Host::new(h, ports.len()))
-            .collect();
-        let total = hosts.len() as u64 * ports.len() as u64;
         let now = Instant::now();
         let max_checks = profile.max_checks.clamp(1, crate::fdlimit::probe_ceiling());
+        let max_scanning = (limits::PORT_SLOTS / ports.len().max(1)).clamp(1, limits::SCANNING);
         Self {
-            order: Permutation::new(total, profile.seed),
+            slots: targets.iter().map(|_| Slot::NotStarted).collect(),
             ports,
-            hosts,
-            next_fresh: 0,
-            retries: VecDeque::new(),
+            targets,
+            next_target: 0,
+            discovering: 0,
+            discovery_floor: 0,
+            done_ports: 0,
+            discovery_queue: VecDeque::new(),
+            ready: VecDeque::new(),
+            scanning: Vec::new(),
+            max_scanning,
+            round_robin: 0,
             in_flight: FuturesUnordered::new(),
             max_checks,
             cap: max_checks,
             exhausted_at: None,
-            fixed_timeout: profile.read_timeout,
-            fixed_retries: profile.retries,
-            assume_up: profile.assume_up,
-            controller: RateController::new(profile.max_rate, now),
-            pacer: Pacer::new(now),
+            global_pacer: profile.max_rate.map(|rate| (Pacer::new(now), rate)),
             global_rtt: RttEstimator::default(),
-            decided: 0,
-            total,
-            sent_since_tick: 0,
+            neighbours: None,
+            profile: profile.clone(),
             last_tick: now,
-            achieved: 0.0,
         }
     }
 
-    fn timeout_for(&self, host: &Host) -> Duration {
-        if let Some(t) = self.fixed_timeout {
+    fn timeout_for(&self, rtt: &RttEstimator) -> Duration {
+        if let Some(t) = self.profile.read_timeout {
             return t;
         }
-        let est = if host.rtt.srtt().is_some() {
-            host.rtt
+        let est = if rtt.srtt().is_some() {
+            rtt
         } else {
-            self.global_rtt
+            &self.global_rtt
         };
         est.timeout(
             limits::MIN_TIMEOUT,
@@ -328,63 +250,85 @@ impl Engine {
         )
     }
 
-    fn retries_for(&self, host: &Host) -> u8 {
-        if let Some(r) = self.fixed_retries {
-            return r;
+    fn discovery_timeout(&self) -> Duration {
+        match self.global_rtt.srtt() {
+            Some(_) => (self.timeout_for(&self.global_rtt) * 3)
+                .clamp(limits::MIN_DISCOVERY_TIMEOUT, limits::DISCOVERY_TIMEOUT),
+            None => limits::DISCOVERY_TIMEOUT,
         }
-        let loss = host.loss().or_else(|| self.global_loss()).unwrap_or(0.0);
-        retries_for_loss(loss)
     }
 
-    fn global_loss(&self) -> Option<f64> {
-        let (lost, attempts) = self.hosts.iter().fold((0, 0), |(l, a), h| {
-            (l + h.lost_on_answered, a + h.attempts_on_answered)
-        });
-        (attempts >= 20).then(|| lost as f64 / attempts as f64)
-    }
-
-    /// The next port probe to send: retries first, then fresh (host, port) pairs in random order.
-    /// Probes for hosts that are paused are set aside until the host answers again.
-    fn next_pending(&mut self) -> Option<Pending> {
-        while let Some(p) = self.retries.pop_front() {
-            match self.hosts[p.host as usize].status {
-                Status::Active => return Some(p),
-                Status::Down(_) | Status::Abandoned => {}
-                _ => self.hosts[p.host as usize].deferred.push(p),
-            }
-        }
-        let host_count = self.hosts.len() as u64;
-        while self.next_fresh < self.order.len() {
-            let x = self.order.get(self.next_fresh);
-            self.next_fresh += 1;
-            let p = Pending {
-                host: (x % host_count) as u32,
-                port: (x / host_count) as u32,
-                attempt: 1,
-            };
-            match self.hosts[p.host as usize].status {
-                Status::Active => return Some(p),
-                Status::Down(_) | Status::Abandoned => {}
-                _ => self.hosts[p.host as usize].deferred.push(p),
-            }
-        }
-        None
-    }
-
-    fn has_work(&self) -> bool {
-        !self.retries.is_empty() || self.next_fresh < self.order.len()
-    }
-
-    fn launch(&mut self, job: Job, timeout: Duration) {
-        let (host, port) = match job {
-            Job::Port { p, .. } => (p.host, p.port),
-            Job::Canary { host, port } => (host, port),
+    /// The kernel's neighbour table, read at most every few milliseconds.
+    fn neighbour(&mut self, address: IpAddr, now: Instant) -> Option<Neighbour> {
+        let IpAddr::V4(v4) = address else {
+            return None;
         };
-        let h = &mut self.hosts[host as usize];
-        h.in_flight += 1;
-        h.probes_sent += 1;
-        let addr = SocketAddr::new(h.address, self.ports[port as usize]);
-        self.sent_since_tick += 1;
+        let fresh = self
+            .neighbours
+            .as_ref()
+            .is_some_and(|(at, _)| now.duration_since(*at) < limits::NEIGHBOURS_EVERY);
+        if !fresh {
+            self.neighbours = Some((now, neighbours::read()));
+        }
+        self.neighbours.as_ref()?.1.get(&v4).copied()
+    }
+
+    fn host_settings(&self, index: u32) -> HostSettings {
+        HostSettings {
+            ports: self.ports.len(),
+            seed: self.profile.seed ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            max_rate: self.profile.max_rate,
+            fixed_retries: self.profile.retries,
+            patience: self.profile.ban_patience,
+        }
+    }
+
+    /// Starts discovering new targets and scanning hosts found up, as far as the groups allow.
+    fn admit(&mut self, now: Instant) {
+        if self.profile.assume_up {
+            while self.scanning.len() + self.ready.len() < self.max_scanning
+                && self.next_target < self.targets.len()
+            {
+                let i = self.next_target as u32;
+                self.next_target += 1;
+                self.slots[i as usize] = Slot::Ready(HostReason::UserSet);
+                self.ready.push_back(i);
+            }
+        } else {
+            while self.discovering < limits::DISCOVERING
+                && self.ready.len() < self.max_scanning
+                && self.next_target < self.targets.len()
+            {
+                let i = self.next_target as u32;
+                self.next_target += 1;
+                let mut d = Discovery::default();
+                d.start_round();
+                self.slots[i as usize] = Slot::Discovering(d);
+                self.discovering += 1;
+                self.discovery_queue
+                    .extend(discovery::PORTS.iter().map(|&port| (i, port)));
+            }
+        }
+        while self.scanning.len() < self.max_scanning
+            && let Some(i) = self.ready.pop_front()
+        {
+            let Slot::Ready(reason) = self.slots[i as usize] else {
+                continue;
+            };
+            let target = &self.targets[i as usize];
+            let scan = PortScan::new(
+                target.address,
+                target.hostname.clone(),
+                reason,
+                self.host_settings(i),
+                now,
+            );
+            self.slots[i as usize] = Slot::Scanning(Box::new(scan));
+            self.scanning.push(i);
+        }
+    }
+
+    fn launch(&mut self, job: Job, addr: SocketAddr, timeout: Duration) {
         // Each probe is its own task: on a multi-threaded runtime the socket calls of many
         // probes run on every core, while this loop only schedules and judges.
         let task = tokio::spawn(probe(addr, timeout));
@@ -405,8 +349,10 @@ impl Engine {
         loop {
             let now = Instant::now();
             self.wake_paused_hosts(now);
+            self.finish_hosts();
+            self.admit(now);
             self.fill(now);
-            if self.in_flight.is_empty() && !self.has_work() && !self.any_waiting() {
+            if self.in_flight.is_empty() && self.all_done() {
                 self.tick(now, events);
                 return false;
             }
@@ -416,6 +362,13 @@ impl Engine {
                 () = &mut stop => return true,
                 Some((job, result)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
                     self.complete(job, result, events);
+                    // Take every other completion that is ready before scheduling again.
+                    for _ in 0..256 {
+                        match self.in_flight.next().now_or_never() {
+                            Some(Some((job, result))) => self.complete(job, result, events),
+                            _ => break,
+                        }
+                    }
                 }
                 () = tokio::time::sleep_until(wake) => {}
             }
@@ -426,26 +379,47 @@ impl Engine {
         }
     }
 
-    fn any_waiting(&self) -> bool {
-        self.hosts.iter().any(|h| {
-            matches!(
-                h.status,
-                Status::Paused { .. } | Status::Checking { .. } | Status::Probing { .. }
-            )
-        })
+    fn all_done(&self) -> bool {
+        self.next_target >= self.targets.len()
+            && self.discovering == 0
+            && self.ready.is_empty()
+            && self.scanning.is_empty()
     }
 
     fn next_wake(&self, now: Instant) -> Instant {
-        let mut wake = self.last_tick + limits::TICK;
-        if self.has_work() && self.in_flight.len() < self.cap {
-            wake = wake.min(self.pacer.next_token(self.controller.rate()));
-        }
-        for h in &self.hosts {
-            if let Status::Paused { until, .. } = h.status {
-                wake = wake.min(until);
+        let tick = self.last_tick + limits::TICK;
+        let mut wake = tick;
+        let mut send_at: Option<Instant> = None;
+        for &i in &self.scanning {
+            if let Slot::Scanning(h) = &self.slots[i as usize] {
+                if let Some(at) = h.next_send() {
+                    send_at = Some(send_at.map_or(at, |s| s.min(at)));
+                }
+                if let crate::host::Status::Paused { until, .. } = h.status {
+                    wake = wake.min(until);
+                }
             }
         }
+        if !self.discovery_queue.is_empty() {
+            send_at = Some(now);
+        }
+        if let Some(at) = send_at
+            && self.in_flight.len() < self.cap
+        {
+            let at = match &self.global_pacer {
+                Some((pacer, rate)) => at.max(pacer.next_token(*rate)),
+                None => at,
+            };
+            wake = wake.min(at);
+        }
         wake.max(now)
+    }
+
+    fn global_token(&mut self, now: Instant) -> bool {
+        match &mut self.global_pacer {
+            Some((pacer, rate)) => pacer.try_take(now, *rate),
+            None => true,
+        }
     }
 
     fn fill(&mut self, now: Instant) {
@@ -455,54 +429,62 @@ impl Engine {
             self.cap = self.max_checks;
             self.exhausted_at = None;
         }
-        while self.in_flight.len() < self.cap && self.has_work() {
-            if !self.pacer.try_take(now, self.controller.rate()) {
-                break;
-            }
-            let Some(p) = self.next_pending() else {
-                break;
-            };
-            let epoch = (p.attempt == 1).then(|| self.controller.on_send(now));
-            let timeout = self.timeout_for(&self.hosts[p.host as usize]);
-            self.launch(Job::Port { p, epoch }, timeout);
-        }
-    }
-
-    fn tick(&mut self, now: Instant, events: &mut (dyn FnMut(ScanEvent) + Send)) {
-        let elapsed = now.duration_since(self.last_tick).as_secs_f64().max(1e-3);
-        let instant_rate = self.sent_since_tick as f64 / elapsed;
-        // The smoothed rate rides out a slow tick; the last tick's rate must not hold back the
-        // doubling of slow start.
-        self.achieved = (0.7 * self.achieved + 0.3 * instant_rate).max(instant_rate);
-        self.sent_since_tick = 0;
-        self.last_tick = now;
-        if let Some(change) = self.controller.update(now, self.achieved) {
-            tracing::debug!(?change, "rate");
-            events(ScanEvent::Rate(change));
-        }
-        events(ScanEvent::Progress {
-            decided: self.decided,
-            total: self.total,
-            rate: self.controller.rate(),
-        });
-    }
-
-    fn decide(&mut self, host: u32, port: u32, result: &ProbeResult, attempts: u8) {
-        let h = &mut self.hosts[host as usize];
-        let slot = &mut h.reasons[port as usize];
-        if slot.is_none() {
-            self.decided += 1;
-        }
-        *slot = Some(result.reason);
-        h.attempts[port as usize] = attempts;
-        if let Some(rtt) = result.rtt
-            && result.reason != Reason::Reset
+        let discovery_timeout = self.discovery_timeout();
+        while self.in_flight.len() < self.cap
+            && let Some(&(host, port)) = self.discovery_queue.front()
         {
-            h.rtts.insert(port, rtt);
+            if !self.global_token(now) {
+                return;
+            }
+            self.discovery_queue.pop_front();
+            let addr = SocketAddr::new(self.targets[host as usize].address, port);
+            self.launch(Job::Discover { host, port }, addr, discovery_timeout);
         }
-        if let Some(from) = result.icmp_from {
-            h.icmp_from.insert(port, from);
+        let mut idle = 0;
+        while self.in_flight.len() < self.cap && !self.scanning.is_empty() {
+            if idle >= self.scanning.len() {
+                return;
+            }
+            if let Some((pacer, rate)) = &mut self.global_pacer
+                && !pacer.ready(now, *rate)
+            {
+                return;
+            }
+            let index = self.scanning[self.round_robin % self.scanning.len()];
+            self.round_robin = self.round_robin.wrapping_add(1);
+            match self.next_job(index, now) {
+                Some((job, addr, timeout)) => {
+                    idle = 0;
+                    self.global_token(now);
+                    self.launch(job, addr, timeout);
+                }
+                None => idle += 1,
+            }
         }
+    }
+
+    /// The next probe host `index` wants sent now, with its address and timeout.
+    fn next_job(&mut self, index: u32, now: Instant) -> Option<(Job, SocketAddr, Duration)> {
+        let Slot::Scanning(h) = &mut self.slots[index as usize] else {
+            return None;
+        };
+        let sent_before = h.probes_sent();
+        let next = h.next(now)?;
+        h.in_flight += 1;
+        let (job, port) = match next {
+            Next::Port(p) => (Job::Port { host: index, p }, p.port),
+            Next::Timing { port, epoch } => (
+                Job::Timing {
+                    host: index,
+                    epoch,
+                    sent: (now, sent_before),
+                },
+                port,
+            ),
+        };
+        let addr = SocketAddr::new(h.address, self.ports[port as usize]);
+        let rtt = h.rtt;
+        Some((job, addr, self.timeout_for(&rtt)))
     }
 
     fn complete(
@@ -511,367 +493,314 @@ impl Engine {
         result: Result<ProbeResult, LocalError>,
         events: &mut (dyn FnMut(ScanEvent) + Send),
     ) {
-        let host = match job {
-            Job::Port { p, .. } => p.host,
-            Job::Canary { host, .. } => host,
-        };
-        self.hosts[host as usize].in_flight -= 1;
         let result = match result {
             Ok(r) => r,
             Err(e) => {
-                self.local_failure(job, e);
+                self.local_failure(job, e, events);
                 return;
             }
         };
-        match job {
-            Job::Port { p, epoch } => {
-                if let Some(epoch) = epoch {
-                    self.controller
-                        .on_complete(epoch, result.reason.is_answer() && !result.local_unreach);
-                }
-                self.port_result(p, result, events);
+        if let Some(rtt) = result.rtt
+            && matches!(
+                result.reason,
+                picket_model::Reason::SynAck | picket_model::Reason::Reset
+            )
+        {
+            self.global_rtt.observe(rtt);
+        }
+        let index = job.host();
+        let now = Instant::now();
+        if let Job::Discover { .. } = job {
+            self.discovered(index, Some(&result), now, events);
+            return;
+        }
+        let Slot::Scanning(h) = &mut self.slots[index as usize] else {
+            return;
+        };
+        h.in_flight -= 1;
+        let address = h.address;
+        let verdict = match job {
+            Job::Port { p, .. } => h.on_port(p, result),
+            Job::Timing { epoch, sent, .. } => h.on_timing(epoch, sent, &result),
+            Job::Canary { port, .. } => h.on_canary(self.ports[port as usize], &result, now),
+            Job::Discover { .. } => Verdict::Nothing,
+        };
+        self.act(index, address, verdict, events);
+    }
+
+    fn act(
+        &mut self,
+        index: u32,
+        host: IpAddr,
+        verdict: Verdict,
+        events: &mut (dyn FnMut(ScanEvent) + Send),
+    ) {
+        match verdict {
+            Verdict::Nothing => {}
+            Verdict::Open(port) => events(ScanEvent::PortOpen {
+                host,
+                port: self.ports[port as usize],
+            }),
+            Verdict::Canary => self.launch_canary(index),
+            Verdict::Rate(change) => {
+                tracing::debug!(%host, ?change, "rate");
+                events(ScanEvent::Rate { host, change });
             }
-            Job::Canary { host, port } => self.canary_result(host, port, result, events),
+            Verdict::Silenced(interruption) => {
+                tracing::debug!(%host, ?interruption, "host went silent");
+                events(ScanEvent::HostSilenced { host, interruption });
+            }
+            Verdict::Resumed(paused) => events(ScanEvent::HostResumed { host, paused }),
+            Verdict::Down(reason) => events(ScanEvent::HostDown { host, reason }),
+            Verdict::Abandoned(unprobed) => events(ScanEvent::HostAbandoned { host, unprobed }),
         }
     }
 
-    fn local_failure(&mut self, job: Job, err: LocalError) {
-        match err {
+    fn discovered(
+        &mut self,
+        index: u32,
+        result: Option<&ProbeResult>,
+        now: Instant,
+        events: &mut (dyn FnMut(ScanEvent) + Send),
+    ) {
+        let address = self.targets[index as usize].address;
+        let neighbour = self.neighbour(address, now);
+        let Slot::Discovering(d) = &mut self.slots[index as usize] else {
+            return;
+        };
+        match d.on_probe(address, result, || neighbour) {
+            Found::Pending => {}
+            Found::NextRound => {
+                d.start_round();
+                self.discovery_queue
+                    .extend(discovery::PORTS.iter().map(|&port| (index, port)));
+            }
+            Found::Up(reason) => self.host_up(index, reason, events),
+            Found::Down(reason) => {
+                self.discovering -= 1;
+                self.slots[index as usize] = Slot::Done(self.down_result(index, reason));
+                self.done_ports += self.ports.len() as u64;
+                events(ScanEvent::HostDown {
+                    host: address,
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn host_up(
+        &mut self,
+        index: u32,
+        reason: HostReason,
+        events: &mut (dyn FnMut(ScanEvent) + Send),
+    ) {
+        self.discovering -= 1;
+        self.slots[index as usize] = Slot::Ready(reason);
+        self.ready.push_back(index);
+        // Its remaining discovery probes are not needed.
+        self.discovery_queue.retain(|(host, _)| *host != index);
+        events(ScanEvent::HostUp {
+            host: self.targets[index as usize].address,
+            reason,
+        });
+    }
+
+    fn down_result(&self, index: u32, reason: HostReason) -> HostResult {
+        let target = &self.targets[index as usize];
+        HostResult {
+            address: target.address,
+            hostname: target.hostname.clone(),
+            state: HostState::Down,
+            reason,
+            ports: Vec::new(),
+            extra_ports: Vec::new(),
+            unprobed: Vec::new(),
+            interruptions: Vec::new(),
+            stats: HostStats {
+                probes_sent: 0,
+                answers: 0,
+                srtt: None,
+                loss: 0.0,
+                retries: 0,
+                read_timeout: self.discovery_timeout(),
+            },
+        }
+    }
+
+    fn local_failure(
+        &mut self,
+        job: Job,
+        err: LocalError,
+        events: &mut (dyn FnMut(ScanEvent) + Send),
+    ) {
+        // Whether the probe must simply be sent again: our machine failed, not the network.
+        let again = match err {
             LocalError::Exhausted(e) => {
                 // Our machine ran out of something (descriptors, ports, buffers): fewer at once.
                 tracing::debug!(error = %e, in_flight = self.in_flight.len(), "local resources exhausted");
                 self.cap = (self.in_flight.len() * 3 / 4).max(8);
                 self.exhausted_at = Some(Instant::now());
+                true
             }
-            LocalError::SelfConnect => {}
+            LocalError::SelfConnect => true,
             LocalError::Other(e) => {
-                tracing::warn!(error = %e, "probe failed locally; sending it again")
+                // Unexpected, and maybe permanent for this address: counted as an unanswered
+                // attempt, so that it cannot loop.
+                tracing::warn!(error = %e, "probe failed locally");
+                false
             }
-        }
-        match job {
-            Job::Port { p, epoch } => {
-                if let Some(epoch) = epoch {
-                    self.controller.on_abandon(epoch);
-                }
-                self.retries.push_back(p);
-            }
-            Job::Canary { host, .. } => {
-                // Ask again on the next tick, as if it had gone unanswered.
-                let h = &mut self.hosts[host as usize];
-                if let Status::Checking { tries } = h.status {
-                    h.status = Status::Checking {
-                        tries: tries.saturating_sub(1),
-                    };
-                }
-                self.relaunch_canary(host);
-            }
-        }
-    }
-
-    fn port_result(
-        &mut self,
-        p: Pending,
-        result: ProbeResult,
-        events: &mut (dyn FnMut(ScanEvent) + Send),
-    ) {
-        if self.hosts[p.host as usize].finished() {
-            return;
-        }
-        if result.local_unreach {
-            // Our own stack could not reach the host (no ARP/ND answer, no route): nothing about
-            // this port, everything about the host.
-            self.decide(p.host, p.port, &result, p.attempt);
-            let h = &mut self.hosts[p.host as usize];
-            h.local_unreach += 1;
-            if h.answered == 0 && h.local_unreach >= 2 {
-                let reason = if result.reason == Reason::NetUnreach {
-                    HostReason::NetUnreach
-                } else {
-                    HostReason::HostUnreach
-                };
-                self.host_down(p.host, reason, events);
+        };
+        let index = job.host();
+        if let Job::Discover { port, .. } = job {
+            if again {
+                self.discovery_queue.push_back((index, port));
+            } else {
+                self.discovered(index, None, Instant::now(), events);
             }
             return;
         }
-        if result.reason.is_answer() {
-            if let Some(rtt) = result.rtt {
-                self.hosts[p.host as usize].rtt.observe(rtt);
-                self.global_rtt.observe(rtt);
-            }
-            self.decide(p.host, p.port, &result, p.attempt);
-            let h = &mut self.hosts[p.host as usize];
-            h.completed += 1;
-            h.answered += 1;
-            h.attempts_on_answered += u64::from(p.attempt);
-            h.lost_on_answered += u64::from(p.attempt - 1);
-            h.silent_streak = 0;
-            h.streak_ports.clear();
-            h.canaries.push_front(p.port);
-            h.canaries.truncate(8);
-            if result.reason == Reason::SynAck {
-                events(ScanEvent::PortOpen {
-                    host: h.address,
-                    port: self.ports[p.port as usize],
-                });
-            }
-            return;
-        }
-        let retries = self.retries_for(&self.hosts[p.host as usize]);
-        let h = &mut self.hosts[p.host as usize];
-        h.completed += 1;
-        h.silent_streak += 1;
-        if h.status == Status::Active && p.attempt <= retries {
-            self.retries.push_back(Pending {
-                attempt: p.attempt + 1,
-                ..p
-            });
-        } else if h.status == Status::Active {
-            h.streak_ports.push(p.port);
-            h.silent_ports += 1;
-            self.decide(p.host, p.port, &result, p.attempt);
-        } else {
-            // The host is being checked or paused: this silence is part of that, ask again later.
-            h.deferred.push(Pending { attempt: 1, ..p });
-        }
-        let h = &self.hosts[p.host as usize];
-        if h.answered == 0 && !self.assume_up && h.silent_ports >= limits::DOWN_AFTER_SILENT_PORTS {
-            self.host_down(p.host, HostReason::NoResponse, events);
-        } else if h.answered > 0
-            && h.status == Status::Active
-            && h.silent_streak >= h.silence_threshold()
-        {
-            self.hosts[p.host as usize].status = Status::Checking { tries: 0 };
-            self.relaunch_canary(p.host);
-        }
-    }
-
-    fn host_down(
-        &mut self,
-        host: u32,
-        reason: HostReason,
-        events: &mut (dyn FnMut(ScanEvent) + Send),
-    ) {
-        let h = &mut self.hosts[host as usize];
-        h.status = Status::Down(reason);
-        h.deferred.clear();
-        let undecided = h.reasons.iter().filter(|r| r.is_none()).count() as u64;
-        self.decided += undecided;
-        events(ScanEvent::HostDown {
-            host: h.address,
-            reason,
-        });
-    }
-
-    fn relaunch_canary(&mut self, host: u32) {
-        let h = &self.hosts[host as usize];
-        let Some(&port) = h.canaries.front() else {
+        let Slot::Scanning(h) = &mut self.slots[index as usize] else {
             return;
         };
-        let timeout = (self.timeout_for(h) * 2).max(Duration::from_millis(500));
-        self.launch(Job::Canary { host, port }, timeout);
-    }
-
-    fn canary_result(
-        &mut self,
-        host: u32,
-        port: u32,
-        result: ProbeResult,
-        events: &mut (dyn FnMut(ScanEvent) + Send),
-    ) {
-        let now = Instant::now();
-        let answered = result.reason.is_answer() && !result.local_unreach;
-        let status = self.hosts[host as usize].status;
-        match (status, answered) {
-            (Status::Checking { .. }, true) => {
-                // Only a run of filtered ports: carry on.
-                let h = &mut self.hosts[host as usize];
-                h.status = Status::Active;
-                h.silent_streak = 0;
-                h.streak_ports.clear();
-                self.release_deferred(host);
-            }
-            (Status::Checking { tries }, false) if tries + 1 < limits::CANARY_TRIES => {
-                self.hosts[host as usize].status = Status::Checking { tries: tries + 1 };
-                self.relaunch_canary(host);
-            }
-            (Status::Checking { .. }, false) => self.silenced(host, port, now, events),
-            (Status::Probing { since, .. }, true) => {
-                let paused = now.duration_since(since);
-                let h = &mut self.hosts[host as usize];
-                h.status = Status::Active;
-                h.silent_streak = 0;
-                if let Some(last) = h.interruptions.last_mut() {
-                    last.resumed = true;
-                    last.paused = paused;
-                }
-                let address = h.address;
-                self.release_deferred(host);
-                events(ScanEvent::HostResumed {
-                    host: address,
-                    paused,
-                });
-            }
-            (Status::Probing { step, since }, false) => {
-                let next = step + 1;
-                if let Some(pause) = limits::PAUSES.get(next) {
-                    self.hosts[host as usize].status = Status::Paused {
-                        until: now + *pause,
-                        step: next,
-                        since,
-                    };
-                } else {
-                    self.abandon(host, now.duration_since(since), events);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The host stopped answering, even on a port that had answered: interference. Undo the
-    /// silent decisions since its last answer, slow down, and wait before asking again.
-    fn silenced(
-        &mut self,
-        host: u32,
-        canary: u32,
-        now: Instant,
-        events: &mut (dyn FnMut(ScanEvent) + Send),
-    ) {
-        // The fastest rate the host still answered at: the rate of the moment has been pushed
-        // up by slow start (or cut, seeing no answers) since the host stopped answering.
-        let rate = self.controller.last_healthy_rate();
-        let canary_port = self.ports[canary as usize];
-        let h = &mut self.hosts[host as usize];
-        let interruption = Interruption {
-            at: jiff::Timestamp::now(),
-            answered_before: h.answered,
-            silent_probes: h.silent_streak,
-            canary_port: Some(canary_port),
-            rate,
-            resumed: false,
-            paused: Duration::ZERO,
-        };
-        for port in std::mem::take(&mut h.streak_ports) {
-            if h.reasons[port as usize].take().is_some() {
-                self.decided -= 1;
-                h.silent_ports -= 1;
-            }
-            h.deferred.push(Pending {
-                host,
-                port,
-                attempt: 1,
-            });
-        }
-        h.interruptions.push(interruption.clone());
-        h.status = Status::Paused {
-            until: now + limits::PAUSES[0],
-            step: 0,
-            since: now,
-        };
+        h.in_flight -= 1;
         let address = h.address;
-        self.controller.back_off_from(rate);
-        events(ScanEvent::HostSilenced {
-            host: address,
-            interruption,
-        });
+        let verdict = match job {
+            Job::Port { p, .. } if again => {
+                h.send_again(p);
+                Verdict::Nothing
+            }
+            Job::Port { p, .. } => h.on_port(p, ProbeResult::no_response()),
+            Job::Timing { epoch, .. } => {
+                h.timing_abandoned(epoch);
+                Verdict::Nothing
+            }
+            Job::Canary { .. } => {
+                h.canary_failed_locally();
+                Verdict::Canary
+            }
+            Job::Discover { .. } => Verdict::Nothing,
+        };
+        self.act(index, address, verdict, events);
     }
 
-    fn abandon(&mut self, host: u32, paused: Duration, events: &mut (dyn FnMut(ScanEvent) + Send)) {
-        let h = &mut self.hosts[host as usize];
-        h.status = Status::Abandoned;
-        h.deferred.clear();
-        if let Some(last) = h.interruptions.last_mut() {
-            last.paused = paused;
-        }
-        let unprobed = h.reasons.iter().filter(|r| r.is_none()).count();
-        self.decided += unprobed as u64;
-        events(ScanEvent::HostAbandoned {
-            host: h.address,
-            unprobed,
-        });
-    }
-
-    fn release_deferred(&mut self, host: u32) {
-        let deferred = std::mem::take(&mut self.hosts[host as usize].deferred);
-        self.retries.extend(deferred);
+    fn launch_canary(&mut self, index: u32) {
+        let Slot::Scanning(h) = &mut self.slots[index as usize] else {
+            return;
+        };
+        let Some(port) = h.canary() else {
+            return;
+        };
+        h.in_flight += 1;
+        h.count_sent();
+        let addr = SocketAddr::new(h.address, self.ports[port as usize]);
+        let rtt = h.rtt;
+        let timeout = (self.timeout_for(&rtt) * 2).max(Duration::from_millis(500));
+        self.launch(Job::Canary { host: index, port }, addr, timeout);
     }
 
     fn wake_paused_hosts(&mut self, now: Instant) {
-        for i in 0..self.hosts.len() {
-            if let Status::Paused { until, step, since } = self.hosts[i].status
-                && now >= until
+        for k in 0..self.scanning.len() {
+            let index = self.scanning[k];
+            if let Slot::Scanning(h) = &mut self.slots[index as usize]
+                && h.wake(now)
             {
-                self.hosts[i].status = Status::Probing { step, since };
-                self.relaunch_canary(i as u32);
+                self.launch_canary(index);
+            }
+        }
+    }
+
+    /// Builds the result of every host that is done and frees its per-port state.
+    fn finish_hosts(&mut self) {
+        let mut k = 0;
+        while k < self.scanning.len() {
+            let index = self.scanning[k];
+            let done = match &mut self.slots[index as usize] {
+                Slot::Scanning(h) => h.finish(),
+                _ => true,
+            };
+            if !done {
+                k += 1;
+                continue;
+            }
+            self.scanning.swap_remove(k);
+            if let Slot::Scanning(h) = &self.slots[index as usize] {
+                let rtt = h.rtt;
+                let result = h.result(&self.ports, self.timeout_for(&rtt));
+                self.slots[index as usize] = Slot::Done(result);
+                self.done_ports += self.ports.len() as u64;
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Instant, events: &mut (dyn FnMut(ScanEvent) + Send)) {
+        let elapsed = now.duration_since(self.last_tick);
+        self.last_tick = now;
+        let mut rate = 0.0;
+        for k in 0..self.scanning.len() {
+            let index = self.scanning[k];
+            if let Slot::Scanning(h) = &mut self.slots[index as usize] {
+                if let Some(change) = h.tick(now, elapsed) {
+                    tracing::debug!(host = %h.address, ?change, "rate");
+                    events(ScanEvent::Rate {
+                        host: h.address,
+                        change,
+                    });
+                }
+                rate += h.controller.rate();
+            }
+        }
+        self.discover_by_neighbours(now, events);
+        let decided = self.done_ports
+            + self
+                .scanning
+                .iter()
+                .filter_map(|&i| match &self.slots[i as usize] {
+                    Slot::Scanning(h) => Some(h.decided() as u64),
+                    _ => None,
+                })
+                .sum::<u64>();
+        events(ScanEvent::Progress {
+            decided,
+            total: self.ports.len() as u64 * self.targets.len() as u64,
+            rate,
+        });
+    }
+
+    /// Hosts being discovered whose ARP request was answered are up without waiting for their
+    /// probes: a default-drop host never answers those.
+    fn discover_by_neighbours(&mut self, now: Instant, events: &mut (dyn FnMut(ScanEvent) + Send)) {
+        if self.discovering == 0 {
+            return;
+        }
+        while self.discovery_floor < self.next_target
+            && !matches!(self.slots[self.discovery_floor], Slot::Discovering(_))
+        {
+            self.discovery_floor += 1;
+        }
+        let candidates: Vec<u32> = (self.discovery_floor..self.next_target)
+            .filter(|&i| matches!(self.slots[i], Slot::Discovering(_)))
+            .map(|i| i as u32)
+            .collect();
+        for index in candidates {
+            let address = self.targets[index as usize].address;
+            if self.neighbour(address, now) == Some(Neighbour::Answered) {
+                self.host_up(index, HostReason::ArpResponse, events);
             }
         }
     }
 
     fn results(&self) -> Vec<HostResult> {
-        self.hosts.iter().map(|h| self.host_result(h)).collect()
-    }
-
-    fn host_result(&self, h: &Host) -> HostResult {
-        let (state, reason) = match h.status {
-            Status::Down(reason) => (HostState::Down, reason),
-            _ if h.answered > 0 => (HostState::Up, HostReason::PortAnswered),
-            _ if self.assume_up => (HostState::Up, HostReason::UserSet),
-            _ if h.local_unreach > 0 => (HostState::Down, HostReason::HostUnreach),
-            _ => (HostState::Down, HostReason::NoResponse),
-        };
-        let mut observations = Vec::new();
-        let mut unprobed = Vec::new();
-        if state == HostState::Up {
-            for (i, r) in h.reasons.iter().enumerate() {
-                let port = self.ports[i];
-                match r {
-                    Some(reason) => {
-                        let i = i as u32;
-                        let mut o = Observation::new(
-                            port,
-                            *reason,
-                            h.rtts.get(&i).copied(),
-                            h.attempts[i as usize],
-                        );
-                        o.icmp_from = h.icmp_from.get(&i).copied();
-                        observations.push(o);
-                    }
-                    None => unprobed.push(port),
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| match slot {
+                Slot::Done(result) => result.clone(),
+                Slot::Scanning(h) => h.result(&self.ports, self.timeout_for(&h.rtt)),
+                // Stopped before it was scanned: nothing is known.
+                Slot::NotStarted | Slot::Discovering(_) | Slot::Ready(_) => {
+                    self.down_result(i as u32, HostReason::NoResponse)
                 }
-            }
-        }
-        observations.sort_by_key(|o| o.port);
-        let (ports, extra_ports) = HostResult::summarise(observations, limits::SUMMARISE_ABOVE);
-        HostResult {
-            address: h.address,
-            hostname: h.hostname.clone(),
-            state,
-            reason,
-            ports,
-            extra_ports,
-            unprobed,
-            interruptions: h.interruptions.clone(),
-            stats: HostStats {
-                probes_sent: h.probes_sent,
-                answers: h.answered,
-                srtt: h.rtt.srtt(),
-                loss: h.loss().unwrap_or(0.0),
-                retries: self.retries_for(h),
-                read_timeout: self.timeout_for(h),
-            },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_grow_with_loss() {
-        assert_eq!(retries_for_loss(0.0), limits::MIN_RETRIES);
-        assert_eq!(retries_for_loss(0.01), 2);
-        assert_eq!(retries_for_loss(0.06), 4);
-        assert_eq!(retries_for_loss(0.3), 10);
-        assert_eq!(retries_for_loss(0.9), limits::MAX_RETRIES);
+            })
+            .collect()
     }
 }

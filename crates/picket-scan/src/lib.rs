@@ -8,9 +8,12 @@
 //!
 //! It must never send traffic anywhere but to the hosts it was given.
 
+mod discovery;
 mod engine;
 mod error;
 mod fdlimit;
+mod host;
+mod neighbours;
 mod permute;
 mod probe;
 mod recheck;

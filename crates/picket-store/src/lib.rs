@@ -404,6 +404,7 @@ mod tests {
         }
         for r in [
             HostReason::PortAnswered,
+            HostReason::ArpResponse,
             HostReason::UserSet,
             HostReason::NoResponse,
             HostReason::HostUnreach,

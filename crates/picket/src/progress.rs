@@ -58,7 +58,7 @@ impl Progress {
                     "{host} stayed silent: {unprobed} ports left unprobed"
                 ));
             }
-            ScanEvent::Started { .. } | ScanEvent::Rate(_) => {}
+            ScanEvent::Started { .. } | ScanEvent::Rate { .. } | ScanEvent::HostUp { .. } => {}
         }
     }
 
