@@ -5,6 +5,11 @@
 //! which the host went silent after interference, up to 100/s only for hosts with many suspects
 //! and no interference), spaces its rounds, and slows down further by itself when a round goes
 //! unanswered.
+//!
+//! It must not be fooled by periodic patterns either (a port that flaps on a timer, a balancer
+//! or a shared round-robin that answers every other SYN): each round asks its ports in a new
+//! random order, the gaps between probes and between rounds are jittered, and every probe sent,
+//! liveness probes included, is kept as evidence.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +20,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use picket_model::{ProbeRecord, Reason};
 use tokio::time::Instant;
 
+use crate::permute::splitmix64;
 use crate::probe::{LocalError, probe};
 
 /// What to re-check on one host.
@@ -38,6 +44,8 @@ pub struct RecheckSettings {
     pub timeout: Duration,
     /// Probes per second per host.
     pub rate: f64,
+    /// Seed of the probe order and the jitter, so that a re-check can be replayed.
+    pub seed: u64,
 }
 
 impl RecheckSettings {
@@ -56,6 +64,7 @@ impl RecheckSettings {
             spacing: Duration::from_millis(600),
             timeout: (scan_timeout * 4).clamp(Duration::from_secs(1), Duration::from_secs(5)),
             rate,
+            seed: 0x7265_6368_6563_6b21,
         }
     }
 }
@@ -84,6 +93,7 @@ pub async fn recheck(plans: Vec<RecheckPlan>, settings: RecheckSettings) -> Vec<
 async fn recheck_host(plan: RecheckPlan, settings: RecheckSettings) -> RecheckResult {
     let start = Instant::now();
     let rounds = (96 / plan.ports.len().max(1)).clamp(3, usize::from(settings.rounds.max(3)));
+    let mut jitter = Jitter::new(settings.seed ^ address_seed(plan.host));
     let mut spacing = settings.spacing;
     let mut rate = settings.rate;
     let mut probes: BTreeMap<u16, Vec<ProbeRecord>> = BTreeMap::new();
@@ -93,14 +103,16 @@ async fn recheck_host(plan: RecheckPlan, settings: RecheckSettings) -> RecheckRe
     for _ in 0..rounds {
         let round_start = Instant::now();
         let mut in_flight = FuturesUnordered::new();
-        let targets = plan
+        let mut targets: Vec<(u16, bool)> = plan
             .liveness
             .iter()
             .map(|p| (*p, true))
-            .chain(plan.ports.iter().take(suspects).map(|p| (*p, false)));
-        for (i, (port, is_liveness)) in targets.enumerate() {
+            .chain(plan.ports.iter().take(suspects).map(|p| (*p, false)))
+            .collect();
+        jitter.shuffle(&mut targets);
+        for (i, (port, is_liveness)) in targets.into_iter().enumerate() {
             if i > 0 {
-                tokio::time::sleep(Duration::from_secs_f64(1.0 / rate)).await;
+                tokio::time::sleep(jitter.around(Duration::from_secs_f64(1.0 / rate))).await;
             }
             let addr = SocketAddr::new(plan.host, port);
             let at = start.elapsed();
@@ -137,15 +149,60 @@ async fn recheck_host(plan: RecheckPlan, settings: RecheckSettings) -> RecheckRe
             suspects = suspects.min(SILENT_ROUND_SAMPLE);
         }
         answered_before |= any_answer;
-        tokio::time::sleep_until(round_start + spacing).await;
+        tokio::time::sleep_until(round_start + jitter.around(spacing)).await;
     }
     liveness.sort_by_key(|r| r.at_ms);
+    for records in probes.values_mut() {
+        records.sort_by_key(|r| r.at_ms);
+    }
     RecheckResult {
         host: plan.host,
         probes,
         liveness,
         rate,
         timeout: settings.timeout,
+    }
+}
+
+fn address_seed(address: IpAddr) -> u64 {
+    match address {
+        IpAddr::V4(a) => u64::from(a.to_bits()),
+        IpAddr::V6(a) => {
+            let bits = a.to_bits();
+            (bits >> 64) as u64 ^ bits as u64
+        }
+    }
+}
+
+/// The re-check's randomness: a seeded generator for the probe order and the jitter of gaps.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        splitmix64(self.0)
+    }
+
+    /// A uniform number in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `base` times a factor drawn from `[0.5, 1.5)`: no two gaps alike, the mean kept.
+    fn around(&mut self, base: Duration) -> Duration {
+        base.mul_f64(0.5 + self.unit())
+    }
+
+    /// Fisher-Yates.
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
     }
 }
 
@@ -180,6 +237,7 @@ mod tests {
             spacing: Duration::from_millis(20),
             timeout: Duration::from_millis(500),
             rate: 200.0,
+            seed: 1,
         };
         let plan = RecheckPlan {
             host: "127.0.0.1".parse().unwrap(),
@@ -193,5 +251,23 @@ mod tests {
         assert_eq!(result.liveness.len(), 3);
         assert!(result.liveness.iter().all(|r| r.outcome == Reason::SynAck));
         assert!(closed.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    }
+
+    #[test]
+    fn every_round_asks_in_a_new_order_with_uneven_gaps() {
+        let mut j = Jitter::new(7);
+        let orders: Vec<Vec<u16>> = (0..6)
+            .map(|_| {
+                let mut ports = vec![1, 2, 3];
+                j.shuffle(&mut ports);
+                ports
+            })
+            .collect();
+        assert!(orders.iter().any(|o| o != &orders[0]), "{orders:?}");
+        let gaps: Vec<Duration> = (0..20)
+            .map(|_| j.around(Duration::from_millis(100)))
+            .collect();
+        assert!(gaps.iter().all(|g| (50..150).contains(&g.as_millis())));
+        assert!(gaps.windows(2).any(|w| w[0] != w[1]));
     }
 }

@@ -8,8 +8,12 @@
 //! 2. `open >= 1`: **scan-interrupted** when the run shows interference on the host (an
 //!    interruption, or heavy loss while the scan gave this port up as no-response), else
 //!    **still-open** (the scan was wrong; the run is corrected).
-//! 3. `closed >= 2`, `open == 0`: **closed**. Silence among the resets is loss. A single reset is
-//!    not enough: it falls through, counted as proof that the host is alive.
+//! 3. `closed >= 2`, `open == 0`: **closed**, unless the host's resets cannot be trusted: a
+//!    liveness port known to be open (it answered a SYN-ACK, in the run or the re-check) was
+//!    reset during the re-check. A balancer with a dead backend, or a shared round-robin in
+//!    front of several ports, resets open ports some of the time, and a run of resets on one port
+//!    is then no proof that it closed: **flapping**. Silence among the resets is loss. A single
+//!    reset is not enough: it falls through, counted as proof that the host is alive.
 //! 4. Otherwise: **host-down** when this run found the host unreachable (our stack or a router
 //!    said so); **filtered** when the host is alive (something answered); **host-down** when a
 //!    router now says the host is unreachable and nothing else answers; with nothing answering,
@@ -107,6 +111,8 @@ struct Facts {
     router_unreachable: bool,
     /// No re-check probe got any answer at all.
     all_silent: bool,
+    /// A liveness port known to be open was reset during the re-check.
+    resets_unreliable: bool,
 }
 
 impl Facts {
@@ -125,8 +131,25 @@ impl Facts {
             alive: outcomes().any(|r| r.is_answer() && !is_unreachable(r)),
             router_unreachable: outcomes().any(is_unreachable),
             all_silent: !outcomes().any(Reason::is_answer),
+            resets_unreliable: resets_unreliable(input),
         }
     }
+}
+
+/// Whether a port known to be open (a SYN-ACK in the run or in the re-check) was reset by the
+/// host during the re-check.
+fn resets_unreliable(input: &RecheckInput) -> bool {
+    let reset = |r: Reason| matches!(r, Reason::Reset | Reason::PortUnreach);
+    input.liveness.iter().filter(|p| reset(p.outcome)).any(|p| {
+        let open_in_recheck = input
+            .liveness
+            .iter()
+            .any(|q| q.port == p.port && q.outcome == Reason::SynAck);
+        let open_in_run = input
+            .host
+            .is_some_and(|h| h.open_ports().any(|o| o.port == p.port));
+        open_in_recheck || open_in_run
+    })
 }
 
 /// Whether the host answered anything during the run. An `Up` host that never answered was
@@ -148,7 +171,11 @@ fn decide(c: Counts, f: &Facts) -> Verdict {
         };
     }
     if c.closed >= CLOSED_MIN_RESETS {
-        return Verdict::Closed;
+        return if f.resets_unreliable {
+            Verdict::Flapping
+        } else {
+            Verdict::Closed
+        };
     }
     if f.down_unreachable {
         return Verdict::HostDown;
@@ -776,6 +803,7 @@ mod tests {
             any::<bool>(),
             prop_oneof![
                 Just(HostReason::PortAnswered),
+                Just(HostReason::ArpResponse),
                 Just(HostReason::UserSet),
                 Just(HostReason::NoResponse),
                 Just(HostReason::HostUnreach),
@@ -800,6 +828,28 @@ mod tests {
                     h
                 })
             })
+    }
+
+    #[test]
+    fn resets_from_a_host_that_resets_its_open_ports_do_not_prove_closed() {
+        // Three ports behind one round-robin counter: the re-check's probes of the suspect
+        // happened to draw every reset, and the liveness port (open in the run) drew some too.
+        let host = up_host(NoResponse);
+        let (v, _) = judge(
+            Some(Reset),
+            Some(&host),
+            &[Reset, Reset, Reset, Reset, Reset, Reset],
+            &[SynAck, Reset, SynAck, Reset, SynAck, Reset],
+        );
+        assert_eq!(v, Verdict::Flapping);
+        // The same resets with a liveness port that answers steadily: closed.
+        let (v, _) = judge(
+            Some(Reset),
+            Some(&host),
+            &[Reset, Reset, Reset, Reset, Reset, Reset],
+            &[SynAck; 6],
+        );
+        assert_eq!(v, Verdict::Closed);
     }
 
     proptest! {
@@ -828,7 +878,12 @@ mod tests {
             host in any_host(),
         ) {
             let (v, _) = judge(scan, host.as_ref(), &port, &liveness);
-            prop_assert!(!matches!(v, Verdict::StillOpen | Verdict::Flapping), "{port:?} -> {v}");
+            prop_assert!(v != Verdict::StillOpen, "{port:?} -> {v}");
+            // Flapping without a syn-ack only where the host reset a port known to be open.
+            let reset_open_port = liveness.iter().any(|r| matches!(r, Reset | PortUnreach))
+                && (liveness.contains(&SynAck)
+                    || host.as_ref().is_some_and(|h| h.open_ports().any(|o| o.port == 80)));
+            prop_assert!(v != Verdict::Flapping || reset_open_port, "{port:?} {liveness:?} -> {v}");
         }
     }
 }

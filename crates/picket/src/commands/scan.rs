@@ -161,7 +161,9 @@ fn recheck(
         .collect();
     let hosts: Vec<&HostResult> = by_host.keys().filter_map(|h| cur.host(*h)).collect();
     let most = plans.iter().map(|p| p.ports.len()).max().unwrap_or(0);
-    let settings = RecheckSettings::patient(scan_timeout(&hosts), silenced_rate(&hosts), most);
+    let mut settings = RecheckSettings::patient(scan_timeout(&hosts), silenced_rate(&hosts), most);
+    // A new order and new gaps for every run, reproducible from the run's seed and id.
+    settings.seed ^= cur.profile.seed ^ (cur.id.0 as u64);
     progress.message(&format!(
         "re-checking {} port(s) on {} host(s) at {:.0} probes/s",
         suspects.len(),

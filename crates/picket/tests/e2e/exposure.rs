@@ -188,7 +188,8 @@ fn an_ips_ban_mid_scan_is_scan_interrupted() {
     s.target
         .firewall(&Firewall::new().ban_after(300, Duration::from_secs(600)))
         .unwrap();
-    let doc = s.scan(RANGE, &[]);
+    // The ban outlasts the patience: the ports it hid are given up as unprobed.
+    let doc = s.scan(RANGE, &["--ban-patience", "20s"]);
     let verdicts = recheck_verdicts(&doc);
     // Ports the scan decided before the ban keep their state; every open port it could not
     // confirm must be called an interruption, never closed.
@@ -225,4 +226,28 @@ fn a_flapping_port_is_flapping() {
     std::thread::sleep(period + Duration::from_millis(100));
     let doc = s.scan("22,80,443,2049,8080", &[]);
     assert_eq!(recheck_verdicts(&doc), vec![(8080, "flapping".into())]);
+}
+
+#[test]
+fn ports_behind_a_shared_round_robin_are_never_closed() {
+    let Some(s) = Scenario::new("e2e_round_robin") else {
+        return;
+    };
+    let shared = [8080, 8081, 8082];
+    let _listening = s.target.listen(&shared).unwrap();
+    let doc = s.scan("8080-8082", &[]);
+    assert_exact(&doc, &s.addr, &shared);
+    // Every other SYN to any of the three is reset: the scan sees some of them closed, and the
+    // re-check must not confirm that, whatever order its probes take.
+    s.target
+        .firewall(&Firewall::new().round_robin_reset(shared))
+        .unwrap();
+    for _ in 0..3 {
+        let doc = s.scan("8080-8082", &[]);
+        let verdicts = recheck_verdicts(&doc);
+        assert!(
+            verdicts.iter().all(|(_, v)| v == "flapping"),
+            "{verdicts:?}"
+        );
+    }
 }
