@@ -284,9 +284,16 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<u8>,
 
-    /// Scan every host even when nothing answers (Nmap -Pn).
+    /// Skip host discovery and scan every address even when nothing answers (Nmap -Pn).
+    /// Default: each address is first asked on ports 80, 443, 22 and 3389 (and with ARP on a
+    /// directly attached segment); addresses where nothing answers are reported down.
     #[arg(long)]
     pub no_ping: bool,
+
+    /// How long to wait for a host that went silent mid-scan (an IPS ban) before giving up its
+    /// remaining ports, e.g. 10m. Default: 5m, longer than the common two-minute bans.
+    #[arg(long, value_name = "DURATION")]
+    pub ban_patience: Option<String>,
 
     /// Do not re-check ports that were open in the previous run.
     #[arg(long)]

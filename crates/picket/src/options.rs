@@ -71,6 +71,9 @@ impl ScanOptions {
             profile.retries = Some(r);
         }
         profile.assume_up = args.no_ping;
+        if let Some(p) = &args.ban_patience {
+            profile.ban_patience = parse_duration("--ban-patience", p)?;
+        }
         profile.recheck = !args.no_recheck;
         if let Some(seed) = args.seed {
             profile.seed = seed;
