@@ -121,6 +121,7 @@ enum Job {
     Port {
         host: u32,
         p: Pending,
+        sent_at: Instant,
     },
     Timing {
         host: u32,
@@ -472,7 +473,14 @@ impl Engine {
         let next = h.next(now)?;
         h.in_flight += 1;
         let (job, port) = match next {
-            Next::Port(p) => (Job::Port { host: index, p }, p.port),
+            Next::Port(p) => (
+                Job::Port {
+                    host: index,
+                    p,
+                    sent_at: now,
+                },
+                p.port,
+            ),
             Next::Timing { port, epoch } => (
                 Job::Timing {
                     host: index,
@@ -520,7 +528,7 @@ impl Engine {
         h.in_flight -= 1;
         let address = h.address;
         let verdict = match job {
-            Job::Port { p, .. } => h.on_port(p, result),
+            Job::Port { p, sent_at, .. } => h.on_port(p, result, sent_at),
             Job::Timing { epoch, sent, .. } => h.on_timing(epoch, sent, &result),
             Job::Canary { port, .. } => h.on_canary(self.ports[port as usize], &result, now),
             Job::Discover { .. } => Verdict::Nothing,
@@ -669,7 +677,7 @@ impl Engine {
                 h.send_again(p);
                 Verdict::Nothing
             }
-            Job::Port { p, .. } => h.on_port(p, ProbeResult::no_response()),
+            Job::Port { p, sent_at, .. } => h.on_port(p, ProbeResult::no_response(), sent_at),
             Job::Timing { epoch, .. } => {
                 h.timing_abandoned(epoch);
                 Verdict::Nothing

@@ -149,6 +149,9 @@ pub(crate) struct PortScan {
     stretch: (Instant, u64),
     /// Ports decided silent since the host last answered.
     streak_ports: Vec<u32>,
+    /// Ports decided silent whose last attempt went out after the last stretch judged healthy,
+    /// with that attempt's time: if the stretch turns out congested, they are asked again.
+    unconfirmed: VecDeque<(u32, Instant)>,
     local_unreach: u32,
     interruptions: Vec<Interruption>,
     fixed_retries: Option<u8>,
@@ -208,6 +211,7 @@ impl PortScan {
             last_ok: None,
             stretch: (now, 0),
             streak_ports: Vec::new(),
+            unconfirmed: VecDeque::new(),
             local_unreach: 0,
             interruptions: Vec::new(),
             fixed_retries: settings.fixed_retries,
@@ -223,15 +227,39 @@ impl PortScan {
         !self.retries.is_empty() || self.next_fresh < self.order.len()
     }
 
+    /// Silence decided while the path was not yet judged: timing probes go on until it is.
+    fn awaits_judgment(&self) -> bool {
+        !self.unconfirmed.is_empty() && !self.canaries.is_empty()
+    }
+
     /// When this host could send next, if it has anything to send.
     pub fn next_send(&self) -> Option<Instant> {
-        (self.status == Status::Active && self.has_port_work())
-            .then(|| self.pacer.next_token(self.controller.rate()))
+        if self.status != Status::Active {
+            return None;
+        }
+        let rate = self.controller.rate();
+        if self.has_port_work() {
+            Some(self.pacer.next_token(rate))
+        } else if self.awaits_judgment() {
+            Some(
+                self.pacer
+                    .next_token(rate)
+                    .max(self.last_timing + limits::TIMING_GAP),
+            )
+        } else {
+            None
+        }
     }
 
     /// The next probe to send now, if the host's pacer allows one.
     pub fn next(&mut self, now: Instant) -> Option<Next> {
-        if self.status != Status::Active || !self.has_port_work() {
+        if self.status != Status::Active {
+            return None;
+        }
+        let timing_due = self.since_timing >= limits::TIMING_EVERY
+            || now.duration_since(self.last_timing) >= limits::TIMING_GAP;
+        let work = self.has_port_work();
+        if !work && !(self.awaits_judgment() && timing_due) {
             return None;
         }
         if !self.pacer.try_take(now, self.controller.rate()) {
@@ -239,8 +267,6 @@ impl PortScan {
         }
         self.probes_sent += 1;
         self.sent_since_tick += 1;
-        let timing_due = self.since_timing >= limits::TIMING_EVERY
-            || now.duration_since(self.last_timing) >= limits::TIMING_GAP;
         if timing_due && let Some(port) = self.timing_port() {
             self.since_timing = 0;
             self.last_timing = now;
@@ -346,8 +372,8 @@ impl PortScan {
         }
     }
 
-    /// A port probe's outcome.
-    pub fn on_port(&mut self, p: Pending, result: ProbeResult) -> Verdict {
+    /// A port probe's outcome; `sent_at` is when it went out.
+    pub fn on_port(&mut self, p: Pending, result: ProbeResult, sent_at: Instant) -> Verdict {
         if matches!(self.status, Status::Down(_) | Status::Abandoned) {
             return Verdict::Nothing;
         }
@@ -398,8 +424,32 @@ impl PortScan {
         } else {
             self.decide(p.port, &result, p.attempt);
             self.streak_ports.push(p.port);
+            if !self.canaries.is_empty() {
+                self.unconfirmed.push_back((p.port, sent_at));
+            }
         }
         Verdict::Nothing
+    }
+
+    /// The path was congested: silence seen since the last healthy stretch may be drops, not
+    /// filters. Those ports are asked again, from their first attempt.
+    fn ask_unconfirmed_again(&mut self) {
+        while let Some((port, _)) = self.unconfirmed.pop_front() {
+            if self.reasons[port as usize] == Some(Reason::NoResponse) {
+                self.undecide(port);
+                self.retries.push_back(Pending { port, attempt: 1 });
+            }
+        }
+    }
+
+    /// Silence seen before the last healthy stretch ended stays decided.
+    fn confirm_silence(&mut self) {
+        let Some(until) = self.controller.healthy_until() else {
+            return;
+        };
+        while self.unconfirmed.front().is_some_and(|(_, at)| *at < until) {
+            self.unconfirmed.pop_front();
+        }
     }
 
     /// A timing probe's outcome; `sent` is when it went out and how many probes had by then.
@@ -453,6 +503,7 @@ impl PortScan {
                 self.status = Status::Active;
                 self.fail_streak = 0;
                 self.release_deferred();
+                self.ask_unconfirmed_again();
                 Verdict::Rate(self.controller.congested())
             }
             (Status::Checking { tries }, false) if tries + 1 < limits::CANARY_TRIES => {
@@ -578,7 +629,7 @@ impl PortScan {
             Status::Active => {}
             _ => return false,
         }
-        if self.has_port_work() || !self.deferred.is_empty() {
+        if self.has_port_work() || !self.deferred.is_empty() || self.awaits_judgment() {
             return false;
         }
         let required = self.required_attempts();
@@ -606,10 +657,15 @@ impl PortScan {
             return None;
         }
         if self.canaries.is_empty() {
-            self.controller.grow_without_evidence(now, self.achieved)
-        } else {
-            self.controller.update(now, self.achieved)
+            return self.controller.grow_without_evidence(now, self.achieved);
         }
+        let change = self.controller.update(now, self.achieved);
+        if let Some(RateChange::Lowered { .. }) = change {
+            self.ask_unconfirmed_again();
+        } else {
+            self.confirm_silence();
+        }
+        change
     }
 
     pub fn result(&self, ports: &[u16], read_timeout: Duration) -> HostResult {

@@ -53,12 +53,25 @@ impl RttEstimator {
 }
 
 /// Timing probes sent during one sending epoch and what became of them.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Epoch {
+    started: Instant,
     sent: u64,
     completed: u64,
     answered: u64,
     rate: f64,
+}
+
+impl Epoch {
+    fn new(started: Instant, rate: f64) -> Self {
+        Self {
+            started,
+            sent: 0,
+            completed: 0,
+            answered: 0,
+            rate,
+        }
+    }
 }
 
 /// What the controller decided, for the event stream and the logs.
@@ -95,6 +108,8 @@ pub struct RateController {
     judged: usize,
     /// When the rate last grew without evidence (a host that has not answered yet).
     last_blind_raise: Instant,
+    /// Everything sent before this was judged healthy (`None`: nothing judged yet).
+    healthy_until: Option<Instant>,
 }
 
 impl RateController {
@@ -120,19 +135,23 @@ impl RateController {
             max_rate,
             slow_start: true,
             baseline: (0.0, 0.0),
-            epochs: vec![Epoch {
-                rate,
-                ..Epoch::default()
-            }],
+            epochs: vec![Epoch::new(now, rate)],
             current: 0,
             epoch_started: now,
             judged: 0,
             last_blind_raise: now,
+            healthy_until: None,
         }
     }
 
     pub fn rate(&self) -> f64 {
         self.rate
+    }
+
+    /// The end of the last stretch of sending judged healthy: a probe sent before it went out
+    /// while the path delivered what it should.
+    pub fn healthy_until(&self) -> Option<Instant> {
+        self.healthy_until
     }
 
     /// The share of timing probes answered in healthy epochs, once there are enough of them.
@@ -189,10 +208,7 @@ impl RateController {
 
     fn roll(&mut self, now: Instant) {
         if now.duration_since(self.epoch_started) >= Self::EPOCH {
-            self.epochs.push(Epoch {
-                rate: self.rate,
-                ..Epoch::default()
-            });
+            self.epochs.push(Epoch::new(now, self.rate));
             self.current = self.epochs.len() - 1;
             self.epoch_started = now;
         }
@@ -218,7 +234,10 @@ impl RateController {
         loop {
             // Merge consecutive complete epochs until the sample is large enough to judge.
             let needed = self.needed_sample();
-            let mut merged = Epoch::default();
+            let Some(first) = self.epochs.get(self.judged) else {
+                return change;
+            };
+            let mut merged = Epoch::new(first.started, 0.0);
             let mut end = self.judged;
             while end < self.current && merged.completed < needed {
                 let e = self.epochs[end];
@@ -235,7 +254,8 @@ impl RateController {
                 return change;
             }
             self.judged = end;
-            change = self.judge(merged, achieved).or(change);
+            let until = self.epochs[end].started;
+            change = self.judge(merged, until, achieved).or(change);
         }
     }
 
@@ -249,7 +269,7 @@ impl RateController {
         self.raise(achieved)
     }
 
-    fn judge(&mut self, e: Epoch, achieved: f64) -> Option<RateChange> {
+    fn judge(&mut self, e: Epoch, until: Instant, achieved: f64) -> Option<RateChange> {
         let ratio = e.answered as f64 / e.completed as f64;
         // Before a baseline exists, the first judgments are compared with a clean path's ratio.
         let base = self.baseline_ratio().unwrap_or(1.0);
@@ -265,6 +285,7 @@ impl RateController {
                 baseline: base,
             });
         }
+        self.healthy_until = Some(until);
         let (a, c) = self.baseline;
         let (a, c) = (a + e.answered as f64, c + e.completed as f64);
         let scale = (Self::BASELINE_WINDOW / c).min(1.0);

@@ -713,7 +713,7 @@ mod tests {
             f.remediation[1..],
             [
                 "Lower --max-rate: --max-rate 150.",
-                "Lower --max-checks (this run allowed 2,048 probes in flight): --max-checks 512.",
+                "Lower --max-checks (this run allowed 4,096 probes in flight): --max-checks 1024.",
                 "Raise --read-timeout (the scan waited 1200ms per probe, and lost 31% of its \
                  probes): --read-timeout 3s.",
             ]
