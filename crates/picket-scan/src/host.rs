@@ -258,8 +258,8 @@ impl PortScan {
         }
         let timing_due = self.since_timing >= limits::TIMING_EVERY
             || now.duration_since(self.last_timing) >= limits::TIMING_GAP;
-        let work = self.has_port_work();
-        if !work && !(self.awaits_judgment() && timing_due) {
+        let wanted = self.has_port_work() || (self.awaits_judgment() && timing_due);
+        if !wanted {
             return None;
         }
         if !self.pacer.try_take(now, self.controller.rate()) {
