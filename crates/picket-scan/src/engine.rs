@@ -109,7 +109,7 @@ mod limits {
     pub const SCANNING: usize = 512;
     /// The neighbour table is read at most this often.
     pub const NEIGHBOURS_EVERY: Duration = Duration::from_millis(20);
-    pub const TICK: Duration = Duration::from_millis(50);
+    pub const TICK: Duration = Duration::from_millis(20);
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -29,9 +29,9 @@ pub(crate) mod limits {
     pub const MISS_BUDGET: f64 = 0.01;
     /// A timing probe goes out after this many port probes to the host...
     pub const TIMING_EVERY: u32 = 20;
-    /// ... or after this long, whichever comes first (at least 100 per second at low rates, so
+    /// ... or after this long, whichever comes first (at least 200 per second at low rates, so
     /// that a judgment never waits long for its sample).
-    pub const TIMING_GAP: Duration = Duration::from_millis(10);
+    pub const TIMING_GAP: Duration = Duration::from_millis(5);
     /// Ports that answered with TCP, kept as timing probe and canary targets.
     pub const CANARIES: usize = 8;
     /// Chance that a run of unanswered timing probes is only random loss, below which the host is

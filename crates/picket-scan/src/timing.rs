@@ -115,10 +115,11 @@ pub struct RateController {
 impl RateController {
     pub const INITIAL_RATE: f64 = 400.0;
     pub const MIN_RATE: f64 = 5.0;
-    const EPOCH: Duration = Duration::from_millis(50);
-    /// Growth per healthy judgment in slow start. Gentler than doubling: a ban's burst allowance
-    /// hides the limit for a while, and a smaller step overshoots it less before it shows.
-    const SLOW_START_GROWTH: f64 = 1.5;
+    const EPOCH: Duration = Duration::from_millis(20);
+    /// Growth per healthy judgment in slow start. A ban's burst allowance hides its limit for a
+    /// while, so slow start may overshoot it whatever the step; the ban ceiling
+    /// ([`ban_ceiling`]) is computed from what was sent, not from this rate.
+    const SLOW_START_GROWTH: f64 = 2.0;
     /// Fewest completed timing probes a judgment needs, in slow start and after.
     const MIN_SAMPLE_SLOW_START: u64 = 8;
     const MIN_SAMPLE: u64 = 20;
@@ -218,9 +219,9 @@ impl RateController {
         if self.slow_start {
             return Self::MIN_SAMPLE_SLOW_START;
         }
-        // Enough probes to expect ~20 answers at the baseline ratio, so that a fall is significant.
+        // Enough probes to expect ~30 answers at the baseline ratio, so that a fall is significant.
         match self.baseline_ratio() {
-            Some(ratio) if ratio > 0.0 => ((20.0 / ratio) as u64).clamp(Self::MIN_SAMPLE, 400),
+            Some(ratio) if ratio > 0.0 => ((30.0 / ratio) as u64).clamp(Self::MIN_SAMPLE, 400),
             _ => Self::MIN_SAMPLE,
         }
     }
@@ -286,10 +287,14 @@ impl RateController {
             });
         }
         self.healthy_until = Some(until);
-        let (a, c) = self.baseline;
-        let (a, c) = (a + e.answered as f64, c + e.completed as f64);
-        let scale = (Self::BASELINE_WINDOW / c).min(1.0);
-        self.baseline = (a * scale, c * scale);
+        // A stretch that fell short of the baseline, if not significantly, may be the start of
+        // congestion: it is no evidence of what the path gives when nothing interferes.
+        if ratio >= base - standard_error(ratio, e.completed, base) {
+            let (a, c) = self.baseline;
+            let (a, c) = (a + e.answered as f64, c + e.completed as f64);
+            let scale = (Self::BASELINE_WINDOW / c).min(1.0);
+            self.baseline = (a * scale, c * scale);
+        }
         self.raise(achieved)
     }
 
@@ -314,9 +319,13 @@ impl RateController {
 /// Whether `ratio` over `n` samples is below `base` by more than chance (three standard errors)
 /// and by a margin worth acting on.
 fn significantly_below(ratio: f64, n: u64, base: f64) -> bool {
+    ratio < base - 3.0 * standard_error(ratio, n, base) && ratio < base * 0.92
+}
+
+/// The standard error of the difference between `ratio` over `n` samples and `base`.
+fn standard_error(ratio: f64, n: u64, base: f64) -> f64 {
     let n = n as f64;
-    let sigma = (base * (1.0 - base) / n + ratio * (1.0 - ratio) / n).sqrt();
-    ratio < base - 3.0 * sigma && ratio < base * 0.92
+    (base * (1.0 - base) / n + ratio * (1.0 - ratio) / n).sqrt()
 }
 
 /// The rate a host that banned us can take without banning us again, from what we sent it.
@@ -433,7 +442,7 @@ mod tests {
         for _ in 0..(seconds * 100) {
             // The engine cannot send faster than its CPU allows: 100,000 probes/s here.
             let rate = c.rate().min(100_000.0);
-            carry += (rate / 20.0).max(100.0) * step.as_secs_f64();
+            carry += (rate / 20.0).max(200.0) * step.as_secs_f64();
             let pass = limit.map_or(1.0, |l| (l / rate).min(1.0));
             while carry >= 1.0 {
                 carry -= 1.0;
