@@ -12,6 +12,7 @@ mod error;
 mod event;
 mod finding;
 mod indicator;
+mod intake;
 mod observation;
 mod ports;
 mod run;
@@ -27,6 +28,7 @@ pub use finding::{
     RecheckEvidence, ServiceVuln, Verdict, VulnerableServiceEvidence,
 };
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
+pub use intake::{Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
 pub use ports::{PortSet, TOP_PORTS_SOURCE, top_ports};
 pub use run::{

@@ -64,6 +64,9 @@ pub enum IntelCommand {
         /// Keep bogon and private ranges (left out by default).
         #[arg(long)]
         keep_bogons: bool,
+        /// Replace the stored feed even when the new file holds less than half of its entries.
+        #[arg(long)]
+        allow_shrink: bool,
     },
     /// List loaded feeds.
     List {
@@ -89,6 +92,10 @@ pub enum VulnCommand {
         /// listens on, so its packages join the inventory there.
         #[arg(long, value_name = "HOST:PORT")]
         at: Option<String>,
+        /// Replace a stored KEV catalogue or EPSS scores even when the new file holds less than
+        /// half of their entries.
+        #[arg(long)]
+        allow_shrink: bool,
     },
 }
 

@@ -65,8 +65,12 @@ fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
         Command::Diff(args) => commands::history::diff(&cli.db, args, &mut out)?,
         Command::Findings(args) => commands::history::findings(&cli.db, args, &mut out)?,
         Command::Intel(command) => commands::intel::run(&cli.db, command, &mut out)?,
-        Command::Vuln(cli::VulnCommand::Import { files, at }) => {
-            commands::vuln::import(&cli.db, files, at.as_deref(), &mut out)?;
+        Command::Vuln(cli::VulnCommand::Import {
+            files,
+            at,
+            allow_shrink,
+        }) => {
+            commands::vuln::import(&cli.db, files, at.as_deref(), *allow_shrink, &mut out)?;
         }
         Command::Inventory(args) => commands::inventory::run(&cli.db, args, &mut out)?,
         Command::Detect(args) => commands::detect::run(&cli.db, args, &mut out)?,

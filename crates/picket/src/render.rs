@@ -8,6 +8,25 @@ use anyhow::{Result, bail};
 use picket_report::Format;
 use serde::Serialize;
 
+/// Entries skipped by a loader listed one by one before the rest are only counted.
+const SHOWN_SKIPPED: usize = 10;
+
+/// Lists the entries a loader skipped (each names file, line or path, field and why), the first
+/// few in full, the rest as a count.
+pub fn skipped_entries<E: std::fmt::Display>(out: &mut dyn Write, skipped: &[E]) -> Result<()> {
+    for e in skipped.iter().take(SHOWN_SKIPPED) {
+        writeln!(out, "  skipped {e}")?;
+    }
+    if skipped.len() > SHOWN_SKIPPED {
+        writeln!(
+            out,
+            "  ... and {} more skipped",
+            skipped.len() - SHOWN_SKIPPED
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes `rows` as aligned columns under `header`, or as JSON (one array) / NDJSON (one object
 /// per line) of `records`.
 pub fn listing<T: Serialize>(

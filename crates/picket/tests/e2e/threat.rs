@@ -290,6 +290,150 @@ fn a_bad_feed_changes_nothing_and_names_the_problem() {
     assert_eq!(file_bytes(&db.path), bytes);
 }
 
+fn refused(db: &Db, args: &[&str], why: &str) {
+    let bytes = file_bytes(&db.path);
+    let out = picket(&[&["--db", db.arg()], args].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.contains(why), "{args:?}: {err}");
+    assert!(err.contains("the stored data is kept"), "{args:?}: {err}");
+    assert_eq!(file_bytes(&db.path), bytes, "{args:?} changed the store");
+}
+
+#[test]
+fn empty_bad_cut_or_shrunk_feeds_never_replace_the_stored_one() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    };
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let kev = fixture("kev-slice.json");
+    let head = std::fs::read_to_string(fixture("ipsum-head.txt")).unwrap();
+    let ten: String = head
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .take(10)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let ten = write("ten.txt", ten.as_bytes());
+    let cut = write("cut.txt", &head.as_bytes()[..head.len() - 3]);
+    let firehol = write(
+        "half.netset",
+        b"# half\n# Entries : 4 unique IPs\n77.90.185.20\n77.239.124.102\n",
+    );
+    for (args, why) in [
+        (
+            vec!["intel", "add", "ipsum", "/dev/null", "--format", "firehol"],
+            "no valid entries",
+        ),
+        (
+            vec![
+                "intel",
+                "add",
+                "ipsum",
+                &write("random.bin", &random),
+                "--format",
+                "plain",
+            ],
+            "no valid entries",
+        ),
+        (
+            vec!["intel", "add", "ipsum", &kev, "--format", "ipsum"],
+            "no valid entries",
+        ),
+        (
+            vec!["intel", "add", "ipsum", &firehol],
+            "says it holds 4 entries but holds 2",
+        ),
+        (
+            vec!["intel", "add", "ipsum", &cut],
+            "the last line is cut off",
+        ),
+        (vec!["intel", "add", "ipsum", &ten], "--allow-shrink"),
+    ] {
+        refused(&db, &args, why);
+    }
+    let lookup = ok(&["--db", db.arg(), "intel", "lookup", BAD, "--format", "json"]);
+    assert!(lookup.contains("ipsum"), "{lookup}");
+    let shrunk = ok(&[
+        "--db",
+        db.arg(),
+        "intel",
+        "add",
+        "ipsum",
+        &ten,
+        "--allow-shrink",
+    ]);
+    assert!(shrunk.contains("10 indicators"), "{shrunk}");
+}
+
+#[test]
+fn vuln_import_never_replaces_kev_or_epss_with_an_empty_or_cut_file() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let kev: Value =
+        serde_json::from_slice(&file_bytes(Path::new(&fixture("kev-slice.json")))).unwrap();
+    let kev_with = |count: u64, entries: usize| {
+        let mut doc = kev.clone();
+        doc["count"] = count.into();
+        let kept: Vec<Value> = doc["vulnerabilities"].as_array().unwrap()[..entries].to_vec();
+        doc["vulnerabilities"] = Value::Array(kept);
+        doc.to_string()
+    };
+    let epss_head =
+        "#model_version:v2025.03.14,score_date:2025-08-25T00:00:00Z\ncve,epss,percentile\n";
+    let rows: String = (1..=10)
+        .map(|i| format!("CVE-2024-{i:04},0.5,0.9\n"))
+        .collect();
+    ok(&[
+        "--db",
+        db.arg(),
+        "vuln",
+        "import",
+        &write("epss.csv", &format!("{epss_head}{rows}")),
+    ]);
+    let empty_kev = write("kev0.json", &kev_with(0, 0));
+    let short_kev = write("kev-short.json", &kev_with(3, 1));
+    let small_kev = write("kev1.json", &kev_with(1, 1));
+    let header_only = write("epss0.csv", epss_head);
+    let cut = write(
+        "epss-cut.csv",
+        &format!("{epss_head}{}", &rows[..rows.len() - 5]),
+    );
+    for (file, why) in [
+        (&empty_kev, "no valid entries"),
+        (&short_kev, "says it holds 3 entries but holds 1"),
+        (&small_kev, "--allow-shrink"),
+        (&header_only, "no valid entries"),
+        (&cut, "the last line is cut off"),
+    ] {
+        refused(&db, &["vuln", "import", file], why);
+    }
+    let web = ok(&["--db", db.arg(), "inventory", "--format", "json"]);
+    assert!(
+        web.contains("\"date_added\": \"2021-11-03\""),
+        "KEV kept: {web}"
+    );
+    ok(&[
+        "--db",
+        db.arg(),
+        "vuln",
+        "import",
+        &small_kev,
+        "--allow-shrink",
+    ]);
+}
+
 /// Starts `picket detect --follow`, waits until `done` holds, then stops it with SIGINT.
 fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) {
     let mut child = Command::new(PICKET)
