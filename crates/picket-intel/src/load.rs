@@ -5,11 +5,10 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::Path;
 
-use ipnet::{IpNet, Ipv4Net};
-use picket_model::{FeedFormat, FeedMeta, Indicator, Intake, unfinished_last_line};
+use ipnet::IpNet;
+use picket_model::{FeedFormat, FeedMeta, Indicator, Intake, canonical_net, unfinished_last_line};
 use serde::{Deserialize, Serialize};
 
 use crate::bogon::{BogonCheck, check};
@@ -178,7 +177,8 @@ pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
     let mut seen = HashSet::with_capacity(indicators.len());
     let mut kept = Vec::with_capacity(indicators.len());
     for mut ind in indicators {
-        ind.network = unmap_ipv4(ind.network);
+        // `::ffff:192.0.2.1` is 192.0.2.1: listed either way, it matches the same connections.
+        ind.network = canonical_net(ind.network);
         if ind.category.is_none() {
             ind.category.clone_from(&meta.category);
         }
@@ -223,18 +223,6 @@ fn too_wide(network: IpNet) -> bool {
     match network {
         IpNet::V4(n) => n.prefix_len() < WIDEST_IPV4_PREFIX,
         IpNet::V6(n) => n.prefix_len() < WIDEST_IPV6_PREFIX,
-    }
-}
-
-/// `::ffff:192.0.2.1` is the IPv4 address 192.0.2.1: listed either way, it must match the same
-/// connections, and lookups see IPv4.
-fn unmap_ipv4(network: IpNet) -> IpNet {
-    match network {
-        IpNet::V6(n) if n.prefix_len() >= 96 => match IpAddr::V6(n.network()).to_canonical() {
-            IpAddr::V4(a) => Ipv4Net::new(a, n.prefix_len() - 96).map_or(network, IpNet::V4),
-            IpAddr::V6(_) => network,
-        },
-        other => other,
     }
 }
 

@@ -7,6 +7,7 @@
 //! here; the scan engine resolves them. Everything is plain data with `serde` so that the store,
 //! the outputs and the tests share one shape.
 
+mod addr;
 mod alert;
 mod error;
 mod event;
@@ -20,6 +21,7 @@ mod service;
 mod target;
 mod vuln;
 
+pub use addr::{canonical_ip, canonical_net};
 pub use alert::{ALERT_MAX_SOURCES, Alert, AlertKind, AlertVuln, IntelHit, Severity, Suppression};
 pub use error::ModelError;
 pub use event::{ConnEvent, ConnOutcome, SourceRef, Transport};

@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+use picket_model::canonical_net;
+
 use crate::RespondError;
 
 /// Networks that must never be blocked: loopback (always), our home networks and any further
@@ -44,7 +46,7 @@ impl AllowList {
     pub fn new(home_nets: &[IpNet], extra: &[IpNet]) -> Self {
         let mut nets: Vec<IpNet> = Vec::new();
         for net in loopback().iter().chain(home_nets).chain(extra) {
-            let net = normalize(net.trunc());
+            let net = canonical_net(*net);
             if !nets.contains(&net) {
                 nets.push(net);
             }
@@ -73,7 +75,7 @@ impl AllowList {
     pub fn check(&self, net: &IpNet) -> Result<(), RespondError> {
         // The network itself first, so that the allowed network named is the one in the
         // family the user wrote.
-        let views = [Some(normalize(net.trunc())), ipv4_view(net)];
+        let views = [Some(canonical_net(*net)), ipv4_view(net)];
         for view in views.iter().flatten() {
             if let Some(allowed) = self.nets.iter().find(|allowed| overlaps(allowed, view)) {
                 return Err(RespondError::Allowed {
@@ -89,19 +91,6 @@ impl AllowList {
 /// Two CIDR networks share an address exactly when one contains the other.
 pub(crate) fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(b) || b.contains(a)
-}
-
-/// An IPv4-mapped IPv6 network (`::ffff:a.b.c.d/96+n`) as the IPv4 network it stands for
-/// (`a.b.c.d/n`); anything else unchanged. The nft rules match IPv4 packets by `ip saddr`, so
-/// a mapped address in the IPv6 set would never match: the IPv4 form is what a user means.
-pub(crate) fn normalize(net: IpNet) -> IpNet {
-    match net {
-        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
-            Some(v4) => IpNet::V4(Ipv4Net::new_assert(v4, v6.prefix_len() - 96)),
-            None => net,
-        },
-        _ => net,
-    }
 }
 
 /// `0.0.0.0/0` if `net` is an IPv6 network that holds every IPv4-mapped address.
@@ -186,17 +175,6 @@ mod tests {
         );
         let shown: Vec<String> = allow.nets().iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["127.0.0.0/8", "::1/128", "10.1.0.0/16"]);
-    }
-
-    #[test]
-    fn mapped_networks_normalize_to_ipv4() {
-        assert_eq!(
-            normalize(net("::ffff:198.18.0.0/120")),
-            net("198.18.0.0/24")
-        );
-        assert_eq!(normalize(net("::ffff:0:0/96")), net("0.0.0.0/0"));
-        assert_eq!(normalize(net("2001:db8::/120")), net("2001:db8::/120"));
-        assert_eq!(normalize(net("10.0.0.0/8")), net("10.0.0.0/8"));
     }
 
     /// A network inside a small universe: `base` plus `offset`, with a prefix of at least

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::allow::normalize;
+use picket_model::canonical_net;
+
 use crate::json::{Element, SetState, TableState};
 use crate::{AllowList, RespondError};
 
@@ -144,7 +145,7 @@ fn plan_block(
     ttl: Option<Duration>,
     state: &TableState,
 ) -> Result<Plan, RespondError> {
-    let net = normalize(net.trunc());
+    let net = canonical_net(net);
     allow.check(&net)?;
     if let Some(ttl) = ttl.filter(|ttl| *ttl > MAX_TTL) {
         return Err(RespondError::TtlTooLong {
@@ -206,7 +207,7 @@ fn plan_block(
 }
 
 fn plan_unblock(table: &str, net: IpNet, state: &TableState) -> Result<Plan, RespondError> {
-    let net = normalize(net.trunc());
+    let net = canonical_net(net);
     let set = set_for(&net);
     let (first, last) = (net.network(), net.broadcast());
     let hits = overlapping(state, set, first, last);

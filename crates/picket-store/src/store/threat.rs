@@ -8,6 +8,7 @@ use std::ops::Range;
 use ipnet::IpNet;
 use picket_model::{
     Alert, Application, FeedMeta, Indicator, Severity, Suppression, Timestamp, Vulnerability,
+    canonical_ip,
 };
 use serde::{Deserialize, Serialize};
 
@@ -610,8 +611,9 @@ impl<C: Conn> SqlStore<C> {
             params.push(severity_rank(severity).into());
         }
         if let Some(client) = filter.client {
+            // Alerts store clients in canonical form (IPv4 for a mapped address).
             query.push_str(" AND client = ?");
-            params.push(client.to_string().into());
+            params.push(canonical_ip(client).to_string().into());
         }
         query.push_str(sql::ALERTS_ORDER);
         self.read_alerts(&query, &params, || "listing alerts".into())

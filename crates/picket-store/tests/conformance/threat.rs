@@ -747,6 +747,17 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
         ),
         [a1.id, a3.id]
     );
+    // The client filter written as an IPv4-mapped address finds the IPv4 client's alerts.
+    assert_eq!(
+        list(
+            &mut store,
+            AlertFilter {
+                client: Some(ip("::ffff:203.0.113.7")),
+                ..Default::default()
+            }
+        ),
+        [a1.id, a3.id]
+    );
     // a1's last connection (w0 + 20 min) is after a2's (w0 + 6 s).
     assert_eq!(
         list(
