@@ -223,7 +223,8 @@ pub struct BlockArgs {
     /// Why (kept with the block's history).
     #[arg(long, default_value = "manual")]
     pub reason: String,
-    /// Our networks, never blocked (default: private, CGNAT, ULA, loopback and link-local).
+    /// Our networks, never blocked, in addition to the private, CGNAT, ULA, loopback and
+    /// link-local ranges, which are never blocked either.
     #[arg(long, value_delimiter = ',', value_name = "CIDR")]
     pub home_net: Vec<String>,
     /// More networks that may never be blocked.

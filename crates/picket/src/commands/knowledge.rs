@@ -113,12 +113,15 @@ pub fn home_net(flags: &[String]) -> Result<HomeNet> {
     HomeNet::parse(&flags.join(",")).map_err(|e| anyhow::anyhow!("--home-net: {e}"))
 }
 
+/// The networks no block may touch: the default home ranges always (a `--home-net` names more of
+/// ours, it never makes the private ranges blockable), `home`, and `--allow`.
 pub fn allow_list(home: &HomeNet, allow: &[String]) -> Result<AllowList> {
     let extra = allow
         .iter()
         .map(|a| parse_net(a).with_context(|| format!("--allow {a:?}")))
         .collect::<Result<Vec<_>>>()?;
-    Ok(AllowList::new(home.nets(), &extra))
+    let protected = [HomeNet::default().nets(), home.nets()].concat();
+    Ok(AllowList::new(&protected, &extra))
 }
 
 /// An address or a CIDR as a network (an address is its own /32 or /128).

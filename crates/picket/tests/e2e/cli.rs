@@ -261,3 +261,31 @@ fn scheduled_scans_store_every_run() {
     let runs = json(&picket(&["runs", "--db", db.arg(), "--format", "json"]));
     assert_eq!(runs.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn block_guard_refuses_non_client_addresses_ttl_zero_and_keeps_private_ranges() {
+    let db = Db::new();
+    for (args, why) in [
+        (&["block", "0.0.0.0"][..], "allowed network 0.0.0.0/8"),
+        (
+            &["block", "255.255.255.255"],
+            "allowed network 255.255.255.255/32",
+        ),
+        (&["block", "224.0.0.1"], "allowed network 224.0.0.0/4"),
+        (&["block", "::"], "allowed network ::/128"),
+        (&["block", "203.0.113.7", "--ttl", "0s"], "ttl 0ns"),
+        (
+            &["block", "10.0.0.0/8", "--home-net", "198.51.100.0/24"],
+            "allowed network 10.0.0.0/8",
+        ),
+        (
+            &["block", "198.51.100.7", "--home-net", "198.51.100.0/24"],
+            "allowed network 198.51.100.0/24",
+        ),
+    ] {
+        let out = picket(&[&["--db", db.arg()][..], args, &["--dry-run"]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
