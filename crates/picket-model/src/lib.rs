@@ -17,6 +17,7 @@ mod intake;
 mod observation;
 mod ports;
 mod run;
+mod secret;
 mod service;
 mod target;
 mod vuln;
@@ -37,6 +38,7 @@ pub use run::{
     ExtraPorts, HostResult, HostStats, Interruption, PortChange, RunDiff, RunId, RunStatus,
     RunSummary, ScanProfile, ScanRun,
 };
+pub use secret::without_password;
 pub use service::{DetectionMethod, SERVICE_CONFIDENCE_MAX, ServiceInfo};
 pub use target::{TargetSpec, Targets};
 pub use vuln::{

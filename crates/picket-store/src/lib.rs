@@ -278,6 +278,7 @@ pub struct BlockRecord {
 ///
 /// - `postgres://...` or `postgresql://...`: PostgreSQL (libpq-style URL, no TLS; give
 ///   `?options=-csearch_path%3Dname` to use a schema other than `public`);
+/// - `host=... user=... password=...` (libpq keyword/value pairs): PostgreSQL;
 /// - `sqlite:PATH`, `sqlite://PATH`, or a plain path: SQLite, creating the file if missing
 ///   (`sqlite::memory:` gives a private in-memory database).
 ///
@@ -287,7 +288,10 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
     match Location::parse(location)? {
         Location::Postgres(url) => {
             let conn = postgres::PgConn::connect(url)?;
-            Ok(Box::new(store::SqlStore::new(conn, postgres::redact(url))?))
+            Ok(Box::new(store::SqlStore::new(
+                conn,
+                picket_model::without_password(url),
+            )?))
         }
         Location::Sqlite(path) => {
             let conn = sqlite::SqliteConn::open(&path)?;
@@ -309,6 +313,18 @@ impl<'a> Location<'a> {
     fn parse(location: &'a str) -> Result<Self, StoreError> {
         let lower = location.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(Location::Postgres(location));
+        }
+        // libpq's `host=... password=...` form. A file name with `=` in its first word needs
+        // `sqlite:`, so that a connection string is never taken for a file to create.
+        if location
+            .split_whitespace()
+            .next()
+            .and_then(|word| word.split_once('='))
+            .is_some_and(|(key, _)| {
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        {
             return Ok(Location::Postgres(location));
         }
         let path = if lower.starts_with("sqlite://") {
@@ -363,6 +379,13 @@ mod tests {
         );
         assert_eq!(Location::parse("sqlite://rel.db").ok(), sqlite("rel.db"));
         assert_eq!(Location::parse("./a:b.db").ok(), sqlite("./a:b.db"));
+        // libpq key=value strings are PostgreSQL, never a file named after the password.
+        let keywords = "host=127.0.0.1 user=picket password=s3cret dbname=p";
+        assert_eq!(
+            Location::parse(keywords).ok(),
+            Some(Location::Postgres(keywords))
+        );
+        assert_eq!(Location::parse("sqlite:a=b.db").ok(), sqlite("a=b.db"));
         assert_eq!(Location::parse("sqlite::memory:").ok(), sqlite(":memory:"));
         assert!(matches!(
             Location::parse(""),

@@ -14,7 +14,14 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Where runs and findings are stored: an SQLite file, or a postgres:// URL.
-    #[arg(long, global = true, env = "PICKET_DB", default_value = "picket.db")]
+    // The value may hold a password: `--help` names the variable, never shows its value.
+    #[arg(
+        long,
+        global = true,
+        env = "PICKET_DB",
+        hide_env_values = true,
+        default_value = "picket.db"
+    )]
     pub db: String,
 
     #[command(subcommand)]

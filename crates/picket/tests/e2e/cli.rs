@@ -289,3 +289,30 @@ fn block_guard_refuses_non_client_addresses_ttl_zero_and_keeps_private_ranges() 
         assert!(err.contains(why), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_database_password_is_never_shown_nor_taken_for_a_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = std::process::Command::new(crate::support::PICKET)
+        .args(["scan", "--help"])
+        .env("PICKET_DB", "postgres://picket:s3cret@127.0.0.1:1/p")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("PICKET_DB"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    // A libpq connection string is PostgreSQL (here: nothing listens), never an SQLite file.
+    let out = std::process::Command::new(crate::support::PICKET)
+        .args([
+            "--db",
+            "host=127.0.0.1 port=1 user=picket password=s3cret connect_timeout=2",
+            "runs",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{err}");
+}
