@@ -919,7 +919,8 @@ mod backend_specific {
         let dir = tempfile::tempdir().unwrap();
         let missing_parent = dir.path().join("no/such/dir/picket.db");
         let err = open_err(&missing_parent.display().to_string());
-        assert!(matches!(err, StoreError::OpenSqliteDb { .. }), "{err:?}");
+        // Picket creates a new file itself (owner-only), so the failure is its own open.
+        assert!(matches!(err, StoreError::OpenSqlite { .. }), "{err:?}");
         assert!(err.to_string().contains("no/such/dir/picket.db"), "{err}");
         assert!(!missing_parent.parent().unwrap().exists());
 
@@ -953,6 +954,20 @@ mod backend_specific {
         fs::write(&empty, b"").unwrap();
         let mut store = picket_store::open(&empty.display().to_string()).unwrap();
         assert!(store.runs(1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_new_database_and_its_wal_and_shm_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let created = dir.path().join("private.db");
+        let mut store = picket_store::open(&created.display().to_string()).unwrap();
+        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", created.display());
+            let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file} is {mode:o}");
+        }
     }
 
     #[test]
