@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::DetectArgs;
 use crate::commands::knowledge;
+use crate::render;
 
 /// Bad lines reported one by one per file; the rest are counted.
 const SHOWN_BAD_LINES: u64 = 10;
@@ -147,17 +148,27 @@ pub fn run(db: &str, args: &DetectArgs, out: &mut dyn Write) -> Result<()> {
     if args.follow {
         session.follow(&args.events, input, window)
     } else {
+        let mut unusable = Vec::new();
         for source in &args.events {
-            session.read_once(source, input)?;
+            if !session.read_once(source, input)? {
+                unusable.push(source.as_str());
+            }
         }
         session.flush(None)?;
         session.summary();
+        if !unusable.is_empty() {
+            bail!(
+                "no valid event in {}: every line was rejected (is --input right?)",
+                unusable.join(", ")
+            );
+        }
         Ok(())
     }
 }
 
 impl Session<'_> {
-    fn read_once(&mut self, source: &str, input: Option<Input>) -> Result<()> {
+    /// Reads one source to its end. `false` when it had lines and every one was rejected.
+    fn read_once(&mut self, source: &str, input: Option<Input>) -> Result<bool> {
         let mut bad = 0u64;
         let mut handle =
             |this: &mut Self, item: Result<picket_model::ConnEvent, IngestError>| -> Result<()> {
@@ -166,7 +177,7 @@ impl Session<'_> {
                     Err(e) if e.is_line_error() => {
                         bad += 1;
                         if bad <= SHOWN_BAD_LINES {
-                            eprintln!("picket: skipped {e}");
+                            eprintln!("picket: skipped {}", render::shown(&e.to_string()));
                         }
                         Ok(())
                     }
@@ -191,7 +202,7 @@ impl Session<'_> {
             "picket: {source}: {} events from {} lines, {} bad lines skipped",
             stats.events, stats.lines, stats.errors
         );
-        Ok(())
+        Ok(stats.events > 0 || stats.errors == 0)
     }
 
     fn observe(&mut self, ev: &picket_model::ConnEvent) -> Result<()> {
@@ -325,7 +336,7 @@ impl Session<'_> {
                             self.observe(&ev)?;
                         }
                         Some(Err(e)) if e.is_line_error() => {
-                            eprintln!("picket: skipped {e}");
+                            eprintln!("picket: skipped {}", render::shown(&e.to_string()));
                             dirty[i] = true;
                         }
                         Some(Err(e)) => return Err(e.into()),
