@@ -62,6 +62,15 @@ pub trait Store: Send {
     /// is refused (nothing is written), so that a finding is never stored twice.
     fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError>;
 
+    /// [`Store::finish_run`] and [`Store::save_findings`] in one transaction: a run is never
+    /// stored finished without its findings (the next scan compares against the newest finished
+    /// run, so findings lost after it was stored would never be raised again).
+    fn finish_run_with_findings(
+        &mut self,
+        run: &ScanRun,
+        findings: &mut [Finding],
+    ) -> Result<(), StoreError>;
+
     /// The full run: hosts sorted by address, each host's ports by port, re-checks in the order
     /// they were stored. `None` if there is no such run.
     fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError>;
@@ -141,6 +150,15 @@ pub trait Store: Send {
     /// Stores imported source records by (kind, id), replacing stored ones, in one transaction.
     /// Of several with one (kind, id) in `records`, the last is kept.
     fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError>;
+
+    /// What one `vuln import` stores, in one transaction: `records` as
+    /// [`Store::put_vuln_records`] does, and every entry of `applications` as
+    /// [`Store::upsert_application`] does.
+    fn import_vuln_knowledge(
+        &mut self,
+        records: &[VulnRecord],
+        applications: &[InventoryEntry],
+    ) -> Result<(), StoreError>;
 
     /// Hands every stored record of `kind` (or of every kind) to `each`, one at a time, without
     /// holding them all in memory (an NVD import is hundreds of megabytes). No order.

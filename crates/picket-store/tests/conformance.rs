@@ -137,6 +137,7 @@ conformance!(
     a_failed_finish_leaves_the_previous_state,
     findings_round_trip_with_every_field,
     a_failed_save_stores_no_finding,
+    a_run_and_its_findings_are_stored_together,
     runs_are_listed_newest_first,
     previous_run_and_runs_for_targets,
     reopening_keeps_data_and_migrates_once,
@@ -617,6 +618,53 @@ fn a_failed_save_stores_no_finding(db: &mut TestDb) {
         "{err:?}"
     );
     assert_eq!(store.findings(&FindingFilter::default()).unwrap(), one);
+}
+
+fn a_run_and_its_findings_are_stored_together(db: &mut TestDb) {
+    let mut store = db.open();
+    let t = targets("192.0.2.0/29");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let good = realistic_run(id, &t);
+
+    // The second finding names a run that does not exist: the foreign key refuses it after the
+    // run's contents and the first finding were written, and all of it is rolled back.
+    let mut batch = vec![
+        finding(id, FindingKind::NewOpenPort, "192.0.2.10", 22, T0),
+        finding(
+            RunId(id.0 + 500),
+            FindingKind::NewOpenPort,
+            "192.0.2.10",
+            23,
+            T0,
+        ),
+    ];
+    let err = store
+        .finish_run_with_findings(&good, &mut batch)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+    assert!(batch.iter().all(|f| f.id.is_none()));
+    let stored = store.run(id).unwrap().unwrap();
+    assert_eq!(
+        stored.status,
+        RunStatus::Running,
+        "the run must not look finished"
+    );
+    assert!(stored.hosts.is_empty());
+    assert_eq!(store.previous_run(&t.key(), RunId(id.0 + 1)).unwrap(), None);
+    assert!(
+        store
+            .findings(&FindingFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut findings = vec![finding(id, FindingKind::NewOpenPort, "192.0.2.10", 22, T0)];
+    store
+        .finish_run_with_findings(&good, &mut findings)
+        .unwrap();
+    assert!(findings[0].id.is_some());
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(good));
+    assert_eq!(store.findings(&FindingFilter::default()).unwrap(), findings);
 }
 
 fn runs_are_listed_newest_first(db: &mut TestDb) {

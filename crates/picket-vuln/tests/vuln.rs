@@ -181,7 +181,10 @@ fn kev_catalog_of_real_entries_parses_whole_and_states_its_count() {
     assert_eq!(kev.count, Some(42));
     assert!(kev.skipped.is_empty(), "{:?}", kev.skipped.first());
     assert!(kev.records.iter().any(|r| r.cve_id == "CVE-2021-41773"));
-    assert_eq!(kev.records.iter().filter(|r| r.entry.ransomware).count(), 14);
+    assert_eq!(
+        kev.records.iter().filter(|r| r.entry.ransomware).count(),
+        14
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use picket_model::{Intake, Timestamp, unfinished_last_line};
-use picket_store::{Store, VulnRecord};
+use picket_store::{InventoryEntry, Store, VulnRecord};
 use picket_vuln::VulnError;
 use serde_json::Value;
 
@@ -96,6 +96,7 @@ pub fn import(
     }
     let at = at.map(knowledge::parse_host_port).transpose()?;
     // Read and parse everything first: a bad file stores nothing.
+    let now = Timestamp::now();
     let mut records = Vec::new();
     let mut apps = Vec::new();
     let mut lines = Vec::new();
@@ -194,13 +195,17 @@ pub fn import(
                 ));
                 if let Some((host, port)) = at {
                     for m in &report.matches {
-                        if !apps.iter().any(|(_, _, a, _)| a == &m.application) {
-                            apps.push((
+                        if !apps
+                            .iter()
+                            .any(|e: &InventoryEntry| e.application == m.application)
+                        {
+                            apps.push(InventoryEntry {
                                 host,
                                 port,
-                                m.application.clone(),
-                                format!("report:{name}"),
-                            ));
+                                application: m.application.clone(),
+                                source: format!("report:{name}"),
+                                updated_at: now,
+                            });
                         }
                     }
                 }
@@ -226,11 +231,7 @@ pub fn import(
         };
         check.intake.check(&check.file, stored, allow_shrink)?;
     }
-    store.put_vuln_records(&records)?;
-    let now = Timestamp::now();
-    for (host, port, app, source) in &apps {
-        store.upsert_application(*host, *port, app, source, now)?;
-    }
+    store.import_vuln_knowledge(&records, &apps)?;
     for line in lines {
         writeln!(out, "{line}")?;
     }
