@@ -20,7 +20,7 @@ use picket_ingest::{Checkpoint, EventReader, Follower, IngestError, Input};
 use picket_model::{Alert, Severity, Timestamp};
 use picket_report::{Format, OcsfActivity};
 use picket_respond::Nft;
-use picket_store::{BlockRecord, Store};
+use picket_store::{AlertWrite, BlockRecord, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::DetectArgs;
@@ -87,7 +87,9 @@ struct Session<'a> {
     blocker: Option<Blocker>,
     /// Alerts changed since the last flush, by (dedup key, window start).
     pending: HashMap<(String, Timestamp), Alert>,
+    /// Alerts printed as new: those the store took as new when they were flushed.
     new_alerts: u64,
+    last_flush: Instant,
 }
 
 pub fn run(db: &str, args: &DetectArgs, out: &mut dyn Write) -> Result<()> {
@@ -144,6 +146,7 @@ pub fn run(db: &str, args: &DetectArgs, out: &mut dyn Write) -> Result<()> {
         blocker,
         pending: HashMap::new(),
         new_alerts: 0,
+        last_flush: Instant::now(),
     };
     if args.follow {
         session.follow(&args.events, input, window)
@@ -173,7 +176,13 @@ impl Session<'_> {
         let mut handle =
             |this: &mut Self, item: Result<picket_model::ConnEvent, IngestError>| -> Result<()> {
                 match item {
-                    Ok(ev) => this.observe(&ev),
+                    Ok(ev) => {
+                        this.observe(&ev);
+                        if this.last_flush.elapsed() >= FLUSH_EVERY {
+                            this.flush(None)?;
+                        }
+                        Ok(())
+                    }
                     Err(e) if e.is_line_error() => {
                         bad += 1;
                         if bad <= SHOWN_BAD_LINES {
@@ -205,33 +214,34 @@ impl Session<'_> {
         Ok(stats.events > 0 || stats.errors == 0)
     }
 
-    fn observe(&mut self, ev: &picket_model::ConnEvent) -> Result<()> {
+    fn observe(&mut self, ev: &picket_model::ConnEvent) {
         for change in self.detector.observe(ev) {
-            let is_new = change.is_new();
             let alert = change.into_alert();
-            if is_new {
-                self.new_alerts += 1;
-                print_alert(self.out, self.format, self.new_alerts, &alert)?;
-            }
             self.pending
                 .insert((alert.dedup_key.clone(), alert.window_start), alert);
         }
-        Ok(())
     }
 
-    /// Stores the pending alerts (with a follow checkpoint, in the same transaction), then blocks
-    /// the clients whose alerts reached the blocking severity.
+    /// Stores the pending alerts (with a follow checkpoint, in the same transaction), prints
+    /// those the store took as new, then blocks the clients whose alerts reached the blocking
+    /// severity. Printing after the commit, by what the store says, is what keeps a restart
+    /// (after a kill mid catch-up) from announcing stored alerts as new once more.
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<()> {
+        self.last_flush = Instant::now();
         let mut alerts: Vec<Alert> = self.pending.drain().map(|(_, a)| a).collect();
         alerts.sort_by_key(|a| (a.window_start, a.dedup_key.clone()));
-        match checkpoint {
+        let writes = match checkpoint {
             Some((source, state)) => {
                 let value = serde_json::to_value(state)?;
                 self.store
-                    .save_checkpoint_with_alerts(source, &value, &mut alerts)?;
+                    .save_checkpoint_with_alerts(source, &value, &mut alerts)?
             }
-            None => {
-                self.store.upsert_alerts(&mut alerts)?;
+            None => self.store.upsert_alerts(&mut alerts)?,
+        };
+        for (alert, write) in alerts.iter().zip(writes) {
+            if write == AlertWrite::New {
+                self.new_alerts += 1;
+                print_alert(self.out, self.format, self.new_alerts, alert)?;
             }
         }
         self.block(&alerts)
@@ -320,7 +330,6 @@ impl Session<'_> {
             let open = self.store.open_alerts(since)?;
             self.detector.load_open(open);
         }
-        let mut last_flush = Instant::now();
         let mut dirty = vec![false; followers.len()];
         while !stop.load(Ordering::Relaxed) {
             let mut progressed = false;
@@ -333,7 +342,7 @@ impl Session<'_> {
                             *last_event = Some(ev.ts);
                             progressed = true;
                             dirty[i] = true;
-                            self.observe(&ev)?;
+                            self.observe(&ev);
                         }
                         Some(Err(e)) if e.is_line_error() => {
                             eprintln!("picket: skipped {}", render::shown(&e.to_string()));
@@ -343,9 +352,8 @@ impl Session<'_> {
                     }
                 }
             }
-            if !progressed || last_flush.elapsed() >= FLUSH_EVERY {
+            if !progressed || self.last_flush.elapsed() >= FLUSH_EVERY {
                 self.flush_followers(&followers, &mut dirty)?;
-                last_flush = Instant::now();
             }
             if !progressed {
                 std::thread::sleep(IDLE_SLEEP);

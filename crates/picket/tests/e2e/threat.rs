@@ -434,9 +434,9 @@ fn vuln_import_never_replaces_kev_or_epss_with_an_empty_or_cut_file() {
     ]);
 }
 
-/// Starts `picket detect --follow`, waits until `done` holds, then stops it with SIGINT.
-fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) {
-    let mut child = Command::new(PICKET)
+/// Starts `picket detect --follow LOG --format ndjson`, its output going to `out`.
+fn start_follow(db: &Db, log: &Path, out: &Path) -> std::process::Child {
+    Command::new(PICKET)
         .args([
             "--db",
             db.arg(),
@@ -447,27 +447,96 @@ fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) {
             "ndjson",
         ])
         .env_remove("PICKET_DB")
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(out).unwrap())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn wait_for(what: &str, done: impl Fn() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "follow never got there"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_secs(30), "never {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+}
+
+/// Starts `picket detect --follow`, waits until `done` holds, then stops it with SIGINT; returns
+/// what it printed.
+fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let mut child = start_follow(db, log, &out);
+    wait_for("got there", done);
     // One more flush period, then a clean stop.
     std::thread::sleep(Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     let status = child.wait().unwrap();
     assert!(status.success(), "detect --follow exited with {status}");
+    std::fs::read_to_string(out).unwrap()
+}
+
+/// The (dedup key, window start) of every alert printed as NDJSON.
+fn printed_keys(ndjson: &str) -> Vec<(String, String)> {
+    ndjson
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["dedup_key"].to_string(), v["window_start"].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn follow_prints_each_stored_alert_once_across_a_kill() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.ndjson");
+    // Two listed clients, an alert each per hour, over twelve hours: twenty-four alerts.
+    let lines: String = (0..12)
+        .flat_map(|hour| [(hour, BAD), (hour, BAD2)])
+        .map(|(hour, client)| {
+            format!(
+                "{{\"ts\":\"2025-11-20T{hour:02}:30:00Z\",\"src\":\"{client}\",\"src_port\":40000,\"dst\":\"10.1.2.3\",\"dst_port\":22,\"proto\":\"tcp\",\"outcome\":\"established\"}}\n"
+            )
+        })
+        .collect::<String>()
+        // Then a long catch-up of a client on no feed, so that the kill lands inside it.
+        + &format!(
+            "{{\"ts\":\"2025-11-20T12:00:00Z\",\"src\":\"{CLEAN}\",\"dst\":\"10.1.2.3\",\"dst_port\":22,\"proto\":\"tcp\"}}\n"
+        )
+        .repeat(200_000);
+    std::fs::write(&log, lines).unwrap();
+    // Killed as soon as it has printed an alert: whatever it printed must be stored already,
+    // or the restart announces it as new a second time.
+    let first = dir.path().join("first.ndjson");
+    let mut child = start_follow(&db, &log, &first);
+    wait_for("printed an alert", || {
+        std::fs::metadata(&first).is_ok_and(|m| m.len() > 0)
+    });
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    child.wait().unwrap();
+    let second = follow_until(&db, &log, || alerts(&db).len() == 24);
+
+    let mut printed = printed_keys(&std::fs::read_to_string(&first).unwrap());
+    printed.extend(printed_keys(&second));
+    let mut unique = printed.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        printed.len(),
+        "an alert was printed twice as new"
+    );
+    assert!(
+        printed.len() <= 24 && printed.len() >= 23,
+        "{}",
+        printed.len()
+    );
 }
 
 #[test]
