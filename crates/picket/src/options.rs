@@ -139,8 +139,11 @@ impl ScanOptions {
 }
 
 pub fn parse_format(s: &str) -> Result<Format> {
-    s.parse::<Format>()
-        .map_err(|_| anyhow::anyhow!("--format {s:?}: expected table, json, ndjson or xml"))
+    s.parse::<Format>().map_err(|_| {
+        usage(anyhow::anyhow!(
+            "--format {s:?}: expected table, json, ndjson or xml"
+        ))
+    })
 }
 
 /// `500ms`, `2s`, `1m`; a bare number is seconds, as Nessus writes `checks_read_timeout = 5`.

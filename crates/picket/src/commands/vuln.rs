@@ -61,16 +61,18 @@ fn sniff(path: &Path, bytes: &[u8]) -> Result<(Kind, Option<Value>)> {
     Ok((kind, Some(value)))
 }
 
-/// What one file read, checked before anything is stored: `replaces` names the record kind whose
-/// stored entries it replaces wholesale (KEV, EPSS); records keyed by id (NVD, OSV) replace none.
+/// A file that replaces stored entries wholesale (a KEV catalogue, EPSS scores), checked before
+/// anything is stored. NVD and OSV records are stored by id and replace only themselves: their
+/// bad records are listed and skipped.
 struct Checked {
     file: String,
     intake: Intake,
-    replaces: Option<&'static str>,
+    /// The record kind whose stored entries it replaces.
+    replaces: &'static str,
 }
 
 impl Checked {
-    fn new<T>(file: &str, accepted: &[T], skipped: &[VulnError]) -> Self {
+    fn new<T>(file: &str, replaces: &'static str, accepted: &[T], skipped: &[VulnError]) -> Self {
         Checked {
             file: file.to_owned(),
             intake: Intake {
@@ -79,7 +81,7 @@ impl Checked {
                 rejected: skipped.len(),
                 ..Intake::default()
             },
-            replaces: None,
+            replaces,
         }
     }
 }
@@ -114,7 +116,6 @@ pub fn import(
                     import.records.len(),
                     skipped(import.skipped.len())
                 ));
-                checks.push(Checked::new(&name, &import.records, &import.skipped));
                 skipped_all.extend(import.skipped);
                 for cve in import.records {
                     records.push(VulnRecord {
@@ -131,7 +132,6 @@ pub fn import(
                     import.records.len(),
                     skipped(import.skipped.len())
                 ));
-                checks.push(Checked::new(&name, &import.records, &import.skipped));
                 skipped_all.extend(import.skipped);
                 for r in import.records {
                     records.push(VulnRecord {
@@ -149,11 +149,10 @@ pub fn import(
                     catalog.records.len(),
                     skipped(catalog.skipped.len())
                 ));
-                let mut check = Checked::new(&name, &catalog.records, &catalog.skipped);
+                let mut check = Checked::new(&name, KIND_KEV, &catalog.records, &catalog.skipped);
                 check.intake.declared = catalog
                     .count
                     .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-                check.replaces = Some(KIND_KEV);
                 checks.push(check);
                 skipped_all.extend(catalog.skipped);
                 // The newest catalog replaces the one before it.
@@ -170,13 +169,12 @@ pub fn import(
                     file.scores.len(),
                     skipped(file.skipped.len())
                 ));
-                let mut check = Checked::new(&name, &file.scores, &file.skipped);
+                let mut check = Checked::new(&name, KIND_EPSS, &file.scores, &file.skipped);
                 check.intake.cut_off = unfinished_last_line(&bytes).is_some_and(|last| {
                     file.skipped.iter().any(
                         |e| matches!(e, VulnError::Line { line, .. } if usize::try_from(*line) == Ok(last)),
                     )
                 });
-                check.replaces = Some(KIND_EPSS);
                 checks.push(check);
                 skipped_all.extend(file.skipped);
                 records.push(VulnRecord {
@@ -225,10 +223,7 @@ pub fn import(
     }
     let mut store = picket_store::open(db)?;
     for check in &checks {
-        let stored = match check.replaces {
-            Some(kind) => stored_entries(store.as_mut(), kind)?,
-            None => None,
-        };
+        let stored = stored_entries(store.as_mut(), check.replaces)?;
         check.intake.check(&check.file, stored, allow_shrink)?;
     }
     store.import_vuln_knowledge(&records, &apps)?;

@@ -404,6 +404,7 @@ fn errors_say_each_cause_once_and_usage_errors_exit_2() {
     for (args, flag) in [
         (&["scan"][..], "no target"),
         (&["alerts", "--since", "99999999999d"], "--since"),
+        (&["intel", "list", "--format", "yaml"], "--format"),
     ] {
         let out = picket(&[&["--db", db.arg()][..], args].concat());
         let err = String::from_utf8_lossy(&out.stderr);
