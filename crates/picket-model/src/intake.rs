@@ -33,8 +33,16 @@ pub struct Intake {
 /// Why an input may not replace what is stored. `what` names the input (its file).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IntakeError {
-    #[error("{what}: no valid entries ({rejected} bad); refused, the stored data is kept")]
-    Empty { what: String, rejected: usize },
+    /// Nothing would be loaded: the entries present were all bad or all left out (bogon space,
+    /// too wide), or there were none.
+    #[error(
+        "{what}: no entry to load ({present} read, {rejected} bad); refused, the stored data is kept"
+    )]
+    Empty {
+        what: String,
+        present: usize,
+        rejected: usize,
+    },
     #[error(
         "{what}: {rejected} of {present} entries are bad (more than {MAX_BAD_SHARE_PERCENT} %); \
          refused, the stored data is kept"
@@ -78,6 +86,7 @@ impl Intake {
         if self.accepted == 0 {
             return Err(IntakeError::Empty {
                 what,
+                present: self.present,
                 rejected: self.rejected,
             });
         }

@@ -329,7 +329,7 @@ fn empty_bad_cut_or_shrunk_feeds_never_replace_the_stored_one() {
     for (args, why) in [
         (
             vec!["intel", "add", "ipsum", "/dev/null", "--format", "firehol"],
-            "no valid entries",
+            "no entry to load",
         ),
         (
             vec![
@@ -340,11 +340,11 @@ fn empty_bad_cut_or_shrunk_feeds_never_replace_the_stored_one() {
                 "--format",
                 "plain",
             ],
-            "no valid entries",
+            "no entry to load",
         ),
         (
             vec!["intel", "add", "ipsum", &kev, "--format", "ipsum"],
-            "no valid entries",
+            "no entry to load",
         ),
         (
             vec!["intel", "add", "ipsum", &firehol],
@@ -411,10 +411,10 @@ fn vuln_import_never_replaces_kev_or_epss_with_an_empty_or_cut_file() {
         &format!("{epss_head}{}", &rows[..rows.len() - 5]),
     );
     for (file, why) in [
-        (&empty_kev, "no valid entries"),
+        (&empty_kev, "no entry to load"),
         (&short_kev, "says it holds 3 entries but holds 1"),
         (&small_kev, "--allow-shrink"),
-        (&header_only, "no valid entries"),
+        (&header_only, "no entry to load"),
         (&cut, "the last line is cut off"),
     ] {
         refused(&db, &["vuln", "import", file], why);
