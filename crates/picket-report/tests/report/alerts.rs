@@ -235,7 +235,10 @@ fn third_party_text_in_an_alert_cannot_forge_lines_or_send_escapes() {
         !text.lines().any(|l| l.starts_with("2. ")),
         "a forged alert line:\n{text}"
     );
-    assert!(text.contains("ssh\\u{1b}]0;pwned\\u{7}\\u{a}2. CRITICAL"), "{text}");
+    assert!(
+        text.contains("ssh\\u{1b}]0;pwned\\u{7}\\u{a}2. CRITICAL"),
+        "{text}"
+    );
 }
 
 #[test]
