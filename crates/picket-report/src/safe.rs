@@ -74,6 +74,15 @@ impl<W: Write> SafeWriter<W> {
 
 impl<W: Write> Write for SafeWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // The common case, plain text: passed through without a copy.
+        if !self.held_c2
+            && !buf
+                .iter()
+                .any(|&b| matches!(b, 0x00..=0x08 | 0x0b..=0x1f | 0x7f | 0xc2))
+        {
+            self.inner.write_all(buf)?;
+            return Ok(buf.len());
+        }
         let mut out = Vec::with_capacity(buf.len() + 1);
         for &b in buf {
             if std::mem::take(&mut self.held_c2) {
