@@ -47,8 +47,8 @@ pub fn skipped_entries<E: std::fmt::Display>(out: &mut dyn Write, skipped: &[E])
     Ok(())
 }
 
-/// Writes `rows` as aligned columns under `header` (each cell made terminal-safe), or as JSON (one array) / NDJSON (one object
-/// per line) of `records`.
+/// Writes `rows` as aligned columns under `header` (each cell made terminal-safe), or as JSON
+/// (one array) / NDJSON (one object per line) of `records`.
 pub fn listing<T: Serialize>(
     out: &mut dyn Write,
     format: Format,
