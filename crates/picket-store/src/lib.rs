@@ -321,6 +321,22 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
+/// The libpq connection keywords a `key=value` connection string starts with.
+const LIBPQ_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "connect_timeout",
+    "options",
+    "application_name",
+    "sslmode",
+    "target_session_attrs",
+];
+
 #[derive(Debug, PartialEq, Eq)]
 enum Location<'a> {
     Postgres(&'a str),
@@ -333,15 +349,13 @@ impl<'a> Location<'a> {
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             return Ok(Location::Postgres(location));
         }
-        // libpq's `host=... password=...` form. A file name with `=` in its first word needs
-        // `sqlite:`, so that a connection string is never taken for a file to create.
+        // libpq's `host=... password=...` form, never a file to create (with the password in its
+        // name). A file whose name starts with such a keyword and `=` needs `sqlite:`.
         if location
             .split_whitespace()
             .next()
             .and_then(|word| word.split_once('='))
-            .is_some_and(|(key, _)| {
-                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            })
+            .is_some_and(|(key, _)| LIBPQ_KEYWORDS.contains(&key.trim()))
         {
             return Ok(Location::Postgres(location));
         }
@@ -403,7 +417,11 @@ mod tests {
             Location::parse(keywords).ok(),
             Some(Location::Postgres(keywords))
         );
-        assert_eq!(Location::parse("sqlite:a=b.db").ok(), sqlite("a=b.db"));
+        assert_eq!(
+            Location::parse("sqlite:host=b.db").ok(),
+            sqlite("host=b.db")
+        );
+        assert_eq!(Location::parse("a=b.db").ok(), sqlite("a=b.db"));
         assert_eq!(Location::parse("sqlite::memory:").ok(), sqlite(":memory:"));
         assert!(matches!(
             Location::parse(""),
