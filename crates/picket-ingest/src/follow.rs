@@ -90,8 +90,9 @@ fn empty_hash() -> u64 {
 /// waits (how long is its choice) and asks again. After each item, [`Follower::checkpoint`]
 /// says where to resume. When the path is renamed away and a new file takes its place
 /// (rotation), the follower reads what was left in the old file, then starts the new one from
-/// its beginning. When the file shrinks below the offset or its beginning changes (truncation,
-/// in-place rewrite), it starts again from the beginning.
+/// its beginning. When the file shrinks below the offset, or its beginning or the bytes where
+/// reading last stopped change (truncation, also when written again past the offset before the
+/// follower looks; in-place rewrite), it starts again from the beginning.
 pub struct Follower {
     cp: Checkpoint,
     label: String,
