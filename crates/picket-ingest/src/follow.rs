@@ -18,12 +18,17 @@ use crate::reader::{Clock, Stats, process};
 /// the time the log was opened.
 const HEAD_MAX: u64 = 4096;
 
+/// How much of what was read last identifies the place where reading stopped.
+const MARK_MAX: u64 = 4096;
+
 /// Where a follower stands in a file, to persist and resume from.
 ///
 /// `offset` is the byte just after the last line consumed (the line of the last event handed
-/// out, or a later skipped line): resuming there repeats and loses nothing. `dev`/`inode`
-/// and the hash of the file's first `head_len` bytes (at most 4 KiB, all already read) tell
-/// whether the path still names the same file with the same beginning.
+/// out, or a later skipped line): resuming there repeats and loses nothing. `dev`/`inode`,
+/// the hash of the file's first `head_len` bytes (at most 4 KiB, all already read) and the hash
+/// of up to 4 KiB read before `mark_end` tell whether the path still names the same file with
+/// the same content: a log truncated and written again to beyond the offset keeps its inode
+/// and its size, often its first lines, but not the bytes where reading stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub path: PathBuf,
@@ -37,6 +42,14 @@ pub struct Checkpoint {
     pub head_len: u64,
     /// xxh3-64 of the first `head_len` bytes.
     pub head_hash: u64,
+    /// xxh3-64 of the `mark_len` bytes that end at `mark_end` (at most `offset`): the last bytes
+    /// read when the follower last reached the end of the file.
+    #[serde(default)]
+    pub mark_end: u64,
+    #[serde(default)]
+    pub mark_len: u64,
+    #[serde(default = "empty_hash")]
+    pub mark_hash: u64,
     /// The header lines in force at `offset` (Zeek `#fields`, a VPC header), replayed into the
     /// parser on resume instead of re-reading the file from the start.
     pub header: Vec<String>,
@@ -54,6 +67,9 @@ impl Checkpoint {
             inode: 0,
             head_len: 0,
             head_hash: hash(&[]),
+            mark_end: 0,
+            mark_len: 0,
+            mark_hash: hash(&[]),
             header: Vec::new(),
         }
     }
@@ -63,6 +79,10 @@ fn hash(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
+fn empty_hash() -> u64 {
+    hash(&[])
+}
+
 /// Reads a growing file line by line, yielding events for complete lines only: a last line
 /// still being written waits for its newline.
 ///
@@ -70,8 +90,9 @@ fn hash(bytes: &[u8]) -> u64 {
 /// waits (how long is its choice) and asks again. After each item, [`Follower::checkpoint`]
 /// says where to resume. When the path is renamed away and a new file takes its place
 /// (rotation), the follower reads what was left in the old file, then starts the new one from
-/// its beginning. When the file shrinks below the offset or its beginning changes (truncation,
-/// in-place rewrite), it starts again from the beginning.
+/// its beginning. When the file shrinks below the offset, or its beginning or the bytes where
+/// reading last stopped change (truncation, also when written again past the offset before the
+/// follower looks; in-place rewrite), it starts again from the beginning.
 pub struct Follower {
     cp: Checkpoint,
     label: String,
@@ -83,6 +104,10 @@ pub struct Follower {
     /// The path named another file at the last end of input: read the old one once more for
     /// lines written just before the rename, then switch.
     rotation_seen: bool,
+    /// The end of the file was reached: before the next line is consumed, make sure the file
+    /// was not truncated and written again meanwhile (to beyond the offset, so that its size
+    /// alone does not say).
+    verify_next: bool,
     /// The format could not be detected: nothing more will be read.
     failed: bool,
 }
@@ -105,6 +130,7 @@ impl Follower {
             stats: Stats::default(),
             clock: Box::new(Timestamp::now),
             rotation_seen: false,
+            verify_next: false,
             failed: false,
         }
     }
@@ -164,6 +190,18 @@ impl Follower {
                     Err(e) => return Some(Err(e)),
                 }
             }
+            if std::mem::take(&mut self.verify_next) {
+                match self.rewritten() {
+                    Ok(true) => {
+                        if let Err(e) = self.restart() {
+                            return Some(Err(e));
+                        }
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(e) => return Some(Err(e)),
+                }
+            }
             self.rotation_seen = false;
             self.cp.offset += self.lines.taken();
             self.cp.line += 1;
@@ -208,7 +246,7 @@ impl Follower {
         let same = meta.dev() == self.cp.dev
             && meta.ino() == self.cp.inode
             && meta.len() >= self.cp.offset
-            && head_matches(&f, self.cp.head_len, self.cp.head_hash).map_err(|e| self.io(e))?;
+            && same_content(&f, &self.cp).map_err(|e| self.io(e))?;
         if same {
             self.parser = self.cp.input.map(|input| {
                 let mut p = Parser::new(input);
@@ -262,30 +300,60 @@ impl Follower {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(self.io(e)),
         }
+        if self.rewritten()? {
+            self.restart()?;
+            return Ok(true);
+        }
+        self.set_mark()?;
+        self.verify_next = true;
+        Ok(false)
+    }
+
+    /// Whether the open file no longer holds what was read from it: shorter than what was
+    /// consumed, or a different beginning or different bytes where reading last stopped.
+    fn rewritten(&self) -> Result<bool, IngestError> {
         let Some(reader) = self.file.as_ref() else {
             return Ok(false);
         };
         let f = reader.get_ref();
         let changed = f.metadata().and_then(|m| {
             let truncated = m.len() < self.cp.offset + self.lines.pending();
-            Ok(truncated || !head_matches(f, self.cp.head_len, self.cp.head_hash)?)
+            Ok(truncated || !same_content(f, &self.cp)?)
         });
-        if changed.map_err(|e| self.io(e))? {
-            self.cp = Checkpoint {
-                dev: self.cp.dev,
-                inode: self.cp.inode,
-                ..Checkpoint::start(self.cp.path.clone(), self.cp.input)
-            };
-            self.parser = self.cp.input.map(Parser::new);
-            self.lines.reset();
-            let rewound = match self.file.as_mut() {
-                Some(reader) => reader.seek(SeekFrom::Start(0)).map(drop),
-                None => Ok(()),
-            };
-            rewound.map_err(|e| self.io(e))?;
-            return Ok(true);
-        }
-        Ok(false)
+        changed.map_err(|e| self.io(e))
+    }
+
+    /// Reads the open file again from its beginning, as a new file.
+    fn restart(&mut self) -> Result<(), IngestError> {
+        self.cp = Checkpoint {
+            dev: self.cp.dev,
+            inode: self.cp.inode,
+            ..Checkpoint::start(self.cp.path.clone(), self.cp.input)
+        };
+        self.parser = self.cp.input.map(Parser::new);
+        self.lines.reset();
+        let rewound = match self.file.as_mut() {
+            Some(reader) => reader.seek(SeekFrom::Start(0)).map(drop),
+            None => Ok(()),
+        };
+        rewound.map_err(|e| self.io(e))
+    }
+
+    /// Fingerprints the bytes just before the offset, to recognise them later.
+    fn set_mark(&mut self) -> Result<(), IngestError> {
+        let Some(reader) = self.file.as_ref() else {
+            return Ok(());
+        };
+        let len = self.cp.offset.min(MARK_MAX);
+        let mut buf = vec![0; len as usize];
+        reader
+            .get_ref()
+            .read_exact_at(&mut buf, self.cp.offset - len)
+            .map_err(|e| self.io(e))?;
+        self.cp.mark_end = self.cp.offset;
+        self.cp.mark_len = len;
+        self.cp.mark_hash = hash(&buf);
+        Ok(())
     }
 
     /// Hashes more of the file's beginning while the offset is still within [`HEAD_MAX`].
@@ -346,12 +414,23 @@ impl Follower {
     }
 }
 
-fn head_matches(f: &File, len: u64, want: u64) -> io::Result<bool> {
+/// Whether `f` still has the beginning and the bytes before the mark that `cp` recorded.
+fn same_content(f: &File, cp: &Checkpoint) -> io::Result<bool> {
+    Ok(range_matches(f, 0, cp.head_len, cp.head_hash)?
+        && range_matches(
+            f,
+            cp.mark_end.saturating_sub(cp.mark_len),
+            cp.mark_len,
+            cp.mark_hash,
+        )?)
+}
+
+fn range_matches(f: &File, start: u64, len: u64, want: u64) -> io::Result<bool> {
     if len == 0 {
         return Ok(true);
     }
     let mut buf = vec![0; len as usize];
-    match f.read_exact_at(&mut buf, 0) {
+    match f.read_exact_at(&mut buf, start) {
         Ok(()) => Ok(hash(&buf) == want),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
         Err(e) => Err(e),

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use picket_model::ConnEvent;
+use picket_model::{ConnEvent, canonical_ip, canonical_net};
 use serde::{Deserialize, Serialize};
 
 /// Which way a connection crossed the home network's edge.
@@ -67,7 +67,7 @@ impl HomeNet {
     ];
 
     pub fn new(nets: impl IntoIterator<Item = IpNet>) -> Self {
-        let mut nets: Vec<IpNet> = nets.into_iter().map(|n| n.trunc()).collect();
+        let mut nets: Vec<IpNet> = nets.into_iter().map(canonical_net).collect();
         nets.sort();
         nets.dedup();
         Self { nets }
@@ -97,10 +97,7 @@ impl HomeNet {
     /// Whether an address is ours. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as dual-stack
     /// sockets report IPv4 peers) counts as the IPv4 address it carries.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = canonical_ip(ip);
         self.nets.iter().any(|n| n.contains(&ip))
     }
 
@@ -174,6 +171,16 @@ mod tests {
         ] {
             assert!(!h.contains(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn home_net_written_as_mapped_addresses_holds_their_ipv4_hosts() {
+        let h = HomeNet::parse("::ffff:198.51.100.0/120, ::ffff:203.0.113.7").unwrap();
+        let shown: Vec<String> = h.nets().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["198.51.100.0/24", "203.0.113.7/32"]);
+        assert!(h.contains("198.51.100.9".parse().unwrap()));
+        assert!(h.contains("::ffff:203.0.113.7".parse().unwrap()));
+        assert!(!h.contains("203.0.113.8".parse().unwrap()));
     }
 
     #[test]

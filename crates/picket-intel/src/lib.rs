@@ -21,7 +21,10 @@ mod table;
 pub use bogon::{BogonCheck, bogon_ranges, check as check_bogon};
 pub use error::{IntelError, LineError};
 pub use lines::{Origin, ParsedFeed};
-pub use load::{LoadOptions, LoadReport, LoadedFeed, clean, load_bytes, load_file};
+pub use load::{
+    LoadOptions, LoadReport, LoadedFeed, WIDEST_IPV4_PREFIX, WIDEST_IPV6_PREFIX, clean, load_bytes,
+    load_file,
+};
 pub use parse::parse;
 pub use picket_model::{FeedFormat, FeedMeta, Indicator};
 pub use table::{IntelTable, Matches, TableStats};

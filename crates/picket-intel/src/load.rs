@@ -1,13 +1,14 @@
 //! From a file to a feed ready for the table: detect the format, parse, put IPv4-mapped IPv6
-//! entries back to IPv4, leave out bogon and private space, drop duplicates, and count it all.
+//! entries back to IPv4, leave out bogon and private space and networks too wide to be one
+//! threat, drop duplicates, and count it all. [`LoadedFeed::intake`] tells the caller whether the
+//! result may replace the feed it has stored.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::Path;
 
-use ipnet::{IpNet, Ipv4Net};
-use picket_model::{FeedFormat, FeedMeta, Indicator};
+use ipnet::IpNet;
+use picket_model::{FeedFormat, FeedMeta, Indicator, Intake, canonical_net, unfinished_last_line};
 use serde::{Deserialize, Serialize};
 
 use crate::bogon::{BogonCheck, check};
@@ -16,6 +17,12 @@ use crate::{IntelError, LineError, Origin, ParsedFeed};
 
 /// How much of a file [`FeedFormat::detect`] looks at.
 const DETECT_BYTES: usize = 8192;
+
+/// The widest IPv4 network a feed entry may list (a /8, as FireHOL level1 lists some): a wider
+/// one (`0.0.0.0/0`) would make every outside client "listed" and blockable.
+pub const WIDEST_IPV4_PREFIX: u8 = 8;
+/// The widest IPv6 network a feed entry may list (a regional registry's allocation is a /12).
+pub const WIDEST_IPV6_PREFIX: u8 = 12;
 
 /// How a feed is loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +46,12 @@ pub struct LoadReport {
     pub bogons_left_out: usize,
     /// Wider entries with bogon space inside, loaded as their public pieces only.
     pub bogons_trimmed: usize,
+    /// Entries left out because they are wider than [`WIDEST_IPV4_PREFIX`] / [`WIDEST_IPV6_PREFIX`].
+    pub too_wide: usize,
+    /// Entries in the file, good or bad (what a FireHOL `# Entries` header counts).
+    pub entries: usize,
+    /// The file ends inside a line that could not be read: the download was cut short.
+    pub cut_off: bool,
     /// Well-formed entries that are not address indicators (see [`ParsedFeed::skipped`]).
     pub skipped: usize,
     /// The entries that could not be read, with file, line and field.
@@ -65,6 +78,13 @@ impl fmt::Display for LoadReport {
                 self.bogons_trimmed
             )?;
         }
+        if self.too_wide > 0 {
+            write!(
+                f,
+                ", left out {} entries wider than /{WIDEST_IPV4_PREFIX} (IPv4) or /{WIDEST_IPV6_PREFIX} (IPv6)",
+                self.too_wide
+            )?;
+        }
         if self.skipped > 0 {
             write!(f, ", skipped {} non-address entries", self.skipped)?;
         }
@@ -82,6 +102,22 @@ pub struct LoadedFeed {
     pub meta: FeedMeta,
     pub indicators: Vec<Indicator>,
     pub report: LoadReport,
+}
+
+impl LoadedFeed {
+    /// What was read, for [`Intake::check`] against the feed stored under the same name.
+    pub fn intake(&self) -> Intake {
+        Intake {
+            accepted: self.report.accepted,
+            present: self.report.entries,
+            rejected: self.report.bad_lines.len(),
+            declared: self
+                .meta
+                .stated_entries
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            cut_off: self.report.cut_off,
+        }
+    }
 }
 
 /// Reads a feed file and loads it under `name`.
@@ -116,10 +152,15 @@ pub fn load_bytes(
     {
         return Err(IntelError::BadLine(first.clone()));
     }
-    Ok(clean(parsed, options))
+    let cut_off = unfinished_last_line(bytes)
+        .is_some_and(|last| parsed.errors.iter().any(|e| e.line == last));
+    let mut feed = clean(parsed, options);
+    feed.report.cut_off = cut_off;
+    Ok(feed)
 }
 
-/// Applies the feed-wide category, canonical addresses, the bogon filter and de-duplication.
+/// Applies the feed-wide category, canonical addresses, the bogon and width filters and
+/// de-duplication.
 pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
     let ParsedFeed {
         meta,
@@ -128,6 +169,7 @@ pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
         skipped,
     } = parsed;
     let mut report = LoadReport {
+        entries: indicators.len() + skipped + errors.len(),
         skipped,
         bad_lines: errors,
         ..LoadReport::default()
@@ -135,20 +177,27 @@ pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
     let mut seen = HashSet::with_capacity(indicators.len());
     let mut kept = Vec::with_capacity(indicators.len());
     for mut ind in indicators {
-        ind.network = unmap_ipv4(ind.network);
+        // `::ffff:192.0.2.1` is 192.0.2.1: listed either way, it matches the same connections.
+        ind.network = canonical_net(ind.network);
         if ind.category.is_none() {
             ind.category.clone_from(&meta.category);
         }
-        let pieces = match (options.keep_bogons, check(ind.network)) {
-            (true, _) | (false, BogonCheck::Clean) => None,
-            (false, BogonCheck::Bogon) => {
-                report.bogons_left_out += 1;
-                continue;
-            }
+        let bogons = check(ind.network);
+        if !options.keep_bogons && bogons == BogonCheck::Bogon {
+            report.bogons_left_out += 1;
+            continue;
+        }
+        // After the bogon check: a wide bogon (224.0.0.0/3) is counted as bogon space.
+        if too_wide(ind.network) {
+            report.too_wide += 1;
+            continue;
+        }
+        let pieces = match (options.keep_bogons, bogons) {
             (false, BogonCheck::Trimmed(pieces)) => {
                 report.bogons_trimmed += 1;
                 Some(pieces)
             }
+            _ => None,
         };
         if !seen.insert(ind.network) {
             report.duplicates += 1;
@@ -170,38 +219,42 @@ pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
     }
 }
 
-/// `::ffff:192.0.2.1` is the IPv4 address 192.0.2.1: listed either way, it must match the same
-/// connections, and lookups see IPv4.
-fn unmap_ipv4(network: IpNet) -> IpNet {
+fn too_wide(network: IpNet) -> bool {
     match network {
-        IpNet::V6(n) if n.prefix_len() >= 96 => match IpAddr::V6(n.network()).to_canonical() {
-            IpAddr::V4(a) => Ipv4Net::new(a, n.prefix_len() - 96).map_or(network, IpNet::V4),
-            IpAddr::V6(_) => network,
-        },
-        other => other,
+        IpNet::V4(n) => n.prefix_len() < WIDEST_IPV4_PREFIX,
+        IpNet::V6(n) => n.prefix_len() < WIDEST_IPV6_PREFIX,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use picket_model::IntakeError;
+
+    const KEEP_BOGONS: LoadOptions = LoadOptions {
+        format: None,
+        keep_bogons: true,
+        strict: false,
+    };
 
     fn load(input: &str, options: &LoadOptions) -> LoadedFeed {
         load_bytes("t", "t.txt", input.as_bytes(), options).unwrap()
     }
 
-    #[test]
-    fn bogons_duplicates_and_mapped_addresses() {
-        let input = "8.8.8.8\n10.1.2.3\n8.8.8.8\n::ffff:1.1.1.1\n1.1.1.1\n8.0.0.0/6\nfe80::1\n";
-        let out = load(input, &LoadOptions::default());
-        let nets: Vec<String> = out
-            .indicators
+    fn networks(feed: &LoadedFeed) -> Vec<String> {
+        feed.indicators
             .iter()
             .map(|i| i.network.to_string())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn bogons_duplicates_and_mapped_addresses() {
+        let input = "8.8.8.8\n10.1.2.3\n8.8.8.8\n::ffff:1.1.1.1\n1.1.1.1\n100.0.0.0/8\nfe80::1\n";
+        let out = load(input, &LoadOptions::default());
         assert_eq!(
-            nets,
-            ["8.8.8.8/32", "1.1.1.1/32", "8.0.0.0/7", "11.0.0.0/8"]
+            networks(&out),
+            ["8.8.8.8/32", "1.1.1.1/32", "100.0.0.0/10", "100.128.0.0/9"]
         );
         assert_eq!(out.report.bogons_left_out, 2);
         assert_eq!(out.report.bogons_trimmed, 1);
@@ -212,15 +265,76 @@ mod tests {
             "accepted 4, 2 duplicates, left out 2 bogon/private entries, trimmed bogon space out of 1 entries"
         );
 
-        let kept = load(
-            input,
-            &LoadOptions {
-                keep_bogons: true,
-                ..LoadOptions::default()
-            },
-        );
+        let kept = load(input, &KEEP_BOGONS);
         assert_eq!(kept.report.bogons_left_out, 0);
         assert_eq!(kept.report.accepted, 5);
+    }
+
+    #[test]
+    fn wide_prefixes_never_list_the_whole_internet() {
+        let input = "0.0.0.0/0\n::/0\n2000::/3\n1.0.0.0/7\n102.0.0.0/8\n2a00::/12\n224.0.0.0/3\n";
+        let out = load(input, &LoadOptions::default());
+        assert_eq!(networks(&out), ["102.0.0.0/8", "2a00::/12"]);
+        assert_eq!(out.report.too_wide, 4);
+        assert_eq!(out.report.bogons_left_out, 1);
+        assert_eq!(
+            out.report.to_string(),
+            "accepted 2, left out 1 bogon/private entries, left out 4 entries wider than /8 (IPv4) or /12 (IPv6)"
+        );
+        let kept = load(input, &KEEP_BOGONS);
+        assert_eq!(kept.report.too_wide, 5);
+    }
+
+    #[test]
+    fn intake_of_empty_bad_cut_and_header_contradicting_feeds_is_refused() {
+        let check = |bytes: &[u8], format: FeedFormat| {
+            let options = LoadOptions {
+                format: Some(format),
+                ..LoadOptions::default()
+            };
+            load_bytes("feodo", "feodo.ipset", bytes, &options)
+                .unwrap()
+                .intake()
+                .check("feodo.ipset", Some(4), false)
+        };
+        let header = "# feodo\n# Entries : 4 unique IPs\n";
+        let full = format!("{header}8.8.8.8\n8.8.4.4\n1.1.1.1\n1.0.0.1\n");
+        assert_eq!(check(full.as_bytes(), FeedFormat::Firehol), Ok(()));
+        let half = format!("{header}8.8.8.8\n8.8.4.4\n");
+        assert!(matches!(
+            check(half.as_bytes(), FeedFormat::Firehol),
+            Err(IntakeError::ContradictsHeader {
+                declared: 4,
+                present: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check(b"", FeedFormat::Firehol),
+            Err(IntakeError::Empty { .. })
+        ));
+        assert!(matches!(
+            check(&[0x9f, 0x00, 0xff, b'\n', 0x12], FeedFormat::Plain),
+            Err(IntakeError::Empty { .. })
+        ));
+        let noisy = "8.8.8.8\n8.8.4.4\n1.1.1.1\n1.0.0.1\nbad\n";
+        assert!(matches!(
+            check(noisy.as_bytes(), FeedFormat::Plain),
+            Err(IntakeError::MostlyBad {
+                rejected: 1,
+                present: 5,
+                ..
+            })
+        ));
+        let cut = "8.8.8.8\n8.8.4.4\n1.1.1.1\n1.0.0.1\n".repeat(3) + "9.9.9.";
+        assert!(matches!(
+            check(cut.as_bytes(), FeedFormat::Plain),
+            Err(IntakeError::CutOff { .. })
+        ));
+        assert!(matches!(
+            check(b"8.8.8.8\n", FeedFormat::Plain),
+            Err(IntakeError::Shrinks { .. })
+        ));
     }
 
     #[test]

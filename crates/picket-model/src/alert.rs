@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::addr::{canonical_ip, canonical_net};
 use crate::{Application, Confidence, Cvss, Epss, SourceRef, Timestamp, Transport, VulnMatch};
 
 /// How urgent an alert is, ordered from least to most urgent.
@@ -313,9 +314,10 @@ impl Suppression {
         product: &str,
         at: Timestamp,
     ) -> bool {
-        // A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`: compare the IPv4 address.
+        // A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`, and a user may write the
+        // suppression that way: compare both as IPv4.
         self.client
-            .is_none_or(|net| net.contains(&client.to_canonical()))
+            .is_none_or(|net| canonical_net(net).contains(&canonical_ip(client)))
             && self.port.is_none_or(|p| p == port)
             && self
                 .application
@@ -510,6 +512,18 @@ mod tests {
 
         let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
         assert!(s.matches_connection(mapped, 22, "openssh", a.last_seen));
+    }
+
+    #[test]
+    fn suppression_written_as_mapped_address_matches_its_ipv4_client() {
+        let a = alert();
+        let mut s = Suppression::new("pentest", ts("2024-01-01T00:00:00Z"));
+        s.client = Some("::ffff:203.0.113.7/128".parse().unwrap());
+        assert!(s.matches(&a), "{}", a.client);
+        s.client = Some("::ffff:203.0.113.0/120".parse().unwrap());
+        assert!(s.matches(&a));
+        s.client = Some("::ffff:198.51.100.7/128".parse().unwrap());
+        assert!(!s.matches(&a));
     }
 
     #[test]

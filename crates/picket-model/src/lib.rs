@@ -7,18 +7,22 @@
 //! here; the scan engine resolves them. Everything is plain data with `serde` so that the store,
 //! the outputs and the tests share one shape.
 
+mod addr;
 mod alert;
 mod error;
 mod event;
 mod finding;
 mod indicator;
+mod intake;
 mod observation;
 mod ports;
 mod run;
+mod secret;
 mod service;
 mod target;
 mod vuln;
 
+pub use addr::{canonical_ip, canonical_net};
 pub use alert::{ALERT_MAX_SOURCES, Alert, AlertKind, AlertVuln, IntelHit, Severity, Suppression};
 pub use error::ModelError;
 pub use event::{ConnEvent, ConnOutcome, SourceRef, Transport};
@@ -27,12 +31,14 @@ pub use finding::{
     RecheckEvidence, ServiceVuln, Verdict, VulnerableServiceEvidence,
 };
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
+pub use intake::{Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
 pub use ports::{PortSet, TOP_PORTS_SOURCE, top_ports};
 pub use run::{
     ExtraPorts, HostResult, HostStats, Interruption, PortChange, RunDiff, RunId, RunStatus,
     RunSummary, ScanProfile, ScanRun,
 };
+pub use secret::without_password;
 pub use service::{DetectionMethod, SERVICE_CONFIDENCE_MAX, ServiceInfo};
 pub use target::{TargetSpec, Targets};
 pub use vuln::{

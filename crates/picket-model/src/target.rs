@@ -1,4 +1,6 @@
-//! Scan targets as the user writes them: addresses, CIDRs, ranges and hostnames.
+//! Scan targets as the user writes them: addresses, CIDRs, ranges and hostnames. IPv4-mapped
+//! IPv6 forms (`::ffff:10.0.0.1`) are parsed as the IPv4 hosts they reach, so that an exclusion
+//! holds whichever way either side was written.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -8,6 +10,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
+use crate::addr::{canonical_ip, canonical_net};
 
 /// The most addresses one run may expand to. Larger sets are almost always a typo (`/8` for `/24`,
 /// an IPv6 `/64`) and would take days; the user can split them into several runs.
@@ -44,8 +47,10 @@ impl TargetSpec {
         }
     }
 
-    /// Whether `ip` falls inside this spec (hostnames never match; resolve them first).
+    /// Whether `ip` falls inside this spec (hostnames never match; resolve them first). A mapped
+    /// address is the IPv4 host it carries.
     pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
         match self {
             TargetSpec::Addr(a) => *a == ip,
             TargetSpec::Net(net) => net.contains(&ip),
@@ -94,9 +99,10 @@ fn u128_to_ip(like: IpAddr, value: u128) -> IpAddr {
 fn parse_range(input: &str, first: &str, last: &str) -> Result<TargetSpec, ModelError> {
     let first: IpAddr = first
         .parse()
+        .map(canonical_ip)
         .map_err(|_| ModelError::target(input, format!("{first:?} is not an IP address")))?;
     let last: IpAddr = match (first, last.parse::<IpAddr>()) {
-        (_, Ok(last)) => last,
+        (_, Ok(last)) => canonical_ip(last),
         (IpAddr::V4(f), Err(_)) => {
             // `10.0.0.1-20`: the last octet only.
             let octet: u8 = last.parse().map_err(|_| {
@@ -148,7 +154,7 @@ impl FromStr for TargetSpec {
             return Err(ModelError::target(input, "empty"));
         }
         if let Ok(ip) = text.parse::<IpAddr>() {
-            return Ok(TargetSpec::Addr(ip));
+            return Ok(TargetSpec::Addr(canonical_ip(ip)));
         }
         if let Some((addr, prefix)) = text.split_once('/') {
             let ip: IpAddr = addr
@@ -163,7 +169,7 @@ impl FromStr for TargetSpec {
                     format!("prefix /{len} is longer than /{}", max_prefix(ip)),
                 )
             })?;
-            return Ok(TargetSpec::Net(net.trunc()));
+            return Ok(TargetSpec::Net(canonical_net(net)));
         }
         if let Some((first, last)) = text.split_once('-')
             && first.parse::<IpAddr>().is_ok()
@@ -278,6 +284,36 @@ mod tests {
 
     fn spec(s: &str) -> TargetSpec {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn exclusions_hold_through_ipv4_mapped_addresses() {
+        assert_eq!(spec("::ffff:127.0.0.3"), spec("127.0.0.3"));
+        assert_eq!(spec("::ffff:127.0.0.0/126"), spec("127.0.0.0/30"));
+        assert_eq!(
+            spec("::ffff:127.0.0.1-::ffff:127.0.0.4"),
+            spec("127.0.0.1-4")
+        );
+        assert_eq!(spec("::ffff:127.0.0.1-4"), spec("127.0.0.1-4"));
+        for (include, exclude) in [
+            ("::ffff:127.0.0.3", "127.0.0.3"),
+            ("::ffff:127.0.0.0/126", "127.0.0.3"),
+            ("127.0.0.0/28", "::ffff:127.0.0.3"),
+        ] {
+            let t = Targets::parse([include], [exclude]).unwrap();
+            assert!(
+                t.is_excluded("127.0.0.3".parse().unwrap()),
+                "{include} - {exclude}"
+            );
+            assert!(
+                t.is_excluded("::ffff:127.0.0.3".parse().unwrap()),
+                "{include} - {exclude}"
+            );
+            assert!(
+                !t.is_excluded("127.0.0.2".parse().unwrap()),
+                "{include} - {exclude}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::io::Write;
 use picket_model::{Alert, AlertVuln, IntelHit};
 
 use crate::human::{self, columns, count, counted};
+use crate::safe::terminal_safe;
 use crate::{Format, ReportError, json};
 
 /// Renders alerts: a block per alert for a person, a JSON array, or one alert per NDJSON line.
@@ -80,7 +81,7 @@ fn block(text: &mut String, number: usize, a: &Alert) {
     let _ = writeln!(
         text,
         "{INDENT}What:  {}, {}",
-        a.application,
+        terminal_safe(&a.application.to_string()),
         counted(
             a.vulns.len() as u64,
             "known vulnerability",
@@ -135,7 +136,7 @@ fn block(text: &mut String, number: usize, a: &Alert) {
     );
     let _ = writeln!(text, "{INDENT}Why:   severity {}", a.severity);
     for reason in &a.reasons {
-        let _ = writeln!(text, "{INDENT}       - {reason}");
+        let _ = writeln!(text, "{INDENT}       - {}", terminal_safe(reason));
     }
     if !a.sources.is_empty() {
         let logs: Vec<String> = a.sources.iter().map(ToString::to_string).collect();
@@ -145,9 +146,13 @@ fn block(text: &mut String, number: usize, a: &Alert) {
         } else {
             String::new()
         };
-        let _ = writeln!(text, "{INDENT}Logs:  {}{more}", logs.join(", "));
+        let _ = writeln!(
+            text,
+            "{INDENT}Logs:  {}{more}",
+            terminal_safe(&logs.join(", "))
+        );
     }
-    let _ = writeln!(text, "{INDENT}Key:   {}", a.dedup_key);
+    let _ = writeln!(text, "{INDENT}Key:   {}", terminal_safe(&a.dedup_key));
 }
 
 /// `ipsum  77.90.185.20/32  score 10  attacks  seen 2026-08-01 to 2026-08-22`.

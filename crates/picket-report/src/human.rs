@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use picket_model::{PortSet, Timestamp};
 
+use crate::safe::terminal_safe;
+
 /// `65531` -> `65,531`.
 pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -115,7 +117,12 @@ pub(crate) fn ports_brief(ports: &PortSet) -> String {
 }
 
 /// Left-aligned columns separated by two spaces, without trailing blanks.
-pub(crate) fn columns(rows: &[Vec<String>]) -> Vec<String> {
+pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
+    // Cells may hold third-party text: a newline or an escape sequence must not reach the terminal.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| terminal_safe(c).into_owned()).collect())
+        .collect();
     let width = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..width)
         .map(|c| {

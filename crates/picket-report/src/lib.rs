@@ -17,6 +17,7 @@ mod alerts;
 mod human;
 mod json;
 mod ocsf;
+mod safe;
 mod table;
 mod xml;
 
@@ -28,7 +29,9 @@ use picket_model::{Finding, RunDiff, RunSummary, ScanRun};
 use thiserror::Error;
 
 pub use alerts::{alert_block, alerts};
+pub use human::columns;
 pub use ocsf::{OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts_ocsf, ocsf_finding};
+pub use safe::{MAX_MESSAGE_CHARS, SafeWriter, elide, terminal_safe};
 
 /// An output format the user can ask for with `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

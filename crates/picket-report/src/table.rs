@@ -14,6 +14,7 @@ use picket_model::{
 };
 
 use crate::human::{self, columns, count, counted};
+use crate::safe::terminal_safe;
 use crate::{Format, ReportError};
 
 fn emit(out: &mut dyn Write, what: &'static str, text: &str) -> Result<(), ReportError> {
@@ -320,7 +321,8 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
         f.protocol
     );
     let indent = "   ";
-    let _ = writeln!(text, "{indent}{}", f.summary);
+    // Summaries, evidence and remediation quote what services and scanners sent: one line each.
+    let _ = writeln!(text, "{indent}{}", terminal_safe(&f.summary));
     let _ = writeln!(
         text,
         "{indent}State: {} -> {} (run {})",
@@ -344,16 +346,16 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
         }
     };
     for line in evidence.iter().filter(|l| !l.is_empty()) {
-        let _ = writeln!(text, "{indent}{line}");
+        let _ = writeln!(text, "{indent}{}", terminal_safe(line));
     }
     if !f.remediation.is_empty() {
         let _ = writeln!(text, "{indent}Remediation:");
         for (i, step) in f.remediation.iter().enumerate() {
-            let _ = writeln!(text, "{indent}  {}. {step}", i + 1);
+            let _ = writeln!(text, "{indent}  {}. {}", i + 1, terminal_safe(step));
         }
     }
     if !f.verify.is_empty() {
-        let _ = writeln!(text, "{indent}Verify: {}", f.verify);
+        let _ = writeln!(text, "{indent}Verify: {}", terminal_safe(&f.verify));
     }
 }
 

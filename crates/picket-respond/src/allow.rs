@@ -4,9 +4,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+use picket_model::canonical_net;
+
 use crate::RespondError;
 
-/// Networks that must never be blocked: loopback (always), our home networks and any further
+/// Networks that must never be blocked: loopback and the addresses that are no single client
+/// (always), our home networks and any further
 /// networks the operator names. A block is refused if it overlaps one of them **in either
 /// direction**: a block inside an allowed network (`10.1.2.3` when `10.1.0.0/16` is home) and a
 /// block around one (`10.0.0.0/8`, or `0.0.0.0/0`, which covers loopback) are both refused.
@@ -25,26 +28,37 @@ pub struct AllowList {
     nets: Vec<IpNet>,
 }
 
-/// 127.0.0.0/8 and ::1/128: blocking them breaks the host itself.
-fn loopback() -> [IpNet; 2] {
+/// Protected whatever the flags say: loopback (127.0.0.0/8, ::1), since blocking it breaks the
+/// host itself, and what is never one client's address: "this network" and unspecified
+/// (0.0.0.0/8, ::), limited broadcast (255.255.255.255) and multicast (224.0.0.0/4, ff00::/8).
+fn always_protected() -> [IpNet; 7] {
     [
         IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
         IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)),
+        IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::UNSPECIFIED, 8)),
+        IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 128)),
+        IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::BROADCAST, 32)),
+        IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(224, 0, 0, 0), 4)),
+        IpNet::V6(Ipv6Net::new_assert(
+            Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),
+            8,
+        )),
     ]
 }
 
 impl AllowList {
-    /// Loopback, then `home_nets`, then `extra`. Host bits are ignored (`10.1.2.3/16` means
-    /// `10.1.0.0/16`).
+    /// The always-protected networks (loopback first), then `home_nets`, then `extra`. Host
+    /// bits are ignored (`10.1.2.3/16` means `10.1.0.0/16`). Nothing given here can remove a
+    /// network from the list: protected networks only add up.
     ///
     /// ```
     /// let allow = picket_respond::AllowList::new(&[], &[]);
-    /// assert_eq!(allow.nets().len(), 2); // 127.0.0.0/8 and ::1/128
+    /// assert_eq!(allow.nets().len(), 7); // loopback, unspecified, broadcast, multicast
     /// ```
     pub fn new(home_nets: &[IpNet], extra: &[IpNet]) -> Self {
         let mut nets: Vec<IpNet> = Vec::new();
-        for net in loopback().iter().chain(home_nets).chain(extra) {
-            let net = normalize(net.trunc());
+        for net in always_protected().iter().chain(home_nets).chain(extra) {
+            let net = canonical_net(*net);
             if !nets.contains(&net) {
                 nets.push(net);
             }
@@ -73,7 +87,7 @@ impl AllowList {
     pub fn check(&self, net: &IpNet) -> Result<(), RespondError> {
         // The network itself first, so that the allowed network named is the one in the
         // family the user wrote.
-        let views = [Some(normalize(net.trunc())), ipv4_view(net)];
+        let views = [Some(canonical_net(*net)), ipv4_view(net)];
         for view in views.iter().flatten() {
             if let Some(allowed) = self.nets.iter().find(|allowed| overlaps(allowed, view)) {
                 return Err(RespondError::Allowed {
@@ -89,19 +103,6 @@ impl AllowList {
 /// Two CIDR networks share an address exactly when one contains the other.
 pub(crate) fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(b) || b.contains(a)
-}
-
-/// An IPv4-mapped IPv6 network (`::ffff:a.b.c.d/96+n`) as the IPv4 network it stands for
-/// (`a.b.c.d/n`); anything else unchanged. The nft rules match IPv4 packets by `ip saddr`, so
-/// a mapped address in the IPv6 set would never match: the IPv4 form is what a user means.
-pub(crate) fn normalize(net: IpNet) -> IpNet {
-    match net {
-        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
-            Some(v4) => IpNet::V4(Ipv4Net::new_assert(v4, v6.prefix_len() - 96)),
-            None => net,
-        },
-        _ => net,
-    }
 }
 
 /// `0.0.0.0/0` if `net` is an IPv6 network that holds every IPv4-mapped address.
@@ -142,7 +143,7 @@ mod tests {
             hit(&allow, "::ffff:127.0.0.1/128").as_deref(),
             Some("127.0.0.0/8")
         );
-        assert_eq!(hit(&allow, "128.0.0.0/1"), None);
+        assert_eq!(hit(&allow, "128.0.0.0/2"), None);
         assert_eq!(hit(&allow, "::2/128"), None);
     }
 
@@ -175,7 +176,7 @@ mod tests {
         let allow = AllowList::new(&[], &[]);
         assert_eq!(hit(&allow, "::ffff:0:0/95").as_deref(), Some("127.0.0.0/8"));
         assert_eq!(hit(&allow, "::ffff:0:0/97").as_deref(), Some("127.0.0.0/8"));
-        assert_eq!(hit(&allow, "::ffff:128.0.0.0/97"), None);
+        assert_eq!(hit(&allow, "::ffff:128.0.0.0/98"), None);
     }
 
     #[test]
@@ -185,18 +186,19 @@ mod tests {
             &[net("10.1.0.0/16")],
         );
         let shown: Vec<String> = allow.nets().iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["127.0.0.0/8", "::1/128", "10.1.0.0/16"]);
-    }
-
-    #[test]
-    fn mapped_networks_normalize_to_ipv4() {
         assert_eq!(
-            normalize(net("::ffff:198.18.0.0/120")),
-            net("198.18.0.0/24")
+            shown,
+            [
+                "127.0.0.0/8",
+                "::1/128",
+                "0.0.0.0/8",
+                "::/128",
+                "255.255.255.255/32",
+                "224.0.0.0/4",
+                "ff00::/8",
+                "10.1.0.0/16"
+            ]
         );
-        assert_eq!(normalize(net("::ffff:0:0/96")), net("0.0.0.0/0"));
-        assert_eq!(normalize(net("2001:db8::/120")), net("2001:db8::/120"));
-        assert_eq!(normalize(net("10.0.0.0/8")), net("10.0.0.0/8"));
     }
 
     /// A network inside a small universe: `base` plus `offset`, with a prefix of at least

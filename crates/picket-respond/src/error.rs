@@ -78,11 +78,13 @@ pub enum RespondError {
     )]
     InvalidTable { name: String },
 
-    /// Timeouts beyond this are almost certainly a unit mistake, and overflow nft's parser.
-    #[error("ttl {ttl:?} for {net} is longer than the maximum of {max:?}")]
-    TtlTooLong {
+    /// Timeouts beyond the maximum are almost certainly a unit mistake and overflow nft's
+    /// parser; below the minimum (`0`) nothing would be blocked.
+    #[error("ttl {ttl:?} for {net} is outside {min:?} to {max:?}")]
+    TtlOutOfRange {
         net: IpNet,
         ttl: Duration,
+        min: Duration,
         max: Duration,
     },
 }

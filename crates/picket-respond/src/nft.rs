@@ -141,6 +141,7 @@ impl Nft {
     /// Reads the table and decides what `change` would do, without changing anything: the
     /// script is what [`Nft::apply`] runs and what a `--dry-run` prints.
     pub fn plan(&self, change: &Change) -> Result<Plan, RespondError> {
+        script::guard(&self.allow, change)?;
         script::plan(&self.table, &self.allow, change, &self.read()?)
     }
 

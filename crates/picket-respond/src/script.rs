@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::allow::normalize;
+use picket_model::canonical_net;
+
 use crate::json::{Element, SetState, TableState};
 use crate::{AllowList, RespondError};
 
@@ -27,6 +28,9 @@ pub const COUNTER_V6: &str = "dropped_v6";
 /// Longer timeouts are refused: ten years is "for ever" already, and beyond it lie unit
 /// mistakes and overflows in nft's duration parser.
 pub const MAX_TTL: Duration = Duration::from_secs(3650 * 86_400);
+
+/// Shorter timeouts are refused: nft counts them in whole seconds, and `0` is no block at all.
+pub const MIN_TTL: Duration = Duration::from_secs(1);
 
 /// The chains picket hooks, each at `priority filter - 10`: before the usual `filter` chains,
 /// so that a blocked source is dropped even where another table would accept it.
@@ -119,40 +123,52 @@ impl Plan {
     }
 }
 
-/// Decides what `change` does to a table named `table` that looks like `state`.
+/// Refuses a block the allow-list forbids or whose ttl is out of range. It needs no table state,
+/// so a refused block costs not even a read of the ruleset.
+pub(crate) fn guard(allow: &AllowList, change: &Change) -> Result<(), RespondError> {
+    let Change::Block { net, ttl } = *change else {
+        return Ok(());
+    };
+    let net = canonical_net(net);
+    allow.check(&net)?;
+    match ttl.filter(|ttl| !(MIN_TTL..=MAX_TTL).contains(ttl)) {
+        Some(ttl) => Err(RespondError::TtlOutOfRange {
+            net,
+            ttl,
+            min: MIN_TTL,
+            max: MAX_TTL,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Decides what `change` does to a table named `table` that looks like `state`, behind
+/// [`guard`].
 pub(crate) fn plan(
     table: &str,
     allow: &AllowList,
     change: &Change,
     state: &TableState,
 ) -> Result<Plan, RespondError> {
+    guard(allow, change)?;
     check_sets(table, state)?;
     match *change {
         Change::Ensure => Ok(Plan {
             script: ensure(table),
             outcome: Outcome::Ensured,
         }),
-        Change::Block { net, ttl } => plan_block(table, allow, net, ttl, state),
+        Change::Block { net, ttl } => plan_block(table, net, ttl, state),
         Change::Unblock { net } => plan_unblock(table, net, state),
     }
 }
 
 fn plan_block(
     table: &str,
-    allow: &AllowList,
     net: IpNet,
     ttl: Option<Duration>,
     state: &TableState,
 ) -> Result<Plan, RespondError> {
-    let net = normalize(net.trunc());
-    allow.check(&net)?;
-    if let Some(ttl) = ttl.filter(|ttl| *ttl > MAX_TTL) {
-        return Err(RespondError::TtlTooLong {
-            net,
-            ttl,
-            max: MAX_TTL,
-        });
-    }
+    let net = canonical_net(net);
     let set = set_for(&net);
     let (first, last) = (net.network(), net.broadcast());
     let hits = overlapping(state, set, first, last);
@@ -206,7 +222,7 @@ fn plan_block(
 }
 
 fn plan_unblock(table: &str, net: IpNet, state: &TableState) -> Result<Plan, RespondError> {
-    let net = normalize(net.trunc());
+    let net = canonical_net(net);
     let set = set_for(&net);
     let (first, last) = (net.network(), net.broadcast());
     let hits = overlapping(state, set, first, last);
@@ -596,8 +612,34 @@ mod tests {
             &TableState::default(),
         )
         .unwrap_err();
-        assert!(matches!(err, RespondError::TtlTooLong { .. }), "{err}");
+        assert!(matches!(err, RespondError::TtlOutOfRange { .. }), "{err}");
         assert!(block("192.0.2.7/32", Some(MAX_TTL), &TableState::default()).is_ok());
+    }
+
+    #[test]
+    fn block_guard_refuses_ttl_zero_and_addresses_of_no_single_client() {
+        for ttl in [Duration::ZERO, Duration::from_millis(999)] {
+            let err = block("192.0.2.7/32", Some(ttl), &TableState::default()).unwrap_err();
+            assert!(matches!(err, RespondError::TtlOutOfRange { .. }), "{err}");
+        }
+        assert!(block("192.0.2.7/32", Some(MIN_TTL), &TableState::default()).is_ok());
+        for net in [
+            "0.0.0.0/32",
+            "255.255.255.255/32",
+            "224.0.0.1/32",
+            "239.255.255.250/32",
+            "::/128",
+            "ff02::1/128",
+            "::ffff:224.0.0.1/128",
+        ] {
+            assert!(
+                matches!(
+                    block(net, None, &TableState::default()),
+                    Err(RespondError::Allowed { .. })
+                ),
+                "{net} was accepted"
+            );
+        }
     }
 
     #[test]

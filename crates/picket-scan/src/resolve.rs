@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use picket_model::{TargetSpec, Targets};
+use picket_model::{TargetSpec, Targets, canonical_ip};
 
 use crate::{ScanError, ScanHost};
 
@@ -14,6 +14,8 @@ pub async fn resolve(targets: &Targets) -> Result<Vec<ScanHost>, ScanError> {
     let mut seen = HashSet::new();
     let mut hosts = Vec::new();
     let mut push = |address: IpAddr, hostname: Option<String>| {
+        // A mapped address reaches the IPv4 host it carries: scan, exclude and dedup it as that.
+        let address = canonical_ip(address);
         if !targets.is_excluded(address) && seen.insert(address) {
             hosts.push(ScanHost { address, hostname });
         }
@@ -60,6 +62,24 @@ mod tests {
             ["127.0.0.1", "127.0.0.2", "127.0.0.4"],
             "localhost is 127.0.0.1, already listed"
         );
+    }
+
+    #[tokio::test]
+    async fn exclusions_hold_through_ipv4_mapped_addresses() {
+        for (include, exclude) in [
+            ("::ffff:127.0.0.3", "127.0.0.3"),
+            ("::ffff:127.0.0.0/126", "127.0.0.3"),
+            ("127.0.0.0/28", "::ffff:127.0.0.3"),
+            ("::ffff:127.0.0.1-::ffff:127.0.0.5", "::ffff:127.0.0.3/128"),
+        ] {
+            let t = Targets::parse([include, "127.0.0.9"], [exclude]).unwrap();
+            let hosts = resolve(&t).await.unwrap();
+            let addrs: Vec<String> = hosts.iter().map(|h| h.address.to_string()).collect();
+            assert!(
+                !addrs.iter().any(|a| a.ends_with("127.0.0.3")),
+                "{include} --exclude {exclude}: {addrs:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -62,6 +62,15 @@ pub trait Store: Send {
     /// is refused (nothing is written), so that a finding is never stored twice.
     fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError>;
 
+    /// [`Store::finish_run`] and [`Store::save_findings`] in one transaction: a run is never
+    /// stored finished without its findings (the next scan compares against the newest finished
+    /// run, so findings lost after it was stored would never be raised again).
+    fn finish_run_with_findings(
+        &mut self,
+        run: &ScanRun,
+        findings: &mut [Finding],
+    ) -> Result<(), StoreError>;
+
     /// The full run: hosts sorted by address, each host's ports by port, re-checks in the order
     /// they were stored. `None` if there is no such run.
     fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError>;
@@ -141,6 +150,15 @@ pub trait Store: Send {
     /// Stores imported source records by (kind, id), replacing stored ones, in one transaction.
     /// Of several with one (kind, id) in `records`, the last is kept.
     fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError>;
+
+    /// What one `vuln import` stores, in one transaction: `records` as
+    /// [`Store::put_vuln_records`] does, and every entry of `applications` as
+    /// [`Store::upsert_application`] does.
+    fn import_vuln_knowledge(
+        &mut self,
+        records: &[VulnRecord],
+        applications: &[InventoryEntry],
+    ) -> Result<(), StoreError>;
 
     /// Hands every stored record of `kind` (or of every kind) to `each`, one at a time, without
     /// holding them all in memory (an NVD import is hundreds of megabytes). No order.
@@ -278,6 +296,7 @@ pub struct BlockRecord {
 ///
 /// - `postgres://...` or `postgresql://...`: PostgreSQL (libpq-style URL, no TLS; give
 ///   `?options=-csearch_path%3Dname` to use a schema other than `public`);
+/// - `host=... user=... password=...` (libpq keyword/value pairs): PostgreSQL;
 /// - `sqlite:PATH`, `sqlite://PATH`, or a plain path: SQLite, creating the file if missing
 ///   (`sqlite::memory:` gives a private in-memory database).
 ///
@@ -287,7 +306,10 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
     match Location::parse(location)? {
         Location::Postgres(url) => {
             let conn = postgres::PgConn::connect(url)?;
-            Ok(Box::new(store::SqlStore::new(conn, postgres::redact(url))?))
+            Ok(Box::new(store::SqlStore::new(
+                conn,
+                picket_model::without_password(url),
+            )?))
         }
         Location::Sqlite(path) => {
             let conn = sqlite::SqliteConn::open(&path)?;
@@ -299,6 +321,22 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
+/// The libpq connection keywords a `key=value` connection string starts with.
+const LIBPQ_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "connect_timeout",
+    "options",
+    "application_name",
+    "sslmode",
+    "target_session_attrs",
+];
+
 #[derive(Debug, PartialEq, Eq)]
 enum Location<'a> {
     Postgres(&'a str),
@@ -309,6 +347,16 @@ impl<'a> Location<'a> {
     fn parse(location: &'a str) -> Result<Self, StoreError> {
         let lower = location.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(Location::Postgres(location));
+        }
+        // libpq's `host=... password=...` form, never a file to create (with the password in its
+        // name). A file whose name starts with such a keyword and `=` needs `sqlite:`.
+        if location
+            .split_whitespace()
+            .next()
+            .and_then(|word| word.split_once('='))
+            .is_some_and(|(key, _)| LIBPQ_KEYWORDS.contains(&key.trim()))
+        {
             return Ok(Location::Postgres(location));
         }
         let path = if lower.starts_with("sqlite://") {
@@ -363,6 +411,17 @@ mod tests {
         );
         assert_eq!(Location::parse("sqlite://rel.db").ok(), sqlite("rel.db"));
         assert_eq!(Location::parse("./a:b.db").ok(), sqlite("./a:b.db"));
+        // libpq key=value strings are PostgreSQL, never a file named after the password.
+        let keywords = "host=127.0.0.1 user=picket password=s3cret dbname=p";
+        assert_eq!(
+            Location::parse(keywords).ok(),
+            Some(Location::Postgres(keywords))
+        );
+        assert_eq!(
+            Location::parse("sqlite:host=b.db").ok(),
+            sqlite("host=b.db")
+        );
+        assert_eq!(Location::parse("a=b.db").ok(), sqlite("a=b.db"));
         assert_eq!(Location::parse("sqlite::memory:").ok(), sqlite(":memory:"));
         assert!(matches!(
             Location::parse(""),

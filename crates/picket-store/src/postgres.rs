@@ -11,6 +11,8 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
+use picket_model::without_password;
+
 use crate::conn::{Conn, Row, Value};
 use crate::error::{DbError, StoreError};
 use crate::sql::Dialect;
@@ -29,7 +31,7 @@ impl PgConn {
     /// Connects without TLS (the server is expected on loopback or a trusted network).
     pub(crate) fn connect(url: &str) -> Result<Self, StoreError> {
         let mut config: Config = url.parse().map_err(|source| StoreError::BadPostgresUrl {
-            url: redact(url),
+            url: without_password(url),
             source,
         })?;
         if config.get_connect_timeout().is_none() {
@@ -38,7 +40,7 @@ impl PgConn {
         let client = config
             .connect(NoTls)
             .map_err(|source| StoreError::ConnectPostgres {
-                url: redact(url),
+                url: without_password(url),
                 source,
             })?;
         Ok(Self {
@@ -55,39 +57,6 @@ impl PgConn {
         self.statements.insert(sql.to_owned(), stmt.clone());
         Ok(stmt)
     }
-}
-
-/// A URL as it may be shown in messages: any password replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{hosts}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<&str> = query
-                .split('&')
-                .map(|kv| {
-                    if kv.starts_with("password=") {
-                        "password=***"
-                    } else {
-                        kv
-                    }
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
-        }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}://{authority}{tail}")
 }
 
 /// NULL must be sent with the parameter's own type: the driver checks types strictly.
@@ -172,24 +141,5 @@ impl Conn for PgConn {
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         Ok(self.client.batch_execute(sql)?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords_everywhere_they_can_be() {
-        assert_eq!(
-            redact("postgres://picket:s3cret@127.0.0.1:5432/picket_test"),
-            "postgres://picket:***@127.0.0.1:5432/picket_test"
-        );
-        assert_eq!(
-            redact("postgresql://u@h/db?sslmode=disable&password=s3cret"),
-            "postgresql://u@h/db?sslmode=disable&password=***"
-        );
-        assert_eq!(redact("postgres://h:5432"), "postgres://h:5432");
-        assert_eq!(redact("postgres://a:b:c@h?x=1"), "postgres://a:***@h?x=1");
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ use crate::sql::{self, Dialect};
 
 /// Every SQLite database file starts with these 16 bytes.
 const HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// SQLite's name for a private in-memory database, never a file.
+const MEMORY: &str = ":memory:";
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,7 +76,9 @@ impl SqliteConn {
 }
 
 /// Refuses a directory, and a non-empty file that does not start with SQLite's header, without
-/// writing to it. A missing or empty file is fine: SQLite makes it a new database.
+/// writing to it. A missing or empty file is fine: SQLite makes it a new database. A missing one
+/// is created here first, readable by its owner only: it holds the inventory of vulnerable
+/// applications, alerts and blocks. SQLite gives its `-wal` and `-shm` files the same mode.
 fn check_existing_file(path: &Path) -> Result<(), StoreError> {
     let io_err = |source| StoreError::OpenSqlite {
         path: path.to_owned(),
@@ -80,6 +86,19 @@ fn check_existing_file(path: &Path) -> Result<(), StoreError> {
     };
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && path != Path::new(MEMORY) => {
+            // Another process opening the same new database at once may have created it.
+            return match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(io_err(e)),
+            };
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io_err(e)),
     };

@@ -78,6 +78,35 @@ impl<C: Conn> SqlStore<C> {
         }
     }
 
+    /// Runs `first`, then inserts `findings`, in one transaction, and sets each finding's id
+    /// after the commit. A finding that already has an id is refused before anything is written.
+    fn insert_findings_after(
+        &mut self,
+        findings: &mut [Finding],
+        first: impl FnOnce(&mut Self) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if let Some((f, id)) = findings.iter().find_map(|f| f.id.map(|id| (f, id))) {
+            return Err(StoreError::AlreadySaved {
+                id,
+                run: f.run_id,
+                host: f.host,
+                port: f.port,
+            });
+        }
+        let ids = self.transaction(|store| {
+            first(store)?;
+            findings
+                .iter()
+                .map(|f| store.insert_finding(f))
+                .collect::<Result<Vec<i64>, _>>()
+        })?;
+        // Only after the commit: a rolled-back finding must not look saved.
+        for (finding, id) in findings.iter_mut().zip(ids) {
+            finding.id = Some(id);
+        }
+        Ok(())
+    }
+
     /// Runs `work` in one write transaction: all of it is stored, or none.
     fn transaction<T>(
         &mut self,
@@ -459,25 +488,15 @@ impl<C: Conn> Store for SqlStore<C> {
     }
 
     fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError> {
-        if let Some((f, id)) = findings.iter().find_map(|f| f.id.map(|id| (f, id))) {
-            return Err(StoreError::AlreadySaved {
-                id,
-                run: f.run_id,
-                host: f.host,
-                port: f.port,
-            });
-        }
-        let ids = self.transaction(|store| {
-            findings
-                .iter()
-                .map(|f| store.insert_finding(f))
-                .collect::<Result<Vec<i64>, _>>()
-        })?;
-        // Only after the commit: a rolled-back finding must not look saved.
-        for (finding, id) in findings.iter_mut().zip(ids) {
-            finding.id = Some(id);
-        }
-        Ok(())
+        self.insert_findings_after(findings, |_| Ok(()))
+    }
+
+    fn finish_run_with_findings(
+        &mut self,
+        run: &ScanRun,
+        findings: &mut [Finding],
+    ) -> Result<(), StoreError> {
+        self.insert_findings_after(findings, |store| store.store_run_contents(run))
     }
 
     fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
@@ -662,6 +681,14 @@ impl<C: Conn> Store for SqlStore<C> {
 
     fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
         SqlStore::put_vuln_records(self, records)
+    }
+
+    fn import_vuln_knowledge(
+        &mut self,
+        records: &[VulnRecord],
+        applications: &[InventoryEntry],
+    ) -> Result<(), StoreError> {
+        SqlStore::import_vuln_knowledge(self, records, applications)
     }
 
     fn vuln_records(

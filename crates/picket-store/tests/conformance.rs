@@ -137,6 +137,7 @@ conformance!(
     a_failed_finish_leaves_the_previous_state,
     findings_round_trip_with_every_field,
     a_failed_save_stores_no_finding,
+    a_run_and_its_findings_are_stored_together,
     runs_are_listed_newest_first,
     previous_run_and_runs_for_targets,
     reopening_keeps_data_and_migrates_once,
@@ -619,6 +620,53 @@ fn a_failed_save_stores_no_finding(db: &mut TestDb) {
     assert_eq!(store.findings(&FindingFilter::default()).unwrap(), one);
 }
 
+fn a_run_and_its_findings_are_stored_together(db: &mut TestDb) {
+    let mut store = db.open();
+    let t = targets("192.0.2.0/29");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let good = realistic_run(id, &t);
+
+    // The second finding names a run that does not exist: the foreign key refuses it after the
+    // run's contents and the first finding were written, and all of it is rolled back.
+    let mut batch = vec![
+        finding(id, FindingKind::NewOpenPort, "192.0.2.10", 22, T0),
+        finding(
+            RunId(id.0 + 500),
+            FindingKind::NewOpenPort,
+            "192.0.2.10",
+            23,
+            T0,
+        ),
+    ];
+    let err = store
+        .finish_run_with_findings(&good, &mut batch)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+    assert!(batch.iter().all(|f| f.id.is_none()));
+    let stored = store.run(id).unwrap().unwrap();
+    assert_eq!(
+        stored.status,
+        RunStatus::Running,
+        "the run must not look finished"
+    );
+    assert!(stored.hosts.is_empty());
+    assert_eq!(store.previous_run(&t.key(), RunId(id.0 + 1)).unwrap(), None);
+    assert!(
+        store
+            .findings(&FindingFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut findings = vec![finding(id, FindingKind::NewOpenPort, "192.0.2.10", 22, T0)];
+    store
+        .finish_run_with_findings(&good, &mut findings)
+        .unwrap();
+    assert!(findings[0].id.is_some());
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(good));
+    assert_eq!(store.findings(&FindingFilter::default()).unwrap(), findings);
+}
+
 fn runs_are_listed_newest_first(db: &mut TestDb) {
     let mut store = db.open();
     assert!(store.runs(10).unwrap().is_empty());
@@ -919,7 +967,8 @@ mod backend_specific {
         let dir = tempfile::tempdir().unwrap();
         let missing_parent = dir.path().join("no/such/dir/picket.db");
         let err = open_err(&missing_parent.display().to_string());
-        assert!(matches!(err, StoreError::OpenSqliteDb { .. }), "{err:?}");
+        // Picket creates a new file itself (owner-only), so the failure is its own open.
+        assert!(matches!(err, StoreError::OpenSqlite { .. }), "{err:?}");
         assert!(err.to_string().contains("no/such/dir/picket.db"), "{err}");
         assert!(!missing_parent.parent().unwrap().exists());
 
@@ -953,6 +1002,20 @@ mod backend_specific {
         fs::write(&empty, b"").unwrap();
         let mut store = picket_store::open(&empty.display().to_string()).unwrap();
         assert!(store.runs(1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_new_database_and_its_wal_and_shm_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let created = dir.path().join("private.db");
+        let mut store = picket_store::open(&created.display().to_string()).unwrap();
+        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", created.display());
+            let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file} is {mode:o}");
+        }
     }
 
     #[test]

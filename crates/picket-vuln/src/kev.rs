@@ -13,6 +13,8 @@ use crate::json::{from_value, stream_array};
 #[derive(Debug, Default)]
 pub struct KevCatalog {
     pub catalog_version: Option<String>,
+    /// How many entries the catalog says it holds (its `count`).
+    pub count: Option<u64>,
     pub records: Vec<KevRecord>,
     pub skipped: Vec<VulnError>,
 }
@@ -75,6 +77,7 @@ pub fn read_kev<R: Read>(reader: R, file: &str) -> Result<KevCatalog, VulnError>
         .get("catalogVersion")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
+    catalog.count = rest.get("count").and_then(serde_json::Value::as_u64);
     Ok(catalog)
 }
 
@@ -89,6 +92,7 @@ mod tests {
             {"cveID":"CVE-2","dateAdded":"03/11/2021","dueDate":"2021-11-17"}]}"#;
         let catalog = read_kev(&doc[..], "kev.json").unwrap();
         assert_eq!(catalog.catalog_version.as_deref(), Some("1"));
+        assert_eq!(catalog.count, None);
         assert!(catalog.records[0].entry.ransomware);
         assert_eq!(catalog.skipped.len(), 1);
         let err = catalog.skipped[0].to_string();

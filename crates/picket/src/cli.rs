@@ -14,7 +14,14 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Where runs and findings are stored: an SQLite file, or a postgres:// URL.
-    #[arg(long, global = true, env = "PICKET_DB", default_value = "picket.db")]
+    // The value may hold a password: `--help` names the variable, never shows its value.
+    #[arg(
+        long,
+        global = true,
+        env = "PICKET_DB",
+        hide_env_values = true,
+        default_value = "picket.db"
+    )]
     pub db: String,
 
     #[command(subcommand)]
@@ -64,6 +71,9 @@ pub enum IntelCommand {
         /// Keep bogon and private ranges (left out by default).
         #[arg(long)]
         keep_bogons: bool,
+        /// Replace the stored feed even when the new file holds less than half of its entries.
+        #[arg(long)]
+        allow_shrink: bool,
     },
     /// List loaded feeds.
     List {
@@ -89,6 +99,10 @@ pub enum VulnCommand {
         /// listens on, so its packages join the inventory there.
         #[arg(long, value_name = "HOST:PORT")]
         at: Option<String>,
+        /// Replace a stored KEV catalogue or EPSS scores even when the new file holds less than
+        /// half of their entries.
+        #[arg(long)]
+        allow_shrink: bool,
     },
 }
 
@@ -216,7 +230,8 @@ pub struct BlockArgs {
     /// Why (kept with the block's history).
     #[arg(long, default_value = "manual")]
     pub reason: String,
-    /// Our networks, never blocked (default: private, CGNAT, ULA, loopback and link-local).
+    /// Our networks, never blocked, in addition to the private, CGNAT, ULA, loopback and
+    /// link-local ranges, which are never blocked either.
     #[arg(long, value_delimiter = ',', value_name = "CIDR")]
     pub home_net: Vec<String>,
     /// More networks that may never be blocked.

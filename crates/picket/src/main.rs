@@ -35,8 +35,12 @@ fn main() -> ExitCode {
         // A reader that went away (`picket findings | head`) is not a failure of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("picket: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("picket: {}", render::message(&e));
+            if e.downcast_ref::<options::Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -54,19 +58,23 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Every byte of output passes the terminal guard: third-party text is shown, never obeyed.
+    let mut out = picket_report::SafeWriter::new(std::io::stdout().lock());
     match &cli.command {
         Command::Scan(args) => {
-            let opts = ScanOptions::from_args(args)?;
+            let opts = ScanOptions::from_args(args).map_err(options::usage)?;
             commands::scan::run(&cli.db, db_given, opts, &mut out)?;
         }
         Command::Runs(args) => commands::history::runs(&cli.db, args, &mut out)?,
         Command::Diff(args) => commands::history::diff(&cli.db, args, &mut out)?,
         Command::Findings(args) => commands::history::findings(&cli.db, args, &mut out)?,
         Command::Intel(command) => commands::intel::run(&cli.db, command, &mut out)?,
-        Command::Vuln(cli::VulnCommand::Import { files, at }) => {
-            commands::vuln::import(&cli.db, files, at.as_deref(), &mut out)?;
+        Command::Vuln(cli::VulnCommand::Import {
+            files,
+            at,
+            allow_shrink,
+        }) => {
+            commands::vuln::import(&cli.db, files, at.as_deref(), *allow_shrink, &mut out)?;
         }
         Command::Inventory(args) => commands::inventory::run(&cli.db, args, &mut out)?,
         Command::Detect(args) => commands::detect::run(&cli.db, args, &mut out)?,

@@ -10,6 +10,28 @@ use picket_report::Format;
 
 use crate::cli::ScanArgs;
 
+/// A refusal of the command line itself (a missing target, a bad flag value): the binary exits
+/// with status 2 for it, as clap does for the errors it finds.
+#[derive(Debug)]
+pub struct Usage(pub anyhow::Error);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Usage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Marks `e` as a [`Usage`] error.
+pub fn usage(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(Usage(e))
+}
+
 /// A validated `picket scan`.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -120,8 +142,11 @@ impl ScanOptions {
 }
 
 pub fn parse_format(s: &str) -> Result<Format> {
-    s.parse::<Format>()
-        .map_err(|_| anyhow::anyhow!("--format {s:?}: expected table, json, ndjson or xml"))
+    s.parse::<Format>().map_err(|_| {
+        usage(anyhow::anyhow!(
+            "--format {s:?}: expected table, json, ndjson or xml"
+        ))
+    })
 }
 
 /// `500ms`, `2s`, `1m`; a bare number is seconds, as Nessus writes `checks_read_timeout = 5`.

@@ -5,11 +5,50 @@
 use std::io::Write;
 
 use anyhow::{Result, bail};
-use picket_report::Format;
+use picket_report::{Format, MAX_MESSAGE_CHARS, elide, terminal_safe};
 use serde::Serialize;
 
-/// Writes `rows` as aligned columns under `header`, or as JSON (one array) / NDJSON (one object
-/// per line) of `records`.
+/// An error and its causes as one line for stderr: each cause said once (a cause whose text an
+/// earlier part already contains is left out), terminal-safe, and elided when long (a bad line
+/// quoted in full can be megabytes).
+pub fn message(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(text.as_str())) {
+            parts.push(text);
+        }
+    }
+    shown(&parts.join(": "))
+}
+
+/// One message as it may be printed: terminal-safe and at most about
+/// [`picket_report::MAX_MESSAGE_CHARS`] characters.
+pub fn shown(text: &str) -> String {
+    terminal_safe(&elide(text, MAX_MESSAGE_CHARS)).into_owned()
+}
+
+/// Entries skipped by a loader listed one by one before the rest are only counted.
+const SHOWN_SKIPPED: usize = 10;
+
+/// Lists the entries a loader skipped (each names file, line or path, field and why), the first
+/// few in full, the rest as a count.
+pub fn skipped_entries<E: std::fmt::Display>(out: &mut dyn Write, skipped: &[E]) -> Result<()> {
+    for e in skipped.iter().take(SHOWN_SKIPPED) {
+        writeln!(out, "  skipped {}", shown(&e.to_string()))?;
+    }
+    if skipped.len() > SHOWN_SKIPPED {
+        writeln!(
+            out,
+            "  ... and {} more skipped",
+            skipped.len() - SHOWN_SKIPPED
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes `rows` as aligned columns under `header` (each cell made terminal-safe), or as JSON
+/// (one array) / NDJSON (one object per line) of `records`.
 pub fn listing<T: Serialize>(
     out: &mut dyn Write,
     format: Format,
@@ -24,30 +63,11 @@ pub fn listing<T: Serialize>(
                 writeln!(out, "{empty}")?;
                 return Ok(());
             }
-            let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-            for row in rows {
-                for (w, cell) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(cell.chars().count());
-                }
-            }
-            let line = |cells: &[String]| -> String {
-                let mut s = String::new();
-                for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-                    if i + 1 == cells.len() {
-                        s.push_str(cell);
-                    } else {
-                        s.push_str(&format!("{cell:<w$}  "));
-                    }
-                }
-                s.trim_end().to_owned()
-            };
-            writeln!(
-                out,
-                "{}",
-                line(&header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>())
-            )?;
-            for row in rows {
-                writeln!(out, "{}", line(row))?;
+            let head: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+            let table: Vec<Vec<String>> =
+                std::iter::once(head).chain(rows.iter().cloned()).collect();
+            for line in picket_report::columns(&table) {
+                writeln!(out, "{line}")?;
             }
         }
         Format::Json => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use picket_model::{
     Finding, FindingKind, HostReason, HostResult, HostState, InterferenceKind, Observation,
-    PortState, Protocol, Reason, Recheck, ScanRun, Timestamp, Verdict,
+    PortState, Protocol, Reason, Recheck, ScanRun, Timestamp, Verdict, without_password,
 };
 use serde_json::json;
 
@@ -84,9 +84,10 @@ pub(super) fn verify_command(
         cmd.push(' ');
         cmd.push_str(knob);
     }
+    // Findings are stored and shown: a password in the location must never be copied into them.
     if let Some(db) = ctx.db {
         cmd.push_str(" --db ");
-        cmd.push_str(&shell_quote(db));
+        cmd.push_str(&shell_quote(&without_password(db)));
     }
     cmd
 }

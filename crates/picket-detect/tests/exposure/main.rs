@@ -450,6 +450,29 @@ fn a_database_path_with_spaces_is_quoted_in_the_verify_command() {
 }
 
 #[test]
+fn a_database_password_never_reaches_the_verify_command() {
+    let cur = current();
+    for (db, shown) in [
+        (
+            "postgres://picket:s3cret@10.0.0.2/picket",
+            "--db postgres://picket@10.0.0.2/picket",
+        ),
+        (
+            "host=10.0.0.2 user=picket password=s3cret",
+            "--db 'host=10.0.0.2 user=picket'",
+        ),
+    ] {
+        let ctx = FindingContext {
+            now: ts("2026-05-01T14:09:30Z"),
+            db: Some(db),
+        };
+        let f = findings(Some(&previous()), &cur, &[], &ctx);
+        assert!(f[0].verify.ends_with(shown), "{}", f[0].verify);
+        assert!(!f[0].verify.contains("s3cret"), "{}", f[0].verify);
+    }
+}
+
+#[test]
 fn findings_json_for_each_verdict() {
     for f in all_findings() {
         let name = match f.verdict {

@@ -168,6 +168,37 @@ fn in_place_rewrite_is_noticed_by_the_head_hash() {
     assert_eq!(drain(&mut g), ["p", "q"]);
 }
 
+/// Lines `prefix000`, `prefix001` ... for `range`, all of one length.
+fn numbered(prefix: &str, range: std::ops::Range<u16>) -> String {
+    range.map(|i| line(&format!("{prefix}{i:03}"), i)).collect()
+}
+
+#[test]
+fn truncation_refilled_past_the_offset_with_the_same_beginning_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.ndjson");
+    // About 12 KiB: the head hash sees only the first 4 KiB.
+    append(&path, &numbered("l", 0..100));
+    let mut f = Follower::new(&path, Some(Input::Ndjson));
+    assert_eq!(drain(&mut f).len(), 100);
+    let cp = f.checkpoint();
+    // copytruncate, then the same first half and new lines, to beyond the old size, all before
+    // the follower looks again.
+    File::create(&path).unwrap();
+    append(
+        &path,
+        &format!("{}{}", numbered("l", 0..50), numbered("n", 50..110)),
+    );
+    let expected: Vec<String> = (0..50)
+        .map(|i| format!("l{i:03}"))
+        .chain((50..110).map(|i| format!("n{i:03}")))
+        .collect();
+    assert_eq!(drain(&mut f), expected);
+    // The same, found on resume from a checkpoint taken before the rewrite.
+    let mut g = Follower::resume(cp);
+    assert_eq!(drain(&mut g), expected);
+}
+
 #[test]
 fn rotation_finishes_the_old_file_then_reads_the_new_one() {
     let dir = tempfile::tempdir().unwrap();

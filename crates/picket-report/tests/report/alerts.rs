@@ -225,6 +225,23 @@ fn alerts_table() {
 }
 
 #[test]
+fn third_party_text_in_an_alert_cannot_forge_lines_or_send_escapes() {
+    let mut a = openssh_alert();
+    a.application.product = "ssh\x1b]0;pwned\x07\n2. CRITICAL  forged".into();
+    a.reasons.push("from a report:\nforged reason".into());
+    let text = render(|out| alerts(out, Format::Table, &[a]));
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("2. ")),
+        "a forged alert line:\n{text}"
+    );
+    assert!(
+        text.contains("ssh\\u{1b}]0;pwned\\u{7}\\u{a}2. CRITICAL"),
+        "{text}"
+    );
+}
+
+#[test]
 fn alerts_json_round_trips() {
     let all = [openssh_alert(), httpd_alert()];
     let text = render(|out| alerts(out, Format::Json, &all));

@@ -8,6 +8,7 @@ use std::ops::Range;
 use ipnet::IpNet;
 use picket_model::{
     Alert, Application, FeedMeta, Indicator, Severity, Suppression, Timestamp, Vulnerability,
+    canonical_ip,
 };
 use serde::{Deserialize, Serialize};
 
@@ -484,29 +485,45 @@ impl<C: Conn> SqlStore<C> {
     }
 
     pub(super) fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
-        let kept = last_of_each(records, |r| (r.kind.as_str(), r.id.as_str()));
+        self.transaction(|store| store.upsert_vuln_records(records))
+    }
+
+    pub(super) fn import_vuln_knowledge(
+        &mut self,
+        records: &[VulnRecord],
+        applications: &[InventoryEntry],
+    ) -> Result<(), StoreError> {
         self.transaction(|store| {
-            store.insert_encoded(
-                &sql::UPSERT_VULN_RECORDS,
-                &kept,
-                |_, r, row| {
-                    let what = || format!("{} record {}", r.kind, r.id);
-                    row.extend([
-                        r.kind.as_str().into(),
-                        r.id.as_str().into(),
-                        to_json(&r.body, &what, "body")?.into(),
-                    ]);
-                    Ok(())
-                },
-                |rows| {
-                    let (first, last) = (kept[rows.start], kept[rows.end - 1]);
-                    format!(
-                        "storing vulnerability records {} {} to {} {}",
-                        first.kind, first.id, last.kind, last.id
-                    )
-                },
-            )
+            store.upsert_vuln_records(records)?;
+            applications.iter().try_for_each(|e| {
+                store.upsert_application(e.host, e.port, &e.application, &e.source, e.updated_at)
+            })
         })
+    }
+
+    /// Inserts or replaces `records` inside the caller's transaction.
+    fn upsert_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
+        let kept = last_of_each(records, |r| (r.kind.as_str(), r.id.as_str()));
+        self.insert_encoded(
+            &sql::UPSERT_VULN_RECORDS,
+            &kept,
+            |_, r, row| {
+                let what = || format!("{} record {}", r.kind, r.id);
+                row.extend([
+                    r.kind.as_str().into(),
+                    r.id.as_str().into(),
+                    to_json(&r.body, &what, "body")?.into(),
+                ]);
+                Ok(())
+            },
+            |rows| {
+                let (first, last) = (kept[rows.start], kept[rows.end - 1]);
+                format!(
+                    "storing vulnerability records {} {} to {} {}",
+                    first.kind, first.id, last.kind, last.id
+                )
+            },
+        )
     }
 
     pub(super) fn vuln_records(
@@ -610,8 +627,9 @@ impl<C: Conn> SqlStore<C> {
             params.push(severity_rank(severity).into());
         }
         if let Some(client) = filter.client {
+            // Alerts store clients in canonical form (IPv4 for a mapped address).
             query.push_str(" AND client = ?");
-            params.push(client.to_string().into());
+            params.push(canonical_ip(client).to_string().into());
         }
         query.push_str(sql::ALERTS_ORDER);
         self.read_alerts(&query, &params, || "listing alerts".into())

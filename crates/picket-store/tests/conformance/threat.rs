@@ -11,7 +11,7 @@ use picket_model::{
     FeedFormat, FeedMeta, Indicator, IntelHit, Package, Severity, SourceRef, Suppression,
     Transport, Vulnerability,
 };
-use picket_store::{AlertFilter, AlertWrite, BlockRecord, FeedSummary, VulnRecord};
+use picket_store::{AlertFilter, AlertWrite, BlockRecord, FeedSummary, InventoryEntry, VulnRecord};
 use picket_vuln::{NvdCve, OsvRecord, VulnDb, read_nvd, read_osv};
 use serde_json::json;
 
@@ -22,6 +22,7 @@ conformance!(
     a_failed_feed_replace_keeps_the_old_feed,
     stores_a_large_feed,
     inventory_keeps_one_entry_per_source,
+    a_vuln_import_stores_records_and_applications_together,
     vulnerability_knowledge_rebuilds_the_index,
     alerts_upsert_filter_and_reload,
     alert_batches_are_one_transaction,
@@ -457,6 +458,41 @@ fn inventory_keeps_one_entry_per_source(db: &mut TestDb) {
     assert_eq!(left, ["manual", "report:trivy.json", "scan"]);
 }
 
+fn a_vuln_import_stores_records_and_applications_together(db: &mut TestDb) {
+    let mut store = db.open();
+    let record = |id: &str| VulnRecord {
+        kind: "report".into(),
+        id: id.into(),
+        body: json!({"id": id}),
+    };
+    let entry = |port: u16| InventoryEntry {
+        host: ip("192.0.2.10"),
+        port,
+        application: openssh("9.2p1"),
+        source: "report:trivy.json".into(),
+        updated_at: ts(T0),
+    };
+    // The database refuses the second application, after the record and the first one went in.
+    db.refuse("inventory", "NEW.port = 2222");
+    let err = store
+        .import_vuln_knowledge(&[record("trivy.json")], &[entry(22), entry(2222)])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+    let mut seen = Vec::new();
+    store.vuln_records(None, &mut |r| seen.push(r.id)).unwrap();
+    assert!(seen.is_empty(), "{seen:?}");
+    assert!(store.inventory().unwrap().is_empty());
+
+    db.allow("inventory");
+    store
+        .import_vuln_knowledge(&[record("trivy.json")], &[entry(22), entry(2222)])
+        .unwrap();
+    store.vuln_records(None, &mut |r| seen.push(r.id)).unwrap();
+    assert_eq!(seen, ["trivy.json"]);
+    let ports: Vec<u16> = store.inventory().unwrap().iter().map(|e| e.port).collect();
+    assert_eq!(ports, [22, 2222]);
+}
+
 fn fixture(name: &str) -> File {
     File::open(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -742,6 +778,17 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
             &mut store,
             AlertFilter {
                 client: Some(ip("203.0.113.7")),
+                ..Default::default()
+            }
+        ),
+        [a1.id, a3.id]
+    );
+    // The client filter written as an IPv4-mapped address finds the IPv4 client's alerts.
+    assert_eq!(
+        list(
+            &mut store,
+            AlertFilter {
+                client: Some(ip("::ffff:203.0.113.7")),
                 ..Default::default()
             }
         ),

@@ -89,8 +89,12 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
 fn list(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
     let since = match &args.since {
         Some(s) => {
-            let d = humantime::parse_duration(s).with_context(|| format!("--since {s:?}"))?;
-            Some(Timestamp::now().checked_sub(jiff::SignedDuration::try_from(d)?)?)
+            let d = humantime::parse_duration(s)
+                .map_err(anyhow::Error::from)
+                .and_then(|d| Ok(Timestamp::now().checked_sub(jiff::SignedDuration::try_from(d)?)?))
+                .with_context(|| format!("--since {s:?}"))
+                .map_err(crate::options::usage)?;
+            Some(d)
         }
         None => None,
     };

@@ -20,11 +20,12 @@ use picket_ingest::{Checkpoint, EventReader, Follower, IngestError, Input};
 use picket_model::{Alert, Severity, Timestamp};
 use picket_report::{Format, OcsfActivity};
 use picket_respond::Nft;
-use picket_store::{BlockRecord, Store};
+use picket_store::{AlertWrite, BlockRecord, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::DetectArgs;
 use crate::commands::knowledge;
+use crate::render;
 
 /// Bad lines reported one by one per file; the rest are counted.
 const SHOWN_BAD_LINES: u64 = 10;
@@ -86,7 +87,9 @@ struct Session<'a> {
     blocker: Option<Blocker>,
     /// Alerts changed since the last flush, by (dedup key, window start).
     pending: HashMap<(String, Timestamp), Alert>,
+    /// Alerts printed as new: those the store took as new when they were flushed.
     new_alerts: u64,
+    last_flush: Instant,
 }
 
 pub fn run(db: &str, args: &DetectArgs, out: &mut dyn Write) -> Result<()> {
@@ -143,30 +146,47 @@ pub fn run(db: &str, args: &DetectArgs, out: &mut dyn Write) -> Result<()> {
         blocker,
         pending: HashMap::new(),
         new_alerts: 0,
+        last_flush: Instant::now(),
     };
     if args.follow {
         session.follow(&args.events, input, window)
     } else {
+        let mut unusable = Vec::new();
         for source in &args.events {
-            session.read_once(source, input)?;
+            if !session.read_once(source, input)? {
+                unusable.push(source.as_str());
+            }
         }
         session.flush(None)?;
         session.summary();
+        if !unusable.is_empty() {
+            bail!(
+                "no valid event in {}: every line was rejected (is --input right?)",
+                unusable.join(", ")
+            );
+        }
         Ok(())
     }
 }
 
 impl Session<'_> {
-    fn read_once(&mut self, source: &str, input: Option<Input>) -> Result<()> {
+    /// Reads one source to its end. `false` when it had lines and every one was rejected.
+    fn read_once(&mut self, source: &str, input: Option<Input>) -> Result<bool> {
         let mut bad = 0u64;
         let mut handle =
             |this: &mut Self, item: Result<picket_model::ConnEvent, IngestError>| -> Result<()> {
                 match item {
-                    Ok(ev) => this.observe(&ev),
+                    Ok(ev) => {
+                        this.observe(&ev);
+                        if this.last_flush.elapsed() >= FLUSH_EVERY {
+                            this.flush(None)?;
+                        }
+                        Ok(())
+                    }
                     Err(e) if e.is_line_error() => {
                         bad += 1;
                         if bad <= SHOWN_BAD_LINES {
-                            eprintln!("picket: skipped {e}");
+                            eprintln!("picket: skipped {}", render::shown(&e.to_string()));
                         }
                         Ok(())
                     }
@@ -191,36 +211,37 @@ impl Session<'_> {
             "picket: {source}: {} events from {} lines, {} bad lines skipped",
             stats.events, stats.lines, stats.errors
         );
-        Ok(())
+        Ok(stats.events > 0 || stats.errors == 0)
     }
 
-    fn observe(&mut self, ev: &picket_model::ConnEvent) -> Result<()> {
+    fn observe(&mut self, ev: &picket_model::ConnEvent) {
         for change in self.detector.observe(ev) {
-            let is_new = change.is_new();
             let alert = change.into_alert();
-            if is_new {
-                self.new_alerts += 1;
-                print_alert(self.out, self.format, self.new_alerts, &alert)?;
-            }
             self.pending
                 .insert((alert.dedup_key.clone(), alert.window_start), alert);
         }
-        Ok(())
     }
 
-    /// Stores the pending alerts (with a follow checkpoint, in the same transaction), then blocks
-    /// the clients whose alerts reached the blocking severity.
+    /// Stores the pending alerts (with a follow checkpoint, in the same transaction), prints
+    /// those the store took as new, then blocks the clients whose alerts reached the blocking
+    /// severity. Printing after the commit, by what the store says, is what keeps a restart
+    /// (after a kill mid catch-up) from announcing stored alerts as new once more.
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<()> {
+        self.last_flush = Instant::now();
         let mut alerts: Vec<Alert> = self.pending.drain().map(|(_, a)| a).collect();
         alerts.sort_by_key(|a| (a.window_start, a.dedup_key.clone()));
-        match checkpoint {
+        let writes = match checkpoint {
             Some((source, state)) => {
                 let value = serde_json::to_value(state)?;
                 self.store
-                    .save_checkpoint_with_alerts(source, &value, &mut alerts)?;
+                    .save_checkpoint_with_alerts(source, &value, &mut alerts)?
             }
-            None => {
-                self.store.upsert_alerts(&mut alerts)?;
+            None => self.store.upsert_alerts(&mut alerts)?,
+        };
+        for (alert, write) in alerts.iter().zip(writes) {
+            if write == AlertWrite::New {
+                self.new_alerts += 1;
+                print_alert(self.out, self.format, self.new_alerts, alert)?;
             }
         }
         self.block(&alerts)
@@ -309,7 +330,6 @@ impl Session<'_> {
             let open = self.store.open_alerts(since)?;
             self.detector.load_open(open);
         }
-        let mut last_flush = Instant::now();
         let mut dirty = vec![false; followers.len()];
         while !stop.load(Ordering::Relaxed) {
             let mut progressed = false;
@@ -322,19 +342,18 @@ impl Session<'_> {
                             *last_event = Some(ev.ts);
                             progressed = true;
                             dirty[i] = true;
-                            self.observe(&ev)?;
+                            self.observe(&ev);
                         }
                         Some(Err(e)) if e.is_line_error() => {
-                            eprintln!("picket: skipped {e}");
+                            eprintln!("picket: skipped {}", render::shown(&e.to_string()));
                             dirty[i] = true;
                         }
                         Some(Err(e)) => return Err(e.into()),
                     }
                 }
             }
-            if !progressed || last_flush.elapsed() >= FLUSH_EVERY {
+            if !progressed || self.last_flush.elapsed() >= FLUSH_EVERY {
                 self.flush_followers(&followers, &mut dirty)?;
-                last_flush = Instant::now();
             }
             if !progressed {
                 std::thread::sleep(IDLE_SLEEP);

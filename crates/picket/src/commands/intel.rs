@@ -11,10 +11,7 @@ use serde::Serialize;
 use crate::cli::IntelCommand;
 use crate::commands::knowledge;
 use crate::options::parse_format;
-use crate::render::listing;
-
-/// Bad lines listed one by one before the rest are only counted.
-const SHOWN_BAD_LINES: usize = 10;
+use crate::render::{listing, skipped_entries};
 
 pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> {
     match command {
@@ -23,6 +20,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             file,
             format,
             keep_bogons,
+            allow_shrink,
         } => {
             let format = match format.as_str() {
                 "auto" => None,
@@ -42,6 +40,16 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             // Parse fully before touching the store: a bad file changes nothing.
             let feed = picket_intel::load_file(name, file, &options)?;
             let mut store = picket_store::open(db)?;
+            let stored = store
+                .feeds()?
+                .iter()
+                .find(|f| f.name == *name)
+                .map(|f| usize::try_from(f.indicators).unwrap_or(usize::MAX));
+            feed.intake().check(
+                &format!("feed {name:?} from {}", file.display()),
+                stored,
+                *allow_shrink,
+            )?;
             let summary =
                 store.replace_feed(name, &feed.meta, &feed.indicators, Timestamp::now())?;
             writeln!(
@@ -52,16 +60,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
                 summary.indicators,
                 feed.report
             )?;
-            for e in feed.report.bad_lines.iter().take(SHOWN_BAD_LINES) {
-                writeln!(out, "  skipped {e}")?;
-            }
-            if feed.report.bad_lines.len() > SHOWN_BAD_LINES {
-                writeln!(
-                    out,
-                    "  ... and {} more bad lines",
-                    feed.report.bad_lines.len() - SHOWN_BAD_LINES
-                )?;
-            }
+            skipped_entries(out, &feed.report.bad_lines)?;
         }
         IntelCommand::List { format } => {
             let format = parse_format(format)?;

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use picket_detect::threat::Inventory;
 use picket_ingest::HomeNet;
 use picket_intel::IntelTable;
-use picket_model::{Transport, VulnMatch};
+use picket_model::{Transport, VulnMatch, canonical_ip, canonical_net};
 use picket_respond::AllowList;
 use picket_store::{InventoryEntry, Store};
 use picket_vuln::{NvdCve, OsvRecord, ScannerReport, VulnDb};
@@ -113,22 +113,25 @@ pub fn home_net(flags: &[String]) -> Result<HomeNet> {
     HomeNet::parse(&flags.join(",")).map_err(|e| anyhow::anyhow!("--home-net: {e}"))
 }
 
+/// The networks no block may touch: the default home ranges always (a `--home-net` names more of
+/// ours, it never makes the private ranges blockable), `home`, and `--allow`.
 pub fn allow_list(home: &HomeNet, allow: &[String]) -> Result<AllowList> {
     let extra = allow
         .iter()
         .map(|a| parse_net(a).with_context(|| format!("--allow {a:?}")))
         .collect::<Result<Vec<_>>>()?;
-    Ok(AllowList::new(home.nets(), &extra))
+    let protected = [HomeNet::default().nets(), home.nets()].concat();
+    Ok(AllowList::new(&protected, &extra))
 }
 
 /// An address or a CIDR as a network (an address is its own /32 or /128).
+/// An address or CIDR, IPv4-mapped forms as the IPv4 network they stand for.
 pub fn parse_net(s: &str) -> Result<IpNet> {
     let s = s.trim();
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(IpNet::from(ip));
-    }
-    s.parse::<IpNet>()
-        .map(|n| n.trunc())
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .or_else(|_| s.parse::<IpNet>())
+        .map(canonical_net)
         .map_err(|_| anyhow::anyhow!("{s:?} is not an address or CIDR"))
 }
 
@@ -140,7 +143,7 @@ pub fn parse_host_port(s: &str) -> Result<(IpAddr, u16)> {
     if addr.port() == 0 {
         bail!("{s:?}: port 0");
     }
-    Ok((addr.ip(), addr.port()))
+    Ok((canonical_ip(addr.ip()), addr.port()))
 }
 
 /// Vulnerability ids per inventory entry, for tables.

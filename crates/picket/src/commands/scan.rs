@@ -122,8 +122,7 @@ fn scan_once(
     if opts.services.is_some() {
         findings.extend(service_findings(store, &cur, &ctx)?);
     }
-    store.finish_run(&cur)?;
-    store.save_findings(&mut findings)?;
+    store.finish_run_with_findings(&cur, &mut findings)?;
     picket_report::scan(out, opts.format, &cur, &findings)?;
     if outcome.aborted {
         anyhow::bail!("interrupted: run {run_id} was stored as aborted with what had been decided");

@@ -5,11 +5,13 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use picket_model::Timestamp;
-use picket_store::VulnRecord;
+use picket_model::{Intake, Timestamp, unfinished_last_line};
+use picket_store::{InventoryEntry, Store, VulnRecord};
+use picket_vuln::VulnError;
 use serde_json::Value;
 
 use crate::commands::knowledge::{self, KIND_EPSS, KIND_KEV, KIND_NVD, KIND_OSV, KIND_REPORT};
+use crate::render::skipped_entries;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -59,10 +61,36 @@ fn sniff(path: &Path, bytes: &[u8]) -> Result<(Kind, Option<Value>)> {
     Ok((kind, Some(value)))
 }
 
+/// A file that replaces stored entries wholesale (a KEV catalogue, EPSS scores), checked before
+/// anything is stored. NVD and OSV records are stored by id and replace only themselves: their
+/// bad records are listed and skipped.
+struct Checked {
+    file: String,
+    intake: Intake,
+    /// The record kind whose stored entries it replaces.
+    replaces: &'static str,
+}
+
+impl Checked {
+    fn new<T>(file: &str, replaces: &'static str, accepted: &[T], skipped: &[VulnError]) -> Self {
+        Checked {
+            file: file.to_owned(),
+            intake: Intake {
+                accepted: accepted.len(),
+                present: accepted.len() + skipped.len(),
+                rejected: skipped.len(),
+                ..Intake::default()
+            },
+            replaces,
+        }
+    }
+}
+
 pub fn import(
     db: &str,
     files: &[std::path::PathBuf],
     at: Option<&str>,
+    allow_shrink: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     if files.is_empty() {
@@ -70,9 +98,12 @@ pub fn import(
     }
     let at = at.map(knowledge::parse_host_port).transpose()?;
     // Read and parse everything first: a bad file stores nothing.
+    let now = Timestamp::now();
     let mut records = Vec::new();
     let mut apps = Vec::new();
     let mut lines = Vec::new();
+    let mut checks = Vec::new();
+    let mut skipped_all = Vec::new();
     for path in files {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
@@ -85,6 +116,7 @@ pub fn import(
                     import.records.len(),
                     skipped(import.skipped.len())
                 ));
+                skipped_all.extend(import.skipped);
                 for cve in import.records {
                     records.push(VulnRecord {
                         kind: KIND_NVD.into(),
@@ -100,6 +132,7 @@ pub fn import(
                     import.records.len(),
                     skipped(import.skipped.len())
                 ));
+                skipped_all.extend(import.skipped);
                 for r in import.records {
                     records.push(VulnRecord {
                         kind: KIND_OSV.into(),
@@ -116,6 +149,12 @@ pub fn import(
                     catalog.records.len(),
                     skipped(catalog.skipped.len())
                 ));
+                let mut check = Checked::new(&name, KIND_KEV, &catalog.records, &catalog.skipped);
+                check.intake.declared = catalog
+                    .count
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+                checks.push(check);
+                skipped_all.extend(catalog.skipped);
                 // The newest catalog replaces the one before it.
                 records.push(VulnRecord {
                     kind: KIND_KEV.into(),
@@ -130,6 +169,14 @@ pub fn import(
                     file.scores.len(),
                     skipped(file.skipped.len())
                 ));
+                let mut check = Checked::new(&name, KIND_EPSS, &file.scores, &file.skipped);
+                check.intake.cut_off = unfinished_last_line(&bytes).is_some_and(|last| {
+                    file.skipped.iter().any(
+                        |e| matches!(e, VulnError::Line { line, .. } if usize::try_from(*line) == Ok(last)),
+                    )
+                });
+                checks.push(check);
+                skipped_all.extend(file.skipped);
                 records.push(VulnRecord {
                     kind: KIND_EPSS.into(),
                     id: "scores".into(),
@@ -146,13 +193,17 @@ pub fn import(
                 ));
                 if let Some((host, port)) = at {
                     for m in &report.matches {
-                        if !apps.iter().any(|(_, _, a, _)| a == &m.application) {
-                            apps.push((
+                        if !apps
+                            .iter()
+                            .any(|e: &InventoryEntry| e.application == m.application)
+                        {
+                            apps.push(InventoryEntry {
                                 host,
                                 port,
-                                m.application.clone(),
-                                format!("report:{name}"),
-                            ));
+                                application: m.application.clone(),
+                                source: format!("report:{name}"),
+                                updated_at: now,
+                            });
                         }
                     }
                 }
@@ -171,18 +222,38 @@ pub fn import(
         }
     }
     let mut store = picket_store::open(db)?;
-    store.put_vuln_records(&records)?;
-    let now = Timestamp::now();
-    for (host, port, app, source) in &apps {
-        store.upsert_application(*host, *port, app, source, now)?;
+    for check in &checks {
+        let stored = stored_entries(store.as_mut(), check.replaces)?;
+        check.intake.check(&check.file, stored, allow_shrink)?;
     }
+    store.import_vuln_knowledge(&records, &apps)?;
     for line in lines {
         writeln!(out, "{line}")?;
     }
+    skipped_entries(out, &skipped_all)?;
     if !apps.is_empty() {
         writeln!(out, "{} application(s) added to the inventory", apps.len())?;
     }
     Ok(())
+}
+
+/// How many entries the stored KEV catalogue or EPSS file holds; `None` when none is stored.
+fn stored_entries(store: &mut dyn Store, kind: &str) -> Result<Option<usize>> {
+    let mut count = None;
+    store.vuln_records(Some(kind), &mut |record| {
+        let Some(text) = record.body.as_str() else {
+            return;
+        };
+        count = match kind {
+            KIND_KEV => picket_vuln::read_kev(text.as_bytes(), &record.id)
+                .ok()
+                .map(|c| c.records.len()),
+            _ => picket_vuln::read_epss(text.as_bytes(), &record.id)
+                .ok()
+                .map(|f| f.scores.len()),
+        };
+    })?;
+    Ok(count)
 }
 
 fn skipped(n: usize) -> String {

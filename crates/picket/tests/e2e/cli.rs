@@ -261,3 +261,154 @@ fn scheduled_scans_store_every_run() {
     let runs = json(&picket(&["runs", "--db", db.arg(), "--format", "json"]));
     assert_eq!(runs.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn block_guard_refuses_non_client_addresses_ttl_zero_and_keeps_private_ranges() {
+    let db = Db::new();
+    for (args, why) in [
+        (&["block", "0.0.0.0"][..], "allowed network 0.0.0.0/8"),
+        (
+            &["block", "255.255.255.255"],
+            "allowed network 255.255.255.255/32",
+        ),
+        (&["block", "224.0.0.1"], "allowed network 224.0.0.0/4"),
+        (&["block", "::"], "allowed network ::/128"),
+        (&["block", "203.0.113.7", "--ttl", "0s"], "ttl 0ns"),
+        (
+            &["block", "10.0.0.0/8", "--home-net", "198.51.100.0/24"],
+            "allowed network 10.0.0.0/8",
+        ),
+        (
+            &["block", "198.51.100.7", "--home-net", "198.51.100.0/24"],
+            "allowed network 198.51.100.0/24",
+        ),
+    ] {
+        let out = picket(&[&["--db", db.arg()][..], args, &["--dry-run"]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_database_password_is_never_shown_nor_taken_for_a_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = std::process::Command::new(crate::support::PICKET)
+        .args(["scan", "--help"])
+        .env("PICKET_DB", "postgres://picket:s3cret@127.0.0.1:1/p")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("PICKET_DB"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    // A libpq connection string is PostgreSQL (here: nothing listens), never an SQLite file.
+    let out = std::process::Command::new(crate::support::PICKET)
+        .args([
+            "--db",
+            "host=127.0.0.1 port=1 user=picket password=s3cret connect_timeout=2",
+            "runs",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{err}");
+}
+
+#[test]
+fn third_party_text_reaches_the_terminal_escaped() {
+    let db = Db::new();
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("evil.netset");
+    std::fs::write(
+        &feed,
+        "# evil\n# Category: evil\x1b]0;pwned\x07\x1b[2J\n# Entries : 1 unique IPs\n77.90.185.20\n",
+    )
+    .unwrap();
+    let d = db.arg();
+    let feed = feed.to_str().unwrap();
+    let product = "ssh\x1b[2J\nforged row";
+    for args in [
+        &["--db", d, "intel", "add", "evil", feed][..],
+        &[
+            "--db",
+            d,
+            "inventory",
+            "add",
+            "192.0.2.1:22",
+            "--product",
+            product,
+            "--version",
+            "1",
+        ],
+    ] {
+        let out = picket(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    for args in [
+        &["--db", d, "intel", "list"][..],
+        &["--db", d, "intel", "lookup", "77.90.185.20"],
+        &["--db", d, "inventory"],
+    ] {
+        let out = picket(args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert!(
+            !text.contains('\x1b') && !text.contains('\x07'),
+            "{args:?}: {text:?}"
+        );
+        assert!(!text.contains("\nforged row"), "{args:?}: {text}");
+    }
+    let list = picket(&["--db", d, "intel", "list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("evil\\u{1b}]0;pwned"));
+}
+
+#[test]
+fn a_huge_bad_line_is_elided_and_an_input_without_valid_events_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.ndjson");
+    std::fs::write(
+        &log,
+        format!("{{\"src\": \"{}\"}}\n", "x".repeat(2_000_000)),
+    )
+    .unwrap();
+    let db = Db::new();
+    let out = picket(&[
+        "--db",
+        db.arg(),
+        "detect",
+        "--input",
+        "ndjson",
+        log.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(err.len() < 4000, "{} bytes of errors", err.len());
+    assert!(err.contains("no valid event in"), "{err}");
+}
+
+#[test]
+fn errors_say_each_cause_once_and_usage_errors_exit_2() {
+    let db = Db::new();
+    let missing = picket(&["--db", db.arg(), "intel", "add", "x", "/nonexistent/feed"]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    for (args, flag) in [
+        (&["scan"][..], "no target"),
+        (&["alerts", "--since", "99999999999d"], "--since"),
+        (&["intel", "list", "--format", "yaml"], "--format"),
+    ] {
+        let out = picket(&[&["--db", db.arg()][..], args].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+}

@@ -290,9 +290,153 @@ fn a_bad_feed_changes_nothing_and_names_the_problem() {
     assert_eq!(file_bytes(&db.path), bytes);
 }
 
-/// Starts `picket detect --follow`, waits until `done` holds, then stops it with SIGINT.
-fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) {
-    let mut child = Command::new(PICKET)
+fn refused(db: &Db, args: &[&str], why: &str) {
+    let bytes = file_bytes(&db.path);
+    let out = picket(&[&["--db", db.arg()], args].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.contains(why), "{args:?}: {err}");
+    assert!(err.contains("the stored data is kept"), "{args:?}: {err}");
+    assert_eq!(file_bytes(&db.path), bytes, "{args:?} changed the store");
+}
+
+#[test]
+fn empty_bad_cut_or_shrunk_feeds_never_replace_the_stored_one() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    };
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let kev = fixture("kev-slice.json");
+    let head = std::fs::read_to_string(fixture("ipsum-head.txt")).unwrap();
+    let ten: String = head
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .take(10)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let ten = write("ten.txt", ten.as_bytes());
+    let cut = write("cut.txt", &head.as_bytes()[..head.len() - 3]);
+    let firehol = write(
+        "half.netset",
+        b"# half\n# Entries : 4 unique IPs\n77.90.185.20\n77.239.124.102\n",
+    );
+    for (args, why) in [
+        (
+            vec!["intel", "add", "ipsum", "/dev/null", "--format", "firehol"],
+            "no entry to load",
+        ),
+        (
+            vec![
+                "intel",
+                "add",
+                "ipsum",
+                &write("random.bin", &random),
+                "--format",
+                "plain",
+            ],
+            "no entry to load",
+        ),
+        (
+            vec!["intel", "add", "ipsum", &kev, "--format", "ipsum"],
+            "no entry to load",
+        ),
+        (
+            vec!["intel", "add", "ipsum", &firehol],
+            "says it holds 4 entries but holds 2",
+        ),
+        (
+            vec!["intel", "add", "ipsum", &cut],
+            "the last line is cut off",
+        ),
+        (vec!["intel", "add", "ipsum", &ten], "--allow-shrink"),
+    ] {
+        refused(&db, &args, why);
+    }
+    let lookup = ok(&["--db", db.arg(), "intel", "lookup", BAD, "--format", "json"]);
+    assert!(lookup.contains("ipsum"), "{lookup}");
+    let shrunk = ok(&[
+        "--db",
+        db.arg(),
+        "intel",
+        "add",
+        "ipsum",
+        &ten,
+        "--allow-shrink",
+    ]);
+    assert!(shrunk.contains("10 indicators"), "{shrunk}");
+}
+
+#[test]
+fn vuln_import_never_replaces_kev_or_epss_with_an_empty_or_cut_file() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let kev: Value =
+        serde_json::from_slice(&file_bytes(Path::new(&fixture("kev-slice.json")))).unwrap();
+    let kev_with = |count: u64, entries: usize| {
+        let mut doc = kev.clone();
+        doc["count"] = count.into();
+        let kept: Vec<Value> = doc["vulnerabilities"].as_array().unwrap()[..entries].to_vec();
+        doc["vulnerabilities"] = Value::Array(kept);
+        doc.to_string()
+    };
+    let epss_head =
+        "#model_version:v2025.03.14,score_date:2025-08-25T00:00:00Z\ncve,epss,percentile\n";
+    let rows: String = (1..=10)
+        .map(|i| format!("CVE-2024-{i:04},0.5,0.9\n"))
+        .collect();
+    ok(&[
+        "--db",
+        db.arg(),
+        "vuln",
+        "import",
+        &write("epss.csv", &format!("{epss_head}{rows}")),
+    ]);
+    let empty_kev = write("kev0.json", &kev_with(0, 0));
+    let short_kev = write("kev-short.json", &kev_with(3, 1));
+    let small_kev = write("kev1.json", &kev_with(1, 1));
+    let header_only = write("epss0.csv", epss_head);
+    let cut = write(
+        "epss-cut.csv",
+        &format!("{epss_head}{}", &rows[..rows.len() - 5]),
+    );
+    for (file, why) in [
+        (&empty_kev, "no entry to load"),
+        (&short_kev, "says it holds 3 entries but holds 1"),
+        (&small_kev, "--allow-shrink"),
+        (&header_only, "no entry to load"),
+        (&cut, "the last line is cut off"),
+    ] {
+        refused(&db, &["vuln", "import", file], why);
+    }
+    let web = ok(&["--db", db.arg(), "inventory", "--format", "json"]);
+    assert!(
+        web.contains("\"date_added\": \"2021-11-03\""),
+        "KEV kept: {web}"
+    );
+    ok(&[
+        "--db",
+        db.arg(),
+        "vuln",
+        "import",
+        &small_kev,
+        "--allow-shrink",
+    ]);
+}
+
+/// Starts `picket detect --follow LOG --format ndjson`, its output going to `out`.
+fn start_follow(db: &Db, log: &Path, out: &Path) -> std::process::Child {
+    Command::new(PICKET)
         .args([
             "--db",
             db.arg(),
@@ -303,27 +447,96 @@ fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) {
             "ndjson",
         ])
         .env_remove("PICKET_DB")
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(out).unwrap())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn wait_for(what: &str, done: impl Fn() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "follow never got there"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_secs(30), "never {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+}
+
+/// Starts `picket detect --follow`, waits until `done` holds, then stops it with SIGINT; returns
+/// what it printed.
+fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let mut child = start_follow(db, log, &out);
+    wait_for("got there", done);
     // One more flush period, then a clean stop.
     std::thread::sleep(Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     let status = child.wait().unwrap();
     assert!(status.success(), "detect --follow exited with {status}");
+    std::fs::read_to_string(out).unwrap()
+}
+
+/// The (dedup key, window start) of every alert printed as NDJSON.
+fn printed_keys(ndjson: &str) -> Vec<(String, String)> {
+    ndjson
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["dedup_key"].to_string(), v["window_start"].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn follow_prints_each_stored_alert_once_across_a_kill() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.ndjson");
+    // Two listed clients, an alert each per hour, over twelve hours: twenty-four alerts.
+    let lines: String = (0..12)
+        .flat_map(|hour| [(hour, BAD), (hour, BAD2)])
+        .map(|(hour, client)| {
+            format!(
+                "{{\"ts\":\"2025-11-20T{hour:02}:30:00Z\",\"src\":\"{client}\",\"src_port\":40000,\"dst\":\"10.1.2.3\",\"dst_port\":22,\"proto\":\"tcp\",\"outcome\":\"established\"}}\n"
+            )
+        })
+        .collect::<String>()
+        // Then a long catch-up of a client on no feed, so that the kill lands inside it.
+        + &format!(
+            "{{\"ts\":\"2025-11-20T12:00:00Z\",\"src\":\"{CLEAN}\",\"dst\":\"10.1.2.3\",\"dst_port\":22,\"proto\":\"tcp\"}}\n"
+        )
+        .repeat(200_000);
+    std::fs::write(&log, lines).unwrap();
+    // Killed as soon as it has printed an alert: whatever it printed must be stored already,
+    // or the restart announces it as new a second time.
+    let first = dir.path().join("first.ndjson");
+    let mut child = start_follow(&db, &log, &first);
+    wait_for("printed an alert", || {
+        std::fs::metadata(&first).is_ok_and(|m| m.len() > 0)
+    });
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    child.wait().unwrap();
+    let second = follow_until(&db, &log, || alerts(&db).len() == 24);
+
+    let mut printed = printed_keys(&std::fs::read_to_string(&first).unwrap());
+    printed.extend(printed_keys(&second));
+    let mut unique = printed.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        printed.len(),
+        "an alert was printed twice as new"
+    );
+    assert!(
+        printed.len() <= 24 && printed.len() >= 23,
+        "{}",
+        printed.len()
+    );
 }
 
 #[test]

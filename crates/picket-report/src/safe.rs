@@ -1,0 +1,158 @@
+//! Third-party text (feed headers, scanner reports, banners, log lines, a `--reason`) must reach
+//! a terminal as text, never as commands: an escape sequence can retitle the window, clear the
+//! screen or hide lines, and a newline inside a cell can forge a table row. Everything Picket
+//! prints passes through here once, at render time:
+//!
+//! - [`terminal_safe`] for one field that is shown inside a line (a table cell): every control
+//!   character, newlines included, becomes a visible escape such as `\u{1b}`;
+//! - [`SafeWriter`] around the whole output stream: control characters other than newline and
+//!   tab become visible escapes, whatever renderer wrote them;
+//! - [`elide`] caps one message (a bad line quoted in an error) at a length a person can read.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+/// How many characters of one message [`elide`] keeps by default.
+pub const MAX_MESSAGE_CHARS: usize = 400;
+
+/// Whether `c` must not reach a terminal inside a field: C0 and C1 controls, DEL, and the
+/// bidirectional overrides that reorder what is shown.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every control character (newline included) and bidi override escaped (`\u{1b}`).
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if is_unsafe(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// `s` cut to about `max` characters: its start and end kept, the middle replaced by a count.
+pub fn elide(s: &str, max: usize) -> Cow<'_, str> {
+    let total = s.chars().count();
+    if total <= max {
+        return Cow::Borrowed(s);
+    }
+    let head: String = s.chars().take(max * 3 / 4).collect();
+    let tail_len = max / 4;
+    let tail: String = s.chars().skip(total - tail_len).collect();
+    Cow::Owned(format!(
+        "{head} [... {} characters left out ...] {tail}",
+        total - head.chars().count() - tail_len
+    ))
+}
+
+/// A writer that passes text through with its control characters made visible, except newline
+/// and tab (which the renderers use for layout). C0 controls and DEL are single bytes that never
+/// occur inside a UTF-8 sequence; C1 controls are `0xC2 0x80..=0x9F`, recognised across writes.
+pub struct SafeWriter<W: Write> {
+    inner: W,
+    /// The last byte written was 0xC2, held back until the next byte says what it starts.
+    held_c2: bool,
+}
+
+impl<W: Write> SafeWriter<W> {
+    pub fn new(inner: W) -> Self {
+        SafeWriter {
+            inner,
+            held_c2: false,
+        }
+    }
+}
+
+impl<W: Write> Write for SafeWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // The common case, plain text: passed through without a copy.
+        if !self.held_c2
+            && !buf
+                .iter()
+                .any(|&b| matches!(b, 0x00..=0x08 | 0x0b..=0x1f | 0x7f | 0xc2))
+        {
+            self.inner.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        let mut out = Vec::with_capacity(buf.len() + 1);
+        for &b in buf {
+            if std::mem::take(&mut self.held_c2) {
+                if (0x80..=0x9f).contains(&b) {
+                    out.extend_from_slice(format!("\\u{{{b:x}}}").as_bytes());
+                    continue;
+                }
+                out.push(0xc2);
+            }
+            match b {
+                b'\n' | b'\t' => out.push(b),
+                0x00..=0x1f | 0x7f => out.extend_from_slice(format!("\\u{{{b:x}}}").as_bytes()),
+                0xc2 => self.held_c2 = true,
+                _ => out.push(b),
+            }
+        }
+        self.inner.write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.held_c2) {
+            self.inner.write_all(&[0xc2])?;
+        }
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_and_newlines_in_fields_are_shown_not_obeyed() {
+        assert_eq!(terminal_safe("openssh"), "openssh");
+        assert_eq!(
+            terminal_safe("evil\x1b]0;pwned\x07\x1b[2J"),
+            "evil\\u{1b}]0;pwned\\u{7}\\u{1b}[2J"
+        );
+        assert_eq!(
+            terminal_safe("x\n1.2.3.4/32  forged"),
+            "x\\u{a}1.2.3.4/32  forged"
+        );
+        assert_eq!(terminal_safe("a\u{9b}b\u{202e}c"), "a\\u{9b}b\\u{202e}c");
+        assert_eq!(terminal_safe("Zürich ✓"), "Zürich ✓");
+    }
+
+    #[test]
+    fn safe_writer_escapes_controls_but_keeps_layout() {
+        let mut out = SafeWriter::new(Vec::new());
+        out.write_all("a\tb\n\x1b[2J\r".as_bytes()).unwrap();
+        // A C1 control split across two writes, then a two-byte letter split the same way.
+        out.write_all(&[b'x', 0xc2]).unwrap();
+        out.write_all(&[0x9b, 0xc2]).unwrap();
+        out.write_all(&[0xa9, b'.']).unwrap();
+        out.flush().unwrap();
+        assert_eq!(
+            String::from_utf8(out.inner).unwrap(),
+            "a\tb\n\\u{1b}[2J\\u{d}x\\u{9b}©."
+        );
+    }
+
+    #[test]
+    fn long_messages_are_elided_in_the_middle() {
+        assert_eq!(elide("short", 10), "short");
+        let line = format!("{}END", "x".repeat(50_000_000));
+        let shown = elide(&line, MAX_MESSAGE_CHARS);
+        assert!(shown.len() < 500, "{}", shown.len());
+        assert!(shown.starts_with("xxx"));
+        assert!(shown.ends_with("END"));
+        assert!(shown.contains("characters left out"), "{shown}");
+    }
+}
