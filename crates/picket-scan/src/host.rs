@@ -27,11 +27,13 @@ pub(crate) mod limits {
     pub const MAX_RETRIES: u8 = 10;
     /// Expected number of open ports missed over a whole host that the retry count aims below.
     pub const MISS_BUDGET: f64 = 0.01;
-    /// A timing probe goes out after this many port probes to the host...
+    /// A timing probe goes out after this many port probes to the host (5 % of its probes)...
     pub const TIMING_EVERY: u32 = 20;
-    /// ... or after this long, whichever comes first (at least 200 per second at low rates, so
-    /// that a judgment never waits long for its sample).
+    /// ... or, in slow start, after this long, so that the first judgments come quickly even at
+    /// low rates (at most a quarter of the probes then). Later a judgment may wait: a tenth of a
+    /// host's probes spent on timing would slow an IPS-limited scan by a tenth.
     pub const TIMING_GAP: Duration = Duration::from_millis(5);
+    pub const TIMING_GAP_MIN_EVERY: u32 = 3;
     /// Ports that answered with TCP, kept as timing probe and canary targets.
     pub const CANARIES: usize = 8;
     /// Chance that a run of unanswered timing probes is only random loss, below which the host is
@@ -40,12 +42,12 @@ pub(crate) mod limits {
     /// Canary probes, once timing probes went unanswered, before a host is called silent.
     pub const CANARY_TRIES: u8 = 4;
     /// Waits before asking a silent host again; the last one repeats until patience runs out.
-    pub const PAUSES: [Duration; 5] = [
+    /// One canary every 5 s is nothing an IPS counts, and a ban's end is noticed within 5 s.
+    pub const PAUSES: [Duration; 4] = [
         Duration::from_secs(1),
         Duration::from_secs(2),
         Duration::from_secs(4),
-        Duration::from_secs(8),
-        Duration::from_secs(10),
+        Duration::from_secs(5),
     ];
     /// Ports of the same state and reason summarised into one line above this count.
     pub const SUMMARISE_ABOVE: usize = 25;
@@ -256,9 +258,14 @@ impl PortScan {
         if self.status != Status::Active {
             return None;
         }
+        let work = self.has_port_work();
+        // With no port left to ask, timing probes are all there is to send.
+        let gap_rule = !work
+            || (self.controller.in_slow_start()
+                && self.since_timing >= limits::TIMING_GAP_MIN_EVERY);
         let timing_due = self.since_timing >= limits::TIMING_EVERY
-            || now.duration_since(self.last_timing) >= limits::TIMING_GAP;
-        let wanted = self.has_port_work() || (self.awaits_judgment() && timing_due);
+            || (gap_rule && now.duration_since(self.last_timing) >= limits::TIMING_GAP);
+        let wanted = work || (self.awaits_judgment() && timing_due);
         if !wanted {
             return None;
         }
@@ -462,6 +469,10 @@ impl PortScan {
         let answered =
             matches!(result.reason, Reason::SynAck | Reason::Reset) && !result.local_unreach;
         self.controller.on_complete(epoch, answered);
+        if self.status != Status::Active {
+            // Part of a silence being checked or waited out: not the path's loss.
+            return Verdict::Nothing;
+        }
         self.timing_sent += 1;
         if answered {
             self.answers += 1;
@@ -504,6 +515,7 @@ impl PortScan {
                 self.fail_streak = 0;
                 self.release_deferred();
                 self.ask_unconfirmed_again();
+                self.controller.forget_pending(now);
                 Verdict::Rate(self.controller.congested())
             }
             (Status::Checking { tries }, false) if tries + 1 < limits::CANARY_TRIES => {
@@ -517,6 +529,7 @@ impl PortScan {
                 self.fail_streak = 0;
                 self.last_ok = None;
                 self.stretch = (now, self.probes_sent);
+                self.controller.forget_pending(now);
                 if let Some(last) = self.interruptions.last_mut() {
                     last.resumed = true;
                     last.paused = paused;
@@ -568,6 +581,10 @@ impl PortScan {
             _ => (self.controller.rate(), self.controller.rate() / 2.0),
         };
         self.controller.cap(ceiling);
+        // The unanswered timing probes that raised the alarm were the ban, not loss.
+        let streak = u64::from(self.fail_streak);
+        self.timing_sent = self.timing_sent.saturating_sub(streak);
+        self.timing_lost = self.timing_lost.saturating_sub(streak);
         let interruption = Interruption {
             at: jiff::Timestamp::now(),
             answered_before: self.answers,

@@ -149,6 +149,10 @@ impl RateController {
         self.rate
     }
 
+    pub fn in_slow_start(&self) -> bool {
+        self.slow_start
+    }
+
     /// The end of the last stretch of sending judged healthy: a probe sent before it went out
     /// while the path delivered what it should.
     pub fn healthy_until(&self) -> Option<Instant> {
@@ -159,6 +163,15 @@ impl RateController {
     pub fn baseline_ratio(&self) -> Option<f64> {
         let (answered, completed) = self.baseline;
         (completed >= Self::MIN_SAMPLE as f64).then(|| answered / completed)
+    }
+
+    /// Forgets the timing probes not judged yet: they went out before a silence or a congestion
+    /// that was already acted on, and judged later they would punish the new rate for it.
+    pub fn forget_pending(&mut self, now: Instant) {
+        self.epochs.push(Epoch::new(now, self.rate));
+        self.current = self.epochs.len() - 1;
+        self.epoch_started = now;
+        self.judged = self.current;
     }
 
     /// After a ban: never go above `ceiling` again in this scan, and go on just below it.
