@@ -42,12 +42,11 @@ pub(crate) mod limits {
     /// Canary probes, once timing probes went unanswered, before a host is called silent.
     pub const CANARY_TRIES: u8 = 4;
     /// Waits before asking a silent host again; the last one repeats until patience runs out.
-    /// One canary every 5 s is nothing an IPS counts, and a ban's end is noticed within 5 s.
-    pub const PAUSES: [Duration; 4] = [
+    /// One canary every 3 s is nothing an IPS counts, and a ban's end is noticed within 3 s.
+    pub const PAUSES: [Duration; 3] = [
         Duration::from_secs(1),
         Duration::from_secs(2),
-        Duration::from_secs(4),
-        Duration::from_secs(5),
+        Duration::from_secs(3),
     ];
     /// Ports of the same state and reason summarised into one line above this count.
     pub const SUMMARISE_ABOVE: usize = 25;

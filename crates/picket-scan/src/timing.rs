@@ -121,7 +121,7 @@ impl RateController {
     /// ([`ban_ceiling`]) is computed from what was sent, not from this rate.
     const SLOW_START_GROWTH: f64 = 2.0;
     /// Fewest completed timing probes a judgment needs, in slow start and after.
-    const MIN_SAMPLE_SLOW_START: u64 = 8;
+    const MIN_SAMPLE_SLOW_START: u64 = 4;
     const MIN_SAMPLE: u64 = 20;
     const BASELINE_WINDOW: f64 = 400.0;
     /// Without any evidence, the rate grows once per this interval.
@@ -351,7 +351,7 @@ fn standard_error(ratio: f64, n: u64, base: f64) -> f64 {
 /// from emptying again. A smaller burst only makes the estimate safer.
 pub fn ban_ceiling(sent: u64, elapsed: Duration) -> f64 {
     let seconds = elapsed.as_secs_f64() + BAN_BURST_ALLOWANCE.as_secs_f64();
-    sent as f64 / seconds * 0.9
+    sent as f64 / seconds * 0.95
 }
 
 /// The burst a ban rule is assumed to allow, in seconds' worth of its rate.
