@@ -109,8 +109,21 @@ pub trait Store: Send {
     /// replaced), each feed's in the order it was given to [`Store::replace_feed`].
     fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError>;
 
-    /// Records that `app` runs on `host` port `port`, as `source` says (`manual`, `scan`,
-    /// `report:FILE` ...): one entry per (host, port, source), replaced by a newer call.
+    /// Records that `apps` run on `host` port `port`, as `source` says (`manual`, `scan`,
+    /// `report:FILE` ...), replacing whatever that source said there before, in one
+    /// transaction: one entry per application (a scanner report names many packages behind one
+    /// port). Of several applications with one package, the last is kept.
+    fn replace_applications(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        apps: &[Application],
+        source: &str,
+        updated_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Records that `app` alone runs on `host` port `port` as `source` says: one entry per
+    /// (host, port, source), replaced by a newer call.
     fn upsert_application(
         &mut self,
         host: IpAddr,
@@ -118,12 +131,14 @@ pub trait Store: Send {
         app: &Application,
         source: &str,
         updated_at: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.replace_applications(host, port, std::slice::from_ref(app), source, updated_at)
+    }
 
     /// Every inventory entry, by host (numerically), port and source.
     fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError>;
 
-    /// Removes one entry; `false` if there was none.
+    /// Removes the entries of one source at a host port; `false` if there were none.
     fn remove_application(
         &mut self,
         host: IpAddr,
@@ -218,7 +233,7 @@ pub struct FeedSummary {
     pub loaded_at: Timestamp,
 }
 
-/// One (host, port, source) of the inventory.
+/// One application of the inventory, at a host port, as one source says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryEntry {
     pub host: IpAddr,

@@ -628,15 +628,15 @@ impl<C: Conn> Store for SqlStore<C> {
         SqlStore::indicators(self, feed)
     }
 
-    fn upsert_application(
+    fn replace_applications(
         &mut self,
         host: IpAddr,
         port: u16,
-        app: &Application,
+        apps: &[Application],
         source: &str,
         updated_at: Timestamp,
     ) -> Result<(), StoreError> {
-        SqlStore::upsert_application(self, host, port, app, source, updated_at)
+        SqlStore::replace_applications(self, host, port, apps, source, updated_at)
     }
 
     fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {

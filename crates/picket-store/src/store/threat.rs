@@ -171,6 +171,19 @@ fn last_of_each<'a, T, K: Eq + std::hash::Hash>(
     kept
 }
 
+/// The package part of an inventory key: `ECOSYSTEM/NAME@VERSION`, empty for an application
+/// known without a package (a scan, a manual entry).
+fn package_key(app: &Application) -> String {
+    app.package.as_ref().map_or_else(String::new, |p| {
+        format!(
+            "{}/{}@{}",
+            app.ecosystem.as_deref().unwrap_or(""),
+            p.name,
+            p.version
+        )
+    })
+}
+
 impl<C: Conn> SqlStore<C> {
     pub(super) fn replace_feed(
         &mut self,
@@ -379,26 +392,39 @@ impl<C: Conn> SqlStore<C> {
         }
     }
 
-    pub(super) fn upsert_application(
+    pub(super) fn replace_applications(
         &mut self,
         host: IpAddr,
         port: u16,
-        app: &Application,
+        apps: &[Application],
         source: &str,
         updated_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let what = || format!("application on {host} port {port} from {source}");
-        let params = [
-            host.to_string().into(),
-            port.into(),
-            source.into(),
-            to_json(app, &what, "application")?.into(),
-            updated_at.as_microsecond().into(),
-        ];
-        self.exec(sql::UPSERT_APPLICATION, &params, || {
-            format!("storing {}", what())
-        })?;
-        Ok(())
+        let what = || format!("applications on {host} port {port} from {source}");
+        let kept = last_of_each(apps, package_key);
+        let mut rows = Vec::with_capacity(kept.len());
+        for app in kept {
+            rows.push([
+                host.to_string().into(),
+                port.into(),
+                source.into(),
+                package_key(app).into(),
+                to_json(app, &what, "application")?.into(),
+                updated_at.as_microsecond().into(),
+            ]);
+        }
+        self.transaction(|store| {
+            let key = [host.to_string().into(), port.into(), source.into()];
+            store.exec(sql::DELETE_APPLICATION, &key, || {
+                format!("replacing the {}", what())
+            })?;
+            for row in &rows {
+                store.exec(sql::INSERT_APPLICATION, row, || {
+                    format!("storing the {}", what())
+                })?;
+            }
+            Ok(())
+        })
     }
 
     pub(super) fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use picket_model::Timestamp;
+use picket_model::{Application, Timestamp};
 use picket_store::VulnRecord;
 use serde_json::Value;
 
@@ -144,17 +144,15 @@ pub fn import(
                     report.vulnerabilities.len(),
                     report.matches.len()
                 ));
-                if let Some((host, port)) = at {
+                if at.is_some() {
+                    // Every package the report names is its own application.
+                    let mut packages: Vec<Application> = Vec::new();
                     for m in &report.matches {
-                        if !apps.iter().any(|(_, _, a, _)| a == &m.application) {
-                            apps.push((
-                                host,
-                                port,
-                                m.application.clone(),
-                                format!("report:{name}"),
-                            ));
+                        if !packages.contains(&m.application) {
+                            packages.push(m.application.clone());
                         }
                     }
+                    apps.push((format!("report:{name}"), packages));
                 }
                 let id = match at {
                     Some((host, port)) => {
@@ -173,14 +171,18 @@ pub fn import(
     let mut store = picket_store::open(db)?;
     store.put_vuln_records(&records)?;
     let now = Timestamp::now();
-    for (host, port, app, source) in &apps {
-        store.upsert_application(*host, *port, app, source, now)?;
+    let mut added = 0;
+    if let Some((host, port)) = at {
+        for (source, packages) in &apps {
+            store.replace_applications(host, port, packages, source, now)?;
+            added += packages.len();
+        }
     }
     for line in lines {
         writeln!(out, "{line}")?;
     }
-    if !apps.is_empty() {
-        writeln!(out, "{} application(s) added to the inventory", apps.len())?;
+    if added > 0 {
+        writeln!(out, "{added} application(s) added to the inventory")?;
     }
     Ok(())
 }

@@ -28,6 +28,15 @@ impl Db {
     }
 }
 
+/// The path of a file in `tests/fixtures`.
+pub fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 pub fn run(mut cmd: Command) -> Output {
     let out = cmd.output().unwrap();
     if !out.status.success() {

@@ -9,21 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Db, PICKET, file_bytes, json, picket, picket_in};
+use crate::support::{Db, PICKET, file_bytes, fixture, json, picket, picket_in};
 
 /// A client listed by IPsum (first entry of the fixture), and another listed one.
 const BAD: &str = "77.90.185.20";
 const BAD2: &str = "77.239.124.102";
 /// A client on no feed.
 const CLEAN: &str = "192.0.2.77";
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 fn ok(args: &[&str]) -> String {
     let out = picket(args);

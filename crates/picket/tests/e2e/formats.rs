@@ -1,0 +1,104 @@
+//! Files written by other projects (see `tests/fixtures/README.md`), read end to end.
+
+use crate::support::{Db, fixture, json, picket};
+
+/// (host:port, package, vulnerability ids) of every inventory entry.
+fn inventory(db: &Db) -> Vec<(String, String, Vec<String>)> {
+    let listed = json(&picket(&[
+        "--db",
+        db.arg(),
+        "inventory",
+        "--format",
+        "json",
+    ]));
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let mut ids: Vec<String> = e["vulnerabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["vuln_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            (
+                format!("{}:{}", e["host"].as_str().unwrap(), e["port"]),
+                e["application"]["product"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned(),
+                ids,
+            )
+        })
+        .collect()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `picket vuln import FILE --at 10.0.0.5:443`, what it printed.
+fn import_at_web_server(db: &Db, file: &str) -> String {
+    stdout(&picket(&[
+        "--db",
+        db.arg(),
+        "vuln",
+        "import",
+        file,
+        "--at",
+        "10.0.0.5:443",
+    ]))
+}
+
+/// An inventory entry at 10.0.0.5:443.
+fn at_web_server(product: &str, ids: &[&str]) -> (String, String, Vec<String>) {
+    (
+        "10.0.0.5:443".to_owned(),
+        product.to_owned(),
+        ids.iter().map(|id| (*id).to_owned()).collect(),
+    )
+}
+
+#[test]
+fn every_package_of_a_scanner_report_is_its_own_application() {
+    let db = Db::new();
+    let trivy = fixture("trivy-alpine-310.json");
+    let said = import_at_web_server(&db, &trivy);
+    assert!(said.contains("2 application(s) added"), "{said}");
+    let both = ["CVE-2019-1549", "CVE-2019-1551"];
+    let mut expected = vec![
+        at_web_server("libcrypto1.1", &both),
+        at_web_server("libssl1.1", &both),
+    ];
+    assert_eq!(inventory(&db), expected);
+
+    // A second report at the same port adds its own packages; importing the first again
+    // replaces its packages instead of doubling them.
+    import_at_web_server(&db, &fixture("cyclonedx-trivy-pom.json"));
+    import_at_web_server(&db, &trivy);
+    expected.insert(
+        0,
+        at_web_server("jackson-databind", &["CVE-2020-9548", "CVE-2021-20190"]),
+    );
+    assert_eq!(inventory(&db), expected);
+
+    // Removing a report's source removes all of its packages.
+    stdout(&picket(&[
+        "--db",
+        db.arg(),
+        "inventory",
+        "remove",
+        "10.0.0.5:443",
+        "--source",
+        &format!("report:{trivy}"),
+    ]));
+    let left: Vec<String> = inventory(&db).into_iter().map(|(_, p, _)| p).collect();
+    assert_eq!(left, ["jackson-databind"]);
+}
