@@ -8,10 +8,13 @@
 //! (conntrack writes a tab after the bracketed time.) The first tuple is the original direction
 //! (originator -> responder), the second the reply. With accounting on, `packets=` and
 //! `bytes=` follow each tuple. Every message (NEW, UPDATE, DESTROY) becomes one event whose
-//! outcome is the connection's state at that message. Lines without `-o timestamp` get the
+//! outcome is the connection's state at that message; the messages of one connection share a
+//! [`FlowRef`] (the conntrack id, or the original tuple), DESTROY being the last. Lines without `-o timestamp` get the
 //! reader's clock time.
 
-use picket_model::{ConnEvent, ConnOutcome, Transport};
+use std::net::SocketAddr;
+
+use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
@@ -58,6 +61,7 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         rest = tail.trim_start();
     }
     let mut tokens = rest.split_ascii_whitespace().peekable();
+    let destroy = tokens.peek() == Some(&"[DESTROY]");
     if tokens
         .peek()
         .is_some_and(|t| matches!(*t, "[NEW]" | "[UPDATE]" | "[DESTROY]"))
@@ -146,11 +150,23 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         Some(ts) => ts,
         None => (ctx.now)(),
     };
+    let src = fields::ip("src", need(orig.src, "src")?)?;
+    let dst = fields::ip("dst", need(orig.dst, "dst")?)?;
+    // Without `-o id`, the original tuple names the connection until its DESTROY.
+    let key = match (id, src_port.zip(dst_port)) {
+        (Some(id), _) => id.to_owned(),
+        (None, Some((sport, dport))) => format!(
+            "{proto} {} > {}",
+            SocketAddr::new(src, sport),
+            SocketAddr::new(dst, dport)
+        ),
+        (None, None) => format!("{proto} {src} > {dst}"),
+    };
     Ok(Some(ConnEvent {
         ts,
-        src: fields::ip("src", need(orig.src, "src")?)?,
+        src,
         src_port,
-        dst: fields::ip("dst", need(orig.dst, "dst")?)?,
+        dst,
         dst_port,
         proto,
         outcome: outcome(proto, state, unreplied, assured),
@@ -160,6 +176,7 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         packets_out: opt_count(orig.packets, "packets")?,
         packets_in: opt_count(reply.packets, "packets")?,
         uid: id.map(str::to_owned),
+        flow: Some(FlowRef { key, last: destroy }),
         source: ctx.source(),
     }))
 }

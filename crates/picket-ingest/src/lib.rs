@@ -60,5 +60,5 @@ pub use follow::{Checkpoint, Follower};
 pub use homenet::{Direction, HomeNet};
 pub use input::{DETECT_LINES, Input};
 pub use lines::MAX_LINE;
-pub use picket_model::{ConnEvent, ConnOutcome, SourceRef, Transport};
+pub use picket_model::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
 pub use reader::{Clock, EventReader, Stats};

@@ -46,6 +46,7 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         packets_out: fields::json_u64(&obj, "packets_out", "a count")?,
         packets_in: fields::json_u64(&obj, "packets_in", "a count")?,
         uid: fields::json_str(&obj, "uid")?.map(str::to_owned),
+        flow: None,
         source: ctx.source(),
     }))
 }

@@ -1,8 +1,9 @@
 //! Suricata `eve.json`: `flow` records (one per finished flow, with counters) and `alert`
 //! records. Other event types (dns, http, tls, stats, ...) describe no connection of their own
-//! and are skipped, not reported as errors.
+//! and are skipped, not reported as errors. The records of one flow share its `flow_id`
+//! ([`FlowRef`]), so that the flow is counted once with the flow record's final counters.
 
-use picket_model::{ConnEvent, ConnOutcome, Transport};
+use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
 use serde_json::{Map, Value};
 
 use crate::error::LineProblem;
@@ -38,6 +39,10 @@ fn flow(obj: &Map<String, Value>, ctx: &LineCtx<'_>) -> Res<ConnEvent> {
         .transpose()?
         .flatten();
     ev.outcome = flow_outcome(obj, ev.proto, state, ev.packets_in)?;
+    // The flow record is written when the flow ends, with its final counters.
+    if let Some(flow) = &mut ev.flow {
+        flow.last = true;
+    }
     Ok(ev)
 }
 
@@ -117,6 +122,7 @@ fn common(
         bytes_in: counter("bytes_toclient")?,
         packets_out: counter("pkts_toserver")?,
         packets_in: counter("pkts_toclient")?,
+        flow: uid.clone().map(|key| FlowRef { key, last: false }),
         uid,
         source: ctx.source(),
     })

@@ -228,6 +228,8 @@ fn event(
         packets_out: opt(PACKETS).map(|(n, v)| fields::count(n, v)).transpose()?,
         packets_in: None,
         uid,
+        // Each record counts one direction over one aggregation interval: records add up.
+        flow: None,
         source: ctx.source(),
     })
 }

@@ -65,6 +65,7 @@ fn event(obj: &Map<String, Value>, ctx: &LineCtx<'_>) -> Res<ConnEvent> {
         packets_out: fields::json_u64(obj, "orig_pkts", "a count")?,
         packets_in: fields::json_u64(obj, "resp_pkts", "a count")?,
         uid: fields::json_str(obj, "uid")?.map(str::to_owned),
+        flow: None,
         source: ctx.source(),
     })
 }

@@ -263,6 +263,7 @@ fn event(vals: &[Option<&str>; COLUMNS.len()], ctx: &LineCtx<'_>) -> Res<ConnEve
         packets_out: opt_count(ORIG_PKTS)?,
         packets_in: opt_count(RESP_PKTS)?,
         uid: get(UID).map(str::to_owned),
+        flow: None,
         source: ctx.source(),
     })
 }

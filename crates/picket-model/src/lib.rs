@@ -21,7 +21,7 @@ mod vuln;
 
 pub use alert::{ALERT_MAX_SOURCES, Alert, AlertKind, AlertVuln, IntelHit, Severity, Suppression};
 pub use error::ModelError;
-pub use event::{ConnEvent, ConnOutcome, SourceRef, Transport};
+pub use event::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
 pub use finding::{
     Finding, FindingKind, Interference, InterferenceKind, ProbeOutcome, ProbeRecord, Recheck,
     RecheckEvidence, ServiceVuln, Verdict, VulnerableServiceEvidence,
