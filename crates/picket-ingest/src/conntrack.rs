@@ -18,7 +18,7 @@ use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
-use crate::input::{LineCtx, LineResult};
+use crate::input::{Line, LineCtx, LineResult};
 
 /// Whether a line can only be a conntrack line (for format detection).
 pub(crate) fn looks_like(line: &str) -> bool {
@@ -48,7 +48,7 @@ struct Tuple<'a> {
 pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     let mut rest = line.trim();
     if rest.is_empty() {
-        return Ok(None);
+        return Ok(Line::Nothing);
     }
     // `-o timestamp` prints `[%-8ld.%-6ld]`: the microseconds are not zero-padded but padded
     // with trailing spaces, so `[1700000000.5     ]` is 5 microseconds, not half a second.
@@ -162,7 +162,7 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         ),
         (None, None) => format!("{proto} {src} > {dst}"),
     };
-    Ok(Some(ConnEvent {
+    Ok(Line::Event(ConnEvent {
         ts,
         src,
         src_port,
@@ -225,7 +225,7 @@ fn outcome(proto: Transport, state: Option<&str>, unreplied: bool, assured: bool
 mod tests {
     use super::*;
 
-    fn run(line: &str) -> LineResult {
+    fn run(line: &str) -> Result<Option<ConnEvent>, LineProblem> {
         let now = || "2024-01-01T00:00:00Z".parse().unwrap();
         parse(
             line,
@@ -235,6 +235,7 @@ mod tests {
                 now: &now,
             },
         )
+        .map(Line::into_event)
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Follower {
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.stats.clone()
     }
 
     pub fn path(&self) -> &Path {

@@ -17,7 +17,8 @@ pub enum Input {
     ZeekTsv,
     /// Zeek `conn.log` as JSON lines (`LogAscii::use_json=T`).
     ZeekJson,
-    /// Suricata `eve.json`: `flow` and `alert` records; other event types are skipped.
+    /// Suricata `eve.json` (also as AWS Network Firewall writes it): `flow`, `netflow` and
+    /// `alert` records; other event types are skipped and counted by type.
     Suricata,
     /// AWS VPC flow logs: the default v2 format, or any custom format declared by a header line.
     VpcFlow,
@@ -71,7 +72,12 @@ fn detect_line(line: &str) -> Option<Input> {
     }
     if line.starts_with('{') {
         let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).ok()?;
-        if obj.contains_key("event_type") {
+        // AWS Network Firewall wraps each EVE record in `{"firewall_name": .., "event": {..}}`.
+        if obj.contains_key("event_type")
+            || obj
+                .get("event")
+                .is_some_and(|e| e.get("event_type").is_some())
+        {
             return Some(Input::Suricata);
         }
         if obj.contains_key("id.orig_h")
@@ -130,15 +136,38 @@ impl LineCtx<'_> {
     }
 }
 
-/// What one line turned into: an event, or nothing (a header, a comment, a record type that
-/// carries no connection), or a problem.
-pub(crate) type LineResult = Result<Option<ConnEvent>, LineProblem>;
+/// What one line turned into, when it could be parsed.
+// Made once per line and taken apart at once: boxing the event would cost an allocation per
+// event on the hot path for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Line {
+    Event(ConnEvent),
+    /// A blank line, a header or a comment.
+    Nothing,
+    /// A record of a type that describes no connection of its own (Suricata `dns`, a VPC
+    /// `NODATA` record), by its type.
+    Other(String),
+}
+
+#[cfg(test)]
+impl Line {
+    pub fn into_event(self) -> Option<ConnEvent> {
+        match self {
+            Line::Event(ev) => Some(ev),
+            Line::Nothing | Line::Other(_) => None,
+        }
+    }
+}
+
+/// What one line turned into, or the problem with it.
+pub(crate) type LineResult = Result<Line, LineProblem>;
 
 /// One parser per format; the stateful ones remember the header they have seen.
 pub(crate) enum Parser {
     ZeekTsv(zeek_tsv::ZeekTsv),
     ZeekJson,
-    Suricata,
+    Suricata(suricata::Suricata),
     VpcFlow(vpc::VpcFlow),
     Conntrack,
     Ndjson,
@@ -149,7 +178,7 @@ impl Parser {
         match input {
             Input::ZeekTsv => Parser::ZeekTsv(zeek_tsv::ZeekTsv::default()),
             Input::ZeekJson => Parser::ZeekJson,
-            Input::Suricata => Parser::Suricata,
+            Input::Suricata => Parser::Suricata(suricata::Suricata::default()),
             Input::VpcFlow => Parser::VpcFlow(vpc::VpcFlow::default()),
             Input::Conntrack => Parser::Conntrack,
             Input::Ndjson => Parser::Ndjson,
@@ -160,7 +189,7 @@ impl Parser {
         match self {
             Parser::ZeekTsv(p) => p.parse(line, ctx),
             Parser::ZeekJson => zeek_json::parse(line, ctx),
-            Parser::Suricata => suricata::parse(line, ctx),
+            Parser::Suricata(p) => p.parse(line, ctx),
             Parser::VpcFlow(p) => p.parse(line, ctx),
             Parser::Conntrack => conntrack::parse(line, ctx),
             Parser::Ndjson => ndjson::parse(line, ctx),

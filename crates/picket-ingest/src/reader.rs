@@ -1,7 +1,7 @@
 //! Streaming over a whole input (a file, a pipe, standard input): one event at a time, in
 //! constant memory.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
@@ -10,7 +10,7 @@ use picket_model::{ConnEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IngestError, LineProblem};
-use crate::input::{DETECT_LINES, Input, LineCtx, Parser};
+use crate::input::{DETECT_LINES, Input, Line, LineCtx, Parser};
 use crate::lines::{LineBuf, MAX_LINE, Next};
 
 /// Where the time comes from for lines that carry none. Injected so that tests do not depend on
@@ -18,7 +18,7 @@ use crate::lines::{LineBuf, MAX_LINE, Next};
 pub type Clock = Box<dyn Fn() -> Timestamp + Send>;
 
 /// What a reader has seen so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Lines read, blank ones included.
     pub lines: u64,
@@ -29,6 +29,37 @@ pub struct Stats {
     pub skipped: u64,
     /// Lines that could not be parsed (each was handed to the caller as an error).
     pub errors: u64,
+    /// Of the skipped lines, the records of types that describe no connection, by type (at
+    /// most [`MAX_RECORD_TYPES`] types; the rest are counted under `other`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped_types: BTreeMap<String, u64>,
+}
+
+/// How many record types [`Stats::skipped_types`] names before it counts the rest together:
+/// a type name comes from the input, so their number must not grow with it.
+pub const MAX_RECORD_TYPES: usize = 32;
+
+impl Stats {
+    fn skip_type(&mut self, kind: String) {
+        let full = self.skipped_types.len() >= MAX_RECORD_TYPES;
+        let kind = if full && !self.skipped_types.contains_key(&kind) {
+            "other".to_owned()
+        } else {
+            kind
+        };
+        *self.skipped_types.entry(kind).or_default() += 1;
+    }
+
+    /// The skipped types, most frequent first: `3 dns, 1 stats`.
+    pub fn skipped_types_text(&self) -> String {
+        let mut kinds: Vec<(&String, &u64)> = self.skipped_types.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        kinds
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Turns one line into an item of the event stream (or nothing, for a skipped line).
@@ -49,12 +80,17 @@ pub(crate) fn process(
         },
     };
     match parsed {
-        Ok(Some(ev)) => {
+        Ok(Line::Event(ev)) => {
             stats.events += 1;
             Some(Ok(ev))
         }
-        Ok(None) => {
+        Ok(Line::Nothing) => {
             stats.skipped += 1;
+            None
+        }
+        Ok(Line::Other(kind)) => {
+            stats.skipped += 1;
+            stats.skip_type(kind);
             None
         }
         Err(problem) => {
@@ -115,7 +151,7 @@ impl<R: BufRead> EventReader<R> {
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.stats.clone()
     }
 
     fn read(&mut self) -> io::Result<Next> {
@@ -261,8 +297,29 @@ mod tests {
                 lines: 5,
                 events: 2,
                 skipped: 2,
-                errors: 1
+                errors: 1,
+                skipped_types: BTreeMap::new(),
             }
+        );
+    }
+
+    #[test]
+    fn skipped_record_types_are_counted_and_bounded() {
+        let mut input = String::new();
+        for i in 0..40 {
+            input.push_str(&format!("{{\"event_type\":\"kind{i:02}\"}}\n"));
+        }
+        input.push_str("{\"event_type\":\"kind00\"}\n");
+        let mut r = EventReader::new(input.as_bytes(), "eve.json", Some(Input::Suricata));
+        assert_eq!(r.by_ref().count(), 0);
+        let s = r.stats();
+        assert_eq!(s.skipped, 41);
+        assert_eq!(s.skipped_types.len(), MAX_RECORD_TYPES + 1);
+        assert_eq!(s.skipped_types["kind00"], 2);
+        assert_eq!(s.skipped_types["other"], 8);
+        assert!(
+            s.skipped_types_text()
+                .starts_with("8 other, 2 kind00, 1 kind01")
         );
     }
 

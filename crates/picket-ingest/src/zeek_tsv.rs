@@ -9,7 +9,7 @@ use picket_model::{ConnEvent, ConnOutcome, Transport};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
-use crate::input::{LineCtx, LineResult};
+use crate::input::{Line, LineCtx, LineResult};
 
 /// The columns this reader uses, with the Zeek type each must have, in slot order.
 const COLUMNS: [(&str, &str); 13] = [
@@ -81,10 +81,10 @@ impl Default for ZeekTsv {
 impl ZeekTsv {
     pub fn parse<'a>(&mut self, line: &'a str, ctx: &LineCtx<'_>) -> LineResult {
         if line.is_empty() {
-            return Ok(None);
+            return Ok(Line::Nothing);
         }
         if line.starts_with('#') {
-            return self.meta_line(line).map(|()| None);
+            return self.meta_line(line).map(|()| Line::Nothing);
         }
         let layout = match &self.layout {
             Ok(l) => l,
@@ -122,7 +122,7 @@ impl ZeekTsv {
                 return Err(LineProblem::missing(COLUMNS[slot].0));
             }
         }
-        event(&vals, ctx).map(Some)
+        event(&vals, ctx).map(Line::Event)
     }
 
     fn meta_line(&mut self, line: &str) -> Res<()> {
@@ -319,7 +319,7 @@ fn unescape(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn run(p: &mut ZeekTsv, line: &str) -> LineResult {
+    fn run(p: &mut ZeekTsv, line: &str) -> Result<Option<ConnEvent>, LineProblem> {
         let now = || picket_model::Timestamp::UNIX_EPOCH;
         p.parse(
             line,
@@ -329,6 +329,7 @@ mod tests {
                 now: &now,
             },
         )
+        .map(Line::into_event)
     }
 
     const HEAD: [&str; 4] = [

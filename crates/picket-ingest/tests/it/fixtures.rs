@@ -130,9 +130,25 @@ fn zeek_json() {
 fn suricata_eve() {
     let p = detected("suricata_eve.json", Input::Suricata);
     assert_eq!(p.stats.skipped, 2, "dns and stats records");
+    assert_eq!(p.stats.skipped_types_text(), "1 dns, 1 stats");
     assert_eq!(outcomes(&p), [3, 1, 1, 2]);
     // The Suricata 7 alert is reported from the flow's originator, not the matching packet's.
     assert_eq!(p.events[5].src.to_string(), "192.168.100.237");
+    insta::assert_json_snapshot!(p);
+}
+
+#[test]
+fn aws_network_firewall_wraps_eve_records() {
+    let p = detected("aws_network_firewall.log", Input::Suricata);
+    assert_eq!(p.errors, Vec::<String>::new());
+    assert_eq!(p.events.len(), 3, "two alerts and a netflow record");
+    let netflow = &p.events[1];
+    assert_eq!(netflow.src.to_string(), "216.160.83.61");
+    assert_eq!(
+        (netflow.dst_port, netflow.bytes_out),
+        (Some(5060), Some(40))
+    );
+    assert_eq!(netflow.outcome, ConnOutcome::Attempted, "no reply record");
     insta::assert_json_snapshot!(p);
 }
 

@@ -187,8 +187,16 @@ impl Session<'_> {
             }
             reader.stats()
         };
+        let by_type = if stats.skipped_types.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; records of other types skipped: {}",
+                stats.skipped_types_text()
+            )
+        };
         eprintln!(
-            "picket: {source}: {} events from {} lines, {} bad lines skipped",
+            "picket: {source}: {} events from {} lines, {} bad lines skipped{by_type}",
             stats.events, stats.lines, stats.errors
         );
         Ok(())

@@ -1,5 +1,7 @@
 //! Files written by other projects (see `tests/fixtures/README.md`), read end to end.
 
+use std::path::Path;
+
 use crate::support::{Db, fixture, json, picket};
 
 /// (host:port, package, vulnerability ids) of every inventory entry.
@@ -101,4 +103,21 @@ fn every_package_of_a_scanner_report_is_its_own_application() {
     ]));
     let left: Vec<String> = inventory(&db).into_iter().map(|(_, p, _)| p).collect();
     assert_eq!(left, ["jackson-databind"]);
+}
+
+#[test]
+fn detect_says_which_record_types_it_skipped() {
+    let db = Db::new();
+    let eve = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../picket-detect/tests/fixtures/threat/suricata_docs_one_flow.json");
+    let out = picket(&["--db", db.arg(), "detect", eve.to_str().unwrap()]);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(
+            "2 events from 5 lines, 0 bad lines skipped; \
+             records of other types skipped: 1 anomaly, 1 fileinfo, 1 http"
+        ),
+        "{said}"
+    );
 }
