@@ -5,7 +5,8 @@
 //! [1700000000.123456]     [NEW] ipv4     2 tcp      6 120 SYN_SENT src=198.51.100.7 dst=10.0.0.5 sport=40000 dport=22 [UNREPLIED] src=10.0.0.5 dst=198.51.100.7 sport=22 dport=40000 id=3735928559
 //! ```
 //!
-//! (conntrack writes a tab after the bracketed time.) The first tuple is the original direction
+//! (conntrack writes a tab after the bracketed time.) The summary conntrack prints when it
+//! ends is not a record and is skipped. The first tuple is the original direction
 //! (originator -> responder), the second the reply. With accounting on, `packets=` and
 //! `bytes=` follow each tuple. Every message (NEW, UPDATE, DESTROY) becomes one event whose
 //! outcome is the connection's state at that message; the messages of one connection share a
@@ -47,7 +48,7 @@ struct Tuple<'a> {
 
 pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     let mut rest = line.trim();
-    if rest.is_empty() {
+    if rest.is_empty() || is_summary(rest) {
         return Ok(Line::Nothing);
     }
     // `-o timestamp` prints `[%-8ld.%-6ld]`: the microseconds are not zero-padded but padded
@@ -181,6 +182,15 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     }))
 }
 
+/// The line conntrack prints on standard error when it ends, which ends up in a log written
+/// with `2>&1`: `conntrack v1.4.6 (conntrack-tools): 2 flow entries have been shown.` (`-L`) or
+/// `... 5 flow events have been shown.` (`-E`).
+fn is_summary(line: &str) -> bool {
+    line.starts_with("conntrack v")
+        && line.contains("(conntrack-tools): ")
+        && line.ends_with(" have been shown.")
+}
+
 fn need<'a>(v: Option<&'a str>, field: &str) -> Res<&'a str> {
     v.ok_or_else(|| LineProblem::missing(field))
 }
@@ -273,6 +283,20 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(ev.uid.as_deref(), Some("1234"));
+    }
+
+    #[test]
+    fn the_closing_summary_is_no_record() {
+        for line in [
+            "conntrack v1.4.6 (conntrack-tools): 2 flow entries have been shown.",
+            "conntrack v1.4.8 (conntrack-tools): 0 flow entries have been shown.",
+            "conntrack v1.4.7 (conntrack-tools): 12 flow events have been shown.",
+        ] {
+            assert_eq!(run(line).unwrap(), None, "{line}");
+        }
+        assert!(
+            run("conntrack v1.4.6 (conntrack-tools): 1 flow entries have been deleted.").is_err()
+        );
     }
 
     #[test]

@@ -175,6 +175,18 @@ fn conntrack() {
 }
 
 #[test]
+fn conntrack_listing_with_its_closing_summary() {
+    let p = detected("conntrack_manual_list.log", Input::Conntrack);
+    assert_eq!(p.errors, Vec::<String>::new(), "the summary is no bad line");
+    assert_eq!((p.stats.events, p.stats.skipped), (2, 1));
+    assert_eq!(
+        (p.events[1].bytes_out, p.events[1].bytes_in),
+        (Some(18_723), Some(144_731))
+    );
+    assert_eq!(outcomes(&p), [2, 0, 0, 0]);
+}
+
+#[test]
 fn ndjson() {
     let p = detected("events.ndjson", Input::Ndjson);
     assert_eq!(p.events.len(), 3);
