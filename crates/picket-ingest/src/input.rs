@@ -13,7 +13,8 @@ use crate::{conntrack, ndjson, suricata, vpc, zeek_json, zeek_tsv};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Input {
-    /// Zeek `conn.log` in its TSV form, driven by the `#separator`, `#fields` and `#types` headers.
+    /// Zeek `conn.log` in its TSV form, driven by the `#separator`, `#fields` and `#types` headers
+    /// (or by the one header row of `LogAscii::tsv=T`).
     ZeekTsv,
     /// Zeek `conn.log` as JSON lines (`LogAscii::use_json=T`).
     ZeekJson,
@@ -69,6 +70,9 @@ fn detect_line(line: &str) -> Option<Input> {
         // Zeek's header; other comment lines decide nothing.
         return (line.starts_with("#separator") || line.starts_with("#fields"))
             .then_some(Input::ZeekTsv);
+    }
+    if zeek_tsv::is_header_row(line) {
+        return Some(Input::ZeekTsv);
     }
     if line.starts_with('{') {
         let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).ok()?;
@@ -228,6 +232,10 @@ mod tests {
                 Some(Input::ZeekTsv),
             ),
             (&["", "#fields\tts\tuid"], Some(Input::ZeekTsv)),
+            (
+                &["ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto"],
+                Some(Input::ZeekTsv),
+            ),
             (
                 &[r#"{"ts":1.5,"uid":"C1","id.orig_h":"10.0.0.1"}"#],
                 Some(Input::ZeekJson),

@@ -4,6 +4,10 @@
 //! `#empty_field` (`(empty)`), `#fields` (column names) and `#types` (column types). Columns are
 //! found by name, so logs with extra or reordered columns read the same. A new `#fields` line
 //! (concatenated or rotated logs) replaces the old layout.
+//!
+//! With `LogAscii::tsv=T` Zeek writes plain TSV instead: one header row of column names
+//! (`ts<TAB>uid<TAB>id.orig_h...`), no `#` lines, the default unset (`-`) and empty
+//! (`(empty)`) markers. That row is read as the `#fields` line would be.
 
 use picket_model::{ConnEvent, ConnOutcome, Transport};
 
@@ -85,6 +89,12 @@ impl ZeekTsv {
         }
         if line.starts_with('#') {
             return self.meta_line(line).map(|()| Line::Nothing);
+        }
+        if is_header_row(line) {
+            // A plain TSV header row is this file's #fields.
+            return self
+                .meta_line(&format!("#fields\t{line}"))
+                .map(|()| Line::Nothing);
         }
         let layout = match &self.layout {
             Ok(l) => l,
@@ -232,6 +242,12 @@ impl ZeekTsv {
     pub fn header(&self) -> Vec<String> {
         self.meta.clone()
     }
+}
+
+/// The header row of a conn log written with `LogAscii::tsv=T`: the column names, tab
+/// separated, starting with the time column.
+pub(crate) fn is_header_row(line: &str) -> bool {
+    line.starts_with("ts\t") && line.split('\t').any(|c| c == "id.orig_h")
 }
 
 fn event(vals: &[Option<&str>; COLUMNS.len()], ctx: &LineCtx<'_>) -> Res<ConnEvent> {

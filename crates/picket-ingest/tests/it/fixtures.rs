@@ -88,6 +88,28 @@ fn zeek_tsv_brimdata() {
 }
 
 #[test]
+fn zeek_tsv_written_with_logascii_tsv_mode() {
+    // The same rows as the brimdata sample, as `LogAscii::tsv=T` writes them: one header row.
+    let plain = detected("zeek_conn_tsv_mode.log", Input::ZeekTsv);
+    assert_eq!(plain.errors, Vec::<String>::new());
+    assert_eq!((plain.stats.events, plain.stats.skipped), (10, 1));
+    let full = read("zeek_conn_brimdata_zed.log", None);
+    let without_source = |events: &[ConnEvent]| -> Vec<ConnEvent> {
+        events
+            .iter()
+            .map(|e| ConnEvent {
+                source: full.events[0].source.clone(),
+                ..e.clone()
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_source(&plain.events),
+        without_source(&full.events[..10])
+    );
+}
+
+#[test]
 fn zeek_tsv_btest_baseline_masks_its_times() {
     let p = detected("zeek_conn_ssh_basic_baseline.log", Input::ZeekTsv);
     assert_eq!(p.events.len(), 0);
