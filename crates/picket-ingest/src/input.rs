@@ -103,6 +103,19 @@ fn detect_line(line: &str) -> Option<Input> {
     None
 }
 
+impl Input {
+    /// Whether the format is JSON, one object per line.
+    pub fn is_json(self) -> bool {
+        matches!(self, Input::ZeekJson | Input::Suricata | Input::Ndjson)
+    }
+}
+
+/// Whether a line opens a JSON document that goes on over the next lines: `jq .` and other
+/// pretty-printers put the opening brace or bracket of each document on a line of its own.
+pub(crate) fn opens_multi_line_json(line: &[u8]) -> bool {
+    matches!(line.trim_ascii(), b"{" | b"[" | b"[{" | b"[ {")
+}
+
 impl fmt::Display for Input {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -10,7 +10,7 @@ use picket_model::{ConnEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IngestError, LineProblem};
-use crate::input::{DETECT_LINES, Input, Line, LineCtx, Parser};
+use crate::input::{DETECT_LINES, Input, Line, LineCtx, Parser, opens_multi_line_json};
 use crate::lines::{LineBuf, MAX_LINE, Next};
 
 /// Where the time comes from for lines that carry none. Injected so that tests do not depend on
@@ -175,6 +175,12 @@ impl<R: BufRead> EventReader<R> {
             }
             let bytes = self.lines.line().to_vec();
             let text = String::from_utf8_lossy(&bytes).into_owned();
+            if seen.is_empty() && opens_multi_line_json(&bytes) {
+                return Err(IngestError::MultiLineJson {
+                    file: self.file.clone(),
+                    line: self.line_no + self.replay.len() as u64 + 1,
+                });
+            }
             self.replay.push_back((kind, bytes));
             if text.trim().is_empty() {
                 continue;
@@ -255,6 +261,16 @@ impl<R: BufRead> Iterator for EventReader<R> {
                 Some((_, bytes)) => bytes.as_slice(),
                 None => self.lines.line(),
             };
+            // One refusal for the whole input, not one bad line per line of each document.
+            if self.input.is_some_and(Input::is_json) && opens_multi_line_json(bytes) {
+                self.done = true;
+                self.stats.lines += 1;
+                self.stats.errors += 1;
+                return Some(Err(IngestError::MultiLineJson {
+                    file: self.file.clone(),
+                    line: self.line_no,
+                }));
+            }
             let ctx = LineCtx {
                 file: &self.file,
                 line: self.line_no,
@@ -321,6 +337,35 @@ mod tests {
             s.skipped_types_text()
                 .starts_with("8 other, 2 kind00, 1 kind01")
         );
+    }
+
+    #[test]
+    fn pretty_printed_json_is_refused_once() {
+        let pretty = "\n{\n  \"timestamp\": \"2023-09-18T06:14:02+0000\",\n  \"event_type\": \"flow\"\n}\n{\n}\n";
+        for input in [None, Some(Input::Suricata)] {
+            let mut r = EventReader::new(pretty.as_bytes(), "eve.json", input);
+            let items: Vec<_> = r.by_ref().collect();
+            assert_eq!(items.len(), 1, "{input:?}");
+            let err = items[0].as_ref().unwrap_err();
+            assert!(!err.is_line_error());
+            assert!(
+                err.to_string()
+                    .starts_with("eve.json:2: JSON spread over many lines"),
+                "{err}"
+            );
+        }
+        // After good lines, the first document that opens on a line of its own ends the input.
+        let mixed = format!("{NDJSON}[\n{NDJSON}");
+        let mut r = EventReader::new(mixed.as_bytes(), "x.ndjson", None);
+        let items: Vec<_> = r.by_ref().collect();
+        assert_eq!(items.len(), 2);
+        assert!(items[0].is_ok());
+        assert!(matches!(
+            items[1],
+            Err(IngestError::MultiLineJson { line: 2, .. })
+        ));
+        let s = r.stats();
+        assert_eq!(s.lines, s.events + s.skipped + s.errors);
     }
 
     #[test]

@@ -121,3 +121,25 @@ fn detect_says_which_record_types_it_skipped() {
         "{said}"
     );
 }
+
+#[test]
+fn pretty_printed_json_is_refused_once_with_a_failing_exit() {
+    let db = Db::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pretty = dir.path().join("eve-pretty.json");
+    // `jq .` of a one-line EVE record.
+    std::fs::write(
+        &pretty,
+        "{\n  \"timestamp\": \"2023-09-18T06:14:02.104517+0000\",\n  \"event_type\": \"flow\"\n}\n",
+    )
+    .unwrap();
+    let out = picket(&["--db", db.arg(), "detect", pretty.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        said.matches("JSON spread over many lines").count(),
+        1,
+        "{said}"
+    );
+    assert!(said.contains("jq -c ."), "{said}");
+}
