@@ -28,7 +28,7 @@ pub use finding::{
 };
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
-pub use ports::{PortSet, TOP_PORTS_SOURCE, top_ports};
+pub use ports::{PortSet, TOP_PORTS_SOURCE, tcp_service_name, top_ports};
 pub use run::{
     ExtraPorts, HostResult, HostStats, Interruption, PortChange, RunDiff, RunId, RunStatus,
     RunSummary, ScanProfile, ScanRun,
