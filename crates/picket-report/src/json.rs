@@ -148,7 +148,7 @@ fn write_doc<T: Serialize + ?Sized>(
         .map_err(ReportError::io(what, Format::Json))
 }
 
-fn write_line<T: Serialize + ?Sized>(
+pub(crate) fn write_line<T: Serialize + ?Sized>(
     out: &mut dyn Write,
     what: &'static str,
     value: &T,

@@ -1,8 +1,14 @@
 //! Files written by other projects (see `tests/fixtures/README.md`), read end to end.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
-use crate::support::{Db, fixture, json, picket};
+use serde_json::Value;
+
+use crate::support::{Db, fixture, interrupt, json, picket, spawn_follow};
+use crate::threat::prepared;
 
 /// (host:port, package, vulnerability ids) of every inventory entry.
 fn inventory(db: &Db) -> Vec<(String, String, Vec<String>)> {
@@ -142,4 +148,112 @@ fn pretty_printed_json_is_refused_once_with_a_failing_exit() {
         "{said}"
     );
     assert!(said.contains("jq -c ."), "{said}");
+}
+
+/// A client on the fixture's IPsum head.
+const LISTED: &str = "77.90.185.20";
+
+/// An NDJSON connection from the listed client to OpenSSH, `secs` after 2025-11-20 12:00 UTC;
+/// established when it carried more than a SYN.
+fn ssh_connection(secs: u32, bytes_out: u64) -> String {
+    let outcome = if bytes_out > 60 {
+        "established"
+    } else {
+        "attempted"
+    };
+    format!(
+        r#"{{"ts":"2025-11-20T12:{:02}:{:02}Z","src":"{LISTED}","src_port":40000,"dst":"10.1.2.3","dst_port":22,"proto":"tcp","outcome":"{outcome}","bytes_out":{bytes_out},"bytes_in":100}}"#,
+        secs / 60,
+        secs % 60
+    )
+}
+
+/// The JSON records `picket detect --format ndjson` printed.
+fn records(out: &std::process::Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_rerun_reports_stored_alerts_as_updates_not_new() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.ndjson");
+    std::fs::write(
+        &log,
+        format!("{}\n{}\n", ssh_connection(0, 500), ssh_connection(30, 900)),
+    )
+    .unwrap();
+    let detect = || {
+        picket(&[
+            "--db",
+            db.arg(),
+            "detect",
+            log.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ])
+    };
+    let first = detect();
+    let printed = records(&first);
+    assert_eq!(printed.len(), 1, "{printed:?}");
+    assert_eq!(printed[0]["type"], "alert");
+    assert_eq!(printed[0]["connections"], 2);
+    let id = printed[0]["id"].clone();
+    assert!(id.is_i64(), "the stored alert's id: {id}");
+
+    let again = detect();
+    let printed = records(&again);
+    assert_eq!(printed.len(), 1, "{printed:?}");
+    assert_eq!(printed[0]["type"], "alert-update");
+    assert_eq!(
+        (&printed[0]["id"], &printed[0]["connections"]),
+        (&id, &Value::from(2))
+    );
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("0 new alert(s), 1 updated"), "{said}");
+}
+
+#[test]
+fn follow_streams_each_new_state_of_an_alert() {
+    let db = prepared();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.ndjson");
+    std::fs::write(&log, format!("{}\n", ssh_connection(0, 60))).unwrap();
+    let mut child = spawn_follow(&db, &log, Stdio::piped());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || -> Value {
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    let first = next();
+    assert_eq!(
+        (&first["type"], &first["connections"], &first["severity"]),
+        (&"alert".into(), &1.into(), &"medium".into())
+    );
+    // The same client comes back and moves 23 MB: the stored alert grows, and the stream says so.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(f, "{}", ssh_connection(60, 23_000_000)).unwrap();
+    writeln!(f, "{}", ssh_connection(90, 500)).unwrap();
+    drop(f);
+    let update = next();
+    interrupt(child);
+    assert_eq!(update["type"], "alert-update");
+    assert_eq!(update["id"], first["id"]);
+    assert_eq!(
+        (&update["connections"], &update["severity"]),
+        (&3.into(), &"high".into()),
+        "{update}"
+    );
 }

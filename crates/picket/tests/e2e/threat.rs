@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Db, PICKET, file_bytes, fixture, json, picket, picket_in};
+use crate::support::{
+    Db, PICKET, file_bytes, fixture, interrupt, json, picket, picket_in, spawn_follow,
+};
 
 /// A client listed by IPsum (first entry of the fixture), and another listed one.
 const BAD: &str = "77.90.185.20";
@@ -28,7 +30,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 /// A store with IPsum's head loaded, NVD + KEV imported, and two vulnerable applications.
-fn prepared() -> Db {
+pub(crate) fn prepared() -> Db {
     let db = Db::new();
     let d = db.arg();
     let loaded = ok(&[
@@ -284,21 +286,7 @@ fn a_bad_feed_changes_nothing_and_names_the_problem() {
 
 /// Starts `picket detect --follow`, waits until `done` holds, then stops it with SIGINT.
 fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) {
-    let mut child = Command::new(PICKET)
-        .args([
-            "--db",
-            db.arg(),
-            "detect",
-            "--follow",
-            log.to_str().unwrap(),
-            "--format",
-            "ndjson",
-        ])
-        .env_remove("PICKET_DB")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_follow(db, log, Stdio::null());
     let start = Instant::now();
     while !done() {
         assert!(
@@ -309,13 +297,7 @@ fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) {
     }
     // One more flush period, then a clean stop.
     std::thread::sleep(Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "detect --follow exited with {status}");
+    interrupt(child);
 }
 
 #[test]
