@@ -175,7 +175,7 @@ pub struct AlertsArgs {
     /// Only this client.
     #[arg(long)]
     pub client: Option<String>,
-    /// table, json, ndjson or ocsf.
+    /// table, json, ndjson or ocsf (OCSF 1.3.0 Detection Findings, one a line).
     #[arg(long, short = 'f', default_value = "table", global = true)]
     pub format: String,
 }

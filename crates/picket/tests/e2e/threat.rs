@@ -185,13 +185,15 @@ fn listed_clients_reaching_vulnerable_apps_raise_one_alert_each_with_context() {
         2
     );
 
-    let ocsf = ok(&["--db", db.arg(), "alerts", "--format", "ocsf"]);
-    let ocsf: Value = serde_json::from_str(&ocsf).unwrap();
+    // One finding a line, the shape `detect --format ocsf` streams.
+    let ocsf: Vec<Value> = ok(&["--db", db.arg(), "alerts", "--format", "ocsf"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ocsf.len(), 2);
     assert_eq!(ocsf[0]["class_uid"], 2004);
     assert!(
-        ocsf.as_array()
-            .unwrap()
-            .iter()
+        ocsf.iter()
             .any(|f| f["evidences"][0]["src_endpoint"]["ip"] == BAD && f["class_uid"] == 2004)
     );
     let table = ok(&["--db", db.arg(), "alerts"]);
