@@ -10,12 +10,17 @@ use clap::{Args, Parser, Subcommand};
     name = "picket",
     version,
     about = "Network exposure and threat monitor: what is open, did it really change, and who is knocking.",
-    after_help = "Nmap-style spellings are accepted too: -iL FILE, -Pn, -p-, -sV."
+    after_help = "Nmap-style spellings are accepted too: -iL FILE, -Pn, -p-, -sV, -oX FILE, -oN FILE."
 )]
 pub struct Cli {
     /// Where runs and findings are stored: an SQLite file, or a postgres:// URL.
     #[arg(long, global = true, env = "PICKET_DB", default_value = "picket.db")]
     pub db: String,
+
+    /// Write the report to FILE instead of standard output (created, or replaced). Nmap's
+    /// `-oX FILE` and `-oN FILE` are `--format xml -o FILE` and `--format table -o FILE`.
+    #[arg(long, short = 'o', global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -364,6 +369,10 @@ pub fn nmap_spellings(args: impl IntoIterator<Item = String>) -> Vec<String> {
             "-iL" => out.push("--input-list".to_owned()),
             "-Pn" => out.push("--no-ping".to_owned()),
             "-sV" => out.push("--service-detect".to_owned()),
+            "-oX" | "-oN" => {
+                let format = if arg == "-oX" { "xml" } else { "table" };
+                out.extend(["--format".to_owned(), format.to_owned(), "-o".to_owned()]);
+            }
             "-p-" => {
                 out.push("-p".to_owned());
                 out.push("-".to_owned());

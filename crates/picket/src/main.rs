@@ -10,6 +10,8 @@ mod render;
 use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use clap::parser::ValueSource;
 
 use crate::cli::{Cli, Command};
@@ -54,26 +56,55 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let Some(path) = &cli.output else {
+        let stdout = std::io::stdout();
+        return dispatch(&cli, db_given, &mut stdout.lock());
+    };
+    if let Command::Scan(args) = &cli.command
+        && args.every.is_some()
+    {
+        anyhow::bail!(
+            "-o {}: with --every each run would add a report to one file, and several XML \
+             documents in one file are not valid XML; scan once per file, or list stored runs \
+             with `picket runs` and `picket diff`",
+            path.display()
+        );
+    }
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("-o {}: cannot create the file", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = dispatch(&cli, db_given, &mut out).and_then(|()| {
+        out.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("-o {}: cannot write the file", path.display()))
+    });
+    if result.is_err() && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        // Nothing was written: leave no empty report behind.
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cli.command {
         Command::Scan(args) => {
             let opts = ScanOptions::from_args(args)?;
-            commands::scan::run(&cli.db, db_given, opts, &mut out)?;
+            commands::scan::run(&cli.db, db_given, opts, out)?;
         }
-        Command::Runs(args) => commands::history::runs(&cli.db, args, &mut out)?,
-        Command::Diff(args) => commands::history::diff(&cli.db, args, &mut out)?,
-        Command::Findings(args) => commands::history::findings(&cli.db, args, &mut out)?,
-        Command::Intel(command) => commands::intel::run(&cli.db, command, &mut out)?,
+        Command::Runs(args) => commands::history::runs(&cli.db, args, out)?,
+        Command::Diff(args) => commands::history::diff(&cli.db, args, out)?,
+        Command::Findings(args) => commands::history::findings(&cli.db, args, out)?,
+        Command::Intel(command) => commands::intel::run(&cli.db, command, out)?,
         Command::Vuln(cli::VulnCommand::Import { files, at }) => {
-            commands::vuln::import(&cli.db, files, at.as_deref(), &mut out)?;
+            commands::vuln::import(&cli.db, files, at.as_deref(), out)?;
         }
-        Command::Inventory(args) => commands::inventory::run(&cli.db, args, &mut out)?,
-        Command::Detect(args) => commands::detect::run(&cli.db, args, &mut out)?,
-        Command::Alerts(args) => commands::alerts::run(&cli.db, args, &mut out)?,
-        Command::Block(args) => commands::respond::block(&cli.db, args, &mut out)?,
-        Command::Unblock(args) => commands::respond::unblock(&cli.db, args, &mut out)?,
-        Command::Blocks(args) => commands::respond::blocks(&cli.db, args, &mut out)?,
+        Command::Inventory(args) => commands::inventory::run(&cli.db, args, out)?,
+        Command::Detect(args) => commands::detect::run(&cli.db, args, out)?,
+        Command::Alerts(args) => commands::alerts::run(&cli.db, args, out)?,
+        Command::Block(args) => commands::respond::block(&cli.db, args, out)?,
+        Command::Unblock(args) => commands::respond::unblock(&cli.db, args, out)?,
+        Command::Blocks(args) => commands::respond::blocks(&cli.db, args, out)?,
     }
     out.flush()?;
     Ok(())

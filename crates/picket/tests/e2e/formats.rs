@@ -257,3 +257,37 @@ fn follow_streams_each_new_state_of_an_alert() {
         "{update}"
     );
 }
+
+#[test]
+fn output_files_take_the_report_and_nmap_spellings() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let db = Db::new();
+    let dir = tempfile::tempdir().unwrap();
+    let scan_to = |file: &Path, more: &[&str]| {
+        let mut args = vec!["--db", db.arg(), "scan", "127.0.0.1", "-p", &port];
+        args.extend(more);
+        args.extend(["-oX", file.to_str().unwrap()]);
+        picket(&args)
+    };
+    let xml = dir.path().join("scan.xml");
+    let out = scan_to(&xml, &[]);
+    assert_eq!(stdout(&out), "", "the report went to the file");
+    let written = std::fs::read_to_string(&xml).unwrap();
+    assert!(written.starts_with("<?xml"), "{written}");
+    assert!(written.contains(&format!("portid=\"{port}\"")), "{written}");
+    assert_eq!(written.matches("<nmaprun ").count(), 1);
+
+    // With --every, one file would hold several documents: refused, and no file is left.
+    let every = dir.path().join("every.xml");
+    let out = scan_to(&every, &["--every", "1s"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--every"));
+    assert!(!every.exists());
+
+    // A command that fails before writing leaves no empty report behind.
+    let empty = dir.path().join("diff.txt");
+    let out = picket(&["--db", db.arg(), "diff", "-o", empty.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(!empty.exists());
+}
