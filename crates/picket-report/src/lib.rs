@@ -28,6 +28,7 @@ use picket_model::{Finding, RunDiff, RunSummary, ScanRun};
 use thiserror::Error;
 
 pub use alerts::{AlertChangeKind, alert_block, alert_record, alerts};
+pub use human::counted;
 pub use ocsf::{OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts_ocsf, ocsf_finding};
 
 /// An output format the user can ask for with `--format`.

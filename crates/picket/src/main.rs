@@ -18,13 +18,6 @@ use crate::cli::{Cli, Command};
 use crate::options::ScanOptions;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PICKET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let argv = cli::nmap_spellings(std::env::args());
     let matches = <Cli as clap::CommandFactory>::command().get_matches_from(&argv);
     let db_given = matches.value_source("db") != Some(ValueSource::DefaultValue);
@@ -32,6 +25,20 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PICKET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(cli, db_given) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`picket findings | head`) is not a failure of ours.

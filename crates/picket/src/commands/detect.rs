@@ -19,7 +19,7 @@ use ipnet::IpNet;
 use picket_detect::threat::{ThreatDetector, ThreatSettings};
 use picket_ingest::{Checkpoint, EventReader, Follower, IngestError, Input};
 use picket_model::{Alert, Severity, Timestamp};
-use picket_report::{AlertChangeKind, Format, OcsfActivity};
+use picket_report::{AlertChangeKind, Format, OcsfActivity, counted};
 use picket_respond::Nft;
 use picket_store::{AlertWrite, BlockRecord, Store};
 use serde::{Deserialize, Serialize};
@@ -212,8 +212,10 @@ impl Session<'_> {
             )
         };
         eprintln!(
-            "picket: {source}: {} events from {} lines, {} bad lines skipped{by_type}",
-            stats.events, stats.lines, stats.errors
+            "picket: {source}: {} from {}, {} skipped{by_type}",
+            counted(stats.events, "event", "events"),
+            counted(stats.lines, "line", "lines"),
+            counted(stats.errors, "bad line", "bad lines"),
         );
         Ok(())
     }
@@ -316,13 +318,13 @@ impl Session<'_> {
     fn summary(&self) {
         let s = self.detector.stats();
         eprintln!(
-            "picket: {} events, {} inbound from outside, {} to vulnerable applications, {} from listed clients, {} suppressed; {} new alert(s), {} updated",
-            s.events,
+            "picket: {}, {} inbound from outside, {} to vulnerable applications, {} from listed clients, {} suppressed; {}, {} updated",
+            counted(s.events, "event", "events"),
             s.inbound,
             s.to_vulnerable,
             s.listed,
             s.suppressed,
-            self.new_alerts,
+            counted(self.new_alerts, "new alert", "new alerts"),
             self.updated_alerts
         );
     }

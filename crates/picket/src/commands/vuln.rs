@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use picket_model::{Application, Timestamp};
+use picket_report::counted;
 use picket_store::VulnRecord;
 use serde_json::Value;
 
@@ -81,8 +82,8 @@ pub fn import(
             Kind::Nvd => {
                 let import = picket_vuln::read_nvd(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: NVD, {} CVE records{}",
-                    import.records.len(),
+                    "{name}: NVD, {}{}",
+                    counted(import.records.len() as u64, "CVE record", "CVE records"),
                     skipped(import.skipped.len())
                 ));
                 for cve in import.records {
@@ -96,8 +97,8 @@ pub fn import(
             Kind::Osv => {
                 let import = picket_vuln::read_osv(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: OSV, {} records{}",
-                    import.records.len(),
+                    "{name}: OSV, {}{}",
+                    counted(import.records.len() as u64, "record", "records"),
                     skipped(import.skipped.len())
                 ));
                 for r in import.records {
@@ -111,9 +112,9 @@ pub fn import(
             Kind::Kev => {
                 let catalog = picket_vuln::read_kev(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: CISA KEV catalog {}, {} entries{}",
+                    "{name}: CISA KEV catalog {}, {}{}",
                     catalog.catalog_version.as_deref().unwrap_or("?"),
-                    catalog.records.len(),
+                    counted(catalog.records.len() as u64, "entry", "entries"),
                     skipped(catalog.skipped.len())
                 ));
                 // The newest catalog replaces the one before it.
@@ -126,8 +127,8 @@ pub fn import(
             Kind::Epss => {
                 let file = picket_vuln::read_epss(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: EPSS, {} scores{}",
-                    file.scores.len(),
+                    "{name}: EPSS, {}{}",
+                    counted(file.scores.len() as u64, "score", "scores"),
                     skipped(file.skipped.len())
                 ));
                 records.push(VulnRecord {
@@ -139,10 +140,18 @@ pub fn import(
             Kind::Report => {
                 let report = picket_vuln::read_report(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: {} report, {} vulnerabilities, {} package matches",
+                    "{name}: {} report, {}, {}",
                     report.format.as_str(),
-                    report.vulnerabilities.len(),
-                    report.matches.len()
+                    counted(
+                        report.vulnerabilities.len() as u64,
+                        "vulnerability",
+                        "vulnerabilities"
+                    ),
+                    counted(
+                        report.matches.len() as u64,
+                        "package match",
+                        "package matches"
+                    )
                 ));
                 if at.is_some() {
                     // Every package the report names is its own application.
@@ -171,18 +180,22 @@ pub fn import(
     let mut store = picket_store::open(db)?;
     store.put_vuln_records(&records)?;
     let now = Timestamp::now();
-    let mut added = 0;
+    let mut added = 0u64;
     if let Some((host, port)) = at {
         for (source, packages) in &apps {
             store.replace_applications(host, port, packages, source, now)?;
-            added += packages.len();
+            added += packages.len() as u64;
         }
     }
     for line in lines {
         writeln!(out, "{line}")?;
     }
     if added > 0 {
-        writeln!(out, "{added} application(s) added to the inventory")?;
+        writeln!(
+            out,
+            "{} added to the inventory",
+            counted(added, "application", "applications")
+        )?;
     }
     Ok(())
 }
