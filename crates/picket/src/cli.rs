@@ -63,6 +63,13 @@ pub enum Command {
     Unblock(UnblockArgs),
     /// Blocks in force (from nftables) and their history (from the store).
     Blocks(BlocksArgs),
+    /// Print a shell completion script (e.g. `picket completions bash > /etc/bash_completion.d/picket`).
+    Completions {
+        /// bash, elvish, fish, powershell or zsh.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, in roff (e.g. `picket man | man -l -`).
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

@@ -112,6 +112,13 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()
         Command::Block(args) => commands::respond::block(&cli.db, args, out)?,
         Command::Unblock(args) => commands::respond::unblock(&cli.db, args, out)?,
         Command::Blocks(args) => commands::respond::blocks(&cli.db, args, out)?,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "picket", out);
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
+        }
     }
     out.flush()?;
     Ok(())

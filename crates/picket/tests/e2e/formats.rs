@@ -291,3 +291,24 @@ fn output_files_take_the_report_and_nmap_spellings() {
     assert!(!out.status.success());
     assert!(!empty.exists());
 }
+
+#[test]
+fn completions_and_manual_page_come_from_the_flags() {
+    let bash = stdout(&picket(&["completions", "bash"]));
+    assert!(
+        bash.contains("_picket()") && bash.contains("--service-detect"),
+        "{bash}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("picket.bash");
+    std::fs::write(&script, &bash).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(syntax.status.success(), "{syntax:?}");
+    let man = stdout(&picket(&["man"]));
+    assert!(man.contains(".TH picket 1"), "{man}");
+    assert!(man.contains("detect"), "subcommands are listed");
+}
