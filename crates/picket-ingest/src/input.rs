@@ -103,13 +103,6 @@ fn detect_line(line: &str) -> Option<Input> {
     None
 }
 
-impl Input {
-    /// Whether the format is JSON, one object per line.
-    pub fn is_json(self) -> bool {
-        matches!(self, Input::ZeekJson | Input::Suricata | Input::Ndjson)
-    }
-}
-
 /// Whether a line opens a JSON document that goes on over the next lines: `jq .` and other
 /// pretty-printers put the opening brace or bracket of each document on a line of its own.
 pub(crate) fn opens_multi_line_json(line: &[u8]) -> bool {
@@ -215,6 +208,14 @@ impl Parser {
 
     /// The header lines that define the parser's state now, so that a follower resuming in
     /// the middle of a file can rebuild it without re-reading the file's beginning.
+    /// Whether the format takes one JSON object a line.
+    pub fn is_json(&self) -> bool {
+        matches!(
+            self,
+            Parser::ZeekJson | Parser::Suricata(_) | Parser::Ndjson
+        )
+    }
+
     pub fn header(&self) -> Vec<String> {
         match self {
             Parser::ZeekTsv(p) => p.header(),

@@ -72,6 +72,15 @@ pub(crate) fn process(
     limit: usize,
 ) -> Option<Result<ConnEvent, IngestError>> {
     stats.lines += 1;
+    // One refusal for the whole input, not one bad line per line of each document: the caller
+    // stops at an error that is not a line error.
+    if parser.is_json() && opens_multi_line_json(bytes) {
+        stats.errors += 1;
+        return Some(Err(IngestError::MultiLineJson {
+            file: ctx.file.to_owned(),
+            line: ctx.line,
+        }));
+    }
     let parsed = match kind {
         Next::TooLong => Err(LineProblem::TooLong { limit }),
         _ => match std::str::from_utf8(bytes) {
@@ -261,16 +270,6 @@ impl<R: BufRead> Iterator for EventReader<R> {
                 Some((_, bytes)) => bytes.as_slice(),
                 None => self.lines.line(),
             };
-            // One refusal for the whole input, not one bad line per line of each document.
-            if self.input.is_some_and(Input::is_json) && opens_multi_line_json(bytes) {
-                self.done = true;
-                self.stats.lines += 1;
-                self.stats.errors += 1;
-                return Some(Err(IngestError::MultiLineJson {
-                    file: self.file.clone(),
-                    line: self.line_no,
-                }));
-            }
             let ctx = LineCtx {
                 file: &self.file,
                 line: self.line_no,
@@ -285,6 +284,7 @@ impl<R: BufRead> Iterator for EventReader<R> {
                 bytes,
                 self.lines.limit(),
             ) {
+                self.done = item.as_ref().is_err_and(|e| !e.is_line_error());
                 return Some(item);
             }
         }
