@@ -135,7 +135,7 @@ pub trait Store: Send {
         self.replace_applications(host, port, std::slice::from_ref(app), source, updated_at)
     }
 
-    /// Every inventory entry, by host (numerically), port and source.
+    /// Every inventory entry, by host (numerically), port, source and product.
     fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError>;
 
     /// Removes the entries of one source at a host port; `false` if there were none.

@@ -447,8 +447,16 @@ impl<C: Conn> SqlStore<C> {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        // Hosts are text in the table ("192.0.2.10" < "192.0.2.2"): sort them as addresses.
-        entries.sort_by(|a, b| (a.host, a.port, &a.source).cmp(&(b.host, b.port, &b.source)));
+        // Hosts are text in the table ("192.0.2.10" < "192.0.2.2"): sort them as addresses. A
+        // report's packages come by product name (then by package key, the query's order).
+        entries.sort_by(|a, b| {
+            (a.host, a.port, &a.source, &a.application.product).cmp(&(
+                b.host,
+                b.port,
+                &b.source,
+                &b.application.product,
+            ))
+        });
         Ok(entries)
     }
 

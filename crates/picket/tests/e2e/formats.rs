@@ -90,10 +90,16 @@ fn every_package_of_a_scanner_report_is_its_own_application() {
     // A second report at the same port adds its own packages; importing the first again
     // replaces its packages instead of doubling them.
     import_at_web_server(&db, &fixture("cyclonedx-trivy-pom.json"));
+    let said = import_at_web_server(&db, &fixture("grype-images-presenter.json"));
+    assert!(said.contains("2 applications added"), "{said}");
     import_at_web_server(&db, &trivy);
-    expected.insert(
-        0,
-        at_web_server("jackson-databind", &["CVE-2020-9548", "CVE-2021-20190"]),
+    expected.splice(
+        0..0,
+        [
+            at_web_server("jackson-databind", &["CVE-2020-9548", "CVE-2021-20190"]),
+            at_web_server("package-1", &["CVE-1999-0001"]),
+            at_web_server("package-2", &["CVE-1999-0002"]),
+        ],
     );
     assert_eq!(inventory(&db), expected);
 
@@ -108,7 +114,7 @@ fn every_package_of_a_scanner_report_is_its_own_application() {
         &format!("report:{trivy}"),
     ]));
     let left: Vec<String> = inventory(&db).into_iter().map(|(_, p, _)| p).collect();
-    assert_eq!(left, ["jackson-databind"]);
+    assert_eq!(left, ["jackson-databind", "package-1", "package-2"]);
 }
 
 #[test]
