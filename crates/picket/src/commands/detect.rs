@@ -219,9 +219,10 @@ impl Session<'_> {
         let by_type = if stats.skipped_types.is_empty() {
             String::new()
         } else {
+            // The type names come from the input: shown, never obeyed.
             format!(
                 "; records of other types skipped: {}",
-                stats.skipped_types_text()
+                render::shown(&stats.skipped_types_text())
             )
         };
         eprintln!(

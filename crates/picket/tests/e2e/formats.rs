@@ -135,6 +135,26 @@ fn detect_says_which_record_types_it_skipped() {
 }
 
 #[test]
+fn skipped_record_types_reach_the_terminal_as_text() {
+    let db = Db::new();
+    let dir = tempfile::tempdir().unwrap();
+    let eve = dir.path().join("eve.json");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../picket-detect/tests/fixtures/threat/suricata_docs_one_flow.json");
+    let mut text = std::fs::read_to_string(fixture).unwrap();
+    text.push_str(
+        r#"{"timestamp":"2023-09-18T06:14:02.104517+0000","event_type":"evil\u001b]0;pwned\u0007"}"#,
+    );
+    text.push('\n');
+    std::fs::write(&eve, text).unwrap();
+    let out = picket(&["--db", db.arg(), "detect", eve.to_str().unwrap()]);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("1 evil\\u{1b}]0;pwned\\u{7}"), "{said}");
+    assert!(!said.contains('\u{1b}'), "{said}");
+}
+
+#[test]
 fn pretty_printed_json_is_refused_once_with_a_failing_exit() {
     let db = Db::new();
     let dir = tempfile::tempdir().unwrap();
