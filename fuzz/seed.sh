@@ -64,9 +64,11 @@ fixture_versions() {
 
 if wanted ingest_zeek_tsv; then copy ingest_zeek_tsv "$ingest"/zeek_conn_*.log; fi
 if wanted ingest_zeek_json; then copy ingest_zeek_json "$ingest"/zeek_conn.json; fi
-if wanted ingest_suricata; then copy ingest_suricata "$ingest"/suricata_eve.json; fi
+if wanted ingest_suricata; then
+    copy ingest_suricata "$ingest"/suricata_eve.json "$ingest"/aws_network_firewall.log
+fi
 if wanted ingest_vpc; then copy ingest_vpc "$ingest"/aws_vpc_*.log "$ingest"/vpc_custom.log; fi
-if wanted ingest_conntrack; then copy ingest_conntrack "$ingest"/conntrack.log; fi
+if wanted ingest_conntrack; then copy ingest_conntrack "$ingest"/conntrack*.log; fi
 if wanted ingest_ndjson; then copy ingest_ndjson "$ingest"/events.ndjson; fi
 if wanted ingest_detect; then
     copy ingest_detect "$ingest"/*.log "$ingest"/*.json "$ingest"/*.ndjson

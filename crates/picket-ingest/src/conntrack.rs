@@ -5,17 +5,21 @@
 //! [1700000000.123456]     [NEW] ipv4     2 tcp      6 120 SYN_SENT src=198.51.100.7 dst=10.0.0.5 sport=40000 dport=22 [UNREPLIED] src=10.0.0.5 dst=198.51.100.7 sport=22 dport=40000 id=3735928559
 //! ```
 //!
-//! (conntrack writes a tab after the bracketed time.) The first tuple is the original direction
+//! (conntrack writes a tab after the bracketed time.) The summary conntrack prints when it
+//! ends is not a record and is skipped. The first tuple is the original direction
 //! (originator -> responder), the second the reply. With accounting on, `packets=` and
 //! `bytes=` follow each tuple. Every message (NEW, UPDATE, DESTROY) becomes one event whose
-//! outcome is the connection's state at that message. Lines without `-o timestamp` get the
+//! outcome is the connection's state at that message; the messages of one connection share a
+//! [`FlowRef`] (the conntrack id, or the original tuple), DESTROY being the last. Lines without `-o timestamp` get the
 //! reader's clock time.
 
-use picket_model::{ConnEvent, ConnOutcome, Transport};
+use std::net::SocketAddr;
+
+use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
-use crate::input::{LineCtx, LineResult};
+use crate::input::{Line, LineCtx, LineResult};
 
 /// Whether a line can only be a conntrack line (for format detection).
 pub(crate) fn looks_like(line: &str) -> bool {
@@ -44,8 +48,8 @@ struct Tuple<'a> {
 
 pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     let mut rest = line.trim();
-    if rest.is_empty() {
-        return Ok(None);
+    if rest.is_empty() || is_summary(rest) {
+        return Ok(Line::Nothing);
     }
     // `-o timestamp` prints `[%-8ld.%-6ld]`: the microseconds are not zero-padded but padded
     // with trailing spaces, so `[1700000000.5     ]` is 5 microseconds, not half a second.
@@ -58,6 +62,7 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         rest = tail.trim_start();
     }
     let mut tokens = rest.split_ascii_whitespace().peekable();
+    let destroy = tokens.peek() == Some(&"[DESTROY]");
     if tokens
         .peek()
         .is_some_and(|t| matches!(*t, "[NEW]" | "[UPDATE]" | "[DESTROY]"))
@@ -146,11 +151,23 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         Some(ts) => ts,
         None => (ctx.now)(),
     };
-    Ok(Some(ConnEvent {
+    let src = fields::ip("src", need(orig.src, "src")?)?;
+    let dst = fields::ip("dst", need(orig.dst, "dst")?)?;
+    // Without `-o id`, the original tuple names the connection until its DESTROY.
+    let key = match (id, src_port.zip(dst_port)) {
+        (Some(id), _) => id.to_owned(),
+        (None, Some((sport, dport))) => format!(
+            "{proto} {} > {}",
+            SocketAddr::new(src, sport),
+            SocketAddr::new(dst, dport)
+        ),
+        (None, None) => format!("{proto} {src} > {dst}"),
+    };
+    Ok(Line::Event(ConnEvent {
         ts,
-        src: fields::ip("src", need(orig.src, "src")?)?,
+        src,
         src_port,
-        dst: fields::ip("dst", need(orig.dst, "dst")?)?,
+        dst,
         dst_port,
         proto,
         outcome: outcome(proto, state, unreplied, assured),
@@ -160,8 +177,18 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         packets_out: opt_count(orig.packets, "packets")?,
         packets_in: opt_count(reply.packets, "packets")?,
         uid: id.map(str::to_owned),
+        flow: Some(FlowRef { key, last: destroy }),
         source: ctx.source(),
     }))
+}
+
+/// The line conntrack prints on standard error when it ends, which ends up in a log written
+/// with `2>&1`: `conntrack v1.4.6 (conntrack-tools): 2 flow entries have been shown.` (`-L`) or
+/// `... 5 flow events have been shown.` (`-E`).
+fn is_summary(line: &str) -> bool {
+    line.starts_with("conntrack v")
+        && line.contains("(conntrack-tools): ")
+        && line.ends_with(" have been shown.")
 }
 
 fn need<'a>(v: Option<&'a str>, field: &str) -> Res<&'a str> {
@@ -208,7 +235,7 @@ fn outcome(proto: Transport, state: Option<&str>, unreplied: bool, assured: bool
 mod tests {
     use super::*;
 
-    fn run(line: &str) -> LineResult {
+    fn run(line: &str) -> Result<Option<ConnEvent>, LineProblem> {
         let now = || "2024-01-01T00:00:00Z".parse().unwrap();
         parse(
             line,
@@ -218,6 +245,7 @@ mod tests {
                 now: &now,
             },
         )
+        .map(Line::into_event)
     }
 
     #[test]
@@ -255,6 +283,20 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(ev.uid.as_deref(), Some("1234"));
+    }
+
+    #[test]
+    fn the_closing_summary_is_no_record() {
+        for line in [
+            "conntrack v1.4.6 (conntrack-tools): 2 flow entries have been shown.",
+            "conntrack v1.4.8 (conntrack-tools): 0 flow entries have been shown.",
+            "conntrack v1.4.7 (conntrack-tools): 12 flow events have been shown.",
+        ] {
+            assert_eq!(run(line).unwrap(), None, "{line}");
+        }
+        assert!(
+            run("conntrack v1.4.6 (conntrack-tools): 1 flow entries have been deleted.").is_err()
+        );
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub enum IngestError {
     /// The first lines of the input match none of the formats.
     #[error("{file}: cannot tell the format from its first {lines} lines; choose one explicitly")]
     UnknownFormat { file: String, lines: usize },
+    /// The input is JSON spread over many lines (pretty-printed, as `jq .` writes it), where
+    /// the JSON formats take one object per line.
+    #[error(
+        "{file}:{line}: JSON spread over many lines (pretty-printed, as `jq .` writes it); \
+         Picket reads one JSON object per line: convert it with `jq -c .`"
+    )]
+    MultiLineJson { file: String, line: u64 },
     /// Reading the input failed.
     #[error("{file}: read failed after line {line}: {source}")]
     Io {

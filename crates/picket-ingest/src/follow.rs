@@ -9,7 +9,7 @@ use picket_model::{ConnEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
-use crate::input::{DETECT_LINES, Input, LineCtx, Parser};
+use crate::input::{DETECT_LINES, Input, LineCtx, Parser, opens_multi_line_json};
 use crate::lines::{LineBuf, MAX_LINE, Next};
 use crate::reader::{Clock, Stats, process};
 
@@ -151,7 +151,7 @@ impl Follower {
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.stats.clone()
     }
 
     pub fn path(&self) -> &Path {
@@ -222,6 +222,7 @@ impl Follower {
                 self.lines.line(),
                 self.lines.limit(),
             ) {
+                self.failed = item.as_ref().is_err_and(|e| !e.is_line_error());
                 return Some(item);
             }
         }
@@ -397,6 +398,21 @@ impl Follower {
             .filter(|l| !l.trim().is_empty())
             .take(DETECT_LINES)
             .collect();
+        if lines
+            .first()
+            .is_some_and(|l| opens_multi_line_json(l.as_bytes()))
+        {
+            self.failed = true;
+            self.stats.errors += 1;
+            let line = complete
+                .split(|b| *b == b'\n')
+                .position(|l| !l.trim_ascii().is_empty())
+                .map_or(1, |i| i as u64 + 1);
+            return Err(IngestError::MultiLineJson {
+                file: self.label.clone(),
+                line,
+            });
+        }
         if let Some(input) = Input::detect(&lines) {
             self.cp.input = Some(input);
             self.parser = Some(Parser::new(input));

@@ -137,6 +137,7 @@ mod tests {
             packets_out: None,
             packets_in: None,
             uid: None,
+            flow: None,
             source: SourceRef {
                 file: "-".into(),
                 line: 1,

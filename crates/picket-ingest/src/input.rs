@@ -13,11 +13,13 @@ use crate::{conntrack, ndjson, suricata, vpc, zeek_json, zeek_tsv};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Input {
-    /// Zeek `conn.log` in its TSV form, driven by the `#separator`, `#fields` and `#types` headers.
+    /// Zeek `conn.log` in its TSV form, driven by the `#separator`, `#fields` and `#types` headers
+    /// (or by the one header row of `LogAscii::tsv=T`).
     ZeekTsv,
     /// Zeek `conn.log` as JSON lines (`LogAscii::use_json=T`).
     ZeekJson,
-    /// Suricata `eve.json`: `flow` and `alert` records; other event types are skipped.
+    /// Suricata `eve.json` (also as AWS Network Firewall writes it): `flow`, `netflow` and
+    /// `alert` records; other event types are skipped and counted by type.
     Suricata,
     /// AWS VPC flow logs: the default v2 format, or any custom format declared by a header line.
     VpcFlow,
@@ -69,9 +71,17 @@ fn detect_line(line: &str) -> Option<Input> {
         return (line.starts_with("#separator") || line.starts_with("#fields"))
             .then_some(Input::ZeekTsv);
     }
+    if zeek_tsv::is_header_row(line) {
+        return Some(Input::ZeekTsv);
+    }
     if line.starts_with('{') {
         let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).ok()?;
-        if obj.contains_key("event_type") {
+        // AWS Network Firewall wraps each EVE record in `{"firewall_name": .., "event": {..}}`.
+        if obj.contains_key("event_type")
+            || obj
+                .get("event")
+                .is_some_and(|e| e.get("event_type").is_some())
+        {
             return Some(Input::Suricata);
         }
         if obj.contains_key("id.orig_h")
@@ -91,6 +101,12 @@ fn detect_line(line: &str) -> Option<Input> {
         return Some(Input::VpcFlow);
     }
     None
+}
+
+/// Whether a line opens a JSON document that goes on over the next lines: `jq .` and other
+/// pretty-printers put the opening brace or bracket of each document on a line of its own.
+pub(crate) fn opens_multi_line_json(line: &[u8]) -> bool {
+    matches!(line.trim_ascii(), b"{" | b"[" | b"[{" | b"[ {")
 }
 
 impl fmt::Display for Input {
@@ -130,15 +146,38 @@ impl LineCtx<'_> {
     }
 }
 
-/// What one line turned into: an event, or nothing (a header, a comment, a record type that
-/// carries no connection), or a problem.
-pub(crate) type LineResult = Result<Option<ConnEvent>, LineProblem>;
+/// What one line turned into, when it could be parsed.
+// Made once per line and taken apart at once: boxing the event would cost an allocation per
+// event on the hot path for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Line {
+    Event(ConnEvent),
+    /// A blank line, a header or a comment.
+    Nothing,
+    /// A record of a type that describes no connection of its own (Suricata `dns`, a VPC
+    /// `NODATA` record), by its type.
+    Other(String),
+}
+
+#[cfg(test)]
+impl Line {
+    pub fn into_event(self) -> Option<ConnEvent> {
+        match self {
+            Line::Event(ev) => Some(ev),
+            Line::Nothing | Line::Other(_) => None,
+        }
+    }
+}
+
+/// What one line turned into, or the problem with it.
+pub(crate) type LineResult = Result<Line, LineProblem>;
 
 /// One parser per format; the stateful ones remember the header they have seen.
 pub(crate) enum Parser {
     ZeekTsv(zeek_tsv::ZeekTsv),
     ZeekJson,
-    Suricata,
+    Suricata(suricata::Suricata),
     VpcFlow(vpc::VpcFlow),
     Conntrack,
     Ndjson,
@@ -149,7 +188,7 @@ impl Parser {
         match input {
             Input::ZeekTsv => Parser::ZeekTsv(zeek_tsv::ZeekTsv::default()),
             Input::ZeekJson => Parser::ZeekJson,
-            Input::Suricata => Parser::Suricata,
+            Input::Suricata => Parser::Suricata(suricata::Suricata::default()),
             Input::VpcFlow => Parser::VpcFlow(vpc::VpcFlow::default()),
             Input::Conntrack => Parser::Conntrack,
             Input::Ndjson => Parser::Ndjson,
@@ -160,7 +199,7 @@ impl Parser {
         match self {
             Parser::ZeekTsv(p) => p.parse(line, ctx),
             Parser::ZeekJson => zeek_json::parse(line, ctx),
-            Parser::Suricata => suricata::parse(line, ctx),
+            Parser::Suricata(p) => p.parse(line, ctx),
             Parser::VpcFlow(p) => p.parse(line, ctx),
             Parser::Conntrack => conntrack::parse(line, ctx),
             Parser::Ndjson => ndjson::parse(line, ctx),
@@ -169,6 +208,14 @@ impl Parser {
 
     /// The header lines that define the parser's state now, so that a follower resuming in
     /// the middle of a file can rebuild it without re-reading the file's beginning.
+    /// Whether the format takes one JSON object a line.
+    pub fn is_json(&self) -> bool {
+        matches!(
+            self,
+            Parser::ZeekJson | Parser::Suricata(_) | Parser::Ndjson
+        )
+    }
+
     pub fn header(&self) -> Vec<String> {
         match self {
             Parser::ZeekTsv(p) => p.header(),
@@ -199,6 +246,10 @@ mod tests {
                 Some(Input::ZeekTsv),
             ),
             (&["", "#fields\tts\tuid"], Some(Input::ZeekTsv)),
+            (
+                &["ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto"],
+                Some(Input::ZeekTsv),
+            ),
             (
                 &[r#"{"ts":1.5,"uid":"C1","id.orig_h":"10.0.0.1"}"#],
                 Some(Input::ZeekJson),

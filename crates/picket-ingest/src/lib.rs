@@ -1,8 +1,8 @@
 //! Picket's connection-event sources: every connection-log format is parsed here into one typed
 //! shape, [`ConnEvent`], before anything else in the threat pipeline sees it.
 //!
-//! Formats ([`Input`]): Zeek `conn.log` (TSV and JSON), Suricata `eve.json` (flow and alert
-//! records), AWS VPC flow logs (default v2 and custom header formats), `conntrack -E` lines, and
+//! Formats ([`Input`]): Zeek `conn.log` (TSV and JSON), Suricata `eve.json` (flow, netflow and
+//! alert records, also wrapped by AWS Network Firewall), AWS VPC flow logs (default v2 and custom header formats), `conntrack -E` lines, and
 //! the NDJSON shape below. [`Input::detect`] picks the format from the first lines; each can be
 //! chosen explicitly.
 //!
@@ -12,7 +12,8 @@
 //!
 //! A line that cannot be parsed becomes an [`IngestError::Line`] naming file, line and field
 //! (`conn.log:17: field id.resp_p: 'abc' is not a port`); it is counted in [`Stats`] and
-//! reading goes on with the next line.
+//! reading goes on with the next line. Records of a type that describes no connection
+//! (Suricata `dns`, VPC `NODATA`) are skipped and counted by type in [`Stats`].
 //!
 //! This crate must never panic on input, never hold a whole input in memory, and never guess a
 //! value a source did not give (an unknown outcome stays [`ConnOutcome::Unknown`]). It reads
@@ -60,5 +61,5 @@ pub use follow::{Checkpoint, Follower};
 pub use homenet::{Direction, HomeNet};
 pub use input::{DETECT_LINES, Input};
 pub use lines::MAX_LINE;
-pub use picket_model::{ConnEvent, ConnOutcome, SourceRef, Transport};
-pub use reader::{Clock, EventReader, Stats};
+pub use picket_model::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
+pub use reader::{Clock, EventReader, MAX_RECORD_TYPES, Stats};

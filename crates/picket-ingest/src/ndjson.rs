@@ -5,12 +5,12 @@ use picket_model::{ConnEvent, ConnOutcome};
 
 use crate::error::LineProblem;
 use crate::fields;
-use crate::input::{LineCtx, LineResult};
+use crate::input::{Line, LineCtx, LineResult};
 use crate::zeek_json::parse_object;
 
 pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     if line.trim().is_empty() {
-        return Ok(None);
+        return Ok(Line::Nothing);
     }
     let obj = parse_object(line)?;
     let ts = match fields::get(&obj, "ts") {
@@ -32,7 +32,7 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
             LineProblem::bad("outcome", s, "established, attempted, rejected or unknown")
         })?,
     };
-    Ok(Some(ConnEvent {
+    Ok(Line::Event(ConnEvent {
         ts,
         src: fields::json_ip(&obj, "src")?,
         src_port,
@@ -46,6 +46,7 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
         packets_out: fields::json_u64(&obj, "packets_out", "a count")?,
         packets_in: fields::json_u64(&obj, "packets_in", "a count")?,
         uid: fields::json_str(&obj, "uid")?.map(str::to_owned),
+        flow: None,
         source: ctx.source(),
     }))
 }
@@ -54,7 +55,7 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
 mod tests {
     use super::*;
 
-    fn run(line: &str) -> LineResult {
+    fn run(line: &str) -> Result<Option<ConnEvent>, LineProblem> {
         let now = || picket_model::Timestamp::UNIX_EPOCH;
         parse(
             line,
@@ -64,6 +65,7 @@ mod tests {
                 now: &now,
             },
         )
+        .map(Line::into_event)
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Streaming over a whole input (a file, a pipe, standard input): one event at a time, in
 //! constant memory.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
@@ -10,7 +10,7 @@ use picket_model::{ConnEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IngestError, LineProblem};
-use crate::input::{DETECT_LINES, Input, LineCtx, Parser};
+use crate::input::{DETECT_LINES, Input, Line, LineCtx, Parser, opens_multi_line_json};
 use crate::lines::{LineBuf, MAX_LINE, Next};
 
 /// Where the time comes from for lines that carry none. Injected so that tests do not depend on
@@ -18,7 +18,7 @@ use crate::lines::{LineBuf, MAX_LINE, Next};
 pub type Clock = Box<dyn Fn() -> Timestamp + Send>;
 
 /// What a reader has seen so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Lines read, blank ones included.
     pub lines: u64,
@@ -29,6 +29,37 @@ pub struct Stats {
     pub skipped: u64,
     /// Lines that could not be parsed (each was handed to the caller as an error).
     pub errors: u64,
+    /// Of the skipped lines, the records of types that describe no connection, by type (at
+    /// most [`MAX_RECORD_TYPES`] types; the rest are counted under `other`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped_types: BTreeMap<String, u64>,
+}
+
+/// How many record types [`Stats::skipped_types`] names before it counts the rest together:
+/// a type name comes from the input, so their number must not grow with it.
+pub const MAX_RECORD_TYPES: usize = 32;
+
+impl Stats {
+    fn skip_type(&mut self, kind: String) {
+        let full = self.skipped_types.len() >= MAX_RECORD_TYPES;
+        let kind = if full && !self.skipped_types.contains_key(&kind) {
+            "other".to_owned()
+        } else {
+            kind
+        };
+        *self.skipped_types.entry(kind).or_default() += 1;
+    }
+
+    /// The skipped types, most frequent first: `3 dns, 1 stats`.
+    pub fn skipped_types_text(&self) -> String {
+        let mut kinds: Vec<(&String, &u64)> = self.skipped_types.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        kinds
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Turns one line into an item of the event stream (or nothing, for a skipped line).
@@ -41,6 +72,15 @@ pub(crate) fn process(
     limit: usize,
 ) -> Option<Result<ConnEvent, IngestError>> {
     stats.lines += 1;
+    // One refusal for the whole input, not one bad line per line of each document: the caller
+    // stops at an error that is not a line error.
+    if parser.is_json() && opens_multi_line_json(bytes) {
+        stats.errors += 1;
+        return Some(Err(IngestError::MultiLineJson {
+            file: ctx.file.to_owned(),
+            line: ctx.line,
+        }));
+    }
     let parsed = match kind {
         Next::TooLong => Err(LineProblem::TooLong { limit }),
         _ => match std::str::from_utf8(bytes) {
@@ -49,12 +89,17 @@ pub(crate) fn process(
         },
     };
     match parsed {
-        Ok(Some(ev)) => {
+        Ok(Line::Event(ev)) => {
             stats.events += 1;
             Some(Ok(ev))
         }
-        Ok(None) => {
+        Ok(Line::Nothing) => {
             stats.skipped += 1;
+            None
+        }
+        Ok(Line::Other(kind)) => {
+            stats.skipped += 1;
+            stats.skip_type(kind);
             None
         }
         Err(problem) => {
@@ -115,7 +160,7 @@ impl<R: BufRead> EventReader<R> {
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.stats.clone()
     }
 
     fn read(&mut self) -> io::Result<Next> {
@@ -139,6 +184,12 @@ impl<R: BufRead> EventReader<R> {
             }
             let bytes = self.lines.line().to_vec();
             let text = String::from_utf8_lossy(&bytes).into_owned();
+            if seen.is_empty() && opens_multi_line_json(&bytes) {
+                return Err(IngestError::MultiLineJson {
+                    file: self.file.clone(),
+                    line: self.line_no + self.replay.len() as u64 + 1,
+                });
+            }
             self.replay.push_back((kind, bytes));
             if text.trim().is_empty() {
                 continue;
@@ -233,6 +284,7 @@ impl<R: BufRead> Iterator for EventReader<R> {
                 bytes,
                 self.lines.limit(),
             ) {
+                self.done = item.as_ref().is_err_and(|e| !e.is_line_error());
                 return Some(item);
             }
         }
@@ -261,9 +313,59 @@ mod tests {
                 lines: 5,
                 events: 2,
                 skipped: 2,
-                errors: 1
+                errors: 1,
+                skipped_types: BTreeMap::new(),
             }
         );
+    }
+
+    #[test]
+    fn skipped_record_types_are_counted_and_bounded() {
+        let mut input = String::new();
+        for i in 0..40 {
+            input.push_str(&format!("{{\"event_type\":\"kind{i:02}\"}}\n"));
+        }
+        input.push_str("{\"event_type\":\"kind00\"}\n");
+        let mut r = EventReader::new(input.as_bytes(), "eve.json", Some(Input::Suricata));
+        assert_eq!(r.by_ref().count(), 0);
+        let s = r.stats();
+        assert_eq!(s.skipped, 41);
+        assert_eq!(s.skipped_types.len(), MAX_RECORD_TYPES + 1);
+        assert_eq!(s.skipped_types["kind00"], 2);
+        assert_eq!(s.skipped_types["other"], 8);
+        assert!(
+            s.skipped_types_text()
+                .starts_with("8 other, 2 kind00, 1 kind01")
+        );
+    }
+
+    #[test]
+    fn pretty_printed_json_is_refused_once() {
+        let pretty = "\n{\n  \"timestamp\": \"2023-09-18T06:14:02+0000\",\n  \"event_type\": \"flow\"\n}\n{\n}\n";
+        for input in [None, Some(Input::Suricata)] {
+            let mut r = EventReader::new(pretty.as_bytes(), "eve.json", input);
+            let items: Vec<_> = r.by_ref().collect();
+            assert_eq!(items.len(), 1, "{input:?}");
+            let err = items[0].as_ref().unwrap_err();
+            assert!(!err.is_line_error());
+            assert!(
+                err.to_string()
+                    .starts_with("eve.json:2: JSON spread over many lines"),
+                "{err}"
+            );
+        }
+        // After good lines, the first document that opens on a line of its own ends the input.
+        let mixed = format!("{NDJSON}[\n{NDJSON}");
+        let mut r = EventReader::new(mixed.as_bytes(), "x.ndjson", None);
+        let items: Vec<_> = r.by_ref().collect();
+        assert_eq!(items.len(), 2);
+        assert!(items[0].is_ok());
+        assert!(matches!(
+            items[1],
+            Err(IngestError::MultiLineJson { line: 2, .. })
+        ));
+        let s = r.stats();
+        assert_eq!(s.lines, s.events + s.skipped + s.errors);
     }
 
     #[test]

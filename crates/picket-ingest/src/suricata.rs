@@ -1,43 +1,154 @@
-//! Suricata `eve.json`: `flow` records (one per finished flow, with counters) and `alert`
-//! records. Other event types (dns, http, tls, stats, ...) describe no connection of their own
-//! and are skipped, not reported as errors.
+//! Suricata `eve.json`: `flow` records (one per finished flow, with counters), `netflow`
+//! records (one per direction of a finished flow) and `alert` records. Other event types (dns,
+//! http, tls, stats, ...) describe no connection of their own: they are skipped and counted by
+//! type, not reported as errors. The records of one flow share its `flow_id` ([`FlowRef`]), so
+//! that the flow is counted once with its final counters.
+//!
+//! AWS Network Firewall writes the same records wrapped in
+//! `{"firewall_name": .., "availability_zone": .., "event_timestamp": .., "event": {..}}`; the
+//! wrapped record is read.
 
-use picket_model::{ConnEvent, ConnOutcome, Transport};
+use std::net::IpAddr;
+
+use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
 use serde_json::{Map, Value};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
-use crate::input::{LineCtx, LineResult};
+use crate::input::{Line, LineCtx, LineResult};
 use crate::zeek_json::parse_object;
 
 /// TCP flag bits as Suricata prints them in `tcp.tcp_flags_tc` (hex).
 const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
 
-pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
-    if line.trim().is_empty() {
-        return Ok(None);
+/// Event types longer than this are counted under a shortened name.
+const MAX_TYPE_NAME: usize = 32;
+
+/// Suricata writes a flow's `netflow` records one after the other: the originator's direction
+/// first, then, if the responder sent anything, the responder's with the tuple turned around.
+/// The parser remembers the last originator record to recognise the reply that follows it.
+#[derive(Debug, Default)]
+pub(crate) struct Suricata {
+    to_server: Option<(String, Tuple)>,
+}
+
+/// Addresses and ports of a record, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tuple {
+    src: IpAddr,
+    src_port: Option<u16>,
+    dst: IpAddr,
+    dst_port: Option<u16>,
+}
+
+impl Tuple {
+    fn of(ev: &ConnEvent) -> Self {
+        Self {
+            src: ev.src,
+            src_port: ev.src_port,
+            dst: ev.dst,
+            dst_port: ev.dst_port,
+        }
     }
-    let obj = parse_object(line)?;
-    let kind = match fields::json_str(&obj, "event_type")? {
-        Some(k) => k,
-        None => return Err(LineProblem::missing("event_type")),
-    };
-    match kind {
-        "flow" => flow(&obj, ctx).map(Some),
-        "alert" => alert(&obj, ctx).map(Some),
-        _ => Ok(None),
+
+    fn reversed(self) -> Self {
+        Self {
+            src: self.dst,
+            src_port: self.dst_port,
+            dst: self.src,
+            dst_port: self.src_port,
+        }
     }
 }
 
+impl Suricata {
+    pub(crate) fn parse(&mut self, line: &str, ctx: &LineCtx<'_>) -> LineResult {
+        if line.trim().is_empty() {
+            return Ok(Line::Nothing);
+        }
+        let mut obj = parse_object(line)?;
+        if !obj.contains_key("event_type")
+            && let Some(Value::Object(event)) = obj.remove("event")
+        {
+            obj = event;
+        }
+        let kind = match fields::json_str(&obj, "event_type")? {
+            Some(k) => k,
+            None => return Err(LineProblem::missing("event_type")),
+        };
+        match kind {
+            "flow" => flow(&obj, ctx).map(Line::Event),
+            "alert" => alert(&obj, ctx).map(Line::Event),
+            "netflow" => self.netflow(&obj, ctx).map(Line::Event),
+            other => Ok(Line::Other(
+                other.chars().take(MAX_TYPE_NAME).collect::<String>(),
+            )),
+        }
+    }
+
+    /// One direction of a flow. The originator's record counts what it sent and, until a
+    /// reply record says otherwise, no answer; the reply record, turned back around, counts
+    /// what the responder sent and ends the flow.
+    fn netflow(&mut self, obj: &Map<String, Value>, ctx: &LineCtx<'_>) -> Res<ConnEvent> {
+        let mut ev = common(obj, obj, Section::netflow(sub(obj, "netflow")?), ctx)?;
+        let bytes = ev.bytes_out.take();
+        let packets = ev.packets_out.take();
+        let to_server = self.to_server.take();
+        let is_reply = match (&to_server, &ev.uid) {
+            (Some((id, tuple)), Some(uid)) => id == uid && tuple.reversed() == Tuple::of(&ev),
+            _ => false,
+        };
+        if is_reply {
+            std::mem::swap(&mut ev.src, &mut ev.dst);
+            std::mem::swap(&mut ev.src_port, &mut ev.dst_port);
+            ev.bytes_in = bytes;
+            ev.packets_in = packets;
+            ev.outcome = reply_outcome(obj, ev.proto)?;
+            if let Some(flow) = &mut ev.flow {
+                flow.last = true;
+            }
+        } else {
+            ev.bytes_out = bytes;
+            ev.packets_out = packets;
+            ev.outcome = ConnOutcome::Attempted;
+            self.to_server = ev.uid.clone().map(|id| (id, Tuple::of(&ev)));
+        }
+        Ok(ev)
+    }
+}
+
+/// How a flow went, from the flags its responder sent (a reply record's `tcp.tcp_flags`).
+fn reply_outcome(obj: &Map<String, Value>, proto: Transport) -> Res<ConnOutcome> {
+    let flags = match (proto, sub(obj, "tcp")?) {
+        (Transport::Tcp, Some(tcp)) => fields::json_str(tcp, "tcp_flags")?,
+        _ => None,
+    };
+    let Some(flags) = flags else {
+        // Packets came back: the responder took part.
+        return Ok(ConnOutcome::Established);
+    };
+    let flags = u8::from_str_radix(flags, 16)
+        .map_err(|_| LineProblem::bad("tcp.tcp_flags", flags, "hex TCP flags"))?;
+    Ok(if flags & SYN == 0 && flags & RST != 0 {
+        ConnOutcome::Rejected
+    } else {
+        ConnOutcome::Established
+    })
+}
+
 fn flow(obj: &Map<String, Value>, ctx: &LineCtx<'_>) -> Res<ConnEvent> {
-    let mut ev = common(obj, obj, ctx)?;
     let flow = sub(obj, "flow")?;
+    let mut ev = common(obj, obj, Section::flow(flow), ctx)?;
     let state = flow
         .map(|f| fields::json_str(f, "state"))
         .transpose()?
         .flatten();
     ev.outcome = flow_outcome(obj, ev.proto, state, ev.packets_in)?;
+    // The flow record is written when the flow ends, with its final counters.
+    if let Some(flow) = &mut ev.flow {
+        flow.last = true;
+    }
     Ok(ev)
 }
 
@@ -47,7 +158,7 @@ fn alert(obj: &Map<String, Value>, ctx: &LineCtx<'_>) -> Res<ConnEvent> {
     // `to_client`. The flow's tuple keeps `src` the originator, as for every other source.
     let flow = sub(obj, "flow")?;
     let flow_tuple = flow.filter(|f| fields::get(f, "src_ip").is_some());
-    let mut ev = common(obj, flow_tuple.unwrap_or(obj), ctx)?;
+    let mut ev = common(obj, flow_tuple.unwrap_or(obj), Section::flow(flow), ctx)?;
     if flow_tuple.is_none() && fields::json_str(obj, "direction")? == Some("to_client") {
         std::mem::swap(&mut ev.src, &mut ev.dst);
         std::mem::swap(&mut ev.src_port, &mut ev.dst_port);
@@ -57,17 +168,66 @@ fn alert(obj: &Map<String, Value>, ctx: &LineCtx<'_>) -> Res<ConnEvent> {
     Ok(ev)
 }
 
-/// The fields flow and alert records share; `tuple` holds the addresses and ports.
+/// Where a record keeps its times and counters: the `flow` object of flow and alert records,
+/// the `netflow` object (one direction, counted as the originator's) of netflow records.
+#[derive(Clone, Copy)]
+struct Section<'a> {
+    name: &'static str,
+    obj: Option<&'a Map<String, Value>>,
+    /// Bytes and packets to the server, bytes and packets to the client.
+    counters: [Option<&'static str>; 4],
+}
+
+impl<'a> Section<'a> {
+    fn flow(obj: Option<&'a Map<String, Value>>) -> Self {
+        Self {
+            name: "flow",
+            obj,
+            counters: [
+                Some("bytes_toserver"),
+                Some("pkts_toserver"),
+                Some("bytes_toclient"),
+                Some("pkts_toclient"),
+            ],
+        }
+    }
+
+    fn netflow(obj: Option<&'a Map<String, Value>>) -> Self {
+        Self {
+            name: "netflow",
+            obj,
+            counters: [Some("bytes"), Some("pkts"), None, None],
+        }
+    }
+
+    fn time(self, key: &str) -> Res<Option<picket_model::Timestamp>> {
+        self.obj
+            .and_then(|f| fields::get(f, key))
+            .map(|v| fields::json_time(&format!("{}.{key}", self.name), v))
+            .transpose()
+    }
+
+    fn counter(self, i: usize) -> Res<Option<u64>> {
+        let (Some(obj), Some(key)) = (self.obj, self.counters[i]) else {
+            return Ok(None);
+        };
+        match fields::get(obj, key) {
+            None => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                LineProblem::bad(&format!("{}.{key}", self.name), &v.to_string(), "a count")
+            }),
+        }
+    }
+}
+
+/// The fields every record shares; `tuple` holds the addresses and ports.
 fn common(
     obj: &Map<String, Value>,
     tuple: &Map<String, Value>,
+    section: Section<'_>,
     ctx: &LineCtx<'_>,
 ) -> Res<ConnEvent> {
-    let flow = sub(obj, "flow")?;
-    let start = flow
-        .and_then(|f| fields::get(f, "start"))
-        .map(|v| fields::json_time("flow.start", v))
-        .transpose()?;
+    let start = section.time("start")?;
     let ts = match start {
         Some(t) => t,
         None => match fields::get(obj, "timestamp") {
@@ -75,10 +235,7 @@ fn common(
             None => return Err(LineProblem::missing("timestamp")),
         },
     };
-    let end = flow
-        .and_then(|f| fields::get(f, "end"))
-        .map(|v| fields::json_time("flow.end", v))
-        .transpose()?;
+    let end = section.time("end")?;
     let proto = fields::json_transport(obj, "proto")?;
     let (src_port, dst_port) = if fields::has_ports(proto) {
         (
@@ -87,17 +244,6 @@ fn common(
         )
     } else {
         (None, None)
-    };
-    let counter = |key: &str| -> Res<Option<u64>> {
-        match flow {
-            Some(f) => match fields::get(f, key) {
-                None => Ok(None),
-                Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-                    LineProblem::bad(&format!("flow.{key}"), &v.to_string(), "a count")
-                }),
-            },
-            None => Ok(None),
-        }
     };
     let uid = match fields::get(obj, "flow_id") {
         None => None,
@@ -113,10 +259,11 @@ fn common(
         proto,
         outcome: ConnOutcome::Unknown,
         duration: start.zip(end).and_then(|(s, e)| fields::between(s, e)),
-        bytes_out: counter("bytes_toserver")?,
-        bytes_in: counter("bytes_toclient")?,
-        packets_out: counter("pkts_toserver")?,
-        packets_in: counter("pkts_toclient")?,
+        bytes_out: section.counter(0)?,
+        packets_out: section.counter(1)?,
+        bytes_in: section.counter(2)?,
+        packets_in: section.counter(3)?,
+        flow: uid.clone().map(|key| FlowRef { key, last: false }),
         uid,
         source: ctx.source(),
     })
@@ -181,9 +328,13 @@ fn tcp_outcome(obj: &Map<String, Value>, proto: Transport) -> Res<Option<ConnOut
 mod tests {
     use super::*;
 
-    fn run(line: &str) -> LineResult {
+    fn run(line: &str) -> Result<Option<ConnEvent>, LineProblem> {
+        parse(&mut Suricata::default(), line).map(Line::into_event)
+    }
+
+    fn parse(p: &mut Suricata, line: &str) -> LineResult {
         let now = || picket_model::Timestamp::UNIX_EPOCH;
-        parse(
+        p.parse(
             line,
             &LineCtx {
                 file: "eve.json",
@@ -217,8 +368,42 @@ mod tests {
     }
 
     #[test]
+    fn netflow_reply_records_are_turned_around() {
+        // Suricata's order: the originator's direction, then the responder's with the tuple
+        // reversed and the same flow_id.
+        let out = r#"{"timestamp":"2021-11-08T18:20:43.324542+0000","flow_id":7,"event_type":"netflow","src_ip":"216.160.83.61","src_port":61953,"dest_ip":"89.160.20.156","dest_port":5060,"proto":"TCP","netflow":{"pkts":2,"bytes":120,"start":"2021-11-08T18:18:11.990632+0000","end":"2021-11-08T18:18:12.990632+0000","age":1},"tcp":{"tcp_flags":"1b"}}"#;
+        let back = r#"{"timestamp":"2021-11-08T18:20:43.324542+0000","flow_id":7,"event_type":"netflow","src_ip":"89.160.20.156","src_port":5060,"dest_ip":"216.160.83.61","dest_port":61953,"proto":"TCP","netflow":{"pkts":1,"bytes":60,"start":"2021-11-08T18:18:11.990700+0000","end":"2021-11-08T18:18:11.990700+0000","age":0},"tcp":{"tcp_flags":"14"}}"#;
+        let mut p = Suricata::default();
+        let first = parse(&mut p, out).unwrap().into_event().unwrap();
+        assert_eq!(first.outcome, ConnOutcome::Attempted);
+        assert_eq!((first.bytes_out, first.bytes_in), (Some(120), None));
+        assert_eq!(first.duration, Some(std::time::Duration::from_secs(1)));
+        assert_eq!(first.flow.as_ref().map(|f| f.last), Some(false));
+        let reply = parse(&mut p, back).unwrap().into_event().unwrap();
+        assert_eq!(reply.src.to_string(), "216.160.83.61");
+        assert_eq!(reply.dst_port, Some(5060));
+        assert_eq!((reply.bytes_out, reply.bytes_in), (None, Some(60)));
+        assert_eq!((reply.packets_out, reply.packets_in), (None, Some(1)));
+        assert_eq!(reply.outcome, ConnOutcome::Rejected, "RST-ACK, no SYN");
+        assert_eq!(
+            reply.flow,
+            Some(FlowRef {
+                key: "7".into(),
+                last: true
+            })
+        );
+        // The same record again follows no originator record: it is taken as written.
+        let alone = parse(&mut p, back).unwrap().into_event().unwrap();
+        assert_eq!(alone.src.to_string(), "89.160.20.156");
+        assert_eq!(alone.bytes_out, Some(60));
+    }
+
+    #[test]
     fn others_are_skipped() {
-        assert_eq!(run(r#"{"event_type":"dns","dns":{}}"#).unwrap(), None);
+        assert_eq!(
+            parse(&mut Suricata::default(), r#"{"event_type":"dns","dns":{}}"#).unwrap(),
+            Line::Other("dns".into())
+        );
         assert!(run(r#"{"flow":{}}"#).is_err());
         let e = run(r#"{"timestamp":"2023-09-18T06:13:41+0000","event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","proto":"TCP","flow":{"bytes_toserver":-1}}"#).unwrap_err();
         assert_eq!(

@@ -16,7 +16,7 @@ use picket_model::{ConnEvent, ConnOutcome, Transport};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
-use crate::input::{LineCtx, LineResult};
+use crate::input::{Line, LineCtx, LineResult};
 
 const DEFAULT_V2: [&str; 14] = [
     "version",
@@ -123,7 +123,7 @@ impl VpcFlow {
     pub fn parse(&mut self, line: &str, ctx: &LineCtx<'_>) -> LineResult {
         let line = line.trim();
         if line.is_empty() {
-            return Ok(None);
+            return Ok(Line::Nothing);
         }
         if let Some(names) = header_names(line) {
             let layout = Layout::new(&names);
@@ -131,7 +131,7 @@ impl VpcFlow {
             self.header = Some((line.to_owned(), layout));
             return match problem {
                 Some(why) => Err(LineProblem::malformed(why)),
-                None => Ok(None),
+                None => Ok(Line::Nothing),
             };
         }
         let mut cols: Vec<&str> = Vec::with_capacity(DEFAULT_V2.len());
@@ -167,15 +167,15 @@ impl VpcFlow {
                 vals[*slot] = Some(v);
             }
         }
-        if matches!(vals[LOG_STATUS], Some("NODATA" | "SKIPDATA")) {
-            return Ok(None);
+        if let Some(status @ ("NODATA" | "SKIPDATA")) = vals[LOG_STATUS] {
+            return Ok(Line::Other(status.to_owned()));
         }
         let uid = layout
             .interface
             .and_then(|i| cols.get(i))
             .filter(|v| **v != "-")
             .map(|v| (*v).to_owned());
-        event(&vals, uid, ctx).map(Some)
+        event(&vals, uid, ctx).map(Line::Event)
     }
 
     pub fn header(&self) -> Vec<String> {
@@ -228,6 +228,8 @@ fn event(
         packets_out: opt(PACKETS).map(|(n, v)| fields::count(n, v)).transpose()?,
         packets_in: None,
         uid,
+        // Each record counts one direction over one aggregation interval: records add up.
+        flow: None,
         source: ctx.source(),
     })
 }
@@ -236,7 +238,7 @@ fn event(
 mod tests {
     use super::*;
 
-    fn run(p: &mut VpcFlow, line: &str) -> LineResult {
+    fn run(p: &mut VpcFlow, line: &str) -> Result<Option<ConnEvent>, LineProblem> {
         let now = || picket_model::Timestamp::UNIX_EPOCH;
         p.parse(
             line,
@@ -246,6 +248,7 @@ mod tests {
                 now: &now,
             },
         )
+        .map(Line::into_event)
     }
 
     #[test]

@@ -7,16 +7,16 @@ use serde_json::{Map, Value};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
-use crate::input::{LineCtx, LineResult};
+use crate::input::{Line, LineCtx, LineResult};
 use crate::zeek_tsv;
 
 pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     if line.trim().is_empty() {
-        return Ok(None);
+        return Ok(Line::Nothing);
     }
     let mut obj = parse_object(line)?;
     flatten_id(&mut obj);
-    event(&obj, ctx).map(Some)
+    event(&obj, ctx).map(Line::Event)
 }
 
 pub(crate) fn parse_object(line: &str) -> Res<Map<String, Value>> {
@@ -65,6 +65,7 @@ fn event(obj: &Map<String, Value>, ctx: &LineCtx<'_>) -> Res<ConnEvent> {
         packets_out: fields::json_u64(obj, "orig_pkts", "a count")?,
         packets_in: fields::json_u64(obj, "resp_pkts", "a count")?,
         uid: fields::json_str(obj, "uid")?.map(str::to_owned),
+        flow: None,
         source: ctx.source(),
     })
 }
@@ -73,7 +74,7 @@ fn event(obj: &Map<String, Value>, ctx: &LineCtx<'_>) -> Res<ConnEvent> {
 mod tests {
     use super::*;
 
-    fn run(line: &str) -> LineResult {
+    fn run(line: &str) -> Result<Option<ConnEvent>, LineProblem> {
         let now = || picket_model::Timestamp::UNIX_EPOCH;
         parse(
             line,
@@ -83,6 +84,7 @@ mod tests {
                 now: &now,
             },
         )
+        .map(Line::into_event)
     }
 
     #[test]

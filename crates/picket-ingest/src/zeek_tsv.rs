@@ -4,12 +4,16 @@
 //! `#empty_field` (`(empty)`), `#fields` (column names) and `#types` (column types). Columns are
 //! found by name, so logs with extra or reordered columns read the same. A new `#fields` line
 //! (concatenated or rotated logs) replaces the old layout.
+//!
+//! With `LogAscii::tsv=T` Zeek writes plain TSV instead: one header row of column names
+//! (`ts<TAB>uid<TAB>id.orig_h...`), no `#` lines, the default unset (`-`) and empty
+//! (`(empty)`) markers. That row is read as the `#fields` line would be.
 
 use picket_model::{ConnEvent, ConnOutcome, Transport};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
-use crate::input::{LineCtx, LineResult};
+use crate::input::{Line, LineCtx, LineResult};
 
 /// The columns this reader uses, with the Zeek type each must have, in slot order.
 const COLUMNS: [(&str, &str); 13] = [
@@ -81,10 +85,16 @@ impl Default for ZeekTsv {
 impl ZeekTsv {
     pub fn parse<'a>(&mut self, line: &'a str, ctx: &LineCtx<'_>) -> LineResult {
         if line.is_empty() {
-            return Ok(None);
+            return Ok(Line::Nothing);
         }
         if line.starts_with('#') {
-            return self.meta_line(line).map(|()| None);
+            return self.meta_line(line).map(|()| Line::Nothing);
+        }
+        if is_header_row(line) {
+            // A plain TSV header row is this file's #fields.
+            return self
+                .meta_line(&format!("#fields\t{line}"))
+                .map(|()| Line::Nothing);
         }
         let layout = match &self.layout {
             Ok(l) => l,
@@ -122,7 +132,7 @@ impl ZeekTsv {
                 return Err(LineProblem::missing(COLUMNS[slot].0));
             }
         }
-        event(&vals, ctx).map(Some)
+        event(&vals, ctx).map(Line::Event)
     }
 
     fn meta_line(&mut self, line: &str) -> Res<()> {
@@ -234,6 +244,12 @@ impl ZeekTsv {
     }
 }
 
+/// The header row of a conn log written with `LogAscii::tsv=T`: the column names, tab
+/// separated, starting with the time column.
+pub(crate) fn is_header_row(line: &str) -> bool {
+    line.starts_with("ts\t") && line.split('\t').any(|c| c == "id.orig_h")
+}
+
 fn event(vals: &[Option<&str>; COLUMNS.len()], ctx: &LineCtx<'_>) -> Res<ConnEvent> {
     let get = |slot: usize| vals[slot];
     let name = |slot: usize| COLUMNS[slot].0;
@@ -263,6 +279,7 @@ fn event(vals: &[Option<&str>; COLUMNS.len()], ctx: &LineCtx<'_>) -> Res<ConnEve
         packets_out: opt_count(ORIG_PKTS)?,
         packets_in: opt_count(RESP_PKTS)?,
         uid: get(UID).map(str::to_owned),
+        flow: None,
         source: ctx.source(),
     })
 }
@@ -318,7 +335,7 @@ fn unescape(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn run(p: &mut ZeekTsv, line: &str) -> LineResult {
+    fn run(p: &mut ZeekTsv, line: &str) -> Result<Option<ConnEvent>, LineProblem> {
         let now = || picket_model::Timestamp::UNIX_EPOCH;
         p.parse(
             line,
@@ -328,6 +345,7 @@ mod tests {
                 now: &now,
             },
         )
+        .map(Line::into_event)
     }
 
     const HEAD: [&str; 4] = [

@@ -44,6 +44,11 @@ fn every_fixture_is_detected_as_its_format() {
         ("stix_bundle.json", FeedFormat::Stix),
         ("misp_attributes.csv", FeedFormat::MispCsv),
         ("misp_attributes.json", FeedFormat::MispJson),
+        (
+            "misp_event_search_citizenlab_taintedleaks.json",
+            FeedFormat::MispJson,
+        ),
+        ("misp_event_pymisp_objects.json", FeedFormat::MispJson),
         ("zeek_intel.dat", FeedFormat::ZeekIntel),
         ("plain_list.txt", FeedFormat::Plain),
     ];
@@ -301,6 +306,41 @@ fn misp_csv_and_json() {
         (bad.len(), bad[0].line, bad[0].field.as_str()),
         (1, 24, "date")
     );
+}
+
+#[test]
+fn misp_events_with_their_objects_and_to_ids() {
+    // Citizen Lab's export of an event search: `{"response": [{"Event": {...}}]}`.
+    let tainted = load("misp_event_search_citizenlab_taintedleaks.json");
+    assert_eq!(
+        networks(&tainted),
+        ["89.40.181.119/32", "89.32.40.238/32", "80.255.12.237/32"]
+    );
+    assert!(tainted.report.bad_lines.is_empty(), "{:?}", tainted.report);
+    assert_eq!(
+        tainted.report.skipped, 9,
+        "domains, URLs, emails and hashes"
+    );
+    assert_eq!(
+        tainted.indicators[0].comment.as_deref(),
+        Some("TAINTED LEAKS: Disinformation and Phishing With a Russian Nexus"),
+        "an attribute without a comment carries its event's title"
+    );
+    assert_eq!(
+        tainted.indicators[0].category.as_deref(),
+        Some("Network activity")
+    );
+    // Two ip-dst attributes that the analysts did not flag for detection (to_ids false).
+    let mayfly = load("misp_event_search_citizenlab_endlessmayfly.json");
+    assert_eq!(networks(&mayfly), Vec::<String>::new());
+    assert_eq!(mayfly.report.skipped, 6);
+    // A single event (MISP's export and feed shape) whose attributes are all in objects.
+    let objects = load("misp_event_pymisp_objects.json");
+    assert_eq!(
+        objects.report.skipped, 2,
+        "a filename and a URL, from two objects"
+    );
+    assert!(objects.report.bad_lines.is_empty());
 }
 
 #[test]

@@ -187,7 +187,24 @@ pub struct ConnEvent {
     /// The source's own identifier (Zeek `uid`, Suricata `flow_id`, conntrack `id`, VPC
     /// `interface-id`), to find the record again in the source's tools.
     pub uid: Option<String>,
+    /// Set by sources that write several records for one connection, so that it is counted
+    /// once; `None` when every record is a connection of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FlowRef>,
     pub source: SourceRef,
+}
+
+/// What ties together the records a source writes for one connection: Suricata's alerts and
+/// flow record share a `flow_id`; `conntrack -E` writes NEW, UPDATE and DESTROY for one
+/// connection. Their counters grow from record to record, so the newest are the connection's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FlowRef {
+    /// The same for every record of the connection within one source file (the flow id, or the
+    /// five-tuple where the source gives no id).
+    pub key: String,
+    /// This record ends the connection (Suricata's `flow` record, conntrack's DESTROY): a later
+    /// record with the same key is another connection.
+    pub last: bool,
 }
 
 #[cfg(test)]
@@ -222,6 +239,7 @@ mod tests {
             packets_out: Some(1),
             packets_in: None,
             uid: None,
+            flow: None,
             source: SourceRef {
                 file: "conn.log".into(),
                 line: 9,

@@ -184,7 +184,8 @@ fn detect_json(text: &str) -> Option<FeedFormat> {
     let has = |key: &str| text.contains(&format!("\"{key}\""));
     if has("cidr") && has("sblid") {
         Some(FeedFormat::SpamhausJson)
-    } else if has("Attribute") || has("response") {
+    } else if has("Attribute") || has("response") || has("Event") || has("Orgc") {
+        // `Orgc`: a MISP feed's manifest, which the MISP parser explains it cannot load.
         Some(FeedFormat::MispJson)
     } else if has("objects") || has("spec_version") || text.contains("\"bundle\"") {
         Some(FeedFormat::Stix)
@@ -279,7 +280,7 @@ mod tests {
 
     #[test]
     fn detects_each_format_from_content() {
-        let cases: [(&str, &str, FeedFormat); 12] = [
+        let cases: [(&str, &str, FeedFormat); 14] = [
             (
                 "#\n# firehol_level1\n#\n# ipv4 hash:net ipset\n#\n1.2.3.0/24\n",
                 "x",
@@ -324,6 +325,12 @@ mod tests {
             ),
             (
                 "{\"response\": {\"Attribute\": []}}",
+                "x",
+                FeedFormat::MispJson,
+            ),
+            ("{\"Event\": {\"info\": \"x\"}}", "x", FeedFormat::MispJson),
+            (
+                "{\"5a1d\": {\"info\": \"x\", \"Orgc\": {}}}",
                 "x",
                 FeedFormat::MispJson,
             ),

@@ -25,7 +25,7 @@ mod vuln;
 pub use addr::{canonical_ip, canonical_net};
 pub use alert::{ALERT_MAX_SOURCES, Alert, AlertKind, AlertVuln, IntelHit, Severity, Suppression};
 pub use error::ModelError;
-pub use event::{ConnEvent, ConnOutcome, SourceRef, Transport};
+pub use event::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
 pub use finding::{
     Finding, FindingKind, Interference, InterferenceKind, ProbeOutcome, ProbeRecord, Recheck,
     RecheckEvidence, ServiceVuln, Verdict, VulnerableServiceEvidence,
@@ -33,7 +33,7 @@ pub use finding::{
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
 pub use intake::{Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
-pub use ports::{PortSet, TOP_PORTS_SOURCE, top_ports};
+pub use ports::{PortSet, TOP_PORTS_SOURCE, tcp_service_name, top_ports};
 pub use run::{
     ExtraPorts, HostResult, HostStats, Interruption, PortChange, RunDiff, RunId, RunStatus,
     RunSummary, ScanProfile, ScanRun,

@@ -3,12 +3,14 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 
 const TOP_PORTS_FILE: &str = include_str!("../data/top-ports.txt");
+const SERVICES_FILE: &str = include_str!("../data/services-tcp.txt");
 
 /// Where the ranked list behind `--top-ports` comes from (see `data/top-ports.txt`).
 pub const TOP_PORTS_SOURCE: &str =
@@ -99,6 +101,25 @@ pub fn top_ports(n: usize) -> Result<Vec<u16>, ModelError> {
         });
     }
     Ok(ranked.into_iter().take(n).collect())
+}
+
+/// The service IANA registered for a TCP port (`22` → `ssh`, `3389` → `ms-wbt-server`), from
+/// the table in `data/services-tcp.txt`: the name a port gets before anything was asked of it.
+pub fn tcp_service_name(port: u16) -> Option<&'static str> {
+    static TABLE: LazyLock<Vec<(u16, &'static str)>> = LazyLock::new(|| {
+        SERVICES_FILE
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (port, name) = l.split_once(' ')?;
+                Some((port.parse().ok()?, name))
+            })
+            .collect()
+    });
+    TABLE
+        .binary_search_by_key(&port, |(p, _)| *p)
+        .ok()
+        .map(|i| TABLE[i].1)
 }
 
 fn ranked_ports() -> Vec<u16> {
@@ -269,6 +290,30 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(set.to_string(), "1-3,100-210,65530-65535");
+    }
+
+    #[test]
+    fn services_table_names_registered_ports() {
+        assert_eq!(tcp_service_name(22), Some("ssh"));
+        assert_eq!(tcp_service_name(80), Some("http"));
+        assert_eq!(tcp_service_name(3389), Some("ms-wbt-server"));
+        assert_eq!(tcp_service_name(65535), None);
+        let names = SERVICES_FILE.lines().filter(|l| !l.starts_with('#'));
+        let ports: Vec<u16> = names
+            .map(|l| {
+                let (port, name) = l.split_once(' ').unwrap();
+                assert!(
+                    !name.is_empty() && !name.contains(char::is_whitespace),
+                    "{l}"
+                );
+                port.parse().unwrap()
+            })
+            .collect();
+        assert!(
+            ports.windows(2).all(|w| w[0] < w[1]),
+            "sorted, one name a port"
+        );
+        assert!(ports.len() > 5_000);
     }
 
     #[test]

@@ -281,6 +281,10 @@ pub struct RunDiff {
     pub hosts_down: Vec<IpAddr>,
     /// Port changes, ordered by host then port.
     pub changes: Vec<PortChange>,
+    /// When the runs scanned different ports: the ports both scanned, the only ones compared
+    /// (a port one run did not scan has not changed, it was not looked at).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_ports: Option<PortSet>,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use picket_model::{Alert, AlertVuln, IntelHit};
+use serde::Serialize;
 
 use crate::human::{self, columns, count, counted};
 use crate::safe::terminal_safe;
@@ -35,27 +36,67 @@ fn table(out: &mut dyn Write, alerts: &[Alert]) -> Result<(), ReportError> {
         let _ = writeln!(text, "Alerts ({})", count(alerts.len() as u64));
         for (i, alert) in alerts.iter().enumerate() {
             text.push('\n');
-            block(&mut text, i + 1, alert);
+            block(&mut text, i + 1, AlertChangeKind::New, alert);
         }
     }
     out.write_all(text.as_bytes())
         .map_err(ReportError::io("alerts", Format::Table))
 }
 
+/// Whether a streamed alert is one the stream has not told of before, or a new state of one it
+/// has (more connections, a higher severity): `picket detect` tells both, so that the stream
+/// ends with every alert as it was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AlertChangeKind {
+    /// The store did not have the alert (`"type": "alert"` in a stream).
+    #[serde(rename = "alert")]
+    New,
+    /// The store had it: this is its state now (`"type": "alert-update"`, with its `id`).
+    #[serde(rename = "alert-update")]
+    Update,
+}
+
 /// One alert as it arises (`picket detect` on a terminal): its block, numbered `number`, with
-/// no list header, followed by a blank line.
-pub fn alert_block(out: &mut dyn Write, number: usize, alert: &Alert) -> Result<(), ReportError> {
+/// no list header, followed by a blank line. An update says so next to the alert's id.
+pub fn alert_block(
+    out: &mut dyn Write,
+    number: usize,
+    kind: AlertChangeKind,
+    alert: &Alert,
+) -> Result<(), ReportError> {
     let mut text = String::new();
-    block(&mut text, number, alert);
+    block(&mut text, number, kind, alert);
     text.push('\n');
     out.write_all(text.as_bytes())
         .map_err(ReportError::io("an alert", Format::Table))
 }
 
+/// One alert as a stream record, one JSON object a line: the [`Alert`] with a `type` of
+/// `alert` (new) or `alert-update`.
+pub fn alert_record(
+    out: &mut dyn Write,
+    kind: AlertChangeKind,
+    alert: &Alert,
+) -> Result<(), ReportError> {
+    #[derive(Serialize)]
+    struct Record<'a> {
+        #[serde(rename = "type")]
+        kind: AlertChangeKind,
+        #[serde(flatten)]
+        alert: &'a Alert,
+    }
+    json::write_line(out, "an alert", &Record { kind, alert })
+}
+
 const INDENT: &str = "   ";
 
-fn block(text: &mut String, number: usize, a: &Alert) {
-    let id = a.id.map(|id| format!("  (alert {id})")).unwrap_or_default();
+fn block(text: &mut String, number: usize, kind: AlertChangeKind, a: &Alert) {
+    let id = match (a.id, kind) {
+        (Some(id), AlertChangeKind::New) => format!("  (alert {id})"),
+        (Some(id), AlertChangeKind::Update) => format!("  (alert {id}, updated)"),
+        (None, AlertChangeKind::New) => String::new(),
+        (None, AlertChangeKind::Update) => "  (updated)".to_owned(),
+    };
     let _ = writeln!(
         text,
         "{number}. {}  {}{id}",

@@ -22,7 +22,7 @@ pub(crate) fn count(n: u64) -> String {
 }
 
 /// A count with its noun, singular or plural: `1 port`, `65,531 ports`.
-pub(crate) fn counted(n: u64, one: &str, many: &str) -> String {
+pub fn counted(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", count(n), if n == 1 { one } else { many })
 }
 

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use picket_model::{
     ExtraPorts, Finding, HostReason, HostResult, HostState, HostStats, Interruption, Observation,
-    PortState, Recheck, RunDiff, RunId, RunStatus, ScanProfile, ScanRun, Targets, Timestamp,
+    PortSet, PortState, Recheck, RunDiff, RunId, RunStatus, ScanProfile, ScanRun, Targets,
+    Timestamp,
 };
 use serde::Serialize;
 
@@ -147,7 +148,7 @@ fn write_doc<T: Serialize + ?Sized>(
         .map_err(ReportError::io(what, Format::Json))
 }
 
-fn write_line<T: Serialize + ?Sized>(
+pub(crate) fn write_line<T: Serialize + ?Sized>(
     out: &mut dyn Write,
     what: &'static str,
     value: &T,
@@ -283,6 +284,19 @@ pub(crate) fn diff_lines(out: &mut dyn Write, diff: &RunDiff) -> Result<(), Repo
             from: diff.from,
             to: diff.to,
             body: &body,
+        };
+        write_line(out, "diff", &line)?;
+    }
+    if let Some(ports) = &diff.compared_ports {
+        #[derive(Serialize)]
+        struct Compared<'a> {
+            ports: &'a PortSet,
+        }
+        let line = DiffLine {
+            kind: "compared-ports",
+            from: diff.from,
+            to: diff.to,
+            body: &Compared { ports },
         };
         write_line(out, "diff", &line)?;
     }

@@ -28,8 +28,8 @@ use std::str::FromStr;
 use picket_model::{Finding, RunDiff, RunSummary, ScanRun};
 use thiserror::Error;
 
-pub use alerts::{alert_block, alerts};
-pub use human::columns;
+pub use alerts::{AlertChangeKind, alert_block, alert_record, alerts};
+pub use human::{columns, counted};
 pub use ocsf::{OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts_ocsf, ocsf_finding};
 pub use safe::{MAX_MESSAGE_CHARS, SafeWriter, elide, terminal_safe};
 

@@ -7,16 +7,22 @@
 //! - event: `class_uid` 2004 and `class_name`, `category_uid` 2 (Findings) and
 //!   `category_name`, `activity_id` 1 Create / 2 Update and `activity_name`, `type_uid`
 //!   (`class_uid * 100 + activity_id`) and `type_name`, `time` (the alert's last connection),
-//!   `start_time` / `end_time` (first and last connection), `severity_id` (1 Informational,
+//!   `start_time` / `end_time` (first and last connection), `timezone_offset` 0 (UTC), `severity_id` (1 Informational,
 //!   2 Low, 3 Medium, 4 High, 5 Critical) and `severity`, `status_id` 1 New and `status`,
-//!   `message`, `is_alert` true, `metadata`, `finding_info`, `evidences`, `vulnerabilities`,
-//!   `observables`, `enrichments`. Every time is epoch milliseconds (`timestamp_t`).
+//!   `confidence_id` and `confidence` (how sure the vulnerability match is: an exact package
+//!   version High, a version range Medium, the product alone Low), `message`, `metadata`,
+//!   `finding_info`, `resources`, `evidences`, `vulnerabilities`, `observables`,
+//!   `enrichments`. Every time is epoch milliseconds (`timestamp_t`). No `is_alert`: it came
+//!   with OCSF 1.4.0.
 //! - `metadata`: `version` (the schema version, `1.3.0`), `product` {`name` "Picket",
-//!   `vendor_name` "Picket"}.
+//!   `vendor_name` "Picket"}, `log_provider` "Picket".
 //! - `finding_info`: `uid` (the alert's dedup key, equal for the Create and every Update of one
 //!   alert), `title`, `desc` (summary and the severity's reasons), `types` (the alert kind),
+//!   `analytic` {`name` (the rule: the alert kind), `type_id` 1 Rule, `type`},
 //!   `first_seen_time`, `last_seen_time`, `data_sources` (the log files the connections came
 //!   from).
+//! - `resources[]` (Affected Resources): the host port the client reached {`uid` the host's
+//!   address, `name` host:port/transport, `type` "Network Service"}.
 //! - `evidences[]` (Evidence Artifacts): `src_endpoint` {`ip`}, `dst_endpoint` {`ip`, `port`},
 //!   `connection_info` {`protocol_name`, `protocol_num`, `direction` "Inbound", `direction_id`
 //!   1}, `data` (the connection counts, bytes and packets each way, the largest connection, the
@@ -37,7 +43,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::IpAddr;
 
-use picket_model::{Alert, AlertVuln, Severity, Timestamp, Transport};
+use picket_model::{Alert, AlertVuln, Confidence, Severity, Timestamp, Transport};
 use serde_json::{Map, Value, json};
 
 use crate::{Format, ReportError};
@@ -123,6 +129,7 @@ pub fn ocsf_finding(alert: &Alert, activity: OcsfActivity) -> Value {
         desc.push_str(reason);
     }
     let data_sources: BTreeSet<&str> = alert.sources.iter().map(|s| s.file.as_str()).collect();
+    let (confidence_id, confidence) = confidence(alert);
     json!({
         "class_uid": CLASS_UID,
         "class_name": "Detection Finding",
@@ -135,25 +142,34 @@ pub fn ocsf_finding(alert: &Alert, activity: OcsfActivity) -> Value {
         "time": millis(alert.last_seen),
         "start_time": millis(alert.first_seen),
         "end_time": millis(alert.last_seen),
+        "timezone_offset": 0,
         "severity_id": severity_id,
         "severity": severity,
         "status_id": 1,
         "status": "New",
-        "is_alert": true,
+        "confidence_id": confidence_id,
+        "confidence": confidence,
         "message": summary,
         "metadata": {
             "version": OCSF_VERSION,
             "product": {"name": "Picket", "vendor_name": "Picket"},
+            "log_provider": "Picket",
         },
         "finding_info": {
             "uid": alert.dedup_key,
             "title": alert.title(),
             "desc": desc,
             "types": [alert.kind.as_str()],
+            "analytic": {"name": alert.kind.as_str(), "type_id": 1, "type": "Rule"},
             "first_seen_time": millis(alert.first_seen),
             "last_seen_time": millis(alert.last_seen),
             "data_sources": data_sources,
         },
+        "resources": [{
+            "uid": alert.host,
+            "name": format!("{}/{}", crate::human::endpoint(alert.host, alert.port), alert.transport),
+            "type": "Network Service",
+        }],
         "evidences": [{
             "src_endpoint": {"ip": alert.client},
             "dst_endpoint": {"ip": alert.host, "port": alert.port},
@@ -286,6 +302,16 @@ fn times(n: u64) -> String {
         "once".to_owned()
     } else {
         format!("{n} times")
+    }
+}
+
+/// OCSF's confidence of the surest vulnerability match (0 Unknown when there is none).
+fn confidence(alert: &Alert) -> (u8, &'static str) {
+    match alert.vulns.iter().map(|v| v.confidence).max() {
+        Some(Confidence::Exact) => (3, "High"),
+        Some(Confidence::VersionRange) => (2, "Medium"),
+        Some(Confidence::ProductOnly) => (1, "Low"),
+        None => (0, "Unknown"),
     }
 }
 

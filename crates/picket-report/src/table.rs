@@ -555,6 +555,12 @@ fn change_words(c: &PortChange) -> String {
 pub(crate) fn diff(out: &mut dyn Write, diff: &RunDiff) -> Result<(), ReportError> {
     let mut text = String::new();
     let _ = writeln!(text, "Changes from run {} to run {}", diff.from, diff.to);
+    if let Some(ports) = &diff.compared_ports {
+        let _ = writeln!(
+            text,
+            "The runs scanned different ports; compared only those both scanned: {ports}"
+        );
+    }
     if diff.changes.is_empty() && diff.hosts_up.is_empty() && diff.hosts_down.is_empty() {
         let _ = writeln!(text, "No changes.");
         return emit(out, "diff", &text);

@@ -1,10 +1,14 @@
 //! Nmap's XML output format (`-oX`, `xmloutputversion` 1.05), valid against Nmap's `nmap.dtd`,
 //! so that `ndiff`, Nmap's XSLT stylesheet and the many Nmap importers read Picket's scans.
 //!
-//! Two deliberate choices:
-//! - `scanner` is `nmap` because the DTD allows no other value; Picket identifies itself through
-//!   `profile_name="picket"`, `args` (the equivalent Picket command line), `version` (Picket's)
-//!   and the leading comment.
+//! Deliberate choices:
+//! - `scanner` is `nmap` because the DTD allows no other value, but no Nmap version is claimed:
+//!   `version` (required) is empty. Picket identifies itself through `profile_name="picket"`,
+//!   `args` (the equivalent Picket command line) and the leading comment with its version.
+//! - Every port carries a `<service>`, as in Nmap's output: what service detection found
+//!   (`method="probed"`), else the name registered for the port (`method="table"`, `conf="3"`,
+//!   IANA's names, see [`picket_model::tcp_service_name`]) or `unknown`. Importers (Metasploit,
+//!   DefectDojo) take the service from it.
 //! - What Nmap's format has no element for (interruptions, ports left undecided, findings) goes
 //!   into `hostscript`/`postscript` script results, the place Nmap's own tools show free text.
 
@@ -16,6 +20,7 @@ use std::time::Duration;
 
 use picket_model::{
     Finding, HostResult, HostState, Observation, PortSet, RunStatus, ScanRun, Timestamp,
+    tcp_service_name,
 };
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -112,7 +117,8 @@ fn document(w: &mut XmlWriter<'_>, run: &ScanRun, findings: &[Finding]) -> io::R
             ("args", &args),
             ("start", &start),
             ("startstr", &startstr),
-            ("version", version),
+            // Required by the DTD; Picket's version is not Nmap's, so none is claimed.
+            ("version", ""),
             ("profile_name", "picket"),
             ("xmloutputversion", XML_OUTPUT_VERSION),
         ],
@@ -132,7 +138,7 @@ fn document(w: &mut XmlWriter<'_>, run: &ScanRun, findings: &[Finding]) -> io::R
     empty(w, "debugging", &[("level", "0")])?;
     let end = run.finished_at.unwrap_or(run.started_at);
     for host in &run.hosts {
-        host_element(w, host, &start, &end.as_second().to_string())?;
+        host_element(w, host, ports, &start, &end.as_second().to_string())?;
     }
     if !findings.is_empty() {
         open(w, "postscript", &[])?;
@@ -148,6 +154,7 @@ fn document(w: &mut XmlWriter<'_>, run: &ScanRun, findings: &[Finding]) -> io::R
 fn host_element(
     w: &mut XmlWriter<'_>,
     host: &HostResult,
+    scanned: &PortSet,
     start: &str,
     end: &str,
 ) -> io::Result<()> {
@@ -181,7 +188,7 @@ fn host_element(
         None => empty(w, "hostnames", &[])?,
     }
     if !host.ports.is_empty() || !host.extra_ports.is_empty() {
-        ports_element(w, host)?;
+        ports_element(w, host, scanned)?;
     }
     host_scripts(w, host)?;
     if let Some(srtt) = host.stats.srtt {
@@ -218,8 +225,25 @@ fn rtt_variation(srtt: Duration, ports: &[Observation]) -> Duration {
     total / n
 }
 
-fn ports_element(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {
+/// The ports a host's only `extraports` group stands for: the scanned ones neither listed nor
+/// left unprobed. With several groups the model does not say which port is in which.
+fn extra_port_list(host: &HostResult, scanned: &PortSet) -> Option<String> {
+    let [extra] = host.extra_ports.as_slice() else {
+        return None;
+    };
+    let listed: std::collections::HashSet<u16> = host
+        .ports
+        .iter()
+        .map(|o| o.port)
+        .chain(host.unprobed.iter().copied())
+        .collect();
+    let rest = PortSet::from_ports(scanned.iter().filter(|p| !listed.contains(p)));
+    (rest.len() == extra.count as usize).then(|| rest.to_string())
+}
+
+fn ports_element(w: &mut XmlWriter<'_>, host: &HostResult, scanned: &PortSet) -> io::Result<()> {
     open(w, "ports", &[])?;
+    let extra_ports = extra_port_list(host, scanned);
     for extra in &host.extra_ports {
         let count = extra.count.to_string();
         open(
@@ -227,15 +251,15 @@ fn ports_element(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {
             "extraports",
             &[("state", extra.state.as_str()), ("count", &count)],
         )?;
-        empty(
-            w,
-            "extrareasons",
-            &[
-                ("reason", extra.reason.as_str()),
-                ("count", &count),
-                ("proto", "tcp"),
-            ],
-        )?;
+        let mut reasons = vec![
+            ("reason", extra.reason.as_str()),
+            ("count", count.as_str()),
+            ("proto", "tcp"),
+        ];
+        if let Some(ports) = &extra_ports {
+            reasons.push(("ports", ports));
+        }
+        empty(w, "extrareasons", &reasons)?;
         close(w, "extraports")?;
     }
     for o in &host.ports {
@@ -257,8 +281,17 @@ fn ports_element(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {
             state.push(("reason_ip", from));
         }
         empty(w, "state", &state)?;
-        if let Some(service) = &o.service {
-            service_element(w, service)?;
+        match &o.service {
+            Some(service) => service_element(w, service)?,
+            None => empty(
+                w,
+                "service",
+                &[
+                    ("name", tcp_service_name(o.port).unwrap_or("unknown")),
+                    ("method", "table"),
+                    ("conf", "3"),
+                ],
+            )?,
         }
         close(w, "port")?;
     }
@@ -313,15 +346,17 @@ fn cpe_uri(cpe: &picket_model::Cpe) -> String {
     format!("cpe:/{part}:{}", fields.join(":"))
 }
 
+/// What Nmap's format has no element for, as one `picket-host` script: ndiff (Debian's, on
+/// Python 3) sorts a host's script results and fails on two of them.
 fn host_scripts(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {
-    let mut scripts: Vec<(&str, String)> = Vec::new();
+    let mut parts: Vec<(&str, String)> = Vec::new();
     if !host.interruptions.is_empty() {
         let words: Vec<String> = host.interruptions.iter().map(interruption_words).collect();
-        scripts.push(("picket-interruptions", words.join(" ")));
+        parts.push(("interruptions", words.join(" ")));
     }
     if !host.unprobed.is_empty() {
-        scripts.push((
-            "picket-unprobed",
+        parts.push((
+            "unprobed",
             format!(
                 "{} not decided because the host stopped answering: {}",
                 counted(host.unprobed.len() as u64, "port", "ports"),
@@ -329,13 +364,20 @@ fn host_scripts(w: &mut XmlWriter<'_>, host: &HostResult) -> io::Result<()> {
             ),
         ));
     }
-    if scripts.is_empty() {
+    if parts.is_empty() {
         return Ok(());
     }
+    let output: Vec<&str> = parts.iter().map(|(_, text)| text.as_str()).collect();
     open(w, "hostscript", &[])?;
-    for (id, output) in &scripts {
-        empty(w, "script", &[("id", id), ("output", output)])?;
+    open(
+        w,
+        "script",
+        &[("id", "picket-host"), ("output", &output.join(" "))],
+    )?;
+    for (key, text) in &parts {
+        elem(w, key, text)?;
     }
+    close(w, "script")?;
     close(w, "hostscript")
 }
 

@@ -118,8 +118,21 @@ pub trait Store: Send {
     /// replaced), each feed's in the order it was given to [`Store::replace_feed`].
     fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError>;
 
-    /// Records that `app` runs on `host` port `port`, as `source` says (`manual`, `scan`,
-    /// `report:FILE` ...): one entry per (host, port, source), replaced by a newer call.
+    /// Records that `apps` run on `host` port `port`, as `source` says (`manual`, `scan`,
+    /// `report:FILE` ...), replacing whatever that source said there before, in one
+    /// transaction: one entry per application (a scanner report names many packages behind one
+    /// port). Of several applications with one package, the last is kept.
+    fn replace_applications(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        apps: &[Application],
+        source: &str,
+        updated_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Records that `app` alone runs on `host` port `port` as `source` says: one entry per
+    /// (host, port, source), replaced by a newer call.
     fn upsert_application(
         &mut self,
         host: IpAddr,
@@ -127,12 +140,14 @@ pub trait Store: Send {
         app: &Application,
         source: &str,
         updated_at: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.replace_applications(host, port, std::slice::from_ref(app), source, updated_at)
+    }
 
-    /// Every inventory entry, by host (numerically), port and source.
+    /// Every inventory entry, by host (numerically), port, source and product.
     fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError>;
 
-    /// Removes one entry; `false` if there was none.
+    /// Removes the entries of one source at a host port; `false` if there were none.
     fn remove_application(
         &mut self,
         host: IpAddr,
@@ -152,12 +167,12 @@ pub trait Store: Send {
     fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError>;
 
     /// What one `vuln import` stores, in one transaction: `records` as
-    /// [`Store::put_vuln_records`] does, and every entry of `applications` as
-    /// [`Store::upsert_application`] does.
+    /// [`Store::put_vuln_records`] does, and every set of `applications` as
+    /// [`Store::replace_applications`] does (a re-imported report replaces its packages).
     fn import_vuln_knowledge(
         &mut self,
         records: &[VulnRecord],
-        applications: &[InventoryEntry],
+        applications: &[SourceApplications],
     ) -> Result<(), StoreError>;
 
     /// Hands every stored record of `kind` (or of every kind) to `each`, one at a time, without
@@ -236,13 +251,25 @@ pub struct FeedSummary {
     pub loaded_at: Timestamp,
 }
 
-/// One (host, port, source) of the inventory.
+/// One application of the inventory, at a host port, as one source says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryEntry {
     pub host: IpAddr,
     pub port: u16,
     pub application: Application,
     /// Who said so: `manual`, `scan`, `report:FILE` ...
+    pub source: String,
+    pub updated_at: Timestamp,
+}
+
+/// Everything one source says runs at one host port (a report's packages), stored in place of
+/// what that source said there before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceApplications {
+    pub host: IpAddr,
+    pub port: u16,
+    pub applications: Vec<Application>,
+    /// Who says so: `report:FILE` ...
     pub source: String,
     pub updated_at: Timestamp,
 }

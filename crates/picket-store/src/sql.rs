@@ -146,6 +146,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "detected services on observations",
         ddl: include_str!("migrations/003_services.sql"),
     },
+    Migration {
+        version: 4,
+        name: "one inventory entry per package",
+        ddl: include_str!("migrations/004_inventory_packages.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -243,12 +248,12 @@ pub(crate) const SELECT_FEED_INDICATORS: &str = "SELECT f.name, i.network, i.ext
     FROM indicators i JOIN feeds f ON f.id = i.feed_id WHERE f.name = ?
     ORDER BY i.feed_id, i.ordinal";
 
-pub(crate) const UPSERT_APPLICATION: &str = "INSERT INTO inventory
-    (host, port, source, application, updated_at) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (host, port, source) DO UPDATE SET application = excluded.application,
-    updated_at = excluded.updated_at";
+/// Follows [`DELETE_APPLICATION`] in one transaction: the packages of one source replace the
+/// ones it named before. A batch names each package at most once.
+pub(crate) const INSERT_APPLICATION: &str = "INSERT INTO inventory
+    (host, port, source, package, application, updated_at) VALUES (?, ?, ?, ?, ?, ?)";
 pub(crate) const SELECT_INVENTORY: &str =
-    "SELECT host, port, source, application, updated_at FROM inventory";
+    "SELECT host, port, source, application, updated_at FROM inventory ORDER BY package";
 pub(crate) const DELETE_APPLICATION: &str =
     "DELETE FROM inventory WHERE host = ? AND port = ? AND source = ?";
 

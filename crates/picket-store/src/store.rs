@@ -20,8 +20,8 @@ use crate::conn::{Conn, Row, Value};
 use crate::error::{DbError, StoreError};
 use crate::sql::{self, MIGRATIONS, latest_version};
 use crate::{
-    AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry, Store,
-    VulnRecord,
+    AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
+    SourceApplications, Store, VulnRecord,
 };
 
 /// A [`Store`] over one connection of either dialect.
@@ -647,15 +647,15 @@ impl<C: Conn> Store for SqlStore<C> {
         SqlStore::indicators(self, feed)
     }
 
-    fn upsert_application(
+    fn replace_applications(
         &mut self,
         host: IpAddr,
         port: u16,
-        app: &Application,
+        apps: &[Application],
         source: &str,
         updated_at: Timestamp,
     ) -> Result<(), StoreError> {
-        SqlStore::upsert_application(self, host, port, app, source, updated_at)
+        SqlStore::replace_applications(self, host, port, apps, source, updated_at)
     }
 
     fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {
@@ -686,7 +686,7 @@ impl<C: Conn> Store for SqlStore<C> {
     fn import_vuln_knowledge(
         &mut self,
         records: &[VulnRecord],
-        applications: &[InventoryEntry],
+        applications: &[SourceApplications],
     ) -> Result<(), StoreError> {
         SqlStore::import_vuln_knowledge(self, records, applications)
     }

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     name = "picket",
     version,
     about = "Network exposure and threat monitor: what is open, did it really change, and who is knocking.",
-    after_help = "Nmap-style spellings are accepted too: -iL FILE, -Pn, -p-, -sV."
+    after_help = "Nmap-style spellings are accepted too: -iL FILE, -Pn, -p-, -sT, -sV, -oX FILE, -oN FILE."
 )]
 pub struct Cli {
     /// Where runs and findings are stored: an SQLite file, or a postgres:// URL.
@@ -23,6 +23,20 @@ pub struct Cli {
         default_value = "picket.db"
     )]
     pub db: String,
+
+    /// Write the report to FILE instead of standard output (created, or replaced). Nmap's
+    /// `-oX FILE` and `-oN FILE` are `--format xml -o FILE` and `--format table -o FILE`.
+    #[arg(long, short = 'o', global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// More diagnostics on standard error: -v info, -vv debug, -vvv trace. PICKET_LOG (a
+    /// tracing filter such as `picket_scan=debug,warn`) overrides.
+    #[arg(long, short = 'v', action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Diagnostics on standard error for errors only.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -56,13 +70,22 @@ pub enum Command {
     Unblock(UnblockArgs),
     /// Blocks in force (from nftables) and their history (from the store).
     Blocks(BlocksArgs),
+    /// Print a shell completion script (e.g. `picket completions bash > /etc/bash_completion.d/picket`).
+    Completions {
+        /// bash, elvish, fish, powershell or zsh.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, in roff (e.g. `picket man | man -l -`).
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum IntelCommand {
     /// Load a feed into the store; a feed of the same name is replaced atomically.
     Add {
+        /// The feed's name in the store (and in alerts); a feed of this name is replaced.
         name: String,
+        /// The feed file.
         file: PathBuf,
         /// auto, firehol, spamhaus-drop, spamhaus-json, ipsum, plain, tor-exits, stix, misp-csv,
         /// misp-json, zeek-intel.
@@ -77,14 +100,20 @@ pub enum IntelCommand {
     },
     /// List loaded feeds.
     List {
+        /// table, json or ndjson.
         #[arg(long, short = 'f', default_value = "table")]
         format: String,
     },
     /// Remove a feed.
-    Remove { name: String },
+    Remove {
+        /// The feed's name, as `intel list` shows it.
+        name: String,
+    },
     /// Every indicator, from every feed, that covers an address.
     Lookup {
+        /// An IPv4 or IPv6 address.
         ip: String,
+        /// table, json or ndjson.
         #[arg(long, short = 'f', default_value = "table")]
         format: String,
     },
@@ -94,6 +123,8 @@ pub enum IntelCommand {
 pub enum VulnCommand {
     /// Import files; the kind is recognised from the content.
     Import {
+        /// NVD CVE JSON, OSV records, the CISA KEV catalog, EPSS CSV, Trivy/Grype/CycloneDX
+        /// reports.
         files: Vec<PathBuf>,
         /// For scanner reports (Trivy, Grype, CycloneDX): the host:port the scanned application
         /// listens on, so its packages join the inventory there.
@@ -119,21 +150,28 @@ pub struct InventoryArgs {
 pub enum InventoryCommand {
     /// Record the application at HOST:PORT, by CPE or by product and version.
     Add {
+        /// Where it listens (IPv6 as [ADDR]:PORT).
         #[arg(value_name = "HOST:PORT")]
         at: String,
+        /// The application's CPE 2.3 name (cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*).
         #[arg(long, conflicts_with_all = ["product"])]
         cpe: Option<String>,
+        /// The product as NVD names it (openssh, nginx, http_server).
         #[arg(long, requires = "version")]
         product: Option<String>,
+        /// The upstream version (9.2p1).
         #[arg(long)]
         version: Option<String>,
+        /// The vendor as NVD names it (openbsd), when the product name alone is ambiguous.
         #[arg(long)]
         vendor: Option<String>,
     },
     /// Forget an application at HOST:PORT (entered by hand unless --source is given).
     Remove {
+        /// Where it listens (IPv6 as [ADDR]:PORT).
         #[arg(value_name = "HOST:PORT")]
         at: String,
+        /// Who recorded it, as `inventory` lists it: manual, scan, report:FILE.
         #[arg(long, default_value = "manual")]
         source: String,
     },
@@ -189,7 +227,7 @@ pub struct AlertsArgs {
     /// Only this client.
     #[arg(long)]
     pub client: Option<String>,
-    /// table, json, ndjson or ocsf.
+    /// table, json, ndjson or ocsf (OCSF 1.3.0 Detection Findings, one a line).
     #[arg(long, short = 'f', default_value = "table", global = true)]
     pub format: String,
 }
@@ -198,13 +236,16 @@ pub struct AlertsArgs {
 pub enum AlertsCommand {
     /// Add a suppression rule: alerts matching every given field are not raised.
     Suppress {
+        /// Clients in this address or network.
         #[arg(long, value_name = "CIDR")]
         client: Option<String>,
+        /// Connections to this port.
         #[arg(long)]
         port: Option<u16>,
         /// Application product name.
         #[arg(long)]
         app: Option<String>,
+        /// Why (shown with the rule and counted suppressions).
         #[arg(long)]
         reason: String,
         /// How long the rule lasts (default: until removed).
@@ -214,7 +255,10 @@ pub enum AlertsCommand {
     /// List suppression rules.
     Suppressions,
     /// Remove a suppression rule.
-    Unsuppress { id: i64 },
+    Unsuppress {
+        /// The rule's id, as `alerts suppressions` lists it.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +285,7 @@ pub struct BlockArgs {
 
 #[derive(Debug, Args)]
 pub struct UnblockArgs {
+    /// The address or CIDR blocked before, as `blocks` lists it.
     pub target: String,
 }
 
@@ -386,6 +431,12 @@ pub fn nmap_spellings(args: impl IntoIterator<Item = String>) -> Vec<String> {
             "-iL" => out.push("--input-list".to_owned()),
             "-Pn" => out.push("--no-ping".to_owned()),
             "-sV" => out.push("--service-detect".to_owned()),
+            // A TCP connect scan is what Picket does: nothing to change.
+            "-sT" => {}
+            "-oX" | "-oN" => {
+                let format = if arg == "-oX" { "xml" } else { "table" };
+                out.extend(["--format".to_owned(), format.to_owned(), "-o".to_owned()]);
+            }
             "-p-" => {
                 out.push("-p".to_owned());
                 out.push("-".to_owned());
@@ -403,7 +454,10 @@ mod tests {
     #[test]
     fn nmap_spellings_become_long_options() {
         let args = nmap_spellings(
-            ["picket", "scan", "-iL", "f", "-Pn", "-p-", "10.0.0.1"].map(String::from),
+            [
+                "picket", "scan", "-iL", "f", "-Pn", "-sT", "-p-", "10.0.0.1",
+            ]
+            .map(String::from),
         );
         let cli = Cli::try_parse_from(args).unwrap();
         let Command::Scan(scan) = cli.command else {
@@ -412,6 +466,37 @@ mod tests {
         assert_eq!(scan.input_list, vec![PathBuf::from("f")]);
         assert!(scan.no_ping);
         assert_eq!(scan.ports.as_deref(), Some("-"));
+    }
+
+    #[test]
+    fn verbosity_flags() {
+        let cli = Cli::try_parse_from(["picket", "runs", "-vv"]).unwrap();
+        assert_eq!((cli.verbose, cli.quiet), (2, false));
+        let cli = Cli::try_parse_from(["picket", "-q", "runs"]).unwrap();
+        assert_eq!((cli.verbose, cli.quiet), (0, true));
+        assert!(Cli::try_parse_from(["picket", "-q", "-v", "runs"]).is_err());
+    }
+
+    #[test]
+    fn every_argument_has_help() {
+        use clap::CommandFactory;
+        fn missing(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none() && !["help", "version"].contains(&id) {
+                    out.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    out.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                missing(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut out = Vec::new();
+        missing(&Cli::command(), "picket", &mut out);
+        assert!(out.is_empty(), "without help text:\n{}", out.join("\n"));
     }
 
     #[test]

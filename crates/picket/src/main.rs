@@ -10,19 +10,14 @@ mod render;
 use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use clap::parser::ValueSource;
 
 use crate::cli::{Cli, Command};
 use crate::options::ScanOptions;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PICKET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let argv = cli::nmap_spellings(std::env::args());
     let matches = <Cli as clap::CommandFactory>::command().get_matches_from(&argv);
     let db_given = matches.value_source("db") != Some(ValueSource::DefaultValue);
@@ -30,6 +25,20 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PICKET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(cli, db_given) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`picket findings | head`) is not a failure of ours.
@@ -58,30 +67,77 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
-    // Every byte of output passes the terminal guard: third-party text is shown, never obeyed.
-    let mut out = picket_report::SafeWriter::new(std::io::stdout().lock());
+    // Every byte of output passes the terminal guard: third-party text is shown, never obeyed,
+    // whether it reaches a terminal now or when the report file is read.
+    let Some(path) = &cli.output else {
+        let stdout = std::io::stdout();
+        return dispatch(
+            &cli,
+            db_given,
+            &mut picket_report::SafeWriter::new(stdout.lock()),
+        );
+    };
+    if let Command::Scan(args) = &cli.command
+        && args.every.is_some()
+    {
+        return Err(options::usage(anyhow::anyhow!(
+            "-o {}: with --every each run would add a report to one file, and several XML \
+             documents in one file are not valid XML; scan once per file, or list stored runs \
+             with `picket runs` and `picket diff`",
+            path.display()
+        )));
+    }
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("-o {}: cannot create the file", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = dispatch(
+        &cli,
+        db_given,
+        &mut picket_report::SafeWriter::new(&mut out),
+    )
+    .and_then(|()| {
+        out.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("-o {}: cannot write the file", path.display()))
+    });
+    if result.is_err() && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        // Nothing was written: leave no empty report behind.
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cli.command {
         Command::Scan(args) => {
             let opts = ScanOptions::from_args(args).map_err(options::usage)?;
-            commands::scan::run(&cli.db, db_given, opts, &mut out)?;
+            commands::scan::run(&cli.db, db_given, opts, out)?;
         }
-        Command::Runs(args) => commands::history::runs(&cli.db, args, &mut out)?,
-        Command::Diff(args) => commands::history::diff(&cli.db, args, &mut out)?,
-        Command::Findings(args) => commands::history::findings(&cli.db, args, &mut out)?,
-        Command::Intel(command) => commands::intel::run(&cli.db, command, &mut out)?,
+        Command::Runs(args) => commands::history::runs(&cli.db, args, out)?,
+        Command::Diff(args) => commands::history::diff(&cli.db, args, out)?,
+        Command::Findings(args) => commands::history::findings(&cli.db, args, out)?,
+        Command::Intel(command) => commands::intel::run(&cli.db, command, out)?,
         Command::Vuln(cli::VulnCommand::Import {
             files,
             at,
             allow_shrink,
         }) => {
-            commands::vuln::import(&cli.db, files, at.as_deref(), *allow_shrink, &mut out)?;
+            commands::vuln::import(&cli.db, files, at.as_deref(), *allow_shrink, out)?;
         }
-        Command::Inventory(args) => commands::inventory::run(&cli.db, args, &mut out)?,
-        Command::Detect(args) => commands::detect::run(&cli.db, args, &mut out)?,
-        Command::Alerts(args) => commands::alerts::run(&cli.db, args, &mut out)?,
-        Command::Block(args) => commands::respond::block(&cli.db, args, &mut out)?,
-        Command::Unblock(args) => commands::respond::unblock(&cli.db, args, &mut out)?,
-        Command::Blocks(args) => commands::respond::blocks(&cli.db, args, &mut out)?,
+        Command::Inventory(args) => commands::inventory::run(&cli.db, args, out)?,
+        Command::Detect(args) => commands::detect::run(&cli.db, args, out)?,
+        Command::Alerts(args) => commands::alerts::run(&cli.db, args, out)?,
+        Command::Block(args) => commands::respond::block(&cli.db, args, out)?,
+        Command::Unblock(args) => commands::respond::unblock(&cli.db, args, out)?,
+        Command::Blocks(args) => commands::respond::blocks(&cli.db, args, out)?,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "picket", out);
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
+        }
     }
     out.flush()?;
     Ok(())

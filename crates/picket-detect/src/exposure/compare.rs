@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use picket_model::{
-    HostReason, HostResult, HostState, Observation, PortChange, PortState, Protocol, Reason,
-    Recheck, RunDiff, ScanRun, Verdict,
+    HostReason, HostResult, HostState, Observation, PortChange, PortSet, PortState, Protocol,
+    Reason, Recheck, RunDiff, ScanRun, Verdict,
 };
 
 /// What `run` decided about `port` on `host` (`None`: host absent from the run, or the run did
@@ -29,8 +29,15 @@ fn is_up(host: Option<&HostResult>) -> bool {
 /// different state (`None` when a run did not decide the port); a different reason for the same
 /// state (reset versus port-unreach) is not a change.
 ///
+/// Only ports both runs scanned are compared: a port outside one run's `-p` was not looked at
+/// then, which is no change. [`RunDiff::compared_ports`] says so when the port sets differ.
+///
 /// Hosts absent from a run count as not up in it.
 pub fn diff(prev: &ScanRun, cur: &ScanRun) -> RunDiff {
+    let (before_ports, after_ports) = (&prev.profile.ports, &cur.profile.ports);
+    let compared_ports = (before_ports != after_ports)
+        .then(|| PortSet::from_ports(before_ports.iter().filter(|p| after_ports.contains(*p))));
+    let both_scanned = |port: u16| before_ports.contains(port) && after_ports.contains(port);
     let addresses: BTreeSet<IpAddr> = prev
         .hosts
         .iter()
@@ -59,6 +66,7 @@ pub fn diff(prev: &ScanRun, cur: &ScanRun) -> RunDiff {
                     .map(|o| o.port)
                     .chain(h.unprobed.iter().copied())
             })
+            .filter(|port| both_scanned(*port))
             .collect();
         for port in ports {
             let before = state_in(prev, before_host, port);
@@ -83,6 +91,7 @@ pub fn diff(prev: &ScanRun, cur: &ScanRun) -> RunDiff {
         hosts_up,
         hosts_down,
         changes,
+        compared_ports,
     }
 }
 

@@ -126,6 +126,73 @@ pub struct ThreatStats {
 /// The client, host, port and transport of open alerts; one alert per application inside.
 type PortKey = (IpAddr, IpAddr, u16, Transport);
 
+/// A connection that its source writes as several records ([`picket_model::FlowRef`]): the
+/// source file and the flow's key there.
+type FlowId = (String, String);
+
+/// An alert still gathering connections, with what it counted of connections whose records
+/// may go on arriving.
+#[derive(Debug)]
+struct OpenAlert {
+    alert: Alert,
+    /// Dropped at a flow's last record; the rest go with the alert when its window ages out.
+    flows: HashMap<FlowId, Counted>,
+}
+
+impl OpenAlert {
+    fn new(alert: Alert) -> Self {
+        Self {
+            alert,
+            flows: HashMap::new(),
+        }
+    }
+}
+
+/// What one connection added to an alert's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counted {
+    outcome: Option<ConnOutcome>,
+    bytes_out: u64,
+    bytes_in: u64,
+    packets_out: u64,
+    packets_in: u64,
+}
+
+impl Counted {
+    fn of(ev: &ConnEvent) -> Self {
+        Self {
+            outcome: Some(ev.outcome),
+            bytes_out: ev.bytes_out.unwrap_or(0),
+            bytes_in: ev.bytes_in.unwrap_or(0),
+            packets_out: ev.packets_out.unwrap_or(0),
+            packets_in: ev.packets_in.unwrap_or(0),
+        }
+    }
+
+    /// A later record of the same connection: counters only grow, so the larger is the newer;
+    /// the furthest outcome any record saw is how far the connection got.
+    fn merge(self, later: Self) -> Self {
+        let rank = |o: Option<ConnOutcome>| match o {
+            Some(ConnOutcome::Established) => 4,
+            Some(ConnOutcome::Rejected) => 3,
+            Some(ConnOutcome::Attempted) => 2,
+            Some(ConnOutcome::Unknown) => 1,
+            None => 0,
+        };
+        Self {
+            outcome: if rank(later.outcome) > rank(self.outcome) {
+                later.outcome
+            } else {
+                self.outcome
+            },
+            bytes_out: self.bytes_out.max(later.bytes_out),
+            bytes_in: self.bytes_in.max(later.bytes_in),
+            packets_out: self.packets_out.max(later.packets_out),
+            packets_in: self.packets_in.max(later.packets_in),
+        }
+    }
+}
+
 /// Raises "bad external client IP connection to vulnerable application" alerts from a stream of
 /// connection events.
 ///
@@ -142,7 +209,7 @@ pub struct ThreatDetector {
     window: SignedDuration,
     suppressions: Vec<Suppression>,
     suppressed_by: Vec<u64>,
-    open: HashMap<PortKey, Vec<Alert>>,
+    open: HashMap<PortKey, Vec<OpenAlert>>,
     now: Option<Timestamp>,
     next_sweep: Option<Timestamp>,
     stats: ThreatStats,
@@ -206,7 +273,7 @@ impl ThreatDetector {
 
     /// Open alerts (windows not yet aged out).
     pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.open.values().flatten()
+        self.open.values().flatten().map(|o| &o.alert)
     }
 
     /// Resumes the windows of alerts stored before a restart, so that the connections that
@@ -227,10 +294,13 @@ impl ThreatDetector {
                 alert.transport,
             );
             let slot = self.open.entry(key).or_default();
-            match slot.iter_mut().find(|a| a.application == alert.application) {
-                Some(open) if open.window_start >= alert.window_start => continue,
-                Some(open) => *open = alert,
-                None => slot.push(alert),
+            match slot
+                .iter_mut()
+                .find(|o| o.alert.application == alert.application)
+            {
+                Some(open) if open.alert.window_start >= alert.window_start => continue,
+                Some(open) => *open = OpenAlert::new(alert),
+                None => slot.push(OpenAlert::new(alert)),
             }
             taken += 1;
         }
@@ -294,21 +364,21 @@ impl ThreatDetector {
             let slot = self.open.entry((client, host, port, ev.proto)).or_default();
             let open = slot
                 .iter_mut()
-                .position(|a| a.application == app.application);
+                .position(|o| o.alert.application == app.application);
             let change = match open {
-                Some(i) if ev.ts < window_end(slot[i].window_start, self.window) => {
-                    let alert = &mut slot[i];
-                    add(alert, ev, &hits, app);
+                Some(i) if ev.ts < window_end(slot[i].alert.window_start, self.window) => {
+                    let open = &mut slot[i];
+                    add(open, ev, &hits, app);
                     self.stats.updated_alerts += 1;
-                    AlertChange::Updated(alert.clone())
+                    AlertChange::Updated(open.alert.clone())
                 }
                 found => {
-                    let alert = new_alert(client, host, port, ev, &hits, app);
+                    let open = new_alert(client, host, port, ev, &hits, app);
                     self.stats.new_alerts += 1;
-                    let change = AlertChange::New(alert.clone());
+                    let change = AlertChange::New(open.alert.clone());
                     match found {
-                        Some(i) => slot[i] = alert,
-                        None => slot.push(alert),
+                        Some(i) => slot[i] = open,
+                        None => slot.push(open),
                     }
                     change
                 }
@@ -333,7 +403,7 @@ impl ThreatDetector {
         }
         if let Ok(horizon) = now.checked_sub(self.window * 2) {
             self.open.retain(|_, alerts| {
-                alerts.retain(|a| a.window_start > horizon);
+                alerts.retain(|o| o.alert.window_start > horizon);
                 !alerts.is_empty()
             });
         }
@@ -352,9 +422,9 @@ fn new_alert(
     ev: &ConnEvent,
     hits: &[IntelHit],
     app: &InventoryApp,
-) -> Alert {
+) -> OpenAlert {
     let kind = AlertKind::BadClientToVulnerableApp;
-    let mut alert = Alert {
+    let alert = Alert {
         id: None,
         kind,
         dedup_key: Alert::dedup_key_for(
@@ -388,34 +458,69 @@ fn new_alert(
         reasons: Vec::new(),
         sources: Vec::new(),
     };
-    add(&mut alert, ev, hits, app);
-    alert
+    let mut open = OpenAlert::new(alert);
+    add(&mut open, ev, hits, app);
+    open
 }
 
-/// Counts one connection into an alert and re-scores it. Intel and vulnerabilities are taken
+/// The alert's count of connections that ended as `outcome` (none for an unknown outcome).
+fn outcome_count(alert: &mut Alert, outcome: Option<ConnOutcome>) -> Option<&mut u64> {
+    match outcome? {
+        ConnOutcome::Established => Some(&mut alert.established),
+        ConnOutcome::Attempted | ConnOutcome::Rejected => Some(&mut alert.attempted),
+        ConnOutcome::Unknown => None,
+    }
+}
+
+/// Counts one connection into an alert and re-scores it. A further record of a connection
+/// already counted replaces what that connection added. Intel and vulnerabilities are taken
 /// afresh, so a swapped table or inventory shows on the next update.
-fn add(alert: &mut Alert, ev: &ConnEvent, hits: &[IntelHit], app: &InventoryApp) {
+fn add(open: &mut OpenAlert, ev: &ConnEvent, hits: &[IntelHit], app: &InventoryApp) {
+    let record = Counted::of(ev);
+    let (before, now) = match &ev.flow {
+        None => (Counted::default(), record),
+        Some(flow) => {
+            let id = (ev.source.file.clone(), flow.key.clone());
+            let before = open.flows.get(&id).copied().unwrap_or_default();
+            let now = before.merge(record);
+            if flow.last {
+                open.flows.remove(&id);
+            } else {
+                open.flows.insert(id, now);
+            }
+            (before, now)
+        }
+    };
+    let alert = &mut open.alert;
     alert.first_seen = alert.first_seen.min(ev.ts);
     alert.last_seen = alert.last_seen.max(ev.ts);
-    alert.connections = alert.connections.saturating_add(1);
-    match ev.outcome {
-        ConnOutcome::Established => alert.established = alert.established.saturating_add(1),
-        ConnOutcome::Attempted | ConnOutcome::Rejected => {
-            alert.attempted = alert.attempted.saturating_add(1)
-        }
-        ConnOutcome::Unknown => {}
+    if before.outcome.is_none() {
+        alert.connections = alert.connections.saturating_add(1);
     }
-    let out = ev.bytes_out.unwrap_or(0);
-    let back = ev.bytes_in.unwrap_or(0);
-    alert.bytes_to_server = alert.bytes_to_server.saturating_add(out);
-    alert.bytes_to_client = alert.bytes_to_client.saturating_add(back);
-    alert.packets_to_server = alert
-        .packets_to_server
-        .saturating_add(ev.packets_out.unwrap_or(0));
-    alert.packets_to_client = alert
-        .packets_to_client
-        .saturating_add(ev.packets_in.unwrap_or(0));
-    alert.max_bytes_per_connection = alert.max_bytes_per_connection.max(out.saturating_add(back));
+    if let Some(n) = outcome_count(alert, before.outcome) {
+        *n = n.saturating_sub(1);
+    }
+    if let Some(n) = outcome_count(alert, now.outcome) {
+        *n = n.saturating_add(1);
+    }
+    let grow = |total: &mut u64, before: u64, now: u64| {
+        *total = total.saturating_sub(before).saturating_add(now);
+    };
+    grow(&mut alert.bytes_to_server, before.bytes_out, now.bytes_out);
+    grow(&mut alert.bytes_to_client, before.bytes_in, now.bytes_in);
+    grow(
+        &mut alert.packets_to_server,
+        before.packets_out,
+        now.packets_out,
+    );
+    grow(
+        &mut alert.packets_to_client,
+        before.packets_in,
+        now.packets_in,
+    );
+    alert.max_bytes_per_connection = alert
+        .max_bytes_per_connection
+        .max(now.bytes_out.saturating_add(now.bytes_in));
     if alert.sources.len() < ALERT_MAX_SOURCES {
         alert.sources.push(ev.source.clone());
     }
@@ -538,6 +643,46 @@ mod tests {
     fn one(changes: Vec<AlertChange>) -> AlertChange {
         assert_eq!(changes.len(), 1, "{changes:?}");
         changes.into_iter().next().unwrap()
+    }
+
+    /// A record of flow `key`, with counters that grew to `bytes_out`.
+    fn record(secs: i64, key: &str, last: bool, outcome: ConnOutcome, bytes_out: u64) -> ConnEvent {
+        let mut ev = event(BAD, HOST, 22, secs, outcome);
+        ev.bytes_out = Some(bytes_out);
+        ev.flow = Some(picket_model::FlowRef {
+            key: key.into(),
+            last,
+        });
+        ev
+    }
+
+    #[test]
+    fn records_of_one_flow_count_once_with_their_newest_counters() {
+        let mut d = default_detector();
+        // NEW (attempted), UPDATE (established), DESTROY (no state): one established connection
+        // with the DESTROY's counters, not their sum.
+        d.observe(&record(0, "a", false, ConnOutcome::Attempted, 60));
+        d.observe(&record(1, "a", false, ConnOutcome::Established, 600));
+        let a = one(d.observe(&record(9, "a", true, ConnOutcome::Unknown, 6_000)));
+        let a = a.alert();
+        assert_eq!((a.connections, a.established, a.attempted), (1, 1, 0));
+        assert_eq!((a.bytes_to_server, a.bytes_to_client), (6_000, 50));
+        assert_eq!((a.packets_to_server, a.packets_to_client), (2, 1));
+        assert_eq!(a.max_bytes_per_connection, 6_050);
+        assert_eq!(a.sources.len(), 3, "every record is pointed at");
+
+        // The key again after the last record is another connection, and so is a record
+        // without a flow.
+        d.observe(&record(20, "a", false, ConnOutcome::Attempted, 60));
+        let a = one(d.observe(&event(BAD, HOST, 22, 21, ConnOutcome::Attempted)));
+        let a = a.alert();
+        assert_eq!((a.connections, a.established, a.attempted), (3, 1, 2));
+        assert_eq!(a.bytes_to_server, 6_000 + 60 + 100);
+
+        // The same key in another file is another sensor's flow.
+        let mut other = record(22, "a", false, ConnOutcome::Attempted, 60);
+        other.source.file = "eve-2.json".into();
+        assert_eq!(one(d.observe(&other)).alert().connections, 4);
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub(crate) fn event(src: &str, dst: &str, port: u16, secs: i64, outcome: ConnOut
         packets_out: Some(2),
         packets_in: Some(1),
         uid: None,
+        flow: None,
         source: SourceRef {
             file: "conn.log".into(),
             line: secs.unsigned_abs() + 1,

@@ -66,6 +66,31 @@ fn diff_compares_through_the_summaries() {
 fn diff_of_a_run_with_itself_is_empty() {
     let d = diff(&current(), &current());
     assert!(d.hosts_up.is_empty() && d.hosts_down.is_empty() && d.changes.is_empty());
+    assert_eq!(d.compared_ports, None, "both runs scanned the same ports");
+}
+
+#[test]
+fn diff_compares_only_the_ports_both_runs_scanned() {
+    // The newer run scanned ports 1-100 only: 443, 631, 111, 990 and 445 were not looked at,
+    // which is no change to "unknown".
+    let mut cur = current();
+    cur.profile.ports = "1-100".parse().unwrap();
+    for (from, to) in [(previous(), cur.clone()), (cur, previous())] {
+        let d = diff(&from, &to);
+        assert_eq!(
+            d.compared_ports
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("1-100")
+        );
+        let changed: Vec<(u8, u16)> = d
+            .changes
+            .iter()
+            .map(|c| (last_octet(c.host), c.port))
+            .collect();
+        assert_eq!(changed, [(10, 80), (11, 25), (12, 25), (13, 21)]);
+    }
 }
 
 fn suspect(host: u8, name: &str, port: u16, scan_reason: Option<Reason>) -> Suspect {

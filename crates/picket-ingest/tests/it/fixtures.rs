@@ -88,6 +88,28 @@ fn zeek_tsv_brimdata() {
 }
 
 #[test]
+fn zeek_tsv_written_with_logascii_tsv_mode() {
+    // The same rows as the brimdata sample, as `LogAscii::tsv=T` writes them: one header row.
+    let plain = detected("zeek_conn_tsv_mode.log", Input::ZeekTsv);
+    assert_eq!(plain.errors, Vec::<String>::new());
+    assert_eq!((plain.stats.events, plain.stats.skipped), (10, 1));
+    let full = read("zeek_conn_brimdata_zed.log", None);
+    let without_source = |events: &[ConnEvent]| -> Vec<ConnEvent> {
+        events
+            .iter()
+            .map(|e| ConnEvent {
+                source: full.events[0].source.clone(),
+                ..e.clone()
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_source(&plain.events),
+        without_source(&full.events[..10])
+    );
+}
+
+#[test]
 fn zeek_tsv_btest_baseline_masks_its_times() {
     let p = detected("zeek_conn_ssh_basic_baseline.log", Input::ZeekTsv);
     assert_eq!(p.events.len(), 0);
@@ -130,9 +152,25 @@ fn zeek_json() {
 fn suricata_eve() {
     let p = detected("suricata_eve.json", Input::Suricata);
     assert_eq!(p.stats.skipped, 2, "dns and stats records");
+    assert_eq!(p.stats.skipped_types_text(), "1 dns, 1 stats");
     assert_eq!(outcomes(&p), [3, 1, 1, 2]);
     // The Suricata 7 alert is reported from the flow's originator, not the matching packet's.
     assert_eq!(p.events[5].src.to_string(), "192.168.100.237");
+    insta::assert_json_snapshot!(p);
+}
+
+#[test]
+fn aws_network_firewall_wraps_eve_records() {
+    let p = detected("aws_network_firewall.log", Input::Suricata);
+    assert_eq!(p.errors, Vec::<String>::new());
+    assert_eq!(p.events.len(), 3, "two alerts and a netflow record");
+    let netflow = &p.events[1];
+    assert_eq!(netflow.src.to_string(), "216.160.83.61");
+    assert_eq!(
+        (netflow.dst_port, netflow.bytes_out),
+        (Some(5060), Some(40))
+    );
+    assert_eq!(netflow.outcome, ConnOutcome::Attempted, "no reply record");
     insta::assert_json_snapshot!(p);
 }
 
@@ -156,6 +194,18 @@ fn conntrack() {
     let p = detected("conntrack.log", Input::Conntrack);
     assert_eq!(p.events.len(), 7);
     insta::assert_json_snapshot!(p);
+}
+
+#[test]
+fn conntrack_listing_with_its_closing_summary() {
+    let p = detected("conntrack_manual_list.log", Input::Conntrack);
+    assert_eq!(p.errors, Vec::<String>::new(), "the summary is no bad line");
+    assert_eq!((p.stats.events, p.stats.skipped), (2, 1));
+    assert_eq!(
+        (p.events[1].bytes_out, p.events[1].bytes_in),
+        (Some(18_723), Some(144_731))
+    );
+    assert_eq!(outcomes(&p), [2, 0, 0, 0]);
 }
 
 #[test]

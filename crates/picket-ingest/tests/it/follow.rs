@@ -257,3 +257,23 @@ fn undetectable_file_is_one_error() {
     assert!(matches!(e, IngestError::UnknownFormat { .. }), "{e}");
     assert!(f.next_event().is_none());
 }
+
+#[test]
+fn pretty_printed_json_is_one_error_when_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pretty = "{\n  \"ts\": 1714564800,\n  \"src\": \"198.51.100.7\"\n}\n";
+    for input in [None, Some(Input::Ndjson)] {
+        let path = dir.path().join(format!("pretty-{}.json", input.is_some()));
+        append(&path, pretty);
+        let mut f = Follower::new(&path, input).with_clock(fixed_clock);
+        let items = drain(&mut f);
+        assert_eq!(items.len(), 1, "{input:?}: {items:?}");
+        assert!(
+            items[0].contains(":1: JSON spread over many lines"),
+            "{items:?}"
+        );
+        // More of the same later is not read either.
+        append(&path, pretty);
+        assert!(f.next_event().is_none());
+    }
+}

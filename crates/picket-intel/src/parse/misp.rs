@@ -1,10 +1,14 @@
 //! MISP attributes, exported as CSV (`uuid,event_id,category,type,value,comment,to_ids,date,...`,
-//! columns found by their header) or as JSON (`{"response":{"Attribute":[...]}}`).
+//! columns found by their header) or as JSON: attribute searches (`{"response":{"Attribute":
+//! [...]}}`), event searches (`{"response":[{"Event":{...}}]}`) and events as MISP exports them
+//! and as MISP feeds publish them (`{"Event":{..., "Attribute":[...], "Object":[...]}}`), the
+//! attributes of an event's objects included.
 //!
 //! Address types are read (`ip-src`, `ip-dst`, and `ip-src|port`, `ip-dst|port` whose value is
 //! `ADDRESS|PORT`); other types (domains, hashes) and attributes not flagged `to_ids` (context an
 //! analyst did not mean for detection) are skipped. The attribute's date or timestamp, the time it
 //! was last changed, becomes `last_seen`; MISP's own `first_seen` / `last_seen` win when present.
+//! An attribute without a comment of its own carries its event's title (`info`).
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -155,46 +159,119 @@ pub(crate) fn parse_csv(origin: Origin<'_>, input: &[u8]) -> Result<ParsedFeed, 
     Ok(out)
 }
 
+/// The shapes MISP writes attributes in: an attribute search (`{"response": {"Attribute":
+/// [..]}}` or `{"Attribute": [..]}`), an event search (`{"response": [{"Event": {..}}, ..]}`)
+/// and an event, as exported or as a feed's event file (`{"Event": {..}}`). An event's
+/// attributes are its own and those of its objects.
 #[derive(Deserialize)]
 struct Document<'a> {
     #[serde(borrow)]
-    response: Option<Response<'a>>,
+    response: Option<&'a RawValue>,
     #[serde(borrow, rename = "Attribute")]
     attribute: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, rename = "Event")]
+    event: Option<Event<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Response<'a> {
+struct AttributeSearch<'a> {
     #[serde(borrow, rename = "Attribute", default)]
     attribute: Vec<&'a RawValue>,
 }
 
+#[derive(Deserialize)]
+struct EventEntry<'a> {
+    #[serde(borrow, rename = "Event")]
+    event: Event<'a>,
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    /// The event's title, the comment of attributes that have none.
+    info: Option<String>,
+    #[serde(borrow, rename = "Attribute", default)]
+    attribute: Vec<&'a RawValue>,
+    #[serde(borrow, rename = "Object", default)]
+    object: Vec<MispObject<'a>>,
+}
+
+#[derive(Deserialize)]
+struct MispObject<'a> {
+    #[serde(borrow, rename = "Attribute", default)]
+    attribute: Vec<&'a RawValue>,
+}
+
+/// An attribute still as text, with the title of the event it belongs to.
+struct Found<'a> {
+    raw: &'a RawValue,
+    event_info: Option<&'a str>,
+}
+
+fn event_attributes<'a>(event: &'a Event<'a>, out: &mut Vec<Found<'a>>) {
+    let event_info = event.info.as_deref().filter(|i| !i.trim().is_empty());
+    let own = event.attribute.iter();
+    let in_objects = event.object.iter().flat_map(|o| o.attribute.iter());
+    out.extend(own.chain(in_objects).map(|raw| Found { raw, event_info }));
+}
+
 pub(crate) fn parse_json(origin: Origin<'_>, input: &[u8]) -> Result<ParsedFeed, IntelError> {
+    let document = |line: usize, column: usize, reason: String| IntelError::Document {
+        file: origin.file.to_owned(),
+        format: FeedFormat::MispJson,
+        line,
+        column,
+        reason,
+    };
     let text = std::str::from_utf8(input).map_err(|e| {
         let (line, column) = line_col(input, e.valid_up_to());
-        IntelError::Document {
-            file: origin.file.to_owned(),
-            format: FeedFormat::MispJson,
-            line,
-            column,
-            reason: "not UTF-8 text".to_owned(),
-        }
+        document(line, column, "not UTF-8 text".to_owned())
     })?;
     let doc: Document<'_> = serde_json::from_str(text)
         .map_err(|e| json_document_error(origin, FeedFormat::MispJson, &e))?;
-    let Some(attributes) = doc.response.map(|r| r.attribute).or(doc.attribute) else {
-        return Err(IntelError::Document {
-            file: origin.file.to_owned(),
-            format: FeedFormat::MispJson,
-            line: 1,
-            column: 1,
-            reason: "no `response.Attribute` list".to_owned(),
-        });
+    let located = |e: serde_json::Error, within: &RawValue| {
+        let (line, column) = line_col(input, offset_in(text, within.get()));
+        document(line + e.line() - 1, column, e.to_string())
     };
+    let mut events = Vec::new();
+    let mut attributes = Vec::new();
+    if let Some(response) = doc.response {
+        if response.get().trim_start().starts_with('[') {
+            events = serde_json::from_str::<Vec<EventEntry<'_>>>(response.get())
+                .map_err(|e| located(e, response))?
+                .into_iter()
+                .map(|entry| entry.event)
+                .collect();
+        } else {
+            let search: AttributeSearch<'_> =
+                serde_json::from_str(response.get()).map_err(|e| located(e, response))?;
+            attributes = search.attribute;
+        }
+    } else if let Some(list) = doc.attribute {
+        attributes = list;
+    } else if let Some(event) = doc.event {
+        events.push(event);
+    } else {
+        return Err(document(
+            1,
+            1,
+            "no `Event`, `response` or `Attribute`: not a MISP event or attribute export (a \
+             feed's manifest.json lists events; load the event files it names)"
+                .to_owned(),
+        ));
+    }
+    let mut found: Vec<Found<'_>> = attributes
+        .into_iter()
+        .map(|raw| Found {
+            raw,
+            event_info: None,
+        })
+        .collect();
+    for event in &events {
+        event_attributes(event, &mut found);
+    }
     let mut out = ParsedFeed::new(FeedMeta::new(origin.feed, FeedFormat::MispJson));
-    for raw in attributes {
-        let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        let (line, _) = line_col(input, offset);
+    for Found { raw, event_info } in found {
+        let (line, _) = line_col(input, offset_in(text, raw.get()));
         let Ok(object) = serde_json::from_str::<Map<String, Value>>(raw.get()) else {
             out.errors
                 .push(origin.error(line, "Attribute", "not a JSON object"));
@@ -216,7 +293,9 @@ pub(crate) fn parse_json(origin: Origin<'_>, input: &[u8]) -> Result<ParsedFeed,
             kind: text("type").unwrap_or_default(),
             value: text("value").unwrap_or_default(),
             category: text("category"),
-            comment: text("comment"),
+            comment: text("comment")
+                .filter(|c| !c.trim().is_empty())
+                .or(event_info),
             to_ids,
             changed: timestamp.as_deref(),
             first_seen: text("first_seen"),
@@ -229,6 +308,11 @@ pub(crate) fn parse_json(origin: Origin<'_>, input: &[u8]) -> Result<ParsedFeed,
         }
     }
     Ok(out)
+}
+
+/// Where `part`, a slice of `whole`, starts in it.
+fn offset_in(whole: &str, part: &str) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
 }
 
 #[cfg(test)]
@@ -302,6 +386,58 @@ mod tests {
             .map(|e| (e.line, e.field.as_str()))
             .collect();
         assert_eq!(errs, [(7, "value"), (8, "Attribute")]);
+    }
+
+    #[test]
+    fn event_with_an_ip_port_object() {
+        let input = br#"{"Event": {"info": "C2 of campaign X", "Attribute": [
+  {"type": "ip-src", "to_ids": true, "value": "192.0.2.7", "comment": "scanner"}],
+ "Object": [{"name": "ip-port", "meta-category": "network", "Attribute": [
+  {"object_relation": "ip-dst", "type": "ip-dst", "to_ids": true, "value": "198.51.100.9"},
+  {"object_relation": "dst-port", "type": "port", "to_ids": false, "value": "443"},
+  {"object_relation": "ip-dst", "type": "ip-dst", "to_ids": false, "value": "203.0.113.5"},
+  {"object_relation": "ip-dst", "type": "ip-dst", "to_ids": true, "value": "198.51.100.300"}
+ ]}]}}"#;
+        let out = parse_json(origin(), input).unwrap();
+        let nets: Vec<String> = out
+            .indicators
+            .iter()
+            .map(|i| i.network.to_string())
+            .collect();
+        assert_eq!(nets, ["192.0.2.7/32", "198.51.100.9/32"]);
+        assert_eq!(out.indicators[0].comment.as_deref(), Some("scanner"));
+        assert_eq!(
+            out.indicators[1].comment.as_deref(),
+            Some("C2 of campaign X")
+        );
+        assert_eq!(
+            out.skipped, 2,
+            "the port, and the address not for detection"
+        );
+        let errs: Vec<(usize, &str)> = out
+            .errors
+            .iter()
+            .map(|e| (e.line, e.field.as_str()))
+            .collect();
+        assert_eq!(errs, [(7, "value")]);
+    }
+
+    #[test]
+    fn event_search_errors_are_located_and_a_manifest_is_refused() {
+        match parse_json(origin(), b"{\"response\": [\n  {\"Event\": 5}]}") {
+            Err(IntelError::Document { line, reason, .. }) => {
+                assert_eq!(line, 2, "{reason}");
+                assert!(reason.contains("expected struct Event"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let manifest = br#"{"5a1d5d9b-0f1c-4a0c-9e4b-2a0a4c0e0a01": {"info": "OSINT", "Orgc": {"name": "CIRCL"}, "timestamp": "1511873115"}}"#;
+        match parse_json(origin(), manifest) {
+            Err(IntelError::Document { reason, .. }) => {
+                assert!(reason.contains("manifest.json"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -11,7 +11,10 @@ use picket_model::{
     Alert, AlertKind, AlertVuln, Application, Confidence, Cvss, CvssSeverity, CvssVersion, Epss,
     IntelHit, Package, Severity, SourceRef, Transport,
 };
-use picket_report::{Format, OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts, alerts_ocsf};
+use picket_report::{
+    AlertChangeKind, Format, OCSF_VERSION, OcsfActivity, alert_block, alert_change_ocsf,
+    alert_record, alerts, alerts_ocsf,
+};
 
 use crate::fixture::{ip, ts};
 
@@ -325,5 +328,32 @@ fn alert_changes_stream_as_create_then_update() {
     assert_eq!(
         events[0]["finding_info"]["uid"],
         events[1]["finding_info"]["uid"]
+    );
+}
+
+#[test]
+fn streamed_updates_are_records_of_their_own() {
+    let mut alert = openssh_alert();
+    alert.id = Some(7);
+    let lines = render(|out| {
+        alert_record(out, AlertChangeKind::New, &alert)?;
+        alert_record(out, AlertChangeKind::Update, &alert)
+    });
+    let records: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<(&str, i64)> = records
+        .iter()
+        .map(|r| (r["type"].as_str().unwrap(), r["id"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("alert", 7), ("alert-update", 7)]);
+    assert_eq!(records[1]["connections"], alert.connections);
+
+    let block = render(|out| alert_block(out, 3, AlertChangeKind::Update, &alert));
+    let first = block.lines().next().unwrap();
+    assert!(
+        first.starts_with("3. ") && first.ends_with("(alert 7, updated)"),
+        "{first}"
     );
 }

@@ -4,4 +4,5 @@
 mod alerts;
 mod fixture;
 mod nmap_tools;
+mod ocsf_schema;
 mod snapshots;

@@ -165,3 +165,50 @@ fn ndiff_reports_what_changed_between_two_runs() {
     );
     assert!(!stdout.contains("22/tcp"), "22 did not change:\n{stdout}");
 }
+
+#[test]
+fn ndiff_reads_the_full_fixture_and_claims_no_nmap_version() {
+    if !installed("ndiff") {
+        println!("skipped: ndiff not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_xml(dir.path(), "a.xml", &fixture::scan_run());
+    let mut later = fixture::scan_run();
+    later.started_at += jiff::SignedDuration::from_hours(24);
+    let b = write_xml(dir.path(), "b.xml", &later);
+    let result = Command::new("ndiff").arg(&a).arg(&b).output().unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    // Two script results on one host made Debian's ndiff fail (it sorts them): exit 2.
+    assert_eq!(result.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        !stdout.contains(&format!("Nmap {version}")),
+        "Picket's version shown as Nmap's:\n{stdout}"
+    );
+    assert!(stdout.contains("as: picket scan -p "), "{stdout}");
+}
+
+#[test]
+fn nmap_stylesheet_shows_picket_and_the_table_services() {
+    let xsl = Path::new("/usr/share/nmap/nmap.xsl");
+    if !installed("xsltproc") || !xsl.exists() {
+        println!("skipped: xsltproc or {} not installed", xsl.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_xml(dir.path(), "run.xml", &fixture::scan_run());
+    let result = Command::new("xsltproc")
+        .arg(xsl)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{result:?}");
+    let html = String::from_utf8_lossy(&result.stdout);
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(!html.contains(&format!("Nmap {version}")), "{html}");
+    assert!(html.contains("picket scan -p "));
+    assert!(html.contains("ms-wbt-server"), "3389's table name");
+}

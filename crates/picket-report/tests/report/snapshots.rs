@@ -142,6 +142,7 @@ fn empty_lists_say_so() {
         hosts_up: vec![],
         hosts_down: vec![],
         changes: vec![],
+        compared_ports: None,
     };
     assert_eq!(
         render(|out| diff(out, Format::Table, &nothing)),

@@ -16,7 +16,10 @@ use super::{Fields, SqlStore, check_finite, to_json};
 use crate::conn::{Conn, Row, Value};
 use crate::error::StoreError;
 use crate::sql;
-use crate::{AlertFilter, AlertWrite, BlockRecord, FeedSummary, InventoryEntry, VulnRecord};
+use crate::{
+    AlertFilter, AlertWrite, BlockRecord, FeedSummary, InventoryEntry, SourceApplications,
+    VulnRecord,
+};
 
 /// The optional fields of an indicator as written to its `extra` column. Most feeds give none of
 /// them, and then the column is NULL: a million rows of `{}` would cost time and space for
@@ -170,6 +173,19 @@ fn last_of_each<'a, T, K: Eq + std::hash::Hash>(
         }
     }
     kept
+}
+
+/// The package part of an inventory key: `ECOSYSTEM/NAME@VERSION`, empty for an application
+/// known without a package (a scan, a manual entry).
+fn package_key(app: &Application) -> String {
+    app.package.as_ref().map_or_else(String::new, |p| {
+        format!(
+            "{}/{}@{}",
+            app.ecosystem.as_deref().unwrap_or(""),
+            p.name,
+            p.version
+        )
+    })
 }
 
 impl<C: Conn> SqlStore<C> {
@@ -380,25 +396,44 @@ impl<C: Conn> SqlStore<C> {
         }
     }
 
-    pub(super) fn upsert_application(
+    pub(super) fn replace_applications(
         &mut self,
         host: IpAddr,
         port: u16,
-        app: &Application,
+        apps: &[Application],
         source: &str,
         updated_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let what = || format!("application on {host} port {port} from {source}");
-        let params = [
-            host.to_string().into(),
-            port.into(),
-            source.into(),
-            to_json(app, &what, "application")?.into(),
-            updated_at.as_microsecond().into(),
-        ];
-        self.exec(sql::UPSERT_APPLICATION, &params, || {
-            format!("storing {}", what())
+        self.transaction(|store| store.write_applications(host, port, apps, source, updated_at))
+    }
+
+    /// Replaces what `source` said runs on `host` port `port` inside the caller's transaction.
+    fn write_applications(
+        &mut self,
+        host: IpAddr,
+        port: u16,
+        apps: &[Application],
+        source: &str,
+        updated_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let what = || format!("applications on {host} port {port} from {source}");
+        let key = [host.to_string().into(), port.into(), source.into()];
+        self.exec(sql::DELETE_APPLICATION, &key, || {
+            format!("replacing the {}", what())
         })?;
+        for app in last_of_each(apps, package_key) {
+            let row = [
+                host.to_string().into(),
+                port.into(),
+                source.into(),
+                package_key(app).into(),
+                to_json(app, &what, "application")?.into(),
+                updated_at.as_microsecond().into(),
+            ];
+            self.exec(sql::INSERT_APPLICATION, &row, || {
+                format!("storing the {}", what())
+            })?;
+        }
         Ok(())
     }
 
@@ -422,8 +457,16 @@ impl<C: Conn> SqlStore<C> {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        // Hosts are text in the table ("192.0.2.10" < "192.0.2.2"): sort them as addresses.
-        entries.sort_by(|a, b| (a.host, a.port, &a.source).cmp(&(b.host, b.port, &b.source)));
+        // Hosts are text in the table ("192.0.2.10" < "192.0.2.2"): sort them as addresses. A
+        // report's packages come by product name (then by package key, the query's order).
+        entries.sort_by(|a, b| {
+            (a.host, a.port, &a.source, &a.application.product).cmp(&(
+                b.host,
+                b.port,
+                &b.source,
+                &b.application.product,
+            ))
+        });
         Ok(entries)
     }
 
@@ -491,12 +534,18 @@ impl<C: Conn> SqlStore<C> {
     pub(super) fn import_vuln_knowledge(
         &mut self,
         records: &[VulnRecord],
-        applications: &[InventoryEntry],
+        applications: &[SourceApplications],
     ) -> Result<(), StoreError> {
         self.transaction(|store| {
             store.upsert_vuln_records(records)?;
-            applications.iter().try_for_each(|e| {
-                store.upsert_application(e.host, e.port, &e.application, &e.source, e.updated_at)
+            applications.iter().try_for_each(|set| {
+                store.write_applications(
+                    set.host,
+                    set.port,
+                    &set.applications,
+                    &set.source,
+                    set.updated_at,
+                )
             })
         })
     }

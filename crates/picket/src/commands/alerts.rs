@@ -118,7 +118,8 @@ fn list(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
         client,
     })?;
     if args.format == "ocsf" {
-        picket_report::alerts_ocsf(out, &alerts, false)?;
+        // One finding a line, as `picket detect --format ocsf` streams them.
+        picket_report::alerts_ocsf(out, &alerts, true)?;
         return Ok(());
     }
     match crate::options::parse_format(&args.format)? {

@@ -1,5 +1,6 @@
-//! `picket detect`: read connection events, raise `bad-client-to-vulnerable-app` alerts, print
-//! them as they arise, store them, and (with `--block`) cut the clients off.
+//! `picket detect`: read connection events, raise `bad-client-to-vulnerable-app` alerts, store
+//! them, print them as they are stored (new ones, and updates of stored ones as their own record
+//! with the alert's id), and (with `--block`) cut the clients off.
 //!
 //! Without `--follow` a file is read to its end and every alert is written with the counts the
 //! file gives: reading the same file again gives the same alerts, not doubled counts. With
@@ -18,7 +19,7 @@ use ipnet::IpNet;
 use picket_detect::threat::{ThreatDetector, ThreatSettings};
 use picket_ingest::{Checkpoint, EventReader, Follower, IngestError, Input};
 use picket_model::{Alert, Severity, Timestamp};
-use picket_report::{Format, OcsfActivity};
+use picket_report::{AlertChangeKind, Format, OcsfActivity, counted};
 use picket_respond::Nft;
 use picket_store::{AlertWrite, BlockRecord, Store};
 use serde::{Deserialize, Serialize};
@@ -87,8 +88,12 @@ struct Session<'a> {
     blocker: Option<Blocker>,
     /// Alerts changed since the last flush, by (dedup key, window start).
     pending: HashMap<(String, Timestamp), Alert>,
+    /// The number each printed alert got, by (dedup key, window start): updates keep it.
+    numbers: HashMap<(String, Timestamp), u64>,
     /// Alerts printed as new: those the store took as new when they were flushed.
     new_alerts: u64,
+    /// Alerts printed as updates: those the store already had.
+    updated_alerts: u64,
     last_flush: Instant,
 }
 
@@ -145,7 +150,9 @@ pub fn run(db: &str, args: &DetectArgs, out: &mut dyn Write) -> Result<()> {
         out,
         blocker,
         pending: HashMap::new(),
+        numbers: HashMap::new(),
         new_alerts: 0,
+        updated_alerts: 0,
         last_flush: Instant::now(),
     };
     if args.follow {
@@ -176,6 +183,8 @@ impl Session<'_> {
         let mut handle =
             |this: &mut Self, item: Result<picket_model::ConnEvent, IngestError>| -> Result<()> {
                 match item {
+                    // Without --follow there is no checkpoint to keep in step with: storing
+                    // (and so printing) every second shows alerts while a long file is read.
                     Ok(ev) => {
                         this.observe(&ev);
                         if this.last_flush.elapsed() >= FLUSH_EVERY {
@@ -207,9 +216,20 @@ impl Session<'_> {
             }
             reader.stats()
         };
+        let by_type = if stats.skipped_types.is_empty() {
+            String::new()
+        } else {
+            // The type names come from the input: shown, never obeyed.
+            format!(
+                "; records of other types skipped: {}",
+                render::shown(&stats.skipped_types_text())
+            )
+        };
         eprintln!(
-            "picket: {source}: {} events from {} lines, {} bad lines skipped",
-            stats.events, stats.lines, stats.errors
+            "picket: {source}: {} from {}, {} skipped{by_type}",
+            counted(stats.events, "event", "events"),
+            counted(stats.lines, "line", "lines"),
+            counted(stats.errors, "bad line", "bad lines"),
         );
         Ok(stats.events > 0 || stats.errors == 0)
     }
@@ -223,9 +243,10 @@ impl Session<'_> {
     }
 
     /// Stores the pending alerts (with a follow checkpoint, in the same transaction), prints
-    /// those the store took as new, then blocks the clients whose alerts reached the blocking
-    /// severity. Printing after the commit, by what the store says, is what keeps a restart
-    /// (after a kill mid catch-up) from announcing stored alerts as new once more.
+    /// each as new or as an update by what the store says it was, then blocks the clients whose
+    /// alerts reached the blocking severity. Printing after the commit, by what the store says,
+    /// is what keeps a restart (after a kill mid catch-up) from announcing stored alerts as new
+    /// once more.
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<()> {
         self.last_flush = Instant::now();
         let mut alerts: Vec<Alert> = self.pending.drain().map(|(_, a)| a).collect();
@@ -239,12 +260,30 @@ impl Session<'_> {
             None => self.store.upsert_alerts(&mut alerts)?,
         };
         for (alert, write) in alerts.iter().zip(writes) {
-            if write == AlertWrite::New {
-                self.new_alerts += 1;
-                print_alert(self.out, self.format, self.new_alerts, alert)?;
-            }
+            self.print(alert, write)?;
         }
         self.block(&alerts)
+    }
+
+    /// Prints a stored alert: new to the store, or a new state of one it had (a re-run over
+    /// the same file updates the alerts it stored before; it raises none).
+    fn print(&mut self, alert: &Alert, write: AlertWrite) -> Result<()> {
+        let kind = match write {
+            AlertWrite::New => {
+                self.new_alerts += 1;
+                AlertChangeKind::New
+            }
+            AlertWrite::Updated => {
+                self.updated_alerts += 1;
+                AlertChangeKind::Update
+            }
+        };
+        let next = self.numbers.len() as u64 + 1;
+        let number = *self
+            .numbers
+            .entry((alert.dedup_key.clone(), alert.window_start))
+            .or_insert(next);
+        print_alert(self.out, self.format, number, kind, alert)
     }
 
     fn block(&mut self, alerts: &[Alert]) -> Result<()> {
@@ -295,8 +334,14 @@ impl Session<'_> {
     fn summary(&self) {
         let s = self.detector.stats();
         eprintln!(
-            "picket: {} events, {} inbound from outside, {} to vulnerable applications, {} from listed clients, {} suppressed; {} new alert(s)",
-            s.events, s.inbound, s.to_vulnerable, s.listed, s.suppressed, self.new_alerts
+            "picket: {}, {} inbound from outside, {} to vulnerable applications, {} from listed clients, {} suppressed; {}, {} updated",
+            counted(s.events, "event", "events"),
+            s.inbound,
+            s.to_vulnerable,
+            s.listed,
+            s.suppressed,
+            counted(self.new_alerts, "new alert", "new alerts"),
+            self.updated_alerts
         );
     }
 
@@ -389,17 +434,28 @@ impl Session<'_> {
     }
 }
 
-/// Prints a new alert as it arises: a numbered block on a terminal, one JSON line otherwise
+/// Prints an alert as it is stored: a numbered block on a terminal, one JSON line otherwise
 /// (`--format json` streams too: a single document could only be written at the end).
-fn print_alert(out: &mut dyn Write, format: AlertFormat, number: u64, alert: &Alert) -> Result<()> {
+fn print_alert(
+    out: &mut dyn Write,
+    format: AlertFormat,
+    number: u64,
+    kind: AlertChangeKind,
+    alert: &Alert,
+) -> Result<()> {
     match format {
-        AlertFormat::Ocsf => picket_report::alert_change_ocsf(out, OcsfActivity::Create, alert)?,
+        AlertFormat::Ocsf => {
+            let activity = match kind {
+                AlertChangeKind::New => OcsfActivity::Create,
+                AlertChangeKind::Update => OcsfActivity::Update,
+            };
+            picket_report::alert_change_ocsf(out, activity, alert)?
+        }
         AlertFormat::Report(Format::Table) => {
-            picket_report::alert_block(out, usize::try_from(number).unwrap_or(usize::MAX), alert)?;
+            let number = usize::try_from(number).unwrap_or(usize::MAX);
+            picket_report::alert_block(out, number, kind, alert)?;
         }
-        AlertFormat::Report(_) => {
-            picket_report::alerts(out, Format::Ndjson, std::slice::from_ref(alert))?
-        }
+        AlertFormat::Report(_) => picket_report::alert_record(out, kind, alert)?,
     }
     out.flush()?;
     Ok(())

@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use picket_model::{Intake, Timestamp, unfinished_last_line};
-use picket_store::{InventoryEntry, Store, VulnRecord};
+use picket_model::{Application, Intake, Timestamp, unfinished_last_line};
+use picket_report::counted;
+use picket_store::{SourceApplications, Store, VulnRecord};
 use picket_vuln::VulnError;
 use serde_json::Value;
 
@@ -112,8 +113,8 @@ pub fn import(
             Kind::Nvd => {
                 let import = picket_vuln::read_nvd(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: NVD, {} CVE records{}",
-                    import.records.len(),
+                    "{name}: NVD, {}{}",
+                    counted(import.records.len() as u64, "CVE record", "CVE records"),
                     skipped(import.skipped.len())
                 ));
                 skipped_all.extend(import.skipped);
@@ -128,8 +129,8 @@ pub fn import(
             Kind::Osv => {
                 let import = picket_vuln::read_osv(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: OSV, {} records{}",
-                    import.records.len(),
+                    "{name}: OSV, {}{}",
+                    counted(import.records.len() as u64, "record", "records"),
                     skipped(import.skipped.len())
                 ));
                 skipped_all.extend(import.skipped);
@@ -144,9 +145,9 @@ pub fn import(
             Kind::Kev => {
                 let catalog = picket_vuln::read_kev(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: CISA KEV catalog {}, {} entries{}",
+                    "{name}: CISA KEV catalog {}, {}{}",
                     catalog.catalog_version.as_deref().unwrap_or("?"),
-                    catalog.records.len(),
+                    counted(catalog.records.len() as u64, "entry", "entries"),
                     skipped(catalog.skipped.len())
                 ));
                 let mut check = Checked::new(&name, KIND_KEV, &catalog.records, &catalog.skipped);
@@ -165,8 +166,8 @@ pub fn import(
             Kind::Epss => {
                 let file = picket_vuln::read_epss(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: EPSS, {} scores{}",
-                    file.scores.len(),
+                    "{name}: EPSS, {}{}",
+                    counted(file.scores.len() as u64, "score", "scores"),
                     skipped(file.skipped.len())
                 ));
                 let mut check = Checked::new(&name, KIND_EPSS, &file.scores, &file.skipped);
@@ -186,26 +187,34 @@ pub fn import(
             Kind::Report => {
                 let report = picket_vuln::read_report(bytes.as_slice(), &name)?;
                 lines.push(format!(
-                    "{name}: {} report, {} vulnerabilities, {} package matches",
+                    "{name}: {} report, {}, {}",
                     report.format.as_str(),
-                    report.vulnerabilities.len(),
-                    report.matches.len()
+                    counted(
+                        report.vulnerabilities.len() as u64,
+                        "vulnerability",
+                        "vulnerabilities"
+                    ),
+                    counted(
+                        report.matches.len() as u64,
+                        "package match",
+                        "package matches"
+                    )
                 ));
                 if let Some((host, port)) = at {
+                    // Every package the report names is its own application.
+                    let mut packages: Vec<Application> = Vec::new();
                     for m in &report.matches {
-                        if !apps
-                            .iter()
-                            .any(|e: &InventoryEntry| e.application == m.application)
-                        {
-                            apps.push(InventoryEntry {
-                                host,
-                                port,
-                                application: m.application.clone(),
-                                source: format!("report:{name}"),
-                                updated_at: now,
-                            });
+                        if !packages.contains(&m.application) {
+                            packages.push(m.application.clone());
                         }
                     }
+                    apps.push(SourceApplications {
+                        host,
+                        port,
+                        applications: packages,
+                        source: format!("report:{name}"),
+                        updated_at: now,
+                    });
                 }
                 let id = match at {
                     Some((host, port)) => {
@@ -231,8 +240,13 @@ pub fn import(
         writeln!(out, "{line}")?;
     }
     skipped_entries(out, &skipped_all)?;
-    if !apps.is_empty() {
-        writeln!(out, "{} application(s) added to the inventory", apps.len())?;
+    let added: usize = apps.iter().map(|set| set.applications.len()).sum();
+    if added > 0 {
+        writeln!(
+            out,
+            "{} added to the inventory",
+            counted(added as u64, "application", "applications")
+        )?;
     }
     Ok(())
 }

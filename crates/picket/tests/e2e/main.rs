@@ -4,6 +4,7 @@
 
 mod cli;
 mod exposure;
+mod formats;
 mod services;
 mod support;
 mod threat;

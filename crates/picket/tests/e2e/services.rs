@@ -18,7 +18,7 @@ use picket_lab::{Lab, Target};
 use picket_service::debian_upstream;
 use serde_json::Value;
 
-use crate::support::{Db, json, picket, picket_in};
+use crate::support::{Db, fixture, json, picket, picket_in};
 
 const NMAP_DTD: &str = "/usr/share/nmap/nmap.dtd";
 
@@ -41,14 +41,6 @@ const NVD_RECORDS: [&str; 12] = [
 
 /// The CVEs that OpenSSH 9.2p1 must be reported with.
 const OPENSSH_CVES: [&str; 2] = ["CVE-2023-38408", "CVE-2024-6387"];
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 /// A lab target running every installed daemon on its usual port.
 struct Running {

@@ -1,7 +1,7 @@
 //! Running the binary and reading its JSON.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use picket_lab::Lab;
 use serde_json::Value;
@@ -28,6 +28,15 @@ impl Db {
     }
 }
 
+/// The path of a file in `tests/fixtures`.
+pub fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 pub fn run(mut cmd: Command) -> Output {
     let out = cmd.output().unwrap();
     if !out.status.success() {
@@ -41,6 +50,36 @@ pub fn picket(args: &[&str]) -> Output {
     let mut cmd = Command::new(PICKET);
     cmd.args(args).env_remove("PICKET_DB");
     run(cmd)
+}
+
+/// Starts `picket detect --follow LOG --format ndjson` with its standard output as given.
+pub fn spawn_follow(db: &Db, log: &Path, stdout: Stdio) -> Child {
+    Command::new(PICKET)
+        .args([
+            "--db",
+            db.arg(),
+            "detect",
+            "--follow",
+            log.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ])
+        .env_remove("PICKET_DB")
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Stops a `--follow` with SIGINT, as a person would; it must finish cleanly.
+pub fn interrupt(mut child: Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "detect --follow exited with {status}");
 }
 
 /// `picket ARGS` inside the lab's scanner namespace.

@@ -4,26 +4,20 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Db, PICKET, file_bytes, json, picket, picket_in};
+use crate::support::{
+    Db, PICKET, file_bytes, fixture, interrupt, json, picket, picket_in, spawn_follow,
+};
 
 /// A client listed by IPsum (first entry of the fixture), and another listed one.
 const BAD: &str = "77.90.185.20";
 const BAD2: &str = "77.239.124.102";
 /// A client on no feed.
 const CLEAN: &str = "192.0.2.77";
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 fn ok(args: &[&str]) -> String {
     let out = picket(args);
@@ -36,7 +30,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 /// A store with IPsum's head loaded, NVD + KEV imported, and two vulnerable applications.
-fn prepared() -> Db {
+pub(crate) fn prepared() -> Db {
     let db = Db::new();
     let d = db.arg();
     let loaded = ok(&[
@@ -191,13 +185,15 @@ fn listed_clients_reaching_vulnerable_apps_raise_one_alert_each_with_context() {
         2
     );
 
-    let ocsf = ok(&["--db", db.arg(), "alerts", "--format", "ocsf"]);
-    let ocsf: Value = serde_json::from_str(&ocsf).unwrap();
+    // One finding a line, the shape `detect --format ocsf` streams.
+    let ocsf: Vec<Value> = ok(&["--db", db.arg(), "alerts", "--format", "ocsf"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ocsf.len(), 2);
     assert_eq!(ocsf[0]["class_uid"], 2004);
     assert!(
-        ocsf.as_array()
-            .unwrap()
-            .iter()
+        ocsf.iter()
             .any(|f| f["evidences"][0]["src_endpoint"]["ip"] == BAD && f["class_uid"] == 2004)
     );
     let table = ok(&["--db", db.arg(), "alerts"]);
@@ -434,25 +430,6 @@ fn vuln_import_never_replaces_kev_or_epss_with_an_empty_or_cut_file() {
     ]);
 }
 
-/// Starts `picket detect --follow LOG --format ndjson`, its output going to `out`.
-fn start_follow(db: &Db, log: &Path, out: &Path) -> std::process::Child {
-    Command::new(PICKET)
-        .args([
-            "--db",
-            db.arg(),
-            "detect",
-            "--follow",
-            log.to_str().unwrap(),
-            "--format",
-            "ndjson",
-        ])
-        .env_remove("PICKET_DB")
-        .stdout(std::fs::File::create(out).unwrap())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn wait_for(what: &str, done: impl Fn() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -461,33 +438,27 @@ fn wait_for(what: &str, done: impl Fn() -> bool) {
     }
 }
 
-fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
-}
-
 /// Starts `picket detect --follow`, waits until `done` holds, then stops it with SIGINT; returns
 /// what it printed.
 fn follow_until(db: &Db, log: &Path, done: impl Fn() -> bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.ndjson");
-    let mut child = start_follow(db, log, &out);
+    let child = spawn_follow(db, log, std::fs::File::create(&out).unwrap().into());
     wait_for("got there", done);
     // One more flush period, then a clean stop.
     std::thread::sleep(Duration::from_millis(1500));
-    signal(&child, nix::sys::signal::Signal::SIGINT);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "detect --follow exited with {status}");
+    interrupt(child);
     std::fs::read_to_string(out).unwrap()
 }
 
-/// The (dedup key, window start) of every alert printed as NDJSON.
-fn printed_keys(ndjson: &str) -> Vec<(String, String)> {
+/// The (dedup key, window start) of every alert printed as new (`alert-update` records are the
+/// new states of alerts printed before).
+fn printed_new_keys(ndjson: &str) -> Vec<(String, String)> {
     ndjson
         .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (v["dedup_key"].to_string(), v["window_start"].to_string())
-        })
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "alert")
+        .map(|v| (v["dedup_key"].to_string(), v["window_start"].to_string()))
         .collect()
 }
 
@@ -514,16 +485,16 @@ fn follow_prints_each_stored_alert_once_across_a_kill() {
     // Killed as soon as it has printed an alert: whatever it printed must be stored already,
     // or the restart announces it as new a second time.
     let first = dir.path().join("first.ndjson");
-    let mut child = start_follow(&db, &log, &first);
+    let mut child = spawn_follow(&db, &log, std::fs::File::create(&first).unwrap().into());
     wait_for("printed an alert", || {
         std::fs::metadata(&first).is_ok_and(|m| m.len() > 0)
     });
-    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    child.kill().unwrap();
     child.wait().unwrap();
     let second = follow_until(&db, &log, || alerts(&db).len() == 24);
 
-    let mut printed = printed_keys(&std::fs::read_to_string(&first).unwrap());
-    printed.extend(printed_keys(&second));
+    let mut printed = printed_new_keys(&std::fs::read_to_string(&first).unwrap());
+    printed.extend(printed_new_keys(&second));
     let mut unique = printed.clone();
     unique.sort();
     unique.dedup();
