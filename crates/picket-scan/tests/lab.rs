@@ -88,9 +88,9 @@ fn assert_exact(host: &HostResult, expected: &[u16], scanned: usize) {
     assert_eq!(decided, scanned, "{}", host.address);
 }
 
-#[test]
-fn full_range_clean() {
-    let Some((lab, target, _l, ports)) = setup("scan_clean", Firewall::new()) else {
+/// A full-range scan of a host listening on [`open_set`] behind `rules` finds exactly that set.
+fn full_range_is_exact(name: &str, rules: Firewall) {
+    let Some((lab, target, _l, ports)) = setup(name, rules) else {
         return;
     };
     let host = scan_one(
@@ -99,6 +99,11 @@ fn full_range_clean() {
         ScanProfile::new(PortSet::all()),
     );
     assert_exact(&host, &ports, 65535);
+}
+
+#[test]
+fn full_range_clean() {
+    full_range_is_exact("scan_clean", Firewall::new());
 }
 
 #[test]
@@ -161,18 +166,7 @@ fn the_rejected_range_alone() {
 
 #[test]
 fn default_drop_host_full_range() {
-    let ports = open_set();
-    let Some((lab, target, _l, ports)) =
-        setup("scan_default_drop", Firewall::new().allow_only(ports))
-    else {
-        return;
-    };
-    let host = scan_one(
-        &lab,
-        target.address_v4().into(),
-        ScanProfile::new(PortSet::all()),
-    );
-    assert_exact(&host, &ports, 65535);
+    full_range_is_exact("scan_default_drop", Firewall::new().allow_only(open_set()));
 }
 
 #[test]
