@@ -30,10 +30,12 @@ pub(crate) mod limits {
     /// A timing probe goes out after this many port probes to the host (5 % of its probes)...
     pub const TIMING_EVERY: u32 = 20;
     /// ... or, in slow start, after this long, so that the first judgments come quickly even at
-    /// low rates (at most a quarter of the probes then). Later a judgment may wait: a tenth of a
-    /// host's probes spent on timing would slow an IPS-limited scan by a tenth.
+    /// low rates (at most a third of the probes then). Later a judgment may wait: a tenth of a
+    /// host's probes spent on timing would slow an IPS-limited scan by a tenth...
     pub const TIMING_GAP: Duration = Duration::from_millis(5);
     pub const TIMING_GAP_MIN_EVERY: u32 = 3;
+    /// ... but never longer than this, so that a host slowed far down can still climb back.
+    pub const TIMING_GAP_MAX: Duration = Duration::from_millis(50);
     /// Ports that answered with TCP, kept as timing probe and canary targets.
     pub const CANARIES: usize = 8;
     /// Chance that a run of unanswered timing probes is only random loss, below which the host is
@@ -148,6 +150,9 @@ pub(crate) struct PortScan {
     last_ok: Option<(Instant, u64)>,
     /// Where the current stretch of sending began (the start, or the last resume).
     stretch: (Instant, u64),
+    /// When congestion or a silence was last acted on: timing probes sent before it say
+    /// nothing new.
+    acted_at: Instant,
     /// Ports decided silent since the host last answered.
     streak_ports: Vec<u32>,
     /// Ports decided silent whose last attempt went out after the last stretch judged healthy,
@@ -211,6 +216,7 @@ impl PortScan {
             fail_streak: 0,
             last_ok: None,
             stretch: (now, 0),
+            acted_at: now,
             streak_ports: Vec::new(),
             unconfirmed: VecDeque::new(),
             local_unreach: 0,
@@ -259,11 +265,12 @@ impl PortScan {
         }
         let work = self.has_port_work();
         // With no port left to ask, timing probes are all there is to send.
-        let gap_rule = !work
-            || (self.controller.in_slow_start()
-                && self.since_timing >= limits::TIMING_GAP_MIN_EVERY);
+        let gap = now.duration_since(self.last_timing);
+        let share_allows = self.since_timing >= limits::TIMING_GAP_MIN_EVERY;
         let timing_due = self.since_timing >= limits::TIMING_EVERY
-            || (gap_rule && now.duration_since(self.last_timing) >= limits::TIMING_GAP);
+            || (!work && gap >= limits::TIMING_GAP)
+            || (share_allows && self.controller.in_slow_start() && gap >= limits::TIMING_GAP)
+            || (share_allows && gap >= limits::TIMING_GAP_MAX);
         let wanted = work || (self.awaits_judgment() && timing_due);
         if !wanted {
             return None;
@@ -468,8 +475,9 @@ impl PortScan {
         let answered =
             matches!(result.reason, Reason::SynAck | Reason::Reset) && !result.local_unreach;
         self.controller.on_complete(epoch, answered);
-        if self.status != Status::Active {
-            // Part of a silence being checked or waited out: not the path's loss.
+        if self.status != Status::Active || sent.0 < self.acted_at {
+            // Part of a silence being checked or waited out, or of congestion already acted on:
+            // not the path's loss, and no new alarm.
             return Verdict::Nothing;
         }
         self.timing_sent += 1;
@@ -515,6 +523,7 @@ impl PortScan {
                 self.release_deferred();
                 self.ask_unconfirmed_again();
                 self.controller.forget_pending(now);
+                self.acted_at = now;
                 Verdict::Rate(self.controller.congested())
             }
             (Status::Checking { tries }, false) if tries + 1 < limits::CANARY_TRIES => {
@@ -529,6 +538,7 @@ impl PortScan {
                 self.last_ok = None;
                 self.stretch = (now, self.probes_sent);
                 self.controller.forget_pending(now);
+                self.acted_at = now;
                 if let Some(last) = self.interruptions.last_mut() {
                     last.resumed = true;
                     last.paused = paused;
@@ -678,6 +688,7 @@ impl PortScan {
         let change = self.controller.update(now, self.achieved);
         if let Some(RateChange::Lowered { .. }) = change {
             self.ask_unconfirmed_again();
+            self.acted_at = now;
         } else {
             self.confirm_silence();
         }

@@ -269,7 +269,13 @@ impl RateController {
             }
             self.judged = end;
             let until = self.epochs[end].started;
-            change = self.judge(merged, until, achieved).or(change);
+            let judged = self.judge(merged, until, achieved);
+            if let Some(RateChange::Lowered { .. }) = judged {
+                // What is still out was sent at the rate just judged too fast: acted on already.
+                self.forget_pending(now);
+                return judged;
+            }
+            change = judged.or(change);
         }
     }
 
@@ -290,7 +296,8 @@ impl RateController {
         if significantly_below(ratio, e.completed, base) {
             // The path delivered `ratio / base` of what we sent: that is its capacity now.
             let from = e.rate;
-            self.rate = (e.rate * (ratio / base) * 0.85).clamp(self.min_rate, self.max_rate);
+            let delivered = (e.rate * (ratio / base) * 0.85).clamp(self.min_rate, self.max_rate);
+            self.rate = self.rate.min(delivered);
             self.slow_start = false;
             return Some(RateChange::Lowered {
                 from,
@@ -302,7 +309,8 @@ impl RateController {
         self.healthy_until = Some(until);
         // A stretch that fell short of the baseline, if not significantly, may be the start of
         // congestion: it is no evidence of what the path gives when nothing interferes.
-        if ratio >= base - standard_error(ratio, e.completed, base) {
+        let known = self.baseline_ratio().is_some();
+        if !known || ratio >= base - standard_error(ratio, e.completed, base) {
             let (a, c) = self.baseline;
             let (a, c) = (a + e.answered as f64, c + e.completed as f64);
             let scale = (Self::BASELINE_WINDOW / c).min(1.0);
