@@ -185,6 +185,8 @@ pub enum HostReason {
     /// Host discovery found it on the local link: the kernel's ARP request was answered, though
     /// every probe may have been dropped (a default-drop host).
     ArpResponse,
+    /// Host discovery's ICMP echo was answered.
+    EchoReply,
     /// Scanned without a liveness decision (`--no-ping`): nothing answered, but it was not skipped.
     UserSet,
     /// Nothing answered at all.
@@ -201,6 +203,7 @@ impl HostReason {
         match self {
             HostReason::PortAnswered => "port-answered",
             HostReason::ArpResponse => "arp-response",
+            HostReason::EchoReply => "echo-reply",
             HostReason::UserSet => "user-set",
             HostReason::NoResponse => "no-response",
             HostReason::HostUnreach => "host-unreach",

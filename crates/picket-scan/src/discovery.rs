@@ -2,8 +2,9 @@
 //! so that a dead address costs one discovery round instead of a port scan.
 //!
 //! Nmap's defaults are the reference. Without raw sockets Nmap connects to ports 80 and 443; we
-//! add 22 and 3389, the other ports servers most often leave open. Any answer from the host
-//! itself (a SYN-ACK, a reset, an ICMP error sent by the host) means it is up. On a directly
+//! add 22 and 3389, the other ports servers most often leave open, and an ICMP echo where the
+//! process may send one ([`crate::echo`]). Any answer from the host itself (a SYN-ACK, a reset,
+//! an echo reply, an ICMP error sent by the host) means it is up. On a directly
 //! attached segment the kernel resolves each address with ARP before the first SYN leaves, and
 //! the neighbour table says whether it answered ([`crate::neighbours`]): that finds a host whose
 //! firewall drops everything, as Nmap's ARP ping does. An ICMP host- or network-unreachable, or
@@ -18,8 +19,22 @@ use picket_model::{HostReason, Reason};
 use crate::neighbours::Neighbour;
 use crate::probe::ProbeResult;
 
-/// The ports every discovery round connects to.
-pub(crate) const PORTS: [u16; 4] = [80, 443, 22, 3389];
+/// One probe of a discovery round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    Tcp(u16),
+    Echo,
+}
+
+/// The probes of every discovery round: connects to the ports servers most often leave open, and
+/// an ICMP echo where the process may send one.
+pub(crate) const PROBES: [Probe; 5] = [
+    Probe::Tcp(80),
+    Probe::Tcp(443),
+    Probe::Tcp(22),
+    Probe::Tcp(3389),
+    Probe::Echo,
+];
 
 /// Rounds before a host that nothing was heard from is called down.
 const ROUNDS: u8 = 2;
@@ -46,10 +61,26 @@ pub(crate) enum Found {
 }
 
 impl Discovery {
-    /// Starts the next round: the caller sends one probe to each of [`PORTS`].
+    /// Starts the next round: the caller sends each of [`PROBES`].
     pub fn start_round(&mut self) {
         self.round += 1;
-        self.out = PORTS.len();
+        self.out = PROBES.len();
+    }
+
+    /// The round's ICMP echo came back answered or not (`None`: it could not be sent).
+    pub fn on_echo(
+        &mut self,
+        answered: Option<bool>,
+        neighbour: impl FnOnce() -> Option<Neighbour>,
+    ) -> Found {
+        self.out = self.out.saturating_sub(1);
+        if answered == Some(true) {
+            return Found::Up(HostReason::EchoReply);
+        }
+        if self.out > 0 {
+            return Found::Pending;
+        }
+        self.round_over(neighbour())
     }
 
     /// A probe of the current round came back (`None`: it failed on our side).
@@ -117,8 +148,11 @@ mod tests {
     fn silent_round(d: &mut Discovery, neighbour: Option<Neighbour>) -> Found {
         d.start_round();
         let mut found = Found::Pending;
-        for _ in PORTS {
-            found = d.on_probe(HOST, Some(&ProbeResult::no_response()), || neighbour);
+        for probe in PROBES {
+            found = match probe {
+                Probe::Tcp(_) => d.on_probe(HOST, Some(&ProbeResult::no_response()), || neighbour),
+                Probe::Echo => d.on_echo(Some(false), || neighbour),
+            };
         }
         found
     }
@@ -147,12 +181,22 @@ mod tests {
         d.start_round();
         let router = Some("198.18.0.1".parse().unwrap());
         let r = result(Reason::HostUnreach, router, false);
-        for _ in 1..PORTS.len() {
+        for _ in 1..PROBES.len() {
             assert_eq!(d.on_probe(HOST, Some(&r), || None), Found::Pending);
         }
         assert_eq!(
             d.on_probe(HOST, Some(&r), || None),
             Found::Down(HostReason::HostUnreach)
+        );
+    }
+
+    #[test]
+    fn an_echo_reply_is_up() {
+        let mut d = Discovery::default();
+        d.start_round();
+        assert_eq!(
+            d.on_echo(Some(true), || None),
+            Found::Up(HostReason::EchoReply)
         );
     }
 

@@ -116,7 +116,7 @@ mod limits {
 enum Job {
     Discover {
         host: u32,
-        port: u16,
+        probe: discovery::Probe,
     },
     Port {
         host: u32,
@@ -155,7 +155,14 @@ enum Slot {
     Done(HostResult),
 }
 
-type ProbeFuture = Pin<Box<dyn Future<Output = (Job, Result<ProbeResult, LocalError>)> + Send>>;
+/// What came back for a job: a connect probe's result, or an ICMP echo's.
+enum Answer {
+    Probe(Result<ProbeResult, LocalError>),
+    /// Answered or not; `None`: the process may not send an echo.
+    Echo(Option<bool>),
+}
+
+type ProbeFuture = Pin<Box<dyn Future<Output = (Job, Answer)> + Send>>;
 
 /// Scans `hosts` on the profile's ports until every port is decided, a host is given up, or
 /// `stop` completes (then the outcome is marked aborted).
@@ -188,7 +195,7 @@ struct Engine {
     /// Ports of hosts that are done, for the progress count.
     done_ports: u64,
     /// Discovery probes waiting to be sent.
-    discovery_queue: VecDeque<(u32, u16)>,
+    discovery_queue: VecDeque<(u32, discovery::Probe)>,
     ready: VecDeque<u32>,
     scanning: Vec<u32>,
     max_scanning: usize,
@@ -307,7 +314,7 @@ impl Engine {
                 self.slots[i as usize] = Slot::Discovering(d);
                 self.discovering += 1;
                 self.discovery_queue
-                    .extend(discovery::PORTS.iter().map(|&port| (i, port)));
+                    .extend(discovery::PROBES.iter().map(|&probe| (i, probe)));
             }
         }
         while self.scanning.len() < self.max_scanning
@@ -337,7 +344,21 @@ impl Engine {
             let result = task
                 .await
                 .unwrap_or_else(|e| Err(LocalError::Other(std::io::Error::other(e))));
-            (job, result)
+            (job, Answer::Probe(result))
+        }));
+    }
+
+    fn launch_echo(&mut self, host: u32, timeout: Duration) {
+        let address = self.targets[host as usize].address;
+        // The identifier tells this scan's echoes from others' (and from other hosts').
+        let ident = (self.profile.seed as u16) ^ (host as u16);
+        let task = tokio::spawn(crate::echo::echo(address, ident, timeout));
+        let job = Job::Discover {
+            host,
+            probe: discovery::Probe::Echo,
+        };
+        self.in_flight.push(Box::pin(async move {
+            (job, Answer::Echo(task.await.ok().flatten()))
         }));
     }
 
@@ -361,12 +382,12 @@ impl Engine {
             tokio::select! {
                 biased;
                 () = &mut stop => return true,
-                Some((job, result)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    self.complete(job, result, events);
+                Some((job, answer)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.complete(job, answer, events);
                     // Take every other completion that is ready before scheduling again.
                     for _ in 0..256 {
                         match self.in_flight.next().now_or_never() {
-                            Some(Some((job, result))) => self.complete(job, result, events),
+                            Some(Some((job, answer))) => self.complete(job, answer, events),
                             _ => break,
                         }
                     }
@@ -432,14 +453,19 @@ impl Engine {
         }
         let discovery_timeout = self.discovery_timeout();
         while self.in_flight.len() < self.cap
-            && let Some(&(host, port)) = self.discovery_queue.front()
+            && let Some(&(host, probe)) = self.discovery_queue.front()
         {
             if !self.global_token(now) {
                 return;
             }
             self.discovery_queue.pop_front();
-            let addr = SocketAddr::new(self.targets[host as usize].address, port);
-            self.launch(Job::Discover { host, port }, addr, discovery_timeout);
+            match probe {
+                discovery::Probe::Tcp(port) => {
+                    let addr = SocketAddr::new(self.targets[host as usize].address, port);
+                    self.launch(Job::Discover { host, probe }, addr, discovery_timeout);
+                }
+                discovery::Probe::Echo => self.launch_echo(host, discovery_timeout),
+            }
         }
         let mut idle = 0;
         while self.in_flight.len() < self.cap && !self.scanning.is_empty() {
@@ -495,16 +521,15 @@ impl Engine {
         Some((job, addr, self.timeout_for(&rtt)))
     }
 
-    fn complete(
-        &mut self,
-        job: Job,
-        result: Result<ProbeResult, LocalError>,
-        events: &mut (dyn FnMut(ScanEvent) + Send),
-    ) {
-        let result = match result {
-            Ok(r) => r,
-            Err(e) => {
+    fn complete(&mut self, job: Job, answer: Answer, events: &mut (dyn FnMut(ScanEvent) + Send)) {
+        let result = match answer {
+            Answer::Probe(Ok(r)) => r,
+            Answer::Probe(Err(e)) => {
                 self.local_failure(job, e, events);
+                return;
+            }
+            Answer::Echo(answered) => {
+                self.echoed(job.host(), answered, events);
                 return;
             }
         };
@@ -576,12 +601,21 @@ impl Engine {
         let Slot::Discovering(d) = &mut self.slots[index as usize] else {
             return;
         };
-        match d.on_probe(address, result, || neighbour) {
+        let found = d.on_probe(address, result, || neighbour);
+        self.found(index, found, events);
+    }
+
+    /// Acts on what discovery now knows about host `index`.
+    fn found(&mut self, index: u32, found: Found, events: &mut (dyn FnMut(ScanEvent) + Send)) {
+        let address = self.targets[index as usize].address;
+        match found {
             Found::Pending => {}
             Found::NextRound => {
-                d.start_round();
+                if let Slot::Discovering(d) = &mut self.slots[index as usize] {
+                    d.start_round();
+                }
                 self.discovery_queue
-                    .extend(discovery::PORTS.iter().map(|&port| (index, port)));
+                    .extend(discovery::PROBES.iter().map(|&probe| (index, probe)));
             }
             Found::Up(reason) => self.host_up(index, reason, events),
             Found::Down(reason) => {
@@ -594,6 +628,21 @@ impl Engine {
                 });
             }
         }
+    }
+
+    fn echoed(
+        &mut self,
+        index: u32,
+        answered: Option<bool>,
+        events: &mut (dyn FnMut(ScanEvent) + Send),
+    ) {
+        let address = self.targets[index as usize].address;
+        let neighbour = self.neighbour(address, Instant::now());
+        let Slot::Discovering(d) = &mut self.slots[index as usize] else {
+            return;
+        };
+        let found = d.on_echo(answered, || neighbour);
+        self.found(index, found, events);
     }
 
     fn host_up(
@@ -659,9 +708,9 @@ impl Engine {
             }
         };
         let index = job.host();
-        if let Job::Discover { port, .. } = job {
+        if let Job::Discover { probe, .. } = job {
             if again {
-                self.discovery_queue.push_back((index, port));
+                self.discovery_queue.push_back((index, probe));
             } else {
                 self.discovered(index, None, Instant::now(), events);
             }

@@ -9,6 +9,7 @@
 //! It must never send traffic anywhere but to the hosts it was given.
 
 mod discovery;
+mod echo;
 mod engine;
 mod error;
 mod fdlimit;

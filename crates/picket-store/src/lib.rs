@@ -491,6 +491,7 @@ mod tests {
         for r in [
             HostReason::PortAnswered,
             HostReason::ArpResponse,
+            HostReason::EchoReply,
             HostReason::UserSet,
             HostReason::NoResponse,
             HostReason::HostUnreach,

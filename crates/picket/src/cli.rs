@@ -345,8 +345,9 @@ pub struct ScanArgs {
     pub retries: Option<u8>,
 
     /// Skip host discovery and scan every address even when nothing answers (Nmap -Pn).
-    /// Default: each address is first asked on ports 80, 443, 22 and 3389 (and with ARP on a
-    /// directly attached segment); addresses where nothing answers are reported down.
+    /// Default: each address is first asked on ports 80, 443, 22 and 3389, with an ICMP echo
+    /// where the process may send one, and with ARP on a directly attached segment; addresses
+    /// where nothing answers are reported down.
     #[arg(long)]
     pub no_ping: bool,
 

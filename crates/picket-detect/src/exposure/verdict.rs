@@ -804,6 +804,7 @@ mod tests {
             prop_oneof![
                 Just(HostReason::PortAnswered),
                 Just(HostReason::ArpResponse),
+                Just(HostReason::EchoReply),
                 Just(HostReason::UserSet),
                 Just(HostReason::NoResponse),
                 Just(HostReason::HostUnreach),
