@@ -162,6 +162,10 @@ pub(crate) struct PortScan {
     interruptions: Vec<Interruption>,
     fixed_retries: Option<u8>,
     patience: Duration,
+    /// The host showed congestion or a silence during the scan; its silent ports get one
+    /// verification pass at the end ([`PortScan::finish`]).
+    disturbed: bool,
+    verified: bool,
 }
 
 /// The knobs a host's scan takes from the profile.
@@ -223,6 +227,8 @@ impl PortScan {
             interruptions: Vec::new(),
             fixed_retries: settings.fixed_retries,
             patience: settings.patience,
+            disturbed: false,
+            verified: false,
         }
     }
 
@@ -524,6 +530,7 @@ impl PortScan {
                 self.ask_unconfirmed_again();
                 self.controller.forget_pending(now);
                 self.acted_at = now;
+                self.disturbed = true;
                 Verdict::Rate(self.controller.congested())
             }
             (Status::Checking { tries }, false) if tries + 1 < limits::CANARY_TRIES => {
@@ -590,6 +597,7 @@ impl PortScan {
             _ => (self.controller.rate(), self.controller.rate() / 2.0),
         };
         self.controller.cap(ceiling);
+        self.disturbed = true;
         // The unanswered timing probes that raised the alarm were the ban, not loss.
         let streak = u64::from(self.fail_streak);
         self.timing_sent = self.timing_sent.saturating_sub(streak);
@@ -645,7 +653,8 @@ impl PortScan {
 
     /// Whether the host is done: every port decided (with as many attempts as the loss measured
     /// at the end calls for), or given up. Silent ports decided before the loss was known get
-    /// the attempts they lack first.
+    /// the attempts they lack first, and on a host that showed congestion every silent port is
+    /// verified once more.
     pub fn finish(&mut self) -> bool {
         if self.in_flight > 0 {
             return false;
@@ -670,6 +679,22 @@ impl PortScan {
             self.undecide(port);
             self.retries.push_back(Pending { port, attempt });
         }
+        if self.has_port_work() {
+            return false;
+        }
+        // Drops under congestion come in bursts that a port's attempts, a timeout apart, can all
+        // fall into: on a host that showed congestion, every silent port is asked once more, from
+        // its first attempt, before the host is done.
+        if self.disturbed && !self.verified {
+            self.verified = true;
+            let silent: Vec<u32> = (0..self.reasons.len() as u32)
+                .filter(|&i| self.reasons[i as usize] == Some(Reason::NoResponse))
+                .collect();
+            for port in silent {
+                self.undecide(port);
+                self.retries.push_back(Pending { port, attempt: 1 });
+            }
+        }
         !self.has_port_work()
     }
 
@@ -689,6 +714,7 @@ impl PortScan {
         if let Some(RateChange::Lowered { .. }) = change {
             self.ask_unconfirmed_again();
             self.acted_at = now;
+            self.disturbed = true;
         } else {
             self.confirm_silence();
         }
