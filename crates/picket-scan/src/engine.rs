@@ -547,17 +547,31 @@ impl Engine {
             self.discovered(index, Some(&result), now, events);
             return;
         }
+        let canary_port = match job {
+            Job::Canary { port, .. } => self.ports[port as usize],
+            _ => 0,
+        };
+        self.returned(index, events, |h| match job {
+            Job::Port { p, sent_at, .. } => h.on_port(p, result, sent_at),
+            Job::Timing { epoch, sent, .. } => h.on_timing(epoch, sent, &result),
+            Job::Canary { .. } => h.on_canary(canary_port, &result, now),
+            Job::Discover { .. } => Verdict::Nothing,
+        });
+    }
+
+    /// A probe of host `index` came back: the host judges it, the engine acts on the verdict.
+    fn returned(
+        &mut self,
+        index: u32,
+        events: &mut (dyn FnMut(ScanEvent) + Send),
+        judge: impl FnOnce(&mut PortScan) -> Verdict,
+    ) {
         let Slot::Scanning(h) = &mut self.slots[index as usize] else {
             return;
         };
         h.in_flight -= 1;
         let address = h.address;
-        let verdict = match job {
-            Job::Port { p, sent_at, .. } => h.on_port(p, result, sent_at),
-            Job::Timing { epoch, sent, .. } => h.on_timing(epoch, sent, &result),
-            Job::Canary { port, .. } => h.on_canary(self.ports[port as usize], &result, now),
-            Job::Discover { .. } => Verdict::Nothing,
-        };
+        let verdict = judge(h);
         self.act(index, address, verdict, events);
     }
 
@@ -716,12 +730,7 @@ impl Engine {
             }
             return;
         }
-        let Slot::Scanning(h) = &mut self.slots[index as usize] else {
-            return;
-        };
-        h.in_flight -= 1;
-        let address = h.address;
-        let verdict = match job {
+        self.returned(index, events, |h| match job {
             Job::Port { p, .. } if again => {
                 h.send_again(p);
                 Verdict::Nothing
@@ -736,8 +745,7 @@ impl Engine {
                 Verdict::Canary
             }
             Job::Discover { .. } => Verdict::Nothing,
-        };
-        self.act(index, address, verdict, events);
+        });
     }
 
     fn launch_canary(&mut self, index: u32) {
