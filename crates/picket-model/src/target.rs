@@ -61,6 +61,21 @@ impl TargetSpec {
         }
     }
 
+    /// The `i`-th address of a literal spec (from 0, in order); `None` past its end or for a
+    /// hostname.
+    pub fn address_at(&self, i: u128) -> Option<IpAddr> {
+        if i >= self.address_count()? {
+            return None;
+        }
+        let first = match self {
+            TargetSpec::Addr(a) => *a,
+            TargetSpec::Net(net) => net.network(),
+            TargetSpec::Range { first, .. } => *first,
+            TargetSpec::Host(_) => return None,
+        };
+        Some(u128_to_ip(first, ip_to_u128(first) + i))
+    }
+
     /// Every address of a literal spec, in order; empty for a hostname.
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         let (first, count) = match self {
@@ -284,6 +299,23 @@ mod tests {
 
     fn spec(s: &str) -> TargetSpec {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn address_at_is_the_nth_address() {
+        for s in [
+            "10.0.0.5",
+            "10.0.0.0/29",
+            "10.0.0.250-10.0.1.3",
+            "fd00::/126",
+            "db.example",
+        ] {
+            let spec = spec(s);
+            let listed: Vec<IpAddr> = spec.addresses().collect();
+            let indexed: Vec<IpAddr> = (0..).map_while(|i| spec.address_at(i)).collect();
+            assert_eq!(indexed, listed, "{s}");
+        }
+        assert_eq!(spec("10.0.0.0/8").address_at(1 << 24), None);
     }
 
     #[test]

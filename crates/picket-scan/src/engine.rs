@@ -145,14 +145,18 @@ impl Job {
     }
 }
 
-/// Where one host is.
+/// Where one host that is being worked on is; a host that is done leaves the engine.
 enum Slot {
-    NotStarted,
     Discovering(Discovery),
     /// Found up, waiting for room among the hosts being scanned.
     Ready(HostReason),
     Scanning(Box<PortScan>),
-    Done(HostResult),
+}
+
+/// A host taken from the targets and not yet done.
+struct Active {
+    target: ScanHost,
+    slot: Slot,
 }
 
 /// What came back for a job: a connect probe's result, or an ICMP echo's.
@@ -165,33 +169,101 @@ enum Answer {
 type ProbeFuture = Pin<Box<dyn Future<Output = (Job, Answer)> + Send>>;
 
 /// Scans `hosts` on the profile's ports until every port is decided, a host is given up, or
-/// `stop` completes (then the outcome is marked aborted).
+/// `stop` completes (then the outcome is marked aborted). Every host given has a result, in
+/// the order given: one stopped before it was scanned is down with reason no-response.
+///
+/// This holds every result until the end; [`scan_each`] hands each one over as it is done.
 pub async fn scan(
     hosts: Vec<ScanHost>,
     profile: &ScanProfile,
     events: &mut (dyn FnMut(ScanEvent) + Send),
     stop: impl Future<Output = ()>,
 ) -> ScanOutcome {
-    let mut engine = Engine::new(hosts, profile);
+    let order: HashMap<IpAddr, usize> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.address, i))
+        .collect();
+    let mut results: Vec<Option<HostResult>> = vec![None; hosts.len()];
+    let total = hosts.len() as u64;
+    let summary = scan_each(
+        hosts.clone().into_iter(),
+        total,
+        profile,
+        events,
+        &mut |result| {
+            if let Some(&i) = order.get(&result.address) {
+                results[i] = Some(result);
+            }
+        },
+        stop,
+    )
+    .await;
+    let read_timeout = limits::DISCOVERY_TIMEOUT;
+    let hosts = results
+        .into_iter()
+        .zip(hosts)
+        .map(|(result, target)| {
+            result.unwrap_or_else(|| down_result(target, HostReason::NoResponse, read_timeout))
+        })
+        .collect();
+    ScanOutcome {
+        hosts,
+        aborted: summary.aborted,
+    }
+}
+
+/// What [`scan_each`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Results handed over.
+    pub hosts: u64,
+    /// Stopped before every target was done: hosts being worked on were handed over with what
+    /// was decided; targets not yet started were not.
+    pub aborted: bool,
+}
+
+/// Scans the `total` hosts that `targets` yields (taken from it only as room opens, so that a
+/// /8 is never in memory at once), handing each host's result to `on_host` as soon as the host
+/// is done, in the order hosts finish; memory is bounded by the host groups, not by the
+/// number of targets. Stops when every host is done or `stop` completes.
+pub async fn scan_each(
+    targets: impl Iterator<Item = ScanHost> + Send + 'static,
+    total: u64,
+    profile: &ScanProfile,
+    events: &mut (dyn FnMut(ScanEvent) + Send),
+    on_host: &mut (dyn FnMut(HostResult) + Send),
+    stop: impl Future<Output = ()>,
+) -> ScanSummary {
+    let mut engine = Engine::new(Box::new(targets), total, profile);
     events(ScanEvent::Started {
-        hosts: engine.targets.len(),
+        hosts: usize::try_from(total).unwrap_or(usize::MAX),
         ports: engine.ports.len(),
     });
-    let aborted = engine.run(events, stop).await;
-    ScanOutcome {
-        hosts: engine.results(),
+    let aborted = engine.run(events, on_host, stop).await;
+    if aborted {
+        engine.stop_all();
+        engine.hand_over(on_host);
+    }
+    ScanSummary {
+        hosts: engine.handed_over,
         aborted,
     }
 }
 
 struct Engine {
     ports: Vec<u16>,
-    targets: Vec<ScanHost>,
-    slots: Vec<Slot>,
-    next_target: usize,
+    /// Targets not yet taken.
+    targets: Box<dyn Iterator<Item = ScanHost> + Send>,
+    total: u64,
+    /// Hosts being worked on, by the index they were taken at.
+    hosts: HashMap<u32, Active>,
+    next_index: u32,
+    targets_left: bool,
+    /// Results of hosts that are done, not yet handed over.
+    finished: Vec<HostResult>,
+    handed_over: u64,
     discovering: usize,
-    /// No host below this index is being discovered any more.
-    discovery_floor: usize,
     /// Ports of hosts that are done, for the progress count.
     done_ports: u64,
     /// Discovery probes waiting to be sent.
@@ -212,18 +284,25 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(targets: Vec<ScanHost>, profile: &ScanProfile) -> Self {
+    fn new(
+        targets: Box<dyn Iterator<Item = ScanHost> + Send>,
+        total: u64,
+        profile: &ScanProfile,
+    ) -> Self {
         let ports = profile.ports.as_slice().to_vec();
         let now = Instant::now();
         let max_checks = profile.max_checks.clamp(1, crate::fdlimit::probe_ceiling());
         let max_scanning = (limits::PORT_SLOTS / ports.len().max(1)).clamp(1, limits::SCANNING);
         Self {
-            slots: targets.iter().map(|_| Slot::NotStarted).collect(),
             ports,
             targets,
-            next_target: 0,
+            total,
+            hosts: HashMap::new(),
+            next_index: 0,
+            targets_left: true,
+            finished: Vec::new(),
+            handed_over: 0,
             discovering: 0,
-            discovery_floor: 0,
             done_ports: 0,
             discovery_queue: VecDeque::new(),
             ready: VecDeque::new(),
@@ -291,27 +370,73 @@ impl Engine {
         }
     }
 
+    /// Takes the next target, if any is left, in the given state; returns its index.
+    fn take_target(&mut self, slot: impl FnOnce() -> Slot) -> Option<u32> {
+        if !self.targets_left {
+            return None;
+        }
+        let Some(target) = self.targets.next() else {
+            self.targets_left = false;
+            return None;
+        };
+        let index = self.next_index;
+        self.next_index = self.next_index.wrapping_add(1);
+        self.hosts.insert(
+            index,
+            Active {
+                target,
+                slot: slot(),
+            },
+        );
+        Some(index)
+    }
+
+    fn address(&self, index: u32) -> Option<IpAddr> {
+        self.hosts.get(&index).map(|a| a.target.address)
+    }
+
+    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot> {
+        self.hosts.get_mut(&index).map(|a| &mut a.slot)
+    }
+
+    fn scanning_host(&mut self, index: u32) -> Option<&mut PortScan> {
+        match self.slot_mut(index)? {
+            Slot::Scanning(h) => Some(h),
+            Slot::Discovering(_) | Slot::Ready(_) => None,
+        }
+    }
+
+    /// Host `index` is done: its result waits to be handed over and its state is dropped.
+    fn done(&mut self, index: u32, result: HostResult) {
+        self.hosts.remove(&index);
+        self.done_ports += self.ports.len() as u64;
+        self.finished.push(result);
+    }
+
+    fn hand_over(&mut self, on_host: &mut (dyn FnMut(HostResult) + Send)) {
+        for result in self.finished.drain(..) {
+            self.handed_over += 1;
+            on_host(result);
+        }
+    }
+
     /// Starts discovering new targets and scanning hosts found up, as far as the groups allow.
     fn admit(&mut self, now: Instant) {
         if self.profile.assume_up {
             while self.scanning.len() + self.ready.len() < self.max_scanning
-                && self.next_target < self.targets.len()
+                && let Some(i) = self.take_target(|| Slot::Ready(HostReason::UserSet))
             {
-                let i = self.next_target as u32;
-                self.next_target += 1;
-                self.slots[i as usize] = Slot::Ready(HostReason::UserSet);
                 self.ready.push_back(i);
             }
         } else {
             while self.discovering < limits::DISCOVERING
                 && self.ready.len() < self.max_scanning
-                && self.next_target < self.targets.len()
+                && let Some(i) = self.take_target(|| {
+                    let mut d = Discovery::default();
+                    d.start_round();
+                    Slot::Discovering(d)
+                })
             {
-                let i = self.next_target as u32;
-                self.next_target += 1;
-                let mut d = Discovery::default();
-                d.start_round();
-                self.slots[i as usize] = Slot::Discovering(d);
                 self.discovering += 1;
                 self.discovery_queue
                     .extend(discovery::PROBES.iter().map(|&probe| (i, probe)));
@@ -320,18 +445,21 @@ impl Engine {
         while self.scanning.len() < self.max_scanning
             && let Some(i) = self.ready.pop_front()
         {
-            let Slot::Ready(reason) = self.slots[i as usize] else {
+            let settings = self.host_settings(i);
+            let Some(active) = self.hosts.get_mut(&i) else {
                 continue;
             };
-            let target = &self.targets[i as usize];
+            let Slot::Ready(reason) = active.slot else {
+                continue;
+            };
             let scan = PortScan::new(
-                target.address,
-                target.hostname.clone(),
+                active.target.address,
+                active.target.hostname.clone(),
                 reason,
-                self.host_settings(i),
+                settings,
                 now,
             );
-            self.slots[i as usize] = Slot::Scanning(Box::new(scan));
+            active.slot = Slot::Scanning(Box::new(scan));
             self.scanning.push(i);
         }
     }
@@ -349,7 +477,9 @@ impl Engine {
     }
 
     fn launch_echo(&mut self, host: u32, timeout: Duration) {
-        let address = self.targets[host as usize].address;
+        let Some(address) = self.address(host) else {
+            return;
+        };
         // The identifier tells this scan's echoes from others' (and from other hosts').
         let ident = (self.profile.seed as u16) ^ (host as u16);
         let task = tokio::spawn(crate::echo::echo(address, ident, timeout));
@@ -365,6 +495,7 @@ impl Engine {
     async fn run(
         &mut self,
         events: &mut (dyn FnMut(ScanEvent) + Send),
+        on_host: &mut (dyn FnMut(HostResult) + Send),
         stop: impl Future<Output = ()>,
     ) -> bool {
         tokio::pin!(stop);
@@ -372,6 +503,7 @@ impl Engine {
             let now = Instant::now();
             self.wake_paused_hosts(now);
             self.finish_hosts();
+            self.hand_over(on_host);
             self.admit(now);
             self.fill(now);
             if self.in_flight.is_empty() && self.all_done() {
@@ -402,7 +534,7 @@ impl Engine {
     }
 
     fn all_done(&self) -> bool {
-        self.next_target >= self.targets.len()
+        !self.targets_left
             && self.discovering == 0
             && self.ready.is_empty()
             && self.scanning.is_empty()
@@ -413,7 +545,11 @@ impl Engine {
         let mut wake = tick;
         let mut send_at: Option<Instant> = None;
         for &i in &self.scanning {
-            if let Slot::Scanning(h) = &self.slots[i as usize] {
+            if let Some(Active {
+                slot: Slot::Scanning(h),
+                ..
+            }) = self.hosts.get(&i)
+            {
                 if let Some(at) = h.next_send() {
                     send_at = Some(send_at.map_or(at, |s| s.min(at)));
                 }
@@ -461,7 +597,10 @@ impl Engine {
             self.discovery_queue.pop_front();
             match probe {
                 discovery::Probe::Tcp(port) => {
-                    let addr = SocketAddr::new(self.targets[host as usize].address, port);
+                    let Some(address) = self.address(host) else {
+                        continue;
+                    };
+                    let addr = SocketAddr::new(address, port);
                     self.launch(Job::Discover { host, probe }, addr, discovery_timeout);
                 }
                 discovery::Probe::Echo => self.launch_echo(host, discovery_timeout),
@@ -492,9 +631,7 @@ impl Engine {
 
     /// The next probe host `index` wants sent now, with its address and timeout.
     fn next_job(&mut self, index: u32, now: Instant) -> Option<(Job, SocketAddr, Duration)> {
-        let Slot::Scanning(h) = &mut self.slots[index as usize] else {
-            return None;
-        };
+        let h = self.scanning_host(index)?;
         let sent_before = h.probes_sent();
         let next = h.next(now)?;
         h.in_flight += 1;
@@ -516,8 +653,9 @@ impl Engine {
                 port,
             ),
         };
-        let addr = SocketAddr::new(h.address, self.ports[port as usize]);
+        let address = h.address;
         let rtt = h.rtt;
+        let addr = SocketAddr::new(address, self.ports[port as usize]);
         Some((job, addr, self.timeout_for(&rtt)))
     }
 
@@ -566,7 +704,7 @@ impl Engine {
         events: &mut (dyn FnMut(ScanEvent) + Send),
         judge: impl FnOnce(&mut PortScan) -> Verdict,
     ) {
-        let Slot::Scanning(h) = &mut self.slots[index as usize] else {
+        let Some(h) = self.scanning_host(index) else {
             return;
         };
         h.in_flight -= 1;
@@ -610,9 +748,11 @@ impl Engine {
         now: Instant,
         events: &mut (dyn FnMut(ScanEvent) + Send),
     ) {
-        let address = self.targets[index as usize].address;
+        let Some(address) = self.address(index) else {
+            return;
+        };
         let neighbour = self.neighbour(address, now);
-        let Slot::Discovering(d) = &mut self.slots[index as usize] else {
+        let Some(Slot::Discovering(d)) = self.slot_mut(index) else {
             return;
         };
         let found = d.on_probe(address, result, || neighbour);
@@ -621,11 +761,10 @@ impl Engine {
 
     /// Acts on what discovery now knows about host `index`.
     fn found(&mut self, index: u32, found: Found, events: &mut (dyn FnMut(ScanEvent) + Send)) {
-        let address = self.targets[index as usize].address;
         match found {
             Found::Pending => {}
             Found::NextRound => {
-                if let Slot::Discovering(d) = &mut self.slots[index as usize] {
+                if let Some(Slot::Discovering(d)) = self.slot_mut(index) {
                     d.start_round();
                 }
                 self.discovery_queue
@@ -633,13 +772,17 @@ impl Engine {
             }
             Found::Up(reason) => self.host_up(index, reason, events),
             Found::Down(reason) => {
+                let Some(active) = self.hosts.get(&index) else {
+                    return;
+                };
+                let result = down_result(active.target.clone(), reason, self.discovery_timeout());
                 self.discovering -= 1;
-                self.slots[index as usize] = Slot::Done(self.down_result(index, reason));
-                self.done_ports += self.ports.len() as u64;
+                self.discovery_queue.retain(|(host, _)| *host != index);
                 events(ScanEvent::HostDown {
-                    host: address,
+                    host: result.address,
                     reason,
                 });
+                self.done(index, result);
             }
         }
     }
@@ -650,9 +793,11 @@ impl Engine {
         answered: Option<bool>,
         events: &mut (dyn FnMut(ScanEvent) + Send),
     ) {
-        let address = self.targets[index as usize].address;
+        let Some(address) = self.address(index) else {
+            return;
+        };
         let neighbour = self.neighbour(address, Instant::now());
-        let Slot::Discovering(d) = &mut self.slots[index as usize] else {
+        let Some(Slot::Discovering(d)) = self.slot_mut(index) else {
             return;
         };
         let found = d.on_echo(answered, || neighbour);
@@ -665,37 +810,16 @@ impl Engine {
         reason: HostReason,
         events: &mut (dyn FnMut(ScanEvent) + Send),
     ) {
+        let Some(active) = self.hosts.get_mut(&index) else {
+            return;
+        };
+        active.slot = Slot::Ready(reason);
+        let host = active.target.address;
         self.discovering -= 1;
-        self.slots[index as usize] = Slot::Ready(reason);
         self.ready.push_back(index);
         // Its remaining discovery probes are not needed.
         self.discovery_queue.retain(|(host, _)| *host != index);
-        events(ScanEvent::HostUp {
-            host: self.targets[index as usize].address,
-            reason,
-        });
-    }
-
-    fn down_result(&self, index: u32, reason: HostReason) -> HostResult {
-        let target = &self.targets[index as usize];
-        HostResult {
-            address: target.address,
-            hostname: target.hostname.clone(),
-            state: HostState::Down,
-            reason,
-            ports: Vec::new(),
-            extra_ports: Vec::new(),
-            unprobed: Vec::new(),
-            interruptions: Vec::new(),
-            stats: HostStats {
-                probes_sent: 0,
-                answers: 0,
-                srtt: None,
-                loss: 0.0,
-                retries: 0,
-                read_timeout: self.discovery_timeout(),
-            },
-        }
+        events(ScanEvent::HostUp { host, reason });
     }
 
     fn local_failure(
@@ -749,7 +873,7 @@ impl Engine {
     }
 
     fn launch_canary(&mut self, index: u32) {
-        let Slot::Scanning(h) = &mut self.slots[index as usize] else {
+        let Some(h) = self.scanning_host(index) else {
             return;
         };
         let Some(port) = h.canary() else {
@@ -757,8 +881,8 @@ impl Engine {
         };
         h.in_flight += 1;
         h.count_sent();
-        let addr = SocketAddr::new(h.address, self.ports[port as usize]);
-        let rtt = h.rtt;
+        let (address, rtt) = (h.address, h.rtt);
+        let addr = SocketAddr::new(address, self.ports[port as usize]);
         let timeout = (self.timeout_for(&rtt) * 2).max(Duration::from_millis(500));
         self.launch(Job::Canary { host: index, port }, addr, timeout);
     }
@@ -766,7 +890,7 @@ impl Engine {
     fn wake_paused_hosts(&mut self, now: Instant) {
         for k in 0..self.scanning.len() {
             let index = self.scanning[k];
-            if let Slot::Scanning(h) = &mut self.slots[index as usize]
+            if let Some(h) = self.scanning_host(index)
                 && h.wake(now)
             {
                 self.launch_canary(index);
@@ -779,20 +903,19 @@ impl Engine {
         let mut k = 0;
         while k < self.scanning.len() {
             let index = self.scanning[k];
-            let done = match &mut self.slots[index as usize] {
-                Slot::Scanning(h) => h.finish(),
-                _ => true,
-            };
+            let done = self.scanning_host(index).is_none_or(|h| h.finish());
             if !done {
                 k += 1;
                 continue;
             }
             self.scanning.swap_remove(k);
-            if let Slot::Scanning(h) = &self.slots[index as usize] {
-                let rtt = h.rtt;
-                let result = h.result(&self.ports, self.timeout_for(&rtt));
-                self.slots[index as usize] = Slot::Done(result);
-                self.done_ports += self.ports.len() as u64;
+            if let Some(Active {
+                slot: Slot::Scanning(h),
+                ..
+            }) = self.hosts.get(&index)
+            {
+                let result = h.result(&self.ports, self.timeout_for(&h.rtt));
+                self.done(index, result);
             }
         }
     }
@@ -803,7 +926,7 @@ impl Engine {
         let mut rate = 0.0;
         for k in 0..self.scanning.len() {
             let index = self.scanning[k];
-            if let Slot::Scanning(h) = &mut self.slots[index as usize] {
+            if let Some(h) = self.scanning_host(index) {
                 if let Some(change) = h.tick(now, elapsed) {
                     tracing::debug!(host = %h.address, ?change, "rate");
                     events(ScanEvent::Rate {
@@ -819,14 +942,14 @@ impl Engine {
             + self
                 .scanning
                 .iter()
-                .filter_map(|&i| match &self.slots[i as usize] {
+                .filter_map(|i| match &self.hosts.get(i)?.slot {
                     Slot::Scanning(h) => Some(h.decided() as u64),
-                    _ => None,
+                    Slot::Discovering(_) | Slot::Ready(_) => None,
                 })
                 .sum::<u64>();
         events(ScanEvent::Progress {
             decided,
-            total: self.ports.len() as u64 * self.targets.len() as u64,
+            total: self.ports.len() as u64 * self.total,
             rate,
         });
     }
@@ -837,35 +960,59 @@ impl Engine {
         if self.discovering == 0 {
             return;
         }
-        while self.discovery_floor < self.next_target
-            && !matches!(self.slots[self.discovery_floor], Slot::Discovering(_))
-        {
-            self.discovery_floor += 1;
-        }
-        let candidates: Vec<u32> = (self.discovery_floor..self.next_target)
-            .filter(|&i| matches!(self.slots[i], Slot::Discovering(_)))
-            .map(|i| i as u32)
+        let mut candidates: Vec<(u32, IpAddr)> = self
+            .hosts
+            .iter()
+            .filter(|(_, a)| matches!(a.slot, Slot::Discovering(_)))
+            .map(|(&i, a)| (i, a.target.address))
             .collect();
-        for index in candidates {
-            let address = self.targets[index as usize].address;
+        candidates.sort_unstable();
+        for (index, address) in candidates {
             if self.neighbour(address, now) == Some(Neighbour::Answered) {
                 self.host_up(index, HostReason::ArpResponse, events);
             }
         }
     }
 
-    fn results(&self) -> Vec<HostResult> {
-        self.slots
-            .iter()
-            .enumerate()
-            .map(|(i, slot)| match slot {
-                Slot::Done(result) => result.clone(),
+    /// Stopped: every host being worked on is done with what was decided; one not yet scanned
+    /// is down with reason no-response (nothing is known of it).
+    fn stop_all(&mut self) {
+        let mut indexes: Vec<u32> = self.hosts.keys().copied().collect();
+        indexes.sort_unstable();
+        let read_timeout = self.discovery_timeout();
+        for index in indexes {
+            let Some(active) = self.hosts.remove(&index) else {
+                continue;
+            };
+            let result = match active.slot {
                 Slot::Scanning(h) => h.result(&self.ports, self.timeout_for(&h.rtt)),
-                // Stopped before it was scanned: nothing is known.
-                Slot::NotStarted | Slot::Discovering(_) | Slot::Ready(_) => {
-                    self.down_result(i as u32, HostReason::NoResponse)
+                Slot::Discovering(_) | Slot::Ready(_) => {
+                    down_result(active.target, HostReason::NoResponse, read_timeout)
                 }
-            })
-            .collect()
+            };
+            self.finished.push(result);
+        }
+    }
+}
+
+/// The result of a host found down (or never scanned): no ports, with why.
+fn down_result(target: ScanHost, reason: HostReason, read_timeout: Duration) -> HostResult {
+    HostResult {
+        address: target.address,
+        hostname: target.hostname,
+        state: HostState::Down,
+        reason,
+        ports: Vec::new(),
+        extra_ports: Vec::new(),
+        unprobed: Vec::new(),
+        interruptions: Vec::new(),
+        stats: HostStats {
+            probes_sent: 0,
+            answers: 0,
+            srtt: None,
+            loss: 0.0,
+            retries: 0,
+            read_timeout,
+        },
     }
 }

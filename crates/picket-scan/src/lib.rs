@@ -21,9 +21,9 @@ mod recheck;
 mod resolve;
 mod timing;
 
-pub use engine::{ScanEvent, ScanHost, ScanOutcome, scan};
+pub use engine::{ScanEvent, ScanHost, ScanOutcome, ScanSummary, scan, scan_each};
 pub use error::ScanError;
 pub use probe::{LocalError, ProbeResult, probe};
 pub use recheck::{RecheckPlan, RecheckResult, RecheckSettings, recheck};
-pub use resolve::resolve;
+pub use resolve::{ScanTargets, TargetIter, resolve};
 pub use timing::RateChange;

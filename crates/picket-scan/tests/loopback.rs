@@ -67,3 +67,53 @@ async fn full_range_on_loopback_finds_every_listener() {
     opened.sort_unstable();
     assert_eq!(opened, open, "events and result agree");
 }
+
+/// Hosts are taken from the targets as room opens and handed over as they finish: with more
+/// targets than one discovery group holds, the first hosts are done and handed over before the
+/// last are even found up, and every host comes back exactly once.
+#[tokio::test]
+async fn results_stream_out_while_later_targets_are_still_to_come() {
+    use std::sync::{Arc, Mutex};
+
+    use picket_model::Targets;
+    use picket_scan::{ScanTargets, scan_each};
+
+    let (_ls, ours) = listeners(1);
+    let targets = Targets::parse(["127.0.0.0/21"], Vec::<&str>::new()).unwrap();
+    let hosts = ScanTargets::resolve(&targets).await.unwrap();
+    assert_eq!(hosts.len(), 2048);
+    let profile = ScanProfile::new(PortSet::from_ports(ours.clone()));
+    let log: Arc<Mutex<Vec<(bool, std::net::IpAddr)>>> = Arc::default();
+    let (events_log, results_log) = (Arc::clone(&log), Arc::clone(&log));
+    let mut results = Vec::new();
+    let summary = scan_each(
+        hosts.iter(),
+        hosts.len(),
+        &profile,
+        &mut |e| {
+            if let ScanEvent::HostUp { host, .. } = e {
+                events_log.lock().unwrap().push((false, host));
+            }
+        },
+        &mut |result| {
+            results_log.lock().unwrap().push((true, result.address));
+            results.push(result);
+        },
+        std::future::pending(),
+    )
+    .await;
+    assert!(!summary.aborted);
+    assert_eq!(summary.hosts, 2048);
+    let mut addresses: Vec<_> = results.iter().map(|r| r.address).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 2048, "every host handed over once");
+    assert!(results.iter().all(|r| r.state == HostState::Up));
+    let log = log.lock().unwrap();
+    let first_done = log.iter().position(|(done, _)| *done).unwrap();
+    let last_up = log.iter().rposition(|(done, _)| !*done).unwrap();
+    assert!(
+        first_done < last_up,
+        "the first result came only after every host was found up"
+    );
+}
