@@ -31,6 +31,8 @@ const LIVENESS_PORTS: usize = 3;
 pub enum Progress<'a> {
     /// An event of the scan engine.
     Scan(&'a ScanEvent),
+    /// The scan is done (completed or stopped); what follows is the run's own work.
+    ScanFinished,
     /// The re-check of changed ports begins.
     Rechecking {
         ports: usize,
@@ -115,6 +117,7 @@ pub fn run_once(
         &mut |event| progress(Progress::Scan(&event)),
         shutdown.wait(),
     ));
+    progress(Progress::ScanFinished);
     let mut cur = ScanRun {
         id: run_id,
         target_key: opts.targets.key(),

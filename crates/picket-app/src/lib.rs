@@ -10,6 +10,7 @@
 //! - [`knowledge`]: intel, vulnerability records and inventory rebuilt from the store, and the
 //!   watch that swaps them into a running detector when the store changes.
 //! - [`import`]: loading feeds and vulnerability knowledge into the store.
+//! - [`respond`]: manual blocks and unblocks, behind the allow-list, recorded in the store.
 //! - [`shutdown`]: the one cancellation signal every long-running workflow listens to.
 //!
 //! This crate must never parse command-line flags, print, or install signal handlers: it takes
@@ -23,6 +24,7 @@ pub mod exposure;
 pub mod import;
 pub mod knowledge;
 pub mod options;
+pub mod respond;
 pub mod shutdown;
 pub mod threat;
 

@@ -342,6 +342,28 @@ pub fn host_port(flag: &str, s: &str) -> Result<(IpAddr, u16), OptionError> {
     Ok((canonical_ip(addr.ip()), addr.port()))
 }
 
+/// `--cpe`: an application named by its CPE 2.3 name (the product must be named).
+pub fn application_from_cpe(text: &str) -> Result<picket_model::Application, OptionError> {
+    let cpe: picket_model::Cpe = text
+        .parse()
+        .map_err(|e| OptionError::new("--cpe", format!("{text:?}: {e}")))?;
+    let Some(product) = cpe.product.as_value().map(str::to_owned) else {
+        return Err(OptionError::new(
+            "--cpe",
+            format!("{text:?}: the product must be named"),
+        ));
+    };
+    let mut app = picket_model::Application::new(product);
+    app.vendor = cpe.vendor.as_value().map(str::to_owned);
+    app.version = cpe.version.as_value().map(|v| match cpe.update.as_value() {
+        // NVD writes OpenSSH 9.2p1 as version 9.2, update p1.
+        Some(update) if update.starts_with('p') => format!("{v}{update}"),
+        _ => v.to_owned(),
+    });
+    app.cpe = Some(cpe);
+    Ok(app)
+}
+
 /// `--service-detect` with `--signatures`: the built-in signatures merged with the user's
 /// files and folders.
 pub fn signatures(

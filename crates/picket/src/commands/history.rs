@@ -7,7 +7,7 @@ use picket_model::{FindingKind, RunId};
 use picket_store::FindingFilter;
 
 use crate::cli::{DiffArgs, FindingsArgs, RunsArgs};
-use crate::options::parse_format;
+use picket_app::options::format as parse_format;
 
 pub fn runs(db: &str, args: &RunsArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
@@ -31,7 +31,7 @@ pub fn diff(db: &str, args: &DiffArgs, out: &mut dyn Write) -> Result<()> {
                 .into_iter()
                 .next()
                 .context("no runs stored yet: run `picket scan` first")?;
-            match crate::commands::scan::last_two(store.as_mut(), &newest.target_key)? {
+            match picket_app::exposure::last_two(store.as_mut(), &newest.target_key)? {
                 Some(pair) => pair,
                 None => bail!(
                     "only one completed run of {:?}: nothing to compare yet",
@@ -55,10 +55,7 @@ pub fn findings(db: &str, args: &FindingsArgs, out: &mut dyn Write) -> Result<()
         None => None,
     };
     let host = match &args.host {
-        Some(h) => Some(
-            h.parse()
-                .with_context(|| format!("--host {h:?}: not an IP address"))?,
-        ),
+        Some(h) => Some(picket_app::options::ip("--host", h)?),
         None => None,
     };
     let mut store = picket_store::open(db)?;
