@@ -357,3 +357,41 @@ pub fn last_two(
         _ => None,
     })
 }
+
+/// The runs `picket diff` compares: the two given, or the newest two completed runs of the
+/// newest run's targets. Both loaded.
+pub fn diff(
+    store: &mut dyn Store,
+    from: Option<RunId>,
+    to: Option<RunId>,
+) -> Result<picket_model::RunDiff, AppError> {
+    let refused = |why: String| AppError::Refused(why);
+    let (from, to) = match (from, to) {
+        (Some(a), Some(b)) => (a, b),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(refused(
+                "diff takes two run ids, or none for the last two runs".into(),
+            ));
+        }
+        (None, None) => {
+            let newest = store
+                .runs(1)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| refused("no runs stored yet: run `picket scan` first".into()))?;
+            last_two(store, &newest.target_key)?.ok_or_else(|| {
+                refused(format!(
+                    "only one completed run of {:?}: nothing to compare yet",
+                    newest.target_key
+                ))
+            })?
+        }
+    };
+    let a = store
+        .run(from)?
+        .ok_or_else(|| refused(format!("no run {from}")))?;
+    let b = store
+        .run(to)?
+        .ok_or_else(|| refused(format!("no run {to}")))?;
+    Ok(exposure::diff(&a, &b))
+}

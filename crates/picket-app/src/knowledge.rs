@@ -4,7 +4,7 @@
 //! the store's feeds, suppressions or inventory change and hands a running detector the new ones
 //! (hot swap), so a long `detect --follow` sees a feed added an hour after it started.
 //!
-//! Nothing here may write to the store, and a failed reload must never leave the detector with
+//! Nothing here writes to the store but [`add_application`], and a failed reload must never leave the detector with
 //! less than it had: the old knowledge stays until the new is fully built.
 
 use std::collections::hash_map::DefaultHasher;
@@ -96,6 +96,19 @@ pub fn inventory(
             (entry, matches)
         })
         .collect())
+}
+
+/// Records `app` at `host:port` in the inventory, as `source` says; returns the vulnerabilities
+/// it has by the stored knowledge.
+pub fn add_application(
+    store: &mut dyn Store,
+    host: std::net::IpAddr,
+    port: u16,
+    app: &picket_model::Application,
+    source: &str,
+) -> Result<Vec<VulnMatch>, AppError> {
+    store.upsert_application(host, port, app, source, Timestamp::now())?;
+    Ok(vuln_db(store)?.matches(app))
 }
 
 /// The detector's inventory: every entry, TCP, with its matches.

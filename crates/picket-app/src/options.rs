@@ -342,6 +342,33 @@ pub fn host_port(flag: &str, s: &str) -> Result<(IpAddr, u16), OptionError> {
     Ok((canonical_ip(addr.ip()), addr.port()))
 }
 
+/// `intel add --format`: auto (`None`: recognised from the content) or a feed format.
+pub fn feed_format(s: &str) -> Result<Option<picket_intel::FeedFormat>, OptionError> {
+    use picket_intel::FeedFormat;
+    if s == "auto" {
+        return Ok(None);
+    }
+    FeedFormat::parse(s).map(Some).ok_or_else(|| {
+        let known: Vec<&str> = FeedFormat::ALL.iter().map(|f| f.as_str()).collect();
+        OptionError::new(
+            "--format",
+            format!("{s:?}: expected auto or one of {}", known.join(", ")),
+        )
+    })
+}
+
+/// `inventory add --product P --version V [--vendor N]`: names as NVD writes them, lowercase.
+pub fn application(
+    product: &str,
+    version: Option<&str>,
+    vendor: Option<&str>,
+) -> picket_model::Application {
+    let mut app = picket_model::Application::new(product.to_ascii_lowercase());
+    app.version = version.map(str::to_owned);
+    app.vendor = vendor.map(str::to_ascii_lowercase);
+    app
+}
+
 /// `--cpe`: an application named by its CPE 2.3 name (the product must be named).
 pub fn application_from_cpe(text: &str) -> Result<picket_model::Application, OptionError> {
     let cpe: picket_model::Cpe = text

@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use picket_model::Timestamp;
 use picket_respond::{AllowList, Change, Nft, Outcome, Plan};
 use picket_store::{BlockRecord, Store};
+use serde::Serialize;
 
 use crate::error::AppError;
 use crate::options::BlockOptions;
@@ -46,4 +47,36 @@ pub fn unblock(store: &mut dyn Store, net: IpNet) -> Result<bool, AppError> {
     let removed = nft.unblock(net)?;
     store.mark_unblocked(net, Timestamp::now())?;
     Ok(removed)
+}
+
+/// A block in force, as nftables holds it, with what the store recorded about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActiveBlock {
+    pub net: String,
+    /// Seconds left; `None` for a block without timeout.
+    pub expires_in_s: Option<u64>,
+    /// Why, from the newest recorded block of the same network (`None`: not blocked by us).
+    pub reason: Option<String>,
+    pub alert_id: Option<i64>,
+    pub since: Option<Timestamp>,
+}
+
+/// The blocks in force (from nftables) joined with their history (from the store).
+pub fn blocks(store: &mut dyn Store) -> Result<Vec<ActiveBlock>, AppError> {
+    let nft = Nft::new(AllowList::new(&[], &[]));
+    let live = nft.list()?;
+    let history = store.blocks(Some(Timestamp::now()))?;
+    Ok(live
+        .iter()
+        .map(|e| {
+            let rec = history.iter().rev().find(|b| b.net == e.net);
+            ActiveBlock {
+                net: e.net.to_string(),
+                expires_in_s: e.expires_in.map(|d| d.as_secs()),
+                reason: rec.map(|b| b.reason.clone()),
+                alert_id: rec.and_then(|b| b.alert_id),
+                since: rec.map(|b| b.created_at),
+            }
+        })
+        .collect())
 }

@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::net::IpAddr;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use picket_app::options::{self as parse, IntelAddOptions};
 use picket_app::{import, knowledge};
-use picket_intel::{FeedFormat, LoadOptions};
+use picket_intel::LoadOptions;
 use picket_model::Timestamp;
 use serde::Serialize;
 
@@ -22,16 +22,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             keep_bogons,
             allow_shrink,
         } => {
-            let format = match format.as_str() {
-                "auto" => None,
-                f => Some(FeedFormat::parse(f).with_context(|| {
-                    let known: Vec<&str> = FeedFormat::ALL.iter().map(|f| f.as_str()).collect();
-                    format!(
-                        "--format {f:?}: expected auto or one of {}",
-                        known.join(", ")
-                    )
-                })?),
-            };
+            let format = parse::feed_format(format)?;
             let opts = IntelAddOptions {
                 name: name.clone(),
                 file: file.clone(),

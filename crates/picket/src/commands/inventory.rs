@@ -25,16 +25,12 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
             let app = match (cpe, product) {
                 (Some(cpe), _) => parse::application_from_cpe(cpe)?,
                 (None, Some(product)) => {
-                    let mut app = Application::new(product.to_ascii_lowercase());
-                    app.version = version.clone();
-                    app.vendor = vendor.as_ref().map(|v| v.to_ascii_lowercase());
-                    app
+                    parse::application(product, version.as_deref(), vendor.as_deref())
                 }
                 (None, None) => bail!("inventory add: give --cpe, or --product with --version"),
             };
             let mut store = picket_store::open(db)?;
-            store.upsert_application(host, port, &app, "manual", Timestamp::now())?;
-            let vulns = knowledge::vuln_db(store.as_mut())?.matches(&app);
+            let vulns = knowledge::add_application(store.as_mut(), host, port, &app, "manual")?;
             writeln!(
                 out,
                 "{at}: {} {} ({} known vulnerabilities: {})",

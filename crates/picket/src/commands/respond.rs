@@ -6,9 +6,6 @@ use std::io::Write;
 use anyhow::Result;
 use picket_app::options::{self as parse, BlockOptions};
 use picket_app::respond;
-use picket_model::Timestamp;
-use picket_respond::Nft;
-use serde::Serialize;
 
 use crate::cli::{BlockArgs, BlocksArgs, UnblockArgs};
 use crate::render::listing;
@@ -52,31 +49,8 @@ pub fn unblock(db: &str, args: &UnblockArgs, out: &mut dyn Write) -> Result<()> 
 
 pub fn blocks(db: &str, args: &BlocksArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse::format(&args.format)?;
-    let nft = Nft::new(picket_respond::AllowList::new(&[], &[]));
-    let live = nft.list()?;
     let mut store = picket_store::open(db)?;
-    let history = store.blocks(Some(Timestamp::now()))?;
-    #[derive(Serialize)]
-    struct Row {
-        net: String,
-        expires_in_s: Option<u64>,
-        reason: Option<String>,
-        alert_id: Option<i64>,
-        since: Option<Timestamp>,
-    }
-    let records: Vec<Row> = live
-        .iter()
-        .map(|e| {
-            let rec = history.iter().rev().find(|b| b.net == e.net);
-            Row {
-                net: e.net.to_string(),
-                expires_in_s: e.expires_in.map(|d| d.as_secs()),
-                reason: rec.map(|b| b.reason.clone()),
-                alert_id: rec.and_then(|b| b.alert_id),
-                since: rec.map(|b| b.created_at),
-            }
-        })
-        .collect();
+    let records = respond::blocks(store.as_mut())?;
     let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {
