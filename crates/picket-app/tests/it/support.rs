@@ -44,6 +44,8 @@ pub struct Seen {
     pub alerts: Vec<(AlertChangeKind, Alert)>,
     pub swaps: Vec<picket_app::knowledge::Swapped>,
     pub suppressed: Option<u64>,
+    /// Events the detector saw, from the summary.
+    pub events: Option<u64>,
     pub new_alerts: Option<u64>,
 }
 
@@ -74,6 +76,7 @@ impl ThreatSink for Collect {
                 stats, new_alerts, ..
             } => {
                 seen.suppressed = Some(stats.suppressed);
+                seen.events = Some(stats.events);
                 seen.new_alerts = Some(new_alerts);
             }
             _ => {}
