@@ -49,6 +49,12 @@ pub fn run(
     sink: &mut dyn ThreatSink,
     shutdown: &Shutdown,
 ) -> Result<(), AppError> {
+    // The watch takes its fingerprint first: a change while the knowledge loads is seen later.
+    let watch = if opts.follow {
+        Some(KnowledgeWatch::new(store, opts.knowledge_every)?)
+    } else {
+        None
+    };
     let knowledge = Knowledge::load(store, Timestamp::now())?;
     if knowledge.intel.is_empty() {
         sink.notice(Notice::NoFeeds);
@@ -72,10 +78,9 @@ pub fn run(
         last_flush: Instant::now(),
         flush_every: opts.flush_every,
     };
-    if opts.follow {
-        pipeline.follow(opts, shutdown)
-    } else {
-        pipeline.read_once(opts, shutdown)
+    match watch {
+        Some(watch) => pipeline.follow(opts, watch, shutdown),
+        None => pipeline.read_once(opts, shutdown),
     }
 }
 
@@ -151,7 +156,12 @@ impl Pipeline<'_> {
     }
 
     /// Follows every file until `shutdown`; then flushes and saves each checkpoint.
-    fn follow(&mut self, opts: &PipelineOptions, shutdown: &Shutdown) -> Result<(), AppError> {
+    fn follow(
+        &mut self,
+        opts: &PipelineOptions,
+        mut watch: KnowledgeWatch,
+        shutdown: &Shutdown,
+    ) -> Result<(), AppError> {
         let mut sources = Vec::new();
         for spec in &opts.sources {
             let SourceSpec::File(path) = spec else {
@@ -171,7 +181,6 @@ impl Pipeline<'_> {
             let open = self.store.open_alerts(since)?;
             self.detector.load_open(open);
         }
-        let mut watch = KnowledgeWatch::new(self.store, opts.knowledge_every)?;
         while !shutdown.is_triggered() {
             let mut progressed = false;
             for source in &mut sources {
