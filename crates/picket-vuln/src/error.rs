@@ -34,6 +34,9 @@ pub enum VulnError {
         field: String,
         message: String,
     },
+    /// A file that is none of the documents the importers read (see `sniff`).
+    #[error("{file}: {message}")]
+    Unrecognised { file: String, message: String },
     /// A version string that the named scheme cannot parse.
     #[error("bad {scheme} version {version:?}: {why}")]
     Version {

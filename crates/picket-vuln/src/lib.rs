@@ -21,6 +21,7 @@ mod nvd;
 mod osv;
 mod report;
 mod rpm;
+mod sniff;
 mod version;
 
 pub use cpe_match::{Bound, CpeCriterion, CriterionResult, VersionUpdate};
@@ -33,4 +34,5 @@ pub use nvd::{Configuration, Node, NvdCve, Operator, read_nvd};
 pub use osv::{OsvAffected, OsvEvent, OsvRange, OsvRangeKind, OsvRecord, read_osv};
 pub use report::{ReportFormat, ScannerReport, read_report};
 pub use rpm::{rpm_evr_cmp, rpmvercmp};
+pub use sniff::{Document, sniff};
 pub use version::{GenericVersion, VersionScheme, compare_versions};

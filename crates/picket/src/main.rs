@@ -15,7 +15,6 @@ use anyhow::Context;
 use clap::parser::ValueSource;
 
 use crate::cli::{Cli, Command};
-use crate::options::ScanOptions;
 
 fn main() -> ExitCode {
     let argv = cli::nmap_spellings(std::env::args());
@@ -45,7 +44,7 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("picket: {}", render::message(&e));
-            if e.downcast_ref::<options::Usage>().is_some() {
+            if options::is_usage(&e) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
@@ -111,8 +110,27 @@ fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
 fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cli.command {
         Command::Scan(args) => {
-            let opts = ScanOptions::from_args(args).map_err(options::usage)?;
-            commands::scan::run(&cli.db, db_given, opts, out)?;
+            let db = db_given.then_some(cli.db.as_str());
+            let scan = options::Scan::from_args(args, db).map_err(options::usage)?;
+            // Multi-threaded: the engine spawns each probe as a task, so socket work uses every
+            // core.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let shutdown = stop_on_signals(&rt);
+            commands::scan::run(&cli.db, &scan, &rt, &shutdown, out)?;
+        }
+        Command::Detect(args) => {
+            let (pipeline, format) = options::detect(args)?;
+            // One worker is enough: it only waits for signals while the pipeline runs here.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let shutdown = stop_on_signals(&rt);
+            commands::detect::run(&cli.db, &pipeline, format, &shutdown, out)?;
         }
         Command::Runs(args) => commands::history::runs(&cli.db, args, out)?,
         Command::Diff(args) => commands::history::diff(&cli.db, args, out)?,
@@ -123,10 +141,15 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()
             at,
             allow_shrink,
         }) => {
-            commands::vuln::import(&cli.db, files, at.as_deref(), *allow_shrink, out)?;
+            let at = at
+                .as_deref()
+                .map(|a| picket_app::options::host_port("--at", a))
+                .transpose()?;
+            let opts =
+                picket_app::options::VulnImportOptions::new(files.clone(), at, *allow_shrink)?;
+            commands::vuln::import(&cli.db, &opts, out)?;
         }
         Command::Inventory(args) => commands::inventory::run(&cli.db, args, out)?,
-        Command::Detect(args) => commands::detect::run(&cli.db, args, out)?,
         Command::Alerts(args) => commands::alerts::run(&cli.db, args, out)?,
         Command::Block(args) => commands::respond::block(&cli.db, args, out)?,
         Command::Unblock(args) => commands::respond::unblock(&cli.db, args, out)?,
@@ -141,4 +164,34 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()
     }
     out.flush()?;
     Ok(())
+}
+
+/// The one signal handler: the first SIGINT or SIGTERM triggers the shutdown every workflow
+/// listens to (a scan is stored as aborted, a pipeline saves its checkpoints); a second one ends
+/// the process at once, for a read that cannot be interrupted (stdin).
+fn stop_on_signals(rt: &tokio::runtime::Runtime) -> picket_app::Shutdown {
+    use tokio::signal::unix::{SignalKind, signal};
+    let shutdown = picket_app::Shutdown::new();
+    let trigger = shutdown.clone();
+    rt.spawn(async move {
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            // Without a handler the signals keep their default: the process ends at once.
+            tracing::warn!("cannot install the signal handler: a stop is not graceful");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            if trigger.is_triggered() {
+                std::process::exit(130);
+            }
+            trigger.trigger();
+        }
+    });
+    shutdown
 }

@@ -1,17 +1,22 @@
-//! Validation: raw command-line arguments in, the options structs the engines take out.
-//! Every refusal names what was wrong, so the CLI can print it as one line.
+//! Validation: the raw clap arguments converted into picket-app's validated options, with
+//! picket-app's parsers for every flag value. Nothing here runs a workflow; every refusal names
+//! what was wrong, so the CLI can print it as one line and exit with status 2.
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use picket_app::options::{
+    self as parse, AlertFormat, BlockPolicy, PipelineOptions, ScanOptions, Schedule, SourceSpec,
+};
+use picket_detect::threat::ThreatSettings;
 use picket_model::{PortSet, ScanProfile, Targets, top_ports};
 use picket_report::Format;
 
-use crate::cli::ScanArgs;
+use crate::cli::{DetectArgs, ScanArgs};
 
 /// A refusal of the command line itself (a missing target, a bad flag value): the binary exits
-/// with status 2 for it, as clap does for the errors it finds.
+/// with status 2 for it, as clap does for the errors it finds. Refusals of picket-app's parsers
+/// (`OptionError`) count as usage errors too.
 #[derive(Debug)]
 pub struct Usage(pub anyhow::Error);
 
@@ -32,29 +37,29 @@ pub fn usage(e: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(Usage(e))
 }
 
-/// A validated `picket scan`.
-#[derive(Debug, Clone)]
-pub struct ScanOptions {
-    pub targets: Targets,
-    pub profile: ScanProfile,
-    pub format: Format,
-    pub schedule: Option<Schedule>,
-    /// `--service-detect`: the signatures to identify services with (built-in plus the user's).
-    pub services: Option<std::sync::Arc<picket_service::Signatures>>,
+/// Whether `e` is the user's usage error (exit status 2).
+pub fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<Usage>()
+            || cause.is::<parse::OptionError>()
+            || cause
+                .downcast_ref::<picket_app::AppError>()
+                .is_some_and(|a| a.as_option().is_some())
+    })
 }
 
-/// `--every` / `--count`: scan again at a fixed interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Schedule {
-    pub every: Duration,
-    /// Stop after this many runs (`None`: until stopped).
-    pub count: Option<u32>,
+/// A validated `picket scan`: the run, its schedule, its report format.
+pub struct Scan {
+    pub options: ScanOptions,
+    pub schedule: Option<Schedule>,
+    pub format: Format,
 }
 
 const DEFAULT_TOP_PORTS: usize = 1000;
 
-impl ScanOptions {
-    pub fn from_args(args: &ScanArgs) -> Result<Self> {
+impl Scan {
+    /// `db` is named in the findings' verify commands when the user gave it.
+    pub fn from_args(args: &ScanArgs, db: Option<&str>) -> Result<Self> {
         let mut include = args.targets.clone();
         for file in &args.input_list {
             include.extend(read_target_file(file)?);
@@ -72,7 +77,7 @@ impl ScanOptions {
         };
         let mut profile = ScanProfile::new(ports);
         if let Some(t) = &args.read_timeout {
-            profile.read_timeout = Some(parse_duration("--read-timeout", t)?);
+            profile.read_timeout = Some(parse::timeout("--read-timeout", t)?);
         }
         if let Some(n) = args.max_checks {
             if n == 0 {
@@ -94,73 +99,54 @@ impl ScanOptions {
         }
         profile.assume_up = args.no_ping;
         if let Some(p) = &args.ban_patience {
-            profile.ban_patience = parse_duration("--ban-patience", p)?;
+            profile.ban_patience = parse::timeout("--ban-patience", p)?;
         }
         profile.recheck = !args.no_recheck;
         if let Some(seed) = args.seed {
             profile.seed = seed;
         }
         let schedule = match &args.every {
-            Some(every) => {
-                let every = humantime::parse_duration(every.trim())
-                    .with_context(|| format!("--every {every:?}: not a duration (e.g. 15m, 1h)"))?;
-                if every < Duration::from_secs(1) {
-                    bail!("--every {every:?}: at least one second between runs");
-                }
-                if args.count == Some(0) {
-                    bail!("--count 0: at least one run");
-                }
-                Some(Schedule {
-                    every,
-                    count: args.count,
-                })
-            }
+            Some(every) => Some(Schedule::new(parse::span("--every", every)?, args.count)?),
             None => None,
         };
         let services = if args.service_detect {
-            let mut signatures = picket_service::Signatures::builtin()?;
-            for path in &args.signatures {
-                let user = if path.is_dir() {
-                    picket_service::Signatures::load_dir(path)?
-                } else {
-                    picket_service::Signatures::load_file(path)?
-                };
-                signatures = signatures.merge(user);
-            }
-            Some(std::sync::Arc::new(signatures))
+            Some(parse::signatures(&args.signatures)?)
         } else {
             None
         };
         Ok(Self {
-            targets,
-            profile,
-            format: parse_format(&args.format)?,
+            options: ScanOptions {
+                targets,
+                profile,
+                services,
+                db_hint: db.map(str::to_owned),
+            },
             schedule,
-            services,
+            format: parse::format(&args.format)?,
         })
     }
 }
 
-pub fn parse_format(s: &str) -> Result<Format> {
-    s.parse::<Format>().map_err(|_| {
-        usage(anyhow::anyhow!(
-            "--format {s:?}: expected table, json, ndjson or xml"
-        ))
-    })
-}
-
-/// `500ms`, `2s`, `1m`; a bare number is seconds, as Nessus writes `checks_read_timeout = 5`.
-fn parse_duration(flag: &str, s: &str) -> Result<Duration> {
-    let d = match s.trim().parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs > 0.0 => Duration::from_secs_f64(secs),
-        Ok(_) => bail!("{flag} {s:?}: must be positive"),
-        Err(_) => humantime::parse_duration(s.trim())
-            .with_context(|| format!("{flag} {s:?}: not a duration (e.g. 500ms, 2s)"))?,
+/// A validated `picket detect`: the pipeline and how its alerts are printed.
+pub fn detect(args: &DetectArgs) -> Result<(PipelineOptions, AlertFormat)> {
+    let format = parse::alert_format(&args.format)?;
+    let input = parse::input(&args.input)?;
+    let home = parse::home_net(&args.home_net)?;
+    let settings = ThreatSettings {
+        window: parse::span("--window", &args.window)?,
+        min_feeds: args.min_feeds,
     };
-    if d.is_zero() || d > Duration::from_secs(600) {
-        bail!("{flag} {s:?}: must be between 1ms and 10m");
-    }
-    Ok(d)
+    let min_severity = parse::severity("--min-severity", &args.min_severity)?;
+    let ttl = parse::span("--ttl", &args.ttl)?;
+    let allow = parse::allow_list(&home, &args.allow)?;
+    let block = args.block.then_some(BlockPolicy {
+        allow,
+        min_severity,
+        ttl,
+    });
+    let sources = args.events.iter().map(|e| SourceSpec::parse(e)).collect();
+    let options = PipelineOptions::new(sources, input, args.follow, home, settings, block)?;
+    Ok((options, format))
 }
 
 /// Targets from a file: whitespace-separated, `#` to the end of a line is a comment. Each target
@@ -182,6 +168,8 @@ fn read_target_file(path: &Path) -> Result<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use clap::Parser;
 
@@ -194,9 +182,13 @@ mod tests {
         }
     }
 
+    fn scan(args: &[&str]) -> Result<Scan> {
+        Scan::from_args(&scan_args(args), None)
+    }
+
     #[test]
     fn defaults_to_the_top_thousand_ports() {
-        let o = ScanOptions::from_args(&scan_args(&["127.0.0.1"])).unwrap();
+        let o = scan(&["127.0.0.1"]).unwrap().options;
         assert_eq!(o.profile.ports.len(), 1000);
         assert_eq!(o.profile.read_timeout, None);
         assert!(o.profile.recheck);
@@ -204,7 +196,7 @@ mod tests {
 
     #[test]
     fn knobs_are_validated() {
-        let o = ScanOptions::from_args(&scan_args(&[
+        let o = scan(&[
             "127.0.0.1",
             "-p",
             "22,80",
@@ -217,8 +209,9 @@ mod tests {
             "--retries",
             "3",
             "--no-recheck",
-        ]))
-        .unwrap();
+        ])
+        .unwrap()
+        .options;
         assert_eq!(o.profile.read_timeout, Some(Duration::from_secs(5)));
         assert_eq!(o.profile.max_checks, 10);
         assert_eq!(o.profile.retries, Some(3));
@@ -230,12 +223,10 @@ mod tests {
             vec!["127.0.0.1", "--max-checks", "0"],
             vec!["127.0.0.1", "--max-rate", "0"],
             vec!["127.0.0.1", "--format", "pdf"],
+            vec!["127.0.0.1", "--every", "0s"],
             vec![],
         ] {
-            assert!(
-                ScanOptions::from_args(&scan_args(&bad)).is_err(),
-                "{bad:?} accepted"
-            );
+            assert!(scan(&bad).is_err(), "{bad:?} accepted");
         }
     }
 
@@ -244,12 +235,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("targets.txt");
         std::fs::write(&file, "# lab\n127.0.0.1 127.0.0.2\n\n10.0.0.0/33 # typo\n").unwrap();
-        let err = ScanOptions::from_args(&scan_args(&["--input-list", file.to_str().unwrap()]))
-            .unwrap_err();
+        let err = scan(&["--input-list", file.to_str().unwrap()])
+            .err()
+            .unwrap();
         assert!(format!("{err:#}").contains("targets.txt:4"), "{err:#}");
         std::fs::write(&file, "# lab\n127.0.0.1 127.0.0.2 # two\n").unwrap();
-        let o =
-            ScanOptions::from_args(&scan_args(&["--input-list", file.to_str().unwrap()])).unwrap();
-        assert_eq!(o.targets.include.len(), 2);
+        let o = scan(&["--input-list", file.to_str().unwrap()]).unwrap();
+        assert_eq!(o.options.targets.include.len(), 2);
+    }
+
+    #[test]
+    fn refusals_of_flag_values_are_usage_errors() {
+        let args =
+            crate::cli::Cli::try_parse_from(["picket", "detect", "x.log", "--window", "soon"])
+                .unwrap();
+        let crate::cli::Command::Detect(args) = args.command else {
+            unreachable!()
+        };
+        let err = detect(&args).err().unwrap();
+        assert!(is_usage(&err), "{err:#}");
+        assert!(err.to_string().starts_with("--window"), "{err:#}");
     }
 }

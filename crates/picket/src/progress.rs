@@ -4,28 +4,50 @@
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use picket_app::exposure::Progress as Step;
 use picket_scan::ScanEvent;
 
 pub struct Progress {
+    terminal: bool,
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
     pub fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(0);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ports ({eta}) {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar
-        });
-        Self { bar }
+        Self {
+            terminal: std::io::stderr().is_terminal(),
+            bar: None,
+        }
     }
 
-    pub fn on_event(&mut self, event: &ScanEvent) {
+    /// Draws one step of an exposure run: a new bar when a scan starts, its end when the scan
+    /// is done, messages above it.
+    pub fn on_step(&mut self, step: Step<'_>) {
+        match step {
+            Step::Scan(ScanEvent::Started { .. }) if self.terminal => {
+                let bar = ProgressBar::new(0);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ports ({eta}) {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                self.bar = Some(bar);
+            }
+            Step::Scan(event) => self.on_event(event),
+            Step::ScanFinished => {
+                if let Some(bar) = &self.bar {
+                    bar.finish_and_clear();
+                }
+            }
+            Step::Rechecking { ports, hosts, rate } => self.message(&format!(
+                "re-checking {ports} port(s) on {hosts} host(s) at {rate:.0} probes/s"
+            )),
+            Step::IdentifyingServices => self.message("identifying services on open ports"),
+        }
+    }
+
+    fn on_event(&mut self, event: &ScanEvent) {
         let Some(bar) = &self.bar else {
             return;
         };
@@ -62,15 +84,9 @@ impl Progress {
         }
     }
 
-    pub fn message(&self, text: &str) {
+    fn message(&self, text: &str) {
         if let Some(bar) = &self.bar {
             bar.println(text);
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
         }
     }
 }

@@ -2,9 +2,11 @@
 //! people, JSON/NDJSON rows for programs. Scan runs, findings and alerts have their renderers in
 //! picket-report.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use anyhow::{Result, bail};
+use picket_model::VulnMatch;
 use picket_report::{Format, MAX_MESSAGE_CHARS, elide, terminal_safe};
 use serde::Serialize;
 
@@ -83,4 +85,27 @@ pub fn listing<T: Serialize>(
         Format::Xml => bail!("--format xml is only for scan results"),
     }
     Ok(())
+}
+
+/// Vulnerability ids of an inventory entry, for tables: `CVE-2024-6387 8.1 KEV, ...`.
+pub fn vuln_summary(matches: &[VulnMatch]) -> String {
+    let mut seen = HashSet::new();
+    let ids: Vec<String> = matches
+        .iter()
+        .filter(|m| seen.insert(m.vuln_id.as_str()))
+        .map(|m| {
+            let score = m
+                .cvss
+                .as_ref()
+                .map(|c| format!(" {:.1}", c.base_score))
+                .unwrap_or_default();
+            let kev = if m.kev.is_some() { " KEV" } else { "" };
+            format!("{}{score}{kev}", m.vuln_id)
+        })
+        .collect();
+    if ids.is_empty() {
+        "-".to_owned()
+    } else {
+        ids.join(", ")
+    }
 }

@@ -2,13 +2,12 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
-use picket_model::{Severity, Suppression, Timestamp};
-use picket_report::Format;
+use anyhow::{Result, bail};
+use picket_app::options::{self as parse, AlertFormat};
+use picket_model::{Suppression, Timestamp};
 use picket_store::AlertFilter;
 
 use crate::cli::{AlertsArgs, AlertsCommand};
-use crate::commands::knowledge;
 use crate::render::listing;
 
 pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
@@ -24,22 +23,20 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
             if client.is_none() && port.is_none() && app.is_none() {
                 bail!("alerts suppress: give at least one of --client, --port, --app");
             }
-            let now = Timestamp::now();
-            let expires_at = match ttl {
-                Some(t) => {
-                    let d = humantime::parse_duration(t).with_context(|| format!("--ttl {t:?}"))?;
-                    Some(now.checked_add(jiff::SignedDuration::try_from(d)?)?)
-                }
-                None => None,
-            };
             let rule = Suppression {
                 id: None,
-                client: client.as_deref().map(knowledge::parse_net).transpose()?,
+                client: client
+                    .as_deref()
+                    .map(|c| parse::net("--client", c))
+                    .transpose()?,
                 port: *port,
                 application: app.as_ref().map(|a| a.to_ascii_lowercase()),
                 reason: reason.clone(),
-                created_at: now,
-                expires_at,
+                created_at: Timestamp::now(),
+                expires_at: ttl
+                    .as_deref()
+                    .map(|t| parse::expiry("--ttl", t))
+                    .transpose()?,
             };
             let mut store = picket_store::open(db)?;
             let id = store.add_suppression(&rule)?;
@@ -68,7 +65,7 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
                 .collect();
             listing(
                 out,
-                crate::options::parse_format(&args.format)?,
+                parse::format(&args.format)?,
                 &["ID", "CLIENT", "PORT", "APPLICATION", "EXPIRES", "REASON"],
                 &rows,
                 &rules,
@@ -87,44 +84,30 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn list(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
-    let since = match &args.since {
-        Some(s) => {
-            let d = humantime::parse_duration(s)
-                .map_err(anyhow::Error::from)
-                .and_then(|d| Ok(Timestamp::now().checked_sub(jiff::SignedDuration::try_from(d)?)?))
-                .with_context(|| format!("--since {s:?}"))
-                .map_err(crate::options::usage)?;
-            Some(d)
-        }
-        None => None,
+    let filter = AlertFilter {
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse::since("--since", s))
+            .transpose()?,
+        min_severity: args
+            .min_severity
+            .as_deref()
+            .map(|s| parse::severity("--min-severity", s))
+            .transpose()?,
+        client: args
+            .client
+            .as_deref()
+            .map(|c| parse::ip("--client", c))
+            .transpose()?,
     };
-    let min_severity = match &args.min_severity {
-        Some(s) => Some(s.parse::<Severity>().map_err(|_| {
-            anyhow::anyhow!("--min-severity {s:?}: info, low, medium, high or critical")
-        })?),
-        None => None,
-    };
-    let client = match &args.client {
-        Some(c) => Some(
-            c.parse()
-                .with_context(|| format!("--client {c:?}: not an IP address"))?,
-        ),
-        None => None,
-    };
+    let format = parse::alert_format(&args.format)?;
     let mut store = picket_store::open(db)?;
-    let alerts = store.alerts(&AlertFilter {
-        since,
-        min_severity,
-        client,
-    })?;
-    if args.format == "ocsf" {
+    let alerts = store.alerts(&filter)?;
+    match format {
         // One finding a line, as `picket detect --format ocsf` streams them.
-        picket_report::alerts_ocsf(out, &alerts, true)?;
-        return Ok(());
-    }
-    match crate::options::parse_format(&args.format)? {
-        Format::Xml => bail!("--format xml: alerts are table, json, ndjson or ocsf"),
-        f => picket_report::alerts(out, f, &alerts)?,
+        AlertFormat::Ocsf => picket_report::alerts_ocsf(out, &alerts, true)?,
+        AlertFormat::Report(f) => picket_report::alerts(out, f, &alerts)?,
     }
     Ok(())
 }

@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use picket_model::{FindingKind, RunId};
 use picket_store::FindingFilter;
 
 use crate::cli::{DiffArgs, FindingsArgs, RunsArgs};
-use crate::options::parse_format;
+use picket_app::options::format as parse_format;
 
 pub fn runs(db: &str, args: &RunsArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
@@ -20,29 +20,9 @@ pub fn runs(db: &str, args: &RunsArgs, out: &mut dyn Write) -> Result<()> {
 pub fn diff(db: &str, args: &DiffArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
     let mut store = picket_store::open(db)?;
-    let (from, to) = match (args.from, args.to) {
-        (Some(a), Some(b)) => (RunId(a), RunId(b)),
-        (Some(_), None) | (None, Some(_)) => {
-            bail!("diff takes two run ids, or none for the last two runs")
-        }
-        (None, None) => {
-            let newest = store
-                .runs(1)?
-                .into_iter()
-                .next()
-                .context("no runs stored yet: run `picket scan` first")?;
-            match crate::commands::scan::last_two(store.as_mut(), &newest.target_key)? {
-                Some(pair) => pair,
-                None => bail!(
-                    "only one completed run of {:?}: nothing to compare yet",
-                    newest.target_key
-                ),
-            }
-        }
-    };
-    let a = store.run(from)?.with_context(|| format!("no run {from}"))?;
-    let b = store.run(to)?.with_context(|| format!("no run {to}"))?;
-    picket_report::diff(out, format, &picket_detect::exposure::diff(&a, &b))?;
+    let diff =
+        picket_app::exposure::diff(store.as_mut(), args.from.map(RunId), args.to.map(RunId))?;
+    picket_report::diff(out, format, &diff)?;
     Ok(())
 }
 
@@ -55,10 +35,7 @@ pub fn findings(db: &str, args: &FindingsArgs, out: &mut dyn Write) -> Result<()
         None => None,
     };
     let host = match &args.host {
-        Some(h) => Some(
-            h.parse()
-                .with_context(|| format!("--host {h:?}: not an IP address"))?,
-        ),
+        Some(h) => Some(picket_app::options::ip("--host", h)?),
         None => None,
     };
     let mut store = picket_store::open(db)?;

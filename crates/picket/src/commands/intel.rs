@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::net::IpAddr;
 
-use anyhow::{Context, Result};
-use picket_intel::{FeedFormat, LoadOptions};
+use anyhow::Result;
+use picket_app::options::{self as parse, IntelAddOptions};
+use picket_app::{import, knowledge};
+use picket_intel::LoadOptions;
 use picket_model::Timestamp;
 use serde::Serialize;
 
 use crate::cli::IntelCommand;
-use crate::commands::knowledge;
-use crate::options::parse_format;
 use crate::render::{listing, skipped_entries};
 
 pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> {
@@ -22,36 +22,21 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             keep_bogons,
             allow_shrink,
         } => {
-            let format = match format.as_str() {
-                "auto" => None,
-                f => Some(FeedFormat::parse(f).with_context(|| {
-                    let known: Vec<&str> = FeedFormat::ALL.iter().map(|f| f.as_str()).collect();
-                    format!(
-                        "--format {f:?}: expected auto or one of {}",
-                        known.join(", ")
-                    )
-                })?),
-            };
-            let options = LoadOptions {
-                format,
-                keep_bogons: *keep_bogons,
-                ..LoadOptions::default()
+            let format = parse::feed_format(format)?;
+            let opts = IntelAddOptions {
+                name: name.clone(),
+                file: file.clone(),
+                load: LoadOptions {
+                    format,
+                    keep_bogons: *keep_bogons,
+                    ..LoadOptions::default()
+                },
+                allow_shrink: *allow_shrink,
             };
             // Parse fully before touching the store: a bad file changes nothing.
-            let feed = picket_intel::load_file(name, file, &options)?;
+            let feed = import::load_feed(&opts)?;
             let mut store = picket_store::open(db)?;
-            let stored = store
-                .feeds()?
-                .iter()
-                .find(|f| f.name == *name)
-                .map(|f| usize::try_from(f.indicators).unwrap_or(usize::MAX));
-            feed.intake().check(
-                &format!("feed {name:?} from {}", file.display()),
-                stored,
-                *allow_shrink,
-            )?;
-            let summary =
-                store.replace_feed(name, &feed.meta, &feed.indicators, Timestamp::now())?;
+            let summary = import::store_feed(store.as_mut(), &opts, &feed)?;
             writeln!(
                 out,
                 "feed {name:?} ({}) loaded from {}: {} indicators; {}",
@@ -63,7 +48,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             skipped_entries(out, &feed.report.bad_lines)?;
         }
         IntelCommand::List { format } => {
-            let format = parse_format(format)?;
+            let format = parse::format(format)?;
             let mut store = picket_store::open(db)?;
             let feeds = store.feeds()?;
             #[derive(Serialize)]
@@ -124,10 +109,8 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             writeln!(out, "feed {name:?} removed")?;
         }
         IntelCommand::Lookup { ip, format } => {
-            let format = parse_format(format)?;
-            let addr: IpAddr = ip
-                .parse()
-                .with_context(|| format!("{ip:?} is not an IP address"))?;
+            let format = parse::format(format)?;
+            let addr: IpAddr = parse::ip("intel lookup", ip)?;
             let mut store = picket_store::open(db)?;
             let table = knowledge::intel_table(store.as_mut())?;
             let hits: Vec<&picket_model::Indicator> = table.lookup(addr).collect();

@@ -3,14 +3,14 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
-use picket_model::{Application, Cpe, Timestamp};
+use anyhow::{Result, bail};
+use picket_app::knowledge;
+use picket_app::options as parse;
+use picket_model::{Application, Timestamp};
 use serde::Serialize;
 
 use crate::cli::{InventoryArgs, InventoryCommand};
-use crate::commands::knowledge;
-use crate::options::parse_format;
-use crate::render::listing;
+use crate::render::{listing, vuln_summary};
 
 pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
     match &args.command {
@@ -21,31 +21,27 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
             version,
             vendor,
         }) => {
-            let (host, port) = knowledge::parse_host_port(at)?;
+            let (host, port) = parse::host_port("HOST:PORT", at)?;
             let app = match (cpe, product) {
-                (Some(cpe), _) => from_cpe(cpe)?,
+                (Some(cpe), _) => parse::application_from_cpe(cpe)?,
                 (None, Some(product)) => {
-                    let mut app = Application::new(product.to_ascii_lowercase());
-                    app.version = version.clone();
-                    app.vendor = vendor.as_ref().map(|v| v.to_ascii_lowercase());
-                    app
+                    parse::application(product, version.as_deref(), vendor.as_deref())
                 }
                 (None, None) => bail!("inventory add: give --cpe, or --product with --version"),
             };
             let mut store = picket_store::open(db)?;
-            store.upsert_application(host, port, &app, "manual", Timestamp::now())?;
-            let vulns = knowledge::vuln_db(store.as_mut())?.matches(&app);
+            let vulns = knowledge::add_application(store.as_mut(), host, port, &app, "manual")?;
             writeln!(
                 out,
                 "{at}: {} {} ({} known vulnerabilities: {})",
                 app.product,
                 app.version.as_deref().unwrap_or("?"),
                 vulns.len(),
-                knowledge::vuln_summary(&vulns)
+                vuln_summary(&vulns)
             )?;
         }
         Some(InventoryCommand::Remove { at, source }) => {
-            let (host, port) = knowledge::parse_host_port(at)?;
+            let (host, port) = parse::host_port("HOST:PORT", at)?;
             let mut store = picket_store::open(db)?;
             if !store.remove_application(host, port, source)? {
                 bail!("no application from {source:?} at {at}");
@@ -57,24 +53,8 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn from_cpe(text: &str) -> Result<Application> {
-    let cpe: Cpe = text.parse().with_context(|| format!("--cpe {text:?}"))?;
-    let Some(product) = cpe.product.as_value().map(str::to_owned) else {
-        bail!("--cpe {text:?}: the product must be named");
-    };
-    let mut app = Application::new(product);
-    app.vendor = cpe.vendor.as_value().map(str::to_owned);
-    app.version = cpe.version.as_value().map(|v| match cpe.update.as_value() {
-        // NVD writes OpenSSH 9.2p1 as version 9.2, update p1.
-        Some(update) if update.starts_with('p') => format!("{v}{update}"),
-        _ => v.to_owned(),
-    });
-    app.cpe = Some(cpe);
-    Ok(app)
-}
-
 fn list(db: &str, format: &str, out: &mut dyn Write) -> Result<()> {
-    let format = parse_format(format)?;
+    let format = parse::format(format)?;
     let mut store = picket_store::open(db)?;
     let vdb = knowledge::vuln_db(store.as_mut())?;
     let entries = knowledge::inventory(store.as_mut(), &vdb)?;
@@ -111,7 +91,7 @@ fn list(db: &str, format: &str, out: &mut dyn Write) -> Result<()> {
                     .map(ToString::to_string)
                     .unwrap_or_else(|| "-".into()),
                 e.source.clone(),
-                knowledge::vuln_summary(m),
+                vuln_summary(m),
             ]
         })
         .collect();

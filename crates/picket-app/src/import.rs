@@ -1,0 +1,276 @@
+//! Loading knowledge into the store: threat-intel feeds (`intel add`) and vulnerability
+//! knowledge (`vuln import`: NVD, OSV, KEV, EPSS, scanner reports). Each is two steps: read and
+//! check every file without the store, then write in one transaction; so a bad file stores
+//! nothing, and a broken download (empty, mostly bad, cut off, shrinking) never replaces what is
+//! stored. The formats are recognised beside their parsers (picket-intel's formats,
+//! `picket_vuln::sniff`). This module must never render what it loaded: it returns typed
+//! summaries.
+
+use std::net::SocketAddr;
+
+use picket_intel::LoadedFeed;
+use picket_model::{Application, Intake, Timestamp, unfinished_last_line};
+use picket_store::{FeedSummary, SourceApplications, Store, VulnRecord};
+use picket_vuln::{Document, ReportFormat, VulnError};
+use serde_json::Value;
+
+use crate::error::{AppError, Context};
+use crate::knowledge::{KIND_EPSS, KIND_KEV, KIND_NVD, KIND_OSV, KIND_REPORT};
+use crate::options::{IntelAddOptions, VulnImportOptions};
+
+/// Reads and checks a feed file; nothing is stored yet.
+pub fn load_feed(opts: &IntelAddOptions) -> Result<LoadedFeed, AppError> {
+    Ok(picket_intel::load_file(&opts.name, &opts.file, &opts.load)?)
+}
+
+/// Replaces the feed of the same name with `feed`, unless the intake check refuses it.
+pub fn store_feed(
+    store: &mut dyn Store,
+    opts: &IntelAddOptions,
+    feed: &LoadedFeed,
+) -> Result<FeedSummary, AppError> {
+    let stored = store
+        .feeds()?
+        .iter()
+        .find(|f| f.name == opts.name)
+        .map(|f| usize::try_from(f.indicators).unwrap_or(usize::MAX));
+    feed.intake().check(
+        &format!("feed {:?} from {}", opts.name, opts.file.display()),
+        stored,
+        opts.allow_shrink,
+    )?;
+    Ok(store.replace_feed(&opts.name, &feed.meta, &feed.indicators, Timestamp::now())?)
+}
+
+/// What one imported file held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Imported {
+    Nvd {
+        records: usize,
+        skipped: usize,
+    },
+    Osv {
+        records: usize,
+        skipped: usize,
+    },
+    Kev {
+        version: Option<String>,
+        entries: usize,
+        skipped: usize,
+    },
+    Epss {
+        scores: usize,
+        skipped: usize,
+    },
+    Report {
+        format: ReportFormat,
+        vulnerabilities: usize,
+        matches: usize,
+    },
+}
+
+/// Vulnerability knowledge read and checked from files, ready to store.
+#[derive(Debug)]
+pub struct VulnImport {
+    /// Each file with what it held, in the order given.
+    pub files: Vec<(String, Imported)>,
+    /// Records (or lines) the parsers refused, each naming file and place.
+    pub skipped: Vec<VulnError>,
+    records: Vec<VulnRecord>,
+    apps: Vec<SourceApplications>,
+    checks: Vec<Checked>,
+    allow_shrink: bool,
+}
+
+/// A file that replaces stored entries wholesale (a KEV catalogue, EPSS scores), checked before
+/// anything is stored. NVD and OSV records are stored by id and replace only themselves: their
+/// bad records are listed and skipped.
+#[derive(Debug)]
+struct Checked {
+    file: String,
+    intake: Intake,
+    /// The record kind whose stored entries it replaces.
+    replaces: &'static str,
+}
+
+impl Checked {
+    fn new<T>(file: &str, replaces: &'static str, accepted: &[T], skipped: &[VulnError]) -> Self {
+        Checked {
+            file: file.to_owned(),
+            intake: Intake {
+                accepted: accepted.len(),
+                present: accepted.len() + skipped.len(),
+                rejected: skipped.len(),
+                ..Intake::default()
+            },
+            replaces,
+        }
+    }
+}
+
+/// Reads every file of `opts`, recognising each from its content. A file that cannot be read
+/// or parsed fails the whole import.
+pub fn read_vuln(opts: &VulnImportOptions) -> Result<VulnImport, AppError> {
+    let now = Timestamp::now();
+    let mut import = VulnImport {
+        files: Vec::new(),
+        skipped: Vec::new(),
+        records: Vec::new(),
+        apps: Vec::new(),
+        checks: Vec::new(),
+        allow_shrink: opts.allow_shrink,
+    };
+    for path in &opts.files {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).context(|| format!("cannot read {name}"))?;
+        let imported = match picket_vuln::sniff(&name, &bytes)? {
+            Document::Nvd => {
+                let read = picket_vuln::read_nvd(bytes.as_slice(), &name)?;
+                let imported = Imported::Nvd {
+                    records: read.records.len(),
+                    skipped: read.skipped.len(),
+                };
+                import.skipped.extend(read.skipped);
+                for cve in read.records {
+                    import.records.push(VulnRecord {
+                        kind: KIND_NVD.into(),
+                        id: cve.vulnerability.id.clone(),
+                        body: serde_json::to_value(&cve)?,
+                    });
+                }
+                imported
+            }
+            Document::Osv => {
+                let read = picket_vuln::read_osv(bytes.as_slice(), &name)?;
+                let imported = Imported::Osv {
+                    records: read.records.len(),
+                    skipped: read.skipped.len(),
+                };
+                import.skipped.extend(read.skipped);
+                for r in read.records {
+                    import.records.push(VulnRecord {
+                        kind: KIND_OSV.into(),
+                        id: r.vulnerability.id.clone(),
+                        body: serde_json::to_value(&r)?,
+                    });
+                }
+                imported
+            }
+            Document::Kev => {
+                let catalog = picket_vuln::read_kev(bytes.as_slice(), &name)?;
+                let imported = Imported::Kev {
+                    version: catalog.catalog_version.clone(),
+                    entries: catalog.records.len(),
+                    skipped: catalog.skipped.len(),
+                };
+                let mut check = Checked::new(&name, KIND_KEV, &catalog.records, &catalog.skipped);
+                check.intake.declared = catalog
+                    .count
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+                import.checks.push(check);
+                import.skipped.extend(catalog.skipped);
+                // The newest catalog replaces the one before it.
+                import.records.push(VulnRecord {
+                    kind: KIND_KEV.into(),
+                    id: "catalog".into(),
+                    body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+                });
+                imported
+            }
+            Document::Epss => {
+                let file = picket_vuln::read_epss(bytes.as_slice(), &name)?;
+                let imported = Imported::Epss {
+                    scores: file.scores.len(),
+                    skipped: file.skipped.len(),
+                };
+                let mut check = Checked::new(&name, KIND_EPSS, &file.scores, &file.skipped);
+                check.intake.cut_off = unfinished_last_line(&bytes).is_some_and(|last| {
+                    file.skipped.iter().any(
+                        |e| matches!(e, VulnError::Line { line, .. } if usize::try_from(*line) == Ok(last)),
+                    )
+                });
+                import.checks.push(check);
+                import.skipped.extend(file.skipped);
+                import.records.push(VulnRecord {
+                    kind: KIND_EPSS.into(),
+                    id: "scores".into(),
+                    body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+                });
+                imported
+            }
+            Document::Report => {
+                let report = picket_vuln::read_report(bytes.as_slice(), &name)?;
+                let imported = Imported::Report {
+                    format: report.format,
+                    vulnerabilities: report.vulnerabilities.len(),
+                    matches: report.matches.len(),
+                };
+                if let Some((host, port)) = opts.at {
+                    // Every package the report names is its own application.
+                    let mut packages: Vec<Application> = Vec::new();
+                    for m in &report.matches {
+                        if !packages.contains(&m.application) {
+                            packages.push(m.application.clone());
+                        }
+                    }
+                    import.apps.push(SourceApplications {
+                        host,
+                        port,
+                        applications: packages,
+                        source: format!("report:{name}"),
+                        updated_at: now,
+                    });
+                }
+                let id = match opts.at {
+                    Some((host, port)) => format!("{name}@{}", SocketAddr::new(host, port)),
+                    None => name.clone(),
+                };
+                import.records.push(VulnRecord {
+                    kind: KIND_REPORT.into(),
+                    id,
+                    body: serde_json::to_value(&report)?,
+                });
+                imported
+            }
+        };
+        import.files.push((name, imported));
+    }
+    Ok(import)
+}
+
+impl VulnImport {
+    /// Applications the import adds to the inventory (scanner reports with `--at`).
+    pub fn applications_added(&self) -> usize {
+        self.apps.iter().map(|set| set.applications.len()).sum()
+    }
+
+    /// Checks each wholesale replacement against what is stored, then stores the records and
+    /// applications in one transaction.
+    pub fn store(&self, store: &mut dyn Store) -> Result<(), AppError> {
+        for check in &self.checks {
+            let stored = stored_entries(store, check.replaces)?;
+            check.intake.check(&check.file, stored, self.allow_shrink)?;
+        }
+        store.import_vuln_knowledge(&self.records, &self.apps)?;
+        Ok(())
+    }
+}
+
+/// How many entries the stored KEV catalogue or EPSS file holds; `None` when none is stored.
+fn stored_entries(store: &mut dyn Store, kind: &str) -> Result<Option<usize>, AppError> {
+    let mut count = None;
+    store.vuln_records(Some(kind), &mut |record| {
+        let Some(text) = record.body.as_str() else {
+            return;
+        };
+        count = match kind {
+            KIND_KEV => picket_vuln::read_kev(text.as_bytes(), &record.id)
+                .ok()
+                .map(|c| c.records.len()),
+            _ => picket_vuln::read_epss(text.as_bytes(), &record.id)
+                .ok()
+                .map(|f| f.scores.len()),
+        };
+    })?;
+    Ok(count)
+}

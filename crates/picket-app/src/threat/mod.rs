@@ -1,0 +1,296 @@
+//! The threat pipeline, in Vector's shape: [`sources`] (files and stdin read to their end, or
+//! files followed with checkpoints) -> the detector (`picket_detect::threat::ThreatDetector`:
+//! listed clients reaching vulnerable applications, aggregated into alerts) -> [`sinks`] (store,
+//! then print, then block).
+//!
+//! Alerts are upserted by dedup key and window at each flush (every `flush_every` while events
+//! come, and at the end), and handed to the caller after the commit by what the store says they
+//! were: new to the store, or an update of a stored alert. So a restart never announces a stored
+//! alert as new again, and a re-run over the same file raises nothing new. Without `follow` a
+//! source is read to its end and every alert is written with the counts the source gives. With
+//! `follow` each file is read as it grows, every flush stores the alerts with the file's
+//! checkpoint in one transaction (a restart resumes with nothing lost or doubled), and the
+//! store's feeds, suppressions and inventory are swapped into the detector when they change.
+//!
+//! The pipeline stops when its [`Shutdown`] is triggered: it flushes what it holds and saves
+//! the checkpoints before it returns. It must never print: the caller's sink does.
+
+pub mod sinks;
+pub mod sources;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use picket_detect::threat::ThreatDetector;
+use picket_model::{Alert, ConnEvent, Timestamp};
+use picket_report::AlertChangeKind;
+use picket_store::{AlertWrite, Store};
+
+use crate::error::{AppError, OptionError};
+use crate::knowledge::{Knowledge, KnowledgeWatch};
+use crate::options::{PipelineOptions, SourceSpec};
+use crate::shutdown::Shutdown;
+
+pub use sinks::{Blocker, Notice, StoredAlert, ThreatSink, print_alert};
+pub use sources::{FollowSource, FollowState, OnceSource};
+
+/// Bad lines reported one by one per source read to its end; the rest are counted.
+const SHOWN_BAD_LINES: u64 = 10;
+/// How long a following pipeline waits when no file grew.
+const IDLE_SLEEP: Duration = Duration::from_millis(200);
+/// Events read from one followed file before the next file gets its turn.
+const FOLLOW_SLICE: usize = 10_000;
+
+/// Builds the detector from the store's knowledge and runs the pipeline over the options'
+/// sources until they end (or, following, until `shutdown`).
+pub fn run(
+    store: &mut dyn Store,
+    opts: &PipelineOptions,
+    sink: &mut dyn ThreatSink,
+    shutdown: &Shutdown,
+) -> Result<(), AppError> {
+    // The watch takes its fingerprint first: a change while the knowledge loads is seen later.
+    let watch = if opts.follow {
+        Some(KnowledgeWatch::new(store, opts.knowledge_every)?)
+    } else {
+        None
+    };
+    let knowledge = Knowledge::load(store, Timestamp::now())?;
+    if knowledge.intel.is_empty() {
+        sink.notice(Notice::NoFeeds);
+    }
+    let detector = ThreatDetector::new(
+        knowledge.intel,
+        knowledge.inventory,
+        opts.home.clone(),
+        opts.settings,
+        knowledge.suppressions,
+    )?;
+    let mut pipeline = Pipeline {
+        store,
+        detector,
+        sink,
+        blocker: opts.block.as_ref().map(Blocker::new),
+        pending: HashMap::new(),
+        numbers: HashMap::new(),
+        new_alerts: 0,
+        updated_alerts: 0,
+        last_flush: Instant::now(),
+        flush_every: opts.flush_every,
+    };
+    match watch {
+        Some(watch) => pipeline.follow(opts, watch, shutdown),
+        None => pipeline.read_once(opts, shutdown),
+    }
+}
+
+struct Pipeline<'a> {
+    store: &'a mut dyn Store,
+    detector: ThreatDetector,
+    sink: &'a mut dyn ThreatSink,
+    blocker: Option<Blocker>,
+    /// Alerts changed since the last flush, by (dedup key, window start).
+    pending: HashMap<(String, Timestamp), Alert>,
+    /// The number each alert handed to the sink got, by (dedup key, window start): updates
+    /// keep it.
+    numbers: HashMap<(String, Timestamp), u64>,
+    /// Alerts the store took as new.
+    new_alerts: u64,
+    /// Alerts the store already had.
+    updated_alerts: u64,
+    last_flush: Instant,
+    flush_every: Duration,
+}
+
+impl Pipeline<'_> {
+    /// Reads every source to its end (or until `shutdown`), storing every `flush_every`.
+    fn read_once(&mut self, opts: &PipelineOptions, shutdown: &Shutdown) -> Result<(), AppError> {
+        let mut unusable = Vec::new();
+        for spec in &opts.sources {
+            if shutdown.is_triggered() {
+                break;
+            }
+            let name = spec.name();
+            let mut source = OnceSource::open(spec, opts.input)?;
+            let mut bad = 0u64;
+            while let Some(item) = source.next_event() {
+                match item {
+                    // Without a checkpoint to keep in step with, storing (and so printing)
+                    // every interval shows alerts while a long file is read.
+                    Ok(ev) => {
+                        self.observe(&ev);
+                        if self.last_flush.elapsed() >= self.flush_every {
+                            self.flush(None)?;
+                        }
+                    }
+                    Err(e) if e.is_line_error() => {
+                        bad += 1;
+                        if bad <= SHOWN_BAD_LINES {
+                            self.sink.notice(Notice::SkippedLine(&e));
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                if shutdown.is_triggered() {
+                    break;
+                }
+            }
+            let stats = source.stats();
+            self.sink.notice(Notice::SourceRead {
+                source: &name,
+                stats: &stats,
+            });
+            if stats.events == 0 && stats.errors > 0 {
+                unusable.push(name);
+            }
+        }
+        self.flush(None)?;
+        self.summary();
+        if !unusable.is_empty() {
+            return Err(AppError::Refused(format!(
+                "no valid event in {}: every line was rejected (is --input right?)",
+                unusable.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Follows every file until `shutdown`; then flushes and saves each checkpoint.
+    fn follow(
+        &mut self,
+        opts: &PipelineOptions,
+        mut watch: KnowledgeWatch,
+        shutdown: &Shutdown,
+    ) -> Result<(), AppError> {
+        let mut sources = Vec::new();
+        for spec in &opts.sources {
+            let SourceSpec::File(path) = spec else {
+                return Err(OptionError::new(
+                    "--follow",
+                    "reads files; stdin is read to its end without it",
+                )
+                .into());
+            };
+            sources.push(FollowSource::open(self.store, path, opts.input)?);
+        }
+        let oldest_open = sources.iter().filter_map(|s| s.last_event).min();
+        if let Some(t) = oldest_open {
+            let back = jiff::SignedDuration::try_from(opts.settings.window)
+                .unwrap_or(jiff::SignedDuration::ZERO);
+            let since = t.checked_sub(back).unwrap_or(t);
+            let open = self.store.open_alerts(since)?;
+            self.detector.load_open(open);
+        }
+        while !shutdown.is_triggered() {
+            let mut progressed = false;
+            for source in &mut sources {
+                // Read what is there now, in bounded slices so that files take turns.
+                for _ in 0..FOLLOW_SLICE {
+                    match source.follower.next_event() {
+                        None => break,
+                        Some(Ok(ev)) => {
+                            source.last_event = Some(ev.ts);
+                            source.dirty = true;
+                            progressed = true;
+                            self.observe(&ev);
+                        }
+                        Some(Err(e)) if e.is_line_error() => {
+                            self.sink.notice(Notice::SkippedLine(&e));
+                            source.dirty = true;
+                        }
+                        Some(Err(e)) => return Err(e.into()),
+                    }
+                }
+            }
+            if !progressed || self.last_flush.elapsed() >= self.flush_every {
+                self.flush_followers(&mut sources)?;
+            }
+            match watch.poll(self.store, &mut self.detector) {
+                Ok(swapped) if swapped.any() => self.sink.notice(Notice::KnowledgeSwapped(swapped)),
+                Ok(_) => {}
+                Err(e) => self.sink.notice(Notice::KnowledgeFailed(&e)),
+            }
+            if !progressed {
+                shutdown.sleep(IDLE_SLEEP);
+            }
+        }
+        self.flush_followers(&mut sources)?;
+        self.summary();
+        Ok(())
+    }
+
+    fn observe(&mut self, ev: &ConnEvent) {
+        for change in self.detector.observe(ev) {
+            let alert = change.into_alert();
+            self.pending
+                .insert((alert.dedup_key.clone(), alert.window_start), alert);
+        }
+    }
+
+    /// One transaction per file that moved: its checkpoint and all pending alerts (the alerts go
+    /// with the first such file; they are idempotent upserts either way).
+    fn flush_followers(&mut self, sources: &mut [FollowSource]) -> Result<(), AppError> {
+        for source in sources.iter_mut().filter(|s| s.dirty) {
+            let state = source.state();
+            self.flush(Some((&source.key, &state)))?;
+            source.dirty = false;
+        }
+        if !self.pending.is_empty() {
+            self.flush(None)?;
+        }
+        Ok(())
+    }
+
+    /// Stores the pending alerts (with a follow checkpoint, in the same transaction), hands each
+    /// to the sink as new or as an update by what the store says it was, then blocks the
+    /// clients whose alerts reached the blocking severity. Handing out after the commit, by
+    /// what the store says, is what keeps a restart (after a kill mid catch-up) from announcing
+    /// stored alerts as new once more.
+    fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<(), AppError> {
+        self.last_flush = Instant::now();
+        let mut alerts: Vec<Alert> = self.pending.drain().map(|(_, a)| a).collect();
+        alerts.sort_by_key(|a| (a.window_start, a.dedup_key.clone()));
+        let writes = match checkpoint {
+            Some((source, state)) => {
+                let value = serde_json::to_value(state)?;
+                self.store
+                    .save_checkpoint_with_alerts(source, &value, &mut alerts)?
+            }
+            None => self.store.upsert_alerts(&mut alerts)?,
+        };
+        for (alert, write) in alerts.iter().zip(writes) {
+            let kind = match write {
+                AlertWrite::New => {
+                    self.new_alerts += 1;
+                    AlertChangeKind::New
+                }
+                AlertWrite::Updated => {
+                    self.updated_alerts += 1;
+                    AlertChangeKind::Update
+                }
+            };
+            let next = self.numbers.len() as u64 + 1;
+            let number = *self
+                .numbers
+                .entry((alert.dedup_key.clone(), alert.window_start))
+                .or_insert(next);
+            self.sink.alert(StoredAlert {
+                number,
+                kind,
+                alert,
+            })?;
+        }
+        if let Some(blocker) = &mut self.blocker {
+            blocker.block(&alerts, self.store, self.sink)?;
+        }
+        Ok(())
+    }
+
+    fn summary(&mut self) {
+        self.sink.notice(Notice::Summary {
+            stats: self.detector.stats(),
+            new_alerts: self.new_alerts,
+            updated_alerts: self.updated_alerts,
+        });
+    }
+}

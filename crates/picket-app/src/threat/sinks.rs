@@ -1,0 +1,166 @@
+//! The pipeline's sinks: where alerts go once the store took them. The caller's [`ThreatSink`]
+//! receives each stored alert (new, or an update of a stored one) and the pipeline's notices;
+//! [`print_alert`] is the print sink (table blocks, JSON/NDJSON records, OCSF); [`Blocker`] is the
+//! block sink (nftables through picket-respond, always behind the allow-list guard, each block
+//! recorded with its alert). The store itself is written by the pipeline (see `super`), because
+//! what is printed depends on what the store says.
+//!
+//! A sink must never decide what an alert is: it shows or acts on what the store took.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use picket_detect::threat::ThreatStats;
+use picket_ingest::{IngestError, Stats};
+use picket_model::{Alert, Severity, Timestamp};
+use picket_report::{AlertChangeKind, Format, OcsfActivity};
+use picket_respond::{Nft, Outcome, RespondError};
+use picket_store::{BlockRecord, Store};
+
+use crate::error::AppError;
+use crate::knowledge::Swapped;
+use crate::options::{AlertFormat, BlockPolicy};
+
+/// An alert as the store took it, numbered in the order the pipeline first stored it (an
+/// update keeps its alert's number).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredAlert<'a> {
+    pub number: u64,
+    pub kind: AlertChangeKind,
+    pub alert: &'a Alert,
+}
+
+/// What the pipeline tells its caller besides alerts (diagnostics for a person or a log).
+#[derive(Debug)]
+pub enum Notice<'a> {
+    /// No feed is loaded: no alert can be raised.
+    NoFeeds,
+    /// A line of a source was refused (file, line and field in the error).
+    SkippedLine(&'a IngestError),
+    /// A source read to its end.
+    SourceRead { source: &'a str, stats: &'a Stats },
+    /// A client went into the block set.
+    Blocked {
+        net: IpNet,
+        ttl: Duration,
+        outcome: &'a Outcome,
+    },
+    /// The allow-list refused a block: the guard working, not a failure.
+    NotBlocked(&'a RespondError),
+    /// A following pipeline swapped new knowledge from the store into its detector.
+    KnowledgeSwapped(Swapped),
+    /// Reloading knowledge failed; the detector keeps what it had.
+    KnowledgeFailed(&'a AppError),
+    /// The pipeline ended (read to the end, or stopped).
+    Summary {
+        stats: ThreatStats,
+        new_alerts: u64,
+        updated_alerts: u64,
+    },
+}
+
+/// The caller's end of a pipeline.
+pub trait ThreatSink {
+    /// An alert the store just took.
+    fn alert(&mut self, stored: StoredAlert<'_>) -> Result<(), AppError>;
+    fn notice(&mut self, notice: Notice<'_>);
+}
+
+/// The print sink: an alert as it is stored, a numbered block for a person, one JSON line
+/// otherwise (`json` streams too: a single document could only be written at the end), or an
+/// OCSF Detection Finding (create or update).
+pub fn print_alert(
+    out: &mut dyn Write,
+    format: AlertFormat,
+    stored: StoredAlert<'_>,
+) -> Result<(), AppError> {
+    match format {
+        AlertFormat::Ocsf => {
+            let activity = match stored.kind {
+                AlertChangeKind::New => OcsfActivity::Create,
+                AlertChangeKind::Update => OcsfActivity::Update,
+            };
+            picket_report::alert_change_ocsf(out, activity, stored.alert)?
+        }
+        AlertFormat::Report(Format::Table) => {
+            let number = usize::try_from(stored.number).unwrap_or(usize::MAX);
+            picket_report::alert_block(out, number, stored.kind, stored.alert)?;
+        }
+        AlertFormat::Report(_) => picket_report::alert_record(out, stored.kind, stored.alert)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The block sink: clients of alerts at or above the policy's severity, once each.
+pub struct Blocker {
+    nft: Nft,
+    min_severity: Severity,
+    ttl: Duration,
+    done: HashSet<IpAddr>,
+}
+
+impl Blocker {
+    pub fn new(policy: &BlockPolicy) -> Self {
+        Self {
+            nft: Nft::new(policy.allow.clone()),
+            min_severity: policy.min_severity,
+            ttl: policy.ttl,
+            done: HashSet::new(),
+        }
+    }
+
+    /// Blocks the clients of `alerts` that reached the blocking severity and records each block
+    /// with its alert. The allow-list refusing is reported, never overridden.
+    pub fn block(
+        &mut self,
+        alerts: &[Alert],
+        store: &mut dyn Store,
+        sink: &mut dyn ThreatSink,
+    ) -> Result<(), AppError> {
+        for alert in alerts {
+            if alert.severity < self.min_severity || self.done.contains(&alert.client) {
+                continue;
+            }
+            self.done.insert(alert.client);
+            let net = IpNet::from(alert.client);
+            match self.nft.block(net, Some(self.ttl)) {
+                Ok(outcome) => {
+                    sink.notice(Notice::Blocked {
+                        net,
+                        ttl: self.ttl,
+                        outcome: &outcome,
+                    });
+                    let now = Timestamp::now();
+                    store.record_block(&BlockRecord {
+                        id: None,
+                        net,
+                        reason: format!(
+                            "{} alert {} ({})",
+                            alert.severity,
+                            alert.id.unwrap_or_default(),
+                            alert.kind
+                        ),
+                        alert_id: alert.id,
+                        created_at: now,
+                        expires_at: expiry(now, self.ttl),
+                        removed_at: None,
+                    })?;
+                }
+                Err(e @ RespondError::Allowed { .. }) => sink.notice(Notice::NotBlocked(&e)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `now + ttl`, when representable.
+pub(crate) fn expiry(now: Timestamp, ttl: Duration) -> Option<Timestamp> {
+    jiff::SignedDuration::try_from(ttl)
+        .ok()
+        .and_then(|d| now.checked_add(d).ok())
+}

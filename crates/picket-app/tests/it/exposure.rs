@@ -1,0 +1,183 @@
+//! Exposure runs through picket-app alone: on loopback listeners and in a network-namespace lab
+//! (a port that stops listening is re-checked and reported closed; one that a firewall starts
+//! dropping is reported filtered), a schedule of runs, and a run stopped by the shutdown signal,
+//! stored as aborted.
+
+use std::net::{IpAddr, TcpListener};
+use std::time::Duration;
+
+use picket_app::exposure::{self, ExposureOutcome};
+use picket_app::options::{ScanOptions, Schedule};
+use picket_app::{AppError, Shutdown};
+use picket_lab::{Firewall, Lab};
+use picket_model::{FindingKind, PortSet, RunStatus, ScanProfile, Targets, Verdict};
+use picket_store::FindingFilter;
+
+use crate::support::Db;
+
+fn options(target: IpAddr, ports: &[u16]) -> ScanOptions {
+    let mut profile = ScanProfile::new(PortSet::from_ports(ports.iter().copied()));
+    profile.assume_up = true;
+    profile.seed = 7;
+    ScanOptions {
+        targets: Targets::parse([target.to_string()], Vec::<String>::new()).unwrap(),
+        profile,
+        services: None,
+        db_hint: None,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One run into the store at `location`.
+fn run_once(location: &str, opts: &ScanOptions, shutdown: &Shutdown) -> ExposureOutcome {
+    let mut store = picket_store::open(location).unwrap();
+    let rt = runtime();
+    exposure::run_once(store.as_mut(), rt.handle(), opts, &mut |_| {}, shutdown).unwrap()
+}
+
+fn open_ports(outcome: &ExposureOutcome) -> Vec<u16> {
+    outcome.run.hosts[0].open_ports().map(|o| o.port).collect()
+}
+
+/// The re-check finding of `port`, as stored with its run.
+fn stored_verdict(db: &Db, outcome: &ExposureOutcome, port: u16) -> Option<Verdict> {
+    let stored = db
+        .open()
+        .findings(&FindingFilter {
+            run: Some(outcome.run.id),
+            kind: Some(FindingKind::OpenPortRecheck),
+            host: None,
+        })
+        .unwrap();
+    assert_eq!(
+        stored.len(),
+        outcome
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::OpenPortRecheck)
+            .count(),
+        "the outcome's findings are the stored ones"
+    );
+    stored
+        .iter()
+        .find(|f| f.port == port)
+        .and_then(|f| f.verdict)
+}
+
+#[test]
+fn a_loopback_port_that_stops_listening_is_rechecked_and_found_closed() {
+    let db = Db::new();
+    let stays = TcpListener::bind("127.0.0.1:0").unwrap();
+    let goes = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a, b) = (
+        stays.local_addr().unwrap().port(),
+        goes.local_addr().unwrap().port(),
+    );
+    let opts = options("127.0.0.1".parse().unwrap(), &[a, b]);
+    let shutdown = Shutdown::new();
+
+    let first = run_once(&db.location(), &opts, &shutdown);
+    assert_eq!(first.run.status, RunStatus::Completed);
+    let mut expected = vec![a, b];
+    expected.sort_unstable();
+    assert_eq!(open_ports(&first), expected);
+
+    drop(goes);
+    let second = run_once(&db.location(), &opts, &shutdown);
+    assert_eq!(second.run.status, RunStatus::Completed);
+    assert_eq!(open_ports(&second), vec![a]);
+    assert_eq!(second.run.rechecks.len(), 1, "{:?}", second.run.rechecks);
+    assert_eq!(stored_verdict(&db, &second, b), Some(Verdict::Closed));
+    let stored = db.open().run(second.run.id).unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Completed);
+    assert_eq!(stored.rechecks.len(), 1);
+}
+
+#[test]
+fn a_lab_host_whose_firewall_starts_dropping_a_port_is_reported_filtered() {
+    let Some(mut lab) = Lab::try_new("app-exposure").unwrap() else {
+        return;
+    };
+    let target = lab.add_target().unwrap();
+    let _listening = target.listen(&[22, 80, 8080]).unwrap();
+    let db = Db::new();
+    let opts = options(IpAddr::V4(target.address_v4()), &[22, 80, 443, 8080]);
+
+    let (location, o) = (db.location(), opts.clone());
+    let first = lab
+        .in_scanner(move || run_once(&location, &o, &Shutdown::new()))
+        .unwrap();
+    assert_eq!(open_ports(&first), vec![22, 80, 8080]);
+
+    target
+        .firewall(&Firewall::new().drop_ports([8080]))
+        .unwrap();
+    let (location, o) = (db.location(), opts.clone());
+    let second = lab
+        .in_scanner(move || run_once(&location, &o, &Shutdown::new()))
+        .unwrap();
+    assert_eq!(open_ports(&second), vec![22, 80]);
+    assert_eq!(stored_verdict(&db, &second, 8080), Some(Verdict::Filtered));
+}
+
+#[test]
+fn a_schedule_runs_its_count_and_delivers_each_run() {
+    let db = Db::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let opts = options("127.0.0.1".parse().unwrap(), &[port]);
+    let mut store = db.open();
+    let rt = runtime();
+    let mut delivered = Vec::new();
+    exposure::run(
+        store.as_mut(),
+        rt.handle(),
+        &opts,
+        Some(Schedule::new(Duration::from_secs(1), Some(2)).unwrap()),
+        &mut |_| {},
+        &Shutdown::new(),
+        &mut |outcome| {
+            delivered.push(outcome.run.id);
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(delivered.len(), 2);
+    assert_eq!(store.runs(10).unwrap().len(), 2);
+}
+
+#[test]
+fn a_stopped_scan_is_stored_as_aborted() {
+    let db = Db::new();
+    // Every port of loopback: far more than can be decided before the stop is seen.
+    let ports: Vec<u16> = (1..=u16::MAX).collect();
+    let opts = options("127.0.0.1".parse().unwrap(), &ports);
+    let shutdown = Shutdown::new();
+    shutdown.trigger();
+    let mut store = db.open();
+    let rt = runtime();
+    let mut delivered = None;
+    let result = exposure::run(
+        store.as_mut(),
+        rt.handle(),
+        &opts,
+        None,
+        &mut |_| {},
+        &shutdown,
+        &mut |outcome| {
+            delivered = Some(outcome.run.status);
+            Ok(())
+        },
+    );
+    let Err(AppError::Interrupted(id)) = result else {
+        panic!("not interrupted: {result:?}");
+    };
+    assert_eq!(delivered, Some(RunStatus::Aborted));
+    assert_eq!(store.run(id).unwrap().unwrap().status, RunStatus::Aborted);
+}

@@ -1,0 +1,201 @@
+//! Threat pipelines through picket-app alone: a fixture-built store, Zeek logs read once (alerts
+//! stored, then updated, never raised twice), and a followed log whose pipeline picks up a feed
+//! and a suppression added to the store while it runs, and saves its checkpoint when stopped.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use picket_app::import;
+use picket_app::options::{IntelAddOptions, PipelineOptions, SourceSpec, VulnImportOptions};
+use picket_app::{Shutdown, threat};
+use picket_detect::threat::ThreatSettings;
+use picket_ingest::HomeNet;
+use picket_model::{Application, Suppression, Timestamp};
+use picket_report::AlertChangeKind;
+
+use crate::support::{Collect, Db, eventually, fixture, zeek_rows};
+
+/// Listed by IPsum (the fixture's first entry).
+const BAD: &str = "77.90.185.20";
+/// On no feed.
+const CLEAN: &str = "192.0.2.77";
+/// Runs OpenSSH 9.2p1 (CVE-2024-6387).
+const SSH: &str = "10.1.2.3";
+const T0: f64 = 1_763_640_000.0;
+
+fn add_feed(db: &Db) {
+    let opts = IntelAddOptions {
+        name: "ipsum".into(),
+        file: fixture("ipsum-head.txt"),
+        load: picket_intel::LoadOptions::default(),
+        allow_shrink: false,
+    };
+    let feed = import::load_feed(&opts).unwrap();
+    import::store_feed(db.open().as_mut(), &opts, &feed).unwrap();
+}
+
+/// Vulnerability knowledge and the vulnerable OpenSSH in the inventory; with the feed when
+/// `feed`.
+fn prepared(feed: bool) -> Db {
+    let db = Db::new();
+    if feed {
+        add_feed(&db);
+    }
+    let opts = VulnImportOptions::new(
+        vec![fixture("CVE-2024-6387.json"), fixture("kev-slice.json")],
+        None,
+        false,
+    )
+    .unwrap();
+    import::read_vuln(&opts)
+        .unwrap()
+        .store(db.open().as_mut())
+        .unwrap();
+    let mut app = Application::new("openssh".to_owned());
+    app.version = Some("9.2p1".into());
+    db.open()
+        .upsert_application(SSH.parse().unwrap(), 22, &app, "manual", Timestamp::now())
+        .unwrap();
+    db
+}
+
+fn pipeline(log: &Path, follow: bool) -> PipelineOptions {
+    let settings = ThreatSettings {
+        window: Duration::from_secs(3600),
+        min_feeds: 1,
+    };
+    let mut opts = PipelineOptions::new(
+        vec![SourceSpec::File(log.to_owned())],
+        None,
+        follow,
+        HomeNet::default(),
+        settings,
+        None,
+    )
+    .unwrap();
+    opts.flush_every = Duration::from_millis(100);
+    opts.knowledge_every = Duration::from_millis(100);
+    opts
+}
+
+#[test]
+fn a_log_read_once_raises_one_alert_and_a_second_read_only_updates_it() {
+    let db = prepared(true);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.log");
+    zeek_rows(
+        &log,
+        &[
+            (T0, BAD, SSH, 22),
+            (T0 + 60.0, BAD, SSH, 22),
+            (T0 + 90.0, CLEAN, SSH, 22),
+        ],
+    );
+    let opts = pipeline(&log, false);
+    for expected in [AlertChangeKind::New, AlertChangeKind::Update] {
+        let sink = Collect::default();
+        threat::run(
+            db.open().as_mut(),
+            &opts,
+            &mut sink.clone(),
+            &Shutdown::new(),
+        )
+        .unwrap();
+        sink.seen(|seen| {
+            assert_eq!(seen.alerts.len(), 1, "{:?}", seen.alerts);
+            let (kind, alert) = &seen.alerts[0];
+            assert_eq!(*kind, expected);
+            assert_eq!(alert.client, BAD.parse::<IpAddr>().unwrap());
+            assert_eq!(alert.connections, 2);
+        });
+    }
+    let stored = db.open().alerts(&Default::default()).unwrap();
+    assert_eq!(stored.len(), 1);
+}
+
+#[test]
+fn a_followed_log_sees_feeds_and_suppressions_added_while_it_runs_and_saves_its_checkpoint() {
+    let db = prepared(false);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.log");
+    zeek_rows(&log, &[(T0, BAD, SSH, 22)]);
+    let key = format!("follow:{}", std::fs::canonicalize(&log).unwrap().display());
+    let read_to_end = || {
+        let len = std::fs::metadata(&log).unwrap().len();
+        db.open().checkpoint(&key).unwrap().is_some_and(|v| {
+            serde_json::from_value::<threat::FollowState>(v)
+                .unwrap()
+                .reader
+                .offset
+                == len
+        })
+    };
+
+    let sink = Collect::default();
+    let shutdown = Shutdown::new();
+    let running = {
+        let (location, opts, mut sink, shutdown) = (
+            db.location(),
+            pipeline(&log, true),
+            sink.clone(),
+            shutdown.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut store = picket_store::open(&location).unwrap();
+            threat::run(store.as_mut(), &opts, &mut sink, &shutdown)
+        })
+    };
+    eventually(20, "the first event read", read_to_end);
+    assert!(
+        sink.seen(|s| s.alerts.is_empty()),
+        "no feed lists anyone yet"
+    );
+
+    // A feed loaded while the pipeline runs: the next connection of a listed client alerts.
+    add_feed(&db);
+    eventually(20, "the feed swapped in", || {
+        sink.seen(|s| s.swaps.iter().any(|w| w.intel))
+    });
+    zeek_rows(&log, &[(T0 + 60.0, BAD, SSH, 22)]);
+    eventually(20, "an alert for the listed client", || {
+        sink.seen(|s| s.alerts.len() == 1)
+    });
+    sink.seen(|s| {
+        assert_eq!(s.alerts[0].0, AlertChangeKind::New);
+        assert_eq!(s.alerts[0].1.client, BAD.parse::<IpAddr>().unwrap());
+    });
+
+    // A suppression added while it runs: the client's connections in a new window raise nothing.
+    db.open()
+        .add_suppression(&Suppression {
+            id: None,
+            client: Some(format!("{BAD}/32").parse().unwrap()),
+            port: None,
+            application: None,
+            reason: "our pentester".into(),
+            created_at: Timestamp::now(),
+            expires_at: None,
+        })
+        .unwrap();
+    eventually(20, "the suppression swapped in", || {
+        sink.seen(|s| s.swaps.iter().any(|w| w.suppressions))
+    });
+    zeek_rows(&log, &[(T0 + 7200.0, BAD, SSH, 22)]);
+    eventually(20, "the suppressed event read", read_to_end);
+
+    shutdown.trigger();
+    running.join().unwrap().unwrap();
+    sink.seen(|s| {
+        assert_eq!(s.alerts.len(), 1, "suppressed, yet raised: {:?}", s.alerts);
+        assert_eq!(
+            s.suppressed,
+            Some(1),
+            "the summary counts the suppressed connection"
+        );
+    });
+    assert!(
+        read_to_end(),
+        "the stopped pipeline saved its checkpoint at the end"
+    );
+}
