@@ -12,6 +12,7 @@ mod alert;
 mod error;
 mod event;
 mod finding;
+mod homenet;
 mod indicator;
 mod intake;
 mod observation;
@@ -30,6 +31,7 @@ pub use finding::{
     Finding, FindingKind, Interference, InterferenceKind, ProbeOutcome, ProbeRecord, Recheck,
     RecheckEvidence, ServiceVuln, Verdict, VulnerableServiceEvidence,
 };
+pub use homenet::{Direction, HomeNet};
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
 pub use intake::{Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};

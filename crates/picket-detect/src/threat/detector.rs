@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use picket_ingest::{Direction, HomeNet};
 use picket_intel::IntelTable;
 use picket_model::{
-    ALERT_MAX_SOURCES, Alert, AlertKind, ConnEvent, ConnOutcome, IntelHit, Suppression, Timestamp,
-    Transport,
+    ALERT_MAX_SOURCES, Alert, AlertKind, ConnEvent, ConnOutcome, Direction, HomeNet, IntelHit,
+    Suppression, Timestamp, Transport,
 };
 use thiserror::Error;
 

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use picket_detect::threat::{AlertChange, Inventory, ThreatDetector, ThreatSettings};
-use picket_ingest::{EventReader, HomeNet, Input};
+use picket_ingest::{EventReader, Input};
 use picket_intel::{IntelTable, LoadOptions, load_file};
-use picket_model::{Application, ConnEvent, Indicator, Severity, Timestamp, Transport};
+use picket_model::{Application, ConnEvent, HomeNet, Indicator, Severity, Timestamp, Transport};
 use picket_vuln::{VulnDb, read_nvd};
 
 fn fixture(name: &str) -> PathBuf {
