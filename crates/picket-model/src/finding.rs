@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::observation::opt_micros;
-use crate::{PortState, Protocol, Reason, RunId, Timestamp};
+use crate::{PortState, Protocol, Reason, Remediation, RunId, Summary, Timestamp, Verify};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -199,16 +199,63 @@ pub struct VulnerableServiceEvidence {
     pub vulns: Vec<ServiceVuln>,
 }
 
-/// A finding as stored and printed.
+/// Evidence of a `new-open-port` finding: what the previous run knew and how the port answered
+/// now. Fields are in alphabetical order, the order the stored and printed JSON has always had.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewOpenPortEvidence {
+    pub attempts: u8,
+    pub previous_reason: Option<Reason>,
+    pub previous_run: RunId,
+    pub previous_state: Option<PortState>,
+    pub reason: Reason,
+    #[serde(with = "opt_micros", rename = "rtt_us")]
+    pub rtt: Option<std::time::Duration>,
+}
+
+/// A finding's evidence, one variant per [`FindingKind`]. Its JSON is the inner value alone (the
+/// finding's kind says which it is), the shape stored and printed since evidence was first kept;
+/// [`Evidence::decode`] reads it back by kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Evidence {
+    OpenPortRecheck(RecheckEvidence),
+    NewOpenPort(NewOpenPortEvidence),
+    VulnerableService(VulnerableServiceEvidence),
+}
+
+impl Evidence {
+    /// The kind of finding this evidence belongs to.
+    pub fn kind(&self) -> FindingKind {
+        match self {
+            Evidence::OpenPortRecheck(_) => FindingKind::OpenPortRecheck,
+            Evidence::NewOpenPort(_) => FindingKind::NewOpenPort,
+            Evidence::VulnerableService(_) => FindingKind::VulnerableService,
+        }
+    }
+
+    /// Reads the evidence of a finding of `kind` from its JSON.
+    pub fn decode(kind: FindingKind, value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        Ok(match kind {
+            FindingKind::OpenPortRecheck => {
+                Evidence::OpenPortRecheck(serde_json::from_value(value)?)
+            }
+            FindingKind::NewOpenPort => Evidence::NewOpenPort(serde_json::from_value(value)?),
+            FindingKind::VulnerableService => {
+                Evidence::VulnerableService(serde_json::from_value(value)?)
+            }
+        })
+    }
+}
+
+/// A finding as stored and printed. Everything a person reads is typed data here;
+/// `picket-report` puts it into words.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// Assigned by the store; `None` before it is saved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     pub run_id: RunId,
     pub kind: FindingKind,
     pub host: IpAddr,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     pub port: u16,
     pub protocol: Protocol,
@@ -216,22 +263,38 @@ pub struct Finding {
     pub previous_state: Option<PortState>,
     /// State after this run and its re-check (`None`: still unknown).
     pub current_state: Option<PortState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
-    /// One sentence a person reads first.
-    pub summary: String,
-    /// Kind-specific evidence ([`RecheckEvidence`] for `open-port-recheck`).
-    pub evidence: serde_json::Value,
+    /// The sentence a person reads first.
+    pub summary: Summary,
+    /// Kind-specific evidence (its variant matches `kind`).
+    pub evidence: Evidence,
     /// What to do about it, most useful first.
-    pub remediation: Vec<String>,
+    pub remediation: Vec<Remediation>,
     /// A command that re-runs the check once the remediation is done.
-    pub verify: String,
+    pub verify: Verify,
     pub created_at: Timestamp,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_decodes_by_kind_in_the_shape_older_builds_stored() {
+        // A new-open-port row as every build has written it (keys sorted, nulls kept).
+        let stored = r#"{"attempts":2,"previous_reason":null,"previous_run":6,"previous_state":null,"reason":"syn-ack","rtt_us":1210}"#;
+        let value: serde_json::Value = serde_json::from_str(stored).unwrap();
+        let evidence = Evidence::decode(FindingKind::NewOpenPort, value).unwrap();
+        assert_eq!(evidence.kind(), FindingKind::NewOpenPort);
+        assert_eq!(serde_json::to_string(&evidence).unwrap(), stored);
+        let Evidence::NewOpenPort(e) = &evidence else {
+            panic!("{evidence:?}")
+        };
+        assert_eq!(e.rtt, Some(std::time::Duration::from_micros(1210)));
+
+        let value: serde_json::Value = serde_json::from_str(stored).unwrap();
+        assert!(Evidence::decode(FindingKind::OpenPortRecheck, value).is_err());
+    }
 
     #[test]
     fn names_round_trip() {
