@@ -138,7 +138,38 @@ impl InterferenceKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interference {
     pub kind: InterferenceKind,
-    pub detail: String,
+    /// What was seen, as data (`picket-report` words it).
+    pub detail: InterferenceDetail,
+}
+
+/// The measurements behind an [`Interference`]. Stored externally tagged (kebab-case); a
+/// detail an older build stored as a sentence reads back as [`InterferenceDetail::Written`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InterferenceDetail {
+    /// The run's record of the host going silent on every port at once.
+    WentSilent(crate::Interruption),
+    /// The scan lost `loss` of its probes to the host and gave `port` up as no-response (after
+    /// `attempts`, when the run recorded the port).
+    LostProbes {
+        loss: f64,
+        port: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempts: Option<u8>,
+    },
+    /// The host answered `answers` probes during the scan (0: it answered, uncounted), but none
+    /// of the re-check's `probes` probes of `port` and `liveness_probes` probes of
+    /// `liveness_ports` got an answer.
+    LivenessLost {
+        answers: u64,
+        port: u16,
+        probes: usize,
+        liveness_probes: usize,
+        liveness_ports: Vec<u16>,
+    },
+    /// A detail an older build stored as a sentence.
+    #[serde(untagged)]
+    Written(String),
 }
 
 /// What the re-check saw, kept with the finding so that the verdict can be checked by a person.

@@ -33,7 +33,7 @@ pub use alert::{
 pub use error::ModelError;
 pub use event::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
 pub use finding::{
-    Evidence, Finding, FindingKind, Interference, InterferenceKind, NewOpenPortEvidence,
+    Evidence, Finding, FindingKind, Interference, InterferenceDetail, InterferenceKind, NewOpenPortEvidence,
     ProbeOutcome, ProbeRecord, Recheck, RecheckEvidence, ServiceVuln, Verdict,
     VulnerableServiceEvidence,
 };
