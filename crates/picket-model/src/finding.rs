@@ -231,7 +231,7 @@ pub struct VulnerableServiceEvidence {
 }
 
 /// Evidence of a `new-open-port` finding: what the previous run knew and how the port answered
-/// now. Fields are in alphabetical order, the order the stored and printed JSON has always had.
+/// now. Every field is always written (`null` when unknown).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewOpenPortEvidence {
     pub attempts: u8,
@@ -244,14 +244,26 @@ pub struct NewOpenPortEvidence {
 }
 
 /// A finding's evidence, one variant per [`FindingKind`]. Its JSON is the inner value alone (the
-/// finding's kind says which it is), the shape stored and printed since evidence was first kept;
-/// [`Evidence::decode`] reads it back by kind.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+/// finding's kind says which it is) with every object's keys in alphabetical order: the bytes
+/// stored and printed since evidence was first kept as a JSON value. [`Evidence::decode`] reads
+/// it back by kind.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Evidence {
     OpenPortRecheck(RecheckEvidence),
     NewOpenPort(NewOpenPortEvidence),
     VulnerableService(VulnerableServiceEvidence),
+}
+
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // A `serde_json::Value` keeps its keys sorted: going through one gives the stored order.
+        let value = match self {
+            Evidence::OpenPortRecheck(e) => serde_json::to_value(e),
+            Evidence::NewOpenPort(e) => serde_json::to_value(e),
+            Evidence::VulnerableService(e) => serde_json::to_value(e),
+        };
+        value.map_err(serde::ser::Error::custom)?.serialize(s)
+    }
 }
 
 impl Evidence {

@@ -33,8 +33,8 @@ pub use alert::{
 pub use error::ModelError;
 pub use event::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
 pub use finding::{
-    Evidence, Finding, FindingKind, Interference, InterferenceDetail, InterferenceKind, NewOpenPortEvidence,
-    ProbeOutcome, ProbeRecord, Recheck, RecheckEvidence, ServiceVuln, Verdict,
+    Evidence, Finding, FindingKind, Interference, InterferenceDetail, InterferenceKind,
+    NewOpenPortEvidence, ProbeOutcome, ProbeRecord, Recheck, RecheckEvidence, ServiceVuln, Verdict,
     VulnerableServiceEvidence,
 };
 pub use homenet::{Direction, HomeNet};

@@ -18,9 +18,10 @@ use serde::Serialize;
 
 use crate::{Format, ReportError, words};
 
-/// A finding as printed: the model's fields in the model's order, its words as sentences.
-#[derive(Serialize)]
-pub(crate) struct FindingDoc<'a> {
+/// A finding as every JSON output prints it: the model's fields in the model's order, its words
+/// as sentences (for callers that embed findings in JSON of their own).
+#[derive(Debug, Serialize)]
+pub struct FindingDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<i64>,
     run_id: RunId,
@@ -42,7 +43,7 @@ pub(crate) struct FindingDoc<'a> {
 }
 
 impl<'a> FindingDoc<'a> {
-    pub(crate) fn new(f: &'a Finding) -> Self {
+    pub fn new(f: &'a Finding) -> Self {
         FindingDoc {
             id: f.id,
             run_id: f.run_id,
@@ -67,13 +68,24 @@ impl<'a> FindingDoc<'a> {
     }
 }
 
-/// A finding's evidence: the inner value alone, as the model stores it.
-#[derive(Serialize)]
-#[serde(untagged)]
+/// A finding's evidence: the inner value alone with its keys sorted, as the model stores it
+/// (see [`Evidence`]).
+#[derive(Debug)]
 enum EvidenceDoc<'a> {
     Recheck(RecheckEvidenceDoc<'a>),
     NewOpenPort(&'a NewOpenPortEvidence),
     VulnerableService(&'a VulnerableServiceEvidence),
+}
+
+impl Serialize for EvidenceDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let value = match self {
+            EvidenceDoc::Recheck(e) => serde_json::to_value(e),
+            EvidenceDoc::NewOpenPort(e) => serde_json::to_value(e),
+            EvidenceDoc::VulnerableService(e) => serde_json::to_value(e),
+        };
+        value.map_err(serde::ser::Error::custom)?.serialize(s)
+    }
 }
 
 impl<'a> EvidenceDoc<'a> {
@@ -107,7 +119,7 @@ impl<'a> RecheckDoc<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct RecheckEvidenceDoc<'a> {
     previous_run: RunId,
     previous_reason: Reason,
@@ -141,15 +153,16 @@ impl<'a> RecheckEvidenceDoc<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct InterferenceDoc {
     kind: InterferenceKind,
     detail: String,
 }
 
-/// An alert as printed: the model's fields in the model's order, its reasons as sentences.
-#[derive(Serialize)]
-pub(crate) struct AlertDoc<'a> {
+/// An alert as every JSON output prints it: the model's fields in the model's order, its reasons
+/// as sentences (for callers that embed alerts in JSON of their own, such as a webhook).
+#[derive(Debug, Serialize)]
+pub struct AlertDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<i64>,
     kind: AlertKind,
@@ -178,7 +191,7 @@ pub(crate) struct AlertDoc<'a> {
 }
 
 impl<'a> AlertDoc<'a> {
-    pub(crate) fn new(a: &'a Alert) -> Self {
+    pub fn new(a: &'a Alert) -> Self {
         AlertDoc {
             id: a.id,
             kind: a.kind,

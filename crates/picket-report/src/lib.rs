@@ -29,6 +29,7 @@ use picket_model::{Finding, RunDiff, RunSummary, ScanRun};
 use thiserror::Error;
 
 pub use alerts::{AlertChangeKind, alert_block, alert_record, alerts};
+pub use json::{AlertDoc, FindingDoc};
 pub use ocsf::{OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts_ocsf, ocsf_finding};
 pub use safe::{MAX_MESSAGE_CHARS, SafeWriter, elide, terminal_safe};
 pub use words::{columns, counted};

@@ -409,8 +409,8 @@ mod tests {
     use std::time::Duration;
 
     use picket_model::{
-        HostStats, Interference, ProbeRecord, RecheckEvidence, RunId, RunStatus, ScanProfile,
-        Targets,
+        HostStats, Interference, InterferenceDetail, ProbeRecord, RecheckEvidence, RunId,
+        RunStatus, ScanProfile, Targets,
     };
 
     use super::*;
@@ -517,12 +517,22 @@ mod tests {
         );
         assert_eq!(
             f.summary,
-            "Port 8443/tcp on 192.0.2.20 was open in run 6 and is now filtered: a filter answered \
-             2 of 3 re-check probes with ICMP admin-prohibited and 1 of 3 re-check probes went \
-             unanswered while the host answers on port 22."
+            Summary::Filtered {
+                previous_run: RunId(6),
+                admin_prohibited: 2,
+                silent: 1,
+                probes: 3,
+                alive_ports: vec![22],
+                reset_seen: false,
+            }
         );
-        assert!(f.remediation[0].starts_with(
-            "A firewall or security group now rejects (ICMP admin-prohibited) port 8443"
+        assert!(matches!(
+            f.remediation[0],
+            Remediation::ReviewFirewall {
+                port: 8443,
+                admin_prohibited: true,
+                ..
+            }
         ));
         assert_eq!(f.current_state, Some(PortState::Filtered));
     }
@@ -536,8 +546,14 @@ mod tests {
             &[NoResponse],
             vec![],
         );
-        assert!(one(&cur, r).summary.ends_with(
-            "2 of 3 re-check probes went unanswered while the host answered one probe with a reset."
+        assert!(matches!(
+            one(&cur, r).summary,
+            Summary::Filtered {
+                silent: 2,
+                reset_seen: true,
+                ref alive_ports,
+                ..
+            } if alive_ports.is_empty()
         ));
     }
 
@@ -550,8 +566,12 @@ mod tests {
         );
         assert_eq!(
             routed.summary,
-            "192.0.2.20 is down: a router answered the re-check with host-unreach; port 8443/tcp \
-             was open on it in run 6."
+            Summary::HostDown {
+                previous_run: RunId(6),
+                cause: DownCause::RouterAnswered {
+                    reason: HostUnreach
+                },
+            }
         );
         assert_eq!(routed.remediation.len(), 3);
 
@@ -562,11 +582,23 @@ mod tests {
         );
         assert_eq!(
             silent.summary,
-            "192.0.2.20 is down: neither the scan nor 4 re-check probes got an answer from it; \
-             port 8443/tcp was open on it in run 6."
+            Summary::HostDown {
+                previous_run: RunId(6),
+                cause: DownCause::NoAnswer { probes: 4 },
+            }
         );
         assert_eq!(silent.remediation.len(), 2, "no router to blame");
-        assert_eq!(silent.verify, "picket scan 192.0.2.20 -p 8443");
+        assert_eq!(
+            silent.verify,
+            Verify::Scan {
+                host: IpAddr::from(HOST),
+                port: 8443,
+                max_rate: None,
+                read_timeout: None,
+                db: None,
+                service_detect: false,
+            }
+        );
     }
 
     #[test]
@@ -577,7 +609,7 @@ mod tests {
         );
         let lossy = Interference {
             kind: InterferenceKind::RateLimited,
-            detail: "lost".to_owned(),
+            detail: InterferenceDetail::Written("lost".to_owned()),
         };
         let f = one(
             &cur,
@@ -585,23 +617,39 @@ mod tests {
         );
         assert_eq!(
             f.summary,
-            "Port 8443/tcp on 192.0.2.20 is open (the re-check got a syn-ack), but the scan \
-             reported it filtered (no-response) because the scan lost 31% of its probes to the \
-             host: the scan was disturbed, not the port."
+            Summary::ScanInterrupted {
+                previous_run: RunId(6),
+                open_now: true,
+                scan_reason: Some(NoResponse),
+                cause: InterruptCause::LostProbes { loss: 0.31 },
+            }
         );
         assert_eq!(
             f.remediation[1..],
             [
-                "Lower --max-rate: --max-rate 150.",
-                "Lower --max-checks (this run allowed 4,096 probes in flight): --max-checks 1024.",
-                "Raise --read-timeout (the scan waited 1200ms per probe, and lost 31% of its \
-                 probes): --read-timeout 3s.",
+                Remediation::LowerMaxRate {
+                    stopped_at: None,
+                    to: 150.0
+                },
+                Remediation::LowerMaxChecks {
+                    allowed: 4096,
+                    to: 1024
+                },
+                Remediation::RaiseReadTimeout {
+                    waited: Some(Duration::from_millis(1200)),
+                    loss: Some(0.31),
+                    to: Duration::from_secs(3),
+                },
             ]
         );
-        assert_eq!(
+        assert!(matches!(
             f.verify,
-            "picket scan 192.0.2.20 -p 8443 --max-rate 150 --read-timeout 3s"
-        );
+            Verify::Scan {
+                max_rate: Some(150.0),
+                read_timeout: Some(t),
+                ..
+            } if t == Duration::from_secs(3)
+        ));
     }
 
     #[test]
@@ -611,7 +659,7 @@ mod tests {
         let cur = run(h, None);
         let lost = Interference {
             kind: InterferenceKind::LivenessLost,
-            detail: "lost".to_owned(),
+            detail: InterferenceDetail::Written("lost".to_owned()),
         };
         let f = one(
             &cur,
@@ -622,14 +670,22 @@ mod tests {
                 vec![lost],
             ),
         );
-        assert!(f.summary.contains(
-            "could not be checked because the host answered earlier in the run and answers \
-             nothing now"
+        assert!(matches!(
+            f.summary,
+            Summary::ScanInterrupted {
+                open_now: false,
+                cause: InterruptCause::StoppedAnswering,
+                ..
+            }
         ));
-        assert_eq!(
+        assert!(matches!(
             f.verify,
-            "picket scan 192.0.2.20 -p 8443 --max-rate 50 --read-timeout 6s"
-        );
+            Verify::Scan {
+                max_rate: Some(50.0),
+                read_timeout: Some(t),
+                ..
+            } if t == Duration::from_secs(6)
+        ));
     }
 
     #[test]
@@ -646,8 +702,12 @@ mod tests {
         );
         assert_eq!(
             f.summary,
-            "Port 8443/tcp on 192.0.2.20 answered 2 of 6 re-check probes and refused 1 and \
-             ignored 3: the service is unstable."
+            Summary::Flapping {
+                answered: 2,
+                refused: 1,
+                ignored: 3,
+                probes: 6
+            }
         );
         assert_eq!(f.current_state, None);
     }

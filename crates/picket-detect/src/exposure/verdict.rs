@@ -28,8 +28,7 @@ use std::time::Duration;
 
 use picket_model::{
     HostReason, HostResult, HostState, Interference, InterferenceDetail, InterferenceKind,
-    Interruption, ProbeRecord,
-    Protocol, Reason, Recheck, RecheckEvidence, RunId, Verdict,
+    Interruption, ProbeRecord, Protocol, Reason, Recheck, RecheckEvidence, RunId, Verdict,
 };
 
 use super::Suspect;
@@ -634,7 +633,12 @@ mod tests {
         assert_eq!(v, Verdict::ScanInterrupted);
         assert!(matches!(
             &i[0].detail,
-            InterferenceDetail::LivenessLost { probes: 1, port: 22, liveness_probes: 0, .. }
+            InterferenceDetail::LivenessLost {
+                probes: 1,
+                port: 22,
+                liveness_probes: 0,
+                ..
+            }
         ));
     }
 
