@@ -851,4 +851,230 @@ mod tests {
         assert_eq!(truncate("abcdef", 10), "abcdef");
         assert_eq!(truncate("abcdefghijkl", 8), "abcde...");
     }
+
+    #[test]
+    fn counts_with_plurals_and_lists_read_as_prose() {
+        assert_eq!(noun_count(1, "probe"), "1 probe");
+        assert_eq!(noun_count(0, "probe"), "0 probes");
+        assert_eq!(noun_count(1204, "probe"), "1,204 probes");
+        assert_eq!(noun_count(3, "vulnerability"), "3 vulnerabilities");
+        assert_eq!(port_list(&[]), "");
+        assert_eq!(port_list(&[22]), "22");
+        assert_eq!(port_list(&[22, 80]), "22 and 80");
+        assert_eq!(port_list(&[22, 80, 443]), "22, 80 and 443");
+        assert_eq!(list::<&str>(&[]), "");
+        assert_eq!(list(&["a", "b"]), "a and b");
+        assert_eq!(list(&["a", "b", "c"]), "a, b and c");
+        assert_eq!(list(&["a", "b", "c", "d"]), "a, b, c, d");
+    }
+
+    #[test]
+    fn flag_values_read_as_the_cli_takes_them() {
+        assert_eq!(flag_duration(Duration::from_secs(3)), "3s");
+        assert_eq!(flag_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(flag_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(flag_rate(850.4), "850");
+        assert_eq!(flag_rate(12.5), "12.5");
+        assert_eq!(flag_rate(50.0), "50");
+        assert_eq!(whole_percent(0.274), "27%");
+        assert_eq!(points(2), "+2");
+        assert_eq!(points(0), "+0");
+        assert_eq!(points(-1), "-1");
+    }
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        assert_eq!(shell_quote("/var/lib/picket.db"), "/var/lib/picket.db");
+        assert_eq!(shell_quote("my scans.db"), "'my scans.db'");
+        assert_eq!(shell_quote("it's.db"), r"'it'\''s.db'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(
+            shell_quote("postgres://u@db/picket"),
+            "postgres://u@db/picket"
+        );
+    }
+
+    #[test]
+    fn verify_commands_can_be_pasted() {
+        let scan = |db: Option<&str>| Verify::Scan {
+            host: "192.0.2.10".parse().unwrap(),
+            port: 631,
+            max_rate: Some(150.0),
+            read_timeout: Some(Duration::from_secs(3)),
+            db: db.map(str::to_owned),
+            service_detect: false,
+        };
+        assert_eq!(
+            verify(&scan(Some("/home/ops/my scans.db"))),
+            "picket scan 192.0.2.10 -p 631 --max-rate 150 --read-timeout 3s --db \
+             '/home/ops/my scans.db'"
+        );
+        assert_eq!(
+            verify(&scan(None)),
+            "picket scan 192.0.2.10 -p 631 --max-rate 150 --read-timeout 3s"
+        );
+        let old = "picket scan -p 443 192.0.2.10";
+        assert_eq!(verify(&Verify::Written(old.to_owned())), old);
+    }
+
+    #[test]
+    fn interference_details_name_what_was_measured() {
+        let went_silent = picket_model::Interruption {
+            at: "2026-05-01T14:02:11Z".parse().unwrap(),
+            answered_before: 1204,
+            silent_probes: 96,
+            canary_port: Some(80),
+            rate: 850.0,
+            resumed: false,
+            paused: Duration::from_secs(30),
+        };
+        assert_eq!(
+            interference(&InterferenceDetail::WentSilent(went_silent.clone())),
+            "host answered 1,204 probes, then 96 consecutive probes went unanswered at \
+             2026-05-01T14:02:11Z while the scan sent 850 probes/s; port 80, which had answered, \
+             stayed silent; it did not answer again after a pause of 30s"
+        );
+        let resumed = picket_model::Interruption {
+            resumed: true,
+            ..went_silent
+        };
+        assert!(
+            interference(&InterferenceDetail::WentSilent(resumed))
+                .ends_with("it answered again after the engine paused 30s and slowed down")
+        );
+        assert_eq!(
+            interference(&InterferenceDetail::LostProbes {
+                loss: 0.27,
+                port: 22,
+                attempts: Some(3)
+            }),
+            "the scan lost 27% of its probes to this host (probes whose port answered a later \
+             retry) and gave port 22 up as no-response after 3 attempts"
+        );
+        assert_eq!(
+            interference(&InterferenceDetail::LivenessLost {
+                answers: 1204,
+                port: 22,
+                probes: 4,
+                liveness_probes: 2,
+                liveness_ports: vec![80],
+            }),
+            "the host answered 1,204 probes during the scan, but none of the re-check's 4 probes \
+             of port 22 and 2 probes of port 80 got an answer"
+        );
+        assert_eq!(
+            interference(&InterferenceDetail::LivenessLost {
+                answers: 0,
+                port: 22,
+                probes: 1,
+                liveness_probes: 0,
+                liveness_ports: vec![],
+            }),
+            "the host answered during the scan, but none of the re-check's 1 probe of port 22 got \
+             an answer, and no other port was known to answer"
+        );
+    }
+
+    #[test]
+    fn severity_reasons_show_each_step_with_its_points() {
+        use picket_model::{CvssSeverity, CvssVersion, Severity, SeverityBands};
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let feeds = |names: &[&str], points| SeverityReason::Feeds {
+            client,
+            feeds: names.iter().map(|n| (*n).to_owned()).collect(),
+            points,
+            cap: 3,
+        };
+        assert_eq!(
+            severity_reason(&feeds(&["ipsum"], 1)),
+            "203.0.113.7 is listed by 1 feed (ipsum): +1."
+        );
+        assert_eq!(
+            severity_reason(&feeds(&["a", "b", "c", "d", "e"], 3)),
+            "203.0.113.7 is listed by 5 feeds (a, b, c, d, e): +3 (at most 3)."
+        );
+        assert_eq!(
+            severity_reason(&SeverityReason::WorstCvss {
+                id: "CVE-1".into(),
+                version: CvssVersion::V3_1,
+                score: 8.1,
+                band: CvssSeverity::High,
+                points: 2,
+            }),
+            "The most severe vulnerability, CVE-1, has CVSS 3.1 base score 8.1 (high): +2."
+        );
+        assert_eq!(
+            severity_reason(&SeverityReason::NoCvss {
+                vulns: 1,
+                points: 0
+            }),
+            "None of the 1 vulnerability has a CVSS score: +0."
+        );
+        assert_eq!(
+            severity_reason(&SeverityReason::Kev {
+                ids: vec!["CVE-1".into(), "CVE-2".into()],
+                points: 2
+            }),
+            "CVE-1 and CVE-2 are in CISA's Known Exploited Vulnerabilities catalog (exploited in \
+             the wild): +2."
+        );
+        assert_eq!(
+            severity_reason(&SeverityReason::ProductOnly {
+                product: "openssh".into(),
+                points: -1
+            }),
+            "Every match is by product name only (openssh version unknown), so the flaws may be \
+             fixed: -1."
+        );
+        let connections = |connections, established, points| {
+            severity_reason(&SeverityReason::Connections {
+                connections,
+                established,
+                points,
+            })
+        };
+        assert_eq!(
+            connections(1, 0, 0),
+            "The one connection was not established (attempted or refused only): +0."
+        );
+        assert_eq!(
+            connections(1, 1, 2),
+            "The one connection was established (the server answered): +2."
+        );
+        assert_eq!(
+            connections(3, 0, 0),
+            "None of the 3 connections was established (attempted or refused only): +0."
+        );
+        assert_eq!(
+            connections(5, 1, 2),
+            "1 of 5 connections were established (the server answered): +2."
+        );
+        assert_eq!(
+            severity_reason(&SeverityReason::Transfer {
+                largest: 48_213,
+                threshold: 10_000,
+                points: 2
+            }),
+            "One connection carried 48,213 bytes, more than the 10 KB that counts as a meaningful \
+             transfer: +2."
+        );
+        assert_eq!(
+            severity_reason(&SeverityReason::Score {
+                points: 1,
+                severity: Severity::Info,
+                bands: SeverityBands {
+                    low: 2,
+                    medium: 3,
+                    high: 5,
+                    critical: 8
+                },
+            }),
+            "Score 1: info (info up to 1, low 2, medium 3-4, high 5-7, critical 8 and more)."
+        );
+        let old = "Listed by 1 feed (ipsum).";
+        assert_eq!(
+            severity_reason(&SeverityReason::Written(old.to_owned())),
+            old
+        );
+    }
 }
