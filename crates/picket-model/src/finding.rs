@@ -251,7 +251,8 @@ pub struct NewOpenPortEvidence {
 pub enum Evidence {
     OpenPortRecheck(RecheckEvidence),
     NewOpenPort(NewOpenPortEvidence),
-    VulnerableService(VulnerableServiceEvidence),
+    /// Boxed: the detected service and its vulnerabilities dwarf the other kinds.
+    VulnerableService(Box<VulnerableServiceEvidence>),
 }
 
 impl Serialize for Evidence {

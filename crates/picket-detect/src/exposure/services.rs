@@ -118,10 +118,10 @@ fn finding(run: RunId, s: &DetectedService, ctx: &FindingContext) -> Finding {
         current_state: Some(PortState::Open),
         verdict: None,
         summary,
-        evidence: Evidence::VulnerableService(VulnerableServiceEvidence {
+        evidence: Evidence::VulnerableService(Box::new(VulnerableServiceEvidence {
             service: s.service.clone(),
             vulns,
-        }),
+        })),
         remediation,
         verify: verify_command(s.host, s.port, knobs, ctx),
         created_at: ctx.now,

@@ -375,7 +375,7 @@ pub fn findings() -> Vec<Finding> {
             current_state: Some(PortState::Open),
             verdict: None,
             summary: summary("OpenSSH 9.2p1 on 192.0.2.10:22 matches 1 known vulnerability (worst: CVE-2024-6387, CVSS 8.1) (version-based: the distribution may have backported fixes)."),
-            evidence: Evidence::VulnerableService(VulnerableServiceEvidence {
+            evidence: Evidence::VulnerableService(Box::new(VulnerableServiceEvidence {
                 service: ssh_service(),
                 vulns: vec![ServiceVuln {
                     id: "CVE-2024-6387".to_owned(),
@@ -390,7 +390,7 @@ pub fn findings() -> Vec<Finding> {
                     why: "cpe:2.3:a:openbsd:openssh:*:*:*:*:*:*:*:* >= 8.6 < 9.8 includes 9.2 update p1".to_owned(),
                     fixed_in: Some("9.8".to_owned()),
                 }],
-            }),
+            })),
             remediation: steps(&[
                 "Upgrade OpenSSH to 9.8 or later, which is outside every matched range.",
                 "The service runs the distribution package openssh 1:9.2p1-2+deb12u3: check the distribution's security tracker.",
