@@ -12,6 +12,11 @@
 //!
 //! The JSON and NDJSON shapes are a stable contract (fields may be added, never renamed or
 //! removed); see [`scan`] for the envelope.
+//!
+//! Every sentence is written in [`words`]: the model carries findings' summaries, remediation
+//! and verify commands, interference details and alerts' severity reasons as typed data, and
+//! each renderer puts them into words at output time ([`FindingDoc`] and [`AlertDoc`] are the
+//! JSON documents with the sentences in place).
 
 mod alerts;
 mod json;
