@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use picket_detect::threat::ThreatSettings;
-use picket_ingest::{HomeNet, Input};
-use picket_model::{ScanProfile, Severity, Targets, canonical_ip, canonical_net};
+use picket_ingest::Input;
+use picket_model::{HomeNet, ScanProfile, Severity, Targets, canonical_ip, canonical_net};
 use picket_report::Format;
 use picket_respond::AllowList;
 

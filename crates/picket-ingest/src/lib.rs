@@ -8,7 +8,6 @@
 //!
 //! - [`EventReader`] streams any reader (a file, a pipe, standard input) in constant memory.
 //! - [`Follower`] follows a growing file from a [`Checkpoint`], across rotation and truncation.
-//! - [`HomeNet`] says which addresses are ours and so the [`Direction`] of a connection.
 //!
 //! A line that cannot be parsed becomes an [`IngestError::Line`] naming file, line and field
 //! (`conn.log:17: field id.resp_p: 'abc' is not a port`); it is counted in [`Stats`] and
@@ -46,7 +45,6 @@ mod conntrack;
 mod error;
 mod fields;
 mod follow;
-mod homenet;
 mod input;
 mod lines;
 mod ndjson;
@@ -58,7 +56,6 @@ mod zeek_tsv;
 
 pub use error::{IngestError, LineProblem};
 pub use follow::{Checkpoint, Follower};
-pub use homenet::{Direction, HomeNet};
 pub use input::{DETECT_LINES, Input};
 pub use lines::MAX_LINE;
 pub use picket_model::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};

@@ -11,7 +11,10 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::addr::{canonical_ip, canonical_net};
-use crate::{Application, Confidence, Cvss, Epss, SourceRef, Timestamp, Transport, VulnMatch};
+use crate::{
+    Application, Confidence, Cvss, CvssSeverity, CvssVersion, Epss, SourceRef, Timestamp,
+    Transport, VulnMatch,
+};
 
 /// How urgent an alert is, ordered from least to most urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -93,15 +96,6 @@ impl AlertKind {
             _ => None,
         }
     }
-
-    /// The headline a person reads.
-    pub fn title(self) -> &'static str {
-        match self {
-            AlertKind::BadClientToVulnerableApp => {
-                "Bad external client IP connection to vulnerable application"
-            }
-        }
-    }
 }
 
 impl fmt::Display for AlertKind {
@@ -173,6 +167,67 @@ impl From<&VulnMatch> for AlertVuln {
     }
 }
 
+/// One step of an alert's severity scoring: the signal, what it was, and the points it gave.
+/// `picket-report` puts each into a sentence.
+///
+/// Stored in the alert's JSON externally tagged (kebab-case); reasons an older build stored as
+/// sentences read back as [`SeverityReason::Written`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeverityReason {
+    /// The distinct feeds listing the client (points capped at `cap`).
+    Feeds {
+        client: IpAddr,
+        feeds: Vec<String>,
+        points: i32,
+        cap: i32,
+    },
+    /// The most severe vulnerability by CVSS base score, and its band.
+    WorstCvss {
+        id: String,
+        version: CvssVersion,
+        score: f64,
+        band: CvssSeverity,
+        points: i32,
+    },
+    /// None of the `vulns` vulnerabilities has a CVSS score.
+    NoCvss { vulns: usize, points: i32 },
+    /// The vulnerabilities in CISA's KEV catalog (none: empty).
+    Kev { ids: Vec<String>, points: i32 },
+    /// Every match is by product name only, the version unknown.
+    ProductOnly { product: String, points: i32 },
+    /// How many of the connections were established.
+    Connections {
+        connections: u64,
+        established: u64,
+        points: i32,
+    },
+    /// The most bytes one connection carried, against the meaningful-transfer threshold.
+    Transfer {
+        largest: u64,
+        threshold: u64,
+        points: i32,
+    },
+    /// The total and the severity it maps to, with the points each severity starts at.
+    Score {
+        points: i32,
+        severity: Severity,
+        bands: SeverityBands,
+    },
+    /// A reason an older build stored as its sentence.
+    #[serde(untagged)]
+    Written(String),
+}
+
+/// The points at which each severity above info starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityBands {
+    pub low: i32,
+    pub medium: i32,
+    pub high: i32,
+    pub critical: i32,
+}
+
 /// How many event locations an alert keeps: enough to find the traffic in the logs, bounded
 /// so that a long window of a busy client does not grow the alert without end.
 pub const ALERT_MAX_SOURCES: usize = 5;
@@ -218,8 +273,8 @@ pub struct Alert {
     /// The most bytes (both ways) one connection carried.
     pub max_bytes_per_connection: u64,
     pub severity: Severity,
-    /// Why the alert has its severity: one sentence per step of the scoring.
-    pub reasons: Vec<String>,
+    /// Why the alert has its severity: one step of the scoring each.
+    pub reasons: Vec<SeverityReason>,
     /// Where the first connections were logged (at most [`ALERT_MAX_SOURCES`]).
     pub sources: Vec<SourceRef>,
 }
@@ -240,11 +295,6 @@ impl Alert {
             "{kind}|{client}|{}|{transport}|{application}|{window_start}",
             std::net::SocketAddr::new(host, port),
         )
-    }
-
-    /// The headline a person reads.
-    pub fn title(&self) -> &'static str {
-        self.kind.title()
     }
 
     /// Connections whose source did not say how far they got.
@@ -398,7 +448,10 @@ mod tests {
             packets_to_client: 2,
             max_bytes_per_connection: 300,
             severity: Severity::High,
-            reasons: vec!["Listed by 1 feed.".into()],
+            reasons: vec![SeverityReason::NoCvss {
+                vulns: 1,
+                points: 0,
+            }],
             sources: vec![SourceRef {
                 file: "conn.log".into(),
                 line: 9,
@@ -459,6 +512,20 @@ mod tests {
         let back: Alert = serde_json::from_value(v).unwrap();
         assert_eq!(back, a);
         assert_eq!(a.unknown_outcome(), 1);
+    }
+
+    #[test]
+    fn alerts_stored_by_an_older_build_keep_their_written_reasons() {
+        let mut v = serde_json::to_value(alert()).unwrap();
+        assert_eq!(v["reasons"][0]["no-cvss"]["vulns"], 1);
+        v["reasons"] = serde_json::json!(["Listed by 1 feed (ipsum): +1."]);
+        let old: Alert = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            old.reasons,
+            [SeverityReason::Written(
+                "Listed by 1 feed (ipsum): +1.".into()
+            )]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::observation::opt_micros;
-use crate::{PortState, Protocol, Reason, RunId, Timestamp};
+use crate::{PortState, Protocol, Reason, Remediation, RunId, Summary, Timestamp, Verify};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -138,7 +138,38 @@ impl InterferenceKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interference {
     pub kind: InterferenceKind,
-    pub detail: String,
+    /// What was seen, as data (`picket-report` words it).
+    pub detail: InterferenceDetail,
+}
+
+/// The measurements behind an [`Interference`]. Stored externally tagged (kebab-case); a
+/// detail an older build stored as a sentence reads back as [`InterferenceDetail::Written`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InterferenceDetail {
+    /// The run's record of the host going silent on every port at once.
+    WentSilent(crate::Interruption),
+    /// The scan lost `loss` of its probes to the host and gave `port` up as no-response (after
+    /// `attempts`, when the run recorded the port).
+    LostProbes {
+        loss: f64,
+        port: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempts: Option<u8>,
+    },
+    /// The host answered `answers` probes during the scan (0: it answered, uncounted), but none
+    /// of the re-check's `probes` probes of `port` and `liveness_probes` probes of
+    /// `liveness_ports` got an answer.
+    LivenessLost {
+        answers: u64,
+        port: u16,
+        probes: usize,
+        liveness_probes: usize,
+        liveness_ports: Vec<u16>,
+    },
+    /// A detail an older build stored as a sentence.
+    #[serde(untagged)]
+    Written(String),
 }
 
 /// What the re-check saw, kept with the finding so that the verdict can be checked by a person.
@@ -199,16 +230,76 @@ pub struct VulnerableServiceEvidence {
     pub vulns: Vec<ServiceVuln>,
 }
 
-/// A finding as stored and printed.
+/// Evidence of a `new-open-port` finding: what the previous run knew and how the port answered
+/// now. Every field is always written (`null` when unknown).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewOpenPortEvidence {
+    pub attempts: u8,
+    pub previous_reason: Option<Reason>,
+    pub previous_run: RunId,
+    pub previous_state: Option<PortState>,
+    pub reason: Reason,
+    #[serde(with = "opt_micros", rename = "rtt_us")]
+    pub rtt: Option<std::time::Duration>,
+}
+
+/// A finding's evidence, one variant per [`FindingKind`]. Its JSON is the inner value alone (the
+/// finding's kind says which it is) with every object's keys in alphabetical order: the bytes
+/// stored and printed since evidence was first kept as a JSON value. [`Evidence::decode`] reads
+/// it back by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evidence {
+    OpenPortRecheck(RecheckEvidence),
+    NewOpenPort(NewOpenPortEvidence),
+    /// Boxed: the detected service and its vulnerabilities dwarf the other kinds.
+    VulnerableService(Box<VulnerableServiceEvidence>),
+}
+
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // A `serde_json::Value` keeps its keys sorted: going through one gives the stored order.
+        let value = match self {
+            Evidence::OpenPortRecheck(e) => serde_json::to_value(e),
+            Evidence::NewOpenPort(e) => serde_json::to_value(e),
+            Evidence::VulnerableService(e) => serde_json::to_value(e),
+        };
+        value.map_err(serde::ser::Error::custom)?.serialize(s)
+    }
+}
+
+impl Evidence {
+    /// The kind of finding this evidence belongs to.
+    pub fn kind(&self) -> FindingKind {
+        match self {
+            Evidence::OpenPortRecheck(_) => FindingKind::OpenPortRecheck,
+            Evidence::NewOpenPort(_) => FindingKind::NewOpenPort,
+            Evidence::VulnerableService(_) => FindingKind::VulnerableService,
+        }
+    }
+
+    /// Reads the evidence of a finding of `kind` from its JSON.
+    pub fn decode(kind: FindingKind, value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        Ok(match kind {
+            FindingKind::OpenPortRecheck => {
+                Evidence::OpenPortRecheck(serde_json::from_value(value)?)
+            }
+            FindingKind::NewOpenPort => Evidence::NewOpenPort(serde_json::from_value(value)?),
+            FindingKind::VulnerableService => {
+                Evidence::VulnerableService(serde_json::from_value(value)?)
+            }
+        })
+    }
+}
+
+/// A finding as stored and printed. Everything a person reads is typed data here;
+/// `picket-report` puts it into words.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// Assigned by the store; `None` before it is saved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     pub run_id: RunId,
     pub kind: FindingKind,
     pub host: IpAddr,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     pub port: u16,
     pub protocol: Protocol,
@@ -216,22 +307,38 @@ pub struct Finding {
     pub previous_state: Option<PortState>,
     /// State after this run and its re-check (`None`: still unknown).
     pub current_state: Option<PortState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
-    /// One sentence a person reads first.
-    pub summary: String,
-    /// Kind-specific evidence ([`RecheckEvidence`] for `open-port-recheck`).
-    pub evidence: serde_json::Value,
+    /// The sentence a person reads first.
+    pub summary: Summary,
+    /// Kind-specific evidence (its variant matches `kind`).
+    pub evidence: Evidence,
     /// What to do about it, most useful first.
-    pub remediation: Vec<String>,
+    pub remediation: Vec<Remediation>,
     /// A command that re-runs the check once the remediation is done.
-    pub verify: String,
+    pub verify: Verify,
     pub created_at: Timestamp,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_decodes_by_kind_in_the_shape_older_builds_stored() {
+        // A new-open-port row as every build has written it (keys sorted, nulls kept).
+        let stored = r#"{"attempts":2,"previous_reason":null,"previous_run":6,"previous_state":null,"reason":"syn-ack","rtt_us":1210}"#;
+        let value: serde_json::Value = serde_json::from_str(stored).unwrap();
+        let evidence = Evidence::decode(FindingKind::NewOpenPort, value).unwrap();
+        assert_eq!(evidence.kind(), FindingKind::NewOpenPort);
+        assert_eq!(serde_json::to_string(&evidence).unwrap(), stored);
+        let Evidence::NewOpenPort(e) = &evidence else {
+            panic!("{evidence:?}")
+        };
+        assert_eq!(e.rtt, Some(std::time::Duration::from_micros(1210)));
+
+        let value: serde_json::Value = serde_json::from_str(stored).unwrap();
+        assert!(Evidence::decode(FindingKind::OpenPortRecheck, value).is_err());
+    }
 
     #[test]
     fn names_round_trip() {

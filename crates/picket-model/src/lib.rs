@@ -8,10 +8,12 @@
 //! the outputs and the tests share one shape.
 
 mod addr;
+mod advice;
 mod alert;
 mod error;
 mod event;
 mod finding;
+mod homenet;
 mod indicator;
 mod intake;
 mod observation;
@@ -23,13 +25,19 @@ mod target;
 mod vuln;
 
 pub use addr::{canonical_ip, canonical_net};
-pub use alert::{ALERT_MAX_SOURCES, Alert, AlertKind, AlertVuln, IntelHit, Severity, Suppression};
+pub use advice::{Before, DownCause, InterruptCause, Remediation, Silence, Summary, Verify};
+pub use alert::{
+    ALERT_MAX_SOURCES, Alert, AlertKind, AlertVuln, IntelHit, Severity, SeverityBands,
+    SeverityReason, Suppression,
+};
 pub use error::ModelError;
 pub use event::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
 pub use finding::{
-    Finding, FindingKind, Interference, InterferenceKind, ProbeOutcome, ProbeRecord, Recheck,
-    RecheckEvidence, ServiceVuln, Verdict, VulnerableServiceEvidence,
+    Evidence, Finding, FindingKind, Interference, InterferenceDetail, InterferenceKind,
+    NewOpenPortEvidence, ProbeOutcome, ProbeRecord, Recheck, RecheckEvidence, ServiceVuln, Verdict,
+    VulnerableServiceEvidence,
 };
+pub use homenet::{Direction, HomeNet};
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
 pub use intake::{Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};

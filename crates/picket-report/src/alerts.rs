@@ -7,8 +7,9 @@ use std::io::Write;
 use picket_model::{Alert, AlertVuln, IntelHit};
 use serde::Serialize;
 
-use crate::human::{self, columns, count, counted};
+use crate::json::AlertDoc;
 use crate::safe::terminal_safe;
+use crate::words::{self, columns, count, counted};
 use crate::{Format, ReportError, json};
 
 /// Renders alerts: a block per alert for a person, a JSON array, or one alert per NDJSON line.
@@ -19,8 +20,8 @@ use crate::{Format, ReportError, json};
 pub fn alerts(out: &mut dyn Write, format: Format, alerts: &[Alert]) -> Result<(), ReportError> {
     match format {
         Format::Table => table(out, alerts),
-        Format::Json => json::array(out, "alerts", alerts),
-        Format::Ndjson => json::lines(out, "alerts", alerts),
+        Format::Json => json::array(out, "alerts", &AlertDoc::all(alerts)),
+        Format::Ndjson => json::lines(out, "alerts", &AlertDoc::all(alerts)),
         Format::Xml => Err(ReportError::Unsupported {
             what: "a list of alerts",
             format,
@@ -83,8 +84,9 @@ pub fn alert_record(
         #[serde(rename = "type")]
         kind: AlertChangeKind,
         #[serde(flatten)]
-        alert: &'a Alert,
+        alert: AlertDoc<'a>,
     }
+    let alert = AlertDoc::new(alert);
     json::write_line(out, "an alert", &Record { kind, alert })
 }
 
@@ -101,9 +103,9 @@ fn block(text: &mut String, number: usize, kind: AlertChangeKind, a: &Alert) {
         text,
         "{number}. {}  {}{id}",
         a.severity.as_str().to_uppercase(),
-        a.title()
+        words::alert_title(a.kind)
     );
-    let where_ = format!("{}/{}", human::endpoint(a.host, a.port), a.transport);
+    let where_ = format!("{}/{}", words::endpoint(a.host, a.port), a.transport);
 
     let mut feeds: Vec<&str> = a.intel.iter().map(|h| h.feed.as_str()).collect();
     feeds.sort_unstable();
@@ -136,19 +138,19 @@ fn block(text: &mut String, number: usize, kind: AlertChangeKind, a: &Alert) {
 
     let _ = writeln!(text, "{INDENT}Where: {where_}");
     let span = if a.first_seen == a.last_seen {
-        human::time(a.first_seen)
+        words::time(a.first_seen)
     } else {
         format!(
             "{} to {}",
-            human::time(a.first_seen),
-            human::time(a.last_seen)
+            words::time(a.first_seen),
+            words::time(a.last_seen)
         )
     };
     let _ = writeln!(
         text,
         "{INDENT}When:  {span}, {} (window from {})",
         counted(a.connections, "connection", "connections"),
-        human::time(a.window_start),
+        words::time(a.window_start),
     );
     let unknown = a.unknown_outcome();
     let unknown = if unknown > 0 {
@@ -177,7 +179,8 @@ fn block(text: &mut String, number: usize, kind: AlertChangeKind, a: &Alert) {
     );
     let _ = writeln!(text, "{INDENT}Why:   severity {}", a.severity);
     for reason in &a.reasons {
-        let _ = writeln!(text, "{INDENT}       - {}", terminal_safe(reason));
+        let reason = words::severity_reason(reason);
+        let _ = writeln!(text, "{INDENT}       - {}", terminal_safe(&reason));
     }
     if !a.sources.is_empty() {
         let logs: Vec<String> = a.sources.iter().map(ToString::to_string).collect();
@@ -234,7 +237,7 @@ fn vuln_row(v: &AlertVuln) -> Vec<String> {
             format!(
                 "EPSS {:.3} (percentile {})",
                 e.score,
-                human::percent(e.percentile)
+                words::percent(e.percentile)
             )
         },
     );

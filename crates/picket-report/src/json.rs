@@ -1,18 +1,229 @@
 //! JSON and NDJSON. The envelope types below fix the field order and the fields that are always
 //! present (empty lists included), so that consumers need no defaults; the model types inside
-//! are serialized with their own serde shape.
+//! are serialized with their own serde shape, except where the model holds words as typed data
+//! (findings, re-check interference, alerts' reasons): their documents below keep the fields and
+//! order of the model and carry the sentences from [`crate::words`].
 
 use std::io::Write;
 use std::net::IpAddr;
 
 use picket_model::{
-    ExtraPorts, Finding, HostReason, HostResult, HostState, HostStats, Interruption, Observation,
-    PortSet, PortState, Recheck, RunDiff, RunId, RunStatus, ScanProfile, ScanRun, Targets,
-    Timestamp,
+    Alert, AlertKind, AlertVuln, Application, Evidence, ExtraPorts, Finding, FindingKind,
+    HostReason, HostResult, HostState, HostStats, IntelHit, InterferenceKind, Interruption,
+    NewOpenPortEvidence, Observation, PortSet, PortState, ProbeRecord, Protocol, Reason, Recheck,
+    RecheckEvidence, RunDiff, RunId, RunStatus, ScanProfile, ScanRun, Severity, SourceRef, Targets,
+    Timestamp, Transport, Verdict, VulnerableServiceEvidence,
 };
 use serde::Serialize;
 
-use crate::{Format, ReportError};
+use crate::{Format, ReportError, words};
+
+/// A finding as every JSON output prints it: the model's fields in the model's order, its words
+/// as sentences (for callers that embed findings in JSON of their own).
+#[derive(Debug, Serialize)]
+pub struct FindingDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    run_id: RunId,
+    kind: FindingKind,
+    host: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<&'a str>,
+    port: u16,
+    protocol: Protocol,
+    previous_state: Option<PortState>,
+    current_state: Option<PortState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<Verdict>,
+    summary: String,
+    evidence: EvidenceDoc<'a>,
+    remediation: Vec<String>,
+    verify: String,
+    created_at: Timestamp,
+}
+
+impl<'a> FindingDoc<'a> {
+    pub fn new(f: &'a Finding) -> Self {
+        FindingDoc {
+            id: f.id,
+            run_id: f.run_id,
+            kind: f.kind,
+            host: f.host,
+            hostname: f.hostname.as_deref(),
+            port: f.port,
+            protocol: f.protocol,
+            previous_state: f.previous_state,
+            current_state: f.current_state,
+            verdict: f.verdict,
+            summary: words::summary(f),
+            evidence: EvidenceDoc::new(&f.evidence),
+            remediation: f.remediation.iter().map(words::remediation).collect(),
+            verify: words::verify(&f.verify),
+            created_at: f.created_at,
+        }
+    }
+
+    pub(crate) fn all(findings: &'a [Finding]) -> Vec<Self> {
+        findings.iter().map(FindingDoc::new).collect()
+    }
+}
+
+/// A finding's evidence: the inner value alone with its keys sorted, as the model stores it
+/// (see [`Evidence`]).
+#[derive(Debug)]
+enum EvidenceDoc<'a> {
+    Recheck(RecheckEvidenceDoc<'a>),
+    NewOpenPort(&'a NewOpenPortEvidence),
+    VulnerableService(&'a VulnerableServiceEvidence),
+}
+
+impl Serialize for EvidenceDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let value = match self {
+            EvidenceDoc::Recheck(e) => serde_json::to_value(e),
+            EvidenceDoc::NewOpenPort(e) => serde_json::to_value(e),
+            EvidenceDoc::VulnerableService(e) => serde_json::to_value(e),
+        };
+        value.map_err(serde::ser::Error::custom)?.serialize(s)
+    }
+}
+
+impl<'a> EvidenceDoc<'a> {
+    fn new(evidence: &'a Evidence) -> Self {
+        match evidence {
+            Evidence::OpenPortRecheck(e) => EvidenceDoc::Recheck(RecheckEvidenceDoc::new(e)),
+            Evidence::NewOpenPort(e) => EvidenceDoc::NewOpenPort(e),
+            Evidence::VulnerableService(e) => EvidenceDoc::VulnerableService(e),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RecheckDoc<'a> {
+    host: IpAddr,
+    port: u16,
+    protocol: Protocol,
+    verdict: Verdict,
+    evidence: RecheckEvidenceDoc<'a>,
+}
+
+impl<'a> RecheckDoc<'a> {
+    fn new(r: &'a Recheck) -> Self {
+        RecheckDoc {
+            host: r.host,
+            port: r.port,
+            protocol: r.protocol,
+            verdict: r.verdict,
+            evidence: RecheckEvidenceDoc::new(&r.evidence),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RecheckEvidenceDoc<'a> {
+    previous_run: RunId,
+    previous_reason: Reason,
+    scan_reason: Option<Reason>,
+    probes: &'a [ProbeRecord],
+    liveness: &'a [ProbeRecord],
+    interference: Vec<InterferenceDoc>,
+    recheck_rate: f64,
+    recheck_timeout_ms: u64,
+}
+
+impl<'a> RecheckEvidenceDoc<'a> {
+    fn new(e: &'a RecheckEvidence) -> Self {
+        RecheckEvidenceDoc {
+            previous_run: e.previous_run,
+            previous_reason: e.previous_reason,
+            scan_reason: e.scan_reason,
+            probes: &e.probes,
+            liveness: &e.liveness,
+            interference: e
+                .interference
+                .iter()
+                .map(|i| InterferenceDoc {
+                    kind: i.kind,
+                    detail: words::interference(&i.detail),
+                })
+                .collect(),
+            recheck_rate: e.recheck_rate,
+            recheck_timeout_ms: e.recheck_timeout_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct InterferenceDoc {
+    kind: InterferenceKind,
+    detail: String,
+}
+
+/// An alert as every JSON output prints it: the model's fields in the model's order, its reasons
+/// as sentences (for callers that embed alerts in JSON of their own, such as a webhook).
+#[derive(Debug, Serialize)]
+pub struct AlertDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    kind: AlertKind,
+    dedup_key: &'a str,
+    window_start: Timestamp,
+    client: IpAddr,
+    host: IpAddr,
+    port: u16,
+    transport: Transport,
+    application: &'a Application,
+    intel: &'a [IntelHit],
+    vulns: &'a [AlertVuln],
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    connections: u64,
+    established: u64,
+    attempted: u64,
+    bytes_to_server: u64,
+    bytes_to_client: u64,
+    packets_to_server: u64,
+    packets_to_client: u64,
+    max_bytes_per_connection: u64,
+    severity: Severity,
+    reasons: Vec<String>,
+    sources: &'a [SourceRef],
+}
+
+impl<'a> AlertDoc<'a> {
+    pub fn new(a: &'a Alert) -> Self {
+        AlertDoc {
+            id: a.id,
+            kind: a.kind,
+            dedup_key: &a.dedup_key,
+            window_start: a.window_start,
+            client: a.client,
+            host: a.host,
+            port: a.port,
+            transport: a.transport,
+            application: &a.application,
+            intel: &a.intel,
+            vulns: &a.vulns,
+            first_seen: a.first_seen,
+            last_seen: a.last_seen,
+            connections: a.connections,
+            established: a.established,
+            attempted: a.attempted,
+            bytes_to_server: a.bytes_to_server,
+            bytes_to_client: a.bytes_to_client,
+            packets_to_server: a.packets_to_server,
+            packets_to_client: a.packets_to_client,
+            max_bytes_per_connection: a.max_bytes_per_connection,
+            severity: a.severity,
+            reasons: a.reasons.iter().map(words::severity_reason).collect(),
+            sources: &a.sources,
+        }
+    }
+
+    pub(crate) fn all(alerts: &'a [Alert]) -> Vec<Self> {
+        alerts.iter().map(AlertDoc::new).collect()
+    }
+}
 
 #[derive(Serialize)]
 struct RunDoc<'a> {
@@ -29,9 +240,9 @@ struct RunDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     hosts: Option<Vec<HostDoc<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    rechecks: Option<&'a [Recheck]>,
+    rechecks: Option<Vec<RecheckDoc<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    findings: Option<&'a [Finding]>,
+    findings: Option<Vec<FindingDoc<'a>>>,
 }
 
 impl<'a> RunDoc<'a> {
@@ -165,8 +376,8 @@ pub(crate) fn scan(
 ) -> Result<(), ReportError> {
     let doc = RunDoc {
         hosts: Some(run.hosts.iter().map(|h| HostDoc::new(h, true)).collect()),
-        rechecks: Some(&run.rechecks),
-        findings: Some(findings),
+        rechecks: Some(run.rechecks.iter().map(RecheckDoc::new).collect()),
+        findings: Some(FindingDoc::all(findings)),
         ..RunDoc::header(run)
     };
     write_doc(out, "scan", &doc)
@@ -213,7 +424,7 @@ pub(crate) fn scan_lines(
                 kind: "recheck",
                 run_id: Some(run.id),
                 host: None,
-                body: recheck,
+                body: &RecheckDoc::new(recheck),
             },
         )?;
     }
@@ -225,7 +436,7 @@ pub(crate) fn scan_lines(
                 kind: "finding",
                 run_id: None,
                 host: None,
-                body: finding,
+                body: &FindingDoc::new(finding),
             },
         )?;
     }

@@ -12,13 +12,18 @@
 //!
 //! The JSON and NDJSON shapes are a stable contract (fields may be added, never renamed or
 //! removed); see [`scan`] for the envelope.
+//!
+//! Every sentence is written in [`words`]: the model carries findings' summaries, remediation
+//! and verify commands, interference details and alerts' severity reasons as typed data, and
+//! each renderer puts them into words at output time ([`FindingDoc`] and [`AlertDoc`] are the
+//! JSON documents with the sentences in place).
 
 mod alerts;
-mod human;
 mod json;
 mod ocsf;
 mod safe;
 mod table;
+pub mod words;
 mod xml;
 
 use std::fmt;
@@ -29,9 +34,10 @@ use picket_model::{Finding, RunDiff, RunSummary, ScanRun};
 use thiserror::Error;
 
 pub use alerts::{AlertChangeKind, alert_block, alert_record, alerts};
-pub use human::{columns, counted};
+pub use json::{AlertDoc, FindingDoc};
 pub use ocsf::{OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts_ocsf, ocsf_finding};
 pub use safe::{MAX_MESSAGE_CHARS, SafeWriter, elide, terminal_safe};
+pub use words::{columns, counted};
 
 /// An output format the user can ask for with `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,8 +145,8 @@ pub fn findings(
 ) -> Result<(), ReportError> {
     match format {
         Format::Table => table::findings(out, findings),
-        Format::Json => json::array(out, "findings", findings),
-        Format::Ndjson => json::lines(out, "findings", findings),
+        Format::Json => json::array(out, "findings", &json::FindingDoc::all(findings)),
+        Format::Ndjson => json::lines(out, "findings", &json::FindingDoc::all(findings)),
         Format::Xml => Err(ReportError::Unsupported {
             what: "a list of findings",
             format,

@@ -126,7 +126,7 @@ pub fn ocsf_finding(alert: &Alert, activity: OcsfActivity) -> Value {
     let mut desc = summary.clone();
     for reason in &alert.reasons {
         desc.push(' ');
-        desc.push_str(reason);
+        desc.push_str(&crate::words::severity_reason(reason));
     }
     let data_sources: BTreeSet<&str> = alert.sources.iter().map(|s| s.file.as_str()).collect();
     let (confidence_id, confidence) = confidence(alert);
@@ -157,7 +157,7 @@ pub fn ocsf_finding(alert: &Alert, activity: OcsfActivity) -> Value {
         },
         "finding_info": {
             "uid": alert.dedup_key,
-            "title": alert.title(),
+            "title": crate::words::alert_title(alert.kind),
             "desc": desc,
             "types": [alert.kind.as_str()],
             "analytic": {"name": alert.kind.as_str(), "type_id": 1, "type": "Rule"},
@@ -167,7 +167,7 @@ pub fn ocsf_finding(alert: &Alert, activity: OcsfActivity) -> Value {
         },
         "resources": [{
             "uid": alert.host,
-            "name": format!("{}/{}", crate::human::endpoint(alert.host, alert.port), alert.transport),
+            "name": format!("{}/{}", crate::words::endpoint(alert.host, alert.port), alert.transport),
             "type": "Network Service",
         }],
         "evidences": [{
@@ -289,7 +289,7 @@ fn summary(a: &Alert) -> String {
         feeds.join(", "),
         times(a.connections),
         a.application,
-        crate::human::endpoint(a.host, a.port),
+        crate::words::endpoint(a.host, a.port),
         a.transport,
         vulns.join(", "),
         a.established,

@@ -8,13 +8,13 @@ use std::io::Write;
 use std::time::Duration;
 
 use picket_model::{
-    Finding, FindingKind, HostResult, HostState, Interference, Interruption, PortChange, PortSet,
-    PortState, ProbeRecord, Reason, Recheck, RecheckEvidence, RunDiff, RunStatus, RunSummary,
-    ScanRun, Timestamp, VulnerableServiceEvidence,
+    Evidence, Finding, HostResult, HostState, Interference, Interruption, NewOpenPortEvidence,
+    PortChange, PortSet, PortState, ProbeRecord, Reason, Recheck, RecheckEvidence, RunDiff,
+    RunStatus, RunSummary, ScanRun, Timestamp, VulnerableServiceEvidence,
 };
 
-use crate::human::{self, columns, count, counted};
 use crate::safe::terminal_safe;
+use crate::words::{self, columns, count, counted};
 use crate::{Format, ReportError};
 
 fn emit(out: &mut dyn Write, what: &'static str, text: &str) -> Result<(), ReportError> {
@@ -60,13 +60,13 @@ fn run_header(text: &mut String, run: &ScanRun) {
         run.target_key,
         run.status.as_str()
     );
-    let started = human::time(run.started_at);
+    let started = words::time(run.started_at);
     let _ = match run.finished_at {
         Some(end) => writeln!(
             text,
             "Started {started}, finished {}, took {}",
-            human::time(end),
-            human::duration(elapsed(run.started_at, end))
+            words::time(end),
+            words::duration(elapsed(run.started_at, end))
         ),
         None => writeln!(text, "Started {started}, not finished"),
     };
@@ -79,7 +79,7 @@ fn run_header(text: &mut String, run: &ScanRun) {
     let _ = writeln!(
         text,
         "Ports: {} ({} per host); hosts: {} up, {} down, {} in all",
-        human::truncate(&run.profile.ports.to_string(), 60),
+        words::truncate(&run.profile.ports.to_string(), 60),
         count(run.profile.ports.len() as u64),
         count(up),
         count(total - up),
@@ -165,7 +165,7 @@ fn host_section(text: &mut String, host: &HostResult) {
                     Some(from) => format!("{} from {from}", o.reason),
                     None => o.reason.to_string(),
                 },
-                o.rtt.map(human::rtt).unwrap_or_else(|| "-".to_owned()),
+                o.rtt.map(words::rtt).unwrap_or_else(|| "-".to_owned()),
             ];
             if services {
                 row.push(
@@ -203,7 +203,7 @@ fn host_section(text: &mut String, host: &HostResult) {
             text,
             "Not decided: {} ({}), because the host stopped answering and did not come back",
             counted(host.unprobed.len() as u64, "port", "ports"),
-            human::truncate(&spec, 60)
+            words::truncate(&spec, 60)
         );
     }
     for interruption in &host.interruptions {
@@ -213,16 +213,16 @@ fn host_section(text: &mut String, host: &HostResult) {
         let s = &host.stats;
         let srtt = s
             .srtt
-            .map(|d| format!(", smoothed rtt {}", human::rtt(d)))
+            .map(|d| format!(", smoothed rtt {}", words::rtt(d)))
             .unwrap_or_default();
         let _ = writeln!(
             text,
             "Probes: {} sent, {} answered{srtt}, loss {}, up to {} per port, timeout {}",
             count(s.probes_sent),
             count(s.answers),
-            human::percent(s.loss),
+            words::percent(s.loss),
             counted(u64::from(s.retries), "retry", "retries"),
-            human::duration(s.read_timeout)
+            words::duration(s.read_timeout)
         );
     }
 }
@@ -242,11 +242,11 @@ pub(crate) fn interruption_words(i: &Interruption) -> String {
     format!(
         "Interrupted at {}: after answering {} the host went silent on every port \
          ({} in a row unanswered at {}{canary}). Picket paused for {} and slowed down; {outcome}.",
-        human::clock(i.at),
+        words::clock(i.at),
         counted(i.answered_before, "probe", "probes"),
         counted(i.silent_probes, "probe", "probes"),
-        human::rate(i.rate),
-        human::duration(i.paused),
+        words::rate(i.rate),
+        words::duration(i.paused),
     )
 }
 
@@ -317,12 +317,12 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
         text,
         "{number}. {}  {}/{}{name}{verdict}",
         f.kind,
-        human::endpoint(f.host, f.port),
+        words::endpoint(f.host, f.port),
         f.protocol
     );
     let indent = "   ";
     // Summaries, evidence and remediation quote what services and scanners sent: one line each.
-    let _ = writeln!(text, "{indent}{}", terminal_safe(&f.summary));
+    let _ = writeln!(text, "{indent}{}", terminal_safe(&words::summary(f)));
     let _ = writeln!(
         text,
         "{indent}State: {} -> {} (run {})",
@@ -330,20 +330,10 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
         state_name(f.current_state, "unknown"),
         f.run_id
     );
-    let evidence = match f.kind {
-        FindingKind::OpenPortRecheck => {
-            match serde_json::from_value::<RecheckEvidence>(f.evidence.clone()) {
-                Ok(evidence) => recheck_evidence(&evidence),
-                Err(_) => vec![generic_evidence(&f.evidence)],
-            }
-        }
-        FindingKind::NewOpenPort => vec![generic_evidence(&f.evidence)],
-        FindingKind::VulnerableService => {
-            match serde_json::from_value::<VulnerableServiceEvidence>(f.evidence.clone()) {
-                Ok(evidence) => service_evidence(&evidence),
-                Err(_) => vec![generic_evidence(&f.evidence)],
-            }
-        }
+    let evidence = match &f.evidence {
+        Evidence::OpenPortRecheck(e) => recheck_evidence(e),
+        Evidence::NewOpenPort(e) => vec![new_port_evidence(e)],
+        Evidence::VulnerableService(e) => service_evidence(e),
     };
     for line in evidence.iter().filter(|l| !l.is_empty()) {
         let _ = writeln!(text, "{indent}{}", terminal_safe(line));
@@ -351,11 +341,13 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
     if !f.remediation.is_empty() {
         let _ = writeln!(text, "{indent}Remediation:");
         for (i, step) in f.remediation.iter().enumerate() {
-            let _ = writeln!(text, "{indent}  {}. {}", i + 1, terminal_safe(step));
+            let step = words::remediation(step);
+            let _ = writeln!(text, "{indent}  {}. {}", i + 1, terminal_safe(&step));
         }
     }
-    if !f.verify.is_empty() {
-        let _ = writeln!(text, "{indent}Verify: {}", terminal_safe(&f.verify));
+    let verify = words::verify(&f.verify);
+    if !verify.is_empty() {
+        let _ = writeln!(text, "{indent}Verify: {}", terminal_safe(&verify));
     }
 }
 
@@ -363,7 +355,7 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
 fn service_evidence(e: &VulnerableServiceEvidence) -> Vec<String> {
     let mut lines = vec![format!("Service: {}", e.service)];
     if let Some(raw) = &e.service.raw {
-        lines.push(format!("Banner: {}", human::truncate(raw, 100)));
+        lines.push(format!("Banner: {}", words::truncate(raw, 100)));
     }
     for v in &e.vulns {
         let cvss = v
@@ -420,13 +412,17 @@ fn recheck_evidence(e: &RecheckEvidence) -> Vec<String> {
         lines.push("Interference: none seen".to_owned());
     } else {
         for Interference { kind, detail } in &e.interference {
-            lines.push(format!("Interference: {} - {detail}", kind.as_str()));
+            lines.push(format!(
+                "Interference: {} - {}",
+                kind.as_str(),
+                words::interference(detail)
+            ));
         }
     }
     lines.push(format!(
         "Re-check pace: {}, timeout {}",
-        human::rate(e.recheck_rate),
-        human::duration(Duration::from_millis(e.recheck_timeout_ms))
+        words::rate(e.recheck_rate),
+        words::duration(Duration::from_millis(e.recheck_timeout_ms))
     ));
     lines
 }
@@ -446,20 +442,20 @@ fn probe_brief(probes: &[ProbeRecord]) -> String {
         .collect();
     let times: Vec<String> = probes
         .iter()
-        .map(|p| human::duration(Duration::from_millis(p.at_ms)))
+        .map(|p| words::duration(Duration::from_millis(p.at_ms)))
         .collect();
     let mut brief = format!(
         "{} ({}); at {}",
         answered(probes),
         outcome_list.join(", "),
-        human::truncate(&times.join(", "), 80)
+        words::truncate(&times.join(", "), 80)
     );
     let rtts: Vec<Duration> = probes.iter().filter_map(|p| p.rtt).collect();
     if let (Some(lo), Some(hi)) = (rtts.iter().min(), rtts.iter().max()) {
         if lo == hi {
-            let _ = write!(brief, "; rtt {}", human::rtt(*lo));
+            let _ = write!(brief, "; rtt {}", words::rtt(*lo));
         } else {
-            let _ = write!(brief, "; rtt {} to {}", human::rtt(*lo), human::rtt(*hi));
+            let _ = write!(brief, "; rtt {} to {}", words::rtt(*lo), words::rtt(*hi));
         }
     }
     let ports: Vec<u16> = {
@@ -477,26 +473,23 @@ fn probe_brief(probes: &[ProbeRecord]) -> String {
     brief
 }
 
-/// Evidence whose shape this crate does not know: its top-level fields, briefly.
-fn generic_evidence(evidence: &serde_json::Value) -> String {
-    use serde_json::Value;
-    let brief = |v: &Value| match v {
-        Value::String(s) => human::truncate(s, 60),
-        Value::Array(items) => counted(items.len() as u64, "entry", "entries"),
-        other => human::truncate(&other.to_string(), 60),
-    };
-    match evidence {
-        Value::Null => String::new(),
-        Value::Object(fields) if fields.is_empty() => String::new(),
-        Value::Object(fields) => {
-            let parts: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{k} {}", brief(v)))
-                .collect();
-            format!("Evidence: {}", parts.join("; "))
-        }
-        other => format!("Evidence: {}", brief(other)),
-    }
+/// A new open port's evidence field by field, in its stored order: `Evidence: attempts 1;
+/// previous_reason reset; previous_run 41; previous_state closed; reason syn-ack; rtt_us 1210`.
+fn new_port_evidence(e: &NewOpenPortEvidence) -> String {
+    let or_null = |v: Option<String>| v.unwrap_or_else(|| "null".to_owned());
+    let rtt_us = e
+        .rtt
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX).to_string());
+    format!(
+        "Evidence: attempts {}; previous_reason {}; previous_run {}; previous_state {}; reason {}; \
+         rtt_us {}",
+        e.attempts,
+        or_null(e.previous_reason.map(|r| r.to_string())),
+        e.previous_run,
+        or_null(e.previous_state.map(|s| s.to_string())),
+        e.reason,
+        or_null(rtt_us),
+    )
 }
 
 pub(crate) fn runs(out: &mut dyn Write, runs: &[RunSummary]) -> Result<(), ReportError> {
@@ -512,16 +505,16 @@ pub(crate) fn runs(out: &mut dyn Write, runs: &[RunSummary]) -> Result<(), Repor
     ];
     rows.extend(runs.iter().map(|r| {
         let duration = match (r.finished_at, r.status) {
-            (Some(end), _) => human::duration(elapsed(r.started_at, end)),
+            (Some(end), _) => words::duration(elapsed(r.started_at, end)),
             (None, RunStatus::Running) => "running".to_owned(),
             (None, _) => "-".to_owned(),
         };
         vec![
             r.id.to_string(),
-            human::time(r.started_at),
+            words::time(r.started_at),
             duration,
-            human::truncate(&r.target_key, 40),
-            human::ports_brief(&r.ports),
+            words::truncate(&r.target_key, 40),
+            words::ports_brief(&r.ports),
             format!(
                 "{}/{}",
                 count(u64::from(r.hosts_up)),

@@ -25,8 +25,8 @@ use picket_model::{
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use crate::human::{self, counted};
 use crate::table::interruption_words;
+use crate::words::{self, counted};
 use crate::{Format, ReportError};
 
 /// The Nmap XML output version whose DTD this writer follows.
@@ -393,9 +393,9 @@ fn finding_script(w: &mut XmlWriter<'_>, f: &Finding) -> io::Result<()> {
     let output = format!(
         "{} {}/{}{verdict}: {}",
         f.kind,
-        human::endpoint(f.host, f.port),
+        words::endpoint(f.host, f.port),
         f.protocol,
-        f.summary
+        words::summary(f)
     );
     open(
         w,
@@ -409,16 +409,16 @@ fn finding_script(w: &mut XmlWriter<'_>, f: &Finding) -> io::Result<()> {
     if let Some(v) = f.verdict {
         elem(w, "verdict", v.as_str())?;
     }
-    elem(w, "summary", &f.summary)?;
+    elem(w, "summary", &words::summary(f))?;
     if !f.remediation.is_empty() {
         open(w, "table", &[("key", "remediation")])?;
         for step in &f.remediation {
             w.create_element("elem")
-                .write_text_content(BytesText::new(&clean(step)))?;
+                .write_text_content(BytesText::new(&clean(&words::remediation(step))))?;
         }
         close(w, "table")?;
     }
-    elem(w, "verify", &f.verify)?;
+    elem(w, "verify", &words::verify(&f.verify))?;
     close(w, "script")
 }
 

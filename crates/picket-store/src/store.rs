@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, FeedMeta, Finding, HostResult, Indicator, Observation, PortSet, RunId,
-    RunSummary, ScanProfile, ScanRun, Suppression, Targets, Timestamp, Verdict, Vulnerability,
+    Alert, Application, Evidence, FeedMeta, Finding, HostResult, Indicator, Observation, PortSet,
+    RunId, RunSummary, ScanProfile, ScanRun, Summary, Suppression, Targets, Timestamp, Verdict,
+    Verify, Vulnerability,
 };
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IntoDeserializer};
@@ -354,10 +355,10 @@ impl<C: Conn> SqlStore<C> {
             f.previous_state.map(|s| s.as_str()).into(),
             f.current_state.map(|s| s.as_str()).into(),
             f.verdict.map(Verdict::as_str).into(),
-            f.summary.as_str().into(),
+            to_json(&f.summary, &what, "summary")?.into(),
             to_json(&f.evidence, &what, "evidence")?.into(),
             to_json(&f.remediation, &what, "remediation")?.into(),
-            f.verify.as_str().into(),
+            to_json(&f.verify, &what, "verify")?.into(),
             f.created_at.as_microsecond().into(),
         ];
         let rows = self.query(sql::INSERT_FINDING, &params, || {
@@ -601,10 +602,11 @@ impl<C: Conn> Store for SqlStore<C> {
                 let f = self.row_fields(row, "findings", "listed finding".into());
                 let id = f.int(0, "id")?;
                 let f = f.keyed(format!("finding {id}"));
+                let kind = f.name(2, "kind")?;
                 Ok(Finding {
                     id: Some(id),
                     run_id: RunId(f.int(1, "run_id")?),
-                    kind: f.name(2, "kind")?,
+                    kind,
                     host: f.ip(3, "host")?,
                     hostname: f.opt_text(4, "hostname")?.map(str::to_owned),
                     port: f.port(5, "port")?,
@@ -612,10 +614,11 @@ impl<C: Conn> Store for SqlStore<C> {
                     previous_state: f.opt_name(7, "previous_state")?,
                     current_state: f.opt_name(8, "current_state")?,
                     verdict: f.opt_name(9, "verdict")?,
-                    summary: f.text(10, "summary")?.to_owned(),
-                    evidence: f.json(11, "evidence")?,
+                    summary: Summary::from_stored(f.text(10, "summary")?),
+                    evidence: Evidence::decode(kind, f.json(11, "evidence")?)
+                        .map_err(|e| f.corrupt(11, "evidence", e.to_string()))?,
                     remediation: f.json(12, "remediation")?,
-                    verify: f.text(13, "verify")?.to_owned(),
+                    verify: Verify::from_stored(f.text(13, "verify")?),
                     created_at: f.timestamp(14, "created_at")?,
                 })
             })

@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use picket_model::{
-    ExtraPorts, Finding, FindingKind, HostReason, HostResult, HostState, HostStats, Interference,
-    InterferenceKind, Interruption, Observation, PortState, ProbeRecord, Protocol, Reason, Recheck,
-    RecheckEvidence, RunId, RunStatus, ScanProfile, ScanRun, Targets, Timestamp, Verdict,
+    Evidence, ExtraPorts, Finding, FindingKind, HostReason, HostResult, HostState, HostStats,
+    Interference, InterferenceDetail, InterferenceKind, InterruptCause, Interruption,
+    NewOpenPortEvidence, Observation, PortState, ProbeRecord, Protocol, Reason, Recheck,
+    RecheckEvidence, Remediation, RunId, RunStatus, ScanProfile, ScanRun, Summary, Targets,
+    Timestamp, Verdict, Verify,
 };
 use picket_store::{FindingFilter, Store, StoreError};
 
@@ -136,6 +138,7 @@ conformance!(
     finishing_again_replaces_the_contents,
     a_failed_finish_leaves_the_previous_state,
     findings_round_trip_with_every_field,
+    findings_stored_in_words_by_an_older_build_still_load,
     a_failed_save_stores_no_finding,
     a_run_and_its_findings_are_stored_together,
     runs_are_listed_newest_first,
@@ -223,7 +226,11 @@ fn realistic_run(id: RunId, targets: &Targets) -> ScanRun {
         }],
         interference: vec![Interference {
             kind: InterferenceKind::HostWentSilent,
-            detail: "every port went silent after 1204 answers at 850 probes/s".into(),
+            detail: InterferenceDetail::LostProbes {
+                loss: 0.31,
+                port: 443,
+                attempts: Some(3),
+            },
         }],
         // A computed rate: its JSON form has all 17 significant digits.
         recheck_rate: 10.0 / 3.0,
@@ -483,19 +490,120 @@ fn finding(run: RunId, kind: FindingKind, host: &str, port: u16, at: i64) -> Fin
             PortState::Open
         }),
         verdict: recheck.then_some(Verdict::ScanInterrupted),
-        summary: format!("{host}:{port} looked {kind} — \"quoted\" and 'single' ✓"),
-        evidence: serde_json::json!({
-            "previous_run": run.0 - 1,
-            "probes": [{"port": port, "at_ms": 0, "outcome": "no-response"}],
-            "recheck_rate": 10.0 / 3.0,
-        }),
+        summary: if recheck {
+            Summary::ScanInterrupted {
+                previous_run: RunId(run.0 - 1),
+                open_now: false,
+                scan_reason: None,
+                cause: InterruptCause::LostProbes { loss: 0.31 },
+            }
+        } else {
+            Summary::Written(format!(
+                "{host}:{port} looked {kind} — \"quoted\" and 'single' ✓"
+            ))
+        },
+        evidence: if recheck {
+            Evidence::OpenPortRecheck(RecheckEvidence {
+                previous_run: RunId(run.0 - 1),
+                previous_reason: Reason::SynAck,
+                scan_reason: None,
+                probes: vec![ProbeRecord {
+                    port,
+                    at_ms: 0,
+                    outcome: Reason::NoResponse,
+                    rtt: None,
+                }],
+                liveness: vec![],
+                interference: vec![],
+                recheck_rate: 10.0 / 3.0,
+                recheck_timeout_ms: 2_000,
+            })
+        } else {
+            Evidence::NewOpenPort(NewOpenPortEvidence {
+                attempts: 2,
+                previous_reason: None,
+                previous_run: RunId(run.0 - 1),
+                previous_state: None,
+                reason: Reason::SynAck,
+                rtt: Some(Duration::from_micros(1_210)),
+            })
+        },
         remediation: vec![
-            "Raise checks_read_timeout to 5 s".into(),
-            "Lower max_checks to 64".into(),
+            Remediation::RaiseReadTimeout {
+                waited: Some(Duration::from_millis(750)),
+                loss: None,
+                to: Duration::from_secs(5),
+            },
+            Remediation::Written("Lower max_checks to 64".into()),
         ],
-        verify: format!("picket scan {host} -p {port}"),
+        verify: Verify::Scan {
+            host: ip(host),
+            port,
+            max_rate: recheck.then_some(10.0 / 3.0),
+            read_timeout: None,
+            db: Some("/var/lib/picket/my scans.db".into()),
+            service_detect: false,
+        },
         created_at: ts(at),
     }
+}
+
+/// Rows written before summaries, remediation, verify commands and interference details became
+/// typed data hold words: they load as the `Written` variants, shown as they were.
+fn findings_stored_in_words_by_an_older_build_still_load(db: &mut TestDb) {
+    let mut store = db.open();
+    let run = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let finding = r#"'new-open-port', '192.0.2.10', NULL, 8080, 'tcp', 'closed', 'open', NULL,
+        'Port 8080/tcp on 192.0.2.10 is open and was not open in run 6: it was closed (reset).',
+        '{"attempts":1,"previous_reason":"reset","previous_run":6,"previous_state":"closed","reason":"syn-ack","rtt_us":1210}',
+        '["Confirm this service should be exposed; if not, stop it or filter the port."]',
+        'picket scan 192.0.2.10 -p 8080 --db ''my scans.db'''"#;
+    let recheck = r#"'192.0.2.11', 25, 'tcp', 'scan-interrupted',
+        '{"previous_run":6,"previous_reason":"syn-ack","scan_reason":null,"probes":[],"liveness":[],"interference":[{"kind":"rate-limited","detail":"the scan lost 31% of its probes"}],"recheck_rate":2.5,"recheck_timeout_ms":2000}'"#;
+    db.raw(&format!(
+        "INSERT INTO findings (run_id, kind, host, hostname, port, protocol, previous_state, \
+         current_state, verdict, summary, evidence, remediation, verify, created_at) \
+         VALUES ({run}, {finding}, {T0}); \
+         INSERT INTO rechecks (run_id, host, port, protocol, verdict, evidence) \
+         VALUES ({run}, {recheck});"
+    ));
+    let found = store.findings(&FindingFilter::default()).unwrap();
+    assert_eq!(found.len(), 1);
+    let f = &found[0];
+    assert_eq!(
+        f.summary,
+        Summary::Written(
+            "Port 8080/tcp on 192.0.2.10 is open and was not open in run 6: it was closed (reset)."
+                .into()
+        )
+    );
+    assert_eq!(
+        f.evidence,
+        Evidence::NewOpenPort(NewOpenPortEvidence {
+            attempts: 1,
+            previous_reason: Some(Reason::Reset),
+            previous_run: RunId(6),
+            previous_state: Some(PortState::Closed),
+            reason: Reason::SynAck,
+            rtt: Some(Duration::from_micros(1_210)),
+        })
+    );
+    assert_eq!(
+        f.remediation,
+        [Remediation::Written(
+            "Confirm this service should be exposed; if not, stop it or filter the port.".into()
+        )]
+    );
+    assert_eq!(
+        f.verify,
+        Verify::Written("picket scan 192.0.2.10 -p 8080 --db 'my scans.db'".into())
+    );
+    let stored = store.run(run).unwrap().unwrap();
+    let old = stored.rechecks.iter().find(|r| r.port == 25).unwrap();
+    assert_eq!(
+        old.evidence.interference[0].detail,
+        InterferenceDetail::Written("the scan lost 31% of its probes".into())
+    );
 }
 
 fn findings_round_trip_with_every_field(db: &mut TestDb) {

@@ -10,8 +10,7 @@ use picket_app::import;
 use picket_app::options::{IntelAddOptions, PipelineOptions, SourceSpec, VulnImportOptions};
 use picket_app::{Shutdown, threat};
 use picket_detect::threat::ThreatSettings;
-use picket_ingest::HomeNet;
-use picket_model::{Application, Suppression, Timestamp};
+use picket_model::{Application, HomeNet, Suppression, Timestamp};
 use picket_report::AlertChangeKind;
 
 use crate::support::{Collect, Db, eventually, fixture, zeek_rows};

@@ -1,17 +1,18 @@
-//! Findings: a verdict or a new open port, put in words a person can act on, with the evidence
-//! behind it and a command that checks the fix.
+//! Findings: a verdict or a new open port as typed data a person can act on once
+//! `picket-report` puts it into words: the summary's numbers, the remediation steps with the
+//! settings to change, the evidence behind it and a command that checks the fix.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use picket_model::{
-    Finding, FindingKind, HostReason, HostResult, HostState, InterferenceKind, Observation,
-    PortState, Protocol, Reason, Recheck, ScanRun, Timestamp, Verdict, without_password,
+    Before, DownCause, Evidence, Finding, FindingKind, HostReason, HostResult, HostState,
+    InterferenceKind, InterruptCause, NewOpenPortEvidence, Observation, PortState, Protocol,
+    Reason, Recheck, Remediation, ScanRun, Silence, Summary, Timestamp, Verdict, Verify,
+    without_password,
 };
-use serde_json::json;
 
 use super::verdict::{Counts, is_unreachable};
-use crate::words::{count, duration, percent, port_list, rate, shell_quote, thousands};
 
 /// What findings need besides the runs: the time (injected, never read from a clock) and the
 /// database the user named, so that the verify command reads and writes the same history.
@@ -64,101 +65,90 @@ pub fn findings(
     out
 }
 
-/// `192.0.2.10 (web1.example.net)`, or the address alone.
-fn who(address: IpAddr, hostname: Option<&str>) -> String {
-    match hostname {
-        Some(name) => format!("{address} ({name})"),
-        None => address.to_string(),
-    }
+/// The knobs a verify command sets besides host and port.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Knobs {
+    pub max_rate: Option<f64>,
+    pub read_timeout: Option<Duration>,
+    pub service_detect: bool,
 }
 
-/// `picket scan HOST -p PORT [KNOBS] [--db DB]`.
+/// `picket scan HOST -p PORT [KNOBS] [--db DB]`, as data.
 pub(super) fn verify_command(
     host: IpAddr,
     port: u16,
-    knobs: &[String],
+    knobs: Knobs,
     ctx: &FindingContext,
-) -> String {
-    let mut cmd = format!("picket scan {host} -p {port}");
-    for knob in knobs {
-        cmd.push(' ');
-        cmd.push_str(knob);
+) -> Verify {
+    Verify::Scan {
+        host,
+        port,
+        max_rate: knobs.max_rate,
+        read_timeout: knobs.read_timeout,
+        // Findings are stored and shown: a password in the location must never be copied into
+        // them.
+        db: ctx.db.map(without_password),
+        service_detect: knobs.service_detect,
     }
-    // Findings are stored and shown: a password in the location must never be copied into them.
-    if let Some(db) = ctx.db {
-        cmd.push_str(" --db ");
-        cmd.push_str(&shell_quote(&without_password(db)));
-    }
-    cmd
 }
 
 /// The `open-port-recheck` finding of one re-check; none for `still-open`.
 fn recheck_finding(cur: &ScanRun, r: &Recheck, ctx: &FindingContext) -> Option<Finding> {
     let host = cur.host(r.host);
-    let hostname = host.and_then(|h| h.hostname.clone());
-    let words = Words::new(cur, host, r, hostname.as_deref());
-    let ((summary, remediation, knobs), current_state) = match r.verdict {
+    let facts = Facts::new(cur, host, r);
+    let (advice, current_state) = match r.verdict {
         Verdict::StillOpen => return None,
-        Verdict::Closed => (words.closed(), Some(PortState::Closed)),
-        Verdict::Filtered => (words.filtered(), Some(PortState::Filtered)),
+        Verdict::Closed => (facts.closed(), Some(PortState::Closed)),
+        Verdict::Filtered => (facts.filtered(), Some(PortState::Filtered)),
         // The port's state stays unknown: the host, the path or the service is in the way.
-        Verdict::HostDown => (words.host_down(), None),
-        Verdict::ScanInterrupted => (words.scan_interrupted(), None),
-        Verdict::Flapping => (words.flapping(), None),
+        Verdict::HostDown => (facts.host_down(), None),
+        Verdict::ScanInterrupted => (facts.scan_interrupted(), None),
+        Verdict::Flapping => (facts.flapping(), None),
     };
     Some(Finding {
         id: None,
         run_id: cur.id,
         kind: FindingKind::OpenPortRecheck,
         host: r.host,
-        hostname,
+        hostname: host.and_then(|h| h.hostname.clone()),
         port: r.port,
         protocol: r.protocol,
         previous_state: Some(PortState::Open),
         current_state,
         verdict: Some(r.verdict),
-        summary,
-        // Serialising plain data into a `Value` cannot fail (no maps with non-string keys, and
-        // non-finite floats become null); should the model ever change that, the finding still
-        // stands and says why its evidence is missing.
-        evidence: serde_json::to_value(&r.evidence)
-            .unwrap_or_else(|e| json!({ "error": format!("evidence not serialisable: {e}") })),
-        remediation,
-        verify: verify_command(r.host, r.port, &knobs, ctx),
+        summary: advice.summary,
+        evidence: Evidence::OpenPortRecheck(r.evidence.clone()),
+        remediation: advice.remediation,
+        verify: verify_command(r.host, r.port, advice.knobs, ctx),
         created_at: ctx.now,
     })
 }
 
-/// The numbers and names a re-check finding's sentences are built from.
-struct Words<'a> {
+/// What a re-check finding says: its summary, its remediation and the verify command's knobs.
+struct Advice {
+    summary: Summary,
+    remediation: Vec<Remediation>,
+    knobs: Knobs,
+}
+
+/// The numbers a re-check finding is built from.
+struct Facts<'a> {
     cur: &'a ScanRun,
     host: Option<&'a HostResult>,
     r: &'a Recheck,
-    who: String,
-    /// `22/tcp`.
-    port: String,
     counts: Counts,
     /// Re-check probes of this port.
     total: usize,
     admin_prohibited: usize,
 }
 
-type Words3 = (String, Vec<String>, Vec<String>);
-
-impl<'a> Words<'a> {
-    fn new(
-        cur: &'a ScanRun,
-        host: Option<&'a HostResult>,
-        r: &'a Recheck,
-        hostname: Option<&str>,
-    ) -> Self {
+impl<'a> Facts<'a> {
+    fn new(cur: &'a ScanRun, host: Option<&'a HostResult>, r: &'a Recheck) -> Self {
         let probes = &r.evidence.probes;
         Self {
             cur,
             host,
             r,
-            who: who(r.host, hostname),
-            port: format!("{}/{}", r.port, r.protocol),
             counts: Counts::of(probes),
             total: probes.len(),
             admin_prohibited: probes
@@ -166,10 +156,6 @@ impl<'a> Words<'a> {
                 .filter(|p| p.outcome == Reason::AdminProhibited)
                 .count(),
         }
-    }
-
-    fn of_total(&self, n: usize) -> String {
-        format!("{n} of {} re-check probes", self.total)
     }
 
     /// Liveness ports that answered the re-check (a router's unreachable proves nothing).
@@ -187,96 +173,47 @@ impl<'a> Words<'a> {
         ports
     }
 
-    /// `reported it filtered (no-response)`, `left it undecided`.
-    fn scan_said(&self) -> String {
-        match self.r.evidence.scan_reason {
-            Some(reason) => format!("reported it {} ({reason})", reason.state()),
-            None => "left it undecided".to_owned(),
-        }
-    }
-
-    fn closed(&self) -> Words3 {
-        let port = self.r.port;
-        let summary = format!(
-            "Port {} on {} was open in run {} and now refuses connections: {} were refused (reset).",
-            self.port,
-            self.who,
-            self.r.evidence.previous_run,
-            self.of_total(self.counts.closed),
-        );
-        let remediation = vec![
-            format!(
-                "Check the service that listened on port {port} of {}: `ss -ltnp 'sport = :{port}'`, \
-                 `systemctl status` and its logs (`journalctl -u UNIT`); restart it if it should be \
-                 running.",
-                self.r.host
-            ),
-            "If the service was retired on purpose, confirm that the change was planned; the next \
-             run compares against this one, so the finding will not repeat."
-                .to_owned(),
-        ];
-        (summary, remediation, Vec::new())
-    }
-
-    fn filtered(&self) -> Words3 {
-        let mut why = Vec::new();
-        if self.admin_prohibited > 0 {
-            why.push(format!(
-                "a filter answered {} with ICMP admin-prohibited",
-                self.of_total(self.admin_prohibited)
-            ));
-        }
-        if self.counts.silent > 0 {
-            why.push(format!(
-                "{} went unanswered",
-                self.of_total(self.counts.silent)
-            ));
-        }
-        let alive = self.answering_ports();
-        let proof = if !alive.is_empty() {
-            format!(
-                " while the host answers on port{} {}",
-                if alive.len() == 1 { "" } else { "s" },
-                port_list(&alive)
-            )
-        } else if self.counts.closed > 0 {
-            " while the host answered one probe with a reset".to_owned()
-        } else {
-            String::new()
-        };
-        let summary = format!(
-            "Port {} on {} was open in run {} and is now filtered: {}{proof}.",
-            self.port,
-            self.who,
-            self.r.evidence.previous_run,
-            if why.is_empty() {
-                "no re-check probe got through".to_owned()
-            } else {
-                why.join(" and ")
+    fn closed(&self) -> Advice {
+        Advice {
+            summary: Summary::Closed {
+                previous_run: self.r.evidence.previous_run,
+                refused: self.counts.closed,
+                probes: self.total,
             },
-        );
-        let kind = if self.admin_prohibited > 0 {
-            "rejects (ICMP admin-prohibited)"
-        } else {
-            "drops"
-        };
-        let remediation = vec![
-            format!(
-                "A firewall or security group now {kind} port {} while the host answers on \
-                 others: review recent firewall changes on {} and in front of it \
-                 (nftables/iptables rules, cloud security groups, network ACLs).",
-                self.r.port, self.r.host
-            ),
-            format!(
-                "If the scanner should see port {}, allow the scanner's address to it; if the port \
-                 was closed to the outside on purpose, this finding confirms the change.",
-                self.r.port
-            ),
-        ];
-        (summary, remediation, Vec::new())
+            remediation: vec![
+                Remediation::CheckStoppedService {
+                    host: self.r.host,
+                    port: self.r.port,
+                },
+                Remediation::ConfirmRetirement,
+            ],
+            knobs: Knobs::default(),
+        }
     }
 
-    fn host_down(&self) -> Words3 {
+    fn filtered(&self) -> Advice {
+        Advice {
+            summary: Summary::Filtered {
+                previous_run: self.r.evidence.previous_run,
+                admin_prohibited: self.admin_prohibited,
+                silent: self.counts.silent,
+                probes: self.total,
+                alive_ports: self.answering_ports(),
+                reset_seen: self.counts.closed > 0,
+            },
+            remediation: vec![
+                Remediation::ReviewFirewall {
+                    host: self.r.host,
+                    port: self.r.port,
+                    admin_prohibited: self.admin_prohibited > 0,
+                },
+                Remediation::AllowScannerToPort { port: self.r.port },
+            ],
+            knobs: Knobs::default(),
+        }
+    }
+
+    fn host_down(&self) -> Advice {
         let run_reason = self
             .host
             .filter(|h| h.state == HostState::Down)
@@ -289,81 +226,49 @@ impl<'a> Words<'a> {
             .chain(&self.r.evidence.liveness)
             .find(|p| is_unreachable(p.outcome))
             .map(|p| p.outcome);
-        let unreachable = matches!(
-            run_reason,
-            Some(HostReason::HostUnreach | HostReason::NetUnreach)
-        );
-        let why = if let (true, Some(reason)) = (unreachable, run_reason) {
-            format!("the scan found it unreachable ({reason})")
-        } else if let Some(reason) = router_now {
-            format!("a router answered the re-check with {reason}")
-        } else {
-            let probes = self.total + self.r.evidence.liveness.len();
-            format!(
-                "neither the scan nor {} got an answer from it",
-                count(probes as u64, "re-check probe")
-            )
+        let cause = match (run_reason, router_now) {
+            (Some(reason @ (HostReason::HostUnreach | HostReason::NetUnreach)), _) => {
+                DownCause::ScanUnreachable { reason }
+            }
+            (_, Some(reason)) => DownCause::RouterAnswered { reason },
+            (_, None) => DownCause::NoAnswer {
+                probes: self.total + self.r.evidence.liveness.len(),
+            },
         };
-        let summary = format!(
-            "{} is down: {why}; port {} was open on it in run {}.",
-            self.who, self.port, self.r.evidence.previous_run
-        );
-        let mut remediation = vec![format!(
-            "Check that {} is powered on and connected: its console, its switch port or cloud \
-             instance state, and the neighbour table (`ip neigh`) from a machine on its network.",
-            self.r.host
-        )];
-        if unreachable || router_now.is_some() {
-            remediation.push(
-                "A router or this machine's own stack reported the host unreachable: check the \
-                 route to its network and the gateway in between."
-                    .to_owned(),
-            );
+        let mut remediation = vec![Remediation::CheckHostPower { host: self.r.host }];
+        if !matches!(cause, DownCause::NoAnswer { .. }) {
+            remediation.push(Remediation::CheckRoute);
         }
-        remediation.push(
-            "Re-scan once it is back: the port's state is unknown until the host answers."
-                .to_owned(),
-        );
-        (summary, remediation, Vec::new())
+        remediation.push(Remediation::RescanWhenBack);
+        Advice {
+            summary: Summary::HostDown {
+                previous_run: self.r.evidence.previous_run,
+                cause,
+            },
+            remediation,
+            knobs: Knobs::default(),
+        }
     }
 
-    fn scan_interrupted(&self) -> Words3 {
-        let kinds: Vec<_> = self
+    fn scan_interrupted(&self) -> Advice {
+        let rate_limited = self
             .r
             .evidence
             .interference
             .iter()
-            .map(|i| i.kind)
-            .collect();
+            .any(|i| i.kind == InterferenceKind::RateLimited);
         let interruption = self.host.and_then(|h| h.interruptions.first());
         let cause = if let Some(i) = interruption {
-            format!(
-                "the host stopped answering in the middle of the scan (at {:.0}, {} probes/s)",
-                i.at,
-                rate(i.rate)
-            )
-        } else if kinds.contains(&InterferenceKind::RateLimited) {
-            format!(
-                "the scan lost {} of its probes to the host",
-                percent(self.host.map_or(0.0, |h| h.stats.loss))
-            )
+            InterruptCause::WentSilent {
+                at: i.at,
+                rate: i.rate,
+            }
+        } else if rate_limited {
+            InterruptCause::LostProbes {
+                loss: self.host.map_or(0.0, |h| h.stats.loss),
+            }
         } else {
-            "the host answered earlier in the run and answers nothing now".to_owned()
-        };
-        let summary = if self.counts.open > 0 {
-            format!(
-                "Port {} on {} is open (the re-check got a syn-ack), but the scan {} because \
-                 {cause}: the scan was disturbed, not the port.",
-                self.port,
-                self.who,
-                self.scan_said()
-            )
-        } else {
-            format!(
-                "Port {} on {}, open in run {}, could not be checked because {cause}: its state is \
-                 unknown.",
-                self.port, self.who, self.r.evidence.previous_run
-            )
+            InterruptCause::StoppedAnswering
         };
 
         let slowest = self
@@ -387,88 +292,65 @@ impl<'a> Words<'a> {
             .unwrap_or_default()
             .max(PATIENT_READ_TIMEOUT);
         let max_checks = self.cur.profile.max_checks;
+        let loss = measured_timeout
+            .and(self.host)
+            .map(|h| h.stats.loss)
+            .filter(|loss| *loss > 0.0);
 
-        let mut remediation = Vec::new();
-        remediation.push(match interruption {
-            Some(i) => format!(
-                "Allow-list the scanner's address in the IPS or firewall in front of {}: it \
-                 answered {}, then went silent at {:.0} while the scan sent {} probes/s.",
-                self.r.host,
-                count(i.answered_before, "probe"),
-                i.at,
-                rate(i.rate)
-            ),
-            None => format!(
-                "Allow-list the scanner's address in the IPS or firewall in front of {}.",
-                self.r.host
-            ),
-        });
-        remediation.push(match slowest {
-            Some(r) => format!(
-                "Lower --max-rate below the rate at which answers stopped ({} probes/s): \
-                 --max-rate {}.",
-                rate(r),
-                rate(max_rate)
-            ),
-            None => format!("Lower --max-rate: --max-rate {}.", rate(max_rate)),
-        });
-        remediation.push(format!(
-            "Lower --max-checks (this run allowed {} probes in flight): --max-checks {}.",
-            thousands(max_checks as u64),
-            (max_checks / 4).max(1)
-        ));
-        let loss = self
-            .host
-            .filter(|h| h.stats.loss > 0.0)
-            .map(|h| format!(", and lost {} of its probes", percent(h.stats.loss)))
-            .unwrap_or_default();
-        remediation.push(match measured_timeout {
-            Some(d) => format!(
-                "Raise --read-timeout (the scan waited {} per probe{loss}): --read-timeout {}.",
-                duration(d),
-                duration(read_timeout)
-            ),
-            None => format!(
-                "Raise --read-timeout: --read-timeout {}.",
-                duration(read_timeout)
-            ),
-        });
-        let knobs = vec![
-            format!("--max-rate {}", rate(max_rate)),
-            format!("--read-timeout {}", duration(read_timeout)),
+        let remediation = vec![
+            Remediation::AllowListScanner {
+                host: self.r.host,
+                silence: interruption.map(|i| Silence {
+                    answered_before: i.answered_before,
+                    at: i.at,
+                    rate: i.rate,
+                }),
+            },
+            Remediation::LowerMaxRate {
+                stopped_at: slowest,
+                to: max_rate,
+            },
+            Remediation::LowerMaxChecks {
+                allowed: max_checks,
+                to: (max_checks / 4).max(1),
+            },
+            Remediation::RaiseReadTimeout {
+                waited: measured_timeout,
+                loss,
+                to: read_timeout,
+            },
         ];
-        (summary, remediation, knobs)
+        Advice {
+            summary: Summary::ScanInterrupted {
+                previous_run: self.r.evidence.previous_run,
+                open_now: self.counts.open > 0,
+                scan_reason: self.r.evidence.scan_reason,
+                cause,
+            },
+            remediation,
+            knobs: Knobs {
+                max_rate: Some(max_rate),
+                read_timeout: Some(read_timeout),
+                service_detect: false,
+            },
+        }
     }
 
-    fn flapping(&self) -> Words3 {
-        let mut rest = Vec::new();
-        if self.counts.closed > 0 {
-            rest.push(format!("refused {}", self.counts.closed));
+    fn flapping(&self) -> Advice {
+        Advice {
+            summary: Summary::Flapping {
+                answered: self.counts.open,
+                refused: self.counts.closed,
+                ignored: self.counts.silent,
+                probes: self.total,
+            },
+            remediation: vec![
+                Remediation::CheckServiceHealth { port: self.r.port },
+                Remediation::CheckBalancerMembers,
+                Remediation::RecheckLater,
+            ],
+            knobs: Knobs::default(),
         }
-        if self.counts.silent > 0 {
-            rest.push(format!("ignored {}", self.counts.silent));
-        }
-        let summary = format!(
-            "Port {} on {} answered {} and {}: the service is unstable.",
-            self.port,
-            self.who,
-            self.of_total(self.counts.open),
-            rest.join(" and ")
-        );
-        let remediation = vec![
-            format!(
-                "Check the health of the service on port {}: restarts and crashes (`systemctl \
-                 status`, `journalctl`), resource and connection limits (listen backlog, maximum \
-                 connections).",
-                self.r.port
-            ),
-            "If a load balancer or several backends serve this port, check their members: one \
-             unhealthy member makes answers alternate."
-                .to_owned(),
-            "Re-check later: flapping that persists across runs means some clients fail."
-                .to_owned(),
-        ];
-        (summary, remediation, Vec::new())
     }
 }
 
@@ -481,9 +363,9 @@ fn new_open_finding(
     ctx: &FindingContext,
 ) -> Finding {
     let then = match before {
-        Some((state, reason)) => format!("it was {state} ({reason})"),
-        None if prev.host(host.address).is_none() => "the host was not in that run".to_owned(),
-        None => "the port was not decided then".to_owned(),
+        Some((state, reason)) => Before::Was { state, reason },
+        None if prev.host(host.address).is_none() => Before::HostNotInRun,
+        None => Before::Undecided,
     };
     let port = open.port;
     Finding {
@@ -497,29 +379,26 @@ fn new_open_finding(
         previous_state: before.map(|(state, _)| state),
         current_state: Some(PortState::Open),
         verdict: None,
-        summary: format!(
-            "Port {port}/{} on {} is open and was not open in run {}: {then}.",
-            open.protocol,
-            who(host.address, host.hostname.as_deref()),
-            prev.id
-        ),
-        evidence: json!({
-            "previous_run": prev.id,
-            "previous_state": before.map(|(state, _)| state),
-            "previous_reason": before.map(|(_, reason)| reason),
-            "reason": open.reason,
-            "rtt_us": open.rtt.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-            "attempts": open.attempts,
+        summary: Summary::NewOpenPort {
+            previous_run: prev.id,
+            before: then,
+        },
+        evidence: Evidence::NewOpenPort(NewOpenPortEvidence {
+            attempts: open.attempts,
+            previous_reason: before.map(|(_, reason)| reason),
+            previous_run: prev.id,
+            previous_state: before.map(|(state, _)| state),
+            reason: open.reason,
+            rtt: open.rtt,
         }),
         remediation: vec![
-            "Confirm this service should be exposed; if not, stop it or filter the port."
-                .to_owned(),
-            format!(
-                "Identify what listens on {}: `ss -ltnp 'sport = :{port}'` on the host.",
-                host.address
-            ),
+            Remediation::ConfirmExposure,
+            Remediation::IdentifyListener {
+                host: host.address,
+                port,
+            },
         ],
-        verify: verify_command(host.address, port, &[], ctx),
+        verify: verify_command(host.address, port, Knobs::default(), ctx),
         created_at: ctx.now,
     }
 }
@@ -530,8 +409,8 @@ mod tests {
     use std::time::Duration;
 
     use picket_model::{
-        HostStats, Interference, ProbeRecord, RecheckEvidence, RunId, RunStatus, ScanProfile,
-        Targets,
+        HostStats, Interference, InterferenceDetail, ProbeRecord, RecheckEvidence, RunId,
+        RunStatus, ScanProfile, Targets,
     };
 
     use super::*;
@@ -638,12 +517,22 @@ mod tests {
         );
         assert_eq!(
             f.summary,
-            "Port 8443/tcp on 192.0.2.20 was open in run 6 and is now filtered: a filter answered \
-             2 of 3 re-check probes with ICMP admin-prohibited and 1 of 3 re-check probes went \
-             unanswered while the host answers on port 22."
+            Summary::Filtered {
+                previous_run: RunId(6),
+                admin_prohibited: 2,
+                silent: 1,
+                probes: 3,
+                alive_ports: vec![22],
+                reset_seen: false,
+            }
         );
-        assert!(f.remediation[0].starts_with(
-            "A firewall or security group now rejects (ICMP admin-prohibited) port 8443"
+        assert!(matches!(
+            f.remediation[0],
+            Remediation::ReviewFirewall {
+                port: 8443,
+                admin_prohibited: true,
+                ..
+            }
         ));
         assert_eq!(f.current_state, Some(PortState::Filtered));
     }
@@ -657,8 +546,14 @@ mod tests {
             &[NoResponse],
             vec![],
         );
-        assert!(one(&cur, r).summary.ends_with(
-            "2 of 3 re-check probes went unanswered while the host answered one probe with a reset."
+        assert!(matches!(
+            one(&cur, r).summary,
+            Summary::Filtered {
+                silent: 2,
+                reset_seen: true,
+                ref alive_ports,
+                ..
+            } if alive_ports.is_empty()
         ));
     }
 
@@ -671,8 +566,12 @@ mod tests {
         );
         assert_eq!(
             routed.summary,
-            "192.0.2.20 is down: a router answered the re-check with host-unreach; port 8443/tcp \
-             was open on it in run 6."
+            Summary::HostDown {
+                previous_run: RunId(6),
+                cause: DownCause::RouterAnswered {
+                    reason: HostUnreach
+                },
+            }
         );
         assert_eq!(routed.remediation.len(), 3);
 
@@ -683,11 +582,23 @@ mod tests {
         );
         assert_eq!(
             silent.summary,
-            "192.0.2.20 is down: neither the scan nor 4 re-check probes got an answer from it; \
-             port 8443/tcp was open on it in run 6."
+            Summary::HostDown {
+                previous_run: RunId(6),
+                cause: DownCause::NoAnswer { probes: 4 },
+            }
         );
         assert_eq!(silent.remediation.len(), 2, "no router to blame");
-        assert_eq!(silent.verify, "picket scan 192.0.2.20 -p 8443");
+        assert_eq!(
+            silent.verify,
+            Verify::Scan {
+                host: IpAddr::from(HOST),
+                port: 8443,
+                max_rate: None,
+                read_timeout: None,
+                db: None,
+                service_detect: false,
+            }
+        );
     }
 
     #[test]
@@ -698,7 +609,7 @@ mod tests {
         );
         let lossy = Interference {
             kind: InterferenceKind::RateLimited,
-            detail: "lost".to_owned(),
+            detail: InterferenceDetail::Written("lost".to_owned()),
         };
         let f = one(
             &cur,
@@ -706,23 +617,39 @@ mod tests {
         );
         assert_eq!(
             f.summary,
-            "Port 8443/tcp on 192.0.2.20 is open (the re-check got a syn-ack), but the scan \
-             reported it filtered (no-response) because the scan lost 31% of its probes to the \
-             host: the scan was disturbed, not the port."
+            Summary::ScanInterrupted {
+                previous_run: RunId(6),
+                open_now: true,
+                scan_reason: Some(NoResponse),
+                cause: InterruptCause::LostProbes { loss: 0.31 },
+            }
         );
         assert_eq!(
             f.remediation[1..],
             [
-                "Lower --max-rate: --max-rate 150.",
-                "Lower --max-checks (this run allowed 4,096 probes in flight): --max-checks 1024.",
-                "Raise --read-timeout (the scan waited 1200ms per probe, and lost 31% of its \
-                 probes): --read-timeout 3s.",
+                Remediation::LowerMaxRate {
+                    stopped_at: None,
+                    to: 150.0
+                },
+                Remediation::LowerMaxChecks {
+                    allowed: 4096,
+                    to: 1024
+                },
+                Remediation::RaiseReadTimeout {
+                    waited: Some(Duration::from_millis(1200)),
+                    loss: Some(0.31),
+                    to: Duration::from_secs(3),
+                },
             ]
         );
-        assert_eq!(
+        assert!(matches!(
             f.verify,
-            "picket scan 192.0.2.20 -p 8443 --max-rate 150 --read-timeout 3s"
-        );
+            Verify::Scan {
+                max_rate: Some(150.0),
+                read_timeout: Some(t),
+                ..
+            } if t == Duration::from_secs(3)
+        ));
     }
 
     #[test]
@@ -732,7 +659,7 @@ mod tests {
         let cur = run(h, None);
         let lost = Interference {
             kind: InterferenceKind::LivenessLost,
-            detail: "lost".to_owned(),
+            detail: InterferenceDetail::Written("lost".to_owned()),
         };
         let f = one(
             &cur,
@@ -743,14 +670,22 @@ mod tests {
                 vec![lost],
             ),
         );
-        assert!(f.summary.contains(
-            "could not be checked because the host answered earlier in the run and answers \
-             nothing now"
+        assert!(matches!(
+            f.summary,
+            Summary::ScanInterrupted {
+                open_now: false,
+                cause: InterruptCause::StoppedAnswering,
+                ..
+            }
         ));
-        assert_eq!(
+        assert!(matches!(
             f.verify,
-            "picket scan 192.0.2.20 -p 8443 --max-rate 50 --read-timeout 6s"
-        );
+            Verify::Scan {
+                max_rate: Some(50.0),
+                read_timeout: Some(t),
+                ..
+            } if t == Duration::from_secs(6)
+        ));
     }
 
     #[test]
@@ -767,8 +702,12 @@ mod tests {
         );
         assert_eq!(
             f.summary,
-            "Port 8443/tcp on 192.0.2.20 answered 2 of 6 re-check probes and refused 1 and \
-             ignored 3: the service is unstable."
+            Summary::Flapping {
+                answered: 2,
+                refused: 1,
+                ignored: 3,
+                probes: 6
+            }
         );
         assert_eq!(f.current_state, None);
     }

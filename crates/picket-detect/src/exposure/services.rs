@@ -10,11 +10,11 @@
 use std::net::IpAddr;
 
 use picket_model::{
-    Confidence, Finding, FindingKind, PortState, Protocol, RunId, ServiceInfo, ServiceVuln,
-    VulnMatch, VulnerableServiceEvidence,
+    Confidence, Evidence, Finding, FindingKind, PortState, Protocol, Remediation, RunId,
+    ServiceInfo, ServiceVuln, Summary, VulnMatch, VulnerableServiceEvidence,
 };
 
-use super::findings::{FindingContext, verify_command};
+use super::findings::{FindingContext, Knobs, verify_command};
 
 /// A detected service and the vulnerabilities that matched its version.
 #[derive(Debug, Clone)]
@@ -64,74 +64,48 @@ fn finding(run: RunId, s: &DetectedService, ctx: &FindingContext) -> Finding {
     });
     vulns.dedup_by(|a, b| a.id == b.id);
 
-    let name = service_name(s.service);
-    let worst = &vulns[0];
-    let worst_score = worst
-        .cvss
-        .as_ref()
-        .map(|c| format!(", CVSS {:.1}", c.base_score))
-        .unwrap_or_default();
-    let kev_count = vulns.iter().filter(|v| v.kev.is_some()).count();
-    let kev_words = match kev_count {
-        0 => String::new(),
-        1 => "; 1 is in CISA's Known Exploited Vulnerabilities catalog".to_owned(),
-        n => format!("; {n} are in CISA's Known Exploited Vulnerabilities catalog"),
+    let kev: Vec<String> = vulns
+        .iter()
+        .filter(|v| v.kev.is_some())
+        .map(|v| v.id.clone())
+        .collect();
+    let summary = Summary::VulnerableService {
+        service: service_name(s.service),
+        vulns: vulns.len(),
+        worst: vulns[0].id.clone(),
+        worst_cvss: vulns[0].cvss.as_ref().map(|c| c.base_score),
+        kev: kev.len(),
+        version_based: vulns.iter().all(|v| v.backport_possible),
     };
-    let certainty = if vulns.iter().all(|v| v.backport_possible) {
-        " (version-based: the distribution may have backported fixes)"
-    } else {
-        ""
-    };
-    let summary = format!(
-        "{name} on {} matches {} known {} (worst: {}{worst_score}){kev_words}{certainty}.",
-        endpoint(s.host, s.port),
-        vulns.len(),
-        if vulns.len() == 1 {
-            "vulnerability"
-        } else {
-            "vulnerabilities"
-        },
-        worst.id,
-    );
 
     let mut remediation = Vec::new();
-    if kev_count > 0 {
-        let ids: Vec<&str> = vulns
-            .iter()
-            .filter(|v| v.kev.is_some())
-            .map(|v| v.id.as_str())
-            .collect();
-        remediation.push(format!(
-            "Patch first: {} {} exploited in the wild (CISA KEV); until patched, restrict who can reach port {} (firewall, allow-list).",
-            ids.join(", "),
-            if ids.len() == 1 { "is" } else { "are" },
-            s.port
-        ));
+    if !kev.is_empty() {
+        remediation.push(Remediation::PatchExploitedFirst {
+            ids: kev,
+            port: s.port,
+        });
     }
-    let product = s.service.product.as_deref().unwrap_or(&s.service.name);
-    match upgrade_target(&vulns) {
-        Some(version) => remediation.push(format!(
-            "Upgrade {product} to {version} or later, which is outside every matched range."
-        )),
-        None => remediation.push(format!(
-            "Upgrade {product} to a release that the advisories no longer list as affected."
-        )),
+    remediation.push(Remediation::Upgrade {
+        product: s
+            .service
+            .product
+            .clone()
+            .unwrap_or_else(|| s.service.name.clone()),
+        to: upgrade_target(&vulns),
+    });
+    if let Some(package) = &s.service.package
+        && let Some(first) = vulns.iter().find(|v| v.backport_possible)
+    {
+        remediation.push(Remediation::CheckDistributionPackage {
+            package: package.name.clone(),
+            version: package.version.clone(),
+            cve: first.id.clone(),
+        });
     }
-    if let Some(package) = &s.service.package {
-        let ids: Vec<&str> = vulns
-            .iter()
-            .filter(|v| v.backport_possible)
-            .map(|v| v.id.as_str())
-            .collect();
-        if !ids.is_empty() {
-            remediation.push(format!(
-                "The service runs the distribution package {} {}: distributions backport fixes without changing the upstream version, so check each CVE in the distribution's security tracker (for Debian: https://security-tracker.debian.org/tracker/{}) and update the package with the distribution's tools (apt-get install --only-upgrade ...) rather than upgrading upstream.",
-                package.name,
-                package.version,
-                ids[0]
-            ));
-        }
-    }
+    let knobs = Knobs {
+        service_detect: true,
+        ..Knobs::default()
+    };
     Finding {
         id: None,
         run_id: run,
@@ -144,16 +118,12 @@ fn finding(run: RunId, s: &DetectedService, ctx: &FindingContext) -> Finding {
         current_state: Some(PortState::Open),
         verdict: None,
         summary,
-        evidence: serde_json::to_value(VulnerableServiceEvidence {
+        evidence: Evidence::VulnerableService(Box::new(VulnerableServiceEvidence {
             service: s.service.clone(),
             vulns,
-        })
-        .unwrap_or(serde_json::Value::Null),
+        })),
         remediation,
-        verify: format!(
-            "{} --service-detect",
-            verify_command(s.host, s.port, &[], ctx)
-        ),
+        verify: verify_command(s.host, s.port, knobs, ctx),
         created_at: ctx.now,
     }
 }
@@ -164,10 +134,6 @@ fn service_name(s: &ServiceInfo) -> String {
         (Some(p), None) => p.clone(),
         _ => s.name.clone(),
     }
-}
-
-fn endpoint(host: IpAddr, port: u16) -> String {
-    std::net::SocketAddr::new(host, port).to_string()
 }
 
 /// The upper bound of the range a match names, when it is exclusive (`< 9.8`): the first
@@ -278,27 +244,42 @@ mod tests {
         }];
         let f = vulnerable_service_findings(RunId(3), &services, &ctx()).remove(0);
         assert_eq!(f.kind, FindingKind::VulnerableService);
-        assert!(
-            f.summary.contains("worst: CVE-2023-38408, CVSS 9.8"),
-            "{}",
-            f.summary
+        assert_eq!(
+            f.summary,
+            Summary::VulnerableService {
+                service: "OpenSSH 9.2p1".into(),
+                vulns: 2,
+                worst: "CVE-2023-38408".into(),
+                worst_cvss: Some(9.8),
+                kev: 0,
+                version_based: true,
+            }
         );
-        assert!(f.summary.contains("version-based"), "{}", f.summary);
-        assert!(
-            f.remediation
-                .iter()
-                .any(|r| r.contains("Upgrade OpenSSH to 9.8 or later")),
-            "{:?}",
-            f.remediation
+        assert_eq!(
+            f.remediation,
+            [
+                Remediation::Upgrade {
+                    product: "OpenSSH".into(),
+                    to: Some("9.8".into())
+                },
+                Remediation::CheckDistributionPackage {
+                    package: "openssh".into(),
+                    version: "1:9.2p1-2+deb12u3".into(),
+                    cve: "CVE-2023-38408".into()
+                }
+            ]
         );
-        assert!(
-            f.remediation
-                .iter()
-                .any(|r| r.contains("security-tracker.debian.org"))
-        );
-        let e: VulnerableServiceEvidence = serde_json::from_value(f.evidence).unwrap();
+        let Evidence::VulnerableService(e) = &f.evidence else {
+            panic!("{:?}", f.evidence)
+        };
         assert!(e.vulns.iter().all(|v| v.backport_possible));
-        assert!(f.verify.ends_with("--service-detect"));
+        assert!(matches!(
+            f.verify,
+            picket_model::Verify::Scan {
+                service_detect: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -327,6 +308,12 @@ mod tests {
         ];
         let found = vulnerable_service_findings(RunId(3), &services, &ctx());
         assert_eq!(found.len(), 1);
-        assert!(!found[0].summary.contains("version-based"));
+        assert!(matches!(
+            found[0].summary,
+            Summary::VulnerableService {
+                version_based: false,
+                ..
+            }
+        ));
     }
 }

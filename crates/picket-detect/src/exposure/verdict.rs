@@ -27,12 +27,11 @@
 use std::time::Duration;
 
 use picket_model::{
-    HostReason, HostResult, HostState, Interference, InterferenceKind, Interruption, ProbeRecord,
-    Protocol, Reason, Recheck, RecheckEvidence, RunId, Verdict,
+    HostReason, HostResult, HostState, Interference, InterferenceDetail, InterferenceKind,
+    Interruption, ProbeRecord, Protocol, Reason, Recheck, RecheckEvidence, RunId, Verdict,
 };
 
 use super::Suspect;
-use crate::words::{count, duration, percent, port_list, rate, thousands};
 
 /// Everything the verdict on one suspect port is drawn from.
 #[derive(Debug, Clone, Copy)]
@@ -243,85 +242,41 @@ pub fn recheck(
 }
 
 fn went_silent(i: &Interruption) -> Interference {
-    let canary = i
-        .canary_port
-        .map(|p| format!("; port {p}, which had answered, stayed silent"))
-        .unwrap_or_default();
-    let after = if i.resumed {
-        format!(
-            "it answered again after the engine paused {} and slowed down",
-            duration(i.paused)
-        )
-    } else {
-        format!(
-            "it did not answer again after a pause of {}",
-            duration(i.paused)
-        )
-    };
     Interference {
         kind: InterferenceKind::HostWentSilent,
-        detail: format!(
-            "host answered {}, then {} consecutive probes went unanswered at {:.0} while the scan \
-             sent {} probes/s{canary}; {after}",
-            count(i.answered_before, "probe"),
-            thousands(i.silent_probes),
-            i.at,
-            rate(i.rate),
-        ),
+        detail: InterferenceDetail::WentSilent(i.clone()),
     }
 }
 
 fn lossy(input: &RecheckInput, host: &HostResult) -> Interference {
     let port = input.suspect.port;
-    let attempts = host
-        .ports
-        .iter()
-        .find(|o| o.port == port)
-        .map(|o| format!(" after {}", count(u64::from(o.attempts), "attempt")))
-        .unwrap_or_default();
     Interference {
         kind: InterferenceKind::RateLimited,
-        detail: format!(
-            "the scan lost {} of its probes to this host (probes whose port answered a later \
-             retry) and gave port {port} up as no-response{attempts}",
-            percent(host.stats.loss),
-        ),
+        detail: InterferenceDetail::LostProbes {
+            loss: host.stats.loss,
+            port,
+            attempts: host
+                .ports
+                .iter()
+                .find(|o| o.port == port)
+                .map(|o| o.attempts),
+        },
     }
 }
 
 fn liveness_lost(input: &RecheckInput, host: &HostResult) -> Interference {
-    let before = if host.stats.answers > 0 {
-        format!(
-            "the host answered {} during the scan",
-            count(host.stats.answers, "probe")
-        )
-    } else {
-        "the host answered during the scan".to_owned()
-    };
-    let port = input.suspect.port;
-    let own = format!(
-        "{} of port {port}",
-        count(input.probes.len() as u64, "probe")
-    );
-    let detail = if input.liveness.is_empty() {
-        format!(
-            "{before}, but none of the re-check's {own} got an answer, and no other port was \
-             known to answer"
-        )
-    } else {
-        let mut ports: Vec<u16> = input.liveness.iter().map(|p| p.port).collect();
-        ports.sort_unstable();
-        ports.dedup();
-        format!(
-            "{before}, but none of the re-check's {own} and {} of port{} {} got an answer",
-            count(input.liveness.len() as u64, "probe"),
-            if ports.len() == 1 { "" } else { "s" },
-            port_list(&ports),
-        )
-    };
+    let mut ports: Vec<u16> = input.liveness.iter().map(|p| p.port).collect();
+    ports.sort_unstable();
+    ports.dedup();
     Interference {
         kind: InterferenceKind::LivenessLost,
-        detail,
+        detail: InterferenceDetail::LivenessLost {
+            answers: host.stats.answers,
+            port: input.suspect.port,
+            probes: input.probes.len(),
+            liveness_probes: input.liveness.len(),
+            liveness_ports: ports,
+        },
     }
 }
 
@@ -503,12 +458,7 @@ mod tests {
         let (v, i) = judge(None, Some(&host), &[SynAck, SynAck], &[SynAck]);
         assert_eq!(v, Verdict::ScanInterrupted);
         assert_eq!(kinds(&i), vec![InterferenceKind::HostWentSilent]);
-        assert_eq!(
-            i[0].detail,
-            "host answered 1,204 probes, then 96 consecutive probes went unanswered at \
-             2026-05-01T14:02:11Z while the scan sent 850 probes/s; port 80, which had answered, \
-             stayed silent; it did not answer again after a pause of 30s"
-        );
+        assert_eq!(i[0].detail, InterferenceDetail::WentSilent(interruption()));
     }
 
     #[test]
@@ -520,8 +470,11 @@ mod tests {
         assert_eq!(kinds(&i), vec![InterferenceKind::RateLimited]);
         assert_eq!(
             i[0].detail,
-            "the scan lost 27% of its probes to this host (probes whose port answered a later \
-             retry) and gave port 22 up as no-response after 3 attempts"
+            InterferenceDetail::LostProbes {
+                loss: 0.27,
+                port: 22,
+                attempts: Some(3)
+            }
         );
     }
 
@@ -605,9 +558,8 @@ mod tests {
         assert_eq!(v, Verdict::Filtered);
         assert_eq!(kinds(&i), vec![InterferenceKind::HostWentSilent]);
         assert!(
-            i[0].detail
-                .ends_with("it answered again after the engine paused 30s and slowed down"),
-            "{}",
+            matches!(&i[0].detail, InterferenceDetail::WentSilent(i) if i.resumed),
+            "{:?}",
             i[0].detail
         );
     }
@@ -663,8 +615,13 @@ mod tests {
         assert_eq!(kinds(&i), vec![InterferenceKind::LivenessLost]);
         assert_eq!(
             i[0].detail,
-            "the host answered 1,204 probes during the scan, but none of the re-check's 4 probes \
-             of port 22 and 2 probes of port 80 got an answer"
+            InterferenceDetail::LivenessLost {
+                answers: 1204,
+                port: 22,
+                probes: 4,
+                liveness_probes: 2,
+                liveness_ports: vec![80]
+            }
         );
     }
 
@@ -674,11 +631,15 @@ mod tests {
         host.stats.answers = 0;
         let (v, i) = judge(Some(NoResponse), Some(&host), &[NoResponse], &[]);
         assert_eq!(v, Verdict::ScanInterrupted);
-        assert_eq!(
-            i[0].detail,
-            "the host answered during the scan, but none of the re-check's 1 probe of port 22 got \
-             an answer, and no other port was known to answer"
-        );
+        assert!(matches!(
+            &i[0].detail,
+            InterferenceDetail::LivenessLost {
+                probes: 1,
+                port: 22,
+                liveness_probes: 0,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -18,39 +18,41 @@
 //! The 10 KB line comes from Lacework's investigation guide for bad-client alerts ("determine if
 //! meaningful data has been transferred - over 10 KB per connection").
 
-use picket_model::{Alert, Confidence, CvssSeverity, Severity};
-
-use crate::words::{count, list, thousands};
+use picket_model::{Alert, Confidence, CvssSeverity, Severity, SeverityBands, SeverityReason};
 
 /// The bytes (both ways) above which one connection counts as a meaningful transfer.
 pub const MEANINGFUL_TRANSFER_BYTES: u64 = 10_000;
 
-/// Points at and above which each severity starts.
-const LOW_FROM: i32 = 2;
-const MEDIUM_FROM: i32 = 3;
-const HIGH_FROM: i32 = 5;
-const CRITICAL_FROM: i32 = 8;
+/// The most points the feeds listing a client give.
+const FEED_CAP: i32 = 3;
 
-/// The severity of an alert as it stands, and one sentence per step of the scoring.
+/// Points at and above which each severity starts.
+const BANDS: SeverityBands = SeverityBands {
+    low: 2,
+    medium: 3,
+    high: 5,
+    critical: 8,
+};
+
+/// The severity of an alert as it stands, and one reason per step of the scoring.
 ///
 /// A pure function of the alert's intel, vulnerabilities and counts: recomputed on every update,
 /// so an alert that was only attempted rises when a connection gets through.
-pub fn assess(alert: &Alert) -> (Severity, Vec<String>) {
+pub fn assess(alert: &Alert) -> (Severity, Vec<SeverityReason>) {
     let mut reasons = Vec::with_capacity(7);
     let mut points: i32 = 0;
 
-    let mut feeds: Vec<&str> = alert.intel.iter().map(|h| h.feed.as_str()).collect();
+    let mut feeds: Vec<String> = alert.intel.iter().map(|h| h.feed.clone()).collect();
     feeds.sort_unstable();
     feeds.dedup();
-    let feed_points = feeds.len().min(3) as i32;
+    let feed_points = (feeds.len() as i32).min(FEED_CAP);
     points += feed_points;
-    let cap = if feeds.len() > 3 { " (at most 3)" } else { "" };
-    reasons.push(format!(
-        "{} is listed by {} ({}): +{feed_points}{cap}.",
-        alert.client,
-        count(feeds.len() as u64, "feed"),
-        list(&feeds),
-    ));
+    reasons.push(SeverityReason::Feeds {
+        client: alert.client,
+        feeds,
+        points: feed_points,
+        cap: FEED_CAP,
+    });
 
     let worst = alert
         .vulns
@@ -67,35 +69,32 @@ pub fn assess(alert: &Alert) -> (Severity, Vec<String>) {
                 CvssSeverity::Low | CvssSeverity::None => 0,
             };
             points += p;
-            reasons.push(format!(
-                "The most severe vulnerability, {}, has CVSS {} base score {:.1} ({band}): +{p}.",
-                v.id, cvss.version, cvss.base_score
-            ));
+            reasons.push(SeverityReason::WorstCvss {
+                id: v.id.clone(),
+                version: cvss.version,
+                score: cvss.base_score,
+                band,
+                points: p,
+            });
         }
-        None => reasons.push(format!(
-            "None of the {} has a CVSS score: +0.",
-            count(alert.vulns.len() as u64, "vulnerability")
-        )),
+        None => reasons.push(SeverityReason::NoCvss {
+            vulns: alert.vulns.len(),
+            points: 0,
+        }),
     }
 
-    let kev: Vec<&str> = alert
+    let kev: Vec<String> = alert
         .vulns
         .iter()
         .filter(|v| v.kev)
-        .map(|v| v.id.as_str())
+        .map(|v| v.id.clone())
         .collect();
-    if kev.is_empty() {
-        reasons.push(
-            "No vulnerability is in CISA's Known Exploited Vulnerabilities catalog: +0.".into(),
-        );
-    } else {
-        points += 2;
-        let verb = if kev.len() == 1 { "is" } else { "are" };
-        reasons.push(format!(
-            "{} {verb} in CISA's Known Exploited Vulnerabilities catalog (exploited in the wild): +2.",
-            list(&kev)
-        ));
-    }
+    let kev_points = if kev.is_empty() { 0 } else { 2 };
+    points += kev_points;
+    reasons.push(SeverityReason::Kev {
+        ids: kev,
+        points: kev_points,
+    });
 
     if !alert.vulns.is_empty()
         && alert
@@ -104,61 +103,50 @@ pub fn assess(alert: &Alert) -> (Severity, Vec<String>) {
             .all(|v| v.confidence == Confidence::ProductOnly)
     {
         points -= 1;
-        reasons.push(format!(
-            "Every match is by product name only ({} version unknown), so the flaws may be fixed: -1.",
-            alert.application.product
-        ));
+        reasons.push(SeverityReason::ProductOnly {
+            product: alert.application.product.clone(),
+            points: -1,
+        });
     }
 
-    let how_many = match (alert.connections, alert.established) {
-        (1, 1) => "The one connection was established".to_owned(),
-        (1, _) => "The one connection was not established".to_owned(),
-        (n, 0) => format!("None of the {} connections was established", thousands(n)),
-        (n, e) => format!(
-            "{} of {} connections were established",
-            thousands(e),
-            thousands(n)
-        ),
-    };
-    if alert.established > 0 {
-        points += 2;
-        reasons.push(format!("{how_many} (the server answered): +2."));
-    } else {
-        reasons.push(format!("{how_many} (attempted or refused only): +0."));
-    }
+    let established_points = if alert.established > 0 { 2 } else { 0 };
+    points += established_points;
+    reasons.push(SeverityReason::Connections {
+        connections: alert.connections,
+        established: alert.established,
+        points: established_points,
+    });
 
     let largest = alert.max_bytes_per_connection;
-    if largest > MEANINGFUL_TRANSFER_BYTES {
-        points += 2;
-        reasons.push(format!(
-            "One connection carried {} bytes, more than the 10 KB that counts as a meaningful transfer: +2.",
-            thousands(largest)
-        ));
+    let transfer_points = if largest > MEANINGFUL_TRANSFER_BYTES {
+        2
     } else {
-        reasons.push(format!(
-            "No connection carried more than 10 KB (the largest: {} bytes): +0.",
-            thousands(largest)
-        ));
-    }
+        0
+    };
+    points += transfer_points;
+    reasons.push(SeverityReason::Transfer {
+        largest,
+        threshold: MEANINGFUL_TRANSFER_BYTES,
+        points: transfer_points,
+    });
 
     let severity = severity_of(points);
-    reasons.push(format!(
-        "Score {points}: {severity} (info up to {}, low {LOW_FROM}, medium {MEDIUM_FROM}-{}, high {HIGH_FROM}-{}, critical {CRITICAL_FROM} and more).",
-        LOW_FROM - 1,
-        HIGH_FROM - 1,
-        CRITICAL_FROM - 1,
-    ));
+    reasons.push(SeverityReason::Score {
+        points,
+        severity,
+        bands: BANDS,
+    });
     (severity, reasons)
 }
 
 fn severity_of(points: i32) -> Severity {
-    if points >= CRITICAL_FROM {
+    if points >= BANDS.critical {
         Severity::Critical
-    } else if points >= HIGH_FROM {
+    } else if points >= BANDS.high {
         Severity::High
-    } else if points >= MEDIUM_FROM {
+    } else if points >= BANDS.medium {
         Severity::Medium
-    } else if points >= LOW_FROM {
+    } else if points >= BANDS.low {
         Severity::Low
     } else {
         Severity::Info
@@ -181,21 +169,43 @@ mod tests {
         let (s, reasons) = assess(&a);
         assert_eq!(s, Severity::Info);
         assert_eq!(reasons.len(), 6);
-        assert!(
-            reasons[0].contains("listed by 1 feed (ipsum): +1"),
-            "{reasons:?}"
+        assert_eq!(
+            reasons[0],
+            SeverityReason::Feeds {
+                client: a.client,
+                feeds: vec!["ipsum".into()],
+                points: 1,
+                cap: 3
+            }
         );
-        assert!(reasons[1].contains("has a CVSS score: +0"), "{reasons:?}");
-        assert!(reasons[5].starts_with("Score 1: info"), "{reasons:?}");
-        assert!(
-            reasons[3].starts_with("The one connection was not established"),
-            "{reasons:?}"
+        assert_eq!(
+            reasons[1],
+            SeverityReason::NoCvss {
+                vulns: 1,
+                points: 0
+            }
+        );
+        assert_eq!(
+            reasons[5],
+            SeverityReason::Score {
+                points: 1,
+                severity: Severity::Info,
+                bands: BANDS
+            }
+        );
+        assert_eq!(
+            reasons[3],
+            SeverityReason::Connections {
+                connections: 1,
+                established: 0,
+                points: 0
+            }
         );
         a.established = 1;
-        assert!(assess(&a).1[3].starts_with("The one connection was established"));
-        a.connections = 3;
-        a.established = 0;
-        assert!(assess(&a).1[3].starts_with("None of the 3 connections was"));
+        assert!(matches!(
+            assess(&a).1[3],
+            SeverityReason::Connections { points: 2, .. }
+        ));
     }
 
     #[test]
@@ -211,7 +221,7 @@ mod tests {
         let (s, reasons) = base(&["a", "b", "c", "d", "e"]);
         assert_eq!(s, Severity::Medium, "capped at +3");
         assert!(
-            reasons[0].contains("5 feeds (a, b, c, d, e): +3 (at most 3)"),
+            matches!(&reasons[0], SeverityReason::Feeds { feeds, points: 3, cap: 3, .. } if feeds.len() == 5),
             "{reasons:?}"
         );
     }
@@ -228,7 +238,11 @@ mod tests {
         let (s, reasons) = with(8.1);
         assert_eq!(s, Severity::Medium);
         assert!(
-            reasons[1].contains("CVE-1, has CVSS 3.1 base score 8.1 (high): +2"),
+            matches!(
+                &reasons[1],
+                SeverityReason::WorstCvss { id, score, band: CvssSeverity::High, points: 2, .. }
+                    if id == "CVE-1" && *score == 8.1
+            ),
             "{reasons:?}"
         );
         assert_eq!(with(9.8).0, Severity::Medium, "1 + 3 = 4 is still medium");
@@ -243,9 +257,12 @@ mod tests {
         a.established = 0;
         let (s, reasons) = assess(&a);
         assert_eq!(s, Severity::Medium, "1 + 1 + 2");
-        assert!(
-            reasons[2].starts_with("CVE-1 and CVE-2 are in CISA's"),
-            "{reasons:?}"
+        assert_eq!(
+            reasons[2],
+            SeverityReason::Kev {
+                ids: vec!["CVE-1".into(), "CVE-2".into()],
+                points: 2
+            }
         );
     }
 
@@ -257,7 +274,12 @@ mod tests {
         a.established = 0;
         let (s, reasons) = assess(&a);
         assert_eq!(s, Severity::Low, "2 + 1 - 1");
-        assert!(reasons.iter().any(|r| r.ends_with("-1.")), "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| matches!(r, SeverityReason::ProductOnly { points: -1, .. })),
+            "{reasons:?}"
+        );
     }
 
     #[test]
@@ -270,9 +292,13 @@ mod tests {
         a.established = 1;
         let (s, reasons) = assess(&a);
         assert_eq!(s, Severity::High);
-        assert!(
-            reasons[3].starts_with("1 of 5 connections were established"),
-            "{reasons:?}"
+        assert_eq!(
+            reasons[3],
+            SeverityReason::Connections {
+                connections: 5,
+                established: 1,
+                points: 2
+            }
         );
         a.max_bytes_per_connection = MEANINGFUL_TRANSFER_BYTES;
         assert_eq!(
@@ -283,7 +309,14 @@ mod tests {
         a.max_bytes_per_connection = 48_213;
         let (s, reasons) = assess(&a);
         assert_eq!(s, Severity::High, "1 + 2 + 2 + 2 = 7");
-        assert!(reasons[4].contains("carried 48,213 bytes"), "{reasons:?}");
+        assert_eq!(
+            reasons[4],
+            SeverityReason::Transfer {
+                largest: 48_213,
+                threshold: MEANINGFUL_TRANSFER_BYTES,
+                points: 2
+            }
+        );
         a.intel.push(intel("firehol_level2"));
         assert_eq!(sev(&a), Severity::Critical);
     }

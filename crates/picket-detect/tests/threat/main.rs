@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use picket_detect::threat::{AlertChange, Inventory, ThreatDetector, ThreatSettings};
-use picket_ingest::{EventReader, HomeNet, Input};
+use picket_ingest::{EventReader, Input};
 use picket_intel::{IntelTable, LoadOptions, load_file};
-use picket_model::{Application, ConnEvent, Indicator, Severity, Timestamp, Transport};
+use picket_model::{
+    Application, ConnEvent, HomeNet, Indicator, Severity, SeverityReason, Timestamp, Transport,
+};
 use picket_vuln::{VulnDb, read_nvd};
 
 fn fixture(name: &str) -> PathBuf {
@@ -98,9 +100,14 @@ fn ipsum_client_logging_in_to_vulnerable_openssh() {
     assert_eq!(lines, [1, 2, 6, 7]);
     assert!(a.sources.iter().all(|s| s.file == "events.ndjson"));
     assert!(
-        a.reasons
-            .iter()
-            .any(|r| r.contains("41,002 bytes, more than the 10 KB")),
+        a.reasons.iter().any(|r| matches!(
+            r,
+            SeverityReason::Transfer {
+                largest: 41_002,
+                points: 2,
+                ..
+            }
+        )),
         "{:?}",
         a.reasons
     );

@@ -5,7 +5,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use picket_ingest::{ConnEvent, ConnOutcome, Direction, EventReader, HomeNet, Input, Stats};
+use picket_ingest::{ConnEvent, ConnOutcome, EventReader, Input, Stats};
+use picket_model::{Direction, HomeNet};
 use serde::Serialize;
 
 use crate::fixed_clock;

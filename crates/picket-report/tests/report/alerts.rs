@@ -9,11 +9,11 @@
 
 use picket_model::{
     Alert, AlertKind, AlertVuln, Application, Confidence, Cvss, CvssSeverity, CvssVersion, Epss,
-    IntelHit, Package, Severity, SourceRef, Transport,
+    IntelHit, Package, Severity, SeverityReason, SourceRef, Transport,
 };
 use picket_report::{
     AlertChangeKind, Format, OCSF_VERSION, OcsfActivity, alert_block, alert_change_ocsf,
-    alert_record, alerts, alerts_ocsf,
+    alert_record, alerts, alerts_ocsf, words,
 };
 
 use crate::fixture::{ip, ts};
@@ -231,7 +231,9 @@ fn alerts_table() {
 fn third_party_text_in_an_alert_cannot_forge_lines_or_send_escapes() {
     let mut a = openssh_alert();
     a.application.product = "ssh\x1b]0;pwned\x07\n2. CRITICAL  forged".into();
-    a.reasons.push("from a report:\nforged reason".into());
+    a.reasons.push(SeverityReason::Written(
+        "from a report:\nforged reason".into(),
+    ));
     let text = render(|out| alerts(out, Format::Table, &[a]));
     assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
     assert!(
@@ -247,16 +249,29 @@ fn third_party_text_in_an_alert_cannot_forge_lines_or_send_escapes() {
 #[test]
 fn alerts_json_round_trips() {
     let all = [openssh_alert(), httpd_alert()];
+    // The JSON carries the reasons as sentences: read back, they are the written words.
+    let printed: Vec<Alert> = all
+        .iter()
+        .cloned()
+        .map(|mut a| {
+            a.reasons = a
+                .reasons
+                .iter()
+                .map(|r| SeverityReason::Written(words::severity_reason(r)))
+                .collect();
+            a
+        })
+        .collect();
     let text = render(|out| alerts(out, Format::Json, &all));
     let back: Vec<Alert> = serde_json::from_str(&text).unwrap();
-    assert_eq!(back, all);
+    assert_eq!(back, printed);
     insta::assert_snapshot!(text);
     let lines = render(|out| alerts(out, Format::Ndjson, &all));
     let back: Vec<Alert> = lines
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(back, all);
+    assert_eq!(back, printed);
 }
 
 #[test]

@@ -9,10 +9,11 @@ use picket_model::{
     Confidence, DetectionMethod, Package, ServiceInfo, ServiceVuln, VulnerableServiceEvidence,
 };
 use picket_model::{
-    ExtraPorts, Finding, FindingKind, HostReason, HostResult, HostState, HostStats, Interference,
-    InterferenceKind, Interruption, Observation, PortChange, PortSet, PortState, ProbeRecord,
-    Protocol, Reason, Recheck, RecheckEvidence, RunDiff, RunId, RunStatus, RunSummary, ScanProfile,
-    ScanRun, Targets, Timestamp, Verdict,
+    Evidence, ExtraPorts, Finding, FindingKind, HostReason, HostResult, HostState, HostStats,
+    Interference, InterferenceDetail, InterferenceKind, Interruption, NewOpenPortEvidence,
+    Observation, PortChange, PortSet, PortState, ProbeRecord, Protocol, Reason, Recheck,
+    RecheckEvidence, Remediation, RunDiff, RunId, RunStatus, RunSummary, ScanProfile, ScanRun,
+    Summary, Targets, Timestamp, Verdict, Verify,
 };
 use serde_json::json;
 
@@ -207,12 +208,13 @@ fn interrupted_recheck() -> Recheck {
             interference: vec![
                 Interference {
                     kind: InterferenceKind::HostWentSilent,
-                    detail: "every port went silent at 12:02:30 after 1,850 answers".to_owned(),
+                    detail: written("every port went silent at 12:02:30 after 1,850 answers"),
                 },
                 Interference {
                     kind: InterferenceKind::LivenessLost,
-                    detail: "ports 22 and 5432 answered during the run and not in the re-check"
-                        .to_owned(),
+                    detail: written(
+                        "ports 22 and 5432 answered during the run and not in the re-check",
+                    ),
                 },
             ],
             recheck_rate: 0.5,
@@ -264,28 +266,51 @@ pub fn scan_run() -> ScanRun {
     }
 }
 
+/// Words stored by an older build: the fixture's findings carry text, as rows written before the
+/// words became typed data do.
+fn written(text: &str) -> InterferenceDetail {
+    InterferenceDetail::Written(text.to_owned())
+}
+
+fn summary(text: &str) -> Summary {
+    Summary::Written(text.to_owned())
+}
+
+fn steps(texts: &[&str]) -> Vec<Remediation> {
+    texts
+        .iter()
+        .map(|t| Remediation::Written((*t).to_owned()))
+        .collect()
+}
+
+fn verify(text: &str) -> Verify {
+    Verify::Written(text.to_owned())
+}
+
 fn recheck_finding(id: i64, recheck: &Recheck, hostname: Option<&str>) -> Finding {
     let (current_state, summary, remediation, verify) = match recheck.verdict {
         Verdict::Closed => (
             Some(PortState::Closed),
-            "Port 443 was open in run 41 and now answers with a reset: the service stopped."
-                .to_owned(),
-            vec![
-                "If the service on port 443 was retired on purpose, nothing needs doing.".to_owned(),
-                "Otherwise check why it stopped: `ss -ltnp 'sport = :443'` and the service's logs on the host.".to_owned(),
-            ],
-            "picket scan -p 443 192.0.2.10".to_owned(),
+            summary(
+                "Port 443 was open in run 41 and now answers with a reset: the service stopped.",
+            ),
+            steps(&[
+                "If the service on port 443 was retired on purpose, nothing needs doing.",
+                "Otherwise check why it stopped: `ss -ltnp 'sport = :443'` and the service's logs on the host.",
+            ]),
+            verify("picket scan -p 443 192.0.2.10"),
         ),
         _ => (
             None,
-            "The host went silent during the scan: the state of port 3306 is not known from this run."
-                .to_owned(),
-            vec![
-                "Lower max_checks (2,048 in this run), e.g. --max-checks 256, so that the scan does not trip the IPS.".to_owned(),
-                "Or allow-list the scanner's address in the IPS or firewall in front of db.example.org.".to_owned(),
-                "Raise checks_read_timeout if the path is slow (the re-check needed 4 s).".to_owned(),
-            ],
-            "picket scan -p 3306 --max-checks 256 db.example.org".to_owned(),
+            summary(
+                "The host went silent during the scan: the state of port 3306 is not known from this run.",
+            ),
+            steps(&[
+                "Lower max_checks (2,048 in this run), e.g. --max-checks 256, so that the scan does not trip the IPS.",
+                "Or allow-list the scanner's address in the IPS or firewall in front of db.example.org.",
+                "Raise checks_read_timeout if the path is slow (the re-check needed 4 s).",
+            ]),
+            verify("picket scan -p 3306 --max-checks 256 db.example.org"),
         ),
     };
     Finding {
@@ -300,7 +325,7 @@ fn recheck_finding(id: i64, recheck: &Recheck, hostname: Option<&str>) -> Findin
         current_state,
         verdict: Some(recheck.verdict),
         summary,
-        evidence: serde_json::to_value(&recheck.evidence).unwrap(),
+        evidence: Evidence::OpenPortRecheck(recheck.evidence.clone()),
         remediation,
         verify,
         created_at: ts("2026-03-01T12:04:05Z"),
@@ -322,13 +347,20 @@ pub fn findings() -> Vec<Finding> {
             previous_state: Some(PortState::Closed),
             current_state: Some(PortState::Open),
             verdict: None,
-            summary: "Port 8080 is open now; it was closed in run 41.".to_owned(),
-            evidence: json!({"previous_run": 41, "previous_reason": "reset", "reason": "syn-ack", "rtt_us": 1210}),
-            remediation: vec![
-                "Find the listener: `ss -ltnp 'sport = :8080'` on 192.0.2.10.".to_owned(),
-                "If it is not meant to be reachable, stop it or firewall the port.".to_owned(),
-            ],
-            verify: "picket scan -p 8080 192.0.2.10".to_owned(),
+            summary: summary("Port 8080 is open now; it was closed in run 41."),
+            evidence: Evidence::NewOpenPort(NewOpenPortEvidence {
+                attempts: 1,
+                previous_reason: Some(Reason::Reset),
+                previous_run: RunId(41),
+                previous_state: Some(PortState::Closed),
+                reason: Reason::SynAck,
+                rtt: us(1210),
+            }),
+            remediation: steps(&[
+                "Find the listener: `ss -ltnp 'sport = :8080'` on 192.0.2.10.",
+                "If it is not meant to be reachable, stop it or firewall the port.",
+            ]),
+            verify: verify("picket scan -p 8080 192.0.2.10"),
             created_at: ts("2026-03-01T12:04:05Z"),
         },
         Finding {
@@ -342,8 +374,8 @@ pub fn findings() -> Vec<Finding> {
             previous_state: None,
             current_state: Some(PortState::Open),
             verdict: None,
-            summary: "OpenSSH 9.2p1 on 192.0.2.10:22 matches 1 known vulnerability (worst: CVE-2024-6387, CVSS 8.1) (version-based: the distribution may have backported fixes).".to_owned(),
-            evidence: serde_json::to_value(VulnerableServiceEvidence {
+            summary: summary("OpenSSH 9.2p1 on 192.0.2.10:22 matches 1 known vulnerability (worst: CVE-2024-6387, CVSS 8.1) (version-based: the distribution may have backported fixes)."),
+            evidence: Evidence::VulnerableService(Box::new(VulnerableServiceEvidence {
                 service: ssh_service(),
                 vulns: vec![ServiceVuln {
                     id: "CVE-2024-6387".to_owned(),
@@ -358,13 +390,12 @@ pub fn findings() -> Vec<Finding> {
                     why: "cpe:2.3:a:openbsd:openssh:*:*:*:*:*:*:*:* >= 8.6 < 9.8 includes 9.2 update p1".to_owned(),
                     fixed_in: Some("9.8".to_owned()),
                 }],
-            })
-            .unwrap(),
-            remediation: vec![
-                "Upgrade OpenSSH to 9.8 or later, which is outside every matched range.".to_owned(),
-                "The service runs the distribution package openssh 1:9.2p1-2+deb12u3: check the distribution's security tracker.".to_owned(),
-            ],
-            verify: "picket scan 192.0.2.10 -p 22 --service-detect".to_owned(),
+            })),
+            remediation: steps(&[
+                "Upgrade OpenSSH to 9.8 or later, which is outside every matched range.",
+                "The service runs the distribution package openssh 1:9.2p1-2+deb12u3: check the distribution's security tracker.",
+            ]),
+            verify: verify("picket scan 192.0.2.10 -p 22 --service-detect"),
             created_at: ts("2026-03-01T12:04:05Z"),
         },
     ]

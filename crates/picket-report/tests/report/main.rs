@@ -6,3 +6,4 @@ mod fixture;
 mod nmap_tools;
 mod ocsf_schema;
 mod snapshots;
+mod words;

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use picket_model::{
     Alert, AlertKind, AlertVuln, Application, Confidence, Cvss, CvssSeverity, CvssVersion, Epss,
-    FeedFormat, FeedMeta, Indicator, IntelHit, Package, Severity, SourceRef, Suppression,
-    Transport, Vulnerability,
+    FeedFormat, FeedMeta, Indicator, IntelHit, Package, Severity, SeverityReason, SourceRef,
+    Suppression, Transport, Vulnerability,
 };
 use picket_store::{
     AlertFilter, AlertWrite, BlockRecord, FeedSummary, SourceApplications, VulnRecord,
@@ -794,7 +794,14 @@ fn alert(client: &str, port: u16, window_start: i64, severity: Severity) -> Aler
         // Counters are u64: the largest must survive JSON.
         max_bytes_per_connection: u64::MAX,
         severity,
-        reasons: vec!["Listed by 1 feed (ipsum).".into()],
+        // A reason in words, as older builds stored them, and a typed one.
+        reasons: vec![
+            SeverityReason::Written("Listed by 1 feed (ipsum).".into()),
+            SeverityReason::NoCvss {
+                vulns: 1,
+                points: 0,
+            },
+        ],
         sources: vec![SourceRef {
             file: "conn.log".into(),
             line: 9,
@@ -809,7 +816,11 @@ fn grown(alert: &Alert) -> Alert {
     a.established += 7;
     a.last_seen = ts(alert.window_start.as_microsecond() + 20 * 60_000_000);
     a.severity = Severity::Critical;
-    a.reasons.push("Connections were established.".into());
+    a.reasons.push(SeverityReason::Connections {
+        connections: a.connections,
+        established: a.established,
+        points: 2,
+    });
     a
 }
 

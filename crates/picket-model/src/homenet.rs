@@ -1,10 +1,13 @@
-//! Which addresses are ours, and so which way a connection went.
+//! Which addresses are ours, and so which way a connection went: the home networks as data.
+//!
+//! Pure types: parsing a list and matching addresses. This module must never read the
+//! network's configuration, a file or the environment; the caller passes the list in.
 
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::{ConnEvent, canonical_ip, canonical_net};
 use ipnet::IpNet;
-use picket_model::{ConnEvent, canonical_ip, canonical_net};
 use serde::{Deserialize, Serialize};
 
 /// Which way a connection crossed the home network's edge.
@@ -120,11 +123,11 @@ impl Default for HomeNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use picket_model::{ConnOutcome, SourceRef, Transport};
+    use crate::{ConnOutcome, SourceRef, Transport};
 
     fn ev(src: &str, dst: &str) -> ConnEvent {
         ConnEvent {
-            ts: picket_model::Timestamp::UNIX_EPOCH,
+            ts: crate::Timestamp::UNIX_EPOCH,
             src: src.parse().unwrap(),
             src_port: None,
             dst: dst.parse().unwrap(),
