@@ -21,4 +21,6 @@ mod script;
 pub use allow::AllowList;
 pub use error::RespondError;
 pub use nft::{BlockEntry, DEFAULT_TABLE, Dropped, Nft};
-pub use script::{COUNTER_V4, COUNTER_V6, Change, MAX_TTL, MIN_TTL, Outcome, Plan, SET_V4, SET_V6};
+pub use script::{
+    COUNTER_V4, COUNTER_V6, Change, MAX_TTL, MIN_TTL, Outcome, Plan, SET_V4, SET_V6, Would,
+};

@@ -100,6 +100,38 @@ impl fmt::Display for Outcome {
     }
 }
 
+impl Outcome {
+    /// What a dry run would do, as a sentence in the conditional (`would block 192.0.2.0/24`).
+    pub fn would(&self) -> Would<'_> {
+        Would(self)
+    }
+}
+
+/// An [`Outcome`] written as what a dry run would do.
+#[derive(Debug, Clone, Copy)]
+pub struct Would<'a>(&'a Outcome);
+
+impl fmt::Display for Would<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Outcome::Ensured => write!(f, "would set up the table"),
+            Outcome::Added { net } => write!(f, "would block {net}"),
+            Outcome::Refreshed { net } => {
+                write!(f, "would block {net} again (timeout restarted)")
+            }
+            Outcome::Replaced { net, covered } => {
+                write!(f, "would block {net}, replacing {}", covered.join(", "))
+            }
+            Outcome::AlreadyCovered { .. } | Outcome::NotBlocked { .. } => {
+                write!(f, "would change nothing: {}", self.0)
+            }
+            Outcome::Removed { net, removed } => {
+                write!(f, "would unblock {net} (remove {})", removed.join(", "))
+            }
+        }
+    }
+}
+
 /// The script for a change, and what it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -728,6 +760,28 @@ mod tests {
         assert_eq!(nft_duration(Duration::from_micros(1500)), "2ms");
         assert_eq!(nft_duration(Duration::ZERO), "1ms");
         assert_eq!(nft_duration(MAX_TTL), "3650d");
+    }
+
+    #[test]
+    fn dry_runs_read_in_the_conditional() {
+        let n = net("192.0.2.0/24");
+        assert_eq!(
+            Outcome::Added { net: n }.would().to_string(),
+            "would block 192.0.2.0/24"
+        );
+        assert_eq!(
+            Outcome::NotBlocked { net: n }.would().to_string(),
+            "would change nothing: 192.0.2.0/24 was not blocked"
+        );
+        assert_eq!(
+            Outcome::Removed {
+                net: n,
+                removed: vec!["192.0.2.0/25".to_owned()]
+            }
+            .would()
+            .to_string(),
+            "would unblock 192.0.2.0/24 (remove 192.0.2.0/25)"
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub struct Cli {
     pub db: String,
 
     /// Write the report to FILE instead of standard output (created, or replaced). Nmap's
-    /// `-oX FILE` and `-oN FILE` are `--format xml -o FILE` and `--format table -o FILE`.
+    /// `-oX FILE` and `-oN FILE` are `--format xml -o FILE` and `--format table -o FILE`. For
+    /// `scan`, `{run}` in FILE is replaced by each run's id: one file per run (needed with
+    /// --every, e.g. `-o 'scan-{run}.xml'`).
     #[arg(long, short = 'o', global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -212,6 +214,10 @@ pub struct DetectArgs {
     /// table, json, ndjson or ocsf (alerts as they arise).
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,
+    /// Exit with status N when an alert was raised or updated (a CI step fails on what it
+    /// finds, as Trivy's --exit-code); 0 keeps status 0.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub exit_code: u8,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +391,11 @@ pub struct ScanArgs {
     /// Output format: table, json, ndjson or xml (Nmap's XML).
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,
+
+    /// Exit with status N when a run raised findings (a CI step fails on what it finds, as
+    /// Trivy's --exit-code); 0 keeps status 0.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub exit_code: u8,
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(cli, db_given) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         // A reader that went away (`picket findings | head`) is not a failure of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
@@ -65,26 +65,35 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
+/// Runs the command; the exit status when it succeeds (0, or `--exit-code` when it found
+/// something).
+fn run(cli: Cli, db_given: bool) -> anyhow::Result<u8> {
     // Every byte of output passes the terminal guard: third-party text is shown, never obeyed,
     // whether it reaches a terminal now or when the report file is read.
+    let stdout = std::io::stdout();
     let Some(path) = &cli.output else {
-        let stdout = std::io::stdout();
         return dispatch(
             &cli,
             db_given,
             &mut picket_report::SafeWriter::new(stdout.lock()),
         );
     };
-    if let Command::Scan(args) = &cli.command
-        && args.every.is_some()
-    {
-        return Err(options::usage(anyhow::anyhow!(
-            "-o {}: with --every each run would add a report to one file, and several XML \
-             documents in one file are not valid XML; scan once per file, or list stored runs \
-             with `picket runs` and `picket diff`",
-            path.display()
-        )));
+    if let Command::Scan(args) = &cli.command {
+        if commands::scan::is_per_run(path) {
+            // One report file per run, written by the scan command itself.
+            return dispatch(
+                &cli,
+                db_given,
+                &mut picket_report::SafeWriter::new(stdout.lock()),
+            );
+        }
+        if args.every.is_some() {
+            return Err(options::usage(anyhow::anyhow!(
+                "-o {}: with --every each run needs a file of its own (several XML documents in \
+                 one file are not valid XML): put {{run}} in the name, e.g. -o 'scan-{{run}}.xml'",
+                path.display()
+            )));
+        }
     }
     let file = std::fs::File::create(path)
         .with_context(|| format!("-o {}: cannot create the file", path.display()))?;
@@ -94,11 +103,12 @@ fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
         db_given,
         &mut picket_report::SafeWriter::new(&mut out),
     )
-    .and_then(|()| {
+    .and_then(|status| {
         out.into_inner()
             .map_err(|e| e.into_error())
             .and_then(|f| f.sync_all())
-            .with_context(|| format!("-o {}: cannot write the file", path.display()))
+            .with_context(|| format!("-o {}: cannot write the file", path.display()))?;
+        Ok(status)
     });
     if result.is_err() && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
         // Nothing was written: leave no empty report behind.
@@ -107,7 +117,8 @@ fn run(cli: Cli, db_given: bool) -> anyhow::Result<()> {
     result
 }
 
-fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let mut status = 0;
     match &cli.command {
         Command::Scan(args) => {
             let db = db_given.then_some(cli.db.as_str());
@@ -119,7 +130,16 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()
                 .build()
                 .context("cannot start the async runtime")?;
             let shutdown = stop_on_signals(&rt);
-            commands::scan::run(&cli.db, &scan, &rt, &shutdown, out)?;
+            let report = match &cli.output {
+                Some(path) if commands::scan::is_per_run(path) => {
+                    commands::scan::Report::PerRun(path)
+                }
+                _ => commands::scan::Report::Writer(out),
+            };
+            let found = commands::scan::run(&cli.db, &scan, &rt, &shutdown, report, cli.quiet)?;
+            if found {
+                status = args.exit_code;
+            }
         }
         Command::Detect(args) => {
             let (pipeline, format) = options::detect(args)?;
@@ -130,7 +150,9 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()
                 .build()
                 .context("cannot start the async runtime")?;
             let shutdown = stop_on_signals(&rt);
-            commands::detect::run(&cli.db, &pipeline, format, &shutdown, out)?;
+            if commands::detect::run(&cli.db, &pipeline, format, &shutdown, out)? {
+                status = args.exit_code;
+            }
         }
         Command::Runs(args) => commands::history::runs(&cli.db, args, out)?,
         Command::Diff(args) => commands::history::diff(&cli.db, args, out)?,
@@ -163,7 +185,7 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<()
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(status)
 }
 
 /// The one signal handler: the first SIGINT or SIGTERM triggers the shutdown every workflow

@@ -15,10 +15,13 @@ use crate::render;
 struct Printer<'a> {
     out: &'a mut dyn Write,
     format: AlertFormat,
+    /// Whether an alert was raised or updated.
+    alerted: bool,
 }
 
 impl ThreatSink for Printer<'_> {
     fn alert(&mut self, stored: StoredAlert<'_>) -> Result<(), AppError> {
+        self.alerted = true;
         threat::print_alert(self.out, self.format, stored)
     }
 
@@ -80,15 +83,20 @@ impl ThreatSink for Printer<'_> {
     }
 }
 
+/// Runs the pipeline; `true` when an alert was raised or updated.
 pub fn run(
     db: &str,
     options: &PipelineOptions,
     format: AlertFormat,
     shutdown: &Shutdown,
     out: &mut dyn Write,
-) -> Result<()> {
+) -> Result<bool> {
     let mut store = picket_store::open(db)?;
-    let mut printer = Printer { out, format };
+    let mut printer = Printer {
+        out,
+        format,
+        alerted: false,
+    };
     threat::run(store.as_mut(), options, &mut printer, shutdown)?;
-    Ok(())
+    Ok(printer.alerted)
 }

@@ -20,7 +20,7 @@ pub fn block(db: &str, args: &BlockArgs, out: &mut dyn Write) -> Result<()> {
     };
     if args.dry_run {
         let plan = respond::plan_block(&opts)?;
-        writeln!(out, "# would {}", plan.outcome())?;
+        writeln!(out, "# {}", plan.outcome().would())?;
         write!(out, "{}", plan.script())?;
         return Ok(());
     }

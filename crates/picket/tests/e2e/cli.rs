@@ -263,6 +263,68 @@ fn scheduled_scans_store_every_run() {
 }
 
 #[test]
+fn scheduled_scans_write_one_valid_report_per_run_and_exit_code_flags_findings() {
+    let db = Db::new();
+    let (listeners, ports) = listeners(2);
+    let dir = db.path.parent().unwrap().to_owned();
+    let pattern = dir.join("scan-{run}.xml");
+    let pattern = pattern.to_str().unwrap();
+    let port_spec = spec(&ports);
+    let args = |every: bool| {
+        let mut args = vec!["scan", "127.0.0.1", "-p", &port_spec, "--db", db.arg()];
+        args.extend(["-f", "xml", "-o", pattern, "--exit-code", "3"]);
+        if every {
+            args.extend(["--every", "1s", "--count", "2"]);
+        }
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| picket(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Without {run}, --every and -o cannot share one file.
+    let refused = picket(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &spec(&ports),
+        "--db",
+        db.arg(),
+        "-o",
+        dir.join("one.xml").to_str().unwrap(),
+        "--every",
+        "1s",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("{run}"));
+
+    // Two runs, nothing changed between them: no findings, status 0, one document per run.
+    let first = run(args(true));
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    for id in [1, 2] {
+        let path = dir.join(format!("scan-{id}.xml"));
+        assert!(
+            stderr.contains(&format!("run {id} stored in {}", db.arg())),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("report in {}", path.display())),
+            "{stderr}"
+        );
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(xml.matches("<nmaprun").count(), 1, "{xml}");
+        assert!(xml.trim_end().ends_with("</nmaprun>"));
+    }
+    assert!(first.stdout.is_empty(), "the reports went to their files");
+
+    // A port closes: the re-check raises a finding, and --exit-code makes it the status.
+    drop(listeners);
+    let second = run(args(false));
+    assert_eq!(second.status.code(), Some(3), "{second:?}");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("run 3 stored in"));
+    assert!(dir.join("scan-3.xml").exists());
+}
+
+#[test]
 fn block_guard_refuses_non_client_addresses_ttl_zero_and_keeps_private_ranges() {
     let db = Db::new();
     for (args, why) in [

@@ -170,14 +170,18 @@ fn listed_clients_reaching_vulnerable_apps_raise_one_alert_each_with_context() {
     assert!(!kev.is_empty(), "KEV joined: {web}");
 
     // Reading the same file again gives the same alerts, not doubled counts.
-    ok(&[
+    // --exit-code: the same file again updates the stored alerts, which a CI step sees.
+    let flagged = picket(&[
         "--db",
         db.arg(),
         "detect",
         log.to_str().unwrap(),
         "--format",
         "json",
+        "--exit-code",
+        "4",
     ]);
+    assert_eq!(flagged.status.code(), Some(4), "{flagged:?}");
     let again = alerts(&db);
     assert_eq!(again.len(), 2);
     assert_eq!(
