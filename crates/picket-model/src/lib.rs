@@ -14,6 +14,7 @@ mod event;
 mod finding;
 mod indicator;
 mod intake;
+mod knowledge;
 mod observation;
 mod ports;
 mod run;
@@ -32,6 +33,7 @@ pub use finding::{
 };
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
 pub use intake::{Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
+pub use knowledge::{KnowledgeKey, KnowledgeKind, KnowledgeRow, KnowledgeSource};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
 pub use ports::{PortSet, TOP_PORTS_SOURCE, tcp_service_name, top_ports};
 pub use run::{
