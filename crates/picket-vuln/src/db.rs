@@ -148,7 +148,7 @@ impl VulnDb {
             Entry::Reported { name, version, m } => {
                 let list = self.reported.entry((name, version)).or_default();
                 if !list.iter().any(|o| o.vuln_id == m.vuln_id) {
-                    list.push(m);
+                    list.push(*m);
                 }
             }
             Entry::Vulnerability(v) => self.merge(v),

@@ -63,7 +63,7 @@ pub enum Entry {
     Reported {
         name: String,
         version: String,
-        m: VulnMatch,
+        m: Box<VulnMatch>,
     },
     Vulnerability(Vulnerability),
     Kev {
@@ -269,7 +269,7 @@ impl Source {
                 entries.push(Entry::Reported {
                     name: p.name.clone(),
                     version: p.version.clone(),
-                    m,
+                    m: Box::new(m),
                 });
             }
         }
@@ -425,7 +425,7 @@ mod tests {
             Entry::Reported {
                 name: "openssh".into(),
                 version: "1".into(),
-                m: VulnMatch {
+                m: Box::new(VulnMatch {
                     vuln_id: "CVE-1".into(),
                     application: app,
                     confidence: Confidence::Exact,
@@ -433,7 +433,7 @@ mod tests {
                     cvss: None,
                     kev: None,
                     epss: None,
-                },
+                }),
             },
             Entry::Vulnerability(Vulnerability::new("CVE-1", "a flaw")),
             Entry::Epss {
