@@ -76,10 +76,13 @@ fn knowledge() -> (VulnDb, Vec<Source>) {
     (full, sources)
 }
 
+/// A row's source (kind, id) and its place in that source.
+type SourcePosition = (String, String, usize);
+
 /// What the store does: rows by key, those of one key by source (kind, id), then in the
 /// order the source gave them.
 struct FakeStore {
-    rows: BTreeMap<KnowledgeKey, Vec<((String, String, usize), String)>>,
+    rows: BTreeMap<KnowledgeKey, Vec<(SourcePosition, String)>>,
     fetched: usize,
 }
 
