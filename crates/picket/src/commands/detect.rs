@@ -123,8 +123,7 @@ pub fn run(db: &str, args: &DetectArgs, out: &mut dyn Write) -> Result<()> {
             "picket: no threat-intel feeds loaded (picket intel add NAME FILE): no alert can be raised"
         );
     }
-    let vdb = knowledge::vuln_db(store.as_mut())?;
-    let entries = knowledge::inventory(store.as_mut(), &vdb)?;
+    let entries = knowledge::inventory(store.as_mut())?;
     let inventory = knowledge::detector_inventory(&entries);
     let now = Timestamp::now();
     let suppressions = store

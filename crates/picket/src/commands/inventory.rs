@@ -34,7 +34,8 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
             };
             let mut store = picket_store::open(db)?;
             store.upsert_application(host, port, &app, "manual", Timestamp::now())?;
-            let vulns = knowledge::vuln_db(store.as_mut())?.matches(&app);
+            let vulns =
+                knowledge::vuln_db(store.as_mut(), std::slice::from_ref(&app))?.matches(&app);
             writeln!(
                 out,
                 "{at}: {} {} ({} known vulnerabilities: {})",
@@ -76,8 +77,7 @@ fn from_cpe(text: &str) -> Result<Application> {
 fn list(db: &str, format: &str, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(format)?;
     let mut store = picket_store::open(db)?;
-    let vdb = knowledge::vuln_db(store.as_mut())?;
-    let entries = knowledge::inventory(store.as_mut(), &vdb)?;
+    let entries = knowledge::inventory(store.as_mut())?;
     #[derive(Serialize)]
     struct Row<'a> {
         host: std::net::IpAddr,

@@ -7,11 +7,12 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use picket_model::{Application, Intake, Timestamp, unfinished_last_line};
 use picket_report::counted;
-use picket_store::{SourceApplications, Store, VulnRecord};
+use picket_store::{SourceApplications, Store};
 use picket_vuln::VulnError;
+use picket_vuln::knowledge::{SOURCE_EPSS, SOURCE_KEV, Source};
 use serde_json::Value;
 
-use crate::commands::knowledge::{self, KIND_EPSS, KIND_KEV, KIND_NVD, KIND_OSV, KIND_REPORT};
+use crate::commands::knowledge;
 use crate::render::skipped_entries;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ fn sniff(path: &Path, bytes: &[u8]) -> Result<(Kind, Option<Value>)> {
 struct Checked {
     file: String,
     intake: Intake,
-    /// The record kind whose stored entries it replaces.
+    /// The source kind whose stored entries it replaces.
     replaces: &'static str,
 }
 
@@ -100,7 +101,7 @@ pub fn import(
     let at = at.map(knowledge::parse_host_port).transpose()?;
     // Read and parse everything first: a bad file stores nothing.
     let now = Timestamp::now();
-    let mut records = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
     let mut apps = Vec::new();
     let mut lines = Vec::new();
     let mut checks = Vec::new();
@@ -118,13 +119,7 @@ pub fn import(
                     skipped(import.skipped.len())
                 ));
                 skipped_all.extend(import.skipped);
-                for cve in import.records {
-                    records.push(VulnRecord {
-                        kind: KIND_NVD.into(),
-                        id: cve.vulnerability.id.clone(),
-                        body: serde_json::to_value(&cve)?,
-                    });
-                }
+                sources.extend(import.records.into_iter().map(Source::nvd));
             }
             Kind::Osv => {
                 let import = picket_vuln::read_osv(bytes.as_slice(), &name)?;
@@ -134,13 +129,7 @@ pub fn import(
                     skipped(import.skipped.len())
                 ));
                 skipped_all.extend(import.skipped);
-                for r in import.records {
-                    records.push(VulnRecord {
-                        kind: KIND_OSV.into(),
-                        id: r.vulnerability.id.clone(),
-                        body: serde_json::to_value(&r)?,
-                    });
-                }
+                sources.extend(import.records.into_iter().map(Source::osv));
             }
             Kind::Kev => {
                 let catalog = picket_vuln::read_kev(bytes.as_slice(), &name)?;
@@ -150,18 +139,14 @@ pub fn import(
                     counted(catalog.records.len() as u64, "entry", "entries"),
                     skipped(catalog.skipped.len())
                 ));
-                let mut check = Checked::new(&name, KIND_KEV, &catalog.records, &catalog.skipped);
+                let mut check = Checked::new(&name, SOURCE_KEV, &catalog.records, &catalog.skipped);
                 check.intake.declared = catalog
                     .count
                     .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
                 checks.push(check);
-                skipped_all.extend(catalog.skipped);
                 // The newest catalog replaces the one before it.
-                records.push(VulnRecord {
-                    kind: KIND_KEV.into(),
-                    id: "catalog".into(),
-                    body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-                });
+                sources.push(Source::kev(&catalog));
+                skipped_all.extend(catalog.skipped);
             }
             Kind::Epss => {
                 let file = picket_vuln::read_epss(bytes.as_slice(), &name)?;
@@ -170,19 +155,15 @@ pub fn import(
                     counted(file.scores.len() as u64, "score", "scores"),
                     skipped(file.skipped.len())
                 ));
-                let mut check = Checked::new(&name, KIND_EPSS, &file.scores, &file.skipped);
+                let mut check = Checked::new(&name, SOURCE_EPSS, &file.scores, &file.skipped);
                 check.intake.cut_off = unfinished_last_line(&bytes).is_some_and(|last| {
                     file.skipped.iter().any(
                         |e| matches!(e, VulnError::Line { line, .. } if usize::try_from(*line) == Ok(last)),
                     )
                 });
                 checks.push(check);
+                sources.push(Source::epss(&file));
                 skipped_all.extend(file.skipped);
-                records.push(VulnRecord {
-                    kind: KIND_EPSS.into(),
-                    id: "scores".into(),
-                    body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-                });
             }
             Kind::Report => {
                 let report = picket_vuln::read_report(bytes.as_slice(), &name)?;
@@ -222,20 +203,21 @@ pub fn import(
                     }
                     None => name.clone(),
                 };
-                records.push(VulnRecord {
-                    kind: KIND_REPORT.into(),
-                    id,
-                    body: serde_json::to_value(&report)?,
-                });
+                sources.push(Source::report(id, report));
             }
         }
     }
+    let stored = sources
+        .iter()
+        .map(Source::to_stored)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut store = picket_store::open(db)?;
+    knowledge::adopt_raw_records(store.as_mut())?;
     for check in &checks {
         let stored = stored_entries(store.as_mut(), check.replaces)?;
         check.intake.check(&check.file, stored, allow_shrink)?;
     }
-    store.import_vuln_knowledge(&records, &apps)?;
+    store.replace_vuln_knowledge(&stored, &apps)?;
     for line in lines {
         writeln!(out, "{line}")?;
     }
@@ -253,21 +235,10 @@ pub fn import(
 
 /// How many entries the stored KEV catalogue or EPSS file holds; `None` when none is stored.
 fn stored_entries(store: &mut dyn Store, kind: &str) -> Result<Option<usize>> {
-    let mut count = None;
-    store.vuln_records(Some(kind), &mut |record| {
-        let Some(text) = record.body.as_str() else {
-            return;
-        };
-        count = match kind {
-            KIND_KEV => picket_vuln::read_kev(text.as_bytes(), &record.id)
-                .ok()
-                .map(|c| c.records.len()),
-            _ => picket_vuln::read_epss(text.as_bytes(), &record.id)
-                .ok()
-                .map(|f| f.scores.len()),
-        };
-    })?;
-    Ok(count)
+    Ok(store
+        .vuln_sources(Some(kind))?
+        .first()
+        .map(|s| usize::try_from(s.rows).unwrap_or(usize::MAX)))
 }
 
 fn skipped(n: usize) -> String {
