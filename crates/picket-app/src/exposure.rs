@@ -306,7 +306,13 @@ fn service_findings(
     ctx: &FindingContext,
 ) -> Result<Vec<Finding>, AppError> {
     let now = Timestamp::now();
-    let db = crate::knowledge::vuln_db(store)?;
+    let apps: Vec<_> = run
+        .hosts
+        .iter()
+        .flat_map(|host| host.open_ports())
+        .filter_map(|o| o.service.as_ref()?.application())
+        .collect();
+    let db = crate::knowledge::vuln_db(store, &apps)?;
     let mut detected = Vec::new();
     for host in &run.hosts {
         for o in host.open_ports() {

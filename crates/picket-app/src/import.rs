@@ -10,12 +10,13 @@ use std::net::SocketAddr;
 
 use picket_intel::LoadedFeed;
 use picket_model::{Application, Intake, Timestamp, unfinished_last_line};
-use picket_store::{FeedSummary, SourceApplications, Store, VulnRecord};
+use picket_store::{FeedSummary, SourceApplications, Store};
 use picket_vuln::{Document, ReportFormat, VulnError};
-use serde_json::Value;
 
 use crate::error::{AppError, Context};
-use crate::knowledge::{KIND_EPSS, KIND_KEV, KIND_NVD, KIND_OSV, KIND_REPORT};
+use picket_vuln::knowledge::{SOURCE_EPSS, SOURCE_KEV, Source};
+
+use crate::knowledge::adopt_raw_records;
 use crate::options::{IntelAddOptions, VulnImportOptions};
 
 /// Reads and checks a feed file; nothing is stored yet.
@@ -76,7 +77,7 @@ pub struct VulnImport {
     pub files: Vec<(String, Imported)>,
     /// Records (or lines) the parsers refused, each naming file and place.
     pub skipped: Vec<VulnError>,
-    records: Vec<VulnRecord>,
+    sources: Vec<Source>,
     apps: Vec<SourceApplications>,
     checks: Vec<Checked>,
     allow_shrink: bool,
@@ -89,7 +90,7 @@ pub struct VulnImport {
 struct Checked {
     file: String,
     intake: Intake,
-    /// The record kind whose stored entries it replaces.
+    /// The source kind whose stored entries it replaces.
     replaces: &'static str,
 }
 
@@ -115,7 +116,7 @@ pub fn read_vuln(opts: &VulnImportOptions) -> Result<VulnImport, AppError> {
     let mut import = VulnImport {
         files: Vec::new(),
         skipped: Vec::new(),
-        records: Vec::new(),
+        sources: Vec::new(),
         apps: Vec::new(),
         checks: Vec::new(),
         allow_shrink: opts.allow_shrink,
@@ -131,13 +132,9 @@ pub fn read_vuln(opts: &VulnImportOptions) -> Result<VulnImport, AppError> {
                     skipped: read.skipped.len(),
                 };
                 import.skipped.extend(read.skipped);
-                for cve in read.records {
-                    import.records.push(VulnRecord {
-                        kind: KIND_NVD.into(),
-                        id: cve.vulnerability.id.clone(),
-                        body: serde_json::to_value(&cve)?,
-                    });
-                }
+                import
+                    .sources
+                    .extend(read.records.into_iter().map(Source::nvd));
                 imported
             }
             Document::Osv => {
@@ -147,13 +144,9 @@ pub fn read_vuln(opts: &VulnImportOptions) -> Result<VulnImport, AppError> {
                     skipped: read.skipped.len(),
                 };
                 import.skipped.extend(read.skipped);
-                for r in read.records {
-                    import.records.push(VulnRecord {
-                        kind: KIND_OSV.into(),
-                        id: r.vulnerability.id.clone(),
-                        body: serde_json::to_value(&r)?,
-                    });
-                }
+                import
+                    .sources
+                    .extend(read.records.into_iter().map(Source::osv));
                 imported
             }
             Document::Kev => {
@@ -163,18 +156,14 @@ pub fn read_vuln(opts: &VulnImportOptions) -> Result<VulnImport, AppError> {
                     entries: catalog.records.len(),
                     skipped: catalog.skipped.len(),
                 };
-                let mut check = Checked::new(&name, KIND_KEV, &catalog.records, &catalog.skipped);
+                let mut check = Checked::new(&name, SOURCE_KEV, &catalog.records, &catalog.skipped);
                 check.intake.declared = catalog
                     .count
                     .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
                 import.checks.push(check);
-                import.skipped.extend(catalog.skipped);
                 // The newest catalog replaces the one before it.
-                import.records.push(VulnRecord {
-                    kind: KIND_KEV.into(),
-                    id: "catalog".into(),
-                    body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-                });
+                import.sources.push(Source::kev(&catalog));
+                import.skipped.extend(catalog.skipped);
                 imported
             }
             Document::Epss => {
@@ -183,19 +172,15 @@ pub fn read_vuln(opts: &VulnImportOptions) -> Result<VulnImport, AppError> {
                     scores: file.scores.len(),
                     skipped: file.skipped.len(),
                 };
-                let mut check = Checked::new(&name, KIND_EPSS, &file.scores, &file.skipped);
+                let mut check = Checked::new(&name, SOURCE_EPSS, &file.scores, &file.skipped);
                 check.intake.cut_off = unfinished_last_line(&bytes).is_some_and(|last| {
                     file.skipped.iter().any(
                         |e| matches!(e, VulnError::Line { line, .. } if usize::try_from(*line) == Ok(last)),
                     )
                 });
                 import.checks.push(check);
+                import.sources.push(Source::epss(&file));
                 import.skipped.extend(file.skipped);
-                import.records.push(VulnRecord {
-                    kind: KIND_EPSS.into(),
-                    id: "scores".into(),
-                    body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-                });
                 imported
             }
             Document::Report => {
@@ -225,11 +210,7 @@ pub fn read_vuln(opts: &VulnImportOptions) -> Result<VulnImport, AppError> {
                     Some((host, port)) => format!("{name}@{}", SocketAddr::new(host, port)),
                     None => name.clone(),
                 };
-                import.records.push(VulnRecord {
-                    kind: KIND_REPORT.into(),
-                    id,
-                    body: serde_json::to_value(&report)?,
-                });
+                import.sources.push(Source::report(id, report));
                 imported
             }
         };
@@ -247,30 +228,25 @@ impl VulnImport {
     /// Checks each wholesale replacement against what is stored, then stores the records and
     /// applications in one transaction.
     pub fn store(&self, store: &mut dyn Store) -> Result<(), AppError> {
+        let stored = self
+            .sources
+            .iter()
+            .map(Source::to_stored)
+            .collect::<Result<Vec<_>, _>>()?;
+        adopt_raw_records(store)?;
         for check in &self.checks {
             let stored = stored_entries(store, check.replaces)?;
             check.intake.check(&check.file, stored, self.allow_shrink)?;
         }
-        store.import_vuln_knowledge(&self.records, &self.apps)?;
+        store.replace_vuln_knowledge(&stored, &self.apps)?;
         Ok(())
     }
 }
 
 /// How many entries the stored KEV catalogue or EPSS file holds; `None` when none is stored.
 fn stored_entries(store: &mut dyn Store, kind: &str) -> Result<Option<usize>, AppError> {
-    let mut count = None;
-    store.vuln_records(Some(kind), &mut |record| {
-        let Some(text) = record.body.as_str() else {
-            return;
-        };
-        count = match kind {
-            KIND_KEV => picket_vuln::read_kev(text.as_bytes(), &record.id)
-                .ok()
-                .map(|c| c.records.len()),
-            _ => picket_vuln::read_epss(text.as_bytes(), &record.id)
-                .ok()
-                .map(|f| f.scores.len()),
-        };
-    })?;
-    Ok(count)
+    Ok(store
+        .vuln_sources(Some(kind))?
+        .first()
+        .map(|s| usize::try_from(s.rows).unwrap_or(usize::MAX)))
 }

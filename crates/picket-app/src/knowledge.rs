@@ -14,18 +14,15 @@ use std::time::{Duration, Instant};
 
 use picket_detect::threat::{Inventory, ThreatDetector};
 use picket_intel::IntelTable;
-use picket_model::{Suppression, Timestamp, Transport, VulnMatch};
-use picket_store::{InventoryEntry, Store};
+use picket_model::{Application, KnowledgeSource, Suppression, Timestamp, Transport, VulnMatch};
+use picket_store::{InventoryEntry, Store, VulnRecord};
+use picket_vuln::knowledge::{
+    self, SOURCE_EPSS, SOURCE_KEV, SOURCE_NVD, SOURCE_OSV, SOURCE_REPORT, Source,
+};
 use picket_vuln::{NvdCve, OsvRecord, ScannerReport, VulnDb};
+use serde::Deserialize;
 
 use crate::error::AppError;
-
-/// Record kinds in the store's vulnerability records (see [`crate::import`]).
-pub const KIND_NVD: &str = "nvd";
-pub const KIND_OSV: &str = "osv";
-pub const KIND_KEV: &str = "kev";
-pub const KIND_EPSS: &str = "epss";
-pub const KIND_REPORT: &str = "report";
 
 /// Every stored indicator in one immutable lookup table.
 pub fn intel_table(store: &mut dyn Store) -> Result<IntelTable, AppError> {
@@ -34,62 +31,81 @@ pub fn intel_table(store: &mut dyn Store) -> Result<IntelTable, AppError> {
         .map_err(|e| AppError::from(e).context("cannot build the intel table"))
 }
 
-/// The vulnerability database rebuilt from every stored record.
-pub fn vuln_db(store: &mut dyn Store) -> Result<VulnDb, AppError> {
-    let mut db = VulnDb::new();
+/// A vulnerability database holding what matching `apps` needs, and nothing else: the
+/// knowledge rows of their keys, read from the store (see `picket_vuln::knowledge`).
+pub fn vuln_db(store: &mut dyn Store, apps: &[Application]) -> Result<VulnDb, AppError> {
+    adopt_raw_records(store)?;
+    knowledge::load(apps, |keys| -> Result<_, AppError> {
+        Ok(store.vuln_knowledge(keys)?)
+    })
+}
+
+/// Databases written before knowledge was stored by key hold the imported records raw: the
+/// first command that reads or writes knowledge converts them, once, into keyed rows (a
+/// source imported since keeps its newer rows).
+pub fn adopt_raw_records(store: &mut dyn Store) -> Result<(), AppError> {
+    let mut sources = Vec::new();
     let mut failure = None;
+    let mut any = false;
     store.vuln_records(None, &mut |record| {
+        any = true;
         if failure.is_some() {
             return;
         }
-        let loaded = match record.kind.as_str() {
-            KIND_NVD => serde_json::from_value::<NvdCve>(record.body)
-                .map(|c| db.add_nvd(c))
-                .map_err(|e| e.to_string()),
-            KIND_OSV => serde_json::from_value::<OsvRecord>(record.body)
-                .map(|r| db.add_osv(r))
-                .map_err(|e| e.to_string()),
-            KIND_REPORT => serde_json::from_value::<ScannerReport>(record.body)
-                .map(|r| db.add_report(r))
-                .map_err(|e| e.to_string()),
-            KIND_KEV => raw_text(&record.body)
-                .and_then(|t| {
-                    picket_vuln::read_kev(t.as_bytes(), &record.id).map_err(|e| e.to_string())
-                })
-                .map(|c| db.add_kev(&c)),
-            KIND_EPSS => raw_text(&record.body)
-                .and_then(|t| {
-                    picket_vuln::read_epss(t.as_bytes(), &record.id).map_err(|e| e.to_string())
-                })
-                .map(|f| db.add_epss(&f)),
-            other => Err(format!("unknown record kind {other:?}")),
-        };
-        if let Err(why) = loaded {
-            failure = Some(format!(
-                "stored {} record {:?}: {why}",
-                record.kind, record.id
-            ));
+        match converted(&record) {
+            Ok(source) => sources.push(source),
+            Err(why) => {
+                failure = Some(format!(
+                    "stored {} record {:?}: {why}",
+                    record.kind, record.id
+                ));
+            }
         }
     })?;
-    match failure {
-        Some(why) => Err(AppError::Refused(why)),
-        None => Ok(db),
+    if let Some(why) = failure {
+        return Err(AppError::Refused(why));
     }
+    if any {
+        store.adopt_vuln_records(&sources)?;
+    }
+    Ok(())
 }
 
-fn raw_text(body: &serde_json::Value) -> Result<String, String> {
+/// One raw record as the keyed rows of its source.
+fn converted(record: &VulnRecord) -> Result<KnowledgeSource, String> {
+    let json = |e: serde_json::Error| e.to_string();
+    let source = match record.kind.as_str() {
+        SOURCE_NVD => Source::nvd(NvdCve::deserialize(&record.body).map_err(json)?),
+        SOURCE_OSV => Source::osv(OsvRecord::deserialize(&record.body).map_err(json)?),
+        SOURCE_REPORT => Source::report(
+            record.id.clone(),
+            ScannerReport::deserialize(&record.body).map_err(json)?,
+        ),
+        SOURCE_KEV => Source::kev(
+            &picket_vuln::read_kev(raw_text(&record.body)?.as_bytes(), &record.id)
+                .map_err(|e| e.to_string())?,
+        ),
+        SOURCE_EPSS => Source::epss(
+            &picket_vuln::read_epss(raw_text(&record.body)?.as_bytes(), &record.id)
+                .map_err(|e| e.to_string())?,
+        ),
+        other => return Err(format!("unknown record kind {other:?}")),
+    };
+    source.to_stored().map_err(|e| e.to_string())
+}
+
+fn raw_text(body: &serde_json::Value) -> Result<&str, String> {
     body.as_str()
-        .map(str::to_owned)
         .ok_or_else(|| "expected the raw document as text".to_owned())
 }
 
-/// The inventory with the vulnerabilities that match each entry.
-pub fn inventory(
-    store: &mut dyn Store,
-    db: &VulnDb,
-) -> Result<Vec<(InventoryEntry, Vec<VulnMatch>)>, AppError> {
-    Ok(store
-        .inventory()?
+/// The inventory with the vulnerabilities that match each entry, loading only the knowledge
+/// its applications need.
+pub fn inventory(store: &mut dyn Store) -> Result<Vec<(InventoryEntry, Vec<VulnMatch>)>, AppError> {
+    let entries = store.inventory()?;
+    let apps: Vec<Application> = entries.iter().map(|e| e.application.clone()).collect();
+    let db = vuln_db(store, &apps)?;
+    Ok(entries
         .into_iter()
         .map(|entry| {
             let matches = db.matches(&entry.application);
@@ -108,7 +124,7 @@ pub fn add_application(
     source: &str,
 ) -> Result<Vec<VulnMatch>, AppError> {
     store.upsert_application(host, port, app, source, Timestamp::now())?;
-    Ok(vuln_db(store)?.matches(app))
+    Ok(vuln_db(store, std::slice::from_ref(app))?.matches(app))
 }
 
 /// The detector's inventory: every entry, TCP, with its matches.
@@ -149,8 +165,7 @@ impl Knowledge {
     /// Loads all of it from the store.
     pub fn load(store: &mut dyn Store, now: Timestamp) -> Result<Self, AppError> {
         let intel = Arc::new(intel_table(store)?);
-        let db = vuln_db(store)?;
-        let inventory = detector_inventory(&inventory(store, &db)?);
+        let inventory = detector_inventory(&inventory(store)?);
         let suppressions = active_suppressions(store, now)?;
         Ok(Self {
             intel,
@@ -266,8 +281,7 @@ impl KnowledgeWatch {
             swapped.intel = true;
         }
         if current.inventory != self.seen.inventory {
-            let db = vuln_db(store)?;
-            detector.set_inventory(detector_inventory(&inventory(store, &db)?));
+            detector.set_inventory(detector_inventory(&inventory(store)?));
             self.seen.inventory = current.inventory;
             swapped.inventory = true;
         }

@@ -16,6 +16,7 @@ mod finding;
 mod homenet;
 mod indicator;
 mod intake;
+mod knowledge;
 mod observation;
 mod ports;
 mod run;
@@ -40,6 +41,7 @@ pub use finding::{
 pub use homenet::{Direction, HomeNet};
 pub use indicator::{FeedFormat, FeedMeta, Indicator};
 pub use intake::{Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
+pub use knowledge::{KnowledgeKey, KnowledgeKind, KnowledgeRow, KnowledgeSource};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
 pub use ports::{PortSet, TOP_PORTS_SOURCE, tcp_service_name, top_ports};
 pub use run::{

@@ -34,8 +34,9 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, FeedFormat, FeedMeta, Finding, FindingKind, Indicator, RunId, RunSummary,
-    ScanProfile, ScanRun, Severity, Suppression, Targets, Timestamp, Vulnerability,
+    Alert, Application, FeedFormat, FeedMeta, Finding, FindingKind, Indicator, KnowledgeKey,
+    KnowledgeRow, KnowledgeSource, RunId, RunSummary, ScanProfile, ScanRun, Severity, Suppression,
+    Targets, Timestamp, Vulnerability,
 };
 
 pub use error::{DbError, StoreError};
@@ -231,6 +232,42 @@ pub trait Store: Send {
     /// Marks every block of exactly `net` that is not yet lifted as lifted at `at`; returns
     /// how many there were.
     fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError>;
+
+    // Vulnerability knowledge in the shape it is queried: each imported source's rows, keyed
+    // by what a match looks up (`picket_vuln::knowledge` encodes and decodes them).
+
+    /// What one `vuln import` stores, in one transaction: each source's rows in place of
+    /// whatever the same (kind, id) held before (of several with one (kind, id) in `sources`,
+    /// the last is kept), and every set of `applications` as [`Store::replace_applications`]
+    /// does.
+    fn replace_vuln_knowledge(
+        &mut self,
+        sources: &[KnowledgeSource],
+        applications: &[SourceApplications],
+    ) -> Result<(), StoreError>;
+
+    /// The rows stored under `keys`, and no others: by key (kind, then key), the rows of one
+    /// key by source (kind, then id) and then in the order their source gave them.
+    fn vuln_knowledge(&mut self, keys: &[KnowledgeKey]) -> Result<Vec<KnowledgeRow>, StoreError>;
+
+    /// The stored sources (of one kind, or all) with how many rows each holds, by kind, then
+    /// id.
+    fn vuln_sources(&mut self, kind: Option<&str>) -> Result<Vec<VulnSourceSummary>, StoreError>;
+
+    /// The upgrade of a database that holds raw [`VulnRecord`]s: stores those of `sources`
+    /// (the records converted) that are not stored yet, so a source imported since keeps its
+    /// newer rows, and removes every raw record, in one transaction.
+    fn adopt_vuln_records(&mut self, sources: &[KnowledgeSource]) -> Result<(), StoreError>;
+}
+
+/// One stored source of vulnerability knowledge, as [`Store::vuln_sources`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VulnSourceSummary {
+    /// `nvd`, `osv`, `kev`, `epss`, `report`.
+    pub kind: String,
+    pub id: String,
+    /// How many rows it holds (a KEV catalogue's entries, an EPSS file's scores).
+    pub rows: u64,
 }
 
 /// Which findings [`Store::findings`] returns; an unset field does not filter.

@@ -151,6 +151,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "one inventory entry per package",
         ddl: include_str!("migrations/004_inventory_packages.sql"),
     },
+    Migration {
+        version: 5,
+        name: "vulnerability knowledge by lookup key",
+        ddl: include_str!("migrations/005_vuln_knowledge.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.

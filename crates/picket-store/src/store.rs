@@ -1,6 +1,7 @@
 //! The store's logic, written once over [`Conn`]: migrations, transactions, and the mapping
 //! between the model's types and rows. The threat side's mapping is in `threat.rs`.
 
+mod knowledge;
 mod threat;
 
 use std::collections::HashMap;
@@ -753,6 +754,37 @@ impl<C: Conn> Store for SqlStore<C> {
 
     fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError> {
         SqlStore::mark_unblocked(self, net, at)
+    }
+
+    // Vulnerability knowledge by lookup key: implemented in `knowledge.rs`.
+
+    fn replace_vuln_knowledge(
+        &mut self,
+        sources: &[picket_model::KnowledgeSource],
+        applications: &[SourceApplications],
+    ) -> Result<(), StoreError> {
+        SqlStore::replace_vuln_knowledge(self, sources, applications)
+    }
+
+    fn vuln_knowledge(
+        &mut self,
+        keys: &[picket_model::KnowledgeKey],
+    ) -> Result<Vec<picket_model::KnowledgeRow>, StoreError> {
+        SqlStore::vuln_knowledge(self, keys)
+    }
+
+    fn vuln_sources(
+        &mut self,
+        kind: Option<&str>,
+    ) -> Result<Vec<crate::VulnSourceSummary>, StoreError> {
+        SqlStore::vuln_sources(self, kind)
+    }
+
+    fn adopt_vuln_records(
+        &mut self,
+        sources: &[picket_model::KnowledgeSource],
+    ) -> Result<(), StoreError> {
+        SqlStore::adopt_vuln_records(self, sources)
     }
 }
 

@@ -19,7 +19,7 @@ use picket_store::{FindingFilter, Store, StoreError};
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
 /// The schema version this build creates.
-const LATEST: i64 = 4;
+const LATEST: i64 = 5;
 
 /// A database of the test's own.
 struct TestDb {

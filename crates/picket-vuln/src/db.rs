@@ -7,6 +7,7 @@ use picket_model::{Application, Confidence, CpeValue, Epss, KevEntry, VulnMatch,
 use crate::cpe_match::{CriterionResult, application_cpe, normalize_name};
 use crate::epss::EpssFile;
 use crate::kev::KevCatalog;
+use crate::knowledge::Entry;
 use crate::nvd::{Configuration, Node, NvdCve, Operator};
 use crate::osv::{OsvAffected, OsvRecord};
 use crate::report::ScannerReport;
@@ -28,13 +29,21 @@ pub struct VulnDb {
 }
 
 /// `Debian:12` -> `debian`: advisories for a release also hold for the same ecosystem's packages.
-fn ecosystem_base(ecosystem: &str) -> String {
+pub(crate) fn ecosystem_base(ecosystem: &str) -> String {
     ecosystem
         .split(':')
         .next()
         .unwrap_or(ecosystem)
         .trim()
         .to_lowercase()
+}
+
+/// The CPE product an application's NVD criteria are indexed under.
+pub(crate) fn product_key(app: &Application) -> String {
+    match application_cpe(app).product {
+        CpeValue::Value(p) => p,
+        _ => normalize_name(&app.product),
+    }
 }
 
 impl VulnDb {
@@ -114,6 +123,44 @@ impl VulnDb {
         }
     }
 
+    /// Adds one stored knowledge entry, as the `add_*` call of its source would have.
+    pub(crate) fn add_entry(&mut self, entry: Entry) {
+        match entry {
+            Entry::Product { product, id } => {
+                let ids = self.by_product.entry(product).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            Entry::Configurations { id, configurations } => {
+                self.configurations.insert(id, configurations);
+            }
+            Entry::Package {
+                ecosystem,
+                name,
+                id,
+                affected,
+            } => self
+                .by_package
+                .entry((ecosystem, name))
+                .or_default()
+                .push((id, affected)),
+            Entry::Reported { name, version, m } => {
+                let list = self.reported.entry((name, version)).or_default();
+                if !list.iter().any(|o| o.vuln_id == m.vuln_id) {
+                    list.push(*m);
+                }
+            }
+            Entry::Vulnerability(v) => self.merge(v),
+            Entry::Kev { cve, entry } => {
+                self.kev.insert(cve, entry);
+            }
+            Entry::Epss { cve, score } => {
+                self.epss.insert(cve, score);
+            }
+        }
+    }
+
     /// Keeps the richer of two records for the same id: NVD's CVSS wins over a scanner's only
     /// when the stored one has none.
     fn merge(&mut self, vuln: Vulnerability) {
@@ -164,10 +211,7 @@ impl VulnDb {
     pub fn matches(&self, app: &Application) -> Vec<VulnMatch> {
         let mut by_cpe = Evidence::default();
         let cpe = application_cpe(app);
-        let product = match &cpe.product {
-            CpeValue::Value(p) => p.clone(),
-            _ => normalize_name(&app.product),
-        };
+        let product = product_key(app);
         for id in self.by_product.get(&product).into_iter().flatten() {
             for config in self.configurations.get(id).into_iter().flatten() {
                 if let Some((confidence, why)) = evaluate_configuration(config, &cpe) {

@@ -1,3 +1,4 @@
+use picket_model::KnowledgeKind;
 use thiserror::Error;
 
 /// Everything that can go wrong reading vulnerability data. Each variant names where: the file
@@ -37,6 +38,13 @@ pub enum VulnError {
     /// A file that is none of the documents the importers read (see `sniff`).
     #[error("{file}: {message}")]
     Unrecognised { file: String, message: String },
+    /// Stored knowledge that does not encode or decode as the value its kind names.
+    #[error("stored {kind} knowledge {key:?}: {message}")]
+    Stored {
+        kind: KnowledgeKind,
+        key: String,
+        message: String,
+    },
     /// A version string that the named scheme cannot parse.
     #[error("bad {scheme} version {version:?}: {why}")]
     Version {

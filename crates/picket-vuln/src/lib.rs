@@ -6,6 +6,8 @@
 //! fallback for upstream versions such as OpenSSH's `9.2p1`), CPE 2.3 criteria are matched with
 //! their version ranges and NVD configuration logic, and `VulnDb` joins it all: give it an
 //! `Application`, get back the vulnerabilities it has with CVSS, KEV and EPSS attached.
+//! `knowledge` stores it all keyed by what a match looks up, so that a command loads only the
+//! entries of the applications it matches.
 //!
 //! This crate must never touch the network (feeds are read from files or readers the caller
 //! opens), and its parsers must never panic on untrusted input: a malformed record is an error
@@ -17,6 +19,7 @@ mod epss;
 mod error;
 mod json;
 mod kev;
+pub mod knowledge;
 mod nvd;
 mod osv;
 mod report;

@@ -157,7 +157,7 @@ fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
 }
 
 /// Keeps the last of the items that share a key, in the order of their first appearance.
-fn last_of_each<'a, T, K: Eq + std::hash::Hash>(
+pub(super) fn last_of_each<'a, T, K: Eq + std::hash::Hash>(
     items: &'a [T],
     key: impl Fn(&'a T) -> K,
 ) -> Vec<&'a T> {
@@ -247,7 +247,7 @@ impl<C: Conn> SqlStore<C> {
     /// Inserts `items` with multi-row inserts, encoding one chunk at a time (`encode` pushes
     /// one row of values for the item at an index) so that a million items never exist twice in
     /// memory. `what` describes a chunk by its index range, for errors.
-    fn insert_encoded<T>(
+    pub(super) fn insert_encoded<T>(
         &mut self,
         insert: &sql::Insert,
         items: &[T],
@@ -408,7 +408,7 @@ impl<C: Conn> SqlStore<C> {
     }
 
     /// Replaces what `source` said runs on `host` port `port` inside the caller's transaction.
-    fn write_applications(
+    pub(super) fn write_applications(
         &mut self,
         host: IpAddr,
         port: u16,

@@ -1367,3 +1367,6 @@ fn corrupt_threat_values_are_reported_by_field(db: &mut TestDb) {
         "{err}"
     );
 }
+
+#[path = "knowledge.rs"]
+mod knowledge;

@@ -56,8 +56,7 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
 fn list(db: &str, format: &str, out: &mut dyn Write) -> Result<()> {
     let format = parse::format(format)?;
     let mut store = picket_store::open(db)?;
-    let vdb = knowledge::vuln_db(store.as_mut())?;
-    let entries = knowledge::inventory(store.as_mut(), &vdb)?;
+    let entries = knowledge::inventory(store.as_mut())?;
     #[derive(Serialize)]
     struct Row<'a> {
         host: std::net::IpAddr,

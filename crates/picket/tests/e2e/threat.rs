@@ -774,3 +774,93 @@ fn detect_block_cuts_off_the_alerted_client() {
     );
     assert!(!reaches(&a, 2222), "the client still connects");
 }
+
+/// A database written before knowledge was stored by key holds the imported records raw: the
+/// first command that loads knowledge converts them once, and matches as a fresh import does.
+#[test]
+fn a_database_of_raw_records_is_converted_once_and_matches_as_before() {
+    let legacy = Db::new();
+    {
+        let mut store = picket_store::open(legacy.arg()).unwrap();
+        let mut records = Vec::new();
+        for name in [
+            "CVE-2024-6387.json",
+            "CVE-2021-41773.json",
+            "CVE-2021-42013.json",
+        ] {
+            let path = fixture(name);
+            let import = picket_vuln::read_nvd(std::fs::File::open(&path).unwrap(), &path).unwrap();
+            for cve in import.records {
+                records.push(picket_store::VulnRecord {
+                    kind: "nvd".into(),
+                    id: cve.vulnerability.id.clone(),
+                    body: serde_json::to_value(&cve).unwrap(),
+                });
+            }
+        }
+        let kev = std::fs::read_to_string(fixture("kev-slice.json")).unwrap();
+        records.push(picket_store::VulnRecord {
+            kind: "kev".into(),
+            id: "catalog".into(),
+            body: Value::String(kev),
+        });
+        store.put_vuln_records(&records).unwrap();
+    }
+    let d = legacy.arg();
+    let added = ok(&[
+        "--db",
+        d,
+        "inventory",
+        "add",
+        "10.1.2.3:22",
+        "--product",
+        "openssh",
+        "--version",
+        "9.2p1",
+    ]);
+    assert!(added.contains("CVE-2024-6387"), "{added}");
+    ok(&[
+        "--db",
+        d,
+        "inventory",
+        "add",
+        "10.1.2.4:80",
+        "--cpe",
+        "cpe:2.3:a:apache:http_server:2.4.49:*:*:*:*:*:*:*",
+    ]);
+    let mut raw = 0;
+    picket_store::open(d)
+        .unwrap()
+        .vuln_records(None, &mut |_| raw += 1)
+        .unwrap();
+    assert_eq!(raw, 0, "converted once");
+
+    let vulns = |db: &str| -> Vec<Value> {
+        let listed: Value =
+            serde_json::from_str(&ok(&["--db", db, "inventory", "--format", "json"])).unwrap();
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["vulnerabilities"].clone())
+            .collect()
+    };
+    let fresh = prepared();
+    let converted = vulns(d);
+    assert!(converted.iter().all(|v| !v.as_array().unwrap().is_empty()));
+    assert_eq!(converted, vulns(fresh.arg()));
+    // A later import goes on from the converted knowledge: the KEV catalogue is still there
+    // for the shrink check.
+    let mut kev: Value =
+        serde_json::from_slice(&file_bytes(Path::new(&fixture("kev-slice.json")))).unwrap();
+    kev["count"] = 1.into();
+    kev["vulnerabilities"] = Value::Array(kev["vulnerabilities"].as_array().unwrap()[..1].to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("kev1.json");
+    std::fs::write(&small, kev.to_string()).unwrap();
+    refused(
+        &legacy,
+        &["vuln", "import", small.to_str().unwrap()],
+        "--allow-shrink",
+    );
+}
