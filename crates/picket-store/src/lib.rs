@@ -22,8 +22,11 @@
 //!
 //! Timestamps are stored as whole microseconds since the Unix epoch: a finer part is dropped.
 
+mod capability;
 mod conn;
 mod error;
+mod handle;
+mod pool;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -33,207 +36,20 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
-use picket_model::{
-    Alert, Application, FeedFormat, FeedMeta, Finding, FindingKind, Indicator, RunId, RunSummary,
-    ScanProfile, ScanRun, Severity, Suppression, Targets, Timestamp, Vulnerability,
-};
+use picket_model::{Application, FeedFormat, FeedMeta, FindingKind, RunId, Severity, Timestamp};
 
+pub use capability::{AlertStore, BlockStore, IntelStore, InventoryStore, RunStore, VulnStore};
 pub use error::{DbError, StoreError};
+pub use handle::Store;
 
-/// Where runs and findings are kept. Obtain one with [`open`].
-///
-/// "Newest" means the highest [`RunId`]: ids are handed out in the order runs begin and are
-/// never reused.
-pub trait Store: Send {
-    /// Records a new run with status Running; returns its id.
-    fn begin_run(
-        &mut self,
-        targets: &Targets,
-        profile: &ScanProfile,
-        started_at: Timestamp,
-    ) -> Result<RunId, StoreError>;
-
-    /// Stores the run's hosts, observations and rechecks (replacing any stored for `run.id`),
-    /// its status and `finished_at`, in one transaction. The run must have been begun with
-    /// [`Store::begin_run`]; its targets and profile stay as begun.
-    fn finish_run(&mut self, run: &ScanRun) -> Result<(), StoreError>;
-
-    /// Inserts findings in one transaction and sets each `id`. A finding that already has an id
-    /// is refused (nothing is written), so that a finding is never stored twice.
-    fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError>;
-
-    /// [`Store::finish_run`] and [`Store::save_findings`] in one transaction: a run is never
-    /// stored finished without its findings (the next scan compares against the newest finished
-    /// run, so findings lost after it was stored would never be raised again).
-    fn finish_run_with_findings(
-        &mut self,
-        run: &ScanRun,
-        findings: &mut [Finding],
-    ) -> Result<(), StoreError>;
-
-    /// The full run: hosts sorted by address, each host's ports by port, re-checks in the order
-    /// they were stored. `None` if there is no such run.
-    fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError>;
-
-    /// The newest `limit` runs, newest first, whatever their status.
-    fn runs(&mut self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
-
-    /// Completed runs whose target_key equals `target_key`, newest first, at most `limit`.
-    fn runs_for_targets(
-        &mut self,
-        target_key: &str,
-        limit: usize,
-    ) -> Result<Vec<RunId>, StoreError>;
-
-    /// The latest Completed run with the same target_key and an id lower than `before`.
-    fn previous_run(
-        &mut self,
-        target_key: &str,
-        before: RunId,
-    ) -> Result<Option<RunId>, StoreError>;
-
-    /// The findings that match every condition set in `filter`, oldest first (by `created_at`,
-    /// then by id).
-    fn findings(&mut self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
-
-    /// Registers the feed `name` with these indicators, replacing whatever it held before, in
-    /// one transaction: readers see the old feed or the new one, never a mix, and a failure
-    /// keeps the old feed. `meta.name` and every indicator's `feed` must be `name` (checked
-    /// before anything is written).
-    fn replace_feed(
-        &mut self,
-        name: &str,
-        meta: &FeedMeta,
-        indicators: &[Indicator],
-        loaded_at: Timestamp,
-    ) -> Result<FeedSummary, StoreError>;
-
-    /// Every registered feed, by name.
-    fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError>;
-
-    /// Removes the feed and its indicators; `false` if there was no such feed.
-    fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError>;
-
-    /// The indicators of one feed, or of all; grouped by feed (in the order the feeds were last
-    /// replaced), each feed's in the order it was given to [`Store::replace_feed`].
-    fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError>;
-
-    /// Records that `apps` run on `host` port `port`, as `source` says (`manual`, `scan`,
-    /// `report:FILE` ...), replacing whatever that source said there before, in one
-    /// transaction: one entry per application (a scanner report names many packages behind one
-    /// port). Of several applications with one package, the last is kept.
-    fn replace_applications(
-        &mut self,
-        host: IpAddr,
-        port: u16,
-        apps: &[Application],
-        source: &str,
-        updated_at: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// Records that `app` alone runs on `host` port `port` as `source` says: one entry per
-    /// (host, port, source), replaced by a newer call.
-    fn upsert_application(
-        &mut self,
-        host: IpAddr,
-        port: u16,
-        app: &Application,
-        source: &str,
-        updated_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.replace_applications(host, port, std::slice::from_ref(app), source, updated_at)
-    }
-
-    /// Every inventory entry, by host (numerically), port, source and product.
-    fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError>;
-
-    /// Removes the entries of one source at a host port; `false` if there were none.
-    fn remove_application(
-        &mut self,
-        host: IpAddr,
-        port: u16,
-        source: &str,
-    ) -> Result<bool, StoreError>;
-
-    /// Stores vulnerabilities by id (a stored one with the same id is replaced), in one
-    /// transaction. Of several with one id in `vulns`, the last is kept.
-    fn put_vulnerabilities(&mut self, vulns: &[Vulnerability]) -> Result<(), StoreError>;
-
-    /// Every stored vulnerability, by id.
-    fn vulnerabilities(&mut self) -> Result<Vec<Vulnerability>, StoreError>;
-
-    /// Stores imported source records by (kind, id), replacing stored ones, in one transaction.
-    /// Of several with one (kind, id) in `records`, the last is kept.
-    fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError>;
-
-    /// What one `vuln import` stores, in one transaction: `records` as
-    /// [`Store::put_vuln_records`] does, and every set of `applications` as
-    /// [`Store::replace_applications`] does (a re-imported report replaces its packages).
-    fn import_vuln_knowledge(
-        &mut self,
-        records: &[VulnRecord],
-        applications: &[SourceApplications],
-    ) -> Result<(), StoreError>;
-
-    /// Hands every stored record of `kind` (or of every kind) to `each`, one at a time, without
-    /// holding them all in memory (an NVD import is hundreds of megabytes). No order.
-    fn vuln_records(
-        &mut self,
-        kind: Option<&str>,
-        each: &mut dyn FnMut(VulnRecord),
-    ) -> Result<(), StoreError>;
-
-    /// Stores the alert, keyed by its `dedup_key` and `window_start`: a new key inserts it, a
-    /// known one overwrites the stored alert with this one (counts, last_seen, severity,
-    /// context). Sets `alert.id`.
-    fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError>;
-
-    /// [`Store::upsert_alert`] for a batch, in one transaction: all are stored or none.
-    fn upsert_alerts(&mut self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError>;
-
-    /// The alerts matching every condition set in `filter`, by `first_seen`, then id.
-    fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError>;
-
-    /// The alerts whose dedup window started at or after `since`, by window start, then id:
-    /// what a restarted detector reloads to go on updating them instead of raising new ones.
-    fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError>;
-
-    /// Stores a new suppression and returns its id; one that already has an id is refused.
-    fn add_suppression(&mut self, suppression: &Suppression) -> Result<i64, StoreError>;
-
-    /// Every suppression, expired or not, by id.
-    fn suppressions(&mut self) -> Result<Vec<Suppression>, StoreError>;
-
-    /// `false` if there was no such suppression.
-    fn remove_suppression(&mut self, id: i64) -> Result<bool, StoreError>;
-
-    /// Where the followed `source` got to, as last saved.
-    fn checkpoint(&mut self, source: &str) -> Result<Option<serde_json::Value>, StoreError>;
-
-    /// Upserts `alerts` (as [`Store::upsert_alert`]) and saves the checkpoint of `source`, in
-    /// one transaction: after a crash, the reader resumes from a checkpoint that matches the
-    /// stored alerts, so no event is lost and none is counted twice. Sets each `id` only once
-    /// committed; returns what happened to each alert, in order.
-    fn save_checkpoint_with_alerts(
-        &mut self,
-        source: &str,
-        checkpoint: &serde_json::Value,
-        alerts: &mut [Alert],
-    ) -> Result<Vec<AlertWrite>, StoreError>;
-
-    /// Records a block and returns its id; one that already has an id is refused.
-    fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError>;
-
-    /// Every block (`None`), or those in force at the given instant: not lifted and not
-    /// expired. By id.
-    fn blocks(&mut self, active_at: Option<Timestamp>) -> Result<Vec<BlockRecord>, StoreError>;
-
-    /// Marks every block of exactly `net` that is not yet lifted as lifted at `at`; returns
-    /// how many there were.
-    fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError>;
+/// The handle and every capability trait: `use picket_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AlertStore, BlockStore, IntelStore, InventoryStore, RunStore, Store, VulnStore,
+    };
 }
 
-/// Which findings [`Store::findings`] returns; an unset field does not filter.
+/// Which findings [`RunStore::findings`] returns; an unset field does not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FindingFilter {
     pub run: Option<RunId>,
@@ -241,7 +57,7 @@ pub struct FindingFilter {
     pub host: Option<IpAddr>,
 }
 
-/// A registered feed, as [`Store::feeds`] lists it.
+/// A registered feed, as [`IntelStore::feeds`] lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedSummary {
     pub name: String,
@@ -284,7 +100,7 @@ pub struct VulnRecord {
     pub body: serde_json::Value,
 }
 
-/// Which alerts [`Store::alerts`] returns; an unset field does not filter.
+/// Which alerts [`AlertStore::alerts`] returns; an unset field does not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertFilter {
     /// Alerts whose last connection is at or after this instant.
@@ -294,7 +110,7 @@ pub struct AlertFilter {
     pub client: Option<IpAddr>,
 }
 
-/// What [`Store::upsert_alert`] did.
+/// What [`AlertStore::upsert_alert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertWrite {
     /// The key and window were new: a new alert was stored.
@@ -329,22 +145,10 @@ pub struct BlockRecord {
 ///
 /// Runs pending migrations on both. Fails, naming the location, when the file cannot be opened
 /// or created, is not an SQLite database or not Picket's, or holds a newer schema.
-pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
+pub fn open(location: &str) -> Result<Store, StoreError> {
     match Location::parse(location)? {
-        Location::Postgres(url) => {
-            let conn = postgres::PgConn::connect(url)?;
-            Ok(Box::new(store::SqlStore::new(
-                conn,
-                picket_model::without_password(url),
-            )?))
-        }
-        Location::Sqlite(path) => {
-            let conn = sqlite::SqliteConn::open(&path)?;
-            Ok(Box::new(store::SqlStore::new(
-                conn,
-                path.display().to_string(),
-            )?))
-        }
+        Location::Postgres(url) => Store::postgres(url),
+        Location::Sqlite(path) => Store::sqlite(&path),
     }
 }
 

@@ -10,38 +10,35 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, FeedMeta, Finding, HostResult, Indicator, Observation, PortSet, RunId,
-    RunSummary, ScanProfile, ScanRun, Suppression, Targets, Timestamp, Verdict, Vulnerability,
+    Finding, HostResult, Observation, PortSet, RunId, RunSummary, ScanProfile, ScanRun, Targets,
+    Timestamp, Verdict,
 };
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
+use crate::FindingFilter;
 use crate::conn::{Conn, Row, Value};
 use crate::error::{DbError, StoreError};
 use crate::sql::{self, MIGRATIONS, latest_version};
-use crate::{
-    AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
-    SourceApplications, Store, VulnRecord,
-};
 
-/// A [`Store`] over one connection of either dialect.
-pub(crate) struct SqlStore<C> {
-    conn: C,
+/// The store's operations on one connection of either dialect, borrowed for one operation
+/// (a transaction never leaves its connection).
+pub(crate) struct Session<'a> {
+    conn: &'a mut dyn Conn,
     /// The database as shown in errors: a path, or a URL without its password.
-    location: String,
+    location: &'a str,
 }
 
-impl<C: Conn> SqlStore<C> {
-    /// Wraps an open connection and brings its schema up to date.
-    pub(crate) fn new(conn: C, location: String) -> Result<Self, StoreError> {
-        let mut store = Self { conn, location };
-        store.migrate()?;
-        Ok(store)
+impl<'a> Session<'a> {
+    pub(crate) fn new(conn: &'a mut dyn Conn, location: &'a str) -> Self {
+        Self { conn, location }
     }
+}
 
+impl Session<'_> {
     fn db_error(&self, op: String, source: DbError) -> StoreError {
         StoreError::Database {
-            location: self.location.clone(),
+            location: self.location.to_owned(),
             op,
             source,
         }
@@ -135,7 +132,7 @@ impl<C: Conn> SqlStore<C> {
 
     /// Applies the migrations this database lacks, all in one transaction, and refuses a
     /// database whose schema is newer than this build.
-    fn migrate(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn migrate(&mut self) -> Result<(), StoreError> {
         let dialect = self.conn.dialect();
         self.batch(dialect.begin_migration(), || {
             "locking the schema for migration".into()
@@ -157,7 +154,7 @@ impl<C: Conn> SqlStore<C> {
             .int(0, "version")?;
         if current > latest_version() {
             return Err(StoreError::SchemaTooNew {
-                location: self.location.clone(),
+                location: self.location.to_owned(),
                 found: current,
                 known: latest_version(),
             });
@@ -187,12 +184,12 @@ impl<C: Conn> SqlStore<C> {
         match rows.first() {
             Some(row) => Ok(Fields {
                 row,
-                location: &self.location,
+                location: self.location,
                 table,
                 key: key(),
             }),
             None => Err(StoreError::Corrupt {
-                location: self.location.clone(),
+                location: self.location.to_owned(),
                 table,
                 key: key(),
                 field: "*",
@@ -204,7 +201,7 @@ impl<C: Conn> SqlStore<C> {
     fn row_fields<'a>(&'a self, row: &'a Row, table: &'static str, key: String) -> Fields<'a> {
         Fields {
             row,
-            location: &self.location,
+            location: self.location,
             table,
             key,
         }
@@ -223,7 +220,7 @@ impl<C: Conn> SqlStore<C> {
         )?;
         if changed == 0 {
             return Err(StoreError::UnknownRun {
-                location: self.location.clone(),
+                location: self.location.to_owned(),
                 run: id,
             });
         }
@@ -461,8 +458,9 @@ impl<C: Conn> SqlStore<C> {
     }
 }
 
-impl<C: Conn> Store for SqlStore<C> {
-    fn begin_run(
+/// The exposure side, called by the handle in `handle.rs`.
+impl Session<'_> {
+    pub(crate) fn begin_run(
         &mut self,
         targets: &Targets,
         profile: &ScanProfile,
@@ -483,15 +481,15 @@ impl<C: Conn> Store for SqlStore<C> {
         Ok(RunId(self.fields(&rows, "runs", what)?.int(0, "id")?))
     }
 
-    fn finish_run(&mut self, run: &ScanRun) -> Result<(), StoreError> {
+    pub(crate) fn finish_run(&mut self, run: &ScanRun) -> Result<(), StoreError> {
         self.transaction(|store| store.store_run_contents(run))
     }
 
-    fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError> {
+    pub(crate) fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError> {
         self.insert_findings_after(findings, |_| Ok(()))
     }
 
-    fn finish_run_with_findings(
+    pub(crate) fn finish_run_with_findings(
         &mut self,
         run: &ScanRun,
         findings: &mut [Finding],
@@ -499,7 +497,7 @@ impl<C: Conn> Store for SqlStore<C> {
         self.insert_findings_after(findings, |store| store.store_run_contents(run))
     }
 
-    fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
+    pub(crate) fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
         let rows = self.query(sql::SELECT_RUN, &[id.0.into()], || {
             format!("reading run {id}")
         })?;
@@ -523,7 +521,7 @@ impl<C: Conn> Store for SqlStore<C> {
         Ok(Some(run))
     }
 
-    fn runs(&mut self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
+    pub(crate) fn runs(&mut self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
         let rows = self.query(
             sql::SELECT_RUN_SUMMARIES,
             &[sql_limit(limit).into()],
@@ -554,7 +552,7 @@ impl<C: Conn> Store for SqlStore<C> {
             .collect()
     }
 
-    fn runs_for_targets(
+    pub(crate) fn runs_for_targets(
         &mut self,
         target_key: &str,
         limit: usize,
@@ -566,7 +564,7 @@ impl<C: Conn> Store for SqlStore<C> {
         )
     }
 
-    fn previous_run(
+    pub(crate) fn previous_run(
         &mut self,
         target_key: &str,
         before: RunId,
@@ -579,7 +577,7 @@ impl<C: Conn> Store for SqlStore<C> {
         Ok(ids.first().copied())
     }
 
-    fn findings(&mut self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
+    pub(crate) fn findings(&mut self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
         let mut query = String::from(sql::SELECT_FINDINGS);
         let mut params = Vec::new();
         if let Some(run) = filter.run {
@@ -620,136 +618,6 @@ impl<C: Conn> Store for SqlStore<C> {
                 })
             })
             .collect()
-    }
-
-    // The threat side: implemented in `threat.rs`, called by path because the inherent
-    // methods there share these names.
-
-    fn replace_feed(
-        &mut self,
-        name: &str,
-        meta: &FeedMeta,
-        indicators: &[Indicator],
-        loaded_at: Timestamp,
-    ) -> Result<FeedSummary, StoreError> {
-        SqlStore::replace_feed(self, name, meta, indicators, loaded_at)
-    }
-
-    fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError> {
-        SqlStore::feeds(self)
-    }
-
-    fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError> {
-        SqlStore::remove_feed(self, name)
-    }
-
-    fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
-        SqlStore::indicators(self, feed)
-    }
-
-    fn replace_applications(
-        &mut self,
-        host: IpAddr,
-        port: u16,
-        apps: &[Application],
-        source: &str,
-        updated_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        SqlStore::replace_applications(self, host, port, apps, source, updated_at)
-    }
-
-    fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {
-        SqlStore::inventory(self)
-    }
-
-    fn remove_application(
-        &mut self,
-        host: IpAddr,
-        port: u16,
-        source: &str,
-    ) -> Result<bool, StoreError> {
-        SqlStore::remove_application(self, host, port, source)
-    }
-
-    fn put_vulnerabilities(&mut self, vulns: &[Vulnerability]) -> Result<(), StoreError> {
-        SqlStore::put_vulnerabilities(self, vulns)
-    }
-
-    fn vulnerabilities(&mut self) -> Result<Vec<Vulnerability>, StoreError> {
-        SqlStore::vulnerabilities(self)
-    }
-
-    fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
-        SqlStore::put_vuln_records(self, records)
-    }
-
-    fn import_vuln_knowledge(
-        &mut self,
-        records: &[VulnRecord],
-        applications: &[SourceApplications],
-    ) -> Result<(), StoreError> {
-        SqlStore::import_vuln_knowledge(self, records, applications)
-    }
-
-    fn vuln_records(
-        &mut self,
-        kind: Option<&str>,
-        each: &mut dyn FnMut(VulnRecord),
-    ) -> Result<(), StoreError> {
-        SqlStore::vuln_records(self, kind, each)
-    }
-
-    fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {
-        SqlStore::upsert_alert(self, alert)
-    }
-
-    fn upsert_alerts(&mut self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError> {
-        SqlStore::upsert_alerts(self, alerts)
-    }
-
-    fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
-        SqlStore::alerts(self, filter)
-    }
-
-    fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError> {
-        SqlStore::open_alerts(self, since)
-    }
-
-    fn add_suppression(&mut self, suppression: &Suppression) -> Result<i64, StoreError> {
-        SqlStore::add_suppression(self, suppression)
-    }
-
-    fn suppressions(&mut self) -> Result<Vec<Suppression>, StoreError> {
-        SqlStore::suppressions(self)
-    }
-
-    fn remove_suppression(&mut self, id: i64) -> Result<bool, StoreError> {
-        SqlStore::remove_suppression(self, id)
-    }
-
-    fn checkpoint(&mut self, source: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        SqlStore::checkpoint(self, source)
-    }
-
-    fn save_checkpoint_with_alerts(
-        &mut self,
-        source: &str,
-        checkpoint: &serde_json::Value,
-        alerts: &mut [Alert],
-    ) -> Result<Vec<AlertWrite>, StoreError> {
-        SqlStore::save_checkpoint_with_alerts(self, source, checkpoint, alerts)
-    }
-
-    fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError> {
-        SqlStore::record_block(self, block)
-    }
-
-    fn blocks(&mut self, active_at: Option<Timestamp>) -> Result<Vec<BlockRecord>, StoreError> {
-        SqlStore::blocks(self, active_at)
-    }
-
-    fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError> {
-        SqlStore::mark_unblocked(self, net, at)
     }
 }
 

@@ -12,7 +12,8 @@ use picket_model::{
     InterferenceKind, Interruption, Observation, PortState, ProbeRecord, Protocol, Reason, Recheck,
     RecheckEvidence, RunId, RunStatus, ScanProfile, ScanRun, Targets, Timestamp, Verdict,
 };
-use picket_store::{FindingFilter, Store, StoreError};
+use picket_store::prelude::*;
+use picket_store::{FindingFilter, StoreError};
 
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
@@ -70,7 +71,7 @@ impl TestDb {
         })
     }
 
-    fn open(&self) -> Box<dyn Store> {
+    fn open(&self) -> Store {
         picket_store::open(&self.location).unwrap()
     }
 
@@ -347,7 +348,7 @@ fn sorted(mut run: ScanRun) -> ScanRun {
 }
 
 /// Begins and finishes a run of `spec` with `status`, with one open port, returning its id.
-fn add_run(store: &mut dyn Store, spec: &str, status: RunStatus, at: i64) -> RunId {
+fn add_run(store: &Store, spec: &str, status: RunStatus, at: i64) -> RunId {
     let t = targets(spec);
     let id = store.begin_run(&t, &profile(), ts(at)).unwrap();
     let mut run = realistic_run(id, &t);
@@ -359,7 +360,7 @@ fn add_run(store: &mut dyn Store, spec: &str, status: RunStatus, at: i64) -> Run
 }
 
 fn round_trips_a_realistic_run(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("192.0.2.0/29 scanme.example.org 2001:db8::5");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
 
@@ -398,7 +399,7 @@ fn round_trips_a_realistic_run(db: &mut TestDb) {
 }
 
 fn finishing_again_replaces_the_contents(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("192.0.2.0/29");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
     let mut run = realistic_run(id, &t);
@@ -422,7 +423,7 @@ fn finishing_again_replaces_the_contents(db: &mut TestDb) {
 }
 
 fn a_failed_finish_leaves_the_previous_state(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("192.0.2.0/29");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
     let good = realistic_run(id, &t);
@@ -499,14 +500,9 @@ fn finding(run: RunId, kind: FindingKind, host: &str, port: u16, at: i64) -> Fin
 }
 
 fn findings_round_trip_with_every_field(db: &mut TestDb) {
-    let mut store = db.open();
-    let r1 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
-    let r2 = add_run(
-        store.as_mut(),
-        "192.0.2.0/29",
-        RunStatus::Completed,
-        T0 + 10,
-    );
+    let store = db.open();
+    let r1 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+    let r2 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0 + 10);
 
     // Saved out of time order: findings() must return them oldest first.
     let mut batch = vec![
@@ -580,8 +576,8 @@ fn findings_round_trip_with_every_field(db: &mut TestDb) {
 }
 
 fn a_failed_save_stores_no_finding(db: &mut TestDb) {
-    let mut store = db.open();
-    let run = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let store = db.open();
+    let run = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
 
     // The second finding names a run that does not exist: the foreign key refuses it, and the
     // first, already inserted, is rolled back with it.
@@ -621,7 +617,7 @@ fn a_failed_save_stores_no_finding(db: &mut TestDb) {
 }
 
 fn a_run_and_its_findings_are_stored_together(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("192.0.2.0/29");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
     let good = realistic_run(id, &t);
@@ -668,15 +664,10 @@ fn a_run_and_its_findings_are_stored_together(db: &mut TestDb) {
 }
 
 fn runs_are_listed_newest_first(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     assert!(store.runs(10).unwrap().is_empty());
-    let a = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
-    let b = add_run(
-        store.as_mut(),
-        "198.51.100.0/30",
-        RunStatus::Aborted,
-        T0 + 10,
-    );
+    let a = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+    let b = add_run(&store, "198.51.100.0/30", RunStatus::Aborted, T0 + 10);
     // Begun and never finished.
     let c = store
         .begin_run(&targets("203.0.113.9"), &profile(), ts(T0 + 20))
@@ -707,27 +698,17 @@ fn runs_are_listed_newest_first(db: &mut TestDb) {
 }
 
 fn previous_run_and_runs_for_targets(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let key = targets("192.0.2.0/29").key();
-    let a1 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
-    let other = add_run(
-        store.as_mut(),
-        "198.51.100.0/30",
-        RunStatus::Completed,
-        T0 + 1,
-    );
-    let a2 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Aborted, T0 + 2);
+    let a1 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+    let other = add_run(&store, "198.51.100.0/30", RunStatus::Completed, T0 + 1);
+    let a2 = add_run(&store, "192.0.2.0/29", RunStatus::Aborted, T0 + 2);
     let a3 = store
         .begin_run(&targets("192.0.2.0/29"), &profile(), ts(T0 + 3))
         .unwrap();
-    let a4 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0 + 4);
+    let a4 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0 + 4);
     // Started "earlier" by the clock, but begun last: ids, not clocks, decide what is newer.
-    let a5 = add_run(
-        store.as_mut(),
-        "192.0.2.0/29",
-        RunStatus::Completed,
-        T0 - 1_000,
-    );
+    let a5 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0 - 1_000);
 
     assert_eq!(store.runs_for_targets(&key, 10).unwrap(), [a5, a4, a1]);
     assert_eq!(store.runs_for_targets(&key, 2).unwrap(), [a5, a4]);
@@ -757,10 +738,10 @@ fn previous_run_and_runs_for_targets(db: &mut TestDb) {
 
 fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
     let id = {
-        let mut store = db.open();
-        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0)
+        let store = db.open();
+        add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0)
     };
-    let mut store = db.open();
+    let store = db.open();
     drop(db.open());
     let t = targets("192.0.2.0/29");
     assert_eq!(
@@ -803,8 +784,8 @@ fn a_newer_schema_is_refused(db: &mut TestDb) {
 }
 
 fn corrupt_values_are_reported_by_field(db: &mut TestDb) {
-    let mut store = db.open();
-    let id = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let store = db.open();
+    let id = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
     db.raw("UPDATE observations SET state = 'ajar' WHERE port = 443");
     let err = store.run(id).unwrap_err();
     assert!(
@@ -827,10 +808,10 @@ fn concurrent_first_opens_both_succeed(db: &mut TestDb) {
         .map(|i| {
             let location = location.clone();
             std::thread::spawn(move || {
-                let mut store = picket_store::open(&location).unwrap();
+                let store = picket_store::open(&location).unwrap();
                 for j in 0..5 {
                     add_run(
-                        store.as_mut(),
+                        &store,
                         "192.0.2.0/29",
                         RunStatus::Completed,
                         T0 + i * 10 + j,
@@ -851,7 +832,7 @@ fn concurrent_first_opens_both_succeed(db: &mut TestDb) {
 
 /// 64 hosts x 1,000 listed ports: how long one finish_run and one run() take.
 fn stores_a_large_run(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("10.0.0.0/26");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
     let hosts: Vec<HostResult> = (0..64u8)
@@ -990,8 +971,8 @@ mod backend_specific {
     fn a_new_file_is_created_in_wal_mode_and_an_empty_one_is_adopted() {
         let dir = tempfile::tempdir().unwrap();
         let created = dir.path().join("new.db");
-        let mut store = picket_store::open(&format!("sqlite:{}", created.display())).unwrap();
-        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        let store = picket_store::open(&format!("sqlite:{}", created.display())).unwrap();
+        add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
         let raw = rusqlite::Connection::open(&created).unwrap();
         let mode: String = raw
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -1000,7 +981,7 @@ mod backend_specific {
 
         let empty = dir.path().join("empty.db");
         fs::write(&empty, b"").unwrap();
-        let mut store = picket_store::open(&empty.display().to_string()).unwrap();
+        let store = picket_store::open(&empty.display().to_string()).unwrap();
         assert!(store.runs(1).unwrap().is_empty());
     }
 
@@ -1009,8 +990,8 @@ mod backend_specific {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let created = dir.path().join("private.db");
-        let mut store = picket_store::open(&created.display().to_string()).unwrap();
-        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        let store = picket_store::open(&created.display().to_string()).unwrap();
+        add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
         for suffix in ["", "-wal", "-shm"] {
             let file = format!("{}{suffix}", created.display());
             let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
@@ -1020,8 +1001,8 @@ mod backend_specific {
 
     #[test]
     fn an_in_memory_database_works() {
-        let mut store = picket_store::open("sqlite::memory:").unwrap();
-        let id = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        let store = picket_store::open("sqlite::memory:").unwrap();
+        let id = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
         assert_eq!(store.runs(5).unwrap()[0].id, id);
     }
 

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use picket_model::{Severity, Suppression, Timestamp};
 use picket_report::Format;
 use picket_store::AlertFilter;
+use picket_store::prelude::*;
 
 use crate::cli::{AlertsArgs, AlertsCommand};
 use crate::commands::knowledge;
@@ -41,13 +42,13 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
                 created_at: now,
                 expires_at,
             };
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             let id = store.add_suppression(&rule)?;
             writeln!(out, "suppression {id} added")?;
             Ok(())
         }
         Some(AlertsCommand::Suppressions) => {
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             let rules = store.suppressions()?;
             let rows: Vec<Vec<String>> = rules
                 .iter()
@@ -76,7 +77,7 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
             )
         }
         Some(AlertsCommand::Unsuppress { id }) => {
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             if !store.remove_suppression(*id)? {
                 bail!("no suppression {id}");
             }
@@ -111,7 +112,7 @@ fn list(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
         ),
         None => None,
     };
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let alerts = store.alerts(&AlertFilter {
         since,
         min_severity,

@@ -21,6 +21,7 @@ use picket_ingest::{Checkpoint, EventReader, Follower, IngestError, Input};
 use picket_model::{Alert, Severity, Timestamp};
 use picket_report::{AlertChangeKind, Format, OcsfActivity, counted};
 use picket_respond::Nft;
+use picket_store::prelude::*;
 use picket_store::{AlertWrite, BlockRecord, Store};
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +82,7 @@ struct Blocker {
 }
 
 struct Session<'a> {
-    store: Box<dyn Store>,
+    store: Store,
     detector: ThreatDetector,
     format: AlertFormat,
     out: &'a mut dyn Write,
@@ -116,15 +117,15 @@ pub fn run(db: &str, args: &DetectArgs, out: &mut dyn Write) -> Result<()> {
         bail!("--follow reads files; stdin is read to its end without it");
     }
 
-    let mut store = picket_store::open(db)?;
-    let intel = Arc::new(knowledge::intel_table(store.as_mut())?);
+    let store = picket_store::open(db)?;
+    let intel = Arc::new(knowledge::intel_table(&store)?);
     if intel.is_empty() {
         eprintln!(
             "picket: no threat-intel feeds loaded (picket intel add NAME FILE): no alert can be raised"
         );
     }
-    let vdb = knowledge::vuln_db(store.as_mut())?;
-    let entries = knowledge::inventory(store.as_mut(), &vdb)?;
+    let vdb = knowledge::vuln_db(&store)?;
+    let entries = knowledge::inventory(&store, &vdb)?;
     let inventory = knowledge::detector_inventory(&entries);
     let now = Timestamp::now();
     let suppressions = store

@@ -5,13 +5,14 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 use picket_model::{FindingKind, RunId};
 use picket_store::FindingFilter;
+use picket_store::prelude::*;
 
 use crate::cli::{DiffArgs, FindingsArgs, RunsArgs};
 use crate::options::parse_format;
 
 pub fn runs(db: &str, args: &RunsArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let runs = store.runs(args.limit)?;
     picket_report::runs(out, format, &runs)?;
     Ok(())
@@ -19,7 +20,7 @@ pub fn runs(db: &str, args: &RunsArgs, out: &mut dyn Write) -> Result<()> {
 
 pub fn diff(db: &str, args: &DiffArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let (from, to) = match (args.from, args.to) {
         (Some(a), Some(b)) => (RunId(a), RunId(b)),
         (Some(_), None) | (None, Some(_)) => {
@@ -31,7 +32,7 @@ pub fn diff(db: &str, args: &DiffArgs, out: &mut dyn Write) -> Result<()> {
                 .into_iter()
                 .next()
                 .context("no runs stored yet: run `picket scan` first")?;
-            match crate::commands::scan::last_two(store.as_mut(), &newest.target_key)? {
+            match crate::commands::scan::last_two(&store, &newest.target_key)? {
                 Some(pair) => pair,
                 None => bail!(
                     "only one completed run of {:?}: nothing to compare yet",
@@ -61,7 +62,7 @@ pub fn findings(db: &str, args: &FindingsArgs, out: &mut dyn Write) -> Result<()
         ),
         None => None,
     };
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let filter = FindingFilter {
         run: args.run.map(RunId),
         kind,

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use anyhow::{Context, Result};
 use picket_intel::{FeedFormat, LoadOptions};
 use picket_model::Timestamp;
+use picket_store::prelude::*;
 use serde::Serialize;
 
 use crate::cli::IntelCommand;
@@ -39,7 +40,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             };
             // Parse fully before touching the store: a bad file changes nothing.
             let feed = picket_intel::load_file(name, file, &options)?;
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             let stored = store
                 .feeds()?
                 .iter()
@@ -64,7 +65,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
         }
         IntelCommand::List { format } => {
             let format = parse_format(format)?;
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             let feeds = store.feeds()?;
             #[derive(Serialize)]
             struct Row<'a> {
@@ -117,7 +118,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             )?;
         }
         IntelCommand::Remove { name } => {
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             if !store.remove_feed(name)? {
                 anyhow::bail!("no feed named {name:?}");
             }
@@ -128,8 +129,8 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             let addr: IpAddr = ip
                 .parse()
                 .with_context(|| format!("{ip:?} is not an IP address"))?;
-            let mut store = picket_store::open(db)?;
-            let table = knowledge::intel_table(store.as_mut())?;
+            let store = picket_store::open(db)?;
+            let table = knowledge::intel_table(&store)?;
             let hits: Vec<&picket_model::Indicator> = table.lookup(addr).collect();
             let rows: Vec<Vec<String>> = hits
                 .iter()

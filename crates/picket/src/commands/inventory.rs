@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 use picket_model::{Application, Cpe, Timestamp};
+use picket_store::prelude::*;
 use serde::Serialize;
 
 use crate::cli::{InventoryArgs, InventoryCommand};
@@ -32,9 +33,9 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
                 }
                 (None, None) => bail!("inventory add: give --cpe, or --product with --version"),
             };
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             store.upsert_application(host, port, &app, "manual", Timestamp::now())?;
-            let vulns = knowledge::vuln_db(store.as_mut())?.matches(&app);
+            let vulns = knowledge::vuln_db(&store)?.matches(&app);
             writeln!(
                 out,
                 "{at}: {} {} ({} known vulnerabilities: {})",
@@ -46,7 +47,7 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
         }
         Some(InventoryCommand::Remove { at, source }) => {
             let (host, port) = knowledge::parse_host_port(at)?;
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             if !store.remove_application(host, port, source)? {
                 bail!("no application from {source:?} at {at}");
             }
@@ -75,9 +76,9 @@ fn from_cpe(text: &str) -> Result<Application> {
 
 fn list(db: &str, format: &str, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(format)?;
-    let mut store = picket_store::open(db)?;
-    let vdb = knowledge::vuln_db(store.as_mut())?;
-    let entries = knowledge::inventory(store.as_mut(), &vdb)?;
+    let store = picket_store::open(db)?;
+    let vdb = knowledge::vuln_db(&store)?;
+    let entries = knowledge::inventory(&store, &vdb)?;
     #[derive(Serialize)]
     struct Row<'a> {
         host: std::net::IpAddr,

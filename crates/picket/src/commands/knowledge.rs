@@ -11,6 +11,7 @@ use picket_ingest::HomeNet;
 use picket_intel::IntelTable;
 use picket_model::{Transport, VulnMatch, canonical_ip, canonical_net};
 use picket_respond::AllowList;
+use picket_store::prelude::*;
 use picket_store::{InventoryEntry, Store};
 use picket_vuln::{NvdCve, OsvRecord, ScannerReport, VulnDb};
 
@@ -22,13 +23,13 @@ pub const KIND_EPSS: &str = "epss";
 pub const KIND_REPORT: &str = "report";
 
 /// Every stored indicator in one immutable lookup table.
-pub fn intel_table(store: &mut dyn Store) -> Result<IntelTable> {
+pub fn intel_table(store: &Store) -> Result<IntelTable> {
     let indicators = store.indicators(None)?;
     IntelTable::build(indicators).context("cannot build the intel table")
 }
 
 /// The vulnerability database rebuilt from every stored record.
-pub fn vuln_db(store: &mut dyn Store) -> Result<VulnDb> {
+pub fn vuln_db(store: &Store) -> Result<VulnDb> {
     let mut db = VulnDb::new();
     let mut failure = None;
     store.vuln_records(None, &mut |record| {
@@ -77,10 +78,7 @@ fn raw_text(body: &serde_json::Value) -> Result<String, String> {
 }
 
 /// The inventory with the vulnerabilities that match each entry.
-pub fn inventory(
-    store: &mut dyn Store,
-    db: &VulnDb,
-) -> Result<Vec<(InventoryEntry, Vec<VulnMatch>)>> {
+pub fn inventory(store: &Store, db: &VulnDb) -> Result<Vec<(InventoryEntry, Vec<VulnMatch>)>> {
     Ok(store
         .inventory()?
         .into_iter()

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use picket_model::Timestamp;
 use picket_respond::{Change, Nft};
 use picket_store::BlockRecord;
+use picket_store::prelude::*;
 use serde::Serialize;
 
 use crate::cli::{BlockArgs, BlocksArgs, UnblockArgs};
@@ -29,7 +30,7 @@ pub fn block(db: &str, args: &BlockArgs, out: &mut dyn Write) -> Result<()> {
         return Ok(());
     }
     // Check the store first: a bad --db must not leave a block without its record.
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let outcome = nft.block(net, Some(ttl))?;
     let now = Timestamp::now();
     store.record_block(&BlockRecord {
@@ -49,7 +50,7 @@ pub fn block(db: &str, args: &BlockArgs, out: &mut dyn Write) -> Result<()> {
 
 pub fn unblock(db: &str, args: &UnblockArgs, out: &mut dyn Write) -> Result<()> {
     let net = knowledge::parse_net(&args.target)?;
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     // Unblocking needs no allow-list: lifting a block can never lock anyone out.
     let nft = Nft::new(picket_respond::AllowList::new(&[], &[]));
     let removed = nft.unblock(net)?;
@@ -66,7 +67,7 @@ pub fn blocks(db: &str, args: &BlocksArgs, out: &mut dyn Write) -> Result<()> {
     let format = crate::options::parse_format(&args.format)?;
     let nft = Nft::new(picket_respond::AllowList::new(&[], &[]));
     let live = nft.list()?;
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let history = store.blocks(Some(Timestamp::now()))?;
     #[derive(Serialize)]
     struct Row {

@@ -11,6 +11,7 @@ use picket_detect::exposure::{self, FindingContext, RecheckInput, Suspect};
 use picket_model::{HostResult, Recheck, RunId, RunStatus, ScanRun, Timestamp};
 use picket_scan::{RecheckPlan, RecheckResult, RecheckSettings};
 use picket_store::Store;
+use picket_store::prelude::*;
 
 use crate::options::ScanOptions;
 use crate::progress::Progress;
@@ -20,19 +21,19 @@ const LIVENESS_PORTS: usize = 3;
 
 pub fn run(db: &str, db_given: bool, opts: ScanOptions, out: &mut dyn Write) -> Result<()> {
     // Open the store first: a bad --db must fail before a single probe is sent.
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     // Multi-threaded: the engine spawns each probe as a task, so socket work uses every core.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let Some(schedule) = opts.schedule else {
-        return scan_once(store.as_mut(), &rt, db, db_given, &opts, out);
+        return scan_once(&store, &rt, db, db_given, &opts, out);
     };
     let mut runs = 0u32;
     loop {
         let started = std::time::Instant::now();
-        scan_once(store.as_mut(), &rt, db, db_given, &opts, out)?;
+        scan_once(&store, &rt, db, db_given, &opts, out)?;
         out.flush()?;
         runs += 1;
         if schedule.count.is_some_and(|n| runs >= n) {
@@ -53,7 +54,7 @@ pub fn run(db: &str, db_given: bool, opts: ScanOptions, out: &mut dyn Write) -> 
 
 /// One run: resolve, scan, re-check against the previous run, store, render.
 fn scan_once(
-    store: &mut dyn Store,
+    store: &Store,
     rt: &tokio::runtime::Runtime,
     db: &str,
     db_given: bool,
@@ -240,7 +241,7 @@ fn detect_services(
 /// Detected services join the inventory (source `scan`) and are matched against the imported
 /// vulnerabilities: one `vulnerable-service` finding per service with matches.
 fn service_findings(
-    store: &mut dyn Store,
+    store: &Store,
     run: &ScanRun,
     ctx: &FindingContext,
 ) -> Result<Vec<picket_model::Finding>> {
@@ -286,7 +287,7 @@ fn silenced_rate(hosts: &[&HostResult]) -> Option<f64> {
 }
 
 /// Runs of these targets, to compare the newest two by default.
-pub fn last_two(store: &mut dyn Store, target_key: &str) -> Result<Option<(RunId, RunId)>> {
+pub fn last_two(store: &Store, target_key: &str) -> Result<Option<(RunId, RunId)>> {
     let ids = store.runs_for_targets(target_key, 2)?;
     Ok(match ids.as_slice() {
         [newer, older] => Some((*older, *newer)),

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use picket_model::{Application, Intake, Timestamp, unfinished_last_line};
 use picket_report::counted;
+use picket_store::prelude::*;
 use picket_store::{SourceApplications, Store, VulnRecord};
 use picket_vuln::VulnError;
 use serde_json::Value;
@@ -230,9 +231,9 @@ pub fn import(
             }
         }
     }
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     for check in &checks {
-        let stored = stored_entries(store.as_mut(), check.replaces)?;
+        let stored = stored_entries(&store, check.replaces)?;
         check.intake.check(&check.file, stored, allow_shrink)?;
     }
     store.import_vuln_knowledge(&records, &apps)?;
@@ -252,7 +253,7 @@ pub fn import(
 }
 
 /// How many entries the stored KEV catalogue or EPSS file holds; `None` when none is stored.
-fn stored_entries(store: &mut dyn Store, kind: &str) -> Result<Option<usize>> {
+fn stored_entries(store: &Store, kind: &str) -> Result<Option<usize>> {
     let mut count = None;
     store.vuln_records(Some(kind), &mut |record| {
         let Some(text) = record.body.as_str() else {
