@@ -39,7 +39,7 @@ use ipnet::IpNet;
 use picket_model::{Application, FeedFormat, FeedMeta, FindingKind, RunId, Severity, Timestamp};
 
 pub use capability::{AlertStore, BlockStore, IntelStore, InventoryStore, RunStore, VulnStore};
-pub use error::{DbError, StoreError};
+pub use error::{DbError, ErrorKind, StoreError};
 pub use handle::Store;
 
 /// The handle and every capability trait: `use picket_store::prelude::*;`.

@@ -27,6 +27,15 @@ impl Dialect {
         }
     }
 
+    /// Opens a transaction that only reads, so that several statements see one snapshot of the
+    /// database (SQLite takes it at the first read).
+    pub(crate) fn begin_read(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN DEFERRED",
+            Dialect::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        }
+    }
+
     /// Opens the transaction that runs migrations, serialised against other processes doing the
     /// same. PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a concurrent twin, so
     /// two first-time `open`s take a transaction-scoped advisory lock (released at commit).

@@ -115,6 +115,18 @@ impl Session<'_> {
         self.end_transaction(result)
     }
 
+    /// Runs `work`, which only reads, in one snapshot: what a writer commits meanwhile is not
+    /// seen half.
+    fn snapshot<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let begin = self.conn.dialect().begin_read();
+        self.batch(begin, || "starting a read transaction".into())?;
+        let result = work(self);
+        self.end_transaction(result)
+    }
+
     /// Commits after success, rolls back after failure (including a failed commit: SQLite keeps
     /// the transaction open when COMMIT fails with `SQLITE_BUSY`).
     fn end_transaction<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
@@ -498,6 +510,10 @@ impl Session<'_> {
     }
 
     pub(crate) fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
+        self.snapshot(|store| store.read_run(id))
+    }
+
+    fn read_run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
         let rows = self.query(sql::SELECT_RUN, &[id.0.into()], || {
             format!("reading run {id}")
         })?;
