@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, FeedMeta, Finding, Indicator, RunId, RunSummary, ScanProfile, ScanRun,
-    Suppression, Targets, Timestamp, Vulnerability,
+    Alert, Application, FeedMeta, Finding, HostResult, Indicator, RunId, RunSummary, ScanProfile,
+    ScanRun, Suppression, Targets, Timestamp, Vulnerability,
 };
 
 use crate::{
@@ -30,8 +30,17 @@ pub trait RunStore: Send + Sync {
         started_at: Timestamp,
     ) -> Result<RunId, StoreError>;
 
-    /// Stores the run's hosts, observations and rechecks (replacing any stored for `run.id`),
-    /// its status and `finished_at`, in one transaction. The run must have been begun with
+    /// Stores hosts of a run that is still running, as they finish, in one transaction: a
+    /// host saved again for the same run replaces its earlier rows; the run's other hosts stay.
+    /// So a huge scan needs no more memory than the hosts in flight. Refused for a run that is
+    /// not in the store or not running.
+    fn save_hosts(&self, run: RunId, hosts: &[HostResult]) -> Result<(), StoreError>;
+
+    /// Stores the run's status, `finished_at`, re-checks (replacing any stored for `run.id`)
+    /// and hosts with their observations, in one transaction. The hosts are stored as
+    /// [`RunStore::save_hosts`] does: each replaces its earlier rows, and hosts saved before
+    /// but not given here stay (a caller that streamed its hosts passes only those it changed
+    /// since; one that passes all gets exactly them). The run must have been begun with
     /// [`RunStore::begin_run`]; its targets and profile stay as begun.
     fn finish_run(&self, run: &ScanRun) -> Result<(), StoreError>;
 
@@ -51,6 +60,11 @@ pub trait RunStore: Send + Sync {
     /// The full run: hosts sorted by address, each host's ports by port, re-checks in the order
     /// they were stored. `None` if there is no such run.
     fn run(&self, id: RunId) -> Result<Option<ScanRun>, StoreError>;
+
+    /// Only the open ports of a run, per host (hosts by address, each host's ports ascending;
+    /// hosts without an open port left out), read without building the run's hosts: what a
+    /// comparison with the previous run needs.
+    fn open_ports(&self, run: RunId) -> Result<Vec<(IpAddr, Vec<u16>)>, StoreError>;
 
     /// The newest `limit` runs, newest first, whatever their status.
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;

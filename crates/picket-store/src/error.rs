@@ -79,6 +79,13 @@ pub enum StoreError {
     #[error("{location}: run {run} is not in the store")]
     UnknownRun { location: String, run: RunId },
 
+    #[error("{location}: run {run} is {status}, no longer running: its hosts are stored")]
+    RunNotRunning {
+        location: String,
+        run: RunId,
+        status: &'static str,
+    },
+
     #[error("finding {id} (run {run}, {host} port {port}) was already saved; not saving it twice")]
     AlreadySaved {
         id: i64,
@@ -179,6 +186,7 @@ impl StoreError {
             },
             StoreError::Database { source, .. } => source.kind(),
             StoreError::UnknownRun { .. }
+            | StoreError::RunNotRunning { .. }
             | StoreError::AlreadySaved { .. }
             | StoreError::AlreadyStored { .. }
             | StoreError::Unstorable { .. } => ErrorKind::Refused,

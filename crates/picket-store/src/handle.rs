@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, FeedMeta, Finding, Indicator, RunId, RunSummary, ScanProfile, ScanRun,
-    Suppression, Targets, Timestamp, Vulnerability,
+    Alert, Application, FeedMeta, Finding, HostResult, Indicator, RunId, RunSummary, ScanProfile,
+    ScanRun, Suppression, Targets, Timestamp, Vulnerability,
 };
 
 use crate::capability::{AlertStore, BlockStore, IntelStore, InventoryStore, RunStore, VulnStore};
@@ -157,6 +157,10 @@ impl RunStore for Store {
         self.write(|s| s.begin_run(targets, profile, started_at))
     }
 
+    fn save_hosts(&self, run: RunId, hosts: &[HostResult]) -> Result<(), StoreError> {
+        self.write(|s| s.save_hosts(run, hosts))
+    }
+
     fn finish_run(&self, run: &ScanRun) -> Result<(), StoreError> {
         self.write(|s| s.finish_run(run))
     }
@@ -175,6 +179,10 @@ impl RunStore for Store {
 
     fn run(&self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
         self.read(|s| s.run(id))
+    }
+
+    fn open_ports(&self, run: RunId) -> Result<Vec<(IpAddr, Vec<u16>)>, StoreError> {
+        self.read(|s| s.open_ports(run))
     }
 
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {

@@ -123,6 +123,11 @@ pub(crate) fn insert_rows(insert: &Insert, rows: usize) -> String {
     sql
 }
 
+/// `(?, ?, ...)` with `n` placeholders, for `IN`.
+pub(crate) fn in_list(n: usize) -> String {
+    format!("({})", vec!["?"; n].join(", "))
+}
+
 /// SQLite connection setup, before and after the schema checks in `sqlite.rs`.
 pub(crate) const SQLITE_USER_TABLES: &str = "SELECT name FROM sqlite_schema
     WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
@@ -181,8 +186,15 @@ pub(crate) const INSERT_RUN: &str = "INSERT INTO runs
     VALUES (?, ?, ?, ?, NULL, 'running')
     RETURNING id";
 pub(crate) const FINISH_RUN: &str = "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?";
-pub(crate) const DELETE_OBSERVATIONS: &str = "DELETE FROM observations WHERE run_id = ?";
-pub(crate) const DELETE_HOSTS: &str = "DELETE FROM hosts WHERE run_id = ?";
+pub(crate) const SELECT_RUN_STATUS: &str = "SELECT status FROM runs WHERE id = ?";
+pub(crate) const COUNT_HOSTS: &str = "SELECT COUNT(*) FROM hosts WHERE run_id = ?";
+/// Followed by a list of addresses (see [`in_list`]): the rows of hosts saved again.
+pub(crate) const DELETE_OBSERVATIONS_OF: &str =
+    "DELETE FROM observations WHERE run_id = ? AND address IN ";
+pub(crate) const DELETE_HOSTS_OF: &str = "DELETE FROM hosts WHERE run_id = ? AND address IN ";
+/// Only the open ports, in primary-key order (run, address, protocol, port).
+pub(crate) const SELECT_OPEN_PORTS: &str = "SELECT address, port FROM observations
+    WHERE run_id = ? AND state = 'open' ORDER BY address, protocol, port";
 pub(crate) const DELETE_RECHECKS: &str = "DELETE FROM rechecks WHERE run_id = ?";
 /// Hosts and observations go in with multi-row inserts (see [`insert_rows`]): one statement per
 /// row would cost a network round trip per port on PostgreSQL.

@@ -3,15 +3,15 @@
 
 mod threat;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use picket_model::{
-    Finding, HostResult, Observation, PortSet, RunId, RunSummary, ScanProfile, ScanRun, Targets,
-    Timestamp, Verdict,
+    Finding, HostResult, Observation, PortSet, RunId, RunStatus, RunSummary, ScanProfile, ScanRun,
+    Targets, Timestamp, Verdict,
 };
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IntoDeserializer};
@@ -236,16 +236,10 @@ impl Session<'_> {
                 run: id,
             });
         }
-        for (sql, what) in [
-            (sql::DELETE_OBSERVATIONS, "observations"),
-            (sql::DELETE_HOSTS, "hosts"),
-            (sql::DELETE_RECHECKS, "rechecks"),
-        ] {
-            self.exec(sql, &[id.0.into()], || {
-                format!("replacing the {what} of run {id}")
-            })?;
-        }
-        self.insert_hosts(id, &run.hosts)?;
+        self.exec(sql::DELETE_RECHECKS, &[id.0.into()], || {
+            format!("replacing the rechecks of run {id}")
+        })?;
+        self.replace_hosts(id, &run.hosts)?;
         for recheck in &run.rechecks {
             let what = || {
                 format!(
@@ -271,6 +265,43 @@ impl Session<'_> {
             })?;
         }
         Ok(())
+    }
+
+    /// Stores `hosts` for `run` in place of any rows stored for the same addresses, keeping the
+    /// run's other hosts (inside the caller's transaction).
+    fn replace_hosts(&mut self, run: RunId, hosts: &[HostResult]) -> Result<(), StoreError> {
+        let rows = self.query(sql::COUNT_HOSTS, &[run.0.into()], || {
+            format!("counting the stored hosts of run {run}")
+        })?;
+        let stored = self
+            .fields(&rows, "hosts", || format!("run {run}"))?
+            .int(0, "count")?;
+        // A run finished in one go has none: nothing to look up, host by host.
+        if stored > 0 {
+            let mut done = 0;
+            while done < hosts.len() {
+                let n = sql::rows_per_insert(hosts.len() - done);
+                let chunk = &hosts[done..done + n];
+                let mut params: Vec<Value> = Vec::with_capacity(n + 1);
+                params.push(run.0.into());
+                params.extend(chunk.iter().map(|h| h.address.to_string().into()));
+                let list = sql::in_list(n);
+                for (delete, what) in [
+                    (sql::DELETE_OBSERVATIONS_OF, "observations"),
+                    (sql::DELETE_HOSTS_OF, "hosts"),
+                ] {
+                    self.exec(&format!("{delete}{list}"), &params, || {
+                        format!(
+                            "replacing the {what} of run {run} hosts {} to {}",
+                            chunk[0].address,
+                            chunk[n - 1].address
+                        )
+                    })?;
+                }
+                done += n;
+            }
+        }
+        self.insert_hosts(run, hosts)
     }
 
     /// Inserts every host of a run, then every observation, with multi-row inserts.
@@ -495,6 +526,60 @@ impl Session<'_> {
 
     pub(crate) fn finish_run(&mut self, run: &ScanRun) -> Result<(), StoreError> {
         self.transaction(|store| store.store_run_contents(run))
+    }
+
+    pub(crate) fn save_hosts(
+        &mut self,
+        run: RunId,
+        hosts: &[HostResult],
+    ) -> Result<(), StoreError> {
+        self.transaction(|store| {
+            let rows = store.query(sql::SELECT_RUN_STATUS, &[run.0.into()], || {
+                format!("reading the status of run {run}")
+            })?;
+            let Some(row) = rows.first() else {
+                return Err(StoreError::UnknownRun {
+                    location: store.location.to_owned(),
+                    run,
+                });
+            };
+            let status: RunStatus = store
+                .row_fields(row, "runs", format!("run {run}"))
+                .name(0, "status")?;
+            if status != RunStatus::Running {
+                return Err(StoreError::RunNotRunning {
+                    location: store.location.to_owned(),
+                    run,
+                    status: status.as_str(),
+                });
+            }
+            store.replace_hosts(run, hosts)
+        })
+    }
+
+    pub(crate) fn open_ports(&mut self, run: RunId) -> Result<Vec<(IpAddr, Vec<u16>)>, StoreError> {
+        let mut by_host: BTreeMap<IpAddr, Vec<u16>> = BTreeMap::new();
+        let location = self.location;
+        let result =
+            self.conn
+                .query_each(sql::SELECT_OPEN_PORTS, &[run.0.into()], &mut |row: Row| {
+                    let f = Fields {
+                        row: &row,
+                        location,
+                        table: "observations",
+                        key: format!("run {run}"),
+                    };
+                    by_host
+                        .entry(f.ip(0, "address")?)
+                        .or_default()
+                        .push(f.port(1, "port")?);
+                    Ok(())
+                });
+        match result {
+            // Rows come by address as text: the map sorts them as addresses, ports ascending.
+            Ok(handled) => handled.map(|()| by_host.into_iter().collect()),
+            Err(e) => Err(self.db_error(format!("reading the open ports of run {run}"), e)),
+        }
     }
 
     pub(crate) fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError> {

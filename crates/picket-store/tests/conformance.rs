@@ -135,6 +135,8 @@ mod threat;
 conformance!(
     round_trips_a_realistic_run,
     finishing_again_replaces_the_contents,
+    hosts_stream_into_a_running_run,
+    finishing_with_every_host_after_streaming_stores_them_once,
     a_failed_finish_leaves_the_previous_state,
     findings_round_trip_with_every_field,
     a_failed_save_stores_no_finding,
@@ -398,6 +400,8 @@ fn round_trips_a_realistic_run(db: &mut TestDb) {
     assert_eq!(store.run(RunId(id.0 + 1000)).unwrap(), None);
 }
 
+/// Finishing again replaces the status, the re-checks and the hosts given; hosts stored before
+/// and not given stay.
 fn finishing_again_replaces_the_contents(db: &mut TestDb) {
     let store = db.open();
     let t = targets("192.0.2.0/29");
@@ -407,18 +411,93 @@ fn finishing_again_replaces_the_contents(db: &mut TestDb) {
     run.finished_at = None;
     store.finish_run(&run).unwrap();
 
-    run.hosts.truncate(1);
-    run.hosts[0].ports.retain(|o| o.port != 80);
-    run.rechecks.truncate(1);
-    run.status = RunStatus::Aborted;
-    run.finished_at = Some(ts(T0 + 5));
-    store.finish_run(&run).unwrap();
+    let mut again = run.clone();
+    again.hosts.truncate(1);
+    again.hosts[0].ports.retain(|o| o.port != 80);
+    again.rechecks.truncate(1);
+    again.status = RunStatus::Aborted;
+    again.finished_at = Some(ts(T0 + 5));
+    store.finish_run(&again).unwrap();
 
-    assert_eq!(store.run(id).unwrap().unwrap(), run);
+    let mut expected = again.clone();
+    expected.hosts = run.hosts.clone();
+    expected.hosts[0] = again.hosts[0].clone();
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(expected));
     let summary = &store.runs(1).unwrap()[0];
     assert_eq!(
         (summary.hosts_up, summary.hosts_total, summary.open_ports),
-        (1, 1, 1)
+        (2, 3, 2)
+    );
+}
+
+/// Hosts saved while the run goes on are part of it; a host saved again replaces its rows; the
+/// finish adds what it gives and keeps the rest.
+fn hosts_stream_into_a_running_run(db: &mut TestDb) {
+    let store = db.open();
+    let t = targets("192.0.2.0/29");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let full = realistic_run(id, &t);
+    let (h10, h6, h2) = (&full.hosts[0], &full.hosts[1], &full.hosts[2]);
+
+    let mut early = h10.clone();
+    early.ports.truncate(1);
+    store.save_hosts(id, &[early.clone(), h6.clone()]).unwrap();
+    let running = store.run(id).unwrap().unwrap();
+    assert_eq!(running.status, RunStatus::Running);
+    assert_eq!(running.hosts, [early, h6.clone()]);
+    assert_eq!(store.open_ports(id).unwrap(), [(h10.address, vec![22])]);
+
+    // Saved again: its rows are replaced, not added to.
+    store.save_hosts(id, std::slice::from_ref(h10)).unwrap();
+    assert_eq!(store.open_ports(id).unwrap(), [(h10.address, vec![22, 80])]);
+
+    // The finish gives only the host not streamed yet.
+    let mut finish = full.clone();
+    finish.hosts = vec![h2.clone()];
+    store.finish_run(&finish).unwrap();
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(full.clone()));
+    assert_eq!(
+        store.open_ports(id).unwrap(),
+        [(h2.address, vec![22]), (h10.address, vec![22, 80])]
+    );
+
+    // A finished run takes no more streamed hosts; an unknown one none at all.
+    let err = store.save_hosts(id, std::slice::from_ref(h2)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::RunNotRunning { run, status: "completed", .. } if run == id),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), picket_store::ErrorKind::Refused);
+    let stray = RunId(id.0 + 77);
+    let err = store
+        .save_hosts(stray, std::slice::from_ref(h2))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownRun { run, .. } if run == stray),
+        "{err:?}"
+    );
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(full));
+    assert_eq!(store.open_ports(stray).unwrap(), []);
+}
+
+/// Streaming every host and then finishing with all of them gives what a finish alone gives.
+fn finishing_with_every_host_after_streaming_stores_them_once(db: &mut TestDb) {
+    let store = db.open();
+    let t = targets("192.0.2.0/29");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let full = realistic_run(id, &t);
+    for host in &full.hosts {
+        store.save_hosts(id, std::slice::from_ref(host)).unwrap();
+    }
+    let mut findings = vec![];
+    store
+        .finish_run_with_findings(&full, &mut findings)
+        .unwrap();
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(full));
+    let summary = &store.runs(1).unwrap()[0];
+    assert_eq!(
+        (summary.hosts_up, summary.hosts_total, summary.open_ports),
+        (2, 3, 3)
     );
 }
 
