@@ -132,6 +132,9 @@ macro_rules! conformance {
 #[path = "conformance/threat.rs"]
 mod threat;
 
+#[path = "conformance/proof.rs"]
+mod proof;
+
 conformance!(
     round_trips_a_realistic_run,
     finishing_again_replaces_the_contents,

@@ -48,7 +48,7 @@ impl TestDb {
     /// Makes the database refuse (with an error) any insert or update of `table` whose new row
     /// meets `condition` (written with `NEW.column`), behind the store's back: the way to make a
     /// write fail half-way through a transaction.
-    fn refuse(&mut self, table: &str, condition: &str) {
+    pub(super) fn refuse(&mut self, table: &str, condition: &str) {
         let sql = match self.kind {
             Kind::Sqlite { .. } => format!(
                 "CREATE TRIGGER refuse_{table}_insert BEFORE INSERT ON {table} WHEN {condition}
@@ -114,7 +114,7 @@ impl TestDb {
     }
 }
 
-fn meta(name: &str, format: FeedFormat) -> FeedMeta {
+pub(super) fn meta(name: &str, format: FeedFormat) -> FeedMeta {
     let mut m = FeedMeta::new(name, format);
     m.header_name = Some(format!("{name}_level1"));
     m.description = Some("Addresses seen attacking — \"quoted\" and 'single' ✓".into());
@@ -144,7 +144,7 @@ fn indicators(feed: &str) -> Vec<Indicator> {
     ]
 }
 
-fn many_indicators(feed: &str, n: u32) -> Vec<Indicator> {
+pub(super) fn many_indicators(feed: &str, n: u32) -> Vec<Indicator> {
     (0..n)
         .map(|i| {
             let mut ind = Indicator::new(
