@@ -103,6 +103,12 @@ pub trait IntelStore: Send + Sync {
     /// The indicators of one feed, or of all; grouped by feed (in the order the feeds were last
     /// replaced), each feed's in the order it was given to [`IntelStore::replace_feed`].
     fn indicators(&self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError>;
+
+    /// Every stored indicator whose network covers `addr`, from every feed, in the order of
+    /// `picket_intel::IntelTable::lookup` over [`IntelStore::indicators`]: widest network first,
+    /// then in the order `indicators` lists them. An IPv4-mapped address (`::ffff:192.0.2.1`)
+    /// is looked up as its IPv4 form. One indexed query, whatever the number of indicators.
+    fn indicators_covering(&self, addr: IpAddr) -> Result<Vec<Indicator>, StoreError>;
 }
 
 /// What runs where: applications at host ports, as each source says.

@@ -51,9 +51,13 @@ enum Backend {
     /// Writes take the one writer (SQLite allows one writer at a time anyway, and waiting on a
     /// mutex is cheaper and fairer than on SQLite's busy timeout). `readers` is `None` for an
     /// in-memory database, which no second connection can see: it reads through the writer.
+    ///
+    /// The readers are declared first so that they close first: the last connection to close
+    /// folds the write-ahead log into the database file, and a read-only one cannot, which
+    /// would leave the file to change under the next process that merely opens it.
     Sqlite {
-        writer: Mutex<SqliteConn>,
         readers: Option<Pool<SqliteConn>>,
+        writer: Mutex<SqliteConn>,
     },
     Postgres(Pool<PgConn>),
 }
@@ -223,6 +227,10 @@ impl IntelStore for Store {
 
     fn indicators(&self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
         self.read(|s| s.indicators(feed))
+    }
+
+    fn indicators_covering(&self, addr: IpAddr) -> Result<Vec<Indicator>, StoreError> {
+        self.read(|s| s.indicators_covering(addr))
     }
 }
 

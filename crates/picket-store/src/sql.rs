@@ -141,6 +141,15 @@ pub(crate) struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub ddl: &'static str,
+    /// What SQL alone cannot do, run after `ddl` in the same transaction.
+    pub then: Option<MigrationStep>,
+}
+
+/// A step of a migration written in Rust (see `store.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MigrationStep {
+    /// Recomputes `indicators.net_key` for networks stored with host bits set.
+    IndicatorKeys,
 }
 
 /// Every schema version this build knows. Append only: a released migration never changes.
@@ -149,21 +158,31 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "runs, hosts, observations, rechecks, findings",
         ddl: include_str!("migrations/001_initial.sql"),
+        then: None,
     },
     Migration {
         version: 2,
         name: "feeds, indicators, inventory, vulnerabilities, alerts, suppressions, checkpoints, blocks",
         ddl: include_str!("migrations/002_threat.sql"),
+        then: None,
     },
     Migration {
         version: 3,
         name: "detected services on observations",
         ddl: include_str!("migrations/003_services.sql"),
+        then: None,
     },
     Migration {
         version: 4,
         name: "one inventory entry per package",
         ddl: include_str!("migrations/004_inventory_packages.sql"),
+        then: None,
+    },
+    Migration {
+        version: 5,
+        name: "indicators keyed by network for indexed lookups",
+        ddl: include_str!("migrations/005_indicator_keys.sql"),
+        then: Some(MigrationStep::IndicatorKeys),
     },
 ];
 
@@ -254,10 +273,19 @@ pub(crate) const INSERT_FEED: &str = "INSERT INTO feeds
     RETURNING id";
 pub(crate) const DELETE_INDICATORS: &str = "DELETE FROM indicators WHERE feed_id = ?";
 pub(crate) const INSERT_INDICATORS: Insert = Insert {
-    head: "INSERT INTO indicators (feed_id, ordinal, network, extra) VALUES ",
-    width: 4,
+    head: "INSERT INTO indicators (feed_id, ordinal, network, net_key, extra) VALUES ",
+    width: 5,
     tail: "",
 };
+/// Followed by a list of keys (see [`in_list`]): every indicator whose network is one of them.
+/// The feed's id and the ordinal give the order of [`SELECT_ALL_INDICATORS`].
+pub(crate) const SELECT_INDICATORS_WITH_KEY: &str = "SELECT f.name, i.network, i.extra,
+    i.feed_id, i.ordinal FROM indicators i JOIN feeds f ON f.id = i.feed_id WHERE i.net_key IN ";
+/// For migration 5.
+pub(crate) const SELECT_INDICATOR_NETWORKS: &str =
+    "SELECT feed_id, ordinal, network FROM indicators";
+pub(crate) const SET_INDICATOR_KEY: &str =
+    "UPDATE indicators SET net_key = ? WHERE feed_id = ? AND ordinal = ?";
 pub(crate) const SELECT_FEEDS: &str =
     "SELECT name, format, meta, indicator_count, loaded_at FROM feeds";
 pub(crate) const SELECT_FEED_ID: &str = "SELECT id FROM feeds WHERE name = ?";

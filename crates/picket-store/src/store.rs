@@ -19,7 +19,7 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use crate::FindingFilter;
 use crate::conn::{Conn, Row, Value};
 use crate::error::{DbError, StoreError};
-use crate::sql::{self, MIGRATIONS, latest_version};
+use crate::sql::{self, MIGRATIONS, MigrationStep, latest_version};
 
 /// The store's operations on one connection of either dialect, borrowed for one operation
 /// (a transaction never leaves its connection).
@@ -175,6 +175,10 @@ impl Session<'_> {
             self.batch(&dialect.ddl(m.ddl), || {
                 format!("applying migration {} ({})", m.version, m.name)
             })?;
+            match m.then {
+                Some(MigrationStep::IndicatorKeys) => self.fix_indicator_keys()?,
+                None => {}
+            }
             // When it was applied is for people reading the table; nothing depends on it.
             let applied_at = Timestamp::now().as_microsecond();
             self.exec(

@@ -18,7 +18,7 @@ use picket_store::{FindingFilter, StoreError};
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
 /// The schema version this build creates.
-const LATEST: i64 = 4;
+const LATEST: i64 = 5;
 
 /// A database of the test's own.
 struct TestDb {
@@ -134,6 +134,9 @@ mod threat;
 
 #[path = "conformance/proof.rs"]
 mod proof;
+
+#[path = "conformance/intel.rs"]
+mod intel;
 
 conformance!(
     round_trips_a_realistic_run,
@@ -1085,7 +1088,36 @@ mod backend_specific {
     fn an_in_memory_database_works() {
         let store = picket_store::open("sqlite::memory:").unwrap();
         let id = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+        // Reads go through the one connection: they see what it wrote, from any clone.
+        let clone = store.clone();
+        let listed = std::thread::spawn(move || clone.runs(5).unwrap()[0].id)
+            .join()
+            .unwrap();
+        assert_eq!(listed, id);
+        // Another handle is another database.
+        let other = picket_store::open("sqlite::memory:").unwrap();
+        assert_eq!(other.runs(5).unwrap(), []);
+    }
+
+    /// The readers close before the writer, so the writer folds the log into the file when the
+    /// store closes: a later open that only reads leaves the file as it was.
+    #[test]
+    fn a_closed_store_leaves_no_log_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("picket.db");
+        let location = path.display().to_string();
+        let store = picket_store::open(&location).unwrap();
+        let id = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+        assert!(store.run(id).unwrap().is_some());
+        drop(store);
+        let wal = dir.path().join("picket.db-wal");
+        assert!(!wal.exists(), "the log outlived the store");
+        let before = fs::read(&path).unwrap();
+
+        let store = picket_store::open(&location).unwrap();
         assert_eq!(store.runs(5).unwrap()[0].id, id);
+        drop(store);
+        assert_eq!(fs::read(&path).unwrap(), before, "reading changed the file");
     }
 
     #[test]

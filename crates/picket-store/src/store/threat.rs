@@ -76,6 +76,39 @@ fn indicator_extra(
     to_json(&extra, what, "indicator").map(Some)
 }
 
+/// An indicator read back from the columns feed name, network, extra (in that order).
+fn indicator_from(f: Fields<'_>) -> Result<Indicator, StoreError> {
+    let name = f.text(0, "feed")?;
+    let f = f.keyed(format!("feed {name}"));
+    let mut indicator = Indicator::new(f.net(1, "network")?, name);
+    if f.opt_text(2, "extra")?.is_some() {
+        let extra: ExtraIn = f.json(2, "extra")?;
+        indicator.score = extra.score;
+        indicator.first_seen = extra.first_seen;
+        indicator.last_seen = extra.last_seen;
+        indicator.category = extra.category;
+        indicator.comment = extra.comment;
+    }
+    Ok(indicator)
+}
+
+/// What `net_key` holds for a network: the network with its host bits cleared, as text. An
+/// IPv4-mapped IPv6 network keeps its IPv6 form, so that it covers what the intel table says it
+/// covers (no address: lookups are by IPv4 for mapped addresses).
+fn net_key(net: IpNet) -> String {
+    net.trunc().to_string()
+}
+
+/// The keys of every network that can cover `addr`: the address cut to each prefix length of
+/// its family.
+fn covering_keys(addr: IpAddr) -> impl Iterator<Item = String> {
+    let max = match addr {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    };
+    (0..=max).filter_map(move |len| IpNet::new(addr, len).ok().map(net_key))
+}
+
 /// A timestamp as it reads back from the store: whole microseconds.
 fn stored(t: Timestamp) -> Timestamp {
     Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
@@ -276,6 +309,74 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// Every indicator whose network covers `addr`, as [`crate::IntelStore::indicators_covering`]
+    /// describes: one query through the `net_key` index with the address cut to each prefix
+    /// length of its family.
+    pub(crate) fn indicators_covering(
+        &mut self,
+        addr: IpAddr,
+    ) -> Result<Vec<Indicator>, StoreError> {
+        let addr = canonical_ip(addr);
+        let keys: Vec<Value> = covering_keys(addr).map(Value::from).collect();
+        let statement = format!(
+            "{}{}",
+            sql::SELECT_INDICATORS_WITH_KEY,
+            sql::in_list(keys.len())
+        );
+        let mut found = Vec::new();
+        let location = self.location;
+        let result = self.conn.query_each(&statement, &keys, &mut |row: Row| {
+            let f = Fields {
+                row: &row,
+                location,
+                table: "indicators",
+                key: format!("indicator covering {addr}"),
+            };
+            let order = (f.int(3, "feed_id")?, f.int(4, "ordinal")?);
+            let indicator = indicator_from(f)?;
+            found.push((indicator.network.prefix_len(), order, indicator));
+            Ok(())
+        });
+        match result {
+            Ok(handled) => handled?,
+            Err(e) => {
+                return Err(self.db_error(format!("looking up the indicators covering {addr}"), e));
+            }
+        }
+        // The order of the intel table: widest first, then as `indicators` lists them.
+        found.sort_by_key(|(prefix, order, _)| (*prefix, *order));
+        Ok(found.into_iter().map(|(_, _, i)| i).collect())
+    }
+
+    /// Migration 5: `net_key` was copied from `network`; rows whose network has host bits set
+    /// get the network with them cleared. Feeds store cleared networks, so these are few: the
+    /// scan keeps only them.
+    pub(super) fn fix_indicator_keys(&mut self) -> Result<(), StoreError> {
+        let mut fixes: Vec<[Value; 3]> = Vec::new();
+        let result = self
+            .conn
+            .query_each(sql::SELECT_INDICATOR_NETWORKS, &[], &mut |row: Row| {
+                if let (Some(Value::Int(feed)), Some(Value::Int(ordinal)), Some(Value::Text(net))) =
+                    (row.first(), row.get(1), row.get(2))
+                    && let Ok(parsed) = net.parse::<IpNet>()
+                    && parsed.trunc() != parsed
+                {
+                    fixes.push([net_key(parsed).into(), (*feed).into(), (*ordinal).into()]);
+                }
+                Ok(())
+            });
+        match result {
+            Ok(handled) => handled?,
+            Err(e) => return Err(self.db_error("reading indicator networks".into(), e)),
+        }
+        for fix in &fixes {
+            self.exec(sql::SET_INDICATOR_KEY, fix, || {
+                "keying indicators by network".into()
+            })?;
+        }
+        Ok(())
+    }
+
     fn insert_indicators(
         &mut self,
         name: &str,
@@ -291,6 +392,7 @@ impl Session<'_> {
                     feed_id.into(),
                     int(i, &what, "ordinal")?.into(),
                     ind.network.to_string().into(),
+                    net_key(ind.network).into(),
                     indicator_extra(ind, &what)?.into(),
                 ]);
                 Ok(())
@@ -370,17 +472,7 @@ impl Session<'_> {
                 table: "indicators",
                 key: "listed indicator".into(),
             };
-            let name = f.text(0, "feed")?;
-            let f = f.keyed(format!("feed {name}"));
-            let mut indicator = Indicator::new(f.net(1, "network")?, name);
-            if f.opt_text(2, "extra")?.is_some() {
-                let extra: ExtraIn = f.json(2, "extra")?;
-                indicator.score = extra.score;
-                indicator.first_seen = extra.first_seen;
-                indicator.last_seen = extra.last_seen;
-                indicator.category = extra.category;
-                indicator.comment = extra.comment;
-            }
+            let indicator = indicator_from(f)?;
             out.push(indicator);
             Ok::<(), StoreError>(())
         });

@@ -79,8 +79,8 @@ impl TestDb {
 
     /// Schema version `version` exactly as a build that knew only the migrations up to it
     /// left it.
-    fn create_version(&mut self, version: usize) {
-        const DDL: [(&str, &str); 3] = [
+    pub(super) fn create_version(&mut self, version: usize) {
+        const DDL: [(&str, &str); 4] = [
             (
                 "runs, hosts, observations, rechecks, findings",
                 include_str!("../../src/migrations/001_initial.sql"),
@@ -92,6 +92,10 @@ impl TestDb {
             (
                 "detected services on observations",
                 include_str!("../../src/migrations/003_services.sql"),
+            ),
+            (
+                "one inventory entry per package",
+                include_str!("../../src/migrations/004_inventory_packages.sql"),
             ),
         ];
         let id_pk = match self.kind {
@@ -1191,7 +1195,7 @@ fn blocks_keep_their_history(db: &mut TestDb) {
     assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
 }
 
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

@@ -10,7 +10,6 @@ use picket_store::prelude::*;
 use serde::Serialize;
 
 use crate::cli::IntelCommand;
-use crate::commands::knowledge;
 use crate::options::parse_format;
 use crate::render::{listing, skipped_entries};
 
@@ -130,8 +129,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
                 .parse()
                 .with_context(|| format!("{ip:?} is not an IP address"))?;
             let store = picket_store::open(db)?;
-            let table = knowledge::intel_table(&store)?;
-            let hits: Vec<&picket_model::Indicator> = table.lookup(addr).collect();
+            let hits = store.indicators_covering(addr)?;
             let rows: Vec<Vec<String>> = hits
                 .iter()
                 .map(|i| {
