@@ -104,6 +104,9 @@ pub enum StoreError {
         why: String,
     },
 
+    #[error("{location}: the async runtime shut down before the store call ran")]
+    RuntimeShutDown { location: String },
+
     /// A stored value the store cannot read back; `why` quotes the value.
     #[error("{location}: {table} ({key}): field {field}: {why}")]
     Corrupt {
@@ -190,7 +193,7 @@ impl StoreError {
             | StoreError::AlreadySaved { .. }
             | StoreError::AlreadyStored { .. }
             | StoreError::Unstorable { .. } => ErrorKind::Refused,
-            StoreError::Corrupt { .. } => ErrorKind::Other,
+            StoreError::Corrupt { .. } | StoreError::RuntimeShutDown { .. } => ErrorKind::Other,
         }
     }
 

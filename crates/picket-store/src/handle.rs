@@ -35,7 +35,8 @@ const POSTGRES_CONNECTIONS: usize = 8;
 /// picket_store::prelude::*` brings them all).
 ///
 /// Every call blocks the calling thread until the database answers. From async code, use
-/// [`Store::blocking`].
+/// [`Store::blocking`] (and [`crate::open_async`]): a PostgreSQL call made on a thread of an
+/// async runtime panics, its client blocking on a runtime of its own.
 #[derive(Clone)]
 pub struct Store {
     shared: Arc<Shared>,
@@ -105,6 +106,24 @@ impl Store {
         }
     }
 
+    /// Runs `work` with a clone of this handle on tokio's blocking threads, so that async code
+    /// waits for the database without blocking its runtime:
+    /// `store.blocking(move |s| s.runs(10)).await`. A panic in `work` resumes in the caller.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || work(&store)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::RuntimeShutDown {
+                location: self.shared.location.clone(),
+            }),
+        }
+    }
+
     /// Runs `work` on the connection that writes.
     fn write<T>(
         &self,
@@ -136,6 +155,20 @@ impl Store {
                 readers: None,
             } => work(&mut Session::new(&mut *lock_writer(writer), location)),
             Backend::Postgres(pool) => work(&mut Session::new(&mut *pool.get()?, location)),
+        }
+    }
+}
+
+impl Drop for Shared {
+    /// Closing a PostgreSQL connection blocks on the client's own runtime, which panics on a
+    /// thread of another runtime: when the last handle goes away inside one, the connections
+    /// are closed on a plain thread instead.
+    fn drop(&mut self) {
+        if let Backend::Postgres(pool) = &self.backend
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let idle = pool.take_idle();
+            std::thread::spawn(move || drop(idle));
         }
     }
 }

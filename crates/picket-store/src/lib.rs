@@ -152,6 +152,19 @@ pub fn open(location: &str) -> Result<Store, StoreError> {
     }
 }
 
+/// [`open`] from async code: it runs on tokio's blocking threads (connecting and migrating
+/// block).
+pub async fn open_async(location: &str) -> Result<Store, StoreError> {
+    let owned = location.to_owned();
+    match tokio::task::spawn_blocking(move || open(&owned)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::RuntimeShutDown {
+            location: picket_model::without_password(location),
+        }),
+    }
+}
+
 /// The libpq connection keywords a `key=value` connection string starts with.
 const LIBPQ_KEYWORDS: &[&str] = &[
     "host",

@@ -87,6 +87,13 @@ impl<C: Conn> Pool<C> {
         }
     }
 
+    /// Takes every idle connection out of the pool (to close them elsewhere).
+    pub(crate) fn take_idle(&self) -> Vec<C> {
+        let mut state = self.lock();
+        state.open -= state.idle.len();
+        std::mem::take(&mut state.idle)
+    }
+
     fn put_back(&self, conn: C) {
         let mut state = self.lock();
         if conn.is_broken() || std::thread::panicking() {

@@ -138,6 +138,9 @@ mod proof;
 #[path = "conformance/intel.rs"]
 mod intel;
 
+#[path = "conformance/asynchronous.rs"]
+mod asynchronous;
+
 conformance!(
     round_trips_a_realistic_run,
     finishing_again_replaces_the_contents,
