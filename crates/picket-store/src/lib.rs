@@ -1,13 +1,28 @@
-//! Picket's store, kept in SQLite (the default, bundled, one file) or PostgreSQL behind one
-//! [`Store`] interface. The exposure side: scan runs, their hosts, observations and re-checks,
-//! and findings. The threat side: intel feeds and their indicators, the inventory of
-//! applications, vulnerability knowledge, alerts, suppressions, follow checkpoints and blocks.
+//! Picket's store, kept in SQLite (the default, bundled, one file) or PostgreSQL. The exposure
+//! side: scan runs, their hosts, observations and re-checks, and findings. The threat side:
+//! intel feeds and their indicators, the inventory of applications, vulnerability knowledge,
+//! alerts, suppressions, follow checkpoints and blocks.
+//!
+//! [`open`] returns a [`Store`]: a handle that is cheap to clone and shared by threads, every
+//! operation taking `&self`. SQLite: one writer connection behind a mutex and a pool of up to
+//! four read-only connections; in WAL mode readers never wait for the writer and see the last
+//! commit (`sqlite::memory:` is one private connection that serves reads and writes alike, since
+//! no other connection can see it). PostgreSQL: a pool of up to eight connections. A
+//! transaction always runs on one connection. The operations are split by capability into
+//! [`RunStore`], [`IntelStore`], [`InventoryStore`], [`VulnStore`], [`AlertStore`] and
+//! [`BlockStore`], so that a consumer asks for only what it uses (`&impl AlertStore`,
+//! `&dyn IntelStore`); `use picket_store::prelude::*` brings them all.
 //!
 //! Both backends share one schema (versioned migrations, applied in a transaction when a store is
 //! opened) and one set of SQL statements (see `sql.rs`). Writes that belong together happen in
-//! one transaction: a failed [`Store::finish_run`], [`Store::save_findings`],
-//! [`Store::replace_feed`] or [`Store::save_checkpoint_with_alerts`] leaves what was stored
-//! before untouched.
+//! one transaction: a failed [`RunStore::finish_run_with_findings`], [`RunStore::save_hosts`],
+//! [`IntelStore::replace_feed`] or [`AlertStore::save_checkpoint_with_alerts`] leaves what was
+//! stored before untouched, and readers see the state before or after it, never a mix. A
+//! running scan streams its hosts with [`RunStore::save_hosts`]; knowledge is stored in the
+//! shape it is queried in ([`IntelStore::indicators_covering`] is one indexed query).
+//!
+//! Failures say whether a retry can help: [`StoreError::kind`] ([`ErrorKind`]: busy, locked,
+//! connection lost, conflict, refused, invalid) and [`StoreError::is_retryable`].
 //!
 //! The store must never damage data it was not asked to change: it refuses to open a file that
 //! is not an SQLite database, or an SQLite database that is not Picket's, without writing a byte
@@ -15,10 +30,9 @@
 //! reading or writing it wrongly. It never prints, and never reads a clock to decide anything
 //! (timestamps come from the caller).
 //!
-//! The API is synchronous. **The PostgreSQL backend must not be called from inside a tokio
-//! runtime**: its client blocks on a runtime of its own and panics there. From async code, call
-//! the store on a plain thread (`tokio::task::spawn_blocking`). SQLite has no such limit, but it
-//! blocks the calling thread too.
+//! Every call blocks its thread until the database answers. **From async code, go through
+//! [`Store::blocking`] and [`open_async`]**: the PostgreSQL client blocks on a runtime of its
+//! own and panics when called on a thread of another runtime.
 //!
 //! Timestamps are stored as whole microseconds since the Unix epoch: a finer part is dropped.
 
