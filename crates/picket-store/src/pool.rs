@@ -137,3 +137,106 @@ impl<C: Conn> Drop for Pooled<'_, C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::conn::{Row, Value};
+    use crate::error::DbError;
+    use crate::sql::Dialect;
+
+    /// A connection that does nothing and can be told it is broken.
+    struct Fake {
+        broken: Arc<AtomicBool>,
+    }
+
+    impl Conn for Fake {
+        fn dialect(&self) -> Dialect {
+            Dialect::Sqlite
+        }
+        fn execute(&mut self, _: &str, _: &[Value]) -> Result<u64, DbError> {
+            Ok(0)
+        }
+        fn query(&mut self, _: &str, _: &[Value]) -> Result<Vec<Row>, DbError> {
+            Ok(Vec::new())
+        }
+        fn query_each(
+            &mut self,
+            _: &str,
+            _: &[Value],
+            _: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+        ) -> Result<Result<(), StoreError>, DbError> {
+            Ok(Ok(()))
+        }
+        fn batch(&mut self, _: &str) -> Result<(), DbError> {
+            Ok(())
+        }
+        fn is_broken(&self) -> bool {
+            self.broken.load(Ordering::SeqCst)
+        }
+    }
+
+    fn pool(max: usize, opened: &Arc<AtomicUsize>, broken: &Arc<AtomicBool>) -> Pool<Fake> {
+        let (opened, broken) = (opened.clone(), broken.clone());
+        Pool::new(
+            max,
+            None,
+            Box::new(move || {
+                opened.fetch_add(1, Ordering::SeqCst);
+                Ok(Fake {
+                    broken: broken.clone(),
+                })
+            }),
+        )
+    }
+
+    #[test]
+    fn reuses_connections_and_opens_no_more_than_max() {
+        let opened = Arc::new(AtomicUsize::new(0));
+        let broken = Arc::new(AtomicBool::new(false));
+        let pool = pool(2, &opened, &broken);
+        drop(pool.get().unwrap());
+        drop(pool.get().unwrap());
+        assert_eq!(opened.load(Ordering::SeqCst), 1, "an idle one is reused");
+        let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        // A third waits until one comes back.
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| pool.get().map(drop));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!waiter.is_finished());
+            drop(a);
+            waiter.join().unwrap().unwrap();
+        });
+        drop(b);
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_broken_connection_is_dropped_and_replaced() {
+        let opened = Arc::new(AtomicUsize::new(0));
+        let broken = Arc::new(AtomicBool::new(false));
+        let pool = pool(1, &opened, &broken);
+        let conn = pool.get().unwrap();
+        broken.store(true, Ordering::SeqCst);
+        drop(conn);
+        broken.store(false, Ordering::SeqCst);
+        drop(pool.get().unwrap());
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        assert!(pool.take_idle().len() == 1);
+    }
+
+    #[test]
+    fn a_failed_connect_frees_its_slot() {
+        let pool: Pool<Fake> = Pool::new(1, None, Box::new(|| Err(StoreError::EmptyLocation)));
+        assert!(pool.get().is_err());
+        assert!(
+            pool.get().is_err(),
+            "the slot of the failed connect is free again"
+        );
+    }
+}
