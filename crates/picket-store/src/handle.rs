@@ -159,6 +159,19 @@ impl Store {
     }
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match &self.shared.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        };
+        f.debug_struct("Store")
+            .field("backend", &backend)
+            .field("location", &self.shared.location)
+            .finish()
+    }
+}
+
 impl Drop for Shared {
     /// Closing a PostgreSQL connection blocks on the client's own runtime, which panics on a
     /// thread of another runtime: when the last handle goes away inside one, the connections
@@ -377,5 +390,24 @@ impl BlockStore for Store {
 
     fn mark_unblocked(&self, net: IpNet, at: Timestamp) -> Result<u64, StoreError> {
         self.write(|s| s.mark_unblocked(net, at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What lets one handle serve every thread and task.
+    #[test]
+    fn the_handle_is_shareable() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<Store>();
+        fn capability(_: &dyn AlertStore, _: &dyn IntelStore, _: &impl RunStore) {}
+        let store = crate::open("sqlite::memory:").unwrap();
+        capability(&store, &store, &store);
+        assert_eq!(
+            format!("{store:?}"),
+            r#"Store { backend: "sqlite", location: ":memory:" }"#
+        );
     }
 }
