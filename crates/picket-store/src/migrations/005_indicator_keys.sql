@@ -5,6 +5,8 @@
 -- prefix lengths: one indexed query, never a scan of every indicator. Feeds store their
 -- networks with host bits cleared already; the store fixes the few rows that are not, after
 -- this DDL.
-ALTER TABLE indicators ADD COLUMN net_key TEXT;
+-- Compared byte by byte (PostgreSQL's "C" collation; SQLite's default): a locale's collation
+-- would make every insert into the index several times dearer, and keys are ASCII.
+ALTER TABLE indicators ADD COLUMN net_key TEXT {bytewise};
 UPDATE indicators SET net_key = network;
 CREATE INDEX indicators_by_net_key ON indicators (net_key);
