@@ -144,6 +144,38 @@ timed "'$picket' --db '$run_db' detect '$head_log' --input zeek --format ndjson 
 startup_secs=$best
 before=""
 
+echo "== intel lookup with 1,000,000 stored indicators (peak RSS)"
+# One synthetic feed of a million entries (990,000 addresses in 11.0.0.0/8, 10,000 /24s in
+# 12.0.0.0/8) in a database of its own. \`picket intel lookup\` asks the store one indexed query;
+# the old way built the intel table from every stored indicator, which \`picket detect\` still
+# does at start: its run over the header-only log, on the same database, is that cost.
+million="$workdir/million.txt"
+million_db="$workdir/million.db"
+python3 - "$million" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("# synthetic: 990,000 addresses in 11.0.0.0/8, 10,000 /24 networks in 12.0.0.0/8\n")
+    for i in range(990_000):
+        a = 0x0B000000 + i * 16 + 5
+        f.write(f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}\n")
+    for i in range(10_000):
+        a = 0x0C000000 + i * 768
+        f.write(f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.0/24\n")
+PY
+rm -f "$million_db" "$million_db"-*
+"$picket" --db "$million_db" intel add million "$million" > /dev/null
+peak_kib() { # CMD...: the command's peak resident set in KiB (GNU time), output discarded
+    /usr/bin/time -f '%M' -o "$workdir/time.out" "$@" > /dev/null 2>&1
+    tail -n 1 "$workdir/time.out"
+}
+lookup_addr=11.0.0.21
+lookup_hits=$("$picket" --db "$million_db" intel lookup "$lookup_addr" --format ndjson | grep -c . || true)
+lookup_kib=$(peak_kib "$picket" --db "$million_db" intel lookup "$lookup_addr")
+table_kib=$(peak_kib "$picket" --db "$million_db" detect "$head_log" --input zeek --format ndjson)
+timed "'$picket' --db '$million_db' intel lookup $lookup_addr > /dev/null"
+lookup_secs=$best
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
 echo "== grepcidr (best of $repeat)"
 # The feeds flattened to one list: comments dropped, IPsum's count column cut off. Bogon and
 # private entries stay in (grepcidr has no notion of them): FireHOL level1 lists 10.0.0.0/8.
@@ -213,6 +245,13 @@ transaction, so the disk and tmpfs rows differ by one commit's wait for the disk
 
 Check: among the rows to vulnerable applications, grepcidr finds $(group "$check") with a listed
 client; picket counted $(group "$listed") events from listed clients there: $(if [[ "$check" == "$listed" ]]; then echo "they agree"; else echo "THEY DISAGREE"; fi).
+
+## Looking one address up among 1,000,000 stored indicators
+
+| way | peak RSS | seconds |
+|---|---:|---:|
+| \`picket intel lookup $lookup_addr\`: one indexed query (\`IntelStore::indicators_covering\`), $lookup_hits hit(s) | $(mib "$lookup_kib") MiB | $lookup_secs |
+| the old way: load every indicator and build the intel table (\`picket detect\` on the header-only log) | $(mib "$table_kib") MiB | |
 
 ## Component rates (the crates' own examples)
 

@@ -17,6 +17,7 @@ use picket_detect::exposure::{self, FindingContext, RecheckInput, Suspect};
 use picket_model::{Finding, HostResult, Recheck, RunId, RunStatus, ScanRun, Timestamp};
 use picket_scan::{RecheckPlan, RecheckResult, RecheckSettings, ScanEvent};
 use picket_store::Store;
+use picket_store::prelude::*;
 use tokio::runtime::Handle;
 
 use crate::error::AppError;
@@ -63,7 +64,7 @@ impl ExposureOutcome {
 /// runs: a run under way is stopped as aborted). Each outcome goes to `deliver` as soon as it is
 /// stored; a run stopped part-way ends the loop with [`AppError::Interrupted`] after delivery.
 pub fn run(
-    store: &mut dyn Store,
+    store: &Store,
     rt: &Handle,
     opts: &ScanOptions,
     schedule: Option<Schedule>,
@@ -101,7 +102,7 @@ pub fn run(
 
 /// One run: resolve, scan, re-check against the previous run, identify services, store.
 pub fn run_once(
-    store: &mut dyn Store,
+    store: &Store,
     rt: &Handle,
     opts: &ScanOptions,
     progress: &mut ProgressSink<'_>,
@@ -301,7 +302,7 @@ fn detect_services(
 /// Detected services join the inventory (source `scan`) and are matched against the imported
 /// vulnerabilities: one `vulnerable-service` finding per service with matches.
 fn service_findings(
-    store: &mut dyn Store,
+    store: &Store,
     run: &ScanRun,
     ctx: &FindingContext,
 ) -> Result<Vec<Finding>, AppError> {
@@ -353,10 +354,7 @@ fn silenced_rate(hosts: &[&HostResult]) -> Option<f64> {
 }
 
 /// The newest two completed runs of these targets, older first, to compare by default.
-pub fn last_two(
-    store: &mut dyn Store,
-    target_key: &str,
-) -> Result<Option<(RunId, RunId)>, AppError> {
+pub fn last_two(store: &Store, target_key: &str) -> Result<Option<(RunId, RunId)>, AppError> {
     let ids = store.runs_for_targets(target_key, 2)?;
     Ok(match ids.as_slice() {
         [newer, older] => Some((*older, *newer)),
@@ -367,7 +365,7 @@ pub fn last_two(
 /// The runs `picket diff` compares: the two given, or the newest two completed runs of the
 /// newest run's targets. Both loaded.
 pub fn diff(
-    store: &mut dyn Store,
+    store: &Store,
     from: Option<RunId>,
     to: Option<RunId>,
 ) -> Result<picket_model::RunDiff, AppError> {

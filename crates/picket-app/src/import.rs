@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use picket_intel::LoadedFeed;
 use picket_model::{Application, Intake, Timestamp, unfinished_last_line};
+use picket_store::prelude::*;
 use picket_store::{FeedSummary, SourceApplications, Store};
 use picket_vuln::{Document, ReportFormat, VulnError};
 
@@ -26,7 +27,7 @@ pub fn load_feed(opts: &IntelAddOptions) -> Result<LoadedFeed, AppError> {
 
 /// Replaces the feed of the same name with `feed`, unless the intake check refuses it.
 pub fn store_feed(
-    store: &mut dyn Store,
+    store: &Store,
     opts: &IntelAddOptions,
     feed: &LoadedFeed,
 ) -> Result<FeedSummary, AppError> {
@@ -227,7 +228,7 @@ impl VulnImport {
 
     /// Checks each wholesale replacement against what is stored, then stores the records and
     /// applications in one transaction.
-    pub fn store(&self, store: &mut dyn Store) -> Result<(), AppError> {
+    pub fn store(&self, store: &Store) -> Result<(), AppError> {
         let stored = self
             .sources
             .iter()
@@ -244,7 +245,7 @@ impl VulnImport {
 }
 
 /// How many entries the stored KEV catalogue or EPSS file holds; `None` when none is stored.
-fn stored_entries(store: &mut dyn Store, kind: &str) -> Result<Option<usize>, AppError> {
+fn stored_entries(store: &Store, kind: &str) -> Result<Option<usize>, AppError> {
     Ok(store
         .vuln_sources(Some(kind))?
         .first()

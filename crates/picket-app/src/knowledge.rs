@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use picket_detect::threat::{Inventory, ThreatDetector};
 use picket_intel::IntelTable;
 use picket_model::{Application, KnowledgeSource, Suppression, Timestamp, Transport, VulnMatch};
+use picket_store::prelude::*;
 use picket_store::{InventoryEntry, Store, VulnRecord};
 use picket_vuln::knowledge::{
     self, SOURCE_EPSS, SOURCE_KEV, SOURCE_NVD, SOURCE_OSV, SOURCE_REPORT, Source,
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use crate::error::AppError;
 
 /// Every stored indicator in one immutable lookup table.
-pub fn intel_table(store: &mut dyn Store) -> Result<IntelTable, AppError> {
+pub fn intel_table(store: &Store) -> Result<IntelTable, AppError> {
     let indicators = store.indicators(None)?;
     IntelTable::build(indicators)
         .map_err(|e| AppError::from(e).context("cannot build the intel table"))
@@ -33,7 +34,7 @@ pub fn intel_table(store: &mut dyn Store) -> Result<IntelTable, AppError> {
 
 /// A vulnerability database holding what matching `apps` needs, and nothing else: the
 /// knowledge rows of their keys, read from the store (see `picket_vuln::knowledge`).
-pub fn vuln_db(store: &mut dyn Store, apps: &[Application]) -> Result<VulnDb, AppError> {
+pub fn vuln_db(store: &Store, apps: &[Application]) -> Result<VulnDb, AppError> {
     adopt_raw_records(store)?;
     knowledge::load(apps, |keys| -> Result<_, AppError> {
         Ok(store.vuln_knowledge(keys)?)
@@ -43,7 +44,7 @@ pub fn vuln_db(store: &mut dyn Store, apps: &[Application]) -> Result<VulnDb, Ap
 /// Databases written before knowledge was stored by key hold the imported records raw: the
 /// first command that reads or writes knowledge converts them, once, into keyed rows (a
 /// source imported since keeps its newer rows).
-pub fn adopt_raw_records(store: &mut dyn Store) -> Result<(), AppError> {
+pub fn adopt_raw_records(store: &Store) -> Result<(), AppError> {
     let mut sources = Vec::new();
     let mut failure = None;
     let mut any = false;
@@ -101,7 +102,7 @@ fn raw_text(body: &serde_json::Value) -> Result<&str, String> {
 
 /// The inventory with the vulnerabilities that match each entry, loading only the knowledge
 /// its applications need.
-pub fn inventory(store: &mut dyn Store) -> Result<Vec<(InventoryEntry, Vec<VulnMatch>)>, AppError> {
+pub fn inventory(store: &Store) -> Result<Vec<(InventoryEntry, Vec<VulnMatch>)>, AppError> {
     let entries = store.inventory()?;
     let apps: Vec<Application> = entries.iter().map(|e| e.application.clone()).collect();
     let db = vuln_db(store, &apps)?;
@@ -117,7 +118,7 @@ pub fn inventory(store: &mut dyn Store) -> Result<Vec<(InventoryEntry, Vec<VulnM
 /// Records `app` at `host:port` in the inventory, as `source` says; returns the vulnerabilities
 /// it has by the stored knowledge.
 pub fn add_application(
-    store: &mut dyn Store,
+    store: &Store,
     host: std::net::IpAddr,
     port: u16,
     app: &picket_model::Application,
@@ -143,10 +144,7 @@ pub fn detector_inventory(entries: &[(InventoryEntry, Vec<VulnMatch>)]) -> Inven
 }
 
 /// The suppression rules in force at `now`.
-pub fn active_suppressions(
-    store: &mut dyn Store,
-    now: Timestamp,
-) -> Result<Vec<Suppression>, AppError> {
+pub fn active_suppressions(store: &Store, now: Timestamp) -> Result<Vec<Suppression>, AppError> {
     Ok(store
         .suppressions()?
         .into_iter()
@@ -163,7 +161,7 @@ pub struct Knowledge {
 
 impl Knowledge {
     /// Loads all of it from the store.
-    pub fn load(store: &mut dyn Store, now: Timestamp) -> Result<Self, AppError> {
+    pub fn load(store: &Store, now: Timestamp) -> Result<Self, AppError> {
         let intel = Arc::new(intel_table(store)?);
         let inventory = detector_inventory(&inventory(store)?);
         let suppressions = active_suppressions(store, now)?;
@@ -186,7 +184,7 @@ pub struct Generation {
 }
 
 impl Generation {
-    pub fn read(store: &mut dyn Store, now: Timestamp) -> Result<Self, AppError> {
+    pub fn read(store: &Store, now: Timestamp) -> Result<Self, AppError> {
         let feeds = fingerprint(
             store
                 .feeds()?
@@ -252,7 +250,7 @@ pub struct KnowledgeWatch {
 
 impl KnowledgeWatch {
     /// A watch that takes the store's knowledge as of now as what the detector holds.
-    pub fn new(store: &mut dyn Store, every: Duration) -> Result<Self, AppError> {
+    pub fn new(store: &Store, every: Duration) -> Result<Self, AppError> {
         Ok(Self {
             every,
             last_check: Instant::now(),
@@ -265,7 +263,7 @@ impl KnowledgeWatch {
     /// and is tried again at the next check.
     pub fn poll(
         &mut self,
-        store: &mut dyn Store,
+        store: &Store,
         detector: &mut ThreatDetector,
     ) -> Result<Swapped, AppError> {
         if self.last_check.elapsed() < self.every {

@@ -6,6 +6,7 @@
 use ipnet::IpNet;
 use picket_model::Timestamp;
 use picket_respond::{AllowList, Change, Nft, Outcome, Plan};
+use picket_store::prelude::*;
 use picket_store::{BlockRecord, Store};
 use serde::Serialize;
 
@@ -24,7 +25,7 @@ pub fn plan_block(opts: &BlockOptions) -> Result<Plan, AppError> {
 
 /// Applies the block, then records it. Open the store before calling: a bad store must not
 /// leave a block without its record.
-pub fn block(store: &mut dyn Store, opts: &BlockOptions) -> Result<Outcome, AppError> {
+pub fn block(store: &Store, opts: &BlockOptions) -> Result<Outcome, AppError> {
     let nft = Nft::new(opts.allow.clone());
     let outcome = nft.block(opts.net, Some(opts.ttl))?;
     let now = Timestamp::now();
@@ -41,7 +42,7 @@ pub fn block(store: &mut dyn Store, opts: &BlockOptions) -> Result<Outcome, AppE
 }
 
 /// Lifts a block and marks it lifted in the history; `false` when nothing was blocked.
-pub fn unblock(store: &mut dyn Store, net: IpNet) -> Result<bool, AppError> {
+pub fn unblock(store: &Store, net: IpNet) -> Result<bool, AppError> {
     // Unblocking needs no allow-list: lifting a block can never lock anyone out.
     let nft = Nft::new(AllowList::new(&[], &[]));
     let removed = nft.unblock(net)?;
@@ -62,7 +63,7 @@ pub struct ActiveBlock {
 }
 
 /// The blocks in force (from nftables) joined with their history (from the store).
-pub fn blocks(store: &mut dyn Store) -> Result<Vec<ActiveBlock>, AppError> {
+pub fn blocks(store: &Store) -> Result<Vec<ActiveBlock>, AppError> {
     let nft = Nft::new(AllowList::new(&[], &[]));
     let live = nft.list()?;
     let history = store.blocks(Some(Timestamp::now()))?;

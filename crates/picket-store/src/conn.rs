@@ -4,7 +4,7 @@
 //! Values are deliberately few: every column is a 64-bit integer, text, or NULL. Keeping to
 //! these three is what lets one statement text serve SQLite and PostgreSQL alike.
 
-use crate::error::DbError;
+use crate::error::{DbError, StoreError};
 use crate::sql::Dialect;
 
 /// A parameter or a column value.
@@ -59,12 +59,16 @@ pub(crate) trait Conn: Send {
     /// (a million indicators as rows of `Value`s would need several times their own memory).
     /// Stops at the first row `each` refuses; the outer error is the database's, the inner
     /// one the handler's.
-    fn query_each<E>(
+    fn query_each(
         &mut self,
         sql: &str,
         params: &[Value],
-        each: impl FnMut(Row) -> Result<(), E>,
-    ) -> Result<Result<(), E>, DbError>;
+        each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<Result<(), StoreError>, DbError>;
     /// Runs several statements without parameters (DDL, transaction control).
     fn batch(&mut self, sql: &str) -> Result<(), DbError>;
+    /// Whether the connection is beyond use (the server closed it): the pool drops it.
+    fn is_broken(&self) -> bool {
+        false
+    }
 }

@@ -122,12 +122,12 @@ impl Conn for PgConn {
         self.client.query(&stmt, &params)?.iter().map(row).collect()
     }
 
-    fn query_each<E>(
+    fn query_each(
         &mut self,
         sql: &str,
         values: &[Value],
-        mut each: impl FnMut(Row) -> Result<(), E>,
-    ) -> Result<Result<(), E>, DbError> {
+        each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<Result<(), StoreError>, DbError> {
         let stmt = self.prepare(sql)?;
         let params = params(values, stmt.params());
         let mut rows = self.client.query_raw(&stmt, params)?;
@@ -141,5 +141,9 @@ impl Conn for PgConn {
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         Ok(self.client.batch_execute(sql)?)
+    }
+
+    fn is_broken(&self) -> bool {
+        self.client.is_closed()
     }
 }

@@ -73,6 +73,27 @@ impl SqliteConn {
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { conn })
     }
+
+    /// Opens one more connection to a database that [`SqliteConn::open`] already checked, for
+    /// reading only: SQLite itself refuses any write through it. In WAL mode it reads the last
+    /// committed state while the writer works, without waiting for it.
+    pub(crate) fn open_reader(path: &Path) -> Result<Self, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open_err = |source| StoreError::OpenSqliteDb {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Self { conn })
+    }
+
+    /// Whether `path` names SQLite's private in-memory database, which no second connection
+    /// can open.
+    pub(crate) fn is_memory(path: &Path) -> bool {
+        path == Path::new(MEMORY)
+    }
 }
 
 /// Refuses a directory, and a non-empty file that does not start with SQLite's header, without
@@ -178,12 +199,12 @@ impl Conn for SqliteConn {
         Ok(out)
     }
 
-    fn query_each<E>(
+    fn query_each(
         &mut self,
         sql: &str,
         params: &[Value],
-        mut each: impl FnMut(Row) -> Result<(), E>,
-    ) -> Result<Result<(), E>, DbError> {
+        each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<Result<(), StoreError>, DbError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let columns = stmt.column_count();
         let mut rows = stmt.query(params_from_iter(params))?;

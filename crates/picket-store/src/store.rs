@@ -4,46 +4,42 @@
 mod knowledge;
 mod threat;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, Evidence, FeedMeta, Finding, HostResult, Indicator, Observation, PortSet,
-    RunId, RunSummary, ScanProfile, ScanRun, Summary, Suppression, Targets, Timestamp, Verdict,
-    Verify, Vulnerability,
+    Evidence, Finding, HostResult, Observation, PortSet, RunId, RunStatus, RunSummary, ScanProfile,
+    ScanRun, Summary, Targets, Timestamp, Verdict, Verify,
 };
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
+use crate::FindingFilter;
 use crate::conn::{Conn, Row, Value};
 use crate::error::{DbError, StoreError};
-use crate::sql::{self, MIGRATIONS, latest_version};
-use crate::{
-    AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
-    SourceApplications, Store, VulnRecord,
-};
+use crate::sql::{self, MIGRATIONS, MigrationStep, latest_version};
 
-/// A [`Store`] over one connection of either dialect.
-pub(crate) struct SqlStore<C> {
-    conn: C,
+/// The store's operations on one connection of either dialect, borrowed for one operation
+/// (a transaction never leaves its connection).
+pub(crate) struct Session<'a> {
+    conn: &'a mut dyn Conn,
     /// The database as shown in errors: a path, or a URL without its password.
-    location: String,
+    location: &'a str,
 }
 
-impl<C: Conn> SqlStore<C> {
-    /// Wraps an open connection and brings its schema up to date.
-    pub(crate) fn new(conn: C, location: String) -> Result<Self, StoreError> {
-        let mut store = Self { conn, location };
-        store.migrate()?;
-        Ok(store)
+impl<'a> Session<'a> {
+    pub(crate) fn new(conn: &'a mut dyn Conn, location: &'a str) -> Self {
+        Self { conn, location }
     }
+}
 
+impl Session<'_> {
     fn db_error(&self, op: String, source: DbError) -> StoreError {
         StoreError::Database {
-            location: self.location.clone(),
+            location: self.location.to_owned(),
             op,
             source,
         }
@@ -120,6 +116,18 @@ impl<C: Conn> SqlStore<C> {
         self.end_transaction(result)
     }
 
+    /// Runs `work`, which only reads, in one snapshot: what a writer commits meanwhile is not
+    /// seen half.
+    fn snapshot<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let begin = self.conn.dialect().begin_read();
+        self.batch(begin, || "starting a read transaction".into())?;
+        let result = work(self);
+        self.end_transaction(result)
+    }
+
     /// Commits after success, rolls back after failure (including a failed commit: SQLite keeps
     /// the transaction open when COMMIT fails with `SQLITE_BUSY`).
     fn end_transaction<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
@@ -137,7 +145,7 @@ impl<C: Conn> SqlStore<C> {
 
     /// Applies the migrations this database lacks, all in one transaction, and refuses a
     /// database whose schema is newer than this build.
-    fn migrate(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn migrate(&mut self) -> Result<(), StoreError> {
         let dialect = self.conn.dialect();
         self.batch(dialect.begin_migration(), || {
             "locking the schema for migration".into()
@@ -159,7 +167,7 @@ impl<C: Conn> SqlStore<C> {
             .int(0, "version")?;
         if current > latest_version() {
             return Err(StoreError::SchemaTooNew {
-                location: self.location.clone(),
+                location: self.location.to_owned(),
                 found: current,
                 known: latest_version(),
             });
@@ -168,6 +176,10 @@ impl<C: Conn> SqlStore<C> {
             self.batch(&dialect.ddl(m.ddl), || {
                 format!("applying migration {} ({})", m.version, m.name)
             })?;
+            match m.then {
+                Some(MigrationStep::IndicatorKeys) => self.fix_indicator_keys()?,
+                None => {}
+            }
             // When it was applied is for people reading the table; nothing depends on it.
             let applied_at = Timestamp::now().as_microsecond();
             self.exec(
@@ -189,12 +201,12 @@ impl<C: Conn> SqlStore<C> {
         match rows.first() {
             Some(row) => Ok(Fields {
                 row,
-                location: &self.location,
+                location: self.location,
                 table,
                 key: key(),
             }),
             None => Err(StoreError::Corrupt {
-                location: self.location.clone(),
+                location: self.location.to_owned(),
                 table,
                 key: key(),
                 field: "*",
@@ -206,7 +218,7 @@ impl<C: Conn> SqlStore<C> {
     fn row_fields<'a>(&'a self, row: &'a Row, table: &'static str, key: String) -> Fields<'a> {
         Fields {
             row,
-            location: &self.location,
+            location: self.location,
             table,
             key,
         }
@@ -225,20 +237,14 @@ impl<C: Conn> SqlStore<C> {
         )?;
         if changed == 0 {
             return Err(StoreError::UnknownRun {
-                location: self.location.clone(),
+                location: self.location.to_owned(),
                 run: id,
             });
         }
-        for (sql, what) in [
-            (sql::DELETE_OBSERVATIONS, "observations"),
-            (sql::DELETE_HOSTS, "hosts"),
-            (sql::DELETE_RECHECKS, "rechecks"),
-        ] {
-            self.exec(sql, &[id.0.into()], || {
-                format!("replacing the {what} of run {id}")
-            })?;
-        }
-        self.insert_hosts(id, &run.hosts)?;
+        self.exec(sql::DELETE_RECHECKS, &[id.0.into()], || {
+            format!("replacing the rechecks of run {id}")
+        })?;
+        self.replace_hosts(id, &run.hosts)?;
         for recheck in &run.rechecks {
             let what = || {
                 format!(
@@ -264,6 +270,43 @@ impl<C: Conn> SqlStore<C> {
             })?;
         }
         Ok(())
+    }
+
+    /// Stores `hosts` for `run` in place of any rows stored for the same addresses, keeping the
+    /// run's other hosts (inside the caller's transaction).
+    fn replace_hosts(&mut self, run: RunId, hosts: &[HostResult]) -> Result<(), StoreError> {
+        let rows = self.query(sql::COUNT_HOSTS, &[run.0.into()], || {
+            format!("counting the stored hosts of run {run}")
+        })?;
+        let stored = self
+            .fields(&rows, "hosts", || format!("run {run}"))?
+            .int(0, "count")?;
+        // A run finished in one go has none: nothing to look up, host by host.
+        if stored > 0 {
+            let mut done = 0;
+            while done < hosts.len() {
+                let n = sql::rows_per_insert(hosts.len() - done);
+                let chunk = &hosts[done..done + n];
+                let mut params: Vec<Value> = Vec::with_capacity(n + 1);
+                params.push(run.0.into());
+                params.extend(chunk.iter().map(|h| h.address.to_string().into()));
+                let list = sql::in_list(n);
+                for (delete, what) in [
+                    (sql::DELETE_OBSERVATIONS_OF, "observations"),
+                    (sql::DELETE_HOSTS_OF, "hosts"),
+                ] {
+                    self.exec(&format!("{delete}{list}"), &params, || {
+                        format!(
+                            "replacing the {what} of run {run} hosts {} to {}",
+                            chunk[0].address,
+                            chunk[n - 1].address
+                        )
+                    })?;
+                }
+                done += n;
+            }
+        }
+        self.insert_hosts(run, hosts)
     }
 
     /// Inserts every host of a run, then every observation, with multi-row inserts.
@@ -463,8 +506,9 @@ impl<C: Conn> SqlStore<C> {
     }
 }
 
-impl<C: Conn> Store for SqlStore<C> {
-    fn begin_run(
+/// The exposure side, called by the handle in `handle.rs`.
+impl Session<'_> {
+    pub(crate) fn begin_run(
         &mut self,
         targets: &Targets,
         profile: &ScanProfile,
@@ -485,15 +529,69 @@ impl<C: Conn> Store for SqlStore<C> {
         Ok(RunId(self.fields(&rows, "runs", what)?.int(0, "id")?))
     }
 
-    fn finish_run(&mut self, run: &ScanRun) -> Result<(), StoreError> {
+    pub(crate) fn finish_run(&mut self, run: &ScanRun) -> Result<(), StoreError> {
         self.transaction(|store| store.store_run_contents(run))
     }
 
-    fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError> {
+    pub(crate) fn save_hosts(
+        &mut self,
+        run: RunId,
+        hosts: &[HostResult],
+    ) -> Result<(), StoreError> {
+        self.transaction(|store| {
+            let rows = store.query(sql::SELECT_RUN_STATUS, &[run.0.into()], || {
+                format!("reading the status of run {run}")
+            })?;
+            let Some(row) = rows.first() else {
+                return Err(StoreError::UnknownRun {
+                    location: store.location.to_owned(),
+                    run,
+                });
+            };
+            let status: RunStatus = store
+                .row_fields(row, "runs", format!("run {run}"))
+                .name(0, "status")?;
+            if status != RunStatus::Running {
+                return Err(StoreError::RunNotRunning {
+                    location: store.location.to_owned(),
+                    run,
+                    status: status.as_str(),
+                });
+            }
+            store.replace_hosts(run, hosts)
+        })
+    }
+
+    pub(crate) fn open_ports(&mut self, run: RunId) -> Result<Vec<(IpAddr, Vec<u16>)>, StoreError> {
+        let mut by_host: BTreeMap<IpAddr, Vec<u16>> = BTreeMap::new();
+        let location = self.location;
+        let result =
+            self.conn
+                .query_each(sql::SELECT_OPEN_PORTS, &[run.0.into()], &mut |row: Row| {
+                    let f = Fields {
+                        row: &row,
+                        location,
+                        table: "observations",
+                        key: format!("run {run}"),
+                    };
+                    by_host
+                        .entry(f.ip(0, "address")?)
+                        .or_default()
+                        .push(f.port(1, "port")?);
+                    Ok(())
+                });
+        match result {
+            // Rows come by address as text: the map sorts them as addresses, ports ascending.
+            Ok(handled) => handled.map(|()| by_host.into_iter().collect()),
+            Err(e) => Err(self.db_error(format!("reading the open ports of run {run}"), e)),
+        }
+    }
+
+    pub(crate) fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError> {
         self.insert_findings_after(findings, |_| Ok(()))
     }
 
-    fn finish_run_with_findings(
+    pub(crate) fn finish_run_with_findings(
         &mut self,
         run: &ScanRun,
         findings: &mut [Finding],
@@ -501,7 +599,11 @@ impl<C: Conn> Store for SqlStore<C> {
         self.insert_findings_after(findings, |store| store.store_run_contents(run))
     }
 
-    fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
+    pub(crate) fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
+        self.snapshot(|store| store.read_run(id))
+    }
+
+    fn read_run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
         let rows = self.query(sql::SELECT_RUN, &[id.0.into()], || {
             format!("reading run {id}")
         })?;
@@ -525,7 +627,7 @@ impl<C: Conn> Store for SqlStore<C> {
         Ok(Some(run))
     }
 
-    fn runs(&mut self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
+    pub(crate) fn runs(&mut self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
         let rows = self.query(
             sql::SELECT_RUN_SUMMARIES,
             &[sql_limit(limit).into()],
@@ -556,7 +658,7 @@ impl<C: Conn> Store for SqlStore<C> {
             .collect()
     }
 
-    fn runs_for_targets(
+    pub(crate) fn runs_for_targets(
         &mut self,
         target_key: &str,
         limit: usize,
@@ -568,7 +670,7 @@ impl<C: Conn> Store for SqlStore<C> {
         )
     }
 
-    fn previous_run(
+    pub(crate) fn previous_run(
         &mut self,
         target_key: &str,
         before: RunId,
@@ -581,7 +683,7 @@ impl<C: Conn> Store for SqlStore<C> {
         Ok(ids.first().copied())
     }
 
-    fn findings(&mut self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
+    pub(crate) fn findings(&mut self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
         let mut query = String::from(sql::SELECT_FINDINGS);
         let mut params = Vec::new();
         if let Some(run) = filter.run {
@@ -624,167 +726,6 @@ impl<C: Conn> Store for SqlStore<C> {
                 })
             })
             .collect()
-    }
-
-    // The threat side: implemented in `threat.rs`, called by path because the inherent
-    // methods there share these names.
-
-    fn replace_feed(
-        &mut self,
-        name: &str,
-        meta: &FeedMeta,
-        indicators: &[Indicator],
-        loaded_at: Timestamp,
-    ) -> Result<FeedSummary, StoreError> {
-        SqlStore::replace_feed(self, name, meta, indicators, loaded_at)
-    }
-
-    fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError> {
-        SqlStore::feeds(self)
-    }
-
-    fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError> {
-        SqlStore::remove_feed(self, name)
-    }
-
-    fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
-        SqlStore::indicators(self, feed)
-    }
-
-    fn replace_applications(
-        &mut self,
-        host: IpAddr,
-        port: u16,
-        apps: &[Application],
-        source: &str,
-        updated_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        SqlStore::replace_applications(self, host, port, apps, source, updated_at)
-    }
-
-    fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {
-        SqlStore::inventory(self)
-    }
-
-    fn remove_application(
-        &mut self,
-        host: IpAddr,
-        port: u16,
-        source: &str,
-    ) -> Result<bool, StoreError> {
-        SqlStore::remove_application(self, host, port, source)
-    }
-
-    fn put_vulnerabilities(&mut self, vulns: &[Vulnerability]) -> Result<(), StoreError> {
-        SqlStore::put_vulnerabilities(self, vulns)
-    }
-
-    fn vulnerabilities(&mut self) -> Result<Vec<Vulnerability>, StoreError> {
-        SqlStore::vulnerabilities(self)
-    }
-
-    fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
-        SqlStore::put_vuln_records(self, records)
-    }
-
-    fn import_vuln_knowledge(
-        &mut self,
-        records: &[VulnRecord],
-        applications: &[SourceApplications],
-    ) -> Result<(), StoreError> {
-        SqlStore::import_vuln_knowledge(self, records, applications)
-    }
-
-    fn vuln_records(
-        &mut self,
-        kind: Option<&str>,
-        each: &mut dyn FnMut(VulnRecord),
-    ) -> Result<(), StoreError> {
-        SqlStore::vuln_records(self, kind, each)
-    }
-
-    fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {
-        SqlStore::upsert_alert(self, alert)
-    }
-
-    fn upsert_alerts(&mut self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError> {
-        SqlStore::upsert_alerts(self, alerts)
-    }
-
-    fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
-        SqlStore::alerts(self, filter)
-    }
-
-    fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError> {
-        SqlStore::open_alerts(self, since)
-    }
-
-    fn add_suppression(&mut self, suppression: &Suppression) -> Result<i64, StoreError> {
-        SqlStore::add_suppression(self, suppression)
-    }
-
-    fn suppressions(&mut self) -> Result<Vec<Suppression>, StoreError> {
-        SqlStore::suppressions(self)
-    }
-
-    fn remove_suppression(&mut self, id: i64) -> Result<bool, StoreError> {
-        SqlStore::remove_suppression(self, id)
-    }
-
-    fn checkpoint(&mut self, source: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        SqlStore::checkpoint(self, source)
-    }
-
-    fn save_checkpoint_with_alerts(
-        &mut self,
-        source: &str,
-        checkpoint: &serde_json::Value,
-        alerts: &mut [Alert],
-    ) -> Result<Vec<AlertWrite>, StoreError> {
-        SqlStore::save_checkpoint_with_alerts(self, source, checkpoint, alerts)
-    }
-
-    fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError> {
-        SqlStore::record_block(self, block)
-    }
-
-    fn blocks(&mut self, active_at: Option<Timestamp>) -> Result<Vec<BlockRecord>, StoreError> {
-        SqlStore::blocks(self, active_at)
-    }
-
-    fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError> {
-        SqlStore::mark_unblocked(self, net, at)
-    }
-
-    // Vulnerability knowledge by lookup key: implemented in `knowledge.rs`.
-
-    fn replace_vuln_knowledge(
-        &mut self,
-        sources: &[picket_model::KnowledgeSource],
-        applications: &[SourceApplications],
-    ) -> Result<(), StoreError> {
-        SqlStore::replace_vuln_knowledge(self, sources, applications)
-    }
-
-    fn vuln_knowledge(
-        &mut self,
-        keys: &[picket_model::KnowledgeKey],
-    ) -> Result<Vec<picket_model::KnowledgeRow>, StoreError> {
-        SqlStore::vuln_knowledge(self, keys)
-    }
-
-    fn vuln_sources(
-        &mut self,
-        kind: Option<&str>,
-    ) -> Result<Vec<crate::VulnSourceSummary>, StoreError> {
-        SqlStore::vuln_sources(self, kind)
-    }
-
-    fn adopt_vuln_records(
-        &mut self,
-        sources: &[picket_model::KnowledgeSource],
-    ) -> Result<(), StoreError> {
-        SqlStore::adopt_vuln_records(self, sources)
     }
 }
 

@@ -14,12 +14,13 @@ use picket_model::{
     RecheckEvidence, Remediation, RunId, RunStatus, ScanProfile, ScanRun, Summary, Targets,
     Timestamp, Verdict, Verify,
 };
-use picket_store::{FindingFilter, Store, StoreError};
+use picket_store::prelude::*;
+use picket_store::{FindingFilter, StoreError};
 
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
 /// The schema version this build creates.
-const LATEST: i64 = 5;
+const LATEST: i64 = 6;
 
 /// A database of the test's own.
 struct TestDb {
@@ -72,7 +73,7 @@ impl TestDb {
         })
     }
 
-    fn open(&self) -> Box<dyn Store> {
+    fn open(&self) -> Store {
         picket_store::open(&self.location).unwrap()
     }
 
@@ -133,9 +134,20 @@ macro_rules! conformance {
 #[path = "conformance/threat.rs"]
 mod threat;
 
+#[path = "conformance/proof.rs"]
+mod proof;
+
+#[path = "conformance/intel.rs"]
+mod intel;
+
+#[path = "conformance/asynchronous.rs"]
+mod asynchronous;
+
 conformance!(
     round_trips_a_realistic_run,
     finishing_again_replaces_the_contents,
+    hosts_stream_into_a_running_run,
+    finishing_with_every_host_after_streaming_stores_them_once,
     a_failed_finish_leaves_the_previous_state,
     findings_round_trip_with_every_field,
     findings_stored_in_words_by_an_older_build_still_load,
@@ -354,7 +366,7 @@ fn sorted(mut run: ScanRun) -> ScanRun {
 }
 
 /// Begins and finishes a run of `spec` with `status`, with one open port, returning its id.
-fn add_run(store: &mut dyn Store, spec: &str, status: RunStatus, at: i64) -> RunId {
+fn add_run(store: &Store, spec: &str, status: RunStatus, at: i64) -> RunId {
     let t = targets(spec);
     let id = store.begin_run(&t, &profile(), ts(at)).unwrap();
     let mut run = realistic_run(id, &t);
@@ -366,7 +378,7 @@ fn add_run(store: &mut dyn Store, spec: &str, status: RunStatus, at: i64) -> Run
 }
 
 fn round_trips_a_realistic_run(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("192.0.2.0/29 scanme.example.org 2001:db8::5");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
 
@@ -404,8 +416,10 @@ fn round_trips_a_realistic_run(db: &mut TestDb) {
     assert_eq!(store.run(RunId(id.0 + 1000)).unwrap(), None);
 }
 
+/// Finishing again replaces the status, the re-checks and the hosts given; hosts stored before
+/// and not given stay.
 fn finishing_again_replaces_the_contents(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("192.0.2.0/29");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
     let mut run = realistic_run(id, &t);
@@ -413,23 +427,98 @@ fn finishing_again_replaces_the_contents(db: &mut TestDb) {
     run.finished_at = None;
     store.finish_run(&run).unwrap();
 
-    run.hosts.truncate(1);
-    run.hosts[0].ports.retain(|o| o.port != 80);
-    run.rechecks.truncate(1);
-    run.status = RunStatus::Aborted;
-    run.finished_at = Some(ts(T0 + 5));
-    store.finish_run(&run).unwrap();
+    let mut again = run.clone();
+    again.hosts.truncate(1);
+    again.hosts[0].ports.retain(|o| o.port != 80);
+    again.rechecks.truncate(1);
+    again.status = RunStatus::Aborted;
+    again.finished_at = Some(ts(T0 + 5));
+    store.finish_run(&again).unwrap();
 
-    assert_eq!(store.run(id).unwrap().unwrap(), run);
+    let mut expected = again.clone();
+    expected.hosts = run.hosts.clone();
+    expected.hosts[0] = again.hosts[0].clone();
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(expected));
     let summary = &store.runs(1).unwrap()[0];
     assert_eq!(
         (summary.hosts_up, summary.hosts_total, summary.open_ports),
-        (1, 1, 1)
+        (2, 3, 2)
+    );
+}
+
+/// Hosts saved while the run goes on are part of it; a host saved again replaces its rows; the
+/// finish adds what it gives and keeps the rest.
+fn hosts_stream_into_a_running_run(db: &mut TestDb) {
+    let store = db.open();
+    let t = targets("192.0.2.0/29");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let full = realistic_run(id, &t);
+    let (h10, h6, h2) = (&full.hosts[0], &full.hosts[1], &full.hosts[2]);
+
+    let mut early = h10.clone();
+    early.ports.truncate(1);
+    store.save_hosts(id, &[early.clone(), h6.clone()]).unwrap();
+    let running = store.run(id).unwrap().unwrap();
+    assert_eq!(running.status, RunStatus::Running);
+    assert_eq!(running.hosts, [early, h6.clone()]);
+    assert_eq!(store.open_ports(id).unwrap(), [(h10.address, vec![22])]);
+
+    // Saved again: its rows are replaced, not added to.
+    store.save_hosts(id, std::slice::from_ref(h10)).unwrap();
+    assert_eq!(store.open_ports(id).unwrap(), [(h10.address, vec![22, 80])]);
+
+    // The finish gives only the host not streamed yet.
+    let mut finish = full.clone();
+    finish.hosts = vec![h2.clone()];
+    store.finish_run(&finish).unwrap();
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(full.clone()));
+    assert_eq!(
+        store.open_ports(id).unwrap(),
+        [(h2.address, vec![22]), (h10.address, vec![22, 80])]
+    );
+
+    // A finished run takes no more streamed hosts; an unknown one none at all.
+    let err = store.save_hosts(id, std::slice::from_ref(h2)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::RunNotRunning { run, status: "completed", .. } if run == id),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), picket_store::ErrorKind::Refused);
+    let stray = RunId(id.0 + 77);
+    let err = store
+        .save_hosts(stray, std::slice::from_ref(h2))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownRun { run, .. } if run == stray),
+        "{err:?}"
+    );
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(full));
+    assert_eq!(store.open_ports(stray).unwrap(), []);
+}
+
+/// Streaming every host and then finishing with all of them gives what a finish alone gives.
+fn finishing_with_every_host_after_streaming_stores_them_once(db: &mut TestDb) {
+    let store = db.open();
+    let t = targets("192.0.2.0/29");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    let full = realistic_run(id, &t);
+    for host in &full.hosts {
+        store.save_hosts(id, std::slice::from_ref(host)).unwrap();
+    }
+    let mut findings = vec![];
+    store
+        .finish_run_with_findings(&full, &mut findings)
+        .unwrap();
+    assert_eq!(store.run(id).unwrap().unwrap(), sorted(full));
+    let summary = &store.runs(1).unwrap()[0];
+    assert_eq!(
+        (summary.hosts_up, summary.hosts_total, summary.open_ports),
+        (2, 3, 3)
     );
 }
 
 fn a_failed_finish_leaves_the_previous_state(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("192.0.2.0/29");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
     let good = realistic_run(id, &t);
@@ -551,8 +640,8 @@ fn finding(run: RunId, kind: FindingKind, host: &str, port: u16, at: i64) -> Fin
 /// Rows written before summaries, remediation, verify commands and interference details became
 /// typed data hold words: they load as the `Written` variants, shown as they were.
 fn findings_stored_in_words_by_an_older_build_still_load(db: &mut TestDb) {
-    let mut store = db.open();
-    let run = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let store = db.open();
+    let run = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
     let finding = r#"'new-open-port', '192.0.2.10', NULL, 8080, 'tcp', 'closed', 'open', NULL,
         'Port 8080/tcp on 192.0.2.10 is open and was not open in run 6: it was closed (reset).',
         '{"attempts":1,"previous_reason":"reset","previous_run":6,"previous_state":"closed","reason":"syn-ack","rtt_us":1210}',
@@ -607,14 +696,9 @@ fn findings_stored_in_words_by_an_older_build_still_load(db: &mut TestDb) {
 }
 
 fn findings_round_trip_with_every_field(db: &mut TestDb) {
-    let mut store = db.open();
-    let r1 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
-    let r2 = add_run(
-        store.as_mut(),
-        "192.0.2.0/29",
-        RunStatus::Completed,
-        T0 + 10,
-    );
+    let store = db.open();
+    let r1 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+    let r2 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0 + 10);
 
     // Saved out of time order: findings() must return them oldest first.
     let mut batch = vec![
@@ -688,8 +772,8 @@ fn findings_round_trip_with_every_field(db: &mut TestDb) {
 }
 
 fn a_failed_save_stores_no_finding(db: &mut TestDb) {
-    let mut store = db.open();
-    let run = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let store = db.open();
+    let run = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
 
     // The second finding names a run that does not exist: the foreign key refuses it, and the
     // first, already inserted, is rolled back with it.
@@ -729,7 +813,7 @@ fn a_failed_save_stores_no_finding(db: &mut TestDb) {
 }
 
 fn a_run_and_its_findings_are_stored_together(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("192.0.2.0/29");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
     let good = realistic_run(id, &t);
@@ -776,15 +860,10 @@ fn a_run_and_its_findings_are_stored_together(db: &mut TestDb) {
 }
 
 fn runs_are_listed_newest_first(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     assert!(store.runs(10).unwrap().is_empty());
-    let a = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
-    let b = add_run(
-        store.as_mut(),
-        "198.51.100.0/30",
-        RunStatus::Aborted,
-        T0 + 10,
-    );
+    let a = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+    let b = add_run(&store, "198.51.100.0/30", RunStatus::Aborted, T0 + 10);
     // Begun and never finished.
     let c = store
         .begin_run(&targets("203.0.113.9"), &profile(), ts(T0 + 20))
@@ -815,27 +894,17 @@ fn runs_are_listed_newest_first(db: &mut TestDb) {
 }
 
 fn previous_run_and_runs_for_targets(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let key = targets("192.0.2.0/29").key();
-    let a1 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
-    let other = add_run(
-        store.as_mut(),
-        "198.51.100.0/30",
-        RunStatus::Completed,
-        T0 + 1,
-    );
-    let a2 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Aborted, T0 + 2);
+    let a1 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+    let other = add_run(&store, "198.51.100.0/30", RunStatus::Completed, T0 + 1);
+    let a2 = add_run(&store, "192.0.2.0/29", RunStatus::Aborted, T0 + 2);
     let a3 = store
         .begin_run(&targets("192.0.2.0/29"), &profile(), ts(T0 + 3))
         .unwrap();
-    let a4 = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0 + 4);
+    let a4 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0 + 4);
     // Started "earlier" by the clock, but begun last: ids, not clocks, decide what is newer.
-    let a5 = add_run(
-        store.as_mut(),
-        "192.0.2.0/29",
-        RunStatus::Completed,
-        T0 - 1_000,
-    );
+    let a5 = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0 - 1_000);
 
     assert_eq!(store.runs_for_targets(&key, 10).unwrap(), [a5, a4, a1]);
     assert_eq!(store.runs_for_targets(&key, 2).unwrap(), [a5, a4]);
@@ -865,10 +934,10 @@ fn previous_run_and_runs_for_targets(db: &mut TestDb) {
 
 fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
     let id = {
-        let mut store = db.open();
-        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0)
+        let store = db.open();
+        add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0)
     };
-    let mut store = db.open();
+    let store = db.open();
     drop(db.open());
     let t = targets("192.0.2.0/29");
     assert_eq!(
@@ -911,8 +980,8 @@ fn a_newer_schema_is_refused(db: &mut TestDb) {
 }
 
 fn corrupt_values_are_reported_by_field(db: &mut TestDb) {
-    let mut store = db.open();
-    let id = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+    let store = db.open();
+    let id = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
     db.raw("UPDATE observations SET state = 'ajar' WHERE port = 443");
     let err = store.run(id).unwrap_err();
     assert!(
@@ -935,10 +1004,10 @@ fn concurrent_first_opens_both_succeed(db: &mut TestDb) {
         .map(|i| {
             let location = location.clone();
             std::thread::spawn(move || {
-                let mut store = picket_store::open(&location).unwrap();
+                let store = picket_store::open(&location).unwrap();
                 for j in 0..5 {
                     add_run(
-                        store.as_mut(),
+                        &store,
                         "192.0.2.0/29",
                         RunStatus::Completed,
                         T0 + i * 10 + j,
@@ -959,7 +1028,7 @@ fn concurrent_first_opens_both_succeed(db: &mut TestDb) {
 
 /// 64 hosts x 1,000 listed ports: how long one finish_run and one run() take.
 fn stores_a_large_run(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let t = targets("10.0.0.0/26");
     let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
     let hosts: Vec<HostResult> = (0..64u8)
@@ -1098,8 +1167,8 @@ mod backend_specific {
     fn a_new_file_is_created_in_wal_mode_and_an_empty_one_is_adopted() {
         let dir = tempfile::tempdir().unwrap();
         let created = dir.path().join("new.db");
-        let mut store = picket_store::open(&format!("sqlite:{}", created.display())).unwrap();
-        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        let store = picket_store::open(&format!("sqlite:{}", created.display())).unwrap();
+        add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
         let raw = rusqlite::Connection::open(&created).unwrap();
         let mode: String = raw
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -1108,7 +1177,7 @@ mod backend_specific {
 
         let empty = dir.path().join("empty.db");
         fs::write(&empty, b"").unwrap();
-        let mut store = picket_store::open(&empty.display().to_string()).unwrap();
+        let store = picket_store::open(&empty.display().to_string()).unwrap();
         assert!(store.runs(1).unwrap().is_empty());
     }
 
@@ -1117,8 +1186,8 @@ mod backend_specific {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let created = dir.path().join("private.db");
-        let mut store = picket_store::open(&created.display().to_string()).unwrap();
-        add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        let store = picket_store::open(&created.display().to_string()).unwrap();
+        add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
         for suffix in ["", "-wal", "-shm"] {
             let file = format!("{}{suffix}", created.display());
             let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
@@ -1128,9 +1197,38 @@ mod backend_specific {
 
     #[test]
     fn an_in_memory_database_works() {
-        let mut store = picket_store::open("sqlite::memory:").unwrap();
-        let id = add_run(store.as_mut(), "192.0.2.0/29", RunStatus::Completed, T0);
+        let store = picket_store::open("sqlite::memory:").unwrap();
+        let id = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+        // Reads go through the one connection: they see what it wrote, from any clone.
+        let clone = store.clone();
+        let listed = std::thread::spawn(move || clone.runs(5).unwrap()[0].id)
+            .join()
+            .unwrap();
+        assert_eq!(listed, id);
+        // Another handle is another database.
+        let other = picket_store::open("sqlite::memory:").unwrap();
+        assert_eq!(other.runs(5).unwrap(), []);
+    }
+
+    /// The readers close before the writer, so the writer folds the log into the file when the
+    /// store closes: a later open that only reads leaves the file as it was.
+    #[test]
+    fn a_closed_store_leaves_no_log_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("picket.db");
+        let location = path.display().to_string();
+        let store = picket_store::open(&location).unwrap();
+        let id = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0);
+        assert!(store.run(id).unwrap().is_some());
+        drop(store);
+        let wal = dir.path().join("picket.db-wal");
+        assert!(!wal.exists(), "the log outlived the store");
+        let before = fs::read(&path).unwrap();
+
+        let store = picket_store::open(&location).unwrap();
         assert_eq!(store.runs(5).unwrap()[0].id, id);
+        drop(store);
+        assert_eq!(fs::read(&path).unwrap(), before, "reading changed the file");
     }
 
     #[test]

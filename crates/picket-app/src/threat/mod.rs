@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use picket_detect::threat::ThreatDetector;
 use picket_model::{Alert, ConnEvent, Timestamp};
 use picket_report::AlertChangeKind;
+use picket_store::prelude::*;
 use picket_store::{AlertWrite, Store};
 
 use crate::error::{AppError, OptionError};
@@ -44,7 +45,7 @@ const FOLLOW_SLICE: usize = 10_000;
 /// Builds the detector from the store's knowledge and runs the pipeline over the options'
 /// sources until they end (or, following, until `shutdown`).
 pub fn run(
-    store: &mut dyn Store,
+    store: &Store,
     opts: &PipelineOptions,
     sink: &mut dyn ThreatSink,
     shutdown: &Shutdown,
@@ -85,7 +86,7 @@ pub fn run(
 }
 
 struct Pipeline<'a> {
-    store: &'a mut dyn Store,
+    store: &'a Store,
     detector: ThreatDetector,
     sink: &'a mut dyn ThreatSink,
     blocker: Option<Blocker>,

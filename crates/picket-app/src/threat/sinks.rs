@@ -18,6 +18,7 @@ use picket_ingest::{IngestError, Stats};
 use picket_model::{Alert, Severity, Timestamp};
 use picket_report::{AlertChangeKind, Format, OcsfActivity};
 use picket_respond::{Nft, Outcome, RespondError};
+use picket_store::prelude::*;
 use picket_store::{BlockRecord, Store};
 
 use crate::error::AppError;
@@ -118,7 +119,7 @@ impl Blocker {
     pub fn block(
         &mut self,
         alerts: &[Alert],
-        store: &mut dyn Store,
+        store: &Store,
         sink: &mut dyn ThreatSink,
     ) -> Result<(), AppError> {
         for alert in alerts {

@@ -7,6 +7,7 @@ use std::path::Path;
 use picket_ingest::{Checkpoint, EventReader, Follower, IngestError, Input};
 use picket_model::{ConnEvent, Timestamp};
 use picket_store::Store;
+use picket_store::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, Context};
@@ -63,11 +64,7 @@ pub struct FollowSource {
 
 impl FollowSource {
     /// Opens `file` where its stored checkpoint left it, or at its start.
-    pub fn open(
-        store: &mut dyn Store,
-        file: &Path,
-        input: Option<Input>,
-    ) -> Result<Self, AppError> {
+    pub fn open(store: &Store, file: &Path, input: Option<Input>) -> Result<Self, AppError> {
         let path =
             std::fs::canonicalize(file).context(|| format!("cannot follow {}", file.display()))?;
         let key = format!("follow:{}", path.display());

@@ -14,6 +14,7 @@ use picket_model::{FindingKind, PortSet, RunStatus, ScanProfile, Targets, Verdic
 use picket_store::FindingFilter;
 
 use crate::support::Db;
+use picket_store::prelude::*;
 
 fn options(target: IpAddr, ports: &[u16]) -> ScanOptions {
     let mut profile = ScanProfile::new(PortSet::from_ports(ports.iter().copied()));
@@ -36,9 +37,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// One run into the store at `location`.
 fn run_once(location: &str, opts: &ScanOptions, shutdown: &Shutdown) -> ExposureOutcome {
-    let mut store = picket_store::open(location).unwrap();
+    let store = picket_store::open(location).unwrap();
     let rt = runtime();
-    exposure::run_once(store.as_mut(), rt.handle(), opts, &mut |_| {}, shutdown).unwrap()
+    exposure::run_once(&store, rt.handle(), opts, &mut |_| {}, shutdown).unwrap()
 }
 
 fn open_ports(outcome: &ExposureOutcome) -> Vec<u16> {
@@ -132,11 +133,11 @@ fn a_schedule_runs_its_count_and_delivers_each_run() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let opts = options("127.0.0.1".parse().unwrap(), &[port]);
-    let mut store = db.open();
+    let store = db.open();
     let rt = runtime();
     let mut delivered = Vec::new();
     exposure::run(
-        store.as_mut(),
+        &store,
         rt.handle(),
         &opts,
         Some(Schedule::new(Duration::from_secs(1), Some(2)).unwrap()),
@@ -160,11 +161,11 @@ fn a_stopped_scan_is_stored_as_aborted() {
     let opts = options("127.0.0.1".parse().unwrap(), &ports);
     let shutdown = Shutdown::new();
     shutdown.trigger();
-    let mut store = db.open();
+    let store = db.open();
     let rt = runtime();
     let mut delivered = None;
     let result = exposure::run(
-        store.as_mut(),
+        &store,
         rt.handle(),
         &opts,
         None,

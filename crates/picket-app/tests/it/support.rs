@@ -33,7 +33,7 @@ impl Db {
         self.dir.path().join("picket.db").display().to_string()
     }
 
-    pub fn open(&self) -> Box<dyn picket_store::Store> {
+    pub fn open(&self) -> picket_store::Store {
         picket_store::open(&self.location()).unwrap()
     }
 }

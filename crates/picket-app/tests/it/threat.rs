@@ -14,6 +14,7 @@ use picket_model::{Application, HomeNet, Suppression, Timestamp};
 use picket_report::AlertChangeKind;
 
 use crate::support::{Collect, Db, eventually, fixture, zeek_rows};
+use picket_store::prelude::*;
 
 /// Listed by IPsum (the fixture's first entry).
 const BAD: &str = "77.90.185.20";
@@ -31,7 +32,7 @@ fn add_feed(db: &Db) {
         allow_shrink: false,
     };
     let feed = import::load_feed(&opts).unwrap();
-    import::store_feed(db.open().as_mut(), &opts, &feed).unwrap();
+    import::store_feed(&db.open(), &opts, &feed).unwrap();
 }
 
 /// Vulnerability knowledge and the vulnerable OpenSSH in the inventory; with the feed when
@@ -47,10 +48,7 @@ fn prepared(feed: bool) -> Db {
         false,
     )
     .unwrap();
-    import::read_vuln(&opts)
-        .unwrap()
-        .store(db.open().as_mut())
-        .unwrap();
+    import::read_vuln(&opts).unwrap().store(&db.open()).unwrap();
     let mut app = Application::new("openssh".to_owned());
     app.version = Some("9.2p1".into());
     db.open()
@@ -94,13 +92,7 @@ fn a_log_read_once_raises_one_alert_and_a_second_read_only_updates_it() {
     let opts = pipeline(&log, false);
     for expected in [AlertChangeKind::New, AlertChangeKind::Update] {
         let sink = Collect::default();
-        threat::run(
-            db.open().as_mut(),
-            &opts,
-            &mut sink.clone(),
-            &Shutdown::new(),
-        )
-        .unwrap();
+        threat::run(&db.open(), &opts, &mut sink.clone(), &Shutdown::new()).unwrap();
         sink.seen(|seen| {
             assert_eq!(seen.alerts.len(), 1, "{:?}", seen.alerts);
             let (kind, alert) = &seen.alerts[0];
@@ -141,8 +133,8 @@ fn a_followed_log_sees_feeds_and_suppressions_added_while_it_runs_and_saves_its_
             shutdown.clone(),
         );
         std::thread::spawn(move || {
-            let mut store = picket_store::open(&location).unwrap();
-            threat::run(store.as_mut(), &opts, &mut sink, &shutdown)
+            let store = picket_store::open(&location).unwrap();
+            threat::run(&store, &opts, &mut sink, &shutdown)
         })
     };
     eventually(20, "the first event read", read_to_end);

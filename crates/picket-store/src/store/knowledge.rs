@@ -1,4 +1,4 @@
-//! Vulnerability knowledge by lookup key (table `vuln_knowledge`, schema version 5): each
+//! Vulnerability knowledge by lookup key (table `vuln_knowledge`, schema version 6): each
 //! imported source's rows, replaced as a whole when the source is imported again, and read
 //! back only for the keys asked.
 //!
@@ -7,9 +7,9 @@
 
 use picket_model::{KnowledgeKey, KnowledgeRow, KnowledgeSource};
 
-use super::SqlStore;
+use super::Session;
 use super::threat::last_of_each;
-use crate::conn::{Conn, Value};
+use crate::conn::Value;
 use crate::error::StoreError;
 use crate::sql::Insert;
 use crate::{SourceApplications, VulnSourceSummary};
@@ -31,8 +31,8 @@ const COUNT_SOURCES_OF_KIND: &str = "SELECT source_kind, source_id, COUNT(*) FRO
     WHERE source_kind = ? GROUP BY source_kind, source_id ORDER BY source_kind, source_id";
 const DELETE_RAW_RECORDS: &str = "DELETE FROM vuln_records";
 
-impl<C: Conn> SqlStore<C> {
-    pub(super) fn replace_vuln_knowledge(
+impl Session<'_> {
+    pub(crate) fn replace_vuln_knowledge(
         &mut self,
         sources: &[KnowledgeSource],
         applications: &[SourceApplications],
@@ -59,7 +59,7 @@ impl<C: Conn> SqlStore<C> {
         })
     }
 
-    pub(super) fn adopt_vuln_records(
+    pub(crate) fn adopt_vuln_records(
         &mut self,
         sources: &[KnowledgeSource],
     ) -> Result<(), StoreError> {
@@ -119,7 +119,7 @@ impl<C: Conn> SqlStore<C> {
         )
     }
 
-    pub(super) fn vuln_knowledge(
+    pub(crate) fn vuln_knowledge(
         &mut self,
         keys: &[KnowledgeKey],
     ) -> Result<Vec<KnowledgeRow>, StoreError> {
@@ -148,7 +148,7 @@ impl<C: Conn> SqlStore<C> {
         Ok(out)
     }
 
-    pub(super) fn vuln_sources(
+    pub(crate) fn vuln_sources(
         &mut self,
         kind: Option<&str>,
     ) -> Result<Vec<VulnSourceSummary>, StoreError> {

@@ -12,8 +12,8 @@ use picket_model::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Fields, SqlStore, check_finite, to_json};
-use crate::conn::{Conn, Row, Value};
+use super::{Fields, Session, check_finite, to_json};
+use crate::conn::{Row, Value};
 use crate::error::StoreError;
 use crate::sql;
 use crate::{
@@ -74,6 +74,39 @@ fn indicator_extra(
         comment: i.comment.as_deref(),
     };
     to_json(&extra, what, "indicator").map(Some)
+}
+
+/// An indicator read back from the columns feed name, network, extra (in that order).
+fn indicator_from(f: Fields<'_>) -> Result<Indicator, StoreError> {
+    let name = f.text(0, "feed")?;
+    let f = f.keyed(format!("feed {name}"));
+    let mut indicator = Indicator::new(f.net(1, "network")?, name);
+    if f.opt_text(2, "extra")?.is_some() {
+        let extra: ExtraIn = f.json(2, "extra")?;
+        indicator.score = extra.score;
+        indicator.first_seen = extra.first_seen;
+        indicator.last_seen = extra.last_seen;
+        indicator.category = extra.category;
+        indicator.comment = extra.comment;
+    }
+    Ok(indicator)
+}
+
+/// What `net_key` holds for a network: the network with its host bits cleared, as text. An
+/// IPv4-mapped IPv6 network keeps its IPv6 form, so that it covers what the intel table says it
+/// covers (no address: lookups are by IPv4 for mapped addresses).
+fn net_key(net: IpNet) -> String {
+    net.trunc().to_string()
+}
+
+/// The keys of every network that can cover `addr`: the address cut to each prefix length of
+/// its family.
+fn covering_keys(addr: IpAddr) -> impl Iterator<Item = String> {
+    let max = match addr {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    };
+    (0..=max).filter_map(move |len| IpNet::new(addr, len).ok().map(net_key))
 }
 
 /// A timestamp as it reads back from the store: whole microseconds.
@@ -188,8 +221,8 @@ fn package_key(app: &Application) -> String {
     })
 }
 
-impl<C: Conn> SqlStore<C> {
-    pub(super) fn replace_feed(
+impl Session<'_> {
+    pub(crate) fn replace_feed(
         &mut self,
         name: &str,
         meta: &FeedMeta,
@@ -276,6 +309,74 @@ impl<C: Conn> SqlStore<C> {
         Ok(())
     }
 
+    /// Every indicator whose network covers `addr`, as [`crate::IntelStore::indicators_covering`]
+    /// describes: one query through the `net_key` index with the address cut to each prefix
+    /// length of its family.
+    pub(crate) fn indicators_covering(
+        &mut self,
+        addr: IpAddr,
+    ) -> Result<Vec<Indicator>, StoreError> {
+        let addr = canonical_ip(addr);
+        let keys: Vec<Value> = covering_keys(addr).map(Value::from).collect();
+        let statement = format!(
+            "{}{}",
+            sql::SELECT_INDICATORS_WITH_KEY,
+            sql::in_list(keys.len())
+        );
+        let mut found = Vec::new();
+        let location = self.location;
+        let result = self.conn.query_each(&statement, &keys, &mut |row: Row| {
+            let f = Fields {
+                row: &row,
+                location,
+                table: "indicators",
+                key: format!("indicator covering {addr}"),
+            };
+            let order = (f.int(3, "feed_id")?, f.int(4, "ordinal")?);
+            let indicator = indicator_from(f)?;
+            found.push((indicator.network.prefix_len(), order, indicator));
+            Ok(())
+        });
+        match result {
+            Ok(handled) => handled?,
+            Err(e) => {
+                return Err(self.db_error(format!("looking up the indicators covering {addr}"), e));
+            }
+        }
+        // The order of the intel table: widest first, then as `indicators` lists them.
+        found.sort_by_key(|(prefix, order, _)| (*prefix, *order));
+        Ok(found.into_iter().map(|(_, _, i)| i).collect())
+    }
+
+    /// Migration 5: `net_key` was copied from `network`; rows whose network has host bits set
+    /// get the network with them cleared. Feeds store cleared networks, so these are few: the
+    /// scan keeps only them.
+    pub(super) fn fix_indicator_keys(&mut self) -> Result<(), StoreError> {
+        let mut fixes: Vec<[Value; 3]> = Vec::new();
+        let result = self
+            .conn
+            .query_each(sql::SELECT_INDICATOR_NETWORKS, &[], &mut |row: Row| {
+                if let (Some(Value::Int(feed)), Some(Value::Int(ordinal)), Some(Value::Text(net))) =
+                    (row.first(), row.get(1), row.get(2))
+                    && let Ok(parsed) = net.parse::<IpNet>()
+                    && parsed.trunc() != parsed
+                {
+                    fixes.push([net_key(parsed).into(), (*feed).into(), (*ordinal).into()]);
+                }
+                Ok(())
+            });
+        match result {
+            Ok(handled) => handled?,
+            Err(e) => return Err(self.db_error("reading indicator networks".into(), e)),
+        }
+        for fix in &fixes {
+            self.exec(sql::SET_INDICATOR_KEY, fix, || {
+                "keying indicators by network".into()
+            })?;
+        }
+        Ok(())
+    }
+
     fn insert_indicators(
         &mut self,
         name: &str,
@@ -291,6 +392,7 @@ impl<C: Conn> SqlStore<C> {
                     feed_id.into(),
                     int(i, &what, "ordinal")?.into(),
                     ind.network.to_string().into(),
+                    net_key(ind.network).into(),
                     indicator_extra(ind, &what)?.into(),
                 ]);
                 Ok(())
@@ -307,7 +409,7 @@ impl<C: Conn> SqlStore<C> {
         )
     }
 
-    pub(super) fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError> {
+    pub(crate) fn feeds(&mut self) -> Result<Vec<FeedSummary>, StoreError> {
         let rows = self.query(sql::SELECT_FEEDS, &[], || "listing feeds".into())?;
         let mut feeds = rows
             .iter()
@@ -330,7 +432,7 @@ impl<C: Conn> SqlStore<C> {
         Ok(feeds)
     }
 
-    pub(super) fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError> {
+    pub(crate) fn remove_feed(&mut self, name: &str) -> Result<bool, StoreError> {
         self.transaction(|store| store.delete_feed(name))
     }
 
@@ -355,32 +457,22 @@ impl<C: Conn> SqlStore<C> {
         Ok(true)
     }
 
-    pub(super) fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
+    pub(crate) fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
         let (statement, params): (&str, Vec<Value>) = match feed {
             Some(name) => (sql::SELECT_FEED_INDICATORS, vec![name.into()]),
             None => (sql::SELECT_ALL_INDICATORS, vec![]),
         };
         let mut out = Vec::new();
         // Disjoint borrows: the connection streams while the location names bad rows.
-        let location = &self.location;
-        let result = self.conn.query_each(statement, &params, |row: Row| {
+        let location = self.location;
+        let result = self.conn.query_each(statement, &params, &mut |row: Row| {
             let f = Fields {
                 row: &row,
                 location,
                 table: "indicators",
                 key: "listed indicator".into(),
             };
-            let name = f.text(0, "feed")?;
-            let f = f.keyed(format!("feed {name}"));
-            let mut indicator = Indicator::new(f.net(1, "network")?, name);
-            if f.opt_text(2, "extra")?.is_some() {
-                let extra: ExtraIn = f.json(2, "extra")?;
-                indicator.score = extra.score;
-                indicator.first_seen = extra.first_seen;
-                indicator.last_seen = extra.last_seen;
-                indicator.category = extra.category;
-                indicator.comment = extra.comment;
-            }
+            let indicator = indicator_from(f)?;
             out.push(indicator);
             Ok::<(), StoreError>(())
         });
@@ -396,7 +488,7 @@ impl<C: Conn> SqlStore<C> {
         }
     }
 
-    pub(super) fn replace_applications(
+    pub(crate) fn replace_applications(
         &mut self,
         host: IpAddr,
         port: u16,
@@ -437,7 +529,7 @@ impl<C: Conn> SqlStore<C> {
         Ok(())
     }
 
-    pub(super) fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {
+    pub(crate) fn inventory(&mut self) -> Result<Vec<InventoryEntry>, StoreError> {
         let rows = self.query(sql::SELECT_INVENTORY, &[], || {
             "listing the inventory".into()
         })?;
@@ -470,7 +562,7 @@ impl<C: Conn> SqlStore<C> {
         Ok(entries)
     }
 
-    pub(super) fn remove_application(
+    pub(crate) fn remove_application(
         &mut self,
         host: IpAddr,
         port: u16,
@@ -483,7 +575,7 @@ impl<C: Conn> SqlStore<C> {
         Ok(removed > 0)
     }
 
-    pub(super) fn put_vulnerabilities(
+    pub(crate) fn put_vulnerabilities(
         &mut self,
         vulns: &[Vulnerability],
     ) -> Result<(), StoreError> {
@@ -510,7 +602,7 @@ impl<C: Conn> SqlStore<C> {
         })
     }
 
-    pub(super) fn vulnerabilities(&mut self) -> Result<Vec<Vulnerability>, StoreError> {
+    pub(crate) fn vulnerabilities(&mut self) -> Result<Vec<Vulnerability>, StoreError> {
         let rows = self.query(sql::SELECT_VULNERABILITIES, &[], || {
             "listing vulnerabilities".into()
         })?;
@@ -527,11 +619,11 @@ impl<C: Conn> SqlStore<C> {
         Ok(vulns)
     }
 
-    pub(super) fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
+    pub(crate) fn put_vuln_records(&mut self, records: &[VulnRecord]) -> Result<(), StoreError> {
         self.transaction(|store| store.upsert_vuln_records(records))
     }
 
-    pub(super) fn import_vuln_knowledge(
+    pub(crate) fn import_vuln_knowledge(
         &mut self,
         records: &[VulnRecord],
         applications: &[SourceApplications],
@@ -575,7 +667,7 @@ impl<C: Conn> SqlStore<C> {
         )
     }
 
-    pub(super) fn vuln_records(
+    pub(crate) fn vuln_records(
         &mut self,
         kind: Option<&str>,
         each: &mut dyn FnMut(VulnRecord),
@@ -584,8 +676,8 @@ impl<C: Conn> SqlStore<C> {
             Some(kind) => (sql::SELECT_VULN_RECORDS, vec![kind.into()]),
             None => (sql::SELECT_ALL_VULN_RECORDS, vec![]),
         };
-        let location = &self.location;
-        let result = self.conn.query_each(statement, &params, |row: Row| {
+        let location = self.location;
+        let result = self.conn.query_each(statement, &params, &mut |row: Row| {
             let f = Fields {
                 row: &row,
                 location,
@@ -625,14 +717,14 @@ impl<C: Conn> SqlStore<C> {
         ))
     }
 
-    pub(super) fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {
+    pub(crate) fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {
         let (id, write) = self.transaction(|store| store.write_alert(alert))?;
         alert.id = Some(id);
         Ok(write)
     }
 
     /// Every alert in one transaction: one disk sync for a whole batch, all or nothing.
-    pub(super) fn upsert_alerts(
+    pub(crate) fn upsert_alerts(
         &mut self,
         alerts: &mut [Alert],
     ) -> Result<Vec<AlertWrite>, StoreError> {
@@ -664,7 +756,7 @@ impl<C: Conn> SqlStore<C> {
             .collect()
     }
 
-    pub(super) fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
+    pub(crate) fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
         let mut query = String::from(sql::SELECT_ALERTS);
         let mut params = Vec::new();
         if let Some(since) = filter.since {
@@ -684,7 +776,7 @@ impl<C: Conn> SqlStore<C> {
         self.read_alerts(&query, &params, || "listing alerts".into())
     }
 
-    pub(super) fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError> {
+    pub(crate) fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError> {
         self.read_alerts(
             sql::SELECT_OPEN_ALERTS,
             &[since.as_microsecond().into()],
@@ -692,7 +784,7 @@ impl<C: Conn> SqlStore<C> {
         )
     }
 
-    pub(super) fn add_suppression(&mut self, s: &Suppression) -> Result<i64, StoreError> {
+    pub(crate) fn add_suppression(&mut self, s: &Suppression) -> Result<i64, StoreError> {
         let what = || format!("suppression {:?}", s.reason);
         if let Some(id) = s.id {
             return Err(StoreError::AlreadyStored { what: what(), id });
@@ -711,7 +803,7 @@ impl<C: Conn> SqlStore<C> {
         self.fields(&rows, "suppressions", what)?.int(0, "id")
     }
 
-    pub(super) fn suppressions(&mut self) -> Result<Vec<Suppression>, StoreError> {
+    pub(crate) fn suppressions(&mut self) -> Result<Vec<Suppression>, StoreError> {
         let rows = self.query(sql::SELECT_SUPPRESSIONS, &[], || {
             "listing suppressions".into()
         })?;
@@ -736,14 +828,14 @@ impl<C: Conn> SqlStore<C> {
             .collect()
     }
 
-    pub(super) fn remove_suppression(&mut self, id: i64) -> Result<bool, StoreError> {
+    pub(crate) fn remove_suppression(&mut self, id: i64) -> Result<bool, StoreError> {
         let removed = self.exec(sql::DELETE_SUPPRESSION, &[id.into()], || {
             format!("removing suppression {id}")
         })?;
         Ok(removed > 0)
     }
 
-    pub(super) fn checkpoint(
+    pub(crate) fn checkpoint(
         &mut self,
         source: &str,
     ) -> Result<Option<serde_json::Value>, StoreError> {
@@ -758,7 +850,7 @@ impl<C: Conn> SqlStore<C> {
             .transpose()
     }
 
-    pub(super) fn save_checkpoint_with_alerts(
+    pub(crate) fn save_checkpoint_with_alerts(
         &mut self,
         source: &str,
         checkpoint: &serde_json::Value,
@@ -781,7 +873,7 @@ impl<C: Conn> SqlStore<C> {
         Ok(assign_ids(alerts, written))
     }
 
-    pub(super) fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError> {
+    pub(crate) fn record_block(&mut self, block: &BlockRecord) -> Result<i64, StoreError> {
         let what = || format!("block of {}", block.net);
         if let Some(id) = block.id {
             return Err(StoreError::AlreadyStored { what: what(), id });
@@ -798,7 +890,7 @@ impl<C: Conn> SqlStore<C> {
         self.fields(&rows, "blocks", what)?.int(0, "id")
     }
 
-    pub(super) fn blocks(
+    pub(crate) fn blocks(
         &mut self,
         active_at: Option<Timestamp>,
     ) -> Result<Vec<BlockRecord>, StoreError> {
@@ -828,7 +920,7 @@ impl<C: Conn> SqlStore<C> {
             .collect()
     }
 
-    pub(super) fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError> {
+    pub(crate) fn mark_unblocked(&mut self, net: IpNet, at: Timestamp) -> Result<u64, StoreError> {
         self.exec(
             sql::MARK_UNBLOCKED,
             &[at.as_microsecond().into(), net.to_string().into()],

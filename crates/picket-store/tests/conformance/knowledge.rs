@@ -23,7 +23,7 @@ fn stored(sources: &[Source]) -> Vec<KnowledgeSource> {
     sources.iter().map(|s| s.to_stored().unwrap()).collect()
 }
 
-fn loaded(store: &mut dyn Store, apps: &[Application]) -> VulnDb {
+fn loaded(store: &Store, apps: &[Application]) -> VulnDb {
     load(apps, |keys| {
         store
             .vuln_knowledge(keys)
@@ -60,19 +60,19 @@ fn knowledge_is_read_by_key_and_replaced_by_source(db: &mut TestDb) {
         updated_at: ts(T0),
     };
     {
-        let mut store = db.open();
+        let store = db.open();
         store
             .replace_vuln_knowledge(&stored(&sources()), std::slice::from_ref(&report))
             .unwrap();
     }
     // A new process: only the rows of the keys asked are read.
-    let mut store = db.open();
+    let store = db.open();
     assert_eq!(
         store.inventory().unwrap()[0].application,
         report.applications[0]
     );
     for app in &apps {
-        let db = loaded(store.as_mut(), std::slice::from_ref(app));
+        let db = loaded(&store, std::slice::from_ref(app));
         assert_eq!(db.matches(app), whole.matches(app), "{app}");
     }
     let product = application_keys(&openssh("9.2p1"));
@@ -109,14 +109,14 @@ fn knowledge_is_read_by_key_and_replaced_by_source(db: &mut TestDb) {
     let newer = Source::nvd(cve).to_stored().unwrap();
     store.replace_vuln_knowledge(&[older, newer], &[]).unwrap();
     assert!(store.vuln_knowledge(&product).unwrap().is_empty());
-    let db = loaded(store.as_mut(), &apps);
+    let db = loaded(&store, &apps);
     assert!(db.matches(&openssh("9.2p1")).is_empty());
     assert_eq!(db.matches(&apps[4]), whole.matches(&apps[4]));
     assert_eq!(store.vuln_sources(None).unwrap().len(), want.len());
 }
 
 fn a_failed_knowledge_import_keeps_what_was_stored(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     store
         .replace_vuln_knowledge(&stored(&sources()), &[])
         .unwrap();
@@ -152,7 +152,7 @@ fn a_failed_knowledge_import_keeps_what_was_stored(db: &mut TestDb) {
 
 fn raw_records_are_adopted_once_without_overwriting_newer_imports(db: &mut TestDb) {
     let nvd = nvd_records();
-    let mut store = db.open();
+    let store = db.open();
     let records: Vec<VulnRecord> = nvd
         .iter()
         .map(|c| VulnRecord {

@@ -48,7 +48,7 @@ impl TestDb {
     /// Makes the database refuse (with an error) any insert or update of `table` whose new row
     /// meets `condition` (written with `NEW.column`), behind the store's back: the way to make a
     /// write fail half-way through a transaction.
-    fn refuse(&mut self, table: &str, condition: &str) {
+    pub(super) fn refuse(&mut self, table: &str, condition: &str) {
         let sql = match self.kind {
             Kind::Sqlite { .. } => format!(
                 "CREATE TRIGGER refuse_{table}_insert BEFORE INSERT ON {table} WHEN {condition}
@@ -79,8 +79,8 @@ impl TestDb {
 
     /// Schema version `version` exactly as a build that knew only the migrations up to it
     /// left it.
-    fn create_version(&mut self, version: usize) {
-        const DDL: [(&str, &str); 3] = [
+    pub(super) fn create_version(&mut self, version: usize) {
+        const DDL: [(&str, &str); 4] = [
             (
                 "runs, hosts, observations, rechecks, findings",
                 include_str!("../../src/migrations/001_initial.sql"),
@@ -92,6 +92,10 @@ impl TestDb {
             (
                 "detected services on observations",
                 include_str!("../../src/migrations/003_services.sql"),
+            ),
+            (
+                "one inventory entry per package",
+                include_str!("../../src/migrations/004_inventory_packages.sql"),
             ),
         ];
         let id_pk = match self.kind {
@@ -114,7 +118,7 @@ impl TestDb {
     }
 }
 
-fn meta(name: &str, format: FeedFormat) -> FeedMeta {
+pub(super) fn meta(name: &str, format: FeedFormat) -> FeedMeta {
     let mut m = FeedMeta::new(name, format);
     m.header_name = Some(format!("{name}_level1"));
     m.description = Some("Addresses seen attacking — \"quoted\" and 'single' ✓".into());
@@ -144,7 +148,7 @@ fn indicators(feed: &str) -> Vec<Indicator> {
     ]
 }
 
-fn many_indicators(feed: &str, n: u32) -> Vec<Indicator> {
+pub(super) fn many_indicators(feed: &str, n: u32) -> Vec<Indicator> {
     (0..n)
         .map(|i| {
             let mut ind = Indicator::new(
@@ -160,7 +164,7 @@ fn many_indicators(feed: &str, n: u32) -> Vec<Indicator> {
 }
 
 fn feeds_round_trip_and_replace(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     assert!(store.feeds().unwrap().is_empty());
     let ipsum = indicators("ipsum");
     let summary = store
@@ -279,7 +283,7 @@ fn feeds_round_trip_and_replace(db: &mut TestDb) {
 }
 
 fn a_failed_feed_replace_keeps_the_old_feed(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let old_meta = meta("level1", FeedFormat::Firehol);
     let old = many_indicators("level1", 300);
     store
@@ -338,7 +342,7 @@ fn load_feed(db: &mut TestDb, n: u32) {
         Kind::Sqlite { .. } => "SQLite",
         Kind::Postgres { .. } => "PostgreSQL",
     };
-    let mut store = db.open();
+    let store = db.open();
     let feed = many_indicators("big", n);
     let meta = FeedMeta::new("big", FeedFormat::Plain);
     let start = Instant::now();
@@ -387,7 +391,7 @@ fn openssh(version: &str) -> Application {
 }
 
 fn inventory_keeps_one_entry_per_source(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     assert!(store.inventory().unwrap().is_empty());
     let packaged = openssh("9.2p1").with_package(
         "Debian:12",
@@ -483,14 +487,14 @@ fn inventory_keeps_one_entry_per_source(db: &mut TestDb) {
 }
 
 fn inventory_keeps_every_package_of_a_report(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let host = ip("192.0.2.10");
     let package = |name: &str, version: &str| {
         Application::new(name)
             .with_version(version)
             .with_package("Alpine", Package::new(name, version))
     };
-    let listed = |store: &mut Box<dyn Store>| -> Vec<(String, String, Timestamp)> {
+    let listed = |store: &Store| -> Vec<(String, String, Timestamp)> {
         store
             .inventory()
             .unwrap()
@@ -512,7 +516,7 @@ fn inventory_keeps_every_package_of_a_report(db: &mut TestDb) {
         .unwrap();
     let entry = |source: &str, product: &str, at: i64| (source.into(), product.into(), ts(at));
     assert_eq!(
-        listed(&mut store),
+        listed(&store),
         [
             entry("report:trivy.json", "libcrypto1.1", T0 + 1),
             entry("report:trivy.json", "libssl1.1", T0 + 1),
@@ -530,7 +534,7 @@ fn inventory_keeps_every_package_of_a_report(db: &mut TestDb) {
         )
         .unwrap();
     assert_eq!(
-        listed(&mut store),
+        listed(&store),
         [
             entry("report:trivy.json", "libssl1.1", T0 + 2),
             entry("scan", "openssh", T0),
@@ -538,14 +542,14 @@ fn inventory_keeps_every_package_of_a_report(db: &mut TestDb) {
     );
     // A failed replacement keeps the old entries.
     db.refuse("inventory", "NEW.source = 'report:trivy.json'");
-    let mut store = db.open();
+    let store = db.open();
     assert!(
         store
             .replace_applications(host, 443, &report, "report:trivy.json", ts(T0 + 3))
             .is_err()
     );
     assert_eq!(
-        listed(&mut store),
+        listed(&store),
         [
             entry("report:trivy.json", "libssl1.1", T0 + 2),
             entry("scan", "openssh", T0),
@@ -556,11 +560,11 @@ fn inventory_keeps_every_package_of_a_report(db: &mut TestDb) {
             .remove_application(host, 443, "report:trivy.json")
             .unwrap()
     );
-    assert_eq!(listed(&mut store), [entry("scan", "openssh", T0)]);
+    assert_eq!(listed(&store), [entry("scan", "openssh", T0)]);
 }
 
 fn a_vuln_import_stores_records_and_applications_together(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let record = |id: &str| VulnRecord {
         kind: "report".into(),
         id: id.into(),
@@ -659,7 +663,7 @@ fn vulnerability_knowledge_rebuilds_the_index(db: &mut TestDb) {
         body: serde_json::to_value(r).unwrap(),
     }));
     {
-        let mut store = db.open();
+        let store = db.open();
         // The same id twice in one batch: the last one is kept.
         let mut stale = vulns[0].clone();
         stale.summary = "an older summary".into();
@@ -685,7 +689,7 @@ fn vulnerability_knowledge_rebuilds_the_index(db: &mut TestDb) {
     }
 
     // A new process: everything comes from the store.
-    let mut store = db.open();
+    let store = db.open();
     vulns.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(store.vulnerabilities().unwrap(), vulns);
     let mut rebuilt = VulnDb::new();
@@ -825,7 +829,7 @@ fn grown(alert: &Alert) -> Alert {
 }
 
 fn alert_batches_are_one_transaction(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let mut first = alert("203.0.113.7", 22, T0, Severity::High);
     store.upsert_alert(&mut first).unwrap();
     let mut batch = vec![grown(&first), alert("203.0.113.8", 80, T0, Severity::Low)];
@@ -849,7 +853,7 @@ fn alert_batches_are_one_transaction(db: &mut TestDb) {
 
 fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
     let (w0, w1) = (T0, T0 + HOUR);
-    let mut store = db.open();
+    let store = db.open();
     let mut a1 = alert("203.0.113.7", 22, w0, Severity::High);
     assert_eq!(store.upsert_alert(&mut a1).unwrap(), AlertWrite::New);
     let id = a1.id.unwrap();
@@ -869,7 +873,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
     assert_eq!(store.upsert_alert(&mut a2).unwrap(), AlertWrite::New);
     assert!(a1.id < a3.id && a3.id < a2.id);
 
-    let list = |store: &mut Box<dyn Store>, filter: AlertFilter| -> Vec<Option<i64>> {
+    let list = |store: &Store, filter: AlertFilter| -> Vec<Option<i64>> {
         store
             .alerts(&filter)
             .unwrap()
@@ -878,13 +882,10 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
             .collect()
     };
     // By first connection: a1 and a2 share theirs, so ids break the tie.
-    assert_eq!(
-        list(&mut store, AlertFilter::default()),
-        [a1.id, a2.id, a3.id]
-    );
+    assert_eq!(list(&store, AlertFilter::default()), [a1.id, a2.id, a3.id]);
     assert_eq!(
         list(
-            &mut store,
+            &store,
             AlertFilter {
                 min_severity: Some(Severity::Medium),
                 ..Default::default()
@@ -894,7 +895,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
     );
     assert_eq!(
         list(
-            &mut store,
+            &store,
             AlertFilter {
                 min_severity: Some(Severity::Critical),
                 ..Default::default()
@@ -904,7 +905,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
     );
     assert_eq!(
         list(
-            &mut store,
+            &store,
             AlertFilter {
                 client: Some(ip("203.0.113.7")),
                 ..Default::default()
@@ -915,7 +916,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
     // The client filter written as an IPv4-mapped address finds the IPv4 client's alerts.
     assert_eq!(
         list(
-            &mut store,
+            &store,
             AlertFilter {
                 client: Some(ip("::ffff:203.0.113.7")),
                 ..Default::default()
@@ -926,7 +927,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
     // a1's last connection (w0 + 20 min) is after a2's (w0 + 6 s).
     assert_eq!(
         list(
-            &mut store,
+            &store,
             AlertFilter {
                 since: Some(ts(w0 + 60_000_000)),
                 ..Default::default()
@@ -936,7 +937,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
     );
     assert_eq!(
         list(
-            &mut store,
+            &store,
             AlertFilter {
                 since: Some(ts(w0 + 60_000_000)),
                 min_severity: Some(Severity::Low),
@@ -948,7 +949,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
 
     // A restart reloads the windows still open, whole.
     drop(store);
-    let mut store = db.open();
+    let store = db.open();
     assert_eq!(store.open_alerts(ts(w1)).unwrap(), [a3.clone()]);
     assert_eq!(
         store.open_alerts(ts(w0)).unwrap(),
@@ -973,7 +974,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
 }
 
 fn suppressions_round_trip(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     assert!(store.suppressions().unwrap().is_empty());
     let mut narrow = Suppression::new("the scanner we pay for — 'weekly'", ts(T0));
     narrow.client = Some(net("203.0.113.0/24"));
@@ -1036,7 +1037,7 @@ fn checkpoint(offset: u64, line: u64) -> serde_json::Value {
 
 fn checkpoint_and_alerts_are_one_transaction(db: &mut TestDb) {
     let source = "/var/log/zeek/conn.log";
-    let mut store = db.open();
+    let store = db.open();
     assert_eq!(store.checkpoint(source).unwrap(), None);
 
     let mut first = [alert("203.0.113.7", 22, T0, Severity::High)];
@@ -1104,7 +1105,7 @@ fn checkpoint_and_alerts_are_one_transaction(db: &mut TestDb) {
 
     // After a restart the follower resumes where the stored alerts end.
     drop(store);
-    let mut store = db.open();
+    let store = db.open();
     assert_eq!(
         store.checkpoint(source).unwrap(),
         Some(checkpoint(9_000, 120))
@@ -1127,7 +1128,7 @@ fn checkpoint_and_alerts_are_one_transaction(db: &mut TestDb) {
 }
 
 fn blocks_keep_their_history(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     let mut raised = alert("203.0.113.7", 22, T0, Severity::Critical);
     store.upsert_alert(&mut raised).unwrap();
     let block = |net_: &str, alert_id, expires: Option<i64>| BlockRecord {
@@ -1205,7 +1206,7 @@ fn blocks_keep_their_history(db: &mut TestDb) {
     assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
 }
 
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -1216,7 +1217,7 @@ fn upgrades_a_version_3_inventory_keeping_its_entries(db: &mut TestDb) {
         "INSERT INTO inventory VALUES ('192.0.2.10', 22, 'manual', {}, {T0})",
         quote(&serde_json::to_string(&app).unwrap())
     ));
-    let mut store = db.open();
+    let store = db.open();
     assert_eq!(
         db.raw_count("SELECT MAX(version) FROM schema_migrations"),
         crate::LATEST
@@ -1266,7 +1267,7 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
         id = old.0,
     ));
 
-    let mut store = db.open();
+    let store = db.open();
     assert_eq!(
         db.raw_count("SELECT MAX(version) FROM schema_migrations"),
         crate::LATEST
@@ -1300,12 +1301,7 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
     assert_eq!(store.runs(5).unwrap()[0].open_ports, 1);
 
     // Both sides work on the upgraded database, and ids go on from the old ones.
-    let new = add_run(
-        store.as_mut(),
-        "192.0.2.0/29",
-        RunStatus::Completed,
-        T0 + 10,
-    );
+    let new = add_run(&store, "192.0.2.0/29", RunStatus::Completed, T0 + 10);
     assert!(new > old);
     assert_eq!(store.previous_run(&t.key(), new).unwrap(), Some(old));
     store
@@ -1326,7 +1322,7 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
 }
 
 fn corrupt_threat_values_are_reported_by_field(db: &mut TestDb) {
-    let mut store = db.open();
+    let store = db.open();
     store
         .replace_feed(
             "ipsum",

@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 use picket_app::options::{self as parse, AlertFormat};
 use picket_model::{Suppression, Timestamp};
 use picket_store::AlertFilter;
+use picket_store::prelude::*;
 
 use crate::cli::{AlertsArgs, AlertsCommand};
 use crate::render::listing;
@@ -38,13 +39,13 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
                     .map(|t| parse::expiry("--ttl", t))
                     .transpose()?,
             };
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             let id = store.add_suppression(&rule)?;
             writeln!(out, "suppression {id} added")?;
             Ok(())
         }
         Some(AlertsCommand::Suppressions) => {
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             let rules = store.suppressions()?;
             let rows: Vec<Vec<String>> = rules
                 .iter()
@@ -73,7 +74,7 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
             )
         }
         Some(AlertsCommand::Unsuppress { id }) => {
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             if !store.remove_suppression(*id)? {
                 bail!("no suppression {id}");
             }
@@ -102,7 +103,7 @@ fn list(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
             .transpose()?,
     };
     let format = parse::alert_format(&args.format)?;
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let alerts = store.alerts(&filter)?;
     match format {
         // One finding a line, as `picket detect --format ocsf` streams them.

@@ -91,12 +91,12 @@ pub fn run(
     shutdown: &Shutdown,
     out: &mut dyn Write,
 ) -> Result<bool> {
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let mut printer = Printer {
         out,
         format,
         alerted: false,
     };
-    threat::run(store.as_mut(), options, &mut printer, shutdown)?;
+    threat::run(&store, options, &mut printer, shutdown)?;
     Ok(printer.alerted)
 }

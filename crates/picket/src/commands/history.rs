@@ -5,13 +5,14 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use picket_model::{FindingKind, RunId};
 use picket_store::FindingFilter;
+use picket_store::prelude::*;
 
 use crate::cli::{DiffArgs, FindingsArgs, RunsArgs};
 use picket_app::options::format as parse_format;
 
 pub fn runs(db: &str, args: &RunsArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let runs = store.runs(args.limit)?;
     picket_report::runs(out, format, &runs)?;
     Ok(())
@@ -19,9 +20,8 @@ pub fn runs(db: &str, args: &RunsArgs, out: &mut dyn Write) -> Result<()> {
 
 pub fn diff(db: &str, args: &DiffArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
-    let mut store = picket_store::open(db)?;
-    let diff =
-        picket_app::exposure::diff(store.as_mut(), args.from.map(RunId), args.to.map(RunId))?;
+    let store = picket_store::open(db)?;
+    let diff = picket_app::exposure::diff(&store, args.from.map(RunId), args.to.map(RunId))?;
     picket_report::diff(out, format, &diff)?;
     Ok(())
 }
@@ -38,7 +38,7 @@ pub fn findings(db: &str, args: &FindingsArgs, out: &mut dyn Write) -> Result<()
         Some(h) => Some(picket_app::options::ip("--host", h)?),
         None => None,
     };
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let filter = FindingFilter {
         run: args.run.map(RunId),
         kind,

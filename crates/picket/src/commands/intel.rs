@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::cli::IntelCommand;
 use crate::render::{listing, skipped_entries};
+use picket_store::prelude::*;
 
 pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> {
     match command {
@@ -35,8 +36,8 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             };
             // Parse fully before touching the store: a bad file changes nothing.
             let feed = import::load_feed(&opts)?;
-            let mut store = picket_store::open(db)?;
-            let summary = import::store_feed(store.as_mut(), &opts, &feed)?;
+            let store = picket_store::open(db)?;
+            let summary = import::store_feed(&store, &opts, &feed)?;
             writeln!(
                 out,
                 "feed {name:?} ({}) loaded from {}: {} indicators; {}",
@@ -49,7 +50,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
         }
         IntelCommand::List { format } => {
             let format = parse::format(format)?;
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             let feeds = store.feeds()?;
             #[derive(Serialize)]
             struct Row<'a> {
@@ -102,7 +103,7 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             )?;
         }
         IntelCommand::Remove { name } => {
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             if !store.remove_feed(name)? {
                 anyhow::bail!("no feed named {name:?}");
             }
@@ -111,8 +112,8 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
         IntelCommand::Lookup { ip, format } => {
             let format = parse::format(format)?;
             let addr: IpAddr = parse::ip("intel lookup", ip)?;
-            let mut store = picket_store::open(db)?;
-            let table = knowledge::intel_table(store.as_mut())?;
+            let store = picket_store::open(db)?;
+            let table = knowledge::intel_table(&store)?;
             let hits: Vec<&picket_model::Indicator> = table.lookup(addr).collect();
             let rows: Vec<Vec<String>> = hits
                 .iter()

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{InventoryArgs, InventoryCommand};
 use crate::render::{listing, vuln_summary};
+use picket_store::prelude::*;
 
 pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
     match &args.command {
@@ -29,8 +30,8 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
                 }
                 (None, None) => bail!("inventory add: give --cpe, or --product with --version"),
             };
-            let mut store = picket_store::open(db)?;
-            let vulns = knowledge::add_application(store.as_mut(), host, port, &app, "manual")?;
+            let store = picket_store::open(db)?;
+            let vulns = knowledge::add_application(&store, host, port, &app, "manual")?;
             writeln!(
                 out,
                 "{at}: {} {} ({} known vulnerabilities: {})",
@@ -42,7 +43,7 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
         }
         Some(InventoryCommand::Remove { at, source }) => {
             let (host, port) = parse::host_port("HOST:PORT", at)?;
-            let mut store = picket_store::open(db)?;
+            let store = picket_store::open(db)?;
             if !store.remove_application(host, port, source)? {
                 bail!("no application from {source:?} at {at}");
             }
@@ -55,8 +56,8 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
 
 fn list(db: &str, format: &str, out: &mut dyn Write) -> Result<()> {
     let format = parse::format(format)?;
-    let mut store = picket_store::open(db)?;
-    let entries = knowledge::inventory(store.as_mut())?;
+    let store = picket_store::open(db)?;
+    let entries = knowledge::inventory(&store)?;
     #[derive(Serialize)]
     struct Row<'a> {
         host: std::net::IpAddr,

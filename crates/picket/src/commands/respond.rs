@@ -25,8 +25,8 @@ pub fn block(db: &str, args: &BlockArgs, out: &mut dyn Write) -> Result<()> {
         return Ok(());
     }
     // Check the store first: a bad --db must not leave a block without its record.
-    let mut store = picket_store::open(db)?;
-    let outcome = respond::block(store.as_mut(), &opts)?;
+    let store = picket_store::open(db)?;
+    let outcome = respond::block(&store, &opts)?;
     writeln!(
         out,
         "{outcome} (for {})",
@@ -37,8 +37,8 @@ pub fn block(db: &str, args: &BlockArgs, out: &mut dyn Write) -> Result<()> {
 
 pub fn unblock(db: &str, args: &UnblockArgs, out: &mut dyn Write) -> Result<()> {
     let net = parse::net("unblock", &args.target)?;
-    let mut store = picket_store::open(db)?;
-    let removed = respond::unblock(store.as_mut(), net)?;
+    let store = picket_store::open(db)?;
+    let removed = respond::unblock(&store, net)?;
     if removed {
         writeln!(out, "{net} unblocked")?;
     } else {
@@ -49,8 +49,8 @@ pub fn unblock(db: &str, args: &UnblockArgs, out: &mut dyn Write) -> Result<()> 
 
 pub fn blocks(db: &str, args: &BlocksArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse::format(&args.format)?;
-    let mut store = picket_store::open(db)?;
-    let records = respond::blocks(store.as_mut())?;
+    let store = picket_store::open(db)?;
+    let records = respond::blocks(&store)?;
     let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {

@@ -46,12 +46,12 @@ pub fn run(
     quiet: bool,
 ) -> Result<bool> {
     // Open the store first: a bad --db must fail before a single probe is sent.
-    let mut store = picket_store::open(db)?;
+    let store = picket_store::open(db)?;
     let stored_in = picket_model::without_password(db);
     let mut progress = Progress::new();
     let mut found = false;
     exposure::run(
-        store.as_mut(),
+        &store,
         rt.handle(),
         &scan.options,
         scan.schedule,

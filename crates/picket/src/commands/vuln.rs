@@ -13,8 +13,8 @@ use crate::render::skipped_entries;
 pub fn import(db: &str, opts: &VulnImportOptions, out: &mut dyn Write) -> Result<()> {
     // Read and parse everything first: a bad file stores nothing.
     let import = import::read_vuln(opts)?;
-    let mut store = picket_store::open(db)?;
-    import.store(store.as_mut())?;
+    let store = picket_store::open(db)?;
+    import.store(&store)?;
     for (name, imported) in &import.files {
         let line = match imported {
             Imported::Nvd { records, skipped } => format!(

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::support::{
     Db, PICKET, file_bytes, fixture, interrupt, json, picket, picket_in, spawn_follow,
 };
+use picket_store::prelude::*;
 
 /// A client listed by IPsum (first entry of the fixture), and another listed one.
 const BAD: &str = "77.90.185.20";
@@ -781,7 +782,7 @@ fn detect_block_cuts_off_the_alerted_client() {
 fn a_database_of_raw_records_is_converted_once_and_matches_as_before() {
     let legacy = Db::new();
     {
-        let mut store = picket_store::open(legacy.arg()).unwrap();
+        let store = picket_store::open(legacy.arg()).unwrap();
         let mut records = Vec::new();
         for name in [
             "CVE-2024-6387.json",

@@ -1,0 +1,166 @@
+//! Indicators looked up in the store by address: the same answer as the intel table built from
+//! every stored indicator, from one indexed query.
+
+use ipnet::IpNet;
+use picket_intel::IntelTable;
+use picket_model::{FeedFormat, Indicator};
+
+use super::threat::{many_indicators, meta, quote};
+use super::*;
+
+conformance!(
+    covering_indicators_match_the_intel_table,
+    a_version_4_feed_is_keyed_on_upgrade,
+);
+
+fn ind(net: &str, feed: &str) -> Indicator {
+    Indicator::new(net.parse().unwrap(), feed)
+}
+
+/// Nested and repeated networks over three feeds, IPv4 and IPv6, a network written with host
+/// bits set, an IPv4-mapped IPv6 network, and the whole of each family.
+fn feeds() -> Vec<(&'static str, Vec<Indicator>)> {
+    let mut scored = ind("10.1.2.3/32", "b");
+    scored.score = Some(4.0);
+    scored.comment = Some("seen scanning".into());
+    vec![
+        (
+            "a",
+            vec![
+                ind("10.0.0.0/8", "a"),
+                ind("10.1.0.0/16", "a"),
+                ind("10.1.2.3/32", "a"),
+                ind("2001:db8::/32", "a"),
+                ind("2001:db8::1/128", "a"),
+            ],
+        ),
+        (
+            "b",
+            vec![
+                scored,
+                ind("10.1.2.3/8", "b"),
+                ind("0.0.0.0/0", "b"),
+                ind("::/0", "b"),
+                ind("::ffff:10.1.2.0/120", "b"),
+                ind("10.1.0.0/16", "b"),
+            ],
+        ),
+        ("c", vec![ind("10.1.2.0/24", "c"), ind("10.0.0.0/8", "c")]),
+    ]
+}
+
+fn covering_indicators_match_the_intel_table(db: &mut TestDb) {
+    let store = db.open();
+    assert_eq!(store.indicators_covering(ip("10.1.2.3")).unwrap(), []);
+    for (name, indicators) in feeds() {
+        store
+            .replace_feed(name, &meta(name, FeedFormat::Plain), &indicators, ts(T0))
+            .unwrap();
+    }
+    // Many more, so that a lookup that scanned would show in the plan, not in the answer.
+    store
+        .replace_feed(
+            "bulk",
+            &meta("bulk", FeedFormat::Plain),
+            &many_indicators("bulk", 2_000),
+            ts(T0),
+        )
+        .unwrap();
+    let table = IntelTable::build(store.indicators(None).unwrap()).unwrap();
+    let mut addresses: Vec<IpAddr> = [
+        "10.1.2.3",
+        "::ffff:10.1.2.3",
+        "10.1.2.4",
+        "10.2.0.0",
+        "11.0.0.5",
+        "11.0.7.207",
+        "192.0.2.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "2001:db8::1",
+        "2001:db8::2",
+        "2001:db9::",
+        "::1",
+        "::ffff:10.1.2.9",
+    ]
+    .iter()
+    .map(|a| ip(a))
+    .collect();
+    // And a spread of addresses around the listed ones.
+    let mut x: u32 = 0x0a01_0203;
+    for _ in 0..200 {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        addresses.push(IpAddr::from((0x0a00_0000 | (x >> 8)).to_be_bytes()));
+        addresses.push(IpAddr::from((0x0b00_0000 | (x >> 21)).to_be_bytes()));
+    }
+    for addr in addresses {
+        let expected: Vec<Indicator> = table.lookup(addr).cloned().collect();
+        assert_eq!(
+            store.indicators_covering(addr).unwrap(),
+            expected,
+            "indicators covering {addr}"
+        );
+    }
+    let hits = store.indicators_covering(ip("::ffff:10.1.2.3")).unwrap();
+    let nets: Vec<(String, &str)> = hits
+        .iter()
+        .map(|i| (i.network.to_string(), i.feed.as_str()))
+        .collect();
+    let expected: Vec<(String, &str)> = [
+        ("0.0.0.0/0", "b"),
+        ("10.0.0.0/8", "a"),
+        ("10.1.2.3/8", "b"),
+        ("10.0.0.0/8", "c"),
+        ("10.1.0.0/16", "a"),
+        ("10.1.0.0/16", "b"),
+        ("10.1.2.0/24", "c"),
+        ("10.1.2.3/32", "a"),
+        ("10.1.2.3/32", "b"),
+    ]
+    .iter()
+    .map(|(n, f)| (n.to_string(), *f))
+    .collect();
+    assert_eq!(nets, expected);
+    assert_eq!(hits[8].score, Some(4.0));
+
+    // A removed feed is gone from lookups too.
+    store.remove_feed("b").unwrap();
+    assert_eq!(store.indicators_covering(ip("10.1.2.3")).unwrap().len(), 5);
+}
+
+/// A feed stored by schema version 4 (no key column) is keyed by the upgrade, a network written
+/// with host bits set included.
+fn a_version_4_feed_is_keyed_on_upgrade(db: &mut TestDb) {
+    db.create_version(4);
+    let feed_meta = serde_json::to_string(&meta("old", FeedFormat::Plain)).unwrap();
+    db.raw(&format!(
+        "INSERT INTO feeds (name, format, meta, indicator_count, loaded_at)
+         VALUES ('old', 'plain', {}, 3, {T0});
+         INSERT INTO indicators (feed_id, ordinal, network, extra) VALUES
+         (1, 0, '198.51.100.0/24', NULL), (1, 1, '198.51.100.77/16', NULL),
+         (1, 2, '2001:db8::/48', '{{\"score\":2.0}}');",
+        quote(&feed_meta)
+    ));
+    let store = db.open();
+    assert_eq!(
+        db.raw_count("SELECT MAX(version) FROM schema_migrations"),
+        crate::LATEST
+    );
+    let nets = |addr: &str| -> Vec<IpNet> {
+        store
+            .indicators_covering(ip(addr))
+            .unwrap()
+            .into_iter()
+            .map(|i| i.network)
+            .collect()
+    };
+    let net = |s: &str| s.parse::<IpNet>().unwrap();
+    assert_eq!(
+        nets("198.51.100.5"),
+        [net("198.51.100.77/16"), net("198.51.100.0/24")]
+    );
+    assert_eq!(nets("198.51.7.7"), [net("198.51.100.77/16")]);
+    let v6 = store.indicators_covering(ip("2001:db8::9")).unwrap();
+    assert_eq!(v6.len(), 1);
+    assert_eq!(v6[0].score, Some(2.0));
+}
