@@ -8,14 +8,14 @@
 //! is stored as aborted with what had been decided. This module must never print or render: the
 //! caller gets progress events and a typed outcome.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use picket_detect::exposure::{self, FindingContext, RecheckInput, Suspect};
-use picket_model::{Finding, HostResult, Recheck, RunId, RunStatus, ScanRun, Timestamp};
-use picket_scan::{RecheckPlan, RecheckResult, RecheckSettings, ScanEvent};
+use picket_model::{Finding, HostResult, HostState, Recheck, RunId, RunStatus, ScanRun, Timestamp};
+use picket_scan::{RecheckPlan, RecheckResult, RecheckSettings, ScanEvent, ScanTargets};
 use picket_store::Store;
 use picket_store::prelude::*;
 use tokio::runtime::Handle;
@@ -26,6 +26,9 @@ use crate::shutdown::Shutdown;
 
 /// Liveness ports asked during a re-check, per host.
 const LIVENESS_PORTS: usize = 3;
+/// Hosts saved to the store at once while the scan runs, and batches waiting to be saved.
+const SAVE_BATCH: usize = 256;
+const SAVE_QUEUE: usize = 4;
 
 /// What a run reports while it goes, for a progress bar or a server's event stream.
 #[derive(Debug)]
@@ -108,35 +111,63 @@ pub fn run_once(
     progress: &mut ProgressSink<'_>,
     shutdown: &Shutdown,
 ) -> Result<ExposureOutcome, AppError> {
-    let hosts = rt.block_on(picket_scan::resolve(&opts.targets))?;
+    let targets = rt.block_on(ScanTargets::resolve(&opts.targets))?;
     let started_at = Timestamp::now();
     let run_id = store.begin_run(&opts.targets, &opts.profile, started_at)?;
+    let target_key = opts.targets.key();
+    let prev_id = store.previous_run(&target_key, run_id)?;
+    // Hosts that had open ports before: a comparison needs them even when they are down now.
+    let had_open: HashSet<IpAddr> = match prev_id {
+        Some(id) => store.open_ports(id)?.into_iter().map(|(a, _)| a).collect(),
+        None => HashSet::new(),
+    };
+    let list_every_host = targets.len() <= opts.keep_every_host_up_to;
 
-    let outcome = rt.block_on(picket_scan::scan(
-        hosts,
-        &opts.profile,
-        &mut |event| progress(Progress::Scan(&event)),
-        shutdown.wait(),
-    ));
+    let (scanned, aborted) = scan_streaming(
+        store,
+        rt,
+        run_id,
+        &targets,
+        opts,
+        progress,
+        shutdown,
+        |host| list_every_host || host.state == HostState::Up || had_open.contains(&host.address),
+    )?;
     progress(Progress::ScanFinished);
     let mut cur = ScanRun {
         id: run_id,
-        target_key: opts.targets.key(),
+        target_key,
         targets: opts.targets.clone(),
         profile: opts.profile.clone(),
         started_at,
         finished_at: Some(Timestamp::now()),
-        status: if outcome.aborted {
+        status: if aborted {
             RunStatus::Aborted
         } else {
             RunStatus::Completed
         },
-        hosts: outcome.hosts,
+        hosts: scanned.listed,
         rechecks: Vec::new(),
+        unlisted_down: scanned.unlisted_down,
     };
 
-    let prev = match store.previous_run(&cur.target_key, run_id)? {
-        Some(id) => store.run(id)?,
+    let prev = match prev_id {
+        // A run of few targets is read whole; of very many, only the hosts the comparison
+        // reads: those open then, and those with open ports now (new-open-port findings say
+        // what the port was before).
+        Some(id) if list_every_host => store.run(id)?,
+        Some(id) => {
+            let mut wanted: Vec<IpAddr> = had_open.iter().copied().collect();
+            wanted.extend(
+                cur.hosts
+                    .iter()
+                    .filter(|h| h.open_ports().next().is_some())
+                    .map(|h| h.address),
+            );
+            wanted.sort_unstable();
+            wanted.dedup();
+            store.run_with_hosts(id, &wanted)?
+        }
         None => None,
     };
     if let Some(prev) = &prev
@@ -171,6 +202,74 @@ pub fn run_once(
     }
     store.finish_run_with_findings(&cur, &mut findings)?;
     Ok(ExposureOutcome { run: cur, findings })
+}
+
+/// The hosts of a scan that stay in memory: the others are only in the store.
+struct Scanned {
+    /// Hosts kept, by address.
+    listed: Vec<HostResult>,
+    /// Hosts found down and not kept.
+    unlisted_down: u64,
+}
+
+/// Scans the targets, saving each host's result to the store as the host finishes (in
+/// batches, on a thread of its own: the PostgreSQL client must not run on the runtime), and
+/// keeps in memory only the hosts `keep` asks for; whether the scan was stopped.
+#[allow(clippy::too_many_arguments)]
+fn scan_streaming(
+    store: &Store,
+    rt: &Handle,
+    run_id: RunId,
+    targets: &ScanTargets,
+    opts: &ScanOptions,
+    progress: &mut ProgressSink<'_>,
+    shutdown: &Shutdown,
+    keep: impl Fn(&HostResult) -> bool + Sync,
+) -> Result<(Scanned, bool), AppError> {
+    let mut scanned = Scanned {
+        listed: Vec::new(),
+        unlisted_down: 0,
+    };
+    let (batches, received) = std::sync::mpsc::sync_channel::<Vec<HostResult>>(SAVE_QUEUE);
+    let (saved, summary) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<(), AppError> {
+            for batch in received {
+                store.save_hosts(run_id, &batch)?;
+            }
+            Ok(())
+        });
+        let mut batch = Vec::with_capacity(SAVE_BATCH);
+        let summary = rt.block_on(picket_scan::scan_each(
+            targets.iter(),
+            targets.len(),
+            &opts.profile,
+            &mut |event| progress(Progress::Scan(&event)),
+            &mut |host| {
+                if keep(&host) {
+                    scanned.listed.push(host.clone());
+                } else {
+                    scanned.unlisted_down += 1;
+                }
+                batch.push(host);
+                if batch.len() >= SAVE_BATCH {
+                    // A writer that failed has said why; it is reported when it is joined.
+                    let _ = batches.send(std::mem::take(&mut batch));
+                }
+            },
+            shutdown.wait(),
+        ));
+        if !batch.is_empty() {
+            let _ = batches.send(batch);
+        }
+        drop(batches);
+        let saved = writer
+            .join()
+            .unwrap_or_else(|_| Err(AppError::Refused("the host writer panicked".into())));
+        (saved, summary)
+    });
+    saved?;
+    scanned.listed.sort_by_key(|h| h.address);
+    Ok((scanned, summary.aborted))
 }
 
 /// Patiently re-checks every port that was open in `prev` and is not open in `cur`; `None` when

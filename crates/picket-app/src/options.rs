@@ -30,6 +30,15 @@ pub struct ScanOptions {
     pub services: Option<Arc<picket_service::Signatures>>,
     /// The store location to name in the findings' verify commands, when the user chose one.
     pub db_hint: Option<String>,
+    /// Up to this many targets a run keeps every host in memory (and its report lists every
+    /// down host); above it, only the hosts up and those the comparison needs, the others
+    /// being counted (the store has every host): memory stays bounded for a /8.
+    pub keep_every_host_up_to: u64,
+}
+
+impl ScanOptions {
+    /// [`ScanOptions::keep_every_host_up_to`] unless a caller needs another: a /16.
+    pub const KEEP_EVERY_HOST_UP_TO: u64 = 65_536;
 }
 
 /// `--every` / `--count`: run again at a fixed interval.

@@ -236,11 +236,33 @@ pub struct ScanRun {
     /// Re-checks done after the scan, including those that corrected it (`still-open`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rechecks: Vec<Recheck>,
+    /// Hosts found down that `hosts` does not list: a run of very many targets keeps in
+    /// memory only the down hosts a comparison needs (the store has every host). 0 for a run
+    /// read from the store.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unlisted_down: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ScanRun {
     pub fn host(&self, address: IpAddr) -> Option<&HostResult> {
         self.hosts.iter().find(|h| h.address == address)
+    }
+
+    /// Every host of the run, listed or not.
+    pub fn hosts_total(&self) -> u64 {
+        self.hosts.len() as u64 + self.unlisted_down
+    }
+
+    /// Hosts found up.
+    pub fn hosts_up(&self) -> u64 {
+        self.hosts
+            .iter()
+            .filter(|h| h.state == HostState::Up)
+            .count() as u64
     }
 }
 

@@ -235,8 +235,8 @@ struct RunDoc<'a> {
     duration_ms: Option<u64>,
     status: RunStatus,
     profile: &'a ScanProfile,
-    hosts_total: usize,
-    hosts_up: usize,
+    hosts_total: u64,
+    hosts_up: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     hosts: Option<Vec<HostDoc<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,12 +259,8 @@ impl<'a> RunDoc<'a> {
             duration_ms,
             status: run.status,
             profile: &run.profile,
-            hosts_total: run.hosts.len(),
-            hosts_up: run
-                .hosts
-                .iter()
-                .filter(|h| h.state == HostState::Up)
-                .count(),
+            hosts_total: run.hosts_total(),
+            hosts_up: run.hosts_up(),
             hosts: None,
             rechecks: None,
             findings: None,

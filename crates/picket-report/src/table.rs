@@ -70,12 +70,7 @@ fn run_header(text: &mut String, run: &ScanRun) {
         ),
         None => writeln!(text, "Started {started}, not finished"),
     };
-    let up = run
-        .hosts
-        .iter()
-        .filter(|h| h.state == HostState::Up)
-        .count() as u64;
-    let total = run.hosts.len() as u64;
+    let (up, total) = (run.hosts_up(), run.hosts_total());
     let _ = writeln!(
         text,
         "Ports: {} ({} per host); hosts: {} up, {} down, {} in all",

@@ -19,8 +19,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use picket_model::{
-    Finding, HostResult, HostState, Observation, PortSet, RunStatus, ScanRun, Timestamp,
-    tcp_service_name,
+    Finding, HostResult, Observation, PortSet, RunStatus, ScanRun, Timestamp, tcp_service_name,
 };
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -423,19 +422,14 @@ fn finding_script(w: &mut XmlWriter<'_>, f: &Finding) -> io::Result<()> {
 }
 
 fn runstats(w: &mut XmlWriter<'_>, run: &ScanRun, end: Timestamp) -> io::Result<()> {
-    let up = run
-        .hosts
-        .iter()
-        .filter(|h| h.state == HostState::Up)
-        .count();
-    let total = run.hosts.len();
+    let (up, total) = (run.hosts_up(), run.hosts_total());
     let elapsed = Duration::try_from(end.duration_since(run.started_at)).unwrap_or_default();
     let elapsed = format!("{:.2}", elapsed.as_secs_f64());
     let timestr = nmap_time(end);
     let summary = format!(
         "Picket done at {timestr}; {} ({}) scanned in {elapsed} seconds",
-        counted(total as u64, "IP address", "IP addresses"),
-        counted(up as u64, "host up", "hosts up"),
+        counted(total, "IP address", "IP addresses"),
+        counted(up, "host up", "hosts up"),
     );
     let time = end.as_second().to_string();
     let mut finished = vec![

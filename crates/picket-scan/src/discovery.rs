@@ -7,7 +7,8 @@
 //! an echo reply, an ICMP error sent by the host) means it is up. On a directly
 //! attached segment the kernel resolves each address with ARP before the first SYN leaves, and
 //! the neighbour table says whether it answered ([`crate::neighbours`]): that finds a host whose
-//! firewall drops everything, as Nmap's ARP ping does. An ICMP host- or network-unreachable, or
+//! firewall drops everything, as Nmap's ARP ping does. An answer cached from earlier counts only
+//! once the kernel has verified it again (discovery waits for that). An ICMP host- or network-unreachable, or
 //! our own stack failing to resolve the address, means it is down. Otherwise a second round is
 //! sent (the first may have been lost), and a host silent to both is down (`no-response`);
 //! `--no-ping` skips discovery and scans every address.
@@ -38,6 +39,12 @@ pub(crate) const PROBES: [Probe; 5] = [
 
 /// Rounds before a host that nothing was heard from is called down.
 const ROUNDS: u8 = 2;
+/// Rounds while a neighbour entry learnt before discovery began waits to be verified again: the
+/// kernel keeps it `REACHABLE` for up to 45 s after its last confirmation, then re-verifies it
+/// once it is used (about 5 s later, then up to 3 unicast requests a second apart). Until it is
+/// answered again or has failed, a cached answer is no evidence that the host is there now.
+/// A round lasts 0.3 to 1 s.
+const ROUNDS_WHILE_UNVERIFIED: u8 = 60;
 
 /// One address being discovered.
 #[derive(Debug, Clone, Default)]
@@ -122,6 +129,10 @@ impl Discovery {
             (_, Some(reason)) => Found::Down(reason),
             // The kernel asked for it on the link for a whole round and nobody answered.
             (Some(Neighbour::Unanswered), None) => Found::Down(HostReason::HostUnreach),
+            (Some(Neighbour::Unverified), None) if self.round < ROUNDS_WHILE_UNVERIFIED => {
+                Found::NextRound
+            }
+            (Some(Neighbour::Unverified), None) => Found::Down(HostReason::NoResponse),
             (None, None) if self.round < ROUNDS => Found::NextRound,
             (None, None) => Found::Down(HostReason::NoResponse),
         }
@@ -215,6 +226,36 @@ mod tests {
         assert_eq!(
             silent_round(&mut d, Some(Neighbour::Unanswered)),
             Found::Down(HostReason::HostUnreach)
+        );
+    }
+
+    #[test]
+    fn a_cached_answer_waits_for_the_kernel_to_verify_it_again() {
+        let mut d = Discovery::default();
+        for _ in 1..ROUNDS_WHILE_UNVERIFIED {
+            assert_eq!(
+                silent_round(&mut d, Some(Neighbour::Unverified)),
+                Found::NextRound
+            );
+        }
+        assert_eq!(
+            silent_round(&mut d, Some(Neighbour::Unverified)),
+            Found::Down(HostReason::NoResponse),
+            "never verified: nothing was heard from it"
+        );
+        let mut d = Discovery::default();
+        silent_round(&mut d, Some(Neighbour::Unverified));
+        assert_eq!(
+            silent_round(&mut d, Some(Neighbour::Answered)),
+            Found::Up(HostReason::ArpResponse),
+            "verified again"
+        );
+        let mut d = Discovery::default();
+        silent_round(&mut d, Some(Neighbour::Unverified));
+        assert_eq!(
+            silent_round(&mut d, Some(Neighbour::Unanswered)),
+            Found::Down(HostReason::HostUnreach),
+            "the verification failed"
         );
     }
 

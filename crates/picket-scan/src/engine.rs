@@ -157,6 +157,8 @@ enum Slot {
 struct Active {
     target: ScanHost,
     slot: Slot,
+    /// When it was taken: a neighbour answer older than that says nothing about it now.
+    taken: Instant,
 }
 
 /// What came back for a job: a connect probe's result, or an ICMP echo's.
@@ -278,7 +280,7 @@ struct Engine {
     exhausted_at: Option<Instant>,
     global_pacer: Option<(Pacer, f64)>,
     global_rtt: RttEstimator,
-    neighbours: Option<(Instant, HashMap<Ipv4Addr, Neighbour>)>,
+    neighbours: Option<(Instant, HashMap<Ipv4Addr, neighbours::Entry>)>,
     profile: ScanProfile,
     last_tick: Instant,
 }
@@ -345,8 +347,11 @@ impl Engine {
         }
     }
 
-    /// The kernel's neighbour table, read at most every few milliseconds.
-    fn neighbour(&mut self, address: IpAddr, now: Instant) -> Option<Neighbour> {
+    /// What the kernel's neighbour table (read at most every few milliseconds) says about host
+    /// `index` since its discovery began.
+    fn neighbour(&mut self, index: u32, now: Instant) -> Option<Neighbour> {
+        let active = self.hosts.get(&index)?;
+        let (address, since) = (active.target.address, active.taken);
         let IpAddr::V4(v4) = address else {
             return None;
         };
@@ -357,7 +362,7 @@ impl Engine {
         if !fresh {
             self.neighbours = Some((now, neighbours::read()));
         }
-        self.neighbours.as_ref()?.1.get(&v4).copied()
+        Some(self.neighbours.as_ref()?.1.get(&v4)?.since(since))
     }
 
     fn host_settings(&self, index: u32) -> HostSettings {
@@ -386,6 +391,7 @@ impl Engine {
             Active {
                 target,
                 slot: slot(),
+                taken: Instant::now(),
             },
         );
         Some(index)
@@ -751,7 +757,7 @@ impl Engine {
         let Some(address) = self.address(index) else {
             return;
         };
-        let neighbour = self.neighbour(address, now);
+        let neighbour = self.neighbour(index, now);
         let Some(Slot::Discovering(d)) = self.slot_mut(index) else {
             return;
         };
@@ -793,10 +799,7 @@ impl Engine {
         answered: Option<bool>,
         events: &mut (dyn FnMut(ScanEvent) + Send),
     ) {
-        let Some(address) = self.address(index) else {
-            return;
-        };
-        let neighbour = self.neighbour(address, Instant::now());
+        let neighbour = self.neighbour(index, Instant::now());
         let Some(Slot::Discovering(d)) = self.slot_mut(index) else {
             return;
         };
@@ -960,15 +963,15 @@ impl Engine {
         if self.discovering == 0 {
             return;
         }
-        let mut candidates: Vec<(u32, IpAddr)> = self
+        let mut candidates: Vec<u32> = self
             .hosts
             .iter()
             .filter(|(_, a)| matches!(a.slot, Slot::Discovering(_)))
-            .map(|(&i, a)| (i, a.target.address))
+            .map(|(&i, _)| i)
             .collect();
         candidates.sort_unstable();
-        for (index, address) in candidates {
-            if self.neighbour(address, now) == Some(Neighbour::Answered) {
+        for index in candidates {
+            if self.neighbour(index, now) == Some(Neighbour::Answered) {
                 self.host_up(index, HostReason::ArpResponse, events);
             }
         }

@@ -62,6 +62,11 @@ pub trait RunStore: Send + Sync {
     /// they were stored. `None` if there is no such run.
     fn run(&self, id: RunId) -> Result<Option<ScanRun>, StoreError>;
 
+    /// The run as [`RunStore::run`] reads it, with only those of `hosts` that it has: what a
+    /// comparison of a huge run needs without reading every host. `None` if there is no such
+    /// run.
+    fn run_with_hosts(&self, id: RunId, hosts: &[IpAddr]) -> Result<Option<ScanRun>, StoreError>;
+
     /// Only the open ports of a run, per host (hosts by address, each host's ports ascending;
     /// hosts without an open port left out), read without building the run's hosts: what a
     /// comparison with the previous run needs.

@@ -232,6 +232,10 @@ impl RunStore for Store {
         self.read(|s| s.run(id))
     }
 
+    fn run_with_hosts(&self, id: RunId, hosts: &[IpAddr]) -> Result<Option<ScanRun>, StoreError> {
+        self.read(|s| s.run_with_hosts(id, hosts))
+    }
+
     fn open_ports(&self, run: RunId) -> Result<Vec<(IpAddr, Vec<u16>)>, StoreError> {
         self.read(|s| s.open_ports(run))
     }

@@ -262,6 +262,11 @@ pub(crate) const SELECT_HOSTS: &str = "SELECT address, hostname, state, reason, 
     unprobed, interruptions, stats FROM hosts WHERE run_id = ?";
 pub(crate) const SELECT_OBSERVATIONS: &str = "SELECT address, port, protocol, state, reason,
     rtt_us, attempts, icmp_from, service FROM observations WHERE run_id = ? ORDER BY address, port";
+pub(crate) const SELECT_HOST: &str = "SELECT address, hostname, state, reason, extra_ports,
+    unprobed, interruptions, stats FROM hosts WHERE run_id = ? AND address = ?";
+pub(crate) const SELECT_HOST_OBSERVATIONS: &str = "SELECT address, port, protocol, state,
+    reason, rtt_us, attempts, icmp_from, service FROM observations
+    WHERE run_id = ? AND address = ? ORDER BY port";
 pub(crate) const SELECT_RECHECKS: &str = "SELECT host, port, protocol, verdict, evidence
     FROM rechecks WHERE run_id = ? ORDER BY id";
 /// Newest first: ids are handed out in the order runs begin.

@@ -411,10 +411,39 @@ impl Session<'_> {
         self.fields(&rows, "findings", what)?.int(0, "id")
     }
 
-    fn load_hosts(&mut self, run: RunId) -> Result<Vec<HostResult>, StoreError> {
-        let rows = self.query(sql::SELECT_HOSTS, &[run.0.into()], || {
-            format!("reading the hosts of run {run}")
-        })?;
+    /// Rows of `statement` (whose first parameter is the run) for the whole run, or for each of
+    /// `only` (the statement with `AND address = ?` for one host).
+    fn run_rows(
+        &mut self,
+        run: RunId,
+        only: Option<&[IpAddr]>,
+        (all, one): (&str, &str),
+        what: &str,
+    ) -> Result<Vec<Row>, StoreError> {
+        let Some(addresses) = only else {
+            return self.query(all, &[run.0.into()], || {
+                format!("reading the {what} of run {run}")
+            });
+        };
+        let mut rows = Vec::new();
+        for address in addresses {
+            rows.extend(
+                self.query(one, &[run.0.into(), address.to_string().into()], || {
+                    format!("reading the {what} of {address} in run {run}")
+                })?,
+            );
+        }
+        Ok(rows)
+    }
+
+    /// The run's hosts, or only those of `only` that it has.
+    fn load_hosts(
+        &mut self,
+        run: RunId,
+        only: Option<&[IpAddr]>,
+    ) -> Result<Vec<HostResult>, StoreError> {
+        let statements = (sql::SELECT_HOSTS, sql::SELECT_HOST);
+        let rows = self.run_rows(run, only, statements, "hosts")?;
         let mut hosts = Vec::with_capacity(rows.len());
         for row in &rows {
             let f = self.row_fields(row, "hosts", format!("run {run}"));
@@ -436,9 +465,8 @@ impl Session<'_> {
             .enumerate()
             .map(|(i, h)| (h.address, i))
             .collect();
-        let rows = self.query(sql::SELECT_OBSERVATIONS, &[run.0.into()], || {
-            format!("reading the observations of run {run}")
-        })?;
+        let statements = (sql::SELECT_OBSERVATIONS, sql::SELECT_HOST_OBSERVATIONS);
+        let rows = self.run_rows(run, only, statements, "observations")?;
         // Rows come ordered by port, so each host's list comes out ascending.
         for row in &rows {
             let f = self.row_fields(row, "observations", format!("run {run}"));
@@ -600,10 +628,22 @@ impl Session<'_> {
     }
 
     pub(crate) fn run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
-        self.snapshot(|store| store.read_run(id))
+        self.snapshot(|store| store.read_run(id, None))
     }
 
-    fn read_run(&mut self, id: RunId) -> Result<Option<ScanRun>, StoreError> {
+    pub(crate) fn run_with_hosts(
+        &mut self,
+        id: RunId,
+        hosts: &[IpAddr],
+    ) -> Result<Option<ScanRun>, StoreError> {
+        self.snapshot(|store| store.read_run(id, Some(hosts)))
+    }
+
+    fn read_run(
+        &mut self,
+        id: RunId,
+        only: Option<&[IpAddr]>,
+    ) -> Result<Option<ScanRun>, StoreError> {
         let rows = self.query(sql::SELECT_RUN, &[id.0.into()], || {
             format!("reading run {id}")
         })?;
@@ -621,8 +661,9 @@ impl Session<'_> {
             status: f.name(6, "status")?,
             hosts: Vec::new(),
             rechecks: Vec::new(),
+            unlisted_down: 0,
         };
-        run.hosts = self.load_hosts(id)?;
+        run.hosts = self.load_hosts(id, only)?;
         run.rechecks = self.load_rechecks(id)?;
         Ok(Some(run))
     }

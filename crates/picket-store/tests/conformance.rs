@@ -145,6 +145,7 @@ mod asynchronous;
 
 conformance!(
     round_trips_a_realistic_run,
+    a_run_is_read_with_only_the_hosts_asked,
     finishing_again_replaces_the_contents,
     hosts_stream_into_a_running_run,
     finishing_with_every_host_after_streaming_stores_them_once,
@@ -356,6 +357,7 @@ fn realistic_run(id: RunId, targets: &Targets) -> ScanRun {
                 },
             },
         ],
+        unlisted_down: 0,
     }
 }
 
@@ -375,6 +377,27 @@ fn add_run(store: &Store, spec: &str, status: RunStatus, at: i64) -> RunId {
     run.finished_at = Some(ts(at + 1_000_000));
     store.finish_run(&run).unwrap();
     id
+}
+
+/// A comparison with a huge run reads only the hosts it needs, each as the whole run has it.
+fn a_run_is_read_with_only_the_hosts_asked(db: &mut TestDb) {
+    let store = db.open();
+    let t = targets("192.0.2.0/29 scanme.example.org 2001:db8::5");
+    let id = store.begin_run(&t, &profile(), ts(T0)).unwrap();
+    store.finish_run(&realistic_run(id, &t)).unwrap();
+    let whole = store.run(id).unwrap().unwrap();
+    let asked = [ip("2001:db8::5"), ip("192.0.2.10"), ip("198.51.100.1")];
+    let part = store.run_with_hosts(id, &asked).unwrap().unwrap();
+    let expected: Vec<_> = whole
+        .hosts
+        .iter()
+        .filter(|h| asked.contains(&h.address))
+        .cloned()
+        .collect();
+    assert_eq!(expected.len(), 2, "198.51.100.1 is not in the run");
+    assert_eq!(part.hosts, expected);
+    assert_eq!(part.rechecks, whole.rechecks);
+    assert_eq!(store.run_with_hosts(RunId(id.0 + 1), &asked).unwrap(), None);
 }
 
 fn round_trips_a_realistic_run(db: &mut TestDb) {

@@ -120,6 +120,7 @@ impl Scan {
                 profile,
                 services,
                 db_hint: db.map(str::to_owned),
+                keep_every_host_up_to: ScanOptions::KEEP_EVERY_HOST_UP_TO,
             },
             schedule,
             format: parse::format(&args.format)?,

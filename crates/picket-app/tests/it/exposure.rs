@@ -25,6 +25,7 @@ fn options(target: IpAddr, ports: &[u16]) -> ScanOptions {
         profile,
         services: None,
         db_hint: None,
+        keep_every_host_up_to: ScanOptions::KEEP_EVERY_HOST_UP_TO,
     }
 }
 
@@ -181,4 +182,55 @@ fn a_stopped_scan_is_stored_as_aborted() {
     };
     assert_eq!(delivered, Some(RunStatus::Aborted));
     assert_eq!(store.run(id).unwrap().unwrap().status, RunStatus::Aborted);
+}
+
+/// Above `keep_every_host_up_to` targets a run holds only the hosts up and those the
+/// comparison needs: a host that had open ports and is now down is kept (its re-check says
+/// host-down), the other dead addresses are only counted, and the store has every host.
+#[test]
+fn a_run_of_many_targets_keeps_only_the_hosts_it_needs_and_stores_them_all() {
+    let Some(mut lab) = Lab::try_new("app-bounded").unwrap() else {
+        return;
+    };
+    let segment = lab.add_segment().unwrap();
+    let stays = lab.add_host(&segment, 5).unwrap();
+    let goes = lab.add_host(&segment, 9).unwrap();
+    let _a = stays.listen(&[22]).unwrap();
+    let _b = goes.listen(&[22]).unwrap();
+    let db = Db::new();
+    let mut opts = options(IpAddr::V4(stays.address_v4()), &[22]);
+    opts.targets = Targets::parse([segment.cidr_v4()], Vec::<String>::new()).unwrap();
+    opts.profile.assume_up = false;
+    opts.keep_every_host_up_to = 4;
+    let scanner = IpAddr::V4(segment.scanner_address_v4());
+
+    let (location, o) = (db.location(), opts.clone());
+    let first = lab
+        .in_scanner(move || run_once(&location, &o, &Shutdown::new()))
+        .unwrap();
+    let listed: Vec<IpAddr> = first.run.hosts.iter().map(|h| h.address).collect();
+    let mut up = vec![
+        IpAddr::V4(stays.address_v4()),
+        IpAddr::V4(goes.address_v4()),
+        scanner,
+    ];
+    up.sort_unstable();
+    assert_eq!(listed, up, "only the hosts up are held");
+    assert_eq!(first.run.unlisted_down, 64 - 3);
+    assert_eq!(first.run.hosts_total(), 64);
+    let stored = db.open().run(first.run.id).unwrap().unwrap();
+    assert_eq!(stored.hosts.len(), 64, "the store has every host");
+
+    goes.set_link(false).unwrap();
+    let (location, o) = (db.location(), opts.clone());
+    let second = lab
+        .in_scanner(move || run_once(&location, &o, &Shutdown::new()))
+        .unwrap();
+    let gone = second
+        .run
+        .host(IpAddr::V4(goes.address_v4()))
+        .expect("a host that had open ports is kept when it goes down");
+    assert_eq!(gone.state, picket_model::HostState::Down);
+    assert_eq!(second.run.unlisted_down, 64 - 3);
+    assert_eq!(stored_verdict(&db, &second, 22), Some(Verdict::HostDown));
 }

@@ -452,6 +452,7 @@ mod tests {
             status: RunStatus::Completed,
             hosts: vec![host],
             rechecks: vec![],
+            unlisted_down: 0,
         }
     }
 

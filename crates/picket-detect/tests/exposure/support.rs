@@ -102,6 +102,7 @@ fn run(id: i64, started: &str, hosts: Vec<HostResult>) -> ScanRun {
         status: RunStatus::Completed,
         hosts,
         rechecks: vec![],
+        unlisted_down: 0,
     }
 }
 

@@ -263,6 +263,7 @@ pub fn scan_run() -> ScanRun {
             interrupted_recheck(),
             still_open_recheck(),
         ],
+        unlisted_down: 0,
     }
 }
 

@@ -114,6 +114,7 @@ fn one_host_run(id: i64, open: &[u16], started: &str) -> ScanRun {
         status: RunStatus::Completed,
         hosts: vec![host],
         rechecks: vec![],
+        unlisted_down: 0,
     }
 }
 

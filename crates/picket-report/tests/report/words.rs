@@ -49,6 +49,7 @@ fn run(host: HostResult, max_rate: Option<f64>) -> ScanRun {
         status: RunStatus::Completed,
         hosts: vec![host],
         rechecks: vec![],
+        unlisted_down: 0,
     }
 }
 

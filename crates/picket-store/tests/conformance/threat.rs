@@ -1296,6 +1296,7 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
             stats: HostStats::default(),
         }],
         rechecks: vec![],
+        unlisted_down: 0,
     };
     assert_eq!(store.run(old).unwrap().unwrap(), want);
     assert_eq!(store.runs(5).unwrap()[0].open_ports, 1);
