@@ -1,11 +1,13 @@
 //! What the threat workflows know, rebuilt from the store: the intel table (every stored
-//! indicator), the vulnerability database (every stored record), the inventory with the
-//! vulnerabilities that match it, and the suppressions in force. [`KnowledgeWatch`] notices when
-//! the store's feeds, suppressions or inventory change and hands a running detector the new ones
-//! (hot swap), so a long `detect --follow` sees a feed added an hour after it started.
+//! indicator), the vulnerability database (only the knowledge the inventory's applications
+//! need), the inventory with the vulnerabilities that match it, and the suppressions in force.
+//! [`KnowledgeWatch`] notices when the store's feeds, suppressions, inventory or vulnerability
+//! knowledge change and hands a running detector the new ones (hot swap), so a long
+//! `detect --follow` sees a feed or an NVD import added an hour after it started.
 //!
-//! Nothing here writes to the store but [`add_application`], and a failed reload must never leave the detector with
-//! less than it had: the old knowledge stays until the new is fully built.
+//! Nothing here writes to the store but [`add_application`] and the one-time conversion of raw
+//! records ([`adopt_raw_records`]), and a failed reload must never leave the detector with less
+//! than it had: the old knowledge stays until the new is fully built.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -180,6 +182,7 @@ impl Knowledge {
 pub struct Generation {
     pub feeds: u64,
     pub suppressions: u64,
+    /// The inventory and the vulnerability knowledge it is matched with.
     pub inventory: u64,
 }
 
@@ -196,7 +199,7 @@ impl Generation {
                 .iter()
                 .map(|s| (s.id, s.expires_at)),
         );
-        let inventory = fingerprint(store.inventory()?.iter().map(|e| {
+        let applications = fingerprint(store.inventory()?.iter().map(|e| {
             (
                 e.host,
                 e.port,
@@ -206,6 +209,13 @@ impl Generation {
                 e.application.version.clone(),
             )
         }));
+        let knowledge = fingerprint(
+            store
+                .vuln_sources(None)?
+                .into_iter()
+                .map(|s| (s.kind, s.id, s.rows)),
+        );
+        let inventory = fingerprint([applications, knowledge].into_iter());
         Ok(Self {
             feeds,
             suppressions,

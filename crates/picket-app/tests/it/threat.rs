@@ -190,3 +190,55 @@ fn a_followed_log_sees_feeds_and_suppressions_added_while_it_runs_and_saves_its_
         "the stopped pipeline saved its checkpoint at the end"
     );
 }
+
+/// The inventory's application has no known vulnerability when the pipeline starts; an NVD
+/// import while it runs swaps the knowledge in, and the next connection of a listed client
+/// alerts.
+#[test]
+fn a_followed_log_sees_vulnerability_knowledge_imported_while_it_runs() {
+    let db = Db::new();
+    add_feed(&db);
+    let mut app = Application::new("openssh".to_owned());
+    app.version = Some("9.2p1".into());
+    db.open()
+        .upsert_application(SSH.parse().unwrap(), 22, &app, "manual", Timestamp::now())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.log");
+    zeek_rows(&log, &[(T0, BAD, SSH, 22)]);
+
+    let sink = Collect::default();
+    let shutdown = Shutdown::new();
+    let running = {
+        let (location, opts, mut sink, shutdown) = (
+            db.location(),
+            pipeline(&log, true),
+            sink.clone(),
+            shutdown.clone(),
+        );
+        std::thread::spawn(move || {
+            let store = picket_store::open(&location).unwrap();
+            threat::run(&store, &opts, &mut sink, &shutdown)
+        })
+    };
+    let key = format!("follow:{}", std::fs::canonicalize(&log).unwrap().display());
+    eventually(20, "the first event read", || {
+        db.open().checkpoint(&key).unwrap().is_some()
+    });
+    assert!(
+        sink.seen(|s| s.alerts.is_empty()),
+        "nothing known against OpenSSH 9.2p1 yet"
+    );
+
+    let opts = VulnImportOptions::new(vec![fixture("CVE-2024-6387.json")], None, false).unwrap();
+    import::read_vuln(&opts).unwrap().store(&db.open()).unwrap();
+    eventually(20, "the knowledge swapped in", || {
+        sink.seen(|s| s.swaps.iter().any(|w| w.inventory))
+    });
+    zeek_rows(&log, &[(T0 + 60.0, BAD, SSH, 22)]);
+    eventually(20, "an alert once the CVE is known", || {
+        sink.seen(|s| s.alerts.len() == 1)
+    });
+    shutdown.trigger();
+    running.join().unwrap().unwrap();
+}
