@@ -74,6 +74,7 @@ fn web_host() -> HostResult {
     HostResult {
         address: ip("192.0.2.10"),
         hostname: None,
+        reverse_name: None,
         state: HostState::Up,
         reason: HostReason::PortAnswered,
         ports: vec![
@@ -106,6 +107,7 @@ fn down_host() -> HostResult {
     HostResult {
         address: ip("192.0.2.20"),
         hostname: None,
+        reverse_name: None,
         state: HostState::Down,
         reason: HostReason::NoResponse,
         ports: vec![],
@@ -128,6 +130,7 @@ fn interrupted_host() -> HostResult {
     HostResult {
         address: ip("2001:db8::30"),
         hostname: Some("db.example.org".to_owned()),
+        reverse_name: None,
         state: HostState::Up,
         reason: HostReason::PortAnswered,
         ports: vec![

@@ -85,6 +85,7 @@ fn one_host_run(id: i64, open: &[u16], started: &str) -> ScanRun {
     let host = HostResult {
         address: ip("192.0.2.10"),
         hostname: None,
+        reverse_name: None,
         state: HostState::Up,
         reason: HostReason::PortAnswered,
         extra_ports: vec![ExtraPorts {
