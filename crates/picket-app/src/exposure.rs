@@ -21,6 +21,7 @@ use picket_store::prelude::*;
 use tokio::runtime::Handle;
 
 use crate::error::AppError;
+use crate::names;
 use crate::options::{ScanOptions, Schedule};
 use crate::shutdown::Shutdown;
 
@@ -112,13 +113,16 @@ pub fn run_once(
     let started_at = Timestamp::now();
     let run_id = store.begin_run(&opts.targets, &opts.profile, started_at)?;
 
-    let outcome = rt.block_on(picket_scan::scan(
+    let mut outcome = rt.block_on(picket_scan::scan(
         hosts,
         &opts.profile,
         &mut |event| progress(Progress::Scan(&event)),
         shutdown.wait(),
     ));
     progress(Progress::ScanFinished);
+    if opts.reverse_dns && !outcome.aborted {
+        names::add_reverse_names(rt, &mut outcome.hosts, shutdown);
+    }
     let mut cur = ScanRun {
         id: run_id,
         target_key: opts.targets.key(),

@@ -120,6 +120,7 @@ impl Scan {
                 profile,
                 services,
                 db_hint: db.map(str::to_owned),
+                reverse_dns: args.resolve,
             },
             schedule,
             format: parse::format(&args.format)?,
