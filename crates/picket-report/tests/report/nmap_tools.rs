@@ -212,4 +212,9 @@ fn nmap_stylesheet_shows_picket_and_the_table_services() {
     assert!(!html.contains(&format!("Nmap {version}")), "{html}");
     assert!(html.contains("picket scan -p "));
     assert!(html.contains("ms-wbt-server"), "3389's table name");
+    assert!(html.contains("www.example.org"), "the reverse DNS name");
+    assert!(
+        html.contains("db-1.example.org"),
+        "the reverse DNS name beside the given one"
+    );
 }
