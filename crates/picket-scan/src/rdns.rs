@@ -1,6 +1,8 @@
 //! Reverse DNS (`picket scan -R`, Nmap's `-R`): the name each address's PTR record gives, asked of
 //! the system resolver (`getnameinfo` with `NI_NAMEREQD`, so `/etc/hosts` and nsswitch apply as
-//! for every other program) on blocking threads, a few at a time, each within a timeout.
+//! for every other program) on threads of their own, a few at a time, each within a timeout.
+//! The threads are detached, not tokio's blocking pool: a lookup given up on (getnameinfo cannot
+//! be cancelled) must not hold up the runtime's shutdown, and so the process's exit.
 //!
 //! It must never panic or fail a scan: a lookup that errs, times out, or answers with text that
 //! is not a DNS name (control characters, an address, a label too long) gives no name. It must
@@ -9,11 +11,12 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::thread;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 /// How many lookups run at once and how long each may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +44,7 @@ pub async fn reverse_names(addresses: &[IpAddr], settings: ReverseSettings) -> V
 }
 
 /// [`reverse_names`] through `lookup` instead of the system resolver (a blocking function, run
-/// on tokio's blocking threads; its answer is checked as a DNS name like the resolver's).
+/// on a thread of its own; its answer is checked as a DNS name like the resolver's).
 pub async fn reverse_names_with<F>(
     addresses: &[IpAddr],
     settings: ReverseSettings,
@@ -62,14 +65,17 @@ where
             async move {
                 let ask = async move {
                     let permit = threads.acquire_owned().await.ok()?;
-                    tokio::task::spawn_blocking(move || {
-                        let name = lookup(address);
-                        drop(permit);
-                        name
-                    })
-                    .await
-                    .ok()
-                    .flatten()
+                    let (tx, rx) = oneshot::channel();
+                    // A thread that cannot start, or a lookup that panics, drops `tx`: no name.
+                    thread::Builder::new()
+                        .name("picket-rdns".into())
+                        .spawn(move || {
+                            let name = lookup(address);
+                            drop(permit);
+                            let _ = tx.send(name);
+                        })
+                        .ok()?;
+                    rx.await.ok().flatten()
                 };
                 tokio::time::timeout(settings.timeout, ask)
                     .await
@@ -166,6 +172,28 @@ mod tests {
         .await;
         assert_eq!(names, [None]);
         assert!(started.elapsed() < Duration::from_millis(300));
+    }
+
+    /// The lookup given up on keeps running on its own thread, but the runtime (and so the
+    /// process) does not wait for it.
+    #[test]
+    fn a_lookup_given_up_on_does_not_hold_up_the_runtime() {
+        let settings = ReverseSettings {
+            concurrency: 1,
+            timeout: Duration::from_millis(20),
+        };
+        let started = Instant::now();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let names = rt.block_on(reverse_names_with(&[ip("127.0.0.1")], settings, |_| {
+            std::thread::sleep(Duration::from_secs(3));
+            None
+        }));
+        drop(rt);
+        assert_eq!(names, [None]);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[tokio::test]
