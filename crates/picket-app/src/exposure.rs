@@ -21,6 +21,7 @@ use picket_store::prelude::*;
 use tokio::runtime::Handle;
 
 use crate::error::AppError;
+use crate::names;
 use crate::options::{ScanOptions, Schedule};
 use crate::shutdown::Shutdown;
 
@@ -123,7 +124,7 @@ pub fn run_once(
     };
     let list_every_host = targets.len() <= opts.keep_every_host_up_to;
 
-    let (scanned, aborted) = scan_streaming(
+    let (mut scanned, aborted) = scan_streaming(
         store,
         rt,
         run_id,
@@ -134,6 +135,10 @@ pub fn run_once(
         |host| list_every_host || host.state == HostState::Up || had_open.contains(&host.address),
     )?;
     progress(Progress::ScanFinished);
+    if opts.reverse_dns && !aborted {
+        // Hosts up are always held: their names reach the store when the run is finished.
+        names::add_reverse_names(rt, &mut scanned.listed, shutdown);
+    }
     let mut cur = ScanRun {
         id: run_id,
         target_key,

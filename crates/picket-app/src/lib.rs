@@ -23,6 +23,7 @@ pub mod error;
 pub mod exposure;
 pub mod import;
 pub mod knowledge;
+mod names;
 pub mod options;
 pub mod respond;
 pub mod shutdown;

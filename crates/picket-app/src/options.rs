@@ -30,6 +30,9 @@ pub struct ScanOptions {
     pub services: Option<Arc<picket_service::Signatures>>,
     /// The store location to name in the findings' verify commands, when the user chose one.
     pub db_hint: Option<String>,
+    /// `-R`: look up the reverse DNS name of every host found up (Nmap's `-R`). Off by default,
+    /// so a scan sends nothing to a DNS server unless asked.
+    pub reverse_dns: bool,
     /// Up to this many targets a run keeps every host in memory (and its report lists every
     /// down host); above it, only the hosts up and those the comparison needs, the others
     /// being counted (the store has every host): memory stays bounded for a /8.

@@ -150,6 +150,10 @@ pub struct HostResult {
     /// The name the user gave, when the address came from resolving it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// The name a reverse DNS lookup gave for the address (`picket scan -R`), when asked for
+    /// and found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse_name: Option<String>,
     pub state: HostState,
     pub reason: HostReason,
     /// Every port whose state is not summarised in `extra_ports`, ascending.
@@ -357,6 +361,7 @@ mod tests {
         let host = HostResult {
             address: "127.0.0.1".parse().unwrap(),
             hostname: None,
+            reverse_name: None,
             state: HostState::Up,
             reason: HostReason::PortAnswered,
             ports,

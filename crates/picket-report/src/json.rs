@@ -300,6 +300,8 @@ struct HostDoc<'a> {
     address: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     hostname: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reverse_name: Option<&'a str>,
     state: HostState,
     reason: HostReason,
     counts: StateCounts,
@@ -317,6 +319,7 @@ impl<'a> HostDoc<'a> {
         HostDoc {
             address: host.address,
             hostname: host.hostname.as_deref(),
+            reverse_name: host.reverse_name.as_deref(),
             state: host.state,
             reason: host.reason,
             counts: StateCounts::of(host),

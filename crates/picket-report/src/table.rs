@@ -127,11 +127,18 @@ fn state_counts(host: &HostResult) -> String {
 }
 
 fn host_section(text: &mut String, host: &HostResult) {
-    let name = host
-        .hostname
-        .as_deref()
-        .map(|n| format!(" ({n})"))
-        .unwrap_or_default();
+    // The name given, then the reverse DNS name when it says something else.
+    let mut names: Vec<&str> = host.hostname.as_deref().into_iter().collect();
+    if let Some(ptr) = host.reverse_name.as_deref()
+        && !names.contains(&ptr)
+    {
+        names.push(ptr);
+    }
+    let name = if names.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", terminal_safe(&names.join(", ")))
+    };
     let _ = writeln!(
         text,
         "Host {}{name}: {} ({}); {}",

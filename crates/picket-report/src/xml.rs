@@ -177,14 +177,19 @@ fn host_element(
         "address",
         &[("addr", &host.address.to_string()), ("addrtype", addrtype)],
     )?;
-    match &host.hostname {
-        // `user`: the name came from the command line, as in Nmap.
-        Some(name) => {
-            open(w, "hostnames", &[])?;
-            empty(w, "hostname", &[("name", name), ("type", "user")])?;
-            close(w, "hostnames")?;
+    // As Nmap: `user` for the name from the command line, then `PTR` for the reverse DNS name.
+    let names: Vec<(&str, &str)> = [(&host.hostname, "user"), (&host.reverse_name, "PTR")]
+        .into_iter()
+        .filter_map(|(name, kind)| Some((name.as_deref()?, kind)))
+        .collect();
+    if names.is_empty() {
+        empty(w, "hostnames", &[])?;
+    } else {
+        open(w, "hostnames", &[])?;
+        for (name, kind) in names {
+            empty(w, "hostname", &[("name", name), ("type", kind)])?;
         }
-        None => empty(w, "hostnames", &[])?,
+        close(w, "hostnames")?;
     }
     if !host.ports.is_empty() || !host.extra_ports.is_empty() {
         ports_element(w, host, scanned)?;

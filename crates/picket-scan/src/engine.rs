@@ -1003,6 +1003,7 @@ fn down_result(target: ScanHost, reason: HostReason, read_timeout: Duration) -> 
     HostResult {
         address: target.address,
         hostname: target.hostname,
+        reverse_name: None,
         state: HostState::Down,
         reason,
         ports: Vec::new(),

@@ -755,6 +755,7 @@ impl PortScan {
         HostResult {
             address: self.address,
             hostname: self.hostname.clone(),
+            reverse_name: None,
             state,
             reason,
             ports,

@@ -200,6 +200,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ddl: include_str!("migrations/006_vuln_knowledge.sql"),
         then: None,
     },
+    Migration {
+        version: 7,
+        name: "reverse DNS names of hosts",
+        ddl: include_str!("migrations/007_reverse_names.sql"),
+        then: None,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -235,9 +241,10 @@ pub(crate) const DELETE_RECHECKS: &str = "DELETE FROM rechecks WHERE run_id = ?"
 /// row would cost a network round trip per port on PostgreSQL.
 pub(crate) const INSERT_HOSTS: Insert = Insert {
     head: "INSERT INTO hosts
-    (run_id, address, hostname, state, reason, extra_ports, unprobed, interruptions, stats)
+    (run_id, address, hostname, state, reason, extra_ports, unprobed, interruptions, stats,
+     reverse_name)
     VALUES ",
-    width: 9,
+    width: 10,
     tail: "",
 };
 pub(crate) const INSERT_OBSERVATIONS: Insert = Insert {
@@ -259,11 +266,11 @@ pub(crate) const INSERT_FINDING: &str = "INSERT INTO findings
 pub(crate) const SELECT_RUN: &str = "SELECT id, target_key, targets, profile, started_at,
     finished_at, status FROM runs WHERE id = ?";
 pub(crate) const SELECT_HOSTS: &str = "SELECT address, hostname, state, reason, extra_ports,
-    unprobed, interruptions, stats FROM hosts WHERE run_id = ?";
+    unprobed, interruptions, stats, reverse_name FROM hosts WHERE run_id = ?";
 pub(crate) const SELECT_OBSERVATIONS: &str = "SELECT address, port, protocol, state, reason,
     rtt_us, attempts, icmp_from, service FROM observations WHERE run_id = ? ORDER BY address, port";
 pub(crate) const SELECT_HOST: &str = "SELECT address, hostname, state, reason, extra_ports,
-    unprobed, interruptions, stats FROM hosts WHERE run_id = ? AND address = ?";
+    unprobed, interruptions, stats, reverse_name FROM hosts WHERE run_id = ? AND address = ?";
 pub(crate) const SELECT_HOST_OBSERVATIONS: &str = "SELECT address, port, protocol, state,
     reason, rtt_us, attempts, icmp_from, service FROM observations
     WHERE run_id = ? AND address = ? ORDER BY port";

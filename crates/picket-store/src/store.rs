@@ -331,6 +331,7 @@ impl Session<'_> {
                 to_json(&host.unprobed, &what, "unprobed")?.into(),
                 to_json(&host.interruptions, &what, "interruptions")?.into(),
                 to_json(&host.stats, &what, "stats")?.into(),
+                host.reverse_name.clone().into(),
             ]);
             for o in &host.ports {
                 let port = o.port;
@@ -450,6 +451,7 @@ impl Session<'_> {
             hosts.push(HostResult {
                 address: f.ip(0, "address")?,
                 hostname: f.opt_text(1, "hostname")?.map(str::to_owned),
+                reverse_name: f.opt_text(8, "reverse_name")?.map(str::to_owned),
                 state: f.name(2, "state")?,
                 reason: f.name(3, "reason")?,
                 ports: Vec::new(),

@@ -20,7 +20,7 @@ use picket_store::{FindingFilter, StoreError};
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
 /// The schema version this build creates.
-const LATEST: i64 = 6;
+const LATEST: i64 = 7;
 
 /// A database of the test's own.
 struct TestDb {
@@ -157,6 +157,7 @@ conformance!(
     runs_are_listed_newest_first,
     previous_run_and_runs_for_targets,
     reopening_keeps_data_and_migrates_once,
+    hosts_stored_before_reverse_names_read_without_one,
     a_newer_schema_is_refused,
     corrupt_values_are_reported_by_field,
     concurrent_first_opens_both_succeed,
@@ -261,6 +262,7 @@ fn realistic_run(id: RunId, targets: &Targets) -> ScanRun {
             HostResult {
                 address: ip("192.0.2.10"),
                 hostname: None,
+                reverse_name: Some("www.example.org".into()),
                 state: HostState::Up,
                 reason: HostReason::PortAnswered,
                 ports: vec![
@@ -288,6 +290,7 @@ fn realistic_run(id: RunId, targets: &Targets) -> ScanRun {
             HostResult {
                 address: ip("2001:db8::5"),
                 hostname: None,
+                reverse_name: None,
                 state: HostState::Down,
                 reason: HostReason::NoResponse,
                 ports: vec![],
@@ -299,6 +302,7 @@ fn realistic_run(id: RunId, targets: &Targets) -> ScanRun {
             HostResult {
                 address: ip("192.0.2.2"),
                 hostname: Some("scanme.example.org".into()),
+                reverse_name: None,
                 state: HostState::Up,
                 reason: HostReason::PortAnswered,
                 ports: vec![
@@ -978,6 +982,34 @@ fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
     );
 }
 
+/// A database at schema version 6 (no `reverse_name` column) with a host stored by that build:
+/// opening it adds the column, and the host reads back without a reverse name.
+fn hosts_stored_before_reverse_names_read_without_one(db: &mut TestDb) {
+    let t = targets("192.0.2.0/29");
+    let id = {
+        let store = db.open();
+        store.begin_run(&t, &profile(), ts(T0)).unwrap()
+    };
+    db.raw(&format!(
+        "ALTER TABLE hosts DROP COLUMN reverse_name; \
+         DELETE FROM schema_migrations WHERE version = 7; \
+         INSERT INTO hosts (run_id, address, hostname, state, reason, extra_ports, unprobed, \
+         interruptions, stats) VALUES ({id}, '192.0.2.3', NULL, 'up', 'port-answered', '[]', \
+         '[]', '[]', '{{\"probes_sent\":1,\"answers\":1,\"srtt_us\":null,\"loss\":0.0,\
+         \"retries\":0,\"read_timeout_ms\":1000}}');"
+    ));
+    let store = db.open();
+    let run = store.run(id).unwrap().unwrap();
+    assert_eq!(run.hosts.len(), 1);
+    assert_eq!(run.hosts[0].address, ip("192.0.2.3"));
+    assert_eq!(run.hosts[0].reverse_name, None);
+    drop(store);
+    assert_eq!(
+        db.raw_count("SELECT MAX(version) FROM schema_migrations"),
+        LATEST
+    );
+}
+
 fn a_newer_schema_is_refused(db: &mut TestDb) {
     drop(db.open());
     db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)");
@@ -1058,6 +1090,7 @@ fn stores_a_large_run(db: &mut TestDb) {
         .map(|h| HostResult {
             address: IpAddr::from([10, 0, 0, h]),
             hostname: None,
+            reverse_name: None,
             state: HostState::Up,
             reason: HostReason::PortAnswered,
             ports: (1..=1000u16)

@@ -357,6 +357,16 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_ping: bool,
 
+    /// Look up the reverse DNS name (PTR) of every host found up (Nmap -R); names are shown
+    /// beside the address and written in every format. Default: no lookups, so a scan sends
+    /// nothing to a DNS server.
+    #[arg(short = 'R', long, conflicts_with = "no_resolve")]
+    pub resolve: bool,
+
+    /// Never look up reverse DNS names (Nmap -n): the default, accepted for Nmap command lines.
+    #[arg(short = 'n', long)]
+    pub no_resolve: bool,
+
     /// How long to wait for a host that went silent mid-scan (an IPS ban) before giving up its
     /// remaining ports, e.g. 10m. Default: 5m, longer than the common two-minute bans.
     #[arg(long, value_name = "DURATION")]
@@ -478,6 +488,22 @@ mod tests {
         assert_eq!(scan.input_list, vec![PathBuf::from("f")]);
         assert!(scan.no_ping);
         assert_eq!(scan.ports.as_deref(), Some("-"));
+    }
+
+    #[test]
+    fn reverse_dns_is_asked_for_with_r_and_never_with_n() {
+        let scan = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["picket", "scan", "10.0.0.1"].iter().chain(args))?;
+            let Command::Scan(scan) = cli.command else {
+                panic!("not scan")
+            };
+            Ok::<_, clap::Error>((scan.resolve, scan.no_resolve))
+        };
+        assert_eq!(scan(&[]).unwrap(), (false, false));
+        assert_eq!(scan(&["-R"]).unwrap(), (true, false));
+        assert_eq!(scan(&["--resolve"]).unwrap(), (true, false));
+        assert_eq!(scan(&["-n"]).unwrap(), (false, true));
+        assert!(scan(&["-R", "-n"]).is_err());
     }
 
     #[test]

@@ -120,6 +120,7 @@ impl Scan {
                 profile,
                 services,
                 db_hint: db.map(str::to_owned),
+                reverse_dns: args.resolve,
                 keep_every_host_up_to: ScanOptions::KEEP_EVERY_HOST_UP_TO,
             },
             schedule,

@@ -25,6 +25,7 @@ fn options(target: IpAddr, ports: &[u16]) -> ScanOptions {
         profile,
         services: None,
         db_hint: None,
+        reverse_dns: false,
         keep_every_host_up_to: ScanOptions::KEEP_EVERY_HOST_UP_TO,
     }
 }
@@ -99,6 +100,27 @@ fn a_loopback_port_that_stops_listening_is_rechecked_and_found_closed() {
     let stored = db.open().run(second.run.id).unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Completed);
     assert_eq!(stored.rechecks.len(), 1);
+}
+
+/// `-R`: the name /etc/hosts gives 127.0.0.1 (no DNS server is asked), stored with the run;
+/// without it no lookup is made.
+#[test]
+fn reverse_names_are_looked_up_only_when_asked_and_stored_with_the_run() {
+    let db = Db::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut opts = options("127.0.0.1".parse().unwrap(), &[port]);
+    let shutdown = Shutdown::new();
+
+    let plain = run_once(&db.location(), &opts, &shutdown);
+    assert_eq!(plain.run.hosts[0].reverse_name, None);
+
+    opts.reverse_dns = true;
+    let named = run_once(&db.location(), &opts, &shutdown);
+    let name = named.run.hosts[0].reverse_name.clone();
+    assert!(name.is_some(), "127.0.0.1 has a name in /etc/hosts");
+    let stored = db.open().run(named.run.id).unwrap().unwrap();
+    assert_eq!(stored.hosts[0].reverse_name, name);
 }
 
 #[test]

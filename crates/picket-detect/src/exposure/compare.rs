@@ -259,6 +259,7 @@ mod tests {
         HostResult {
             address: "192.0.2.7".parse().unwrap(),
             hostname: None,
+            reverse_name: None,
             state: HostState::Up,
             reason: HostReason::PortAnswered,
             ports,

@@ -421,6 +421,7 @@ mod tests {
         HostResult {
             address: IpAddr::from(HOST),
             hostname: None,
+            reverse_name: None,
             state,
             reason,
             ports: vec![],

@@ -77,6 +77,7 @@ fn up(last: u8, name: &str, listed: &[(u16, Reason, u64)], rest: Reason) -> Host
     HostResult {
         address: ip(last),
         hostname: Some(name.to_owned()),
+        reverse_name: None,
         state: HostState::Up,
         reason: HostReason::PortAnswered,
         ports,
@@ -172,6 +173,7 @@ pub fn current() -> ScanRun {
     let mail = HostResult {
         address: ip(12),
         hostname: Some("mail.example.net".to_owned()),
+        reverse_name: None,
         state: HostState::Down,
         reason: HostReason::HostUnreach,
         ports: vec![],

@@ -66,14 +66,15 @@ fn ssh_with_service() -> Observation {
     o
 }
 
-/// Up, with open, closed (summarised) and filtered ports, one of them filtered by an ICMP
-/// message from a router.
+/// Up (named www.example.org by reverse DNS), with open, closed (summarised) and filtered
+/// ports, one of them filtered by an ICMP message from a router.
 fn web_host() -> HostResult {
     let mut filtered_by_router = Observation::new(25, Reason::AdminProhibited, us(1_870), 1);
     filtered_by_router.icmp_from = Some(ip("192.0.2.1"));
     HostResult {
         address: ip("192.0.2.10"),
         hostname: None,
+        reverse_name: Some("www.example.org".to_owned()),
         state: HostState::Up,
         reason: HostReason::PortAnswered,
         ports: vec![
@@ -106,6 +107,7 @@ fn down_host() -> HostResult {
     HostResult {
         address: ip("192.0.2.20"),
         hostname: None,
+        reverse_name: None,
         state: HostState::Down,
         reason: HostReason::NoResponse,
         ports: vec![],
@@ -123,11 +125,13 @@ fn down_host() -> HostResult {
     }
 }
 
-/// Answered for most of the run, then went silent on every port and did not come back.
+/// Given by name (db.example.org, its reverse DNS name another); answered for most of the run,
+/// then went silent on every port and did not come back.
 fn interrupted_host() -> HostResult {
     HostResult {
         address: ip("2001:db8::30"),
         hostname: Some("db.example.org".to_owned()),
+        reverse_name: Some("db-1.example.org".to_owned()),
         state: HostState::Up,
         reason: HostReason::PortAnswered,
         ports: vec![

@@ -85,6 +85,7 @@ fn one_host_run(id: i64, open: &[u16], started: &str) -> ScanRun {
     let host = HostResult {
         address: ip("192.0.2.10"),
         hostname: None,
+        reverse_name: None,
         state: HostState::Up,
         reason: HostReason::PortAnswered,
         extra_ports: vec![ExtraPorts {
@@ -212,4 +213,9 @@ fn nmap_stylesheet_shows_picket_and_the_table_services() {
     assert!(!html.contains(&format!("Nmap {version}")), "{html}");
     assert!(html.contains("picket scan -p "));
     assert!(html.contains("ms-wbt-server"), "3389's table name");
+    assert!(html.contains("www.example.org"), "the reverse DNS name");
+    assert!(
+        html.contains("db-1.example.org"),
+        "the reverse DNS name beside the given one"
+    );
 }

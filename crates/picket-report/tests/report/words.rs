@@ -18,6 +18,7 @@ fn host(state: HostState, reason: HostReason, loss: f64) -> HostResult {
     HostResult {
         address: IpAddr::from(HOST),
         hostname: None,
+        reverse_name: None,
         state,
         reason,
         ports: vec![],

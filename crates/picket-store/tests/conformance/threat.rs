@@ -1287,6 +1287,7 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
         hosts: vec![HostResult {
             address: ip("192.0.2.10"),
             hostname: None,
+            reverse_name: None,
             state: HostState::Up,
             reason: HostReason::PortAnswered,
             ports: vec![obs(22, Reason::SynAck, Some(250), 1)],

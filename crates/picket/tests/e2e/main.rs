@@ -5,6 +5,7 @@
 mod cli;
 mod exposure;
 mod formats;
+mod names;
 mod services;
 mod support;
 mod threat;

@@ -9,8 +9,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use picket_lab::daemons::{self, Daemon, Installed, Kind};
@@ -18,9 +16,7 @@ use picket_lab::{Lab, Target};
 use picket_service::debian_upstream;
 use serde_json::Value;
 
-use crate::support::{Db, fixture, json, picket, picket_in};
-
-const NMAP_DTD: &str = "/usr/share/nmap/nmap.dtd";
+use crate::support::{Db, assert_valid_nmap_xml, fixture, json, picket, picket_in};
 
 /// NVD records (tests/fixtures) of the daemons' products: for each, records whose affected
 /// ranges end just below the installed Debian 12 version, and for OpenSSH two that include it.
@@ -244,31 +240,6 @@ fn real_daemons_are_named_matched_against_nvd_and_written_as_nmap_xml() {
         assert!(service.contains(" name=\""), "{service}");
     }
     assert_valid_nmap_xml(&xml);
-}
-
-/// Validates `xml` against Nmap's DTD with xmllint, when both are installed.
-fn assert_valid_nmap_xml(xml: &str) {
-    if Command::new("xmllint").arg("--version").output().is_err() {
-        eprintln!("skipped: XML validation (apt-get install libxml2-utils)");
-        return;
-    }
-    if !Path::new(NMAP_DTD).exists() {
-        eprintln!("skipped: XML validation ({NMAP_DTD}: apt-get install nmap-common)");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("scan.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = Command::new("xmllint")
-        .args(["--noout", "--dtdvalid", NMAP_DTD])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xmllint rejected the XML:\n{}\n{xml}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Redis's own counters (`INFO stats`): connections accepted and commands run so far. The

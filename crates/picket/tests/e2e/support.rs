@@ -7,6 +7,7 @@ use picket_lab::Lab;
 use serde_json::Value;
 
 pub const PICKET: &str = env!("CARGO_BIN_EXE_picket");
+const NMAP_DTD: &str = "/usr/share/nmap/nmap.dtd";
 
 /// A temporary database for one test.
 pub struct Db {
@@ -138,4 +139,29 @@ pub fn findings(scan: &Value) -> Vec<(String, u16, String)> {
 
 pub fn file_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
+}
+
+/// Validates `xml` against Nmap's DTD with xmllint, when both are installed.
+pub fn assert_valid_nmap_xml(xml: &str) {
+    if Command::new("xmllint").arg("--version").output().is_err() {
+        eprintln!("skipped: XML validation (apt-get install libxml2-utils)");
+        return;
+    }
+    if !Path::new(NMAP_DTD).exists() {
+        eprintln!("skipped: XML validation ({NMAP_DTD}: apt-get install nmap-common)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scan.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = Command::new("xmllint")
+        .args(["--noout", "--dtdvalid", NMAP_DTD])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xmllint rejected the XML:\n{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
