@@ -9,7 +9,6 @@ use picket_store::AlertFilter;
 use picket_store::prelude::*;
 
 use crate::cli::{AlertsArgs, AlertsCommand};
-use crate::render::listing;
 
 pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
     match &args.command {
@@ -45,33 +44,10 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         Some(AlertsCommand::Suppressions) => {
+            let format = parse::listing_format(&args.format)?;
             let store = picket_store::open(db)?;
-            let rules = store.suppressions()?;
-            let rows: Vec<Vec<String>> = rules
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.map(|i| i.to_string()).unwrap_or_default(),
-                        r.client
-                            .map(|c| c.to_string())
-                            .unwrap_or_else(|| "*".into()),
-                        r.port.map(|p| p.to_string()).unwrap_or_else(|| "*".into()),
-                        r.application.clone().unwrap_or_else(|| "*".into()),
-                        r.expires_at
-                            .map(|t| t.to_string())
-                            .unwrap_or_else(|| "never".into()),
-                        r.reason.clone(),
-                    ]
-                })
-                .collect();
-            listing(
-                out,
-                parse::format(&args.format)?,
-                &["ID", "CLIENT", "PORT", "APPLICATION", "EXPIRES", "REASON"],
-                &rows,
-                &rules,
-                "No suppression rules.",
-            )
+            picket_report::listings::suppressions(out, format, &store.suppressions()?)?;
+            Ok(())
         }
         Some(AlertsCommand::Unsuppress { id }) => {
             let store = picket_store::open(db)?;
