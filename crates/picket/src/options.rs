@@ -4,12 +4,13 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use picket_app::options::{
-    self as parse, AlertFormat, BlockPolicy, PipelineOptions, ScanOptions, Schedule, SourceSpec,
+    self as parse, AlertFormat, BlockPolicy, PipelineOptions, ProfileValues, ScanOptions, Schedule,
+    SourceSpec,
 };
 use picket_detect::threat::ThreatSettings;
-use picket_model::{PortSet, ScanProfile, Targets, top_ports};
+use picket_model::Targets;
 use picket_report::Format;
 
 use crate::cli::{DetectArgs, ScanArgs};
@@ -55,8 +56,6 @@ pub struct Scan {
     pub format: Format,
 }
 
-const DEFAULT_TOP_PORTS: usize = 1000;
-
 impl Scan {
     /// `db` is named in the findings' verify commands when the user gave it.
     pub fn from_args(args: &ScanArgs, db: Option<&str>) -> Result<Self> {
@@ -70,41 +69,19 @@ impl Scan {
         }
         let targets = Targets::parse(&include, &exclude)?;
 
-        let ports = match (&args.ports, args.top_ports) {
-            (Some(spec), _) => spec.parse::<PortSet>()?,
-            (None, Some(n)) => PortSet::from_ports(top_ports(n)?),
-            (None, None) => PortSet::from_ports(top_ports(DEFAULT_TOP_PORTS)?),
-        };
-        let mut profile = ScanProfile::new(ports);
-        if let Some(t) = &args.read_timeout {
-            profile.read_timeout = Some(parse::timeout("--read-timeout", t)?);
+        let profile = ProfileValues {
+            ports: args.ports.clone(),
+            top_ports: args.top_ports,
+            read_timeout: args.read_timeout.clone(),
+            max_checks: args.max_checks,
+            max_rate: args.max_rate,
+            retries: args.retries,
+            no_ping: args.no_ping,
+            ban_patience: args.ban_patience.clone(),
+            no_recheck: args.no_recheck,
+            seed: args.seed,
         }
-        if let Some(n) = args.max_checks {
-            if n == 0 {
-                bail!("--max-checks 0: at least one probe must be allowed in flight");
-            }
-            profile.max_checks = n;
-        }
-        if let Some(rate) = args.max_rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                bail!("--max-rate {rate}: must be a positive number of probes per second");
-            }
-            profile.max_rate = Some(rate);
-        }
-        if let Some(r) = args.retries {
-            if r > 50 {
-                bail!("--retries {r}: at most 50");
-            }
-            profile.retries = Some(r);
-        }
-        profile.assume_up = args.no_ping;
-        if let Some(p) = &args.ban_patience {
-            profile.ban_patience = parse::timeout("--ban-patience", p)?;
-        }
-        profile.recheck = !args.no_recheck;
-        if let Some(seed) = args.seed {
-            profile.seed = seed;
-        }
+        .profile()?;
         let schedule = match &args.every {
             Some(every) => Some(Schedule::new(parse::span("--every", every)?, args.count)?),
             None => None,
@@ -195,33 +172,22 @@ mod tests {
     }
 
     #[test]
-    fn knobs_are_validated() {
+    fn flags_reach_the_profile_and_refusals_fail() {
         let o = scan(&[
             "127.0.0.1",
             "-p",
             "22,80",
-            "--read-timeout",
-            "5",
             "--max-checks",
             "10",
-            "--max-rate",
-            "100",
-            "--retries",
-            "3",
             "--no-recheck",
         ])
         .unwrap()
         .options;
-        assert_eq!(o.profile.read_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(o.profile.max_checks, 10);
-        assert_eq!(o.profile.retries, Some(3));
+        assert_eq!((o.profile.ports.len(), o.profile.max_checks), (2, 10));
         assert!(!o.profile.recheck);
         for bad in [
-            vec!["127.0.0.1", "-p", "0"],
-            vec!["300.0.0.1"],
-            vec!["127.0.0.1", "--read-timeout", "soon"],
-            vec!["127.0.0.1", "--max-checks", "0"],
             vec!["127.0.0.1", "--max-rate", "0"],
+            vec!["300.0.0.1"],
             vec!["127.0.0.1", "--format", "pdf"],
             vec!["127.0.0.1", "--every", "0s"],
             vec![],

@@ -4,8 +4,6 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use picket_app::options::{self as parse, AlertFormat};
-use picket_model::{Suppression, Timestamp};
-use picket_store::AlertFilter;
 use picket_store::prelude::*;
 
 use crate::cli::{AlertsArgs, AlertsCommand};
@@ -20,24 +18,13 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
             reason,
             ttl,
         }) => {
-            if client.is_none() && port.is_none() && app.is_none() {
-                bail!("alerts suppress: give at least one of --client, --port, --app");
-            }
-            let rule = Suppression {
-                id: None,
-                client: client
-                    .as_deref()
-                    .map(|c| parse::net("--client", c))
-                    .transpose()?,
-                port: *port,
-                application: app.as_ref().map(|a| a.to_ascii_lowercase()),
-                reason: reason.clone(),
-                created_at: Timestamp::now(),
-                expires_at: ttl
-                    .as_deref()
-                    .map(|t| parse::expiry("--ttl", t))
-                    .transpose()?,
-            };
+            let rule = parse::suppression(
+                client.as_deref(),
+                *port,
+                app.as_deref(),
+                reason,
+                ttl.as_deref(),
+            )?;
             let store = picket_store::open(db)?;
             let id = store.add_suppression(&rule)?;
             writeln!(out, "suppression {id} added")?;
@@ -61,23 +48,11 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn list(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
-    let filter = AlertFilter {
-        since: args
-            .since
-            .as_deref()
-            .map(|s| parse::since("--since", s))
-            .transpose()?,
-        min_severity: args
-            .min_severity
-            .as_deref()
-            .map(|s| parse::severity("--min-severity", s))
-            .transpose()?,
-        client: args
-            .client
-            .as_deref()
-            .map(|c| parse::ip("--client", c))
-            .transpose()?,
-    };
+    let filter = parse::alert_filter(
+        args.since.as_deref(),
+        args.min_severity.as_deref(),
+        args.client.as_deref(),
+    )?;
     let format = parse::alert_format(&args.format)?;
     let store = picket_store::open(db)?;
     let alerts = store.alerts(&filter)?;

@@ -20,13 +20,12 @@ pub fn run(db: &str, args: &InventoryArgs, out: &mut dyn Write) -> Result<()> {
             vendor,
         }) => {
             let (host, port) = parse::host_port("HOST:PORT", at)?;
-            let app = match (cpe, product) {
-                (Some(cpe), _) => parse::application_from_cpe(cpe)?,
-                (None, Some(product)) => {
-                    parse::application(product, version.as_deref(), vendor.as_deref())
-                }
-                (None, None) => bail!("inventory add: give --cpe, or --product with --version"),
-            };
+            let app = parse::inventory_application(
+                cpe.as_deref(),
+                product.as_deref(),
+                version.as_deref(),
+                vendor.as_deref(),
+            )?;
             let store = picket_store::open(db)?;
             let vulns = knowledge::add_application(&store, host, port, &app, "manual")?;
             writeln!(
