@@ -159,6 +159,25 @@ pub struct BlockOptions {
     pub allow: AllowList,
 }
 
+impl BlockOptions {
+    /// `picket block TARGET --ttl --reason --home-net --allow`.
+    pub fn new(
+        target: &str,
+        ttl: &str,
+        reason: &str,
+        home: &[String],
+        allow: &[String],
+    ) -> Result<Self, OptionError> {
+        let home = home_net(home)?;
+        Ok(Self {
+            net: net("block", target)?,
+            ttl: span("--ttl", ttl)?,
+            reason: reason.to_owned(),
+            allow: allow_list(&home, allow)?,
+        })
+    }
+}
+
 /// A validated `picket vuln import`.
 #[derive(Debug, Clone)]
 pub struct VulnImportOptions {
@@ -192,6 +211,28 @@ pub struct IntelAddOptions {
     pub file: PathBuf,
     pub load: picket_intel::LoadOptions,
     pub allow_shrink: bool,
+}
+
+impl IntelAddOptions {
+    /// `picket intel add NAME FILE --format --keep-bogons --allow-shrink`.
+    pub fn new(
+        name: &str,
+        file: PathBuf,
+        format: &str,
+        keep_bogons: bool,
+        allow_shrink: bool,
+    ) -> Result<Self, OptionError> {
+        Ok(Self {
+            name: name.to_owned(),
+            file,
+            load: picket_intel::LoadOptions {
+                format: feed_format(format)?,
+                keep_bogons,
+                ..picket_intel::LoadOptions::default()
+            },
+            allow_shrink,
+        })
+    }
 }
 
 /// How alerts are printed as they arise.

@@ -2,15 +2,13 @@
 //! picket-app's parsers for every flag value. Nothing here runs a workflow; every refusal names
 //! what was wrong, so the CLI can print it as one line and exit with status 2.
 
-use std::path::Path;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use picket_app::options::{
     self as parse, AlertFormat, BlockPolicy, PipelineOptions, ProfileValues, ScanOptions, Schedule,
     SourceSpec,
 };
+use picket_app::targets::TargetValues;
 use picket_detect::threat::ThreatSettings;
-use picket_model::Targets;
 use picket_report::Format;
 
 use crate::cli::{DetectArgs, ScanArgs};
@@ -59,16 +57,13 @@ pub struct Scan {
 impl Scan {
     /// `db` is named in the findings' verify commands when the user gave it.
     pub fn from_args(args: &ScanArgs, db: Option<&str>) -> Result<Self> {
-        let mut include = args.targets.clone();
-        for file in &args.input_list {
-            include.extend(read_target_file(file)?);
+        let targets = TargetValues {
+            include: args.targets.clone(),
+            include_files: args.input_list.clone(),
+            exclude: args.exclude.clone(),
+            exclude_files: args.exclude_file.clone(),
         }
-        let mut exclude = args.exclude.clone();
-        for file in &args.exclude_file {
-            exclude.extend(read_target_file(file)?);
-        }
-        let targets = Targets::parse(&include, &exclude)?;
-
+        .targets()?;
         let profile = ProfileValues {
             ports: args.ports.clone(),
             top_ports: args.top_ports,
@@ -126,27 +121,8 @@ pub fn detect(args: &DetectArgs) -> Result<(PipelineOptions, AlertFormat)> {
     Ok((options, format))
 }
 
-/// Targets from a file: whitespace-separated, `#` to the end of a line is a comment. Each target
-/// is checked here so that an error names the file and line.
-fn read_target_file(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read target file {}", path.display()))?;
-    let mut targets = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or_default();
-        for word in line.split_whitespace() {
-            word.parse::<picket_model::TargetSpec>()
-                .with_context(|| format!("{}:{}", path.display(), i + 1))?;
-            targets.push(word.to_owned());
-        }
-    }
-    Ok(targets)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use clap::Parser;
 
@@ -164,15 +140,11 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_the_top_thousand_ports() {
-        let o = scan(&["127.0.0.1"]).unwrap().options;
-        assert_eq!(o.profile.ports.len(), 1000);
-        assert_eq!(o.profile.read_timeout, None);
-        assert!(o.profile.recheck);
-    }
-
-    #[test]
     fn flags_reach_the_profile_and_refusals_fail() {
+        assert_eq!(
+            scan(&["127.0.0.1"]).unwrap().options.profile.ports.len(),
+            1000
+        );
         let o = scan(&[
             "127.0.0.1",
             "-p",
@@ -194,20 +166,6 @@ mod tests {
         ] {
             assert!(scan(&bad).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn target_files_name_the_bad_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("targets.txt");
-        std::fs::write(&file, "# lab\n127.0.0.1 127.0.0.2\n\n10.0.0.0/33 # typo\n").unwrap();
-        let err = scan(&["--input-list", file.to_str().unwrap()])
-            .err()
-            .unwrap();
-        assert!(format!("{err:#}").contains("targets.txt:4"), "{err:#}");
-        std::fs::write(&file, "# lab\n127.0.0.1 127.0.0.2 # two\n").unwrap();
-        let o = scan(&["--input-list", file.to_str().unwrap()]).unwrap();
-        assert_eq!(o.options.targets.include.len(), 2);
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use anyhow::Result;
 use picket_app::options::{self as parse, IntelAddOptions};
 use picket_app::{import, knowledge};
-use picket_intel::LoadOptions;
 
 use crate::cli::IntelCommand;
 use picket_store::prelude::*;
@@ -20,17 +19,8 @@ pub fn run(db: &str, command: &IntelCommand, out: &mut dyn Write) -> Result<()> 
             keep_bogons,
             allow_shrink,
         } => {
-            let format = parse::feed_format(format)?;
-            let opts = IntelAddOptions {
-                name: name.clone(),
-                file: file.clone(),
-                load: LoadOptions {
-                    format,
-                    keep_bogons: *keep_bogons,
-                    ..LoadOptions::default()
-                },
-                allow_shrink: *allow_shrink,
-            };
+            let opts =
+                IntelAddOptions::new(name, file.clone(), format, *keep_bogons, *allow_shrink)?;
             // Parse fully before touching the store: a bad file changes nothing.
             let feed = import::load_feed(&opts)?;
             let store = picket_store::open(db)?;

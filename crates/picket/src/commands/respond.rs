@@ -10,13 +10,13 @@ use picket_app::respond;
 use crate::cli::{BlockArgs, BlocksArgs, UnblockArgs};
 
 pub fn block(db: &str, args: &BlockArgs, out: &mut dyn Write) -> Result<()> {
-    let home = parse::home_net(&args.home_net)?;
-    let opts = BlockOptions {
-        net: parse::net("block", &args.target)?,
-        ttl: parse::span("--ttl", &args.ttl)?,
-        reason: args.reason.clone(),
-        allow: parse::allow_list(&home, &args.allow)?,
-    };
+    let opts = BlockOptions::new(
+        &args.target,
+        &args.ttl,
+        &args.reason,
+        &args.home_net,
+        &args.allow,
+    )?;
     if args.dry_run {
         let plan = respond::plan_block(&opts)?;
         writeln!(out, "# {}", plan.outcome().would())?;
