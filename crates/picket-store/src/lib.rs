@@ -236,7 +236,9 @@ impl<'a> Location<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use picket_model::{HostReason, HostState, PortState, Protocol, Reason, RunStatus, Verdict};
+    use picket_model::{
+        FeedFormat, HostReason, HostState, PortState, Protocol, Reason, RunStatus, Verdict,
+    };
     use serde::Serialize;
 
     #[test]
