@@ -9,10 +9,11 @@
 use std::net::SocketAddr;
 
 use picket_intel::LoadedFeed;
+pub use picket_model::Imported;
 use picket_model::{Application, Intake, Timestamp, unfinished_last_line};
 use picket_store::prelude::*;
 use picket_store::{FeedSummary, SourceApplications, Store};
-use picket_vuln::{Document, ReportFormat, VulnError};
+use picket_vuln::{Document, VulnError};
 
 use crate::error::{AppError, Context};
 use picket_vuln::knowledge::{SOURCE_EPSS, SOURCE_KEV, Source};
@@ -42,33 +43,6 @@ pub fn store_feed(
         opts.allow_shrink,
     )?;
     Ok(store.replace_feed(&opts.name, &feed.meta, &feed.indicators, Timestamp::now())?)
-}
-
-/// What one imported file held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Imported {
-    Nvd {
-        records: usize,
-        skipped: usize,
-    },
-    Osv {
-        records: usize,
-        skipped: usize,
-    },
-    Kev {
-        version: Option<String>,
-        entries: usize,
-        skipped: usize,
-    },
-    Epss {
-        scores: usize,
-        skipped: usize,
-    },
-    Report {
-        format: ReportFormat,
-        vulnerabilities: usize,
-        matches: usize,
-    },
 }
 
 /// Vulnerability knowledge read and checked from files, ready to store.

@@ -12,6 +12,7 @@
 //! - [`import`]: loading feeds and vulnerability knowledge into the store.
 //! - [`respond`]: manual blocks and unblocks, behind the allow-list, recorded in the store.
 //! - [`shutdown`]: the one cancellation signal every long-running workflow listens to.
+//! - [`targets`]: a scan's targets from lists and files, each checked naming file and line.
 //!
 //! This crate must never parse command-line flags, print, or install signal handlers: it takes
 //! validated options, reports through the sinks and observers its caller hands it, and stops
@@ -27,6 +28,7 @@ mod names;
 pub mod options;
 pub mod respond;
 pub mod shutdown;
+pub mod targets;
 pub mod threat;
 
 pub use error::AppError;

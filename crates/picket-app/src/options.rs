@@ -15,10 +15,16 @@ use std::time::Duration;
 use ipnet::IpNet;
 use picket_detect::threat::ThreatSettings;
 use picket_ingest::Input;
-use picket_model::{HomeNet, ScanProfile, Severity, Targets, canonical_ip, canonical_net};
+use picket_model::{
+    FindingKind, HomeNet, PortSet, RunId, ScanProfile, Severity, Suppression, Targets,
+    canonical_ip, canonical_net, top_ports,
+};
 use picket_report::Format;
 use picket_respond::AllowList;
 
+use picket_store::{AlertFilter, FindingFilter};
+
+use crate::error::AppError;
 pub use crate::error::OptionError;
 
 /// A validated exposure run (`picket scan`).
@@ -165,6 +171,25 @@ pub struct BlockOptions {
     pub allow: AllowList,
 }
 
+impl BlockOptions {
+    /// `picket block TARGET --ttl --reason --home-net --allow`.
+    pub fn new(
+        target: &str,
+        ttl: &str,
+        reason: &str,
+        home: &[String],
+        allow: &[String],
+    ) -> Result<Self, OptionError> {
+        let home = home_net(home)?;
+        Ok(Self {
+            net: net("block", target)?,
+            ttl: span("--ttl", ttl)?,
+            reason: reason.to_owned(),
+            allow: allow_list(&home, allow)?,
+        })
+    }
+}
+
 /// A validated `picket vuln import`.
 #[derive(Debug, Clone)]
 pub struct VulnImportOptions {
@@ -198,6 +223,28 @@ pub struct IntelAddOptions {
     pub file: PathBuf,
     pub load: picket_intel::LoadOptions,
     pub allow_shrink: bool,
+}
+
+impl IntelAddOptions {
+    /// `picket intel add NAME FILE --format --keep-bogons --allow-shrink`.
+    pub fn new(
+        name: &str,
+        file: PathBuf,
+        format: &str,
+        keep_bogons: bool,
+        allow_shrink: bool,
+    ) -> Result<Self, OptionError> {
+        Ok(Self {
+            name: name.to_owned(),
+            file,
+            load: picket_intel::LoadOptions {
+                format: feed_format(format)?,
+                keep_bogons,
+                ..picket_intel::LoadOptions::default()
+            },
+            allow_shrink,
+        })
+    }
 }
 
 /// How alerts are printed as they arise.
@@ -420,9 +467,238 @@ pub fn signatures(
     Ok(Arc::new(signatures))
 }
 
+/// The raw values of a scan profile as a front end received them (the CLI's flags, a server's
+/// request); [`ProfileValues::profile`] validates them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileValues {
+    /// `-p`: a port spec (`22,80,8000-8100`, `-` for all).
+    pub ports: Option<String>,
+    /// `--top-ports N` (default: [`ProfileValues::DEFAULT_TOP_PORTS`]).
+    pub top_ports: Option<usize>,
+    pub read_timeout: Option<String>,
+    pub max_checks: Option<usize>,
+    pub max_rate: Option<f64>,
+    pub retries: Option<u8>,
+    pub no_ping: bool,
+    pub ban_patience: Option<String>,
+    pub no_recheck: bool,
+    pub seed: Option<u64>,
+}
+
+impl ProfileValues {
+    pub const DEFAULT_TOP_PORTS: usize = 1000;
+
+    /// The validated profile; a refusal names its flag.
+    pub fn profile(&self) -> Result<ScanProfile, AppError> {
+        let ports = match (&self.ports, self.top_ports) {
+            (Some(spec), _) => spec.parse::<PortSet>()?,
+            (None, n) => PortSet::from_ports(top_ports(n.unwrap_or(Self::DEFAULT_TOP_PORTS))?),
+        };
+        let mut profile = ScanProfile::new(ports);
+        if let Some(t) = &self.read_timeout {
+            profile.read_timeout = Some(timeout("--read-timeout", t)?);
+        }
+        if let Some(n) = self.max_checks {
+            if n == 0 {
+                return Err(OptionError::new(
+                    "--max-checks",
+                    "0: at least one probe must be allowed in flight",
+                )
+                .into());
+            }
+            profile.max_checks = n;
+        }
+        if let Some(rate) = self.max_rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(OptionError::new(
+                    "--max-rate",
+                    format!("{rate}: must be a positive number of probes per second"),
+                )
+                .into());
+            }
+            profile.max_rate = Some(rate);
+        }
+        if let Some(r) = self.retries {
+            if r > 50 {
+                return Err(OptionError::new("--retries", format!("{r}: at most 50")).into());
+            }
+            profile.retries = Some(r);
+        }
+        profile.assume_up = self.no_ping;
+        if let Some(p) = &self.ban_patience {
+            profile.ban_patience = timeout("--ban-patience", p)?;
+        }
+        profile.recheck = !self.no_recheck;
+        if let Some(seed) = self.seed {
+            profile.seed = seed;
+        }
+        Ok(profile)
+    }
+}
+
+/// `alerts suppress`: a rule of the given criteria (at least one), lasting `--ttl` when given.
+pub fn suppression(
+    client: Option<&str>,
+    port: Option<u16>,
+    app: Option<&str>,
+    reason: &str,
+    ttl: Option<&str>,
+) -> Result<Suppression, OptionError> {
+    if client.is_none() && port.is_none() && app.is_none() {
+        return Err(OptionError::new(
+            "alerts suppress:",
+            "give at least one of --client, --port, --app",
+        ));
+    }
+    let mut rule = Suppression::new(reason, picket_model::Timestamp::now());
+    rule.client = client.map(|c| net("--client", c)).transpose()?;
+    rule.port = port;
+    rule.application = app.map(str::to_ascii_lowercase);
+    rule.expires_at = ttl.map(|t| expiry("--ttl", t)).transpose()?;
+    Ok(rule)
+}
+
+/// `picket alerts --since --min-severity --client`: which stored alerts to list.
+pub fn alert_filter(
+    recent: Option<&str>,
+    min_severity: Option<&str>,
+    client: Option<&str>,
+) -> Result<AlertFilter, OptionError> {
+    Ok(AlertFilter {
+        since: recent.map(|s| since("--since", s)).transpose()?,
+        min_severity: min_severity
+            .map(|s| severity("--min-severity", s))
+            .transpose()?,
+        client: client.map(|c| ip("--client", c)).transpose()?,
+    })
+}
+
+/// `picket findings --run --kind --host`: which stored findings to list.
+pub fn finding_filter(
+    run: Option<i64>,
+    kind: Option<&str>,
+    host: Option<&str>,
+) -> Result<FindingFilter, OptionError> {
+    let kind = kind
+        .map(|k| {
+            FindingKind::parse(k).ok_or_else(|| {
+                OptionError::new(
+                    "--kind",
+                    format!(
+                        "{k:?}: expected open-port-recheck, new-open-port or vulnerable-service"
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(FindingFilter {
+        run: run.map(RunId),
+        kind,
+        host: host.map(|h| ip("--host", h)).transpose()?,
+    })
+}
+
+/// `inventory add`: the application named by `--cpe`, or by `--product` (with `--version`,
+/// `--vendor`).
+pub fn inventory_application(
+    cpe: Option<&str>,
+    product: Option<&str>,
+    version: Option<&str>,
+    vendor: Option<&str>,
+) -> Result<picket_model::Application, OptionError> {
+    match (cpe, product) {
+        (Some(cpe), _) => application_from_cpe(cpe),
+        (None, Some(product)) => Ok(application(product, version, vendor)),
+        (None, None) => Err(OptionError::new(
+            "inventory add:",
+            "give --cpe, or --product with --version",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_knobs_are_validated() {
+        let values = ProfileValues {
+            ports: Some("22,80".into()),
+            read_timeout: Some("5".into()),
+            max_checks: Some(10),
+            max_rate: Some(100.0),
+            retries: Some(3),
+            no_recheck: true,
+            ..ProfileValues::default()
+        };
+        let p = values.profile().unwrap();
+        assert_eq!(p.ports.len(), 2);
+        assert_eq!(p.read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!((p.max_checks, p.retries), (10, Some(3)));
+        assert!(!p.recheck);
+        let p = ProfileValues::default().profile().unwrap();
+        assert_eq!(p.ports.len(), ProfileValues::DEFAULT_TOP_PORTS);
+        assert!(p.recheck && p.read_timeout.is_none());
+        for (bad, flag) in [
+            (
+                ProfileValues {
+                    ports: Some("0".into()),
+                    ..ProfileValues::default()
+                },
+                "",
+            ),
+            (
+                ProfileValues {
+                    read_timeout: Some("soon".into()),
+                    ..ProfileValues::default()
+                },
+                "--read-timeout",
+            ),
+            (
+                ProfileValues {
+                    max_checks: Some(0),
+                    ..ProfileValues::default()
+                },
+                "--max-checks",
+            ),
+            (
+                ProfileValues {
+                    max_rate: Some(0.0),
+                    ..ProfileValues::default()
+                },
+                "--max-rate",
+            ),
+            (
+                ProfileValues {
+                    retries: Some(51),
+                    ..ProfileValues::default()
+                },
+                "--retries",
+            ),
+        ] {
+            let err = bad.profile().expect_err(flag);
+            assert!(err.to_string().starts_with(flag), "{err}");
+        }
+    }
+
+    #[test]
+    fn listing_criteria_are_validated() {
+        let rule = suppression(None, Some(22), Some("OpenSSH"), "why", Some("1h")).unwrap();
+        assert_eq!(rule.application.as_deref(), Some("openssh"));
+        assert!(rule.expires_at.is_some());
+        assert!(suppression(None, None, None, "why", None).is_err());
+        assert!(suppression(Some("nowhere"), None, None, "why", None).is_err());
+        let filter =
+            finding_filter(Some(3), Some("new-open-port"), Some("::ffff:10.0.0.1")).unwrap();
+        assert_eq!(filter.kind, Some(FindingKind::NewOpenPort));
+        let err = finding_filter(None, Some("nonsense"), None).unwrap_err();
+        assert!(err.to_string().starts_with("--kind \"nonsense\""), "{err}");
+        assert!(alert_filter(Some("soon"), None, None).is_err());
+        assert!(alert_filter(None, Some("high"), Some("10.0.0.1")).is_ok());
+        assert!(inventory_application(None, None, None, None).is_err());
+        let app = inventory_application(None, Some("OpenSSH"), Some("9.2p1"), None).unwrap();
+        assert_eq!(app.product, "openssh");
+    }
 
     #[test]
     fn every_refusal_names_its_flag() {

@@ -4,11 +4,11 @@
 //! a block that was not applied.
 
 use ipnet::IpNet;
+pub use picket_model::ActiveBlock;
 use picket_model::Timestamp;
 use picket_respond::{AllowList, Change, Nft, Outcome, Plan};
 use picket_store::prelude::*;
 use picket_store::{BlockRecord, Store};
-use serde::Serialize;
 
 use crate::error::AppError;
 use crate::options::BlockOptions;
@@ -48,18 +48,6 @@ pub fn unblock(store: &Store, net: IpNet) -> Result<bool, AppError> {
     let removed = nft.unblock(net)?;
     store.mark_unblocked(net, Timestamp::now())?;
     Ok(removed)
-}
-
-/// A block in force, as nftables holds it, with what the store recorded about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ActiveBlock {
-    pub net: String,
-    /// Seconds left; `None` for a block without timeout.
-    pub expires_in_s: Option<u64>,
-    /// Why, from the newest recorded block of the same network (`None`: not blocked by us).
-    pub reason: Option<String>,
-    pub alert_id: Option<i64>,
-    pub since: Option<Timestamp>,
 }
 
 /// The blocks in force (from nftables) joined with their history (from the store).

@@ -265,6 +265,16 @@ impl FeedMeta {
     }
 }
 
+/// A registered feed: its metadata, how many indicators it holds, when it was loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSummary {
+    pub name: String,
+    pub format: FeedFormat,
+    pub meta: FeedMeta,
+    pub indicators: u64,
+    pub loaded_at: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,6 +131,34 @@ pub fn unfinished_last_line(bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// What one imported file of vulnerability knowledge held (`picket vuln import` says it per
+/// file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Imported {
+    Nvd {
+        records: usize,
+        skipped: usize,
+    },
+    Osv {
+        records: usize,
+        skipped: usize,
+    },
+    Kev {
+        version: Option<String>,
+        entries: usize,
+        skipped: usize,
+    },
+    Epss {
+        scores: usize,
+        skipped: usize,
+    },
+    Report {
+        format: crate::ReportFormat,
+        vulnerabilities: usize,
+        matches: usize,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

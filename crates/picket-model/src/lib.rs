@@ -10,6 +10,7 @@
 mod addr;
 mod advice;
 mod alert;
+mod block;
 mod error;
 mod event;
 mod finding;
@@ -31,6 +32,7 @@ pub use alert::{
     ALERT_MAX_SOURCES, Alert, AlertKind, AlertVuln, IntelHit, Severity, SeverityBands,
     SeverityReason, Suppression,
 };
+pub use block::ActiveBlock;
 pub use error::ModelError;
 pub use event::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
 pub use finding::{
@@ -39,8 +41,8 @@ pub use finding::{
     VulnerableServiceEvidence,
 };
 pub use homenet::{Direction, HomeNet};
-pub use indicator::{FeedFormat, FeedMeta, Indicator};
-pub use intake::{Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
+pub use indicator::{FeedFormat, FeedMeta, FeedSummary, Indicator};
+pub use intake::{Imported, Intake, IntakeError, MAX_BAD_SHARE_PERCENT, unfinished_last_line};
 pub use knowledge::{KnowledgeKey, KnowledgeKind, KnowledgeRow, KnowledgeSource};
 pub use observation::{HostReason, HostState, Observation, PortState, Protocol, Reason};
 pub use ports::{PortSet, TOP_PORTS_SOURCE, tcp_service_name, top_ports};
@@ -53,7 +55,8 @@ pub use service::{DetectionMethod, SERVICE_CONFIDENCE_MAX, ServiceInfo};
 pub use target::{TargetSpec, Targets};
 pub use vuln::{
     Application, Confidence, Cpe, CpePart, CpeValue, Cvss, CvssSeverity, CvssVersion, Epss,
-    KevEntry, Package, PatternToken, VulnMatch, VulnModelError, Vulnerability,
+    InventoryEntry, KevEntry, Package, PatternToken, ReportFormat, VulnMatch, VulnModelError,
+    Vulnerability,
 };
 
 /// Timestamps are UTC instants everywhere in Picket.

@@ -682,6 +682,35 @@ impl From<Cpe> for String {
     }
 }
 
+/// One application of the inventory, at a host port, as one source says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryEntry {
+    pub host: std::net::IpAddr,
+    pub port: u16,
+    pub application: Application,
+    /// Who said so: `manual`, `scan`, `report:FILE` ...
+    pub source: String,
+    pub updated_at: Timestamp,
+}
+
+/// The scanner whose report was imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportFormat {
+    Trivy,
+    Grype,
+    CycloneDx,
+}
+
+impl ReportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Trivy => "trivy",
+            ReportFormat::Grype => "grype",
+            ReportFormat::CycloneDx => "cyclonedx",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

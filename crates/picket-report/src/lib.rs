@@ -8,7 +8,8 @@
 //! the same bytes, which is what the snapshot tests rely on.
 //!
 //! Threat alerts render as a table, JSON or NDJSON ([`alerts`]) and as OCSF Detection Findings
-//! ([`alerts_ocsf`]).
+//! ([`alerts_ocsf`]); the threat side's small listings (feeds, intel lookups, the inventory,
+//! suppressions, blocks, vulnerability imports) are in [`listings`].
 //!
 //! The JSON and NDJSON shapes are a stable contract (fields may be added, never renamed or
 //! removed); see [`scan`] for the envelope.
@@ -20,6 +21,7 @@
 
 mod alerts;
 mod json;
+pub mod listings;
 mod ocsf;
 mod safe;
 mod table;
@@ -36,7 +38,7 @@ use thiserror::Error;
 pub use alerts::{AlertChangeKind, alert_block, alert_record, alerts};
 pub use json::{AlertDoc, FindingDoc};
 pub use ocsf::{OCSF_VERSION, OcsfActivity, alert_change_ocsf, alerts_ocsf, ocsf_finding};
-pub use safe::{MAX_MESSAGE_CHARS, SafeWriter, elide, terminal_safe};
+pub use safe::{MAX_MESSAGE_CHARS, SafeWriter, elide, shown, terminal_safe};
 pub use words::{columns, counted};
 
 /// An output format the user can ask for with `--format`.

@@ -111,6 +111,12 @@ impl<W: Write> Write for SafeWriter<W> {
     }
 }
 
+/// One message as it may be printed inside a line (a skipped entry, an error): terminal-safe and
+/// elided past [`MAX_MESSAGE_CHARS`] (a bad line quoted in full can be megabytes).
+pub fn shown(text: &str) -> String {
+    terminal_safe(&elide(text, MAX_MESSAGE_CHARS)).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,8 +16,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use picket_model::{
-    AlertKind, Before, DownCause, Finding, InterferenceDetail, InterruptCause, PortSet,
-    Remediation, SeverityReason, Summary, Timestamp, Verify,
+    AlertKind, Before, DownCause, Finding, Imported, InterferenceDetail, InterruptCause, PortSet,
+    Remediation, SeverityReason, Summary, Timestamp, Verify, VulnMatch,
 };
 
 use crate::safe::terminal_safe;
@@ -787,6 +787,97 @@ pub fn severity_reason(reason: &SeverityReason) -> String {
             bands.critical,
         ),
         SeverityReason::Written(text) => text.clone(),
+    }
+}
+
+/// An instant to the minute, for listings: `2026-12-06 12:00 UTC`.
+pub(crate) fn minute(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// What is left of a block: `23h 59m 58s`; `never` for a block without timeout.
+pub(crate) fn expires_in(seconds: Option<u64>) -> String {
+    seconds.map_or_else(
+        || "never".to_owned(),
+        |s| humantime::format_duration(Duration::from_secs(s)).to_string(),
+    )
+}
+
+/// The vulnerabilities of an application, each once: `CVE-2024-6387 8.1 KEV, ...` (CVSS base
+/// score and KEV when known); `-` for none.
+pub fn vuln_summary(matches: &[VulnMatch]) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<String> = matches
+        .iter()
+        .filter(|m| seen.insert(m.vuln_id.as_str()))
+        .map(|m| {
+            let score = m
+                .cvss
+                .as_ref()
+                .map(|c| format!(" {:.1}", c.base_score))
+                .unwrap_or_default();
+            let kev = if m.kev.is_some() { " KEV" } else { "" };
+            format!("{}{score}{kev}", m.vuln_id)
+        })
+        .collect();
+    if ids.is_empty() {
+        "-".to_owned()
+    } else {
+        ids.join(", ")
+    }
+}
+
+/// What one imported file held: `nvd.json: NVD, 3 CVE records (1 skipped)`.
+pub fn imported(name: &str, imported: &Imported) -> String {
+    let skipped = |n: usize| {
+        if n == 0 {
+            String::new()
+        } else {
+            format!(" ({n} skipped)")
+        }
+    };
+    match imported {
+        Imported::Nvd {
+            records,
+            skipped: s,
+        } => format!(
+            "{name}: NVD, {}{}",
+            counted(*records as u64, "CVE record", "CVE records"),
+            skipped(*s)
+        ),
+        Imported::Osv {
+            records,
+            skipped: s,
+        } => format!(
+            "{name}: OSV, {}{}",
+            counted(*records as u64, "record", "records"),
+            skipped(*s)
+        ),
+        Imported::Kev {
+            version,
+            entries,
+            skipped: s,
+        } => format!(
+            "{name}: CISA KEV catalog {}, {}{}",
+            version.as_deref().unwrap_or("?"),
+            counted(*entries as u64, "entry", "entries"),
+            skipped(*s)
+        ),
+        Imported::Epss { scores, skipped: s } => format!(
+            "{name}: EPSS, {}{}",
+            counted(*scores as u64, "score", "scores"),
+            skipped(*s)
+        ),
+        Imported::Report {
+            format,
+            vulnerabilities,
+            matches,
+        } => format!(
+            "{name}: {} report, {}, {}",
+            format.as_str(),
+            counted(*vulnerabilities as u64, "vulnerability", "vulnerabilities"),
+            counted(*matches as u64, "package match", "package matches")
+        ),
     }
 }
 

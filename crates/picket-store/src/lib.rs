@@ -50,11 +50,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
-use picket_model::{Application, FeedFormat, FeedMeta, FindingKind, RunId, Severity, Timestamp};
+use picket_model::{Application, FindingKind, RunId, Severity, Timestamp};
 
 pub use capability::{AlertStore, BlockStore, IntelStore, InventoryStore, RunStore, VulnStore};
 pub use error::{DbError, ErrorKind, StoreError};
 pub use handle::Store;
+// The rows of feeds and of the inventory are domain types: renderers show them without the store.
+pub use picket_model::{FeedSummary, InventoryEntry};
 
 /// The handle and every capability trait: `use picket_store::prelude::*;`.
 pub mod prelude {
@@ -79,27 +81,6 @@ pub struct FindingFilter {
     pub run: Option<RunId>,
     pub kind: Option<FindingKind>,
     pub host: Option<IpAddr>,
-}
-
-/// A registered feed, as [`IntelStore::feeds`] lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedSummary {
-    pub name: String,
-    pub format: FeedFormat,
-    pub meta: FeedMeta,
-    pub indicators: u64,
-    pub loaded_at: Timestamp,
-}
-
-/// One application of the inventory, at a host port, as one source says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InventoryEntry {
-    pub host: IpAddr,
-    pub port: u16,
-    pub application: Application,
-    /// Who said so: `manual`, `scan`, `report:FILE` ...
-    pub source: String,
-    pub updated_at: Timestamp,
 }
 
 /// Everything one source says runs at one host port (a report's packages), stored in place of
@@ -255,7 +236,9 @@ impl<'a> Location<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use picket_model::{HostReason, HostState, PortState, Protocol, Reason, RunStatus, Verdict};
+    use picket_model::{
+        FeedFormat, HostReason, HostState, PortState, Protocol, Reason, RunStatus, Verdict,
+    };
     use serde::Serialize;
 
     #[test]

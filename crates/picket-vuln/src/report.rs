@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
+pub use picket_model::ReportFormat;
 use picket_model::{
     Application, Confidence, Cpe, Cvss, CvssSeverity, CvssVersion, Package, VulnMatch,
     Vulnerability,
@@ -16,23 +17,6 @@ use serde_json::Value;
 use crate::VulnError;
 use crate::json::{from_value, parse_document};
 use crate::nvd::parse_time;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReportFormat {
-    Trivy,
-    Grype,
-    CycloneDx,
-}
-
-impl ReportFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportFormat::Trivy => "trivy",
-            ReportFormat::Grype => "grype",
-            ReportFormat::CycloneDx => "cyclonedx",
-        }
-    }
-}
 
 /// What a scanner report says: vulnerability details and package-level matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,14 +2,13 @@
 //! picket-app's parsers for every flag value. Nothing here runs a workflow; every refusal names
 //! what was wrong, so the CLI can print it as one line and exit with status 2.
 
-use std::path::Path;
-
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use picket_app::options::{
-    self as parse, AlertFormat, BlockPolicy, PipelineOptions, ScanOptions, Schedule, SourceSpec,
+    self as parse, AlertFormat, BlockPolicy, PipelineOptions, ProfileValues, ScanOptions, Schedule,
+    SourceSpec,
 };
+use picket_app::targets::TargetValues;
 use picket_detect::threat::ThreatSettings;
-use picket_model::{PortSet, ScanProfile, Targets, top_ports};
 use picket_report::Format;
 
 use crate::cli::{DetectArgs, ScanArgs};
@@ -55,56 +54,29 @@ pub struct Scan {
     pub format: Format,
 }
 
-const DEFAULT_TOP_PORTS: usize = 1000;
-
 impl Scan {
     /// `db` is named in the findings' verify commands when the user gave it.
     pub fn from_args(args: &ScanArgs, db: Option<&str>) -> Result<Self> {
-        let mut include = args.targets.clone();
-        for file in &args.input_list {
-            include.extend(read_target_file(file)?);
+        let targets = TargetValues {
+            include: args.targets.clone(),
+            include_files: args.input_list.clone(),
+            exclude: args.exclude.clone(),
+            exclude_files: args.exclude_file.clone(),
         }
-        let mut exclude = args.exclude.clone();
-        for file in &args.exclude_file {
-            exclude.extend(read_target_file(file)?);
+        .targets()?;
+        let profile = ProfileValues {
+            ports: args.ports.clone(),
+            top_ports: args.top_ports,
+            read_timeout: args.read_timeout.clone(),
+            max_checks: args.max_checks,
+            max_rate: args.max_rate,
+            retries: args.retries,
+            no_ping: args.no_ping,
+            ban_patience: args.ban_patience.clone(),
+            no_recheck: args.no_recheck,
+            seed: args.seed,
         }
-        let targets = Targets::parse(&include, &exclude)?;
-
-        let ports = match (&args.ports, args.top_ports) {
-            (Some(spec), _) => spec.parse::<PortSet>()?,
-            (None, Some(n)) => PortSet::from_ports(top_ports(n)?),
-            (None, None) => PortSet::from_ports(top_ports(DEFAULT_TOP_PORTS)?),
-        };
-        let mut profile = ScanProfile::new(ports);
-        if let Some(t) = &args.read_timeout {
-            profile.read_timeout = Some(parse::timeout("--read-timeout", t)?);
-        }
-        if let Some(n) = args.max_checks {
-            if n == 0 {
-                bail!("--max-checks 0: at least one probe must be allowed in flight");
-            }
-            profile.max_checks = n;
-        }
-        if let Some(rate) = args.max_rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                bail!("--max-rate {rate}: must be a positive number of probes per second");
-            }
-            profile.max_rate = Some(rate);
-        }
-        if let Some(r) = args.retries {
-            if r > 50 {
-                bail!("--retries {r}: at most 50");
-            }
-            profile.retries = Some(r);
-        }
-        profile.assume_up = args.no_ping;
-        if let Some(p) = &args.ban_patience {
-            profile.ban_patience = parse::timeout("--ban-patience", p)?;
-        }
-        profile.recheck = !args.no_recheck;
-        if let Some(seed) = args.seed {
-            profile.seed = seed;
-        }
+        .profile()?;
         let schedule = match &args.every {
             Some(every) => Some(Schedule::new(parse::span("--every", every)?, args.count)?),
             None => None,
@@ -151,27 +123,8 @@ pub fn detect(args: &DetectArgs) -> Result<(PipelineOptions, AlertFormat)> {
     Ok((options, format))
 }
 
-/// Targets from a file: whitespace-separated, `#` to the end of a line is a comment. Each target
-/// is checked here so that an error names the file and line.
-fn read_target_file(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read target file {}", path.display()))?;
-    let mut targets = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or_default();
-        for word in line.split_whitespace() {
-            word.parse::<picket_model::TargetSpec>()
-                .with_context(|| format!("{}:{}", path.display(), i + 1))?;
-            targets.push(word.to_owned());
-        }
-    }
-    Ok(targets)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use clap::Parser;
 
@@ -189,61 +142,32 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_the_top_thousand_ports() {
-        let o = scan(&["127.0.0.1"]).unwrap().options;
-        assert_eq!(o.profile.ports.len(), 1000);
-        assert_eq!(o.profile.read_timeout, None);
-        assert!(o.profile.recheck);
-    }
-
-    #[test]
-    fn knobs_are_validated() {
+    fn flags_reach_the_profile_and_refusals_fail() {
+        assert_eq!(
+            scan(&["127.0.0.1"]).unwrap().options.profile.ports.len(),
+            1000
+        );
         let o = scan(&[
             "127.0.0.1",
             "-p",
             "22,80",
-            "--read-timeout",
-            "5",
             "--max-checks",
             "10",
-            "--max-rate",
-            "100",
-            "--retries",
-            "3",
             "--no-recheck",
         ])
         .unwrap()
         .options;
-        assert_eq!(o.profile.read_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(o.profile.max_checks, 10);
-        assert_eq!(o.profile.retries, Some(3));
+        assert_eq!((o.profile.ports.len(), o.profile.max_checks), (2, 10));
         assert!(!o.profile.recheck);
         for bad in [
-            vec!["127.0.0.1", "-p", "0"],
-            vec!["300.0.0.1"],
-            vec!["127.0.0.1", "--read-timeout", "soon"],
-            vec!["127.0.0.1", "--max-checks", "0"],
             vec!["127.0.0.1", "--max-rate", "0"],
+            vec!["300.0.0.1"],
             vec!["127.0.0.1", "--format", "pdf"],
             vec!["127.0.0.1", "--every", "0s"],
             vec![],
         ] {
             assert!(scan(&bad).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn target_files_name_the_bad_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("targets.txt");
-        std::fs::write(&file, "# lab\n127.0.0.1 127.0.0.2\n\n10.0.0.0/33 # typo\n").unwrap();
-        let err = scan(&["--input-list", file.to_str().unwrap()])
-            .err()
-            .unwrap();
-        assert!(format!("{err:#}").contains("targets.txt:4"), "{err:#}");
-        std::fs::write(&file, "# lab\n127.0.0.1 127.0.0.2 # two\n").unwrap();
-        let o = scan(&["--input-list", file.to_str().unwrap()]).unwrap();
-        assert_eq!(o.options.targets.include.len(), 2);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod fixture;
+mod listings;
 mod nmap_tools;
 mod ocsf_schema;
 mod snapshots;

@@ -4,12 +4,9 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use picket_app::options::{self as parse, AlertFormat};
-use picket_model::{Suppression, Timestamp};
-use picket_store::AlertFilter;
 use picket_store::prelude::*;
 
 use crate::cli::{AlertsArgs, AlertsCommand};
-use crate::render::listing;
 
 pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
     match &args.command {
@@ -21,57 +18,23 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
             reason,
             ttl,
         }) => {
-            if client.is_none() && port.is_none() && app.is_none() {
-                bail!("alerts suppress: give at least one of --client, --port, --app");
-            }
-            let rule = Suppression {
-                id: None,
-                client: client
-                    .as_deref()
-                    .map(|c| parse::net("--client", c))
-                    .transpose()?,
-                port: *port,
-                application: app.as_ref().map(|a| a.to_ascii_lowercase()),
-                reason: reason.clone(),
-                created_at: Timestamp::now(),
-                expires_at: ttl
-                    .as_deref()
-                    .map(|t| parse::expiry("--ttl", t))
-                    .transpose()?,
-            };
+            let rule = parse::suppression(
+                client.as_deref(),
+                *port,
+                app.as_deref(),
+                reason,
+                ttl.as_deref(),
+            )?;
             let store = picket_store::open(db)?;
             let id = store.add_suppression(&rule)?;
             writeln!(out, "suppression {id} added")?;
             Ok(())
         }
         Some(AlertsCommand::Suppressions) => {
+            let format = parse::listing_format(&args.format)?;
             let store = picket_store::open(db)?;
-            let rules = store.suppressions()?;
-            let rows: Vec<Vec<String>> = rules
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.map(|i| i.to_string()).unwrap_or_default(),
-                        r.client
-                            .map(|c| c.to_string())
-                            .unwrap_or_else(|| "*".into()),
-                        r.port.map(|p| p.to_string()).unwrap_or_else(|| "*".into()),
-                        r.application.clone().unwrap_or_else(|| "*".into()),
-                        r.expires_at
-                            .map(|t| t.to_string())
-                            .unwrap_or_else(|| "never".into()),
-                        r.reason.clone(),
-                    ]
-                })
-                .collect();
-            listing(
-                out,
-                parse::format(&args.format)?,
-                &["ID", "CLIENT", "PORT", "APPLICATION", "EXPIRES", "REASON"],
-                &rows,
-                &rules,
-                "No suppression rules.",
-            )
+            picket_report::listings::suppressions(out, format, &store.suppressions()?)?;
+            Ok(())
         }
         Some(AlertsCommand::Unsuppress { id }) => {
             let store = picket_store::open(db)?;
@@ -85,23 +48,11 @@ pub fn run(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn list(db: &str, args: &AlertsArgs, out: &mut dyn Write) -> Result<()> {
-    let filter = AlertFilter {
-        since: args
-            .since
-            .as_deref()
-            .map(|s| parse::since("--since", s))
-            .transpose()?,
-        min_severity: args
-            .min_severity
-            .as_deref()
-            .map(|s| parse::severity("--min-severity", s))
-            .transpose()?,
-        client: args
-            .client
-            .as_deref()
-            .map(|c| parse::ip("--client", c))
-            .transpose()?,
-    };
+    let filter = parse::alert_filter(
+        args.since.as_deref(),
+        args.min_severity.as_deref(),
+        args.client.as_deref(),
+    )?;
     let format = parse::alert_format(&args.format)?;
     let store = picket_store::open(db)?;
     let alerts = store.alerts(&filter)?;

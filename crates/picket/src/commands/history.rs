@@ -2,9 +2,8 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
-use picket_model::{FindingKind, RunId};
-use picket_store::FindingFilter;
+use anyhow::Result;
+use picket_model::RunId;
 use picket_store::prelude::*;
 
 use crate::cli::{DiffArgs, FindingsArgs, RunsArgs};
@@ -28,22 +27,9 @@ pub fn diff(db: &str, args: &DiffArgs, out: &mut dyn Write) -> Result<()> {
 
 pub fn findings(db: &str, args: &FindingsArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
-    let kind = match &args.kind {
-        Some(k) => Some(FindingKind::parse(k).with_context(|| {
-            format!("--kind {k:?}: expected open-port-recheck, new-open-port or vulnerable-service")
-        })?),
-        None => None,
-    };
-    let host = match &args.host {
-        Some(h) => Some(picket_app::options::ip("--host", h)?),
-        None => None,
-    };
+    let filter =
+        picket_app::options::finding_filter(args.run, args.kind.as_deref(), args.host.as_deref())?;
     let store = picket_store::open(db)?;
-    let filter = FindingFilter {
-        run: args.run.map(RunId),
-        kind,
-        host,
-    };
     let findings = store.findings(&filter)?;
     picket_report::findings(out, format, &findings)?;
     Ok(())

@@ -8,16 +8,15 @@ use picket_app::options::{self as parse, BlockOptions};
 use picket_app::respond;
 
 use crate::cli::{BlockArgs, BlocksArgs, UnblockArgs};
-use crate::render::listing;
 
 pub fn block(db: &str, args: &BlockArgs, out: &mut dyn Write) -> Result<()> {
-    let home = parse::home_net(&args.home_net)?;
-    let opts = BlockOptions {
-        net: parse::net("block", &args.target)?,
-        ttl: parse::span("--ttl", &args.ttl)?,
-        reason: args.reason.clone(),
-        allow: parse::allow_list(&home, &args.allow)?,
-    };
+    let opts = BlockOptions::new(
+        &args.target,
+        &args.ttl,
+        &args.reason,
+        &args.home_net,
+        &args.allow,
+    )?;
     if args.dry_run {
         let plan = respond::plan_block(&opts)?;
         writeln!(out, "# {}", plan.outcome().would())?;
@@ -48,34 +47,8 @@ pub fn unblock(db: &str, args: &UnblockArgs, out: &mut dyn Write) -> Result<()> 
 }
 
 pub fn blocks(db: &str, args: &BlocksArgs, out: &mut dyn Write) -> Result<()> {
-    let format = parse::format(&args.format)?;
+    let format = parse::listing_format(&args.format)?;
     let store = picket_store::open(db)?;
-    let records = respond::blocks(&store)?;
-    let rows: Vec<Vec<String>> = records
-        .iter()
-        .map(|r| {
-            vec![
-                r.net.clone(),
-                r.expires_in_s
-                    .map(|s| {
-                        humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
-                    })
-                    .unwrap_or_else(|| "never".into()),
-                r.since
-                    .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_else(|| "-".into()),
-                r.reason
-                    .clone()
-                    .unwrap_or_else(|| "(not blocked by picket)".into()),
-            ]
-        })
-        .collect();
-    listing(
-        out,
-        format,
-        &["BLOCKED", "EXPIRES IN", "SINCE", "REASON"],
-        &rows,
-        &records,
-        "Nothing is blocked.",
-    )
+    picket_report::listings::blocks(out, format, &respond::blocks(&store)?)?;
+    Ok(())
 }
