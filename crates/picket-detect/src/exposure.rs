@@ -18,6 +18,8 @@
 mod compare;
 mod findings;
 mod services;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod verdict;
 
 pub use compare::{Suspect, apply_corrections, diff, liveness_ports, suspects};

@@ -105,6 +105,25 @@ fn a_log_read_once_raises_one_alert_and_a_second_read_only_updates_it() {
     assert_eq!(stored.len(), 1);
 }
 
+/// Follows `log` on a thread of its own until `shutdown`, handing what it does to `sink`.
+fn follow(
+    db: &Db,
+    log: &Path,
+    sink: &Collect,
+    shutdown: &Shutdown,
+) -> std::thread::JoinHandle<Result<(), picket_app::AppError>> {
+    let (location, opts, mut sink, shutdown) = (
+        db.location(),
+        pipeline(log, true),
+        sink.clone(),
+        shutdown.clone(),
+    );
+    std::thread::spawn(move || {
+        let store = picket_store::open(&location).unwrap();
+        threat::run(&store, &opts, &mut sink, &shutdown)
+    })
+}
+
 #[test]
 fn a_followed_log_sees_feeds_and_suppressions_added_while_it_runs_and_saves_its_checkpoint() {
     let db = prepared(false);
@@ -123,20 +142,8 @@ fn a_followed_log_sees_feeds_and_suppressions_added_while_it_runs_and_saves_its_
         })
     };
 
-    let sink = Collect::default();
-    let shutdown = Shutdown::new();
-    let running = {
-        let (location, opts, mut sink, shutdown) = (
-            db.location(),
-            pipeline(&log, true),
-            sink.clone(),
-            shutdown.clone(),
-        );
-        std::thread::spawn(move || {
-            let store = picket_store::open(&location).unwrap();
-            threat::run(&store, &opts, &mut sink, &shutdown)
-        })
-    };
+    let (sink, shutdown) = (Collect::default(), Shutdown::new());
+    let running = follow(&db, &log, &sink, &shutdown);
     eventually(20, "the first event read", read_to_end);
     assert!(
         sink.seen(|s| s.alerts.is_empty()),
@@ -207,20 +214,8 @@ fn a_followed_log_sees_vulnerability_knowledge_imported_while_it_runs() {
     let log = dir.path().join("conn.log");
     zeek_rows(&log, &[(T0, BAD, SSH, 22)]);
 
-    let sink = Collect::default();
-    let shutdown = Shutdown::new();
-    let running = {
-        let (location, opts, mut sink, shutdown) = (
-            db.location(),
-            pipeline(&log, true),
-            sink.clone(),
-            shutdown.clone(),
-        );
-        std::thread::spawn(move || {
-            let store = picket_store::open(&location).unwrap();
-            threat::run(&store, &opts, &mut sink, &shutdown)
-        })
-    };
+    let (sink, shutdown) = (Collect::default(), Shutdown::new());
+    let running = follow(&db, &log, &sink, &shutdown);
     let key = format!("follow:{}", std::fs::canonicalize(&log).unwrap().display());
     eventually(20, "the first event read", || {
         db.open().checkpoint(&key).unwrap().is_some()
