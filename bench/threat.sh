@@ -124,7 +124,7 @@ disk_secs=$best disk_cpu=$best_cpu
 summary=$(tail -n 1 "$workdir/detect.err")
 echo "$summary"
 listed=$(sed -n 's/.* \([0-9]*\) from listed clients.*/\1/p' <<< "$summary")
-alerts=$(sed -n 's/.*; \([0-9]*\) new alert(s).*/\1/p' <<< "$summary")
+alerts=$(sed -n 's/.*; \([0-9,]*\) new alerts\{0,1\},.*/\1/p' <<< "$summary" | tr -d ,)
 [[ -n "$listed" && -n "$alerts" ]] || { echo "bench/threat.sh: unexpected picket summary: $summary" >&2; exit 1; }
 # The same on tmpfs: the difference is what SQLite's commits to disk cost.
 shm_secs="" shm_cpu=""
