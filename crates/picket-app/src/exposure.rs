@@ -205,8 +205,29 @@ pub fn run_once(
     if opts.services.is_some() {
         findings.extend(service_findings(store, &cur, &ctx)?);
     }
-    store.finish_run_with_findings(&cur, &mut findings)?;
+    store.finish_run_with_findings(&changed_since_scan(&cur, opts), &mut findings)?;
     Ok(ExposureOutcome { run: cur, findings })
+}
+
+/// The run with only the hosts changed since they were saved while scanning: those the
+/// re-check corrected, and those up when services or names were added to them. The store
+/// keeps the other hosts as saved, so a /16 of down hosts is not written twice.
+fn changed_since_scan(cur: &ScanRun, opts: &ScanOptions) -> ScanRun {
+    let enriched = opts.services.is_some() || opts.reverse_dns;
+    let rechecked: HashSet<IpAddr> = cur.rechecks.iter().map(|r| r.host).collect();
+    ScanRun {
+        hosts: cur
+            .hosts
+            .iter()
+            .filter(|h| rechecked.contains(&h.address) || (enriched && h.state == HostState::Up))
+            .cloned()
+            .collect(),
+        rechecks: cur.rechecks.clone(),
+        targets: cur.targets.clone(),
+        target_key: cur.target_key.clone(),
+        profile: cur.profile.clone(),
+        ..*cur
+    }
 }
 
 /// The hosts of a scan that stay in memory: the others are only in the store.

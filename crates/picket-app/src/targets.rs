@@ -1,7 +1,7 @@
 //! The targets of a scan as a front end gives them: listed ones and files of them (`-iL`,
 //! `--exclude-file`), each target checked where it is read so that a refusal names the file and
-//! line. This module must never resolve a name or send anything: `picket_scan::resolve` does
-//! that when the run starts.
+//! line. This module must never resolve a name or send anything:
+//! `picket_scan::ScanTargets::resolve` does that when the run starts.
 
 use std::path::{Path, PathBuf};
 

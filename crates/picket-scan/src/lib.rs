@@ -27,5 +27,5 @@ pub use error::ScanError;
 pub use probe::{LocalError, ProbeResult, probe};
 pub use rdns::{ReverseSettings, reverse_names, reverse_names_with};
 pub use recheck::{RecheckPlan, RecheckResult, RecheckSettings, recheck};
-pub use resolve::{ScanTargets, TargetIter, resolve};
+pub use resolve::{ScanTargets, TargetIter};
 pub use timing::RateChange;

@@ -10,12 +10,6 @@ use picket_model::{TargetSpec, Targets, canonical_ip};
 
 use crate::{ScanError, ScanHost};
 
-/// Resolves every target into the full list of hosts (see [`ScanTargets`], which yields the
-/// same hosts one at a time).
-pub async fn resolve(targets: &Targets) -> Result<Vec<ScanHost>, ScanError> {
-    Ok(ScanTargets::resolve(targets).await?.iter().collect())
-}
-
 /// The hosts of a set of targets, hostnames resolved, addresses expanded only as they are
 /// taken. An address is yielded once, for the first target that names it, unless excluded; a
 /// mapped IPv6 address (`::ffff:10.0.0.1`) is the IPv4 host it reaches.
@@ -181,6 +175,10 @@ impl Iterator for TargetIter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn resolve(targets: &Targets) -> Result<Vec<ScanHost>, ScanError> {
+        Ok(ScanTargets::resolve(targets).await?.iter().collect())
+    }
 
     #[tokio::test]
     async fn expands_dedups_and_excludes() {

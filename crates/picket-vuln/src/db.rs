@@ -63,15 +63,7 @@ impl VulnDb {
     /// Adds (or replaces) an NVD record.
     pub fn add_nvd(&mut self, cve: NvdCve) {
         let id = cve.vulnerability.id.clone();
-        let mut products: Vec<String> = cve
-            .configurations
-            .iter()
-            .flat_map(|c| &c.nodes)
-            .flat_map(|n| &n.matches)
-            .filter_map(|m| m.cpe.product.as_value().map(str::to_owned))
-            .collect();
-        products.sort();
-        products.dedup();
+        let products = cve.products();
         for product in products {
             let ids = self.by_product.entry(product).or_default();
             if !ids.contains(&id) {

@@ -208,15 +208,7 @@ impl Source {
     /// One NVD CVE: the products its criteria name, its configurations and its record.
     pub fn nvd(cve: NvdCve) -> Self {
         let id = cve.vulnerability.id.clone();
-        let mut products: Vec<String> = cve
-            .configurations
-            .iter()
-            .flat_map(|c| &c.nodes)
-            .flat_map(|n| &n.matches)
-            .filter_map(|m| m.cpe.product.as_value().map(str::to_owned))
-            .collect();
-        products.sort();
-        products.dedup();
+        let products = cve.products();
         let mut entries: Vec<Entry> = products
             .into_iter()
             .map(|product| Entry::Product {

@@ -18,6 +18,22 @@ pub struct NvdCve {
     pub configurations: Vec<Configuration>,
 }
 
+impl NvdCve {
+    /// The CPE products its criteria name, sorted, each once: the keys a match finds it by.
+    pub fn products(&self) -> Vec<String> {
+        let mut products: Vec<String> = self
+            .configurations
+            .iter()
+            .flat_map(|c| &c.nodes)
+            .flat_map(|n| &n.matches)
+            .filter_map(|m| m.cpe.product.as_value().map(str::to_owned))
+            .collect();
+        products.sort();
+        products.dedup();
+        products
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operator {
     And,

@@ -100,6 +100,22 @@ fn a_loopback_port_that_stops_listening_is_rechecked_and_found_closed() {
     let stored = db.open().run(second.run.id).unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Completed);
     assert_eq!(stored.rechecks.len(), 1);
+    // Stored times keep whole microseconds: compare what each host and port was found.
+    let found = |run: &picket_model::ScanRun| -> Vec<_> {
+        run.hosts
+            .iter()
+            .flat_map(|h| {
+                h.ports
+                    .iter()
+                    .map(move |o| (h.address, h.state, o.port, o.state, o.reason))
+            })
+            .collect()
+    };
+    assert_eq!(
+        found(&stored),
+        found(&second.run),
+        "the hosts saved while scanning and those re-checked make the run that was reported"
+    );
 }
 
 /// `-R`: the name /etc/hosts gives 127.0.0.1 (no DNS server is asked), stored with the run;
