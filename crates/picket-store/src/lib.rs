@@ -50,7 +50,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
-use picket_model::{Application, FindingKind, RunId, Severity, Timestamp};
+use picket_model::{
+    Alert, AlertStatus, AlertTriage, Application, FindingKind, RunId, Severity, Timestamp,
+};
 
 pub use capability::{AlertStore, BlockStore, IntelStore, InventoryStore, RunStore, VulnStore};
 pub use error::{DbError, ErrorKind, StoreError};
@@ -113,6 +115,28 @@ pub struct AlertFilter {
     /// Alerts at least this severe.
     pub min_severity: Option<Severity>,
     pub client: Option<IpAddr>,
+    /// Alerts to this inside address.
+    pub host: Option<IpAddr>,
+    /// Alerts whose triage has this status.
+    pub status: Option<AlertStatus>,
+    /// At most this many alerts (a page), after skipping `offset` of them.
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+/// An alert with its triage, as [`AlertStore::triaged_alerts`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriagedAlert {
+    pub alert: Alert,
+    pub triage: AlertTriage,
+}
+
+/// How many stored alerts have one severity and one status ([`AlertStore::alert_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCount {
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub count: u64,
 }
 
 /// What [`AlertStore::upsert_alert`] did.
