@@ -983,7 +983,7 @@ fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
 }
 
 /// What takes a database of this build back to schema version 7 (migration 8 undone).
-const UNDO_8: &str = "DROP INDEX alerts_by_status; DROP INDEX alerts_by_host; \
+const UNDO_8: &str = "DROP INDEX alerts_by_status; DROP INDEX alerts_by_host; DROP INDEX alerts_by_first_seen; \
     ALTER TABLE alerts DROP COLUMN status; ALTER TABLE alerts DROP COLUMN close_reason; \
     ALTER TABLE alerts DROP COLUMN triage_note; ALTER TABLE alerts DROP COLUMN triaged_by; \
     ALTER TABLE alerts DROP COLUMN triaged_at; DELETE FROM schema_migrations WHERE version = 8; ";

@@ -8,3 +8,5 @@ ALTER TABLE alerts ADD COLUMN triaged_by TEXT;
 ALTER TABLE alerts ADD COLUMN triaged_at BIGINT;
 CREATE INDEX alerts_by_status ON alerts (status, first_seen);
 CREATE INDEX alerts_by_host ON alerts (host, first_seen);
+-- The listing's order, so that a page of a large table is read from the index, not sorted.
+CREATE INDEX alerts_by_first_seen ON alerts (first_seen, id);

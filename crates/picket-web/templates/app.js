@@ -1,0 +1,9 @@
+// Small progressive enhancement: confirm before blocking or unblocking, show the note and
+// reason fields of a close form only when asked, and refresh the overview every minute.
+document.addEventListener("submit", function (e) {
+  var msg = e.target.getAttribute("data-confirm");
+  if (msg && !window.confirm(msg)) { e.preventDefault(); }
+});
+if (document.body.getAttribute("data-refresh")) {
+  setTimeout(function () { window.location.reload(); }, 60000);
+}
