@@ -823,7 +823,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(f.status, Some(AlertStatus::Closed));
-        assert_eq!(f.host, Some("10.0.0.5".parse().unwrap()));
+        assert_eq!(
+            f.host.map(picket_model::canonical_ip),
+            Some("10.0.0.5".parse().unwrap())
+        );
         assert!(q(|q| q.since = Some("1h".into())).unwrap().since.is_some());
     }
 }

@@ -213,7 +213,17 @@ pub(crate) async fn require(State(app): State<App>, mut request: Request, next: 
         // The login form carries the token: its handler checks it (and answers 401 without).
         return next.run(request).await;
     }
-    crate::dashboard::login_page(&app, None)
+    // After logging in, back to the page asked for (a form's target is no page to return to).
+    let next = if request.method() == Method::GET {
+        request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned()
+    } else {
+        "/".to_owned()
+    };
+    crate::dashboard::login_page(&app, None, &next)
 }
 
 /// 401 for the API.

@@ -178,11 +178,15 @@ pub(crate) fn add(r: Routes) -> Routes {
 
 /// The login page, answered with 401 (and the bearer challenge) to any request without a token
 /// or session.
-pub(crate) fn login_page(app: &App, error: Option<&str>) -> Response {
+pub(crate) fn login_page(app: &App, error: Option<&str>, next: &str) -> Response {
     let hours = SESSION_LIFETIME.as_secs() / 3600;
+    let next = local_path(next);
     let body = app
         .pages
-        .render("login.html", context! { error, hours, refresh => false })
+        .render(
+            "login.html",
+            context! { error, hours, next, refresh => false },
+        )
         .unwrap_or_else(|e| e.to_string());
     let mut response = (StatusCode::UNAUTHORIZED, Html(body)).into_response();
     auth::challenge(&mut response);
@@ -980,6 +984,16 @@ async fn unblock(
 #[derive(Debug, Deserialize)]
 struct LoginForm {
     token: String,
+    next: Option<String>,
+}
+
+/// `next` when it is a path of this site, else `/`: a login never sends anyone elsewhere.
+fn local_path(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    if local { next } else { "/" }
 }
 
 async fn login_form() -> Redirect {
@@ -994,10 +1008,11 @@ async fn login(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return login_page(&app, Some("Give the token."));
+        return login_page(&app, Some("Give the token."), "/");
     };
+    let next = form.next.as_deref().unwrap_or("/");
     if !app.keys.token_matches(form.token.trim()) {
-        return login_page(&app, Some("That token is not valid."));
+        return login_page(&app, Some("That token is not valid."), next);
     }
     let session = match app.keys.new_session(Timestamp::now()) {
         Ok(s) => s,
@@ -1006,7 +1021,7 @@ async fn login(
         }
     };
     let secure = auth::secure(&app, &headers, uri.scheme_str() == Some("https"));
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(local_path(next)).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&auth::set_cookie(Some(&session), secure)) {
         response.headers_mut().insert(SET_COOKIE, cookie);
     }

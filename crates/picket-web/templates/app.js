@@ -1,5 +1,5 @@
-// Small progressive enhancement: confirm before blocking or unblocking, show the note and
-// reason fields of a close form only when asked, and refresh the overview every minute.
+// Small progressive enhancement: confirm before blocking or unblocking, and refresh the
+// overview every minute. Every page works without it.
 document.addEventListener("submit", function (e) {
   var msg = e.target.getAttribute("data-confirm");
   if (msg && !window.confirm(msg)) { e.preventDefault(); }
