@@ -657,23 +657,20 @@ fn alert_view(t: &picket_store::TriagedAlert) -> Value {
     .flatten()
     .collect::<Vec<_>>()
     .join(" ");
+    // The most severe first (the alert keeps them so), then how many more.
     let vulns = match a.vulns.first() {
         Some(worst) => {
             let score = worst
                 .cvss
                 .as_ref()
-                .map(|c| format!(" (CVSS {:.1})", c.base_score))
+                .map(|c| format!(" · CVSS {:.1}", c.base_score))
                 .unwrap_or_default();
-            format!(
-                "{}; worst {}{score}{}",
-                words::counted(
-                    a.vulns.len() as u64,
-                    "known vulnerability",
-                    "known vulnerabilities"
-                ),
-                worst.id,
-                if worst.kev { ", in KEV" } else { "" }
-            )
+            let kev = if worst.kev { " · in KEV" } else { "" };
+            let more = match a.vulns.len() - 1 {
+                0 => String::new(),
+                n => format!(" (+{n} more)"),
+            };
+            format!("{}{score}{kev}{more}", worst.id)
         }
         None => "no known vulnerability".to_owned(),
     };
@@ -692,10 +689,9 @@ fn alert_view(t: &picket_store::TriagedAlert) -> Value {
         endpoint => format!("{}:{}/{}", a.host, a.port, a.transport),
         first => when(a.first_seen),
         connections => format!(
-            "{}, {} established; last {}",
+            "{}, {} established",
             words::counted(a.connections, "connection", "connections"),
             a.established,
-            when(a.last_seen)
         ),
         reasons => a.reasons.iter().map(words::severity_reason).collect::<Vec<_>>(),
         status => t.triage.status.as_str(),
