@@ -119,9 +119,29 @@ pub struct AlertFilter {
     pub host: Option<IpAddr>,
     /// Alerts whose triage has this status.
     pub status: Option<AlertStatus>,
+    /// Only the alerts after this one in the listing's order (first connection, then id): a
+    /// page that starts where the last ended, read from the index at any depth.
+    pub after: Option<AlertCursor>,
     /// At most this many alerts (a page), after skipping `offset` of them.
     pub limit: Option<u64>,
     pub offset: u64,
+}
+
+/// Where a page of alerts ended: its last alert's first connection and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub first_seen: Timestamp,
+    pub id: i64,
+}
+
+impl AlertCursor {
+    /// The cursor after `alert` (`None` for an alert that is not stored).
+    pub fn after(alert: &Alert) -> Option<Self> {
+        Some(Self {
+            first_seen: alert.first_seen,
+            id: alert.id?,
+        })
+    }
 }
 
 /// An alert with its triage, as [`AlertStore::triaged_alerts`] reads it.

@@ -17,7 +17,7 @@ use picket_app::{exposure, knowledge, respond};
 use picket_model::{AlertStatus, AlertTriage, CloseReason, RunId, Severity, Timestamp};
 use picket_report::{AlertDoc, Format, ReportError};
 use picket_store::prelude::*;
-use picket_store::{AlertFilter, FindingFilter, TriagedAlert};
+use picket_store::{AlertCursor, AlertFilter, FindingFilter, TriagedAlert};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -51,6 +51,11 @@ const ALERT_FILTERS: &[crate::Param] = &[
          (streamed); a `Link` header names the next page",
     ),
     query("offset", "alerts to skip (default 0)"),
+    query(
+        "after",
+        "a cursor: only the alerts after it (what the `Link` header's next page carries; read \
+         from the index at any depth, unlike a large offset)",
+    ),
 ];
 
 pub(crate) fn add(r: Routes) -> Routes {
@@ -288,6 +293,25 @@ pub(crate) struct AlertsQuery {
     pub(crate) since: Option<String>,
     pub(crate) limit: Option<String>,
     pub(crate) offset: Option<String>,
+    pub(crate) after: Option<String>,
+}
+
+/// A cursor as the API writes it: the first connection in microseconds, `_`, the id.
+fn cursor_text(c: AlertCursor) -> String {
+    format!("{}_{}", c.first_seen.as_microsecond(), c.id)
+}
+
+fn cursor(text: &str) -> Result<AlertCursor, WebError> {
+    let bad = || WebError::BadRequest(format!("after: {text:?} is not a cursor this API wrote"));
+    let (at, id) = text.split_once('_').ok_or_else(bad)?;
+    Ok(AlertCursor {
+        first_seen: at
+            .parse::<i64>()
+            .ok()
+            .and_then(|us| Timestamp::from_microsecond(us).ok())
+            .ok_or_else(bad)?,
+        id: id.parse().map_err(|_| bad())?,
+    })
 }
 
 /// How many alerts a request asks for.
@@ -328,6 +352,7 @@ impl AlertsQuery {
                         .map_err(|e| bad(format!("status: {e}")))
                 })
                 .transpose()?,
+            after: given(&self.after).map(cursor).transpose()?,
             ..AlertFilter::default()
         })
     }
@@ -357,6 +382,16 @@ impl AlertsQuery {
 
     /// The query string of the same request at another offset.
     fn at_offset(&self, offset: u64) -> String {
+        self.with(("offset", offset.to_string()))
+    }
+
+    /// The query string of the same request for the alerts after `c`.
+    fn after_cursor(&self, c: AlertCursor) -> String {
+        self.with(("after", cursor_text(c)))
+    }
+
+    /// The query string of the filters and the limit, and `position`.
+    fn with(&self, position: (&'static str, String)) -> String {
         let mut pairs: Vec<(&str, String)> = [
             ("severity", &self.severity),
             ("client", &self.client),
@@ -368,7 +403,7 @@ impl AlertsQuery {
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
         .collect();
-        pairs.push(("offset", offset.to_string()));
+        pairs.push(position);
         let mut s = String::new();
         for (i, (k, v)) in pairs.iter().enumerate() {
             let sep = if i == 0 { "" } else { "&" };
@@ -421,13 +456,15 @@ async fn alerts(
         .map_err(|e| WebError::Internal(format!("encoding alerts: {e}")))?;
     let mut response = json_bytes(StatusCode::OK, body);
     let mut links = Vec::new();
-    if more {
+    // The next page starts after this one's last alert: a cursor, so that a client walking
+    // every page never pays for a large offset.
+    if more && let Some(next) = page.last().and_then(|t| AlertCursor::after(&t.alert)) {
         links.push(format!(
             "</api/v1/alerts?{}>; rel=\"next\"",
-            q.at_offset(offset + limit)
+            q.after_cursor(next)
         ));
     }
-    if offset > 0 {
+    if offset > 0 && q.after.is_none() {
         links.push(format!(
             "</api/v1/alerts?{}>; rel=\"prev\"",
             q.at_offset(offset.saturating_sub(limit))
@@ -449,14 +486,13 @@ fn export(app: &App, filter: AlertFilter, offset: u64) -> Response {
     let store = app.web.store.clone();
     tokio::task::spawn_blocking(move || {
         let mut first = true;
-        let mut at = offset;
+        let mut chunk = AlertFilter {
+            limit: Some(EXPORT_CHUNK),
+            offset,
+            ..filter
+        };
         let _ = tx.blocking_send(Ok(b"[".to_vec()));
         loop {
-            let chunk = AlertFilter {
-                limit: Some(EXPORT_CHUNK),
-                offset: at,
-                ..filter.clone()
-            };
             let alerts = match store.triaged_alerts(&chunk) {
                 Ok(a) => a,
                 Err(e) => {
@@ -476,15 +512,21 @@ fn export(app: &App, filter: AlertFilter, offset: u64) -> Response {
                     return;
                 }
             }
-            let done = (alerts.len() as u64) < EXPORT_CHUNK;
+            let next = alerts.last().and_then(|t| AlertCursor::after(&t.alert));
             if tx.blocking_send(Ok(out)).is_err() {
                 return; // the client went away
             }
-            if done {
-                let _ = tx.blocking_send(Ok(b"]".to_vec()));
-                return;
+            match next {
+                // Each chunk starts after the last: read from the index, never skipped over.
+                Some(after) if alerts.len() as u64 == EXPORT_CHUNK => {
+                    chunk.after = Some(after);
+                    chunk.offset = 0;
+                }
+                _ => {
+                    let _ = tx.blocking_send(Ok(b"]".to_vec()));
+                    return;
+                }
             }
-            at += EXPORT_CHUNK;
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {

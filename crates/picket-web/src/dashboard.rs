@@ -49,6 +49,8 @@ const OVERVIEW_RUNS: usize = 30;
 const HOST_RUNS: usize = 12;
 /// A feed older than this is shown as stale.
 const STALE_FEED_HOURS: i64 = 48;
+/// Blocks of the history the blocks page lists (newest first).
+const HISTORY_ROWS: usize = 50;
 /// The block durations the forms offer.
 const TTLS: &[&str] = &["1h", "24h", "7d", "30d"];
 
@@ -892,11 +894,30 @@ async fn blocks_page(
             )
         }
     };
+    let now = Timestamp::now();
+    let recorded = blocking(app, |s| Ok(s.blocks(None)?)).await?;
+    let history: Vec<Value> = recorded
+        .iter()
+        .rev()
+        .take(HISTORY_ROWS)
+        .map(|b| {
+            let until = match (b.removed_at, b.expires_at) {
+                (Some(t), _) => format!("lifted {}", when(t)),
+                (None, Some(t)) if t <= now => format!("expired {}", when(t)),
+                (None, Some(t)) => when(t),
+                (None, None) => "no expiry".to_owned(),
+            };
+            context! {
+                net => b.net.to_string(), reason => b.reason.clone(), since => when(b.created_at),
+                until, alert => b.alert_id,
+            }
+        })
+        .collect();
     app.pages.render(
         "blocks.html",
         context! {
             page => "blocks", csrf => csrf(app, auth), blocks => live, unavailable, done, script,
-            ttls => TTLS,
+            ttls => TTLS, history,
         },
     )
 }

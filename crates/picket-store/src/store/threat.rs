@@ -214,6 +214,11 @@ fn alert_query(select: &str, filter: &AlertFilter) -> (String, Vec<Value>) {
         query.push_str(" AND status = ?");
         params.push(status.as_str().into());
     }
+    if let Some(after) = filter.after {
+        let at = after.first_seen.as_microsecond();
+        query.push_str(" AND (first_seen > ? OR (first_seen = ? AND id > ?))");
+        params.extend([at.into(), at.into(), after.id.into()]);
+    }
     query.push_str(sql::ALERTS_ORDER);
     if filter.limit.is_some() || filter.offset > 0 {
         // Both dialects need a LIMIT before an OFFSET; i64::MAX stands for none.

@@ -13,7 +13,7 @@ use picket_model::{
 };
 use picket_model::{AlertStatus, AlertTriage, CloseReason};
 use picket_store::{
-    AlertCount, AlertFilter, AlertWrite, BlockRecord, FeedSummary, SourceApplications,
+    AlertCount, AlertCursor, AlertFilter, AlertWrite, BlockRecord, FeedSummary, SourceApplications,
     TriagedAlert, VulnRecord,
 };
 use picket_vuln::{NvdCve, OsvRecord, VulnDb, read_nvd, read_osv};
@@ -1490,6 +1490,35 @@ fn alerts_page_and_count(db: &mut TestDb) {
     assert_eq!(page(Some(3), 9), []);
     assert_eq!(page(None, 5), ids[5..]);
     assert_eq!(page(Some(0), 0), []);
+    // Pages by cursor: each starts after the last alert of the one before, whatever the depth.
+    let stored = store.alerts(&AlertFilter::default()).unwrap();
+    let mut by_cursor = Vec::new();
+    let mut after = None;
+    loop {
+        let chunk = store
+            .alerts(&AlertFilter {
+                after,
+                limit: Some(3),
+                ..Default::default()
+            })
+            .unwrap();
+        let Some(last) = chunk.last() else { break };
+        after = AlertCursor::after(last);
+        by_cursor.extend(chunk.iter().map(|a| a.id));
+    }
+    assert_eq!(by_cursor, ids);
+    // Alerts that share their first connection are ordered by id across a page's end.
+    let cut = AlertCursor {
+        first_seen: stored[2].first_seen,
+        id: stored[2].id.unwrap(),
+    };
+    let rest = store
+        .alerts(&AlertFilter {
+            after: Some(cut),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rest.iter().map(|a| a.id).collect::<Vec<_>>(), ids[3..]);
     // A page of a filtered listing.
     let high = store
         .triaged_alerts(&AlertFilter {

@@ -141,22 +141,32 @@ fn alerts_have_the_cli_fields_filters_and_pages() {
         Vec::<i64>::new()
     );
 
+    // Pages by offset, and the Link header's next page by cursor.
+    let next = |a: &Answer| -> Option<String> {
+        let link = a.header("link")?;
+        let next = link.split(", ").find(|l| l.ends_with("rel=\"next\""))?;
+        Some(next[1..next.find('>').unwrap()].to_owned())
+    };
     let first = ok(h.get("/api/v1/alerts?severity=info&limit=3"));
     assert_eq!(ids(&first), [1, 2, 3]);
-    assert_eq!(
-        first.header("link"),
-        Some("</api/v1/alerts?severity=info&limit=3&offset=3>; rel=\"next\"")
-    );
-    let second = ok(h.get("/api/v1/alerts?severity=info&limit=3&offset=3"));
-    assert_eq!(ids(&second), [4, 5, 6]);
-    let link = second.header("link").unwrap();
+    let to_second = next(&first).unwrap();
     assert!(
-        link.contains("offset=6>; rel=\"next\"") && link.contains("offset=0>; rel=\"prev\""),
-        "{link}"
+        to_second.starts_with("/api/v1/alerts?severity=info&limit=3&after="),
+        "{to_second}"
     );
-    let last = ok(h.get("/api/v1/alerts?severity=info&limit=3&offset=6"));
+    let second = ok(h.get(&to_second));
+    assert_eq!(ids(&second), [4, 5, 6]);
+    let by_offset = ok(h.get("/api/v1/alerts?severity=info&limit=3&offset=3"));
+    assert_eq!(ids(&by_offset), [4, 5, 6]);
+    let link = by_offset.header("link").unwrap();
+    assert!(link.contains("offset=0>; rel=\"prev\""), "{link}");
+    let last = ok(h.get(&next(&second).unwrap()));
     assert_eq!(ids(&last), [7]);
-    assert!(!last.header("link").unwrap_or("").contains("next"));
+    assert_eq!(next(&last), None);
+    assert_eq!(
+        ids(&ok(h.get("/api/v1/alerts?severity=info&limit=3&offset=6"))),
+        [7]
+    );
 
     for (query, field) in [
         ("severity=urgent", "severity"),
@@ -167,6 +177,8 @@ fn alerts_have_the_cli_fields_filters_and_pages() {
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("offset=-1", "offset"),
+        ("after=12", "after"),
+        ("after=x_1", "after"),
     ] {
         let a = h.get(&format!("/api/v1/alerts?{query}"));
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{query}");

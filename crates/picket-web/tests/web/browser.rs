@@ -176,7 +176,11 @@ fn the_dashboard_renders_in_chromium() {
             "/alerts",
             &["CVE-2024-6387", "Acknowledge", "expected-testing"],
         ),
-        ("blocks", "/blocks", &["Block a network", "203.0.113.0/24"]),
+        (
+            "blocks",
+            "/blocks",
+            &["Block a network", "scanner sweep from alert 1"],
+        ),
     ];
     for (name, path, expect) in pages {
         let dom = browser.dom(path, true);
