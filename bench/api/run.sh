@@ -93,6 +93,11 @@ row() { printf '%-34s %12s %10s %10s\n' "$1" $2; }
 row "API page (100 alerts)" "$(measure -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "${auth[@]}" "$api/api/v1/alerts")"
 row "nginx, same page bytes" "$(measure -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "http://127.0.0.1:$STATIC_PORT/page.json")"
 row "API page at offset 99,900" "$(measure -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "${auth[@]}" "$api/api/v1/alerts?offset=99900")"
+# The same depth by the cursor the Link header of the page before names.
+deep=$(curl -sf -D - -o /dev/null "${auth[@]}" "$api/api/v1/alerts?offset=99800" |
+    sed -n 's/^[Ll]ink: <\([^>]*\)>; rel="next".*/\1/p' | tr -d '\r')
+[[ -n $deep ]] || { echo "run.sh: no next page after offset 99,800" >&2; exit 1; }
+row "API page after 99,900 (cursor)" "$(measure -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "${auth[@]}" "$api$deep")"
 row "API export ($count alerts)" "$(measure -t1 -c2 -d"$EXPORT_DURATION" --timeout 60s "${auth[@]}" "$api/api/v1/alerts?limit=all")"
 row "nginx, same export bytes" "$(measure -t1 -c2 -d"$EXPORT_DURATION" --timeout 60s "http://127.0.0.1:$STATIC_PORT/all.json")"
 echo "server memory (VmHWM): $(grep VmHWM /proc/${pids[0]}/status | awk '{print $2, $3}')"

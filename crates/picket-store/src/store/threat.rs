@@ -216,7 +216,9 @@ fn alert_query(select: &str, filter: &AlertFilter) -> (String, Vec<Value>) {
     }
     if let Some(after) = filter.after {
         let at = after.first_seen.as_microsecond();
-        query.push_str(" AND (first_seen > ? OR (first_seen = ? AND id > ?))");
+        // The first term alone bounds a range of the (first_seen, id) index: an OR alone
+        // would have the database walk the index from its start.
+        query.push_str(" AND first_seen >= ? AND (first_seen > ? OR id > ?)");
         params.extend([at.into(), at.into(), after.id.into()]);
     }
     query.push_str(sql::ALERTS_ORDER);

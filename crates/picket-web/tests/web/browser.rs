@@ -153,6 +153,8 @@ fn the_dashboard_renders_in_chromium() {
     let login = browser.dom("/alerts", false);
     assert!(login.contains("Log in to Picket"), "{login}");
     assert!(login.contains("value=\"/alerts\""), "{login}");
+    // Before any login: the profile keeps the session cookie afterwards.
+    browser.screenshot("login", "/", false, (1280, 640));
 
     let pages: [(&str, &str, &[&str]); 5] = [
         (
@@ -190,7 +192,6 @@ fn the_dashboard_renders_in_chromium() {
         assert!(!dom.contains("Log in to Picket"), "{name}: not logged in");
     }
 
-    browser.screenshot("login", "/", false, (1280, 640));
     browser.screenshot("overview", "/", true, (1280, 1300));
     browser.screenshot("host", "/hosts/192.0.2.20", true, (1280, 1400));
     browser.screenshot("findings", "/findings", true, (1280, 720));
