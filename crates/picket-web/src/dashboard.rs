@@ -459,7 +459,7 @@ async fn overview(State(app): State<App>, Extension(auth): Extension<Auth>) -> R
                     net => b.net.to_string(),
                     reason => b.reason.clone(),
                     since => when(b.created_at),
-                    expires => b.expires_at.map_or_else(|| "never".to_owned(), when),
+                    expires => b.expires_at.map_or_else(|| "never".to_owned(), |t| format!("in {}", age(now, t))),
                 }
             })
             .collect();

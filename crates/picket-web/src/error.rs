@@ -115,3 +115,26 @@ impl From<picket_report::ReportError> for WebError {
         WebError::Internal(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_nft_says_so_with_503() {
+        let e: WebError = RespondError::NotFound {
+            command: "nft -j list table inet picket".into(),
+            program: "nft".into(),
+        }
+        .into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(e.to_string().contains("nftables is not available"), "{e}");
+        assert!(e.to_string().contains("install nftables"), "{e}");
+        let refused: WebError = RespondError::Allowed {
+            net: "10.0.0.0/8".parse().unwrap(),
+            allowed_by: "10.0.0.0/8".parse().unwrap(),
+        }
+        .into();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+}

@@ -192,7 +192,7 @@ fn the_dashboard_renders_in_chromium() {
         assert!(!dom.contains("Log in to Picket"), "{name}: not logged in");
     }
 
-    browser.screenshot("overview", "/", true, (1280, 1300));
+    browser.screenshot("overview", "/", true, (1280, 1200));
     browser.screenshot("host", "/hosts/192.0.2.20", true, (1280, 1400));
     browser.screenshot("findings", "/findings", true, (1280, 720));
     browser.screenshot("alerts", "/alerts", true, (1280, 1000));
