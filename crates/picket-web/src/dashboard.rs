@@ -57,6 +57,8 @@ const TTLS: &[&str] = &["1h", "24h", "7d", "30d"];
 /// The compiled templates.
 pub(crate) struct Pages {
     env: Environment<'static>,
+    /// The Content-Security-Policy of every page (see `headers.rs`).
+    pub(crate) policy: String,
 }
 
 impl Pages {
@@ -69,7 +71,10 @@ impl Pages {
         }
         env.add_global("style", STYLE);
         env.add_global("script", SCRIPT);
-        Ok(Self { env })
+        Ok(Self {
+            env,
+            policy: crate::headers::page_policy(SCRIPT),
+        })
     }
 
     fn render(&self, name: &str, ctx: Value) -> Result<String, WebError> {
@@ -916,7 +921,7 @@ async fn blocks_page(
     app.pages.render(
         "blocks.html",
         context! {
-            page => "blocks", csrf => csrf(app, auth), blocks => live, unavailable, done, script,
+            page => "blocks", csrf => csrf(app, auth), blocks => live, unavailable, done, plan => script,
             ttls => TTLS, history,
         },
     )

@@ -14,6 +14,7 @@ mod auth;
 mod control;
 mod dashboard;
 mod error;
+mod headers;
 mod openapi;
 mod routes;
 
@@ -91,6 +92,11 @@ pub fn router_with(state: WebState, options: WebOptions) -> Result<Router, Build
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::require,
+        ))
+        // Outermost: the 401s of the auth layer carry these headers too.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            headers::add,
         ))
         .with_state(app))
 }

@@ -190,6 +190,11 @@ fn the_dashboard_renders_in_chromium() {
             assert!(dom.contains(text), "{name}: {text:?} missing from\n{dom}");
         }
         assert!(!dom.contains("Log in to Picket"), "{name}: not logged in");
+        // The embedded script ran: the Content-Security-Policy allows it by its hash.
+        assert!(
+            dom.contains("<html lang=\"en\" class=\"js\">"),
+            "{name}: no script ran"
+        );
     }
 
     browser.screenshot("overview", "/", true, (1280, 1200));

@@ -28,6 +28,17 @@ fn pages_show_the_store() {
     ] {
         assert!(overview.body.contains(text), "overview lacks {text:?}");
     }
+    let policy = overview.header("content-security-policy").unwrap();
+    assert!(policy.contains("script-src 'sha256-") && policy.contains("default-src 'none'"));
+    for a in [
+        &overview,
+        &h.get("/api/v1/runs"),
+        &h.call("GET", "/api/v1/runs", &[], ""),
+    ] {
+        assert_eq!(a.header("cache-control"), Some("no-store"));
+        assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(a.header("x-frame-options"), Some("DENY"));
+    }
     let host = h.get("/hosts/192.0.2.20");
     assert_eq!(host.status, StatusCode::OK);
     for text in [
@@ -52,6 +63,20 @@ fn pages_show_the_store() {
     assert_eq!(findings.body.matches("badge v-closed").count(), 1);
     assert_eq!(h.get("/hosts/nowhere").status, StatusCode::BAD_REQUEST);
     assert!(h.get("/blocks").body.contains("Block a network"));
+    // A dry run from the form shows the plan, and the page keeps its own script.
+    let dry = h.call(
+        "POST",
+        "/blocks",
+        &[
+            crate::bearer(),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "net=203.0.113.9&ttl=1h&dry_run=1",
+    );
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.body);
+    assert!(dry.body.contains("Dry run:") && dry.body.contains("<pre class=\"mono\">"));
+    assert!(dry.body.contains("203.0.113.9"));
+    assert!(dry.body.contains("document.documentElement.classList.add"));
 }
 
 #[test]
