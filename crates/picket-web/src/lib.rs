@@ -89,6 +89,7 @@ pub fn router_with(state: WebState, options: WebOptions) -> Result<Router, Build
     let (router, _) = table();
     Ok(router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::require,
@@ -115,4 +116,15 @@ fn table() -> (Router<App>, Vec<RouteInfo>) {
 
 async fn not_found() -> WebError {
     WebError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(error::ErrorBody {
+            error: "the route does not take this method (see /api/v1/openapi.json)",
+        }),
+    )
+        .into_response()
 }

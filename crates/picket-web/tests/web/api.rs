@@ -423,4 +423,7 @@ fn errors_are_json_with_their_status() {
         let error = a.json()["error"].as_str().unwrap().to_owned();
         assert!(error.contains(says), "{uri}: {error}");
     }
+    let put = h.call("PUT", "/api/v1/runs", &[crate::bearer()], "");
+    assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(put.json()["error"].as_str().unwrap().contains("method"));
 }
