@@ -9,11 +9,14 @@
 //!   SameSite=Strict, Path=/, Secure when the request came over TLS, or as configured) for
 //!   [`SESSION_LIFETIME`]. Its value is `ISSUED.NONCE.MAC`, the MAC an HMAC-SHA-256 by a key made
 //!   at start-up over the issue time, the nonce and the token's digest: a restart or a new token
-//!   ends every session; nothing is stored.
+//!   ends every session; logging out ends one (this process remembers it until it would have
+//!   expired); nothing is stored.
 //! - **CSRF**: every dashboard form carries `csrf`, the HMAC of the session cookie's value;
 //!   a state-changing form without the right one is refused (403). Requests that came with the
 //!   bearer header need none (a browser never adds that header by itself).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::Json;
@@ -50,6 +53,8 @@ pub enum Auth {
 pub(crate) struct Keys {
     key: [u8; 32],
     token_digest: [u8; 32],
+    /// Sessions ended by logging out, with when they would have expired (dropped then).
+    ended: Mutex<HashMap<String, i64>>,
 }
 
 impl Keys {
@@ -60,6 +65,7 @@ impl Keys {
         Ok(Self {
             key,
             token_digest: digest(token.as_bytes()),
+            ended: Mutex::new(HashMap::new()),
         })
     }
 
@@ -120,6 +126,23 @@ impl Keys {
             return false;
         };
         self.session_mac(issued, nonce).verify_slice(&mac).is_ok()
+            && !self
+                .ended
+                .lock()
+                .is_ok_and(|ended| ended.contains_key(value))
+    }
+
+    /// Ends a session before it expires (logging out): this process refuses it from now on.
+    pub(crate) fn end_session(&self, value: &str, now: Timestamp) {
+        let Some(issued) = value.split('.').next().and_then(|s| s.parse::<i64>().ok()) else {
+            return;
+        };
+        let lifetime = i64::try_from(SESSION_LIFETIME.as_secs()).unwrap_or(i64::MAX);
+        if let Ok(mut ended) = self.ended.lock() {
+            // Expired sessions are refused anyway: keep only those that would still pass.
+            ended.retain(|_, expires| *expires >= now.as_second());
+            ended.insert(value.to_owned(), issued.saturating_add(lifetime));
+        }
     }
 
     /// The CSRF token of a session.
@@ -296,6 +319,12 @@ mod tests {
         assert!(keys.session_valid(&session, now));
         assert!(keys.session_valid(&session, at(1_800_000_000 + 12 * 3600)));
         assert!(!keys.session_valid(&session, at(1_800_000_000 + 12 * 3600 + 1)));
+        // Logged out: refused from then on, other sessions not.
+        let other = keys.new_session(now).unwrap();
+        keys.end_session(&session, now);
+        assert!(!keys.session_valid(&session, now));
+        assert!(keys.session_valid(&other, now));
+        let session = other;
         // Another process (key), or the same key with another token.
         assert!(!Keys::new("t").unwrap().session_valid(&session, now));
         // Tampered: a later issue time with the old MAC.

@@ -1066,6 +1066,9 @@ async fn logout(
     if let Err(e) = check_csrf(&app, &auth, &form.csrf) {
         return error_page(&app, &auth, &e, "/");
     }
+    if let Auth::Session(session) = &auth {
+        app.keys.end_session(session, Timestamp::now());
+    }
     let secure = auth::secure(&app, &headers, uri.scheme_str() == Some("https"));
     let mut response = Redirect::to("/").into_response();
     if let Ok(cookie) = HeaderValue::from_str(&auth::set_cookie(None, secure)) {

@@ -250,6 +250,11 @@ fn the_login_form_sets_a_strict_http_only_cookie_and_forms_need_csrf() {
     let out = h.call("POST", "/logout", &form_headers, &format!("csrf={csrf}"));
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    // The session ended with the logout, even where the cookie was kept.
+    assert_eq!(
+        h.call("GET", "/alerts", &with, "").status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[test]
