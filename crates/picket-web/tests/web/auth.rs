@@ -10,7 +10,7 @@ use crate::support::TOKEN;
 use crate::{Answer, Harness, bearer, harness};
 
 /// A concrete request for a route: its path with sample parameters.
-fn concrete(route: &RouteInfo) -> String {
+pub fn concrete(route: &RouteInfo) -> String {
     let path = route
         .path
         .replace("{id}", "1")
@@ -70,7 +70,7 @@ fn every_route_answers_401_without_the_token() {
 
 /// A request every route answers without 401, 404 or 405 when the token is given, and the
 /// status it gives. Routes that would change the firewall get a request refused before it.
-fn served(route: &RouteInfo) -> (&'static str, &'static str, u16) {
+pub fn served(route: &RouteInfo) -> (&'static str, &'static str, u16) {
     match (route.method, route.path) {
         (Method::Get, "/login") => ("", "", 303),
         (Method::Post, "/login") => ("application/x-www-form-urlencoded", "token=wrong", 401),

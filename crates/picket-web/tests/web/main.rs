@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod browser;
 mod pages;
+mod postgres;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -30,7 +31,13 @@ pub struct Harness {
 
 pub fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store = picket_store::open(&dir.path().join("picket.db").display().to_string()).unwrap();
+    let location = dir.path().join("picket.db").display().to_string();
+    harness_at(&location, dir)
+}
+
+/// The harness over the store at `location` (seeded here); `dir` lives as long as it.
+pub fn harness_at(location: &str, dir: tempfile::TempDir) -> Harness {
+    let store = picket_store::open(location).unwrap();
     support::seed(&store);
     let (state, stub) = support::state(&store);
     Harness {
