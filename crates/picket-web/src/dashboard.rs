@@ -20,7 +20,7 @@ use picket_model::{
 };
 use picket_report::words;
 use picket_store::prelude::*;
-use picket_store::{AlertCount, BlockRecord, FeedSummary, FindingFilter};
+use picket_store::{AlertCount, AlertFilter, BlockRecord, FeedSummary, FindingFilter};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{self, AlertsQuery, BlockBody, blocking};
@@ -537,7 +537,7 @@ fn finding_view(f: &Finding) -> Value {
     }
 }
 
-type HostHistory = (Vec<(RunSummary, HostResult)>, Vec<Finding>);
+type HostHistory = (Vec<(RunSummary, HostResult)>, Vec<Finding>, usize);
 
 fn host_data(s: &picket_store::Store, ip: IpAddr) -> Result<HostHistory, WebError> {
     let mut seen = Vec::new();
@@ -557,7 +557,14 @@ fn host_data(s: &picket_store::Store, ip: IpAddr) -> Result<HostHistory, WebErro
         ..FindingFilter::default()
     })?;
     findings.reverse();
-    Ok((seen, findings))
+    let open_alerts = s
+        .triaged_alerts(&AlertFilter {
+            host: Some(ip),
+            status: Some(AlertStatus::Open),
+            ..AlertFilter::default()
+        })?
+        .len();
+    Ok((seen, findings, open_alerts))
 }
 
 async fn host(
@@ -568,7 +575,7 @@ async fn host(
     let result = async {
         let ip: IpAddr = picket_app::options::ip("ip", &ip)
             .map_err(|e| WebError::BadRequest(e.to_string()))?;
-        let (seen, findings) = blocking(&app, move |s| host_data(s, ip)).await?;
+        let (seen, findings, open_alerts) = blocking(&app, move |s| host_data(s, ip)).await?;
         // Every port open in any of the runs, with what the newest run that named it said runs there.
         let mut ports: BTreeMap<u16, Option<String>> = BTreeMap::new();
         for (_, host) in &seen {
@@ -618,7 +625,7 @@ async fn host(
             "host.html",
             context! {
                 page => "host", csrf => csrf(&app, &auth), host => ip.to_string(),
-                names => names.join(", "), runs, ports, findings,
+                names => names.join(", "), runs, ports, findings, open_alerts,
             },
         )
     }
@@ -713,6 +720,7 @@ fn alert_view(t: &picket_store::TriagedAlert) -> Value {
 struct AlertsPageQuery {
     status: Option<String>,
     severity: Option<String>,
+    host: Option<String>,
 }
 
 async fn alerts(
@@ -724,11 +732,20 @@ async fn alerts(
         let query = AlertsQuery {
             status: q.status.clone(),
             severity: q.severity.clone(),
+            host: q.host.clone(),
             ..AlertsQuery::default()
         };
         let mut filter = query.filter()?;
         let (status, min) = (filter.status, filter.min_severity);
         let shown = blocking(&app, move |s| {
+            if filter.host.is_some() {
+                // One host's alerts: few enough to read whole, newest kept.
+                let mut all = s.triaged_alerts(&filter)?;
+                let total = all.len() as u64;
+                all.reverse();
+                all.truncate(PAGE_ROWS as usize);
+                return Ok((total, all));
+            }
             // The newest page: the counts say where it starts.
             let total: u64 = s
                 .alert_counts()?
@@ -751,7 +768,7 @@ async fn alerts(
             context! {
                 page => "alerts", csrf => csrf(&app, &auth),
                 alerts => views, total, more => total > page.len() as u64,
-                filter => context! { status => q.status, severity => q.severity },
+                filter => context! { status => q.status, severity => q.severity, host => q.host },
                 statuses => AlertStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
                 severity_names => Severity::ALL.iter().rev().map(|s| s.as_str()).collect::<Vec<_>>(),
                 close_reasons => CloseReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),

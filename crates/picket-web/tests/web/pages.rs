@@ -51,6 +51,12 @@ fn pages_show_the_store() {
     ] {
         assert!(host.body.contains(text), "host page lacks {text:?}");
     }
+    assert!(
+        host.body.contains("3 open alerts to this host"),
+        "host page lacks its alerts"
+    );
+    let to_host = h.get("/alerts?host=192.0.2.20");
+    assert_eq!(to_host.body.matches("<tr id=\"alert-").count(), 3);
     let alerts = h.get("/alerts?status=open");
     assert_eq!(alerts.body.matches("<tr id=\"alert-").count(), 5);
     assert!(alerts.body.contains("CVE-2024-6387"));
