@@ -28,7 +28,7 @@ const MAX_TYPE_NAME: usize = 32;
 /// Suricata writes a flow's `netflow` records one after the other: the originator's direction
 /// first, then, if the responder sent anything, the responder's with the tuple turned around.
 /// The parser remembers the last originator record to recognise the reply that follows it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Suricata {
     to_server: Option<(String, Tuple)>,
 }
@@ -62,28 +62,51 @@ impl Tuple {
     }
 }
 
+/// A record read as far as it can be without the parser's state.
+enum Record {
+    Done(Line),
+    /// A `netflow` record: it needs (and changes) what the parser remembers.
+    Netflow(Map<String, Value>),
+}
+
+fn record(line: &str, ctx: &LineCtx<'_>) -> Res<Record> {
+    if line.trim().is_empty() {
+        return Ok(Record::Done(Line::Nothing));
+    }
+    let mut obj = parse_object(line)?;
+    if !obj.contains_key("event_type")
+        && let Some(Value::Object(event)) = obj.remove("event")
+    {
+        obj = event;
+    }
+    let kind = match fields::json_str(&obj, "event_type")? {
+        Some(k) => k,
+        None => return Err(LineProblem::missing("event_type")),
+    };
+    let line = match kind {
+        "flow" => Line::Event(flow(&obj, ctx)?),
+        "alert" => Line::Event(alert(&obj, ctx)?),
+        "netflow" => return Ok(Record::Netflow(obj)),
+        other => Line::Other(other.chars().take(MAX_TYPE_NAME).collect::<String>()),
+    };
+    Ok(Record::Done(line))
+}
+
 impl Suricata {
     pub(crate) fn parse(&mut self, line: &str, ctx: &LineCtx<'_>) -> LineResult {
-        if line.trim().is_empty() {
-            return Ok(Line::Nothing);
+        match record(line, ctx)? {
+            Record::Done(line) => Ok(line),
+            Record::Netflow(obj) => self.netflow(&obj, ctx).map(Line::Event),
         }
-        let mut obj = parse_object(line)?;
-        if !obj.contains_key("event_type")
-            && let Some(Value::Object(event)) = obj.remove("event")
-        {
-            obj = event;
-        }
-        let kind = match fields::json_str(&obj, "event_type")? {
-            Some(k) => k,
-            None => return Err(LineProblem::missing("event_type")),
-        };
-        match kind {
-            "flow" => flow(&obj, ctx).map(Line::Event),
-            "alert" => alert(&obj, ctx).map(Line::Event),
-            "netflow" => self.netflow(&obj, ctx).map(Line::Event),
-            other => Ok(Line::Other(
-                other.chars().take(MAX_TYPE_NAME).collect::<String>(),
-            )),
+    }
+
+    /// What [`Suricata::parse`] makes of a line, for every record but `netflow` (`None`: those
+    /// depend on the records before them and must go through `parse` in order).
+    pub(crate) fn parse_stateless(line: &str, ctx: &LineCtx<'_>) -> Option<LineResult> {
+        match record(line, ctx) {
+            Ok(Record::Done(line)) => Some(Ok(line)),
+            Ok(Record::Netflow(_)) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 

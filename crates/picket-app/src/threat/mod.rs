@@ -19,9 +19,11 @@ pub mod sinks;
 pub mod sources;
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use picket_detect::threat::ThreatDetector;
+use picket_detect::threat::{ThreatDetector, Verdict};
+use picket_ingest::{Batching, EventHead, Screened};
 use picket_model::{Alert, ConnEvent, Timestamp};
 use picket_report::AlertChangeKind;
 use picket_store::prelude::*;
@@ -113,29 +115,7 @@ impl Pipeline<'_> {
             }
             let name = spec.name();
             let mut source = OnceSource::open(spec, opts.input)?;
-            let mut bad = 0u64;
-            while let Some(item) = source.next_event() {
-                match item {
-                    // Without a checkpoint to keep in step with, storing (and so printing)
-                    // every interval shows alerts while a long file is read.
-                    Ok(ev) => {
-                        self.observe(&ev);
-                        if self.last_flush.elapsed() >= self.flush_every {
-                            self.flush(None)?;
-                        }
-                    }
-                    Err(e) if e.is_line_error() => {
-                        bad += 1;
-                        if bad <= SHOWN_BAD_LINES {
-                            self.sink.notice(Notice::SkippedLine(&e));
-                        }
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-                if shutdown.is_triggered() {
-                    break;
-                }
-            }
+            self.read_source(&mut source, Batching::available(), shutdown)?;
             let stats = source.stats();
             self.sink.notice(Notice::SourceRead {
                 source: &name,
@@ -154,6 +134,56 @@ impl Pipeline<'_> {
             )));
         }
         Ok(())
+    }
+
+    /// Reads one source to its end (or until `shutdown`), parsing in batches as `how` says.
+    /// Events the detector's screen turns down (not inbound, no vulnerable application there,
+    /// client not listed) are counted from their head alone; the rest come whole, in order, so
+    /// that alerts and counts are those of reading one event at a time.
+    fn read_source(
+        &mut self,
+        source: &mut OnceSource,
+        how: Batching,
+        shutdown: &Shutdown,
+    ) -> Result<(), AppError> {
+        let mut bad = 0u64;
+        let mut failed = None;
+        let screen = self.detector.screen();
+        let verdict = |h: &EventHead| {
+            let v = screen.verdict(h.src, h.dst, h.dst_port, h.proto);
+            (v != Verdict::Listed).then_some(v)
+        };
+        source.read_screened(how, &verdict, &mut |item| {
+            match item {
+                Screened::Head { ts, verdict } => self.detector.observe_screened(ts, verdict),
+                // Without a checkpoint to keep in step with, storing (and so printing) every
+                // interval shows alerts while a long file is read.
+                Screened::Event(ev) => {
+                    self.observe(&ev);
+                    if self.last_flush.elapsed() >= self.flush_every
+                        && let Err(e) = self.flush(None)
+                    {
+                        failed = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+                Screened::Error(e) if e.is_line_error() => {
+                    bad += 1;
+                    if bad <= SHOWN_BAD_LINES {
+                        self.sink.notice(Notice::SkippedLine(&e));
+                    }
+                }
+                Screened::Error(e) => {
+                    failed = Some(e.into());
+                    return ControlFlow::Break(());
+                }
+            }
+            if shutdown.is_triggered() {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        failed.map_or(Ok(()), Err)
     }
 
     /// Follows every file until `shutdown`; then flushes and saves each checkpoint.
