@@ -17,6 +17,8 @@
 
 pub mod sinks;
 pub mod sources;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
