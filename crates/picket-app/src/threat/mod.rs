@@ -78,6 +78,7 @@ pub fn run(
         blocker: opts.block.as_ref().map(Blocker::new),
         pending: HashMap::new(),
         numbers: HashMap::new(),
+        numbered: 0,
         new_alerts: 0,
         updated_alerts: 0,
         last_flush: Instant::now(),
@@ -96,9 +97,11 @@ struct Pipeline<'a> {
     blocker: Option<Blocker>,
     /// Alerts changed since the last flush, by (dedup key, window start).
     pending: HashMap<(String, Timestamp), Alert>,
-    /// The number each alert handed to the sink got, by (dedup key, window start): updates
-    /// keep it.
+    /// The number each alert handed to the sink got, by (dedup key, window start), while its
+    /// window may still change: updates keep it.
     numbers: HashMap<(String, Timestamp), u64>,
+    /// Alerts numbered so far.
+    numbered: u64,
     /// Alerts the store took as new.
     new_alerts: u64,
     /// Alerts the store already had.
@@ -282,7 +285,9 @@ impl Pipeline<'_> {
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<(), AppError> {
         self.last_flush = Instant::now();
         let mut alerts: Vec<Alert> = self.pending.drain().map(|(_, a)| a).collect();
-        alerts.sort_by_key(|a| (a.window_start, a.dedup_key.clone()));
+        alerts.sort_by(|a, b| {
+            (a.window_start, &a.dedup_key).cmp(&(b.window_start, &b.dedup_key))
+        });
         let writes = match checkpoint {
             Some((source, state)) => {
                 let value = serde_json::to_value(state)?;
@@ -302,11 +307,15 @@ impl Pipeline<'_> {
                     AlertChangeKind::Update
                 }
             };
-            let next = self.numbers.len() as u64 + 1;
-            let number = *self
-                .numbers
-                .entry((alert.dedup_key.clone(), alert.window_start))
-                .or_insert(next);
+            let number = match self.numbers.get(&(alert.dedup_key.clone(), alert.window_start)) {
+                Some(number) => *number,
+                None => {
+                    self.numbered += 1;
+                    self.numbers
+                        .insert((alert.dedup_key.clone(), alert.window_start), self.numbered);
+                    self.numbered
+                }
+            };
             self.sink.alert(StoredAlert {
                 number,
                 kind,
@@ -315,6 +324,11 @@ impl Pipeline<'_> {
         }
         if let Some(blocker) = &mut self.blocker {
             blocker.block(&alerts, self.store, self.sink)?;
+        }
+        // An alert that can change no more needs no number kept for its updates: so memory
+        // holds the alert windows still open, not every alert of a long stream.
+        if let Some(settled) = self.detector.settled_before() {
+            self.numbers.retain(|(_, start), _| *start > settled);
         }
         Ok(())
     }

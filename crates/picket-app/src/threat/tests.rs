@@ -101,6 +101,7 @@ fn run(path: &std::path::Path, how: Option<Batching>) -> Vec<String> {
         blocker: None,
         pending: HashMap::new(),
         numbers: HashMap::new(),
+        numbered: 0,
         new_alerts: 0,
         updated_alerts: 0,
         last_flush: Instant::now(),

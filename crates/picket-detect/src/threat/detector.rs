@@ -436,6 +436,14 @@ impl ThreatDetector {
         changes
     }
 
+    /// Alerts whose window started at or before this can change no more, whatever comes: a
+    /// connection counts into an alert only before its window ends, and a connection more
+    /// than two windows older than the newest event seen is stale. `None` before any event.
+    pub fn settled_before(&self) -> Option<Timestamp> {
+        self.now
+            .and_then(|now| now.checked_sub(self.window * 3).ok())
+    }
+
     /// Counts an event that [`Screen::verdict`] judged (on this detector's screen) from its time
     /// and verdict alone: what [`ThreatDetector::observe`] does with it, when the verdict is
     /// short of [`Verdict::Listed`] (which needs the whole event: pass it to `observe`).
