@@ -48,6 +48,8 @@ mod follow;
 mod input;
 mod lines;
 mod ndjson;
+#[cfg(test)]
+mod quick_tests;
 mod reader;
 mod screened;
 mod suricata;

@@ -26,7 +26,7 @@ use crate::error::{IngestError, LineProblem};
 use crate::input::{Line, LineCtx, LineResult, Parser, opens_multi_line_json};
 use crate::lines::Next;
 use crate::reader::{EventReader, process};
-use crate::suricata::Suricata;
+use crate::suricata::{self, Suricata};
 use crate::zeek_tsv::ZeekTsv;
 use crate::{ndjson, zeek_json};
 
@@ -558,6 +558,13 @@ where
                     }
                 }
             }
+            Parser::Suricata(_) | Parser::ZeekJson
+                if let Some(head) = quick_head(&batch.parser, line)
+                    && let Some(verdict) = screen(&head) =>
+            {
+                outs.push(Out::Head(head.ts, verdict));
+                continue;
+            }
             Parser::Suricata(_) => match Suricata::parse_stateless(line, &ctx) {
                 Some(parsed) => parsed,
                 None => {
@@ -575,6 +582,15 @@ where
         outs.push(out(parsed, screen, error));
     }
     outs
+}
+
+/// The head of a JSON line's event when a quick read is sure of it (see `zeek_json::head`).
+fn quick_head(parser: &Parser, line: &str) -> Option<EventHead> {
+    match parser {
+        Parser::ZeekJson => zeek_json::head(line),
+        Parser::Suricata(_) => suricata::flow_head(line),
+        _ => None,
+    }
 }
 
 fn out<V, F>(parsed: LineResult, screen: &F, error: impl Fn(LineProblem) -> Out<V>) -> Out<V>
