@@ -65,26 +65,33 @@ struct Quick<'a> {
 /// no number with an exponent or hundreds of digits (skipping one does not check its range).
 /// Lines with those are rare; they go through the full parse.
 pub(crate) fn plain_json(line: &str) -> bool {
-    let mut in_string = false;
-    let mut escaped = false;
+    let bytes = line.as_bytes();
     let mut digits = 0usize;
     let mut prev = 0u8;
-    for &b in line.as_bytes() {
-        if in_string {
-            if escaped {
-                if b == b'u' {
-                    return false;
-                }
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                // To the closing quote, escapes checked on the way.
+                loop {
+                    let Some(j) = memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or_default())
+                    else {
+                        // Unterminated: the parse refuses the line either way.
+                        return true;
+                    };
+                    i += j;
+                    if bytes[i] == b'"' {
+                        i += 1;
+                        break;
+                    }
+                    if bytes.get(i + 1) == Some(&b'u') {
+                        return false;
+                    }
+                    i += 2;
+                }
+                digits = 0;
+            }
             b'0'..=b'9' => {
                 digits += 1;
                 if digits > 300 {
