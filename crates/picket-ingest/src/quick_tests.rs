@@ -17,7 +17,9 @@ fn member(key: &'static str, values: &'static [&'static str]) -> impl Strategy<V
     ]
 }
 
-const NUMBERS: &[&str] = &["22", "0", "65535", "65536", "-1", "2.5", "\"22\"", "null", "1e2"];
+const NUMBERS: &[&str] = &[
+    "22", "0", "65535", "65536", "-1", "2.5", "\"22\"", "null", "1e2",
+];
 const TIMES: &[&str] = &[
     "1714564800.5",
     "1714564800",
@@ -37,8 +39,17 @@ const ADDRS: &[&str] = &[
     "null",
     "5",
 ];
-const PROTOS: &[&str] = &["\"tcp\"", "\"TCP\"", "\"udp\"", "\"icmp\"", "6", "\"x\"", "null", "300"];
-const TEXTS: &[&str] = &["\"SF\"", "\"REJ\"", "null", "7", "\"a\\\"b\"", "\"\\ud800\""];
+const PROTOS: &[&str] = &[
+    "\"tcp\"", "\"TCP\"", "\"udp\"", "\"icmp\"", "6", "\"x\"", "null", "300",
+];
+const TEXTS: &[&str] = &[
+    "\"SF\"",
+    "\"REJ\"",
+    "null",
+    "7",
+    "\"a\\\"b\"",
+    "\"\\ud800\"",
+];
 const EXTRA: &[&str] = &[
     "\"x\":1",
     "\"x\":1e999",
@@ -162,5 +173,8 @@ fn plain_records_get_a_quick_head_and_odd_ones_do_not() {
     let eve = r#"{"timestamp":"2024-05-01T12:00:00.5+0000","flow_id":7,"event_type":"flow","src_ip":"77.90.185.20","src_port":4000,"dest_ip":"10.0.0.5","dest_port":22,"proto":"TCP","flow":{"bytes_toserver":5,"start":"2024-05-01T12:00:00.5+0000"},"tcp":{"tcp_flags_tc":"1b"}}"#;
     assert_eq!(suricata::flow_head(eve), full(eve, false));
     assert!(suricata::flow_head(eve).is_some());
-    assert_eq!(suricata::flow_head(&eve.replace("\"flow\",", "\"alert\",")), None);
+    assert_eq!(
+        suricata::flow_head(&eve.replace("\"flow\",", "\"alert\",")),
+        None
+    );
 }

@@ -149,7 +149,7 @@ impl<R: BufRead> EventReader<R> {
             Some(Parser::ZeekTsv(_) | Parser::ZeekJson | Parser::Suricata(_) | Parser::Ndjson)
         );
         if !batched {
-            while let Some(item) = self.next() {
+            for item in self.by_ref() {
                 if each(screened(item, screen)).is_break() {
                     return;
                 }
@@ -197,7 +197,13 @@ impl<R: BufRead> EventReader<R> {
                 next: 0,
                 in_flight: 0,
             };
-            self.drive(&mut exec, lines, threads * IN_FLIGHT_PER_THREAD, screen, each);
+            self.drive(
+                &mut exec,
+                lines,
+                threads * IN_FLIGHT_PER_THREAD,
+                screen,
+                each,
+            );
             // Dropping the sender ends the workers' loops; the scope joins them.
             exec.jobs = None;
         });

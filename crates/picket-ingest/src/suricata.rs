@@ -66,6 +66,8 @@ impl Tuple {
 }
 
 /// A record read as far as it can be without the parser's state.
+// Made once per line and taken apart at once (as `Line` itself).
+#[allow(clippy::large_enum_variant)]
 enum Record {
     Done(Line),
     /// A `netflow` record: it needs (and changes) what the parser remembers.

@@ -106,8 +106,7 @@ impl ZeekTsv {
     /// row of `LogAscii::tsv=T`): [`ZeekTsv::row`] must not be given it.
     pub fn changes_layout(line: &[u8]) -> bool {
         line.first() == Some(&b'#')
-            || (line.starts_with(b"ts\t")
-                && std::str::from_utf8(line).is_ok_and(is_header_row))
+            || (line.starts_with(b"ts\t") && std::str::from_utf8(line).is_ok_and(is_header_row))
     }
 
     /// The typed values of a data row (neither empty nor a header line), every field checked
@@ -326,8 +325,7 @@ impl<'a> Row<'a> {
         let get = |slot: usize| vals[slot];
         let name = |slot: usize| COLUMNS[slot].0;
         let need = |slot: usize| get(slot).ok_or_else(|| LineProblem::missing(name(slot)));
-        let opt_count =
-            |slot: usize| get(slot).map(|v| fields::count(name(slot), v)).transpose();
+        let opt_count = |slot: usize| get(slot).map(|v| fields::count(name(slot), v)).transpose();
         let opt_port = |slot: usize| get(slot).map(|v| fields::port(name(slot), v)).transpose();
 
         let proto = transport(need(PROTO)?)?;

@@ -285,9 +285,7 @@ impl Pipeline<'_> {
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<(), AppError> {
         self.last_flush = Instant::now();
         let mut alerts: Vec<Alert> = self.pending.drain().map(|(_, a)| a).collect();
-        alerts.sort_by(|a, b| {
-            (a.window_start, &a.dedup_key).cmp(&(b.window_start, &b.dedup_key))
-        });
+        alerts.sort_by(|a, b| (a.window_start, &a.dedup_key).cmp(&(b.window_start, &b.dedup_key)));
         let writes = match checkpoint {
             Some((source, state)) => {
                 let value = serde_json::to_value(state)?;
@@ -307,7 +305,10 @@ impl Pipeline<'_> {
                     AlertChangeKind::Update
                 }
             };
-            let number = match self.numbers.get(&(alert.dedup_key.clone(), alert.window_start)) {
+            let number = match self
+                .numbers
+                .get(&(alert.dedup_key.clone(), alert.window_start))
+            {
                 Some(number) => *number,
                 None => {
                     self.numbered += 1;

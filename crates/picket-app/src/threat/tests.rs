@@ -172,7 +172,8 @@ fn row() -> impl Strategy<Value = Row> {
 
 const ZEEK_HEADER: &str = "#separator \\x09\n#unset_field\t-\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\torig_bytes\tconn_state\n#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tstring\n";
 /// The same columns in another order, as a rotated log's header would declare them.
-const ZEEK_REORDERED: &str = "#fields\tid.orig_h\tts\tid.resp_h\tid.resp_p\tproto\tuid\tid.orig_p\tconn_state\torig_bytes\n";
+const ZEEK_REORDERED: &str =
+    "#fields\tid.orig_h\tts\tid.resp_h\tid.resp_p\tproto\tuid\tid.orig_p\tconn_state\torig_bytes\n";
 
 /// Rows as Zeek TSV; `switch_at` re-declares the columns in another order from that row on.
 fn zeek_tsv(rows: &[Row], switch_at: usize) -> Vec<u8> {
@@ -201,7 +202,9 @@ fn zeek_tsv(rows: &[Row], switch_at: usize) -> Vec<u8> {
                 text.into_bytes()
             }
             Row::Duplicate => last.clone(),
-            Row::Bad(0) => format!("{t}.5\tC{i}\t{BAD}\t40000\t{HOST}\tabc\ttcp\t1\tSF").into_bytes(),
+            Row::Bad(0) => {
+                format!("{t}.5\tC{i}\t{BAD}\t40000\t{HOST}\tabc\ttcp\t1\tSF").into_bytes()
+            }
             Row::Bad(1) => format!("{t}.5\tC{i}\t-\t40000\t{HOST}\t22\ttcp\t1\tSF").into_bytes(),
             Row::Bad(2) => format!("{t}.5\tC{i}").into_bytes(),
             Row::Bad(_) => b"\xff\xfe\tbroken".to_vec(),
@@ -234,13 +237,17 @@ fn suricata(rows: &[Row]) -> Vec<u8> {
                     r#""timestamp":"{t}.5","flow_id":{i},"src_ip":"{c}","src_port":40000,"dest_ip":"{HOST}","dest_port":{port},"proto":"TCP""#
                 );
                 match bytes % 5 {
-                    0 => format!(
-                        r#"{{{common},"event_type":"netflow","netflow":{{"bytes":{bytes},"pkts":3}}}}"#
-                    ) + "\n"
-                        + &format!(
-                            r#"{{"timestamp":"{t}.6","flow_id":{i},"src_ip":"{HOST}","src_port":{port},"dest_ip":"{c}","dest_port":40000,"proto":"TCP","event_type":"netflow","netflow":{{"bytes":9,"pkts":1}},"tcp":{{"tcp_flags":"12"}}}}"#
-                        ),
-                    1 => format!(r#"{{{common},"event_type":"alert","alert":{{"signature":"x"}}}}"#),
+                    0 => {
+                        format!(
+                            r#"{{{common},"event_type":"netflow","netflow":{{"bytes":{bytes},"pkts":3}}}}"#
+                        ) + "\n"
+                            + &format!(
+                                r#"{{"timestamp":"{t}.6","flow_id":{i},"src_ip":"{HOST}","src_port":{port},"dest_ip":"{c}","dest_port":40000,"proto":"TCP","event_type":"netflow","netflow":{{"bytes":9,"pkts":1}},"tcp":{{"tcp_flags":"12"}}}}"#
+                            )
+                    }
+                    1 => {
+                        format!(r#"{{{common},"event_type":"alert","alert":{{"signature":"x"}}}}"#)
+                    }
                     2 => format!(r#"{{{common},"event_type":"dns"}}"#),
                     _ => format!(
                         r#"{{{common},"event_type":"flow","flow":{{"bytes_toserver":{bytes},"pkts_toserver":2,"bytes_toclient":0,"pkts_toclient":0,"state":"new"}}}}"#
@@ -283,7 +290,9 @@ fn zeek_json(rows: &[Row]) -> Vec<u8> {
             Row::Duplicate => last.clone(),
             Row::Bad(0) => format!(r#"{{"ts":{t},"id.orig_h":"{BAD}","proto":"tcp"}}"#),
             Row::Bad(1) => r#"{"ts":1,"#.to_owned(),
-            Row::Bad(2) => format!(r#"{{"ts":"x","id.orig_h":"{BAD}","id.resp_h":"{HOST}","proto":"tcp"}}"#),
+            Row::Bad(2) => {
+                format!(r#"{{"ts":"x","id.orig_h":"{BAD}","id.resp_h":"{HOST}","proto":"tcp"}}"#)
+            }
             Row::Bad(_) => "[1]".to_owned(),
             Row::Blank => String::new(),
         };
@@ -311,7 +320,13 @@ fn check(log: &[u8], threads: usize, lines: usize) -> Result<(), TestCaseError> 
     );
     for threads in [1, threads] {
         let batched = run(&log, Some(Batching { threads, lines }));
-        prop_assert_eq!(&batched, &one, "{} threads, batches of {} lines", threads, lines);
+        prop_assert_eq!(
+            &batched,
+            &one,
+            "{} threads, batches of {} lines",
+            threads,
+            lines
+        );
     }
     Ok(())
 }
@@ -364,9 +379,21 @@ fn the_generated_logs_raise_alerts_and_refuse_lines() {
         .collect();
     for log in [zeek_tsv(&rows, 20), suricata(&rows), zeek_json(&rows)] {
         let (_dir, log) = written(&log);
-        let seen = run(&log, Some(Batching { threads: 2, lines: 3 }));
-        assert!(seen.iter().any(|l| l.starts_with("alert 1 New")), "{seen:?}");
-        assert!(seen.iter().any(|l| l.starts_with("SkippedLine")), "{seen:?}");
+        let seen = run(
+            &log,
+            Some(Batching {
+                threads: 2,
+                lines: 3,
+            }),
+        );
+        assert!(
+            seen.iter().any(|l| l.starts_with("alert 1 New")),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().any(|l| l.starts_with("SkippedLine")),
+            "{seen:?}"
+        );
         assert_eq!(seen, run(&log, None));
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use picket_intel::IntelTable;
 use picket_model::{
-    ALERT_MAX_SOURCES, Alert, AlertKind, ConnEvent, ConnOutcome, HomeNet, IntelHit,
-    Suppression, Timestamp, Transport,
+    ALERT_MAX_SOURCES, Alert, AlertKind, ConnEvent, ConnOutcome, HomeNet, IntelHit, Suppression,
+    Timestamp, Transport,
 };
 use thiserror::Error;
 
