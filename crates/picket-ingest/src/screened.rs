@@ -244,13 +244,16 @@ impl<R: BufRead> EventReader<R> {
             let Some((done, outs)) = exec.next_in_order() else {
                 return;
             };
+            // After a break the lines of the batches still in flight are gone: the reader is
+            // done, whoever stopped it.
             if self.merge(outs, screen, each).is_break() {
-                self.done = self.done || !reading;
+                self.done = true;
                 return;
             }
             match tails.remove(&done) {
                 Some(Tail::Layout(line, bytes)) => {
                     if self.sequential(line, &bytes, screen, each).is_break() {
+                        self.done = true;
                         return;
                     }
                     if let Some(parser) = &self.parser {
