@@ -230,7 +230,7 @@ impl EventReader<BufReader<File>> {
     pub fn open(path: &Path, input: Option<Input>) -> io::Result<Self> {
         let f = File::open(path)?;
         Ok(Self::new(
-            BufReader::with_capacity(1 << 16, f),
+            BufReader::with_capacity(1 << 20, f),
             path.display().to_string(),
             input,
         ))

@@ -292,7 +292,55 @@ impl<R: BufRead> EventReader<R> {
             limit: self.lines.limit(),
         };
         let layout = matches!(**parser, Parser::ZeekTsv(_));
+        let limit = batch.limit;
         while batch.ends.len() < max_lines && batch.buf.len() < BATCH_BYTES {
+            // The lines wholly in the reader's buffer go straight into the batch (one copy);
+            // a line cut by the buffer's end goes through the line buffer below.
+            if self.replay.is_empty() && self.lines.pending() == 0 {
+                let avail = match self.src.fill_buf() {
+                    Ok(avail) => avail,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(source) => {
+                        let e = IngestError::Io {
+                            file: self.file.clone(),
+                            line: self.line_no,
+                            source,
+                        };
+                        return (batch, Some(Some(Tail::Fatal(e))));
+                    }
+                };
+                if avail.is_empty() {
+                    return (batch, Some(None));
+                }
+                let mut used = 0;
+                let mut tail = None;
+                while batch.ends.len() < max_lines && batch.buf.len() < BATCH_BYTES {
+                    let Some(i) = memchr::memchr(b'\n', &avail[used..]) else {
+                        break;
+                    };
+                    let line = &avail[used..used + i];
+                    used += i + 1;
+                    self.line_no += 1;
+                    if i > limit {
+                        batch.ends.push((batch.buf.len(), Next::TooLong));
+                        continue;
+                    }
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if layout && ZeekTsv::changes_layout(line) {
+                        tail = Some(Tail::Layout(self.line_no, line.to_vec()));
+                        break;
+                    }
+                    batch.buf.extend_from_slice(line);
+                    batch.ends.push((batch.buf.len(), Next::Line));
+                }
+                if used > 0 {
+                    self.src.consume(used);
+                    if tail.is_some() {
+                        return (batch, Some(tail));
+                    }
+                    continue;
+                }
+            }
             let (kind, replayed) = match self.replay.pop_front() {
                 Some((kind, bytes)) => (kind, Some(bytes)),
                 None => match self.read() {
@@ -614,5 +662,78 @@ where
         Ok(Line::Nothing) => Out::Nothing,
         Ok(Line::Other(kind)) => Out::Other(kind),
         Err(problem) => error(problem),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufReader;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::Input;
+
+    const HEADER: &str =
+        "#separator \\x09\n#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n";
+
+    /// Lines of a Zeek TSV log: rows, bad rows, header lines mid-file, CR LF, blank lines.
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => (0u32..1000, 0u8..4, 0u16..100).prop_map(|(t, c, p)| format!("{t}.5\t198.51.100.{c}\t4000\t10.0.0.5\t{p}\ttcp\n")),
+            1 => (0u32..1000).prop_map(|t| format!("{t}.5\t198.51.100.1\t4000\t10.0.0.5\tabc\ttcp\r\n")),
+            1 => Just("#fields\tid.orig_h\tts\tid.resp_h\tid.resp_p\tproto\tid.orig_p\n".to_owned()),
+            1 => Just("1.5\tshort\n".to_owned()),
+            1 => Just("\n".to_owned()),
+            1 => Just("\u{fffd}\t\n".to_owned()),
+        ]
+    }
+
+    fn one_at_a_time(log: &[u8], cap: usize) -> (Vec<Result<ConnEvent, String>>, crate::Stats) {
+        let mut r = EventReader::new(
+            BufReader::with_capacity(cap, log),
+            "x",
+            Some(Input::ZeekTsv),
+        );
+        let items = r.by_ref().map(|i| i.map_err(|e| e.to_string())).collect();
+        (items, r.stats())
+    }
+
+    proptest! {
+        #[test]
+        fn batches_cut_at_any_buffer_size_read_as_one_line_at_a_time(
+            lines in prop::collection::vec(line(), 0..60),
+            cap in 1usize..48,
+            threads in 1usize..4,
+            batch in 1usize..6,
+            last_newline in any::<bool>(),
+        ) {
+            let mut log = HEADER.to_owned() + &lines.concat();
+            if !last_newline {
+                log.pop();
+            }
+            let (want, want_stats) = one_at_a_time(log.as_bytes(), cap);
+            let mut r = EventReader::new(
+                BufReader::with_capacity(cap, log.as_bytes()),
+                "x",
+                Some(Input::ZeekTsv),
+            );
+            let mut got = Vec::new();
+            let screen = |h: &EventHead| (h.dst_port.unwrap_or(0) % 2 == 1).then_some(*h);
+            r.read_screened(Batching { threads, lines: batch }, &screen, &mut |item| {
+                got.push(item);
+                ControlFlow::Continue(())
+            });
+            prop_assert_eq!(got.len(), want.len());
+            for (got, want) in got.iter().zip(&want) {
+                match (got, want) {
+                    (Screened::Event(ev), Ok(w)) => prop_assert_eq!(ev, w),
+                    (Screened::Head { verdict, .. }, Ok(w)) => prop_assert_eq!(*verdict, EventHead::of(w)),
+                    (Screened::Error(e), Err(w)) => prop_assert_eq!(&e.to_string(), w),
+                    _ => prop_assert!(false, "{:?} where one at a time read {:?}", got, want),
+                }
+            }
+            prop_assert_eq!(r.stats(), want_stats);
+        }
     }
 }

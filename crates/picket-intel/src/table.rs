@@ -91,6 +91,28 @@ impl IntelTable {
         }
     }
 
+    /// How many distinct feeds list `addr` (what [`IntelTable::lookup`] would name), without
+    /// assembling the indicators.
+    pub fn feed_count(&self, addr: IpAddr) -> usize {
+        let feed = |id: &u32| {
+            let label = self.entries.label.get(*id as usize).copied().unwrap_or(0);
+            self.entries
+                .labels
+                .get(label as usize)
+                .map_or("", |(feed, _)| &**feed)
+        };
+        match self.lookup_ids(addr) {
+            [] => 0,
+            [_] => 1,
+            ids => {
+                let mut feeds: Vec<&str> = ids.iter().map(feed).collect();
+                feeds.sort_unstable();
+                feeds.dedup();
+                feeds.len()
+            }
+        }
+    }
+
     /// Whether any indicator covers `addr`.
     pub fn contains(&self, addr: IpAddr) -> bool {
         !self.lookup_ids(addr).is_empty()

@@ -175,8 +175,9 @@ const ZEEK_HEADER: &str = "#separator \\x09\n#unset_field\t-\n#path\tconn\n#fiel
 const ZEEK_REORDERED: &str =
     "#fields\tid.orig_h\tts\tid.resp_h\tid.resp_p\tproto\tuid\tid.orig_p\tconn_state\torig_bytes\n";
 
-/// Rows as Zeek TSV; `switch_at` re-declares the columns in another order from that row on.
-fn zeek_tsv(rows: &[Row], switch_at: usize) -> Vec<u8> {
+/// Rows as Zeek TSV; `switch_at` re-declares the columns in another order from that row on;
+/// with `crlf` the rows (not the header) end in CR LF.
+fn zeek_tsv(rows: &[Row], switch_at: usize, crlf: bool) -> Vec<u8> {
     let mut out = ZEEK_HEADER.as_bytes().to_vec();
     let mut t = T0;
     let mut last = Vec::new();
@@ -211,6 +212,9 @@ fn zeek_tsv(rows: &[Row], switch_at: usize) -> Vec<u8> {
             Row::Blank => Vec::new(),
         };
         out.extend_from_slice(&line);
+        if crlf {
+            out.push(b'\r');
+        }
         out.push(b'\n');
         last = line;
     }
@@ -338,10 +342,11 @@ proptest! {
     fn zeek_tsv_batched_is_one_at_a_time(
         rows in prop::collection::vec(row(), 1..160),
         switch in 0usize..200,
+        crlf in any::<bool>(),
         threads in 2usize..5,
         lines in 1usize..9,
     ) {
-        check(&zeek_tsv(&rows, switch), threads, lines)?;
+        check(&zeek_tsv(&rows, switch, crlf), threads, lines)?;
     }
 
     #[test]
@@ -377,7 +382,7 @@ fn the_generated_logs_raise_alerts_and_refuse_lines() {
             },
         })
         .collect();
-    for log in [zeek_tsv(&rows, 20), suricata(&rows), zeek_json(&rows)] {
+    for log in [zeek_tsv(&rows, 20, true), suricata(&rows), zeek_json(&rows)] {
         let (_dir, log) = written(&log);
         let seen = run(
             &log,

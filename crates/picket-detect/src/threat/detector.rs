@@ -238,18 +238,10 @@ impl Screen {
         if !apps.iter().any(|a| !a.vulns.is_empty()) {
             return Verdict::Inbound;
         }
-        if self.feeds(src.to_canonical()) < self.min_feeds {
+        if self.intel.feed_count(src.to_canonical()) < self.min_feeds {
             return Verdict::ToVulnerable;
         }
         Verdict::Listed
-    }
-
-    /// The number of distinct feeds listing `client`.
-    fn feeds(&self, client: IpAddr) -> usize {
-        let mut feeds: Vec<&str> = self.intel.lookup(client).map(|i| i.feed).collect();
-        feeds.sort_unstable();
-        feeds.dedup();
-        feeds.len()
     }
 }
 
