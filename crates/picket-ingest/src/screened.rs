@@ -703,7 +703,7 @@ mod tests {
         #[test]
         fn batches_cut_at_any_buffer_size_read_as_one_line_at_a_time(
             lines in prop::collection::vec(line(), 0..60),
-            cap in 1usize..48,
+            cap in 1usize..256,
             threads in 1usize..4,
             batch in 1usize..6,
             last_newline in any::<bool>(),
