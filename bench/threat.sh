@@ -25,7 +25,7 @@ workdir="${TMPDIR:-/tmp}/picket-threat-bench"
 results=bench/threat/RESULTS.md
 data=../shared/data
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rows) rows="${2:?--rows needs a value}"; shift 2 ;;
