@@ -9,7 +9,11 @@ millions of addresses): that is what real traffic does, and both tools see the s
 Servers: 30% of the rows go to the hosts of inventory.tsv on their port, the rest to random
 10.0.x.y on 22, 80 or 443. The same seed gives the same file, byte for byte.
 
-Usage: gen_conn_log.py --rows N --seed S --feeds DIR --inventory FILE --out FILE
+With --format zeek-json the same rows are written as Zeek JSON lines (LogAscii::use_json=T), with
+--format suricata as Suricata eve.json flow records (one per connection, src_ip the client): the
+same seed gives the same connections in every format.
+
+Usage: gen_conn_log.py --rows N --seed S --feeds DIR --inventory FILE --out FILE [--format F]
 """
 
 import argparse
@@ -137,6 +141,7 @@ def main() -> int:
     ap.add_argument("--feeds", type=Path, required=True)
     ap.add_argument("--inventory", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--format", choices=("zeek", "zeek-json", "suricata"), default="zeek")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -152,7 +157,8 @@ def main() -> int:
     listed = round(args.listed * 65536)
     base = 1_714_564_800
     with args.out.open("w", encoding="ascii", buffering=1 << 20) as w:
-        w.write(HEADER)
+        if args.format == "zeek":
+            w.write(HEADER)
         for i in range(args.rows):
             # One 64-bit draw feeds the small fields, so that a million rows take seconds.
             x = rng.getrandbits(64)
@@ -170,14 +176,42 @@ def main() -> int:
             rpkts = 0 if state in ("S0", "REJ") else 1 + (x >> 50) % 60
             orig_bytes = pkts * ((x >> 8) % 1400)
             resp_bytes = rpkts * ((x >> 20) % 1400)
-            w.write(
-                f"{base + i // 100}.{x % 1_000_000:06d}\tC{x:016x}\t{dotted(client)}"
-                f"\t{1024 + (x >> 4) % 64512}\t{host}\t{port}\ttcp\t{SERVICES.get(port, '-')}"
-                f"\t{(x >> 12) % 30_000_000 / 1e6:.6f}\t{orig_bytes}\t{resp_bytes}\t{state}\tF\tT\t0"
-                f"\t{history}\t{pkts}\t{orig_bytes + 40 * pkts}\t{rpkts}\t{resp_bytes + 40 * rpkts}\t-\n"
-            )
-        close = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(base + args.rows // 100))
-        w.write(f"#close\t{close}\n")
+            ts = f"{base + i // 100}.{x % 1_000_000:06d}"
+            sport = 1024 + (x >> 4) % 64512
+            duration = f"{(x >> 12) % 30_000_000 / 1e6:.6f}"
+            if args.format == "zeek":
+                w.write(
+                    f"{ts}\tC{x:016x}\t{dotted(client)}"
+                    f"\t{sport}\t{host}\t{port}\ttcp\t{SERVICES.get(port, '-')}"
+                    f"\t{duration}\t{orig_bytes}\t{resp_bytes}\t{state}\tF\tT\t0"
+                    f"\t{history}\t{pkts}\t{orig_bytes + 40 * pkts}\t{rpkts}\t{resp_bytes + 40 * rpkts}\t-\n"
+                )
+            elif args.format == "zeek-json":
+                w.write(
+                    f'{{"ts":{ts},"uid":"C{x:016x}","id.orig_h":"{dotted(client)}","id.orig_p":{sport},'
+                    f'"id.resp_h":"{host}","id.resp_p":{port},"proto":"tcp",'
+                    + (f'"service":"{SERVICES[port]}",' if port in SERVICES else "")
+                    + f'"duration":{duration},"orig_bytes":{orig_bytes},"resp_bytes":{resp_bytes},'
+                    f'"conn_state":"{state}","local_orig":false,"local_resp":true,"missed_bytes":0,'
+                    f'"history":"{history}","orig_pkts":{pkts},"orig_ip_bytes":{orig_bytes + 40 * pkts},'
+                    f'"resp_pkts":{rpkts},"resp_ip_bytes":{resp_bytes + 40 * rpkts}}}\n'
+                )
+            else:
+                start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base + i // 100))
+                stamp = f"{start}.{x % 1_000_000:06d}+0000"
+                flags = "1b" if state in ("SF", "RSTO") else ("14" if state == "REJ" else "0")
+                w.write(
+                    f'{{"timestamp":"{stamp}","flow_id":{x >> 12},"in_iface":"eth0","event_type":"flow",'
+                    f'"src_ip":"{dotted(client)}","src_port":{sport},"dest_ip":"{host}","dest_port":{port},'
+                    f'"proto":"TCP","app_proto":"{SERVICES.get(port, "failed")}","flow":{{"pkts_toserver":{pkts},'
+                    f'"pkts_toclient":{rpkts},"bytes_toserver":{orig_bytes + 40 * pkts},'
+                    f'"bytes_toclient":{resp_bytes + 40 * rpkts},"start":"{stamp}","end":"{stamp}",'
+                    f'"age":0,"state":"closed","reason":"timeout","alerted":false}},'
+                    f'"tcp":{{"tcp_flags":"1b","tcp_flags_ts":"1b","tcp_flags_tc":"{flags}","syn":true}}}}\n'
+                )
+        if args.format == "zeek":
+            close = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(base + args.rows // 100))
+            w.write(f"#close\t{close}\n")
     print(
         f"gen_conn_log: {args.rows} rows, {planted} from {len(pool)} listed clients"
         f" (feeds: {', '.join(f'{n} {len(r)}' for n, r in sorted(feeds.items()))})",

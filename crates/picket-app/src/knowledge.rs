@@ -27,10 +27,20 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 
-/// Every stored indicator in one immutable lookup table.
+/// Every stored indicator in one immutable lookup table, built as the store streams them (the
+/// indicators are never all held as values at once).
 pub fn intel_table(store: &Store) -> Result<IntelTable, AppError> {
-    let indicators = store.indicators(None)?;
-    IntelTable::build(indicators)
+    let mut builder = IntelTable::builder();
+    let mut failed = None;
+    store.each_indicator(None, &mut |indicator| {
+        if failed.is_none()
+            && let Err(e) = builder.push(indicator)
+        {
+            failed = Some(e);
+        }
+    })?;
+    failed
+        .map_or_else(|| builder.finish(), Err)
         .map_err(|e| AppError::from(e).context("cannot build the intel table"))
 }
 

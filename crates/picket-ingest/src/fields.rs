@@ -171,13 +171,20 @@ pub(crate) fn json_seconds(obj: &Map<String, Value>, key: &str) -> Res<Option<Du
 pub(crate) fn json_transport(obj: &Map<String, Value>, key: &str) -> Res<Transport> {
     match get(obj, key) {
         None => Err(LineProblem::missing(key)),
-        Some(Value::String(s)) => transport(key, s),
-        Some(Value::Number(n)) => n
+        Some(v) => transport_value(key, v),
+    }
+}
+
+/// [`json_transport`] of a value that is there (not null).
+pub(crate) fn transport_value(key: &str, v: &Value) -> Res<Transport> {
+    match v {
+        Value::String(s) => transport(key, s),
+        Value::Number(n) => n
             .as_u64()
             .and_then(|n| u8::try_from(n).ok())
             .map(Transport::from_number)
             .ok_or_else(|| LineProblem::bad(key, &n.to_string(), "a transport protocol")),
-        Some(other) => Err(LineProblem::bad(
+        other => Err(LineProblem::bad(
             key,
             &other.to_string(),
             "a transport protocol",

@@ -174,6 +174,7 @@ impl Line {
 pub(crate) type LineResult = Result<Line, LineProblem>;
 
 /// One parser per format; the stateful ones remember the header they have seen.
+#[derive(Debug, Clone)]
 pub(crate) enum Parser {
     ZeekTsv(zeek_tsv::ZeekTsv),
     ZeekJson,

@@ -48,7 +48,10 @@ mod follow;
 mod input;
 mod lines;
 mod ndjson;
+#[cfg(test)]
+mod quick_tests;
 mod reader;
+mod screened;
 mod suricata;
 mod vpc;
 mod zeek_json;
@@ -60,3 +63,4 @@ pub use input::{DETECT_LINES, Input};
 pub use lines::MAX_LINE;
 pub use picket_model::{ConnEvent, ConnOutcome, FlowRef, SourceRef, Transport};
 pub use reader::{Clock, EventReader, MAX_RECORD_TYPES, Stats};
+pub use screened::{Batching, EventHead, Screened};

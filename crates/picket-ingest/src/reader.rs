@@ -40,7 +40,7 @@ pub struct Stats {
 pub const MAX_RECORD_TYPES: usize = 32;
 
 impl Stats {
-    fn skip_type(&mut self, kind: String) {
+    pub(crate) fn skip_type(&mut self, kind: String) {
         let full = self.skipped_types.len() >= MAX_RECORD_TYPES;
         let kind = if full && !self.skipped_types.contains_key(&kind) {
             "other".to_owned()
@@ -117,17 +117,17 @@ pub(crate) fn process(
 ///
 /// A line error does not end the iteration; an I/O error or an undetectable format does.
 pub struct EventReader<R> {
-    src: R,
-    file: String,
-    lines: LineBuf,
-    line_no: u64,
-    parser: Option<Parser>,
+    pub(crate) src: R,
+    pub(crate) file: String,
+    pub(crate) lines: LineBuf,
+    pub(crate) line_no: u64,
+    pub(crate) parser: Option<Parser>,
     input: Option<Input>,
     /// Lines read to detect the format, to be parsed before reading on.
-    replay: VecDeque<(Next, Vec<u8>)>,
-    stats: Stats,
-    clock: Clock,
-    done: bool,
+    pub(crate) replay: VecDeque<(Next, Vec<u8>)>,
+    pub(crate) stats: Stats,
+    pub(crate) clock: Clock,
+    pub(crate) done: bool,
 }
 
 impl<R: BufRead> EventReader<R> {
@@ -163,10 +163,29 @@ impl<R: BufRead> EventReader<R> {
         self.stats.clone()
     }
 
-    fn read(&mut self) -> io::Result<Next> {
+    pub(crate) fn read(&mut self) -> io::Result<Next> {
         match self.lines.next(&mut self.src)? {
             Next::Eof => Ok(self.lines.finish().unwrap_or(Next::Eof)),
             n => Ok(n),
+        }
+    }
+
+    /// Detects the format unless it is known; a failure ends the input.
+    pub(crate) fn ensure_parser(&mut self) -> Result<(), IngestError> {
+        if self.parser.is_some() {
+            return Ok(());
+        }
+        match self.detect() {
+            Ok(input) => {
+                self.input = Some(input);
+                self.parser = Some(Parser::new(input));
+                Ok(())
+            }
+            Err(e) => {
+                self.done = true;
+                self.stats.errors += 1;
+                Err(e)
+            }
         }
     }
 
@@ -211,7 +230,7 @@ impl EventReader<BufReader<File>> {
     pub fn open(path: &Path, input: Option<Input>) -> io::Result<Self> {
         let f = File::open(path)?;
         Ok(Self::new(
-            BufReader::with_capacity(1 << 16, f),
+            BufReader::with_capacity(1 << 20, f),
             path.display().to_string(),
             input,
         ))
@@ -232,18 +251,8 @@ impl<R: BufRead> Iterator for EventReader<R> {
         if self.done {
             return None;
         }
-        if self.parser.is_none() {
-            match self.detect() {
-                Ok(input) => {
-                    self.input = Some(input);
-                    self.parser = Some(Parser::new(input));
-                }
-                Err(e) => {
-                    self.done = true;
-                    self.stats.errors += 1;
-                    return Some(Err(e));
-                }
-            }
+        if let Err(e) = self.ensure_parser() {
+            return Some(Err(e));
         }
         loop {
             let replayed = self.replay.pop_front();

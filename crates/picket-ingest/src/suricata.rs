@@ -8,15 +8,18 @@
 //! `{"firewall_name": .., "availability_zone": .., "event_timestamp": .., "event": {..}}`; the
 //! wrapped record is read.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::EventHead;
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
 use crate::input::{Line, LineCtx, LineResult};
-use crate::zeek_json::parse_object;
+use crate::zeek_json::{self, parse_object};
 
 /// TCP flag bits as Suricata prints them in `tcp.tcp_flags_tc` (hex).
 const SYN: u8 = 0x02;
@@ -28,7 +31,7 @@ const MAX_TYPE_NAME: usize = 32;
 /// Suricata writes a flow's `netflow` records one after the other: the originator's direction
 /// first, then, if the responder sent anything, the responder's with the tuple turned around.
 /// The parser remembers the last originator record to recognise the reply that follows it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Suricata {
     to_server: Option<(String, Tuple)>,
 }
@@ -62,28 +65,147 @@ impl Tuple {
     }
 }
 
+/// A record read as far as it can be without the parser's state.
+// Made once per line and taken apart at once (as `Line` itself).
+#[allow(clippy::large_enum_variant)]
+enum Record {
+    Done(Line),
+    /// A `netflow` record: it needs (and changes) what the parser remembers.
+    Netflow(Map<String, Value>),
+}
+
+fn record(line: &str, ctx: &LineCtx<'_>) -> Res<Record> {
+    if line.trim().is_empty() {
+        return Ok(Record::Done(Line::Nothing));
+    }
+    let mut obj = parse_object(line)?;
+    if !obj.contains_key("event_type")
+        && let Some(Value::Object(event)) = obj.remove("event")
+    {
+        obj = event;
+    }
+    let kind = match fields::json_str(&obj, "event_type")? {
+        Some(k) => k,
+        None => return Err(LineProblem::missing("event_type")),
+    };
+    let line = match kind {
+        "flow" => Line::Event(flow(&obj, ctx)?),
+        "alert" => Line::Event(alert(&obj, ctx)?),
+        "netflow" => return Ok(Record::Netflow(obj)),
+        other => Line::Other(other.chars().take(MAX_TYPE_NAME).collect::<String>()),
+    };
+    Ok(Record::Done(line))
+}
+
+/// The fields a `flow` record's event is made of, borrowed from the line where it has no
+/// escapes; unknown keys are skipped unread. A duplicate key or a value of another type fails,
+/// and the line then goes through [`record`].
+#[derive(Deserialize)]
+struct QuickFlow<'a> {
+    #[serde(borrow)]
+    event_type: Option<Cow<'a, str>>,
+    timestamp: Option<Value>,
+    flow_id: Option<Value>,
+    #[serde(borrow)]
+    src_ip: Option<Cow<'a, str>>,
+    src_port: Option<u64>,
+    #[serde(borrow)]
+    dest_ip: Option<Cow<'a, str>>,
+    dest_port: Option<u64>,
+    proto: Option<Value>,
+    #[serde(borrow)]
+    flow: Option<QuickSection<'a>>,
+    #[serde(borrow)]
+    tcp: Option<QuickTcp<'a>>,
+}
+
+#[derive(Deserialize)]
+struct QuickSection<'a> {
+    start: Option<Value>,
+    end: Option<Value>,
+    // Read only to check their types, as `flow` does.
+    #[serde(rename = "bytes_toserver")]
+    _bytes_toserver: Option<u64>,
+    #[serde(rename = "pkts_toserver")]
+    _pkts_toserver: Option<u64>,
+    #[serde(rename = "bytes_toclient")]
+    _bytes_toclient: Option<u64>,
+    #[serde(rename = "pkts_toclient")]
+    _pkts_toclient: Option<u64>,
+    #[serde(rename = "state", borrow)]
+    _state: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct QuickTcp<'a> {
+    #[serde(borrow)]
+    tcp_flags_tc: Option<Cow<'a, str>>,
+    #[serde(rename = "tcp_flags_ts", borrow)]
+    _tcp_flags_ts: Option<Cow<'a, str>>,
+}
+
+/// The head of the event [`Suricata::parse`] makes of a `flow` record, when it is sure to make
+/// one: `None` for every other line, and for a flow record any of whose checked fields is off
+/// (then `parse` decides, error or event). No allocation for a line without escapes.
+pub(crate) fn flow_head(line: &str) -> Option<EventHead> {
+    if !line.trim_start().starts_with('{') || !zeek_json::plain_json(line) {
+        return None;
+    }
+    let q: QuickFlow<'_> = serde_json::from_str(line).ok()?;
+    if q.event_type.as_deref() != Some("flow") {
+        return None;
+    }
+    let section = q.flow.as_ref();
+    let time = |key: &str, v: Option<&Value>| match v {
+        None => Some(None),
+        Some(v) => fields::json_time(key, v).ok().map(Some),
+    };
+    let start = time("flow.start", section.and_then(|f| f.start.as_ref()))?;
+    time("flow.end", section.and_then(|f| f.end.as_ref()))?;
+    let ts = match start {
+        Some(t) => t,
+        None => fields::json_time("timestamp", q.timestamp.as_ref()?).ok()?,
+    };
+    let proto = fields::transport_value("proto", q.proto.as_ref()?).ok()?;
+    let port = |p: Option<u64>| p.map(u16::try_from).transpose().ok();
+    port(q.src_port)?;
+    let dest_port = port(q.dest_port)?;
+    if !matches!(q.flow_id, None | Some(Value::Number(_))) {
+        return None;
+    }
+    if proto == Transport::Tcp
+        && let Some(tc) = q.tcp.as_ref().and_then(|t| t.tcp_flags_tc.as_deref())
+    {
+        u8::from_str_radix(tc, 16).ok()?;
+    }
+    Some(EventHead {
+        ts,
+        src: fields::ip("src_ip", q.src_ip.as_deref()?).ok()?,
+        dst: fields::ip("dest_ip", q.dest_ip.as_deref()?).ok()?,
+        dst_port: if fields::has_ports(proto) {
+            dest_port
+        } else {
+            None
+        },
+        proto,
+    })
+}
+
 impl Suricata {
     pub(crate) fn parse(&mut self, line: &str, ctx: &LineCtx<'_>) -> LineResult {
-        if line.trim().is_empty() {
-            return Ok(Line::Nothing);
+        match record(line, ctx)? {
+            Record::Done(line) => Ok(line),
+            Record::Netflow(obj) => self.netflow(&obj, ctx).map(Line::Event),
         }
-        let mut obj = parse_object(line)?;
-        if !obj.contains_key("event_type")
-            && let Some(Value::Object(event)) = obj.remove("event")
-        {
-            obj = event;
-        }
-        let kind = match fields::json_str(&obj, "event_type")? {
-            Some(k) => k,
-            None => return Err(LineProblem::missing("event_type")),
-        };
-        match kind {
-            "flow" => flow(&obj, ctx).map(Line::Event),
-            "alert" => alert(&obj, ctx).map(Line::Event),
-            "netflow" => self.netflow(&obj, ctx).map(Line::Event),
-            other => Ok(Line::Other(
-                other.chars().take(MAX_TYPE_NAME).collect::<String>(),
-            )),
+    }
+
+    /// What [`Suricata::parse`] makes of a line, for every record but `netflow` (`None`: those
+    /// depend on the records before them and must go through `parse` in order).
+    pub(crate) fn parse_stateless(line: &str, ctx: &LineCtx<'_>) -> Option<LineResult> {
+        match record(line, ctx) {
+            Ok(Record::Done(line)) => Some(Ok(line)),
+            Ok(Record::Netflow(_)) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 

@@ -62,7 +62,7 @@ const ACTION: usize = 9;
 const LOG_STATUS: usize = 10;
 const INTERFACE_ID: &str = "interface-id";
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct VpcFlow {
     /// The declared layout, if a header line was seen.
     header: Option<(String, Result<Layout, String>)>,

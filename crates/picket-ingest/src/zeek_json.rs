@@ -2,8 +2,15 @@
 //! form (`id.orig_h`, ...). Zeek omits unset fields. The nested form (`"id": {"orig_h": ...}`)
 //! that some shippers produce is read too.
 
+use std::borrow::Cow;
+use std::time::Duration;
+
 use picket_model::{ConnEvent, ConnOutcome};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
+
+use crate::EventHead;
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
@@ -17,6 +24,121 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     let mut obj = parse_object(line)?;
     flatten_id(&mut obj);
     event(&obj, ctx).map(Line::Event)
+}
+
+/// The fields [`parse`] reads, borrowed from the line where it has no escapes. Anything else
+/// (unknown keys) is skipped unread; a duplicate key or a value of another type fails, and the
+/// line then goes through [`parse`].
+#[derive(Deserialize)]
+struct Quick<'a> {
+    ts: Option<Value>,
+    #[serde(rename = "id.orig_h", borrow)]
+    orig_h: Option<Cow<'a, str>>,
+    #[serde(rename = "id.orig_p")]
+    orig_p: Option<u64>,
+    #[serde(rename = "id.resp_h", borrow)]
+    resp_h: Option<Cow<'a, str>>,
+    #[serde(rename = "id.resp_p")]
+    resp_p: Option<u64>,
+    #[serde(borrow)]
+    proto: Option<Cow<'a, str>>,
+    duration: Option<f64>,
+    // Read only to check their types, as `parse` does.
+    #[serde(rename = "uid", borrow)]
+    _uid: Option<Cow<'a, str>>,
+    #[serde(rename = "orig_bytes")]
+    _orig_bytes: Option<u64>,
+    #[serde(rename = "resp_bytes")]
+    _resp_bytes: Option<u64>,
+    #[serde(rename = "conn_state", borrow)]
+    _conn_state: Option<Cow<'a, str>>,
+    #[serde(rename = "orig_pkts")]
+    _orig_pkts: Option<u64>,
+    #[serde(rename = "resp_pkts")]
+    _resp_pkts: Option<u64>,
+    /// The nested form: left to [`parse`].
+    id: Option<IgnoredAny>,
+}
+
+/// Whether every value of a JSON line is one that skipping it unread accepts exactly when
+/// parsing it accepts it: no `\u` escape (skipping one does not check for a lone surrogate) and
+/// no number with an exponent or hundreds of digits (skipping one does not check its range).
+/// Lines with those are rare; they go through the full parse.
+pub(crate) fn plain_json(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    let mut digits = 0usize;
+    let mut prev = 0u8;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
+        match b {
+            b'"' => {
+                // To the closing quote, escapes checked on the way.
+                loop {
+                    let Some(j) = memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or_default())
+                    else {
+                        // Unterminated: the parse refuses the line either way.
+                        return true;
+                    };
+                    i += j;
+                    if bytes[i] == b'"' {
+                        i += 1;
+                        break;
+                    }
+                    if bytes.get(i + 1) == Some(&b'u') {
+                        return false;
+                    }
+                    i += 2;
+                }
+                digits = 0;
+            }
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 300 {
+                    return false;
+                }
+            }
+            b'e' | b'E' if prev.is_ascii_digit() || prev == b'.' => return false,
+            b'.' => {}
+            _ => digits = 0,
+        }
+        prev = b;
+    }
+    true
+}
+
+/// The head of the event [`parse`] makes of `line`, when it is sure to make one: `None` when
+/// the line is anything but a flat Zeek JSON record whose every field [`parse`] checks is
+/// right (then [`parse`] decides, error or event). No allocation for a line without escapes.
+pub(crate) fn head(line: &str) -> Option<EventHead> {
+    if !line.trim_start().starts_with('{') || !plain_json(line) {
+        return None;
+    }
+    let q: Quick<'_> = serde_json::from_str(line).ok()?;
+    if q.id.is_some() {
+        return None;
+    }
+    let ts = fields::json_time("ts", q.ts.as_ref()?).ok()?;
+    let proto = zeek_tsv::transport(q.proto.as_deref()?).ok()?;
+    // Both ports must be right (parse checks them for protocols with ports).
+    let port = |p: Option<u64>| p.map(u16::try_from).transpose().ok();
+    port(q.orig_p)?;
+    let resp_p = port(q.resp_p)?;
+    let dst_port = if fields::has_ports(proto) {
+        resp_p
+    } else {
+        None
+    };
+    if let Some(d) = q.duration {
+        Duration::try_from_secs_f64(d).ok()?;
+    }
+    Some(EventHead {
+        ts,
+        src: fields::ip("id.orig_h", q.orig_h.as_deref()?).ok()?,
+        dst: fields::ip("id.resp_h", q.resp_h.as_deref()?).ok()?,
+        dst_port,
+        proto,
+    })
 }
 
 pub(crate) fn parse_object(line: &str) -> Res<Map<String, Value>> {

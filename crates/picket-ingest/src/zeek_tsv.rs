@@ -9,7 +9,10 @@
 //! (`ts<TAB>uid<TAB>id.orig_h...`), no `#` lines, the default unset (`-`) and empty
 //! (`(empty)`) markers. That row is read as the `#fields` line would be.
 
-use picket_model::{ConnEvent, ConnOutcome, Transport};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use picket_model::{ConnEvent, ConnOutcome, Timestamp, Transport};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
@@ -47,7 +50,7 @@ const RESP_PKTS: usize = 12;
 /// Without these an event means nothing.
 const REQUIRED: [usize; 4] = [TS, ORIG_H, RESP_H, PROTO];
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ZeekTsv {
     separator: String,
     unset: String,
@@ -62,7 +65,7 @@ pub(crate) struct ZeekTsv {
     meta: Vec<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Layout {
     slots: Vec<Option<usize>>,
 }
@@ -83,7 +86,7 @@ impl Default for ZeekTsv {
 }
 
 impl ZeekTsv {
-    pub fn parse<'a>(&mut self, line: &'a str, ctx: &LineCtx<'_>) -> LineResult {
+    pub fn parse(&mut self, line: &str, ctx: &LineCtx<'_>) -> LineResult {
         if line.is_empty() {
             return Ok(Line::Nothing);
         }
@@ -96,6 +99,19 @@ impl ZeekTsv {
                 .meta_line(&format!("#fields\t{line}"))
                 .map(|()| Line::Nothing);
         }
+        self.row(line).map(|row| Line::Event(row.event(ctx)))
+    }
+
+    /// Whether a line changes how the lines after it are read (a header line, or the header
+    /// row of `LogAscii::tsv=T`): [`ZeekTsv::row`] must not be given it.
+    pub fn changes_layout(line: &[u8]) -> bool {
+        line.first() == Some(&b'#')
+            || (line.starts_with(b"ts\t") && std::str::from_utf8(line).is_ok_and(is_header_row))
+    }
+
+    /// The typed values of a data row (neither empty nor a header line), every field checked
+    /// as [`ZeekTsv::parse`] checks it, without allocating.
+    pub fn row<'a>(&self, line: &'a str) -> Res<Row<'a>> {
         let layout = match &self.layout {
             Ok(l) => l,
             Err(why) => return Err(LineProblem::malformed(why.clone())),
@@ -116,9 +132,9 @@ impl ZeekTsv {
         };
         // A one-character separator (always, in practice) splits with memchr instead of a
         // substring search: this loop is the hot path of the whole crate.
-        let mut chars = self.separator.chars();
-        let n = match (chars.next(), chars.next()) {
-            (Some(c), None) => fill(&mut line.split(c)),
+        let sep = self.separator.as_bytes();
+        let n = match sep {
+            [c] if c.is_ascii() => fill(&mut Split::new(line, *c)),
             _ => fill(&mut line.split(self.separator.as_str())),
         };
         if n != layout.slots.len() {
@@ -132,7 +148,7 @@ impl ZeekTsv {
                 return Err(LineProblem::missing(COLUMNS[slot].0));
             }
         }
-        event(&vals, ctx).map(Line::Event)
+        Row::of(&vals)
     }
 
     fn meta_line(&mut self, line: &str) -> Res<()> {
@@ -250,38 +266,112 @@ pub(crate) fn is_header_row(line: &str) -> bool {
     line.starts_with("ts\t") && line.split('\t').any(|c| c == "id.orig_h")
 }
 
-fn event(vals: &[Option<&str>; COLUMNS.len()], ctx: &LineCtx<'_>) -> Res<ConnEvent> {
-    let get = |slot: usize| vals[slot];
-    let name = |slot: usize| COLUMNS[slot].0;
-    let need = |slot: usize| get(slot).ok_or_else(|| LineProblem::missing(name(slot)));
-    let opt_count = |slot: usize| get(slot).map(|v| fields::count(name(slot), v)).transpose();
-    let opt_port = |slot: usize| get(slot).map(|v| fields::port(name(slot), v)).transpose();
+/// The columns of a line split at a one-byte separator, found with memchr.
+struct Split<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
 
-    let proto = transport(need(PROTO)?)?;
-    let (src_port, dst_port) = if fields::has_ports(proto) {
-        (opt_port(ORIG_P)?, opt_port(RESP_P)?)
-    } else {
-        (None, None)
-    };
-    Ok(ConnEvent {
-        ts: fields::epoch(name(TS), need(TS)?)?,
-        src: fields::ip(name(ORIG_H), need(ORIG_H)?)?,
-        src_port,
-        dst: fields::ip(name(RESP_H), need(RESP_H)?)?,
-        dst_port,
-        proto,
-        outcome: get(CONN_STATE).map_or(ConnOutcome::Unknown, outcome),
-        duration: get(DURATION)
-            .map(|v| fields::seconds(name(DURATION), v))
-            .transpose()?,
-        bytes_out: opt_count(ORIG_BYTES)?,
-        bytes_in: opt_count(RESP_BYTES)?,
-        packets_out: opt_count(ORIG_PKTS)?,
-        packets_in: opt_count(RESP_PKTS)?,
-        uid: get(UID).map(str::to_owned),
-        flow: None,
-        source: ctx.source(),
-    })
+impl<'a> Split<'a> {
+    fn new(line: &'a str, sep: u8) -> Self {
+        Self {
+            rest: Some(line),
+            sep,
+        }
+    }
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match memchr::memchr(self.sep, rest.as_bytes()) {
+            // The separator is ASCII, so both sides of it are on character boundaries.
+            Some(i) => {
+                self.rest = rest.get(i + 1..);
+                rest.get(..i)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
+/// One data row's values, typed and checked; the event is made from it without reading the
+/// line again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row<'a> {
+    pub ts: Timestamp,
+    pub src: IpAddr,
+    pub src_port: Option<u16>,
+    pub dst: IpAddr,
+    pub dst_port: Option<u16>,
+    pub proto: Transport,
+    outcome: ConnOutcome,
+    duration: Option<Duration>,
+    bytes_out: Option<u64>,
+    bytes_in: Option<u64>,
+    packets_out: Option<u64>,
+    packets_in: Option<u64>,
+    uid: Option<&'a str>,
+}
+
+impl<'a> Row<'a> {
+    /// Checks the values in the order the first bad one is reported in.
+    fn of(vals: &[Option<&'a str>; COLUMNS.len()]) -> Res<Self> {
+        let get = |slot: usize| vals[slot];
+        let name = |slot: usize| COLUMNS[slot].0;
+        let need = |slot: usize| get(slot).ok_or_else(|| LineProblem::missing(name(slot)));
+        let opt_count = |slot: usize| get(slot).map(|v| fields::count(name(slot), v)).transpose();
+        let opt_port = |slot: usize| get(slot).map(|v| fields::port(name(slot), v)).transpose();
+
+        let proto = transport(need(PROTO)?)?;
+        let (src_port, dst_port) = if fields::has_ports(proto) {
+            (opt_port(ORIG_P)?, opt_port(RESP_P)?)
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            ts: fields::epoch(name(TS), need(TS)?)?,
+            src: fields::ip(name(ORIG_H), need(ORIG_H)?)?,
+            src_port,
+            dst: fields::ip(name(RESP_H), need(RESP_H)?)?,
+            dst_port,
+            proto,
+            outcome: get(CONN_STATE).map_or(ConnOutcome::Unknown, outcome),
+            duration: get(DURATION)
+                .map(|v| fields::seconds(name(DURATION), v))
+                .transpose()?,
+            bytes_out: opt_count(ORIG_BYTES)?,
+            bytes_in: opt_count(RESP_BYTES)?,
+            packets_out: opt_count(ORIG_PKTS)?,
+            packets_in: opt_count(RESP_PKTS)?,
+            uid: get(UID),
+        })
+    }
+
+    pub fn event(&self, ctx: &LineCtx<'_>) -> ConnEvent {
+        ConnEvent {
+            ts: self.ts,
+            src: self.src,
+            src_port: self.src_port,
+            dst: self.dst,
+            dst_port: self.dst_port,
+            proto: self.proto,
+            outcome: self.outcome,
+            duration: self.duration,
+            bytes_out: self.bytes_out,
+            bytes_in: self.bytes_in,
+            packets_out: self.packets_out,
+            packets_in: self.packets_in,
+            uid: self.uid.map(str::to_owned),
+            flow: None,
+            source: ctx.source(),
+        }
+    }
 }
 
 /// Zeek's `proto` enum: `tcp`, `udp`, `icmp`, `unknown_transport`.

@@ -119,17 +119,16 @@ fn compare(title: &str, inds: Vec<Indicator>, rng: &mut Rng, linear_sample: usiz
     let addrs = addresses(&inds, 2_000_000, rng);
 
     let t = Instant::now();
-    let table = IntelTable::build(inds).expect("indicator count fits");
+    let table = IntelTable::build(inds.clone()).expect("indicator count fits");
     let build = t.elapsed();
     let stats = table.stats();
     let (table_rate, table_hits) = rate(&addrs, |a| table.lookup_ids(a).len());
 
     let t = Instant::now();
-    let per_len = PerLength::build(table.indicators());
+    let per_len = PerLength::build(&inds);
     let per_len_build = t.elapsed();
     let (per_len_rate, per_len_hits) = rate(&addrs, |a| per_len.lookup(a));
 
-    let inds = table.indicators();
     let sample = &addrs[..linear_sample.min(addrs.len())];
     let (linear_rate, linear_hits) = rate(sample, |a| {
         inds.iter().filter(|i| i.network.contains(&a)).count()
@@ -143,12 +142,14 @@ fn compare(title: &str, inds: Vec<Indicator>, rng: &mut Rng, linear_sample: usiz
 
     println!("\n## {title}");
     println!(
-        "{prefixes} prefixes ({} IPv4, {} IPv6) -> {} + {} intervals, {} stored ids; {} matches over {} addresses",
+        "{prefixes} prefixes ({} IPv4, {} IPv6) -> {} + {} intervals, {} stored ids, {} bytes on the heap ({:.1} per indicator); {} matches over {} addresses",
         stats.prefixes_v4,
         stats.prefixes_v6,
         stats.segments_v4,
         stats.segments_v6,
         stats.stored_ids,
+        stats.heap_bytes,
+        stats.heap_bytes as f64 / prefixes.max(1) as f64,
         table_hits,
         addrs.len()
     );

@@ -27,4 +27,4 @@ pub use load::{
 };
 pub use parse::parse;
 pub use picket_model::{FeedFormat, FeedMeta, Indicator};
-pub use table::{IntelTable, Matches, TableStats};
+pub use table::{IndicatorRef, IntelTable, Matches, TableBuilder, TableStats};

@@ -174,9 +174,13 @@ pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
         bad_lines: errors,
         ..LoadReport::default()
     };
+    // Filtered in place: a million indicators are not held twice. The few entries that bogon
+    // space splits into pieces get their other pieces inserted after them afterwards.
+    let mut indicators = indicators;
     let mut seen = HashSet::with_capacity(indicators.len());
-    let mut kept = Vec::with_capacity(indicators.len());
-    for mut ind in indicators {
+    let mut more: Vec<(usize, Vec<IpNet>)> = Vec::new();
+    let mut kept_so_far = 0usize;
+    indicators.retain_mut(|ind| {
         // `::ffff:192.0.2.1` is 192.0.2.1: listed either way, it matches the same connections.
         ind.network = canonical_net(ind.network);
         if ind.category.is_none() {
@@ -185,12 +189,12 @@ pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
         let bogons = check(ind.network);
         if !options.keep_bogons && bogons == BogonCheck::Bogon {
             report.bogons_left_out += 1;
-            continue;
+            return false;
         }
         // After the bogon check: a wide bogon (224.0.0.0/3) is counted as bogon space.
         if too_wide(ind.network) {
             report.too_wide += 1;
-            continue;
+            return false;
         }
         let pieces = match (options.keep_bogons, bogons) {
             (false, BogonCheck::Trimmed(pieces)) => {
@@ -201,16 +205,46 @@ pub fn clean(parsed: ParsedFeed, options: &LoadOptions) -> LoadedFeed {
         };
         if !seen.insert(ind.network) {
             report.duplicates += 1;
-            continue;
+            return false;
         }
-        match pieces {
-            None => kept.push(ind),
-            Some(pieces) => kept.extend(pieces.into_iter().map(|network| Indicator {
-                network,
-                ..ind.clone()
-            })),
+        if let Some(pieces) = pieces {
+            let mut pieces = pieces.into_iter();
+            let Some(first) = pieces.next() else {
+                return false;
+            };
+            ind.network = first;
+            let rest: Vec<IpNet> = pieces.collect();
+            if !rest.is_empty() {
+                more.push((kept_so_far, rest));
+            }
         }
-    }
+        kept_so_far += 1;
+        true
+    });
+    let kept = if more.is_empty() {
+        indicators
+    } else {
+        let extra: usize = more.iter().map(|(_, rest)| rest.len()).sum();
+        let mut kept = Vec::with_capacity(indicators.len() + extra);
+        let mut more = more.into_iter().peekable();
+        for (i, ind) in indicators.into_iter().enumerate() {
+            let rest = more.next_if(|(at, _)| *at == i).map(|(_, rest)| rest);
+            if let Some(rest) = rest {
+                let copies: Vec<Indicator> = rest
+                    .into_iter()
+                    .map(|network| Indicator {
+                        network,
+                        ..ind.clone()
+                    })
+                    .collect();
+                kept.push(ind);
+                kept.extend(copies);
+            } else {
+                kept.push(ind);
+            }
+        }
+        kept
+    };
     report.accepted = kept.len();
     LoadedFeed {
         meta,
@@ -258,6 +292,12 @@ mod tests {
         );
         assert_eq!(out.report.bogons_left_out, 2);
         assert_eq!(out.report.bogons_trimmed, 1);
+        // The pieces of a trimmed entry stand where it stood.
+        let middle = load("8.8.8.8\n100.0.0.0/8\n9.9.9.9\n", &LoadOptions::default());
+        assert_eq!(
+            networks(&middle),
+            ["8.8.8.8/32", "100.0.0.0/10", "100.128.0.0/9", "9.9.9.9/32"]
+        );
         assert_eq!(out.report.duplicates, 2);
         assert_eq!(out.report.accepted, 4);
         assert_eq!(

@@ -10,17 +10,23 @@
 //! covering indicators on a stack, so building is a sort and one pass. The table is immutable:
 //! a new feed set builds a new table, which the caller swaps in.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use picket_model::Indicator;
+use picket_model::{Indicator, IntelHit, Timestamp};
 
 use crate::{IntelError, LoadedFeed};
 
 /// An immutable index from addresses to every indicator covering them.
+///
+/// Indicators are kept in columns, not as [`Indicator`] values: the network and one index into
+/// the distinct (feed, category) labels for every entry, and the fields most entries lack
+/// (score, first and last seen, comment) beside it for the entries that have them. A lookup
+/// hands out [`IndicatorRef`]s, views assembled from the columns.
 #[derive(Debug, Clone)]
 pub struct IntelTable {
-    indicators: Vec<Indicator>,
+    entries: Entries,
     v4: Segments<u32>,
     v6: Segments<u128>,
 }
@@ -37,40 +43,35 @@ pub struct TableStats {
     /// Indicator ids stored across all intervals (an indicator is stored once per interval it
     /// covers).
     pub stored_ids: usize,
+    /// Bytes the table holds on the heap (its columns and both interval indexes).
+    pub heap_bytes: usize,
 }
 
 impl IntelTable {
     /// Builds the table of these feeds' indicators.
     pub fn from_feeds(feeds: impl IntoIterator<Item = LoadedFeed>) -> Result<Self, IntelError> {
-        Self::build(feeds.into_iter().flat_map(|f| f.indicators).collect())
+        let mut builder = TableBuilder::default();
+        for feed in feeds {
+            for indicator in feed.indicators {
+                builder.push(indicator)?;
+            }
+        }
+        builder.finish()
     }
 
     /// Builds the table; an indicator's id is its position in `indicators`.
     pub fn build(indicators: Vec<Indicator>) -> Result<Self, IntelError> {
-        let too_many = || IntelError::TooManyIndicators {
-            count: indicators.len(),
-            max: u32::MAX,
-        };
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for (id, ind) in indicators.iter().enumerate() {
-            let id = u32::try_from(id).map_err(|_| too_many())?;
-            match ind.network {
-                IpNet::V4(n) => v4.push(Span {
-                    start: u128::from(u32::from(n.network())),
-                    end: u128::from(u32::from(n.broadcast())),
-                    id,
-                }),
-                IpNet::V6(n) => v6.push(Span {
-                    start: u128::from(n.network()),
-                    end: u128::from(n.broadcast()),
-                    id,
-                }),
-            }
+        let mut builder = TableBuilder::default();
+        for indicator in indicators {
+            builder.push(indicator)?;
         }
-        let v4 = Segments::<u32>::build(v4).ok_or_else(too_many)?;
-        let v6 = Segments::<u128>::build(v6).ok_or_else(too_many)?;
-        Ok(Self { indicators, v4, v6 })
+        builder.finish()
+    }
+
+    /// A builder taking indicators one at a time (ids in the order pushed), so that a caller
+    /// streaming them from storage never holds them all as [`Indicator`] values.
+    pub fn builder() -> TableBuilder {
+        TableBuilder::default()
     }
 
     /// Every indicator covering `addr`, widest network first. IPv4-mapped IPv6 addresses
@@ -82,11 +83,33 @@ impl IntelTable {
         }
     }
 
-    /// The ids (positions in [`IntelTable::indicators`]) of the indicators covering `addr`.
+    /// The ids (positions in the order built) of the indicators covering `addr`.
     pub fn lookup_ids(&self, addr: IpAddr) -> &[u32] {
         match addr.to_canonical() {
             IpAddr::V4(a) => self.v4.find(u32::from(a)),
             IpAddr::V6(a) => self.v6.find(u128::from(a)),
+        }
+    }
+
+    /// How many distinct feeds list `addr` (what [`IntelTable::lookup`] would name), without
+    /// assembling the indicators.
+    pub fn feed_count(&self, addr: IpAddr) -> usize {
+        let feed = |id: &u32| {
+            let label = self.entries.label.get(*id as usize).copied().unwrap_or(0);
+            self.entries
+                .labels
+                .get(label as usize)
+                .map_or("", |(feed, _)| &**feed)
+        };
+        match self.lookup_ids(addr) {
+            [] => 0,
+            [_] => 1,
+            ids => {
+                let mut feeds: Vec<&str> = ids.iter().map(feed).collect();
+                feeds.sort_unstable();
+                feeds.dedup();
+                feeds.len()
+            }
         }
     }
 
@@ -95,35 +118,74 @@ impl IntelTable {
         !self.lookup_ids(addr).is_empty()
     }
 
-    pub fn indicators(&self) -> &[Indicator] {
-        &self.indicators
+    /// Every indicator, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = IndicatorRef<'_>> {
+        (0..self.entries.nets.len()).map(|i| self.entries.get(i as u32))
     }
 
-    pub fn indicator(&self, id: u32) -> Option<&Indicator> {
-        self.indicators.get(id as usize)
+    pub fn indicator(&self, id: u32) -> Option<IndicatorRef<'_>> {
+        ((id as usize) < self.entries.nets.len()).then(|| self.entries.get(id))
     }
 
     pub fn len(&self) -> usize {
-        self.indicators.len()
+        self.entries.nets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.indicators.is_empty()
+        self.entries.nets.is_empty()
     }
 
     pub fn stats(&self) -> TableStats {
-        let v4 = self
-            .indicators
-            .iter()
-            .filter(|i| i.network.addr().is_ipv4())
-            .count();
+        let nets = &self.entries.nets;
+        let v4 = nets.iter().filter(|n| n.addr().is_ipv4()).count();
         TableStats {
-            indicators: self.indicators.len(),
+            indicators: nets.len(),
             prefixes_v4: v4,
-            prefixes_v6: self.indicators.len() - v4,
+            prefixes_v6: nets.len() - v4,
             segments_v4: self.v4.starts.len(),
             segments_v6: self.v6.starts.len(),
             stored_ids: self.v4.ids.len() + self.v6.ids.len(),
+            heap_bytes: self.entries.heap_bytes() + self.v4.heap_bytes() + self.v6.heap_bytes(),
+        }
+    }
+}
+
+/// One indicator of a table, assembled from its columns: the fields of [`Indicator`], with
+/// the text borrowed from the table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndicatorRef<'a> {
+    pub network: IpNet,
+    pub feed: &'a str,
+    pub score: Option<f64>,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    pub category: Option<&'a str>,
+    pub comment: Option<&'a str>,
+}
+
+impl IndicatorRef<'_> {
+    /// The indicator as it was pushed.
+    pub fn to_indicator(&self) -> Indicator {
+        Indicator {
+            network: self.network,
+            feed: self.feed.to_owned(),
+            score: self.score,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            category: self.category.map(str::to_owned),
+            comment: self.comment.map(str::to_owned),
+        }
+    }
+
+    /// What an alert says about this entry (as `IntelHit::from(&Indicator)`).
+    pub fn hit(&self) -> IntelHit {
+        IntelHit {
+            feed: self.feed.to_owned(),
+            network: self.network,
+            score: self.score,
+            category: self.category.map(str::to_owned),
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
         }
     }
 }
@@ -136,12 +198,11 @@ pub struct Matches<'a> {
 }
 
 impl<'a> Iterator for Matches<'a> {
-    type Item = &'a Indicator;
+    type Item = IndicatorRef<'a>;
 
-    fn next(&mut self) -> Option<&'a Indicator> {
+    fn next(&mut self) -> Option<IndicatorRef<'a>> {
         // Ids come from the table's own build, so they are always in range.
-        self.ids
-            .find_map(|id| self.table.indicators.get(*id as usize))
+        self.ids.find_map(|id| self.table.indicator(*id))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -149,9 +210,180 @@ impl<'a> Iterator for Matches<'a> {
     }
 }
 
-struct Span {
-    start: u128,
-    end: u128,
+/// Builds an [`IntelTable`] from indicators pushed one at a time.
+#[derive(Debug, Default)]
+pub struct TableBuilder {
+    entries: Entries,
+    /// The label index of each (feed, category) pair seen.
+    label_ids: HashMap<(Box<str>, Option<Box<str>>), u32>,
+}
+
+impl TableBuilder {
+    /// Adds an indicator; its id is the number pushed before it.
+    pub fn push(&mut self, indicator: Indicator) -> Result<(), IntelError> {
+        let too_many = || too_many(&self.entries);
+        let id = u32::try_from(self.entries.nets.len()).map_err(|_| too_many())?;
+        let comment_at = match &indicator.comment {
+            Some(_) => Some(u32::try_from(self.entries.text.len()).map_err(|_| too_many())?),
+            None => None,
+        };
+        let key = (
+            Box::<str>::from(indicator.feed),
+            indicator.category.map(Box::<str>::from),
+        );
+        let e = &mut self.entries;
+        let label = match self.label_ids.get(&key) {
+            Some(label) => *label,
+            None => {
+                let label = u32::try_from(e.labels.len()).map_err(|_| too_many_of(e.nets.len()))?;
+                e.labels.push(key.clone());
+                self.label_ids.insert(key, label);
+                label
+            }
+        };
+        e.nets.push(indicator.network);
+        e.label.push(label);
+        if let Some(score) = indicator.score {
+            e.scores.push((id, score));
+        }
+        if let Some(t) = indicator.first_seen {
+            e.first_seen.push((id, t));
+        }
+        if let Some(t) = indicator.last_seen {
+            e.last_seen.push((id, t));
+        }
+        if let (Some(comment), Some(at)) = (indicator.comment, comment_at) {
+            e.text.push_str(&comment);
+            e.comments.push((id, at));
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.nets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.nets.is_empty()
+    }
+
+    pub fn finish(self) -> Result<IntelTable, IntelError> {
+        let mut entries = self.entries;
+        entries.shrink();
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for (id, net) in entries.nets.iter().enumerate() {
+            // At most u32::MAX entries were pushed.
+            let id = id as u32;
+            match net {
+                IpNet::V4(n) => v4.push(Span {
+                    start: u32::from(n.network()),
+                    end: u32::from(n.broadcast()),
+                    id,
+                }),
+                IpNet::V6(n) => v6.push(Span {
+                    start: u128::from(n.network()),
+                    end: u128::from(n.broadcast()),
+                    id,
+                }),
+            }
+        }
+        let v4 = Segments::<u32>::build(v4).ok_or_else(|| too_many(&entries))?;
+        let v6 = Segments::<u128>::build(v6).ok_or_else(|| too_many(&entries))?;
+        Ok(IntelTable { entries, v4, v6 })
+    }
+}
+
+fn too_many(entries: &Entries) -> IntelError {
+    too_many_of(entries.nets.len())
+}
+
+fn too_many_of(count: usize) -> IntelError {
+    IntelError::TooManyIndicators {
+        count,
+        max: u32::MAX,
+    }
+}
+
+/// The indicators in columns, by id.
+#[derive(Debug, Clone, Default)]
+struct Entries {
+    nets: Vec<IpNet>,
+    /// Each entry's index into `labels`.
+    label: Vec<u32>,
+    /// The distinct (feed, category) pairs.
+    labels: Vec<(Box<str>, Option<Box<str>>)>,
+    /// The optional fields, as (id, value) for the entries that have them, in id order.
+    scores: Vec<(u32, f64)>,
+    first_seen: Vec<(u32, Timestamp)>,
+    last_seen: Vec<(u32, Timestamp)>,
+    /// (id, start in `text`): a comment runs to the next one's start, or to the end of `text`.
+    comments: Vec<(u32, u32)>,
+    text: String,
+}
+
+impl Entries {
+    /// Only called with ids below `nets.len()`.
+    fn get(&self, id: u32) -> IndicatorRef<'_> {
+        let i = id as usize;
+        let (feed, category) = &self.labels[self.label[i] as usize];
+        let comment = sparse(&self.comments, id).map(|at| {
+            let start = self.comments[at].1 as usize;
+            let end = self
+                .comments
+                .get(at + 1)
+                .map_or(self.text.len(), |(_, s)| *s as usize);
+            self.text.get(start..end).unwrap_or_default()
+        });
+        IndicatorRef {
+            network: self.nets[i],
+            feed,
+            score: sparse(&self.scores, id).map(|at| self.scores[at].1),
+            first_seen: sparse(&self.first_seen, id).map(|at| self.first_seen[at].1),
+            last_seen: sparse(&self.last_seen, id).map(|at| self.last_seen[at].1),
+            category: category.as_deref(),
+            comment,
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.nets.shrink_to_fit();
+        self.label.shrink_to_fit();
+        self.labels.shrink_to_fit();
+        self.scores.shrink_to_fit();
+        self.first_seen.shrink_to_fit();
+        self.last_seen.shrink_to_fit();
+        self.comments.shrink_to_fit();
+        self.text.shrink_to_fit();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        let labels: usize = self
+            .labels
+            .iter()
+            .map(|(f, c)| f.len() + c.as_ref().map_or(0, |c| c.len()))
+            .sum();
+        size_of_val(self.nets.as_slice())
+            + size_of_val(self.label.as_slice())
+            + size_of_val(self.labels.as_slice())
+            + labels
+            + size_of_val(self.scores.as_slice())
+            + size_of_val(self.first_seen.as_slice())
+            + size_of_val(self.last_seen.as_slice())
+            + size_of_val(self.comments.as_slice())
+            + self.text.len()
+    }
+}
+
+/// Where `id` sits in a column of (id, value) pairs sorted by id.
+fn sparse<T>(column: &[(u32, T)], id: u32) -> Option<usize> {
+    column.binary_search_by_key(&id, |(i, _)| *i).ok()
+}
+
+struct Span<K> {
+    start: K,
+    end: K,
     id: u32,
 }
 
@@ -161,6 +393,7 @@ trait Key: Copy + Ord + std::fmt::Debug {
     const MAX: u128;
     /// Only called with values that fit (they come from addresses of this width).
     fn from_u128(v: u128) -> Self;
+    fn to_u128(self) -> u128;
     fn top16(self) -> usize;
 }
 
@@ -168,6 +401,9 @@ impl Key for u32 {
     const MAX: u128 = u32::MAX as u128;
     fn from_u128(v: u128) -> Self {
         v as u32
+    }
+    fn to_u128(self) -> u128 {
+        u128::from(self)
     }
     fn top16(self) -> usize {
         (self >> 16) as usize
@@ -178,6 +414,9 @@ impl Key for u128 {
     const MAX: u128 = u128::MAX;
     fn from_u128(v: u128) -> Self {
         v
+    }
+    fn to_u128(self) -> u128 {
+        self
     }
     fn top16(self) -> usize {
         (self >> 112) as usize
@@ -198,7 +437,7 @@ struct Segments<K> {
 
 impl<K: Key> Segments<K> {
     /// `None` when the ids stored would overflow the `u32` offsets.
-    fn build(mut spans: Vec<Span>) -> Option<Self> {
+    fn build(mut spans: Vec<Span<K>>) -> Option<Self> {
         // Widest first at equal starts, so that a prefix is on the stack before those inside it.
         spans.sort_unstable_by(|a, b| {
             a.start
@@ -206,29 +445,31 @@ impl<K: Key> Segments<K> {
                 .then(b.end.cmp(&a.end))
                 .then(a.id.cmp(&b.id))
         });
-        let mut out = Builder::default();
+        let mut out = Builder::<K>::default();
         // The stack of (end, id) covering the sweep position; ends never increase upward.
         let mut stack: Vec<(u128, u32)> = Vec::new();
         // The first address not yet given an interval; `None` once the whole space is done.
         let mut cursor: Option<u128> = Some(0);
         for span in &spans {
-            while let Some(&(end, _)) = stack.last() {
-                if end >= span.start {
+            let (start, end) = (span.start.to_u128(), span.end.to_u128());
+            while let Some(&(top, _)) = stack.last() {
+                if top >= start {
                     break;
                 }
-                out.close_through::<K>(&mut cursor, end, &stack)?;
+                out.close_through(&mut cursor, top, &stack)?;
                 stack.pop();
             }
             if let Some(c) = cursor
-                && c < span.start
+                && c < start
             {
                 out.push(c, &stack)?;
-                cursor = Some(span.start);
+                cursor = Some(start);
             }
-            stack.push((span.end, span.id));
+            stack.push((end, span.id));
         }
+        drop(spans);
         while let Some(&(end, _)) = stack.last() {
-            out.close_through::<K>(&mut cursor, end, &stack)?;
+            out.close_through(&mut cursor, end, &stack)?;
             stack.pop();
         }
         if let Some(c) = cursor {
@@ -247,16 +488,32 @@ impl<K: Key> Segments<K> {
         let (a, b) = (self.sets[i] as usize, self.sets[i + 1] as usize);
         &self.ids[a..b]
     }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(self.starts.as_slice())
+            + std::mem::size_of_val(self.sets.as_slice())
+            + std::mem::size_of_val(self.ids.as_slice())
+            + std::mem::size_of_val(self.index.as_slice())
+    }
 }
 
-#[derive(Default)]
-struct Builder {
-    starts: Vec<u128>,
+struct Builder<K> {
+    starts: Vec<K>,
     sets: Vec<u32>,
     ids: Vec<u32>,
 }
 
-impl Builder {
+impl<K> Default for Builder<K> {
+    fn default() -> Self {
+        Self {
+            starts: Vec::new(),
+            sets: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+}
+
+impl<K: Key> Builder<K> {
     /// Starts an interval at `start` covered by the stack's ids, unless it repeats the previous
     /// interval's set (then the previous one simply runs on).
     fn push(&mut self, start: u128, stack: &[(u128, u32)]) -> Option<()> {
@@ -266,7 +523,7 @@ impl Builder {
                 return Some(());
             }
         }
-        self.starts.push(start);
+        self.starts.push(K::from_u128(start));
         self.sets.push(u32::try_from(self.ids.len()).ok()?);
         self.ids.extend(stack.iter().map(|(_, id)| *id));
         Some(())
@@ -274,7 +531,7 @@ impl Builder {
 
     /// Emits the interval from the cursor through `end` (the end of the stack's top), and moves
     /// the cursor past it.
-    fn close_through<K: Key>(
+    fn close_through(
         &mut self,
         cursor: &mut Option<u128>,
         end: u128,
@@ -289,10 +546,14 @@ impl Builder {
         Some(())
     }
 
-    fn finish<K: Key>(self) -> Option<Segments<K>> {
+    fn finish(self) -> Option<Segments<K>> {
         let mut sets = self.sets;
         sets.push(u32::try_from(self.ids.len()).ok()?);
-        let starts: Vec<K> = self.starts.into_iter().map(K::from_u128).collect();
+        sets.shrink_to_fit();
+        let mut starts = self.starts;
+        starts.shrink_to_fit();
+        let mut ids = self.ids;
+        ids.shrink_to_fit();
         let count = u32::try_from(starts.len()).ok()?;
         let mut index = Vec::with_capacity(65537);
         let mut i = 0usize;
@@ -307,7 +568,7 @@ impl Builder {
         Some(Segments {
             starts,
             sets,
-            ids: self.ids,
+            ids,
             index,
         })
     }

@@ -394,7 +394,7 @@ fn a_lookup_returns_every_feed_that_lists_the_address() {
     let table = IntelTable::from_feeds(feeds).unwrap();
     let hits: Vec<(String, String)> = table
         .lookup(ip("1.10.20.30"))
-        .map(|i| (i.feed.clone(), i.network.to_string()))
+        .map(|i| (i.feed.to_owned(), i.network.to_string()))
         .collect();
     let mut feeds_hit: Vec<&str> = hits.iter().map(|(f, _)| f.as_str()).collect();
     feeds_hit.sort_unstable();

@@ -84,6 +84,13 @@ fn check(nets: Vec<IpNet>, random: Vec<IpAddr>) -> Result<(), TestCaseError> {
         want.sort_unstable();
         prop_assert_eq!(&got, &want, "at {}", addr);
         prop_assert_eq!(table.lookup(addr).count(), want.len());
+        let mut feeds: Vec<&str> = want
+            .iter()
+            .map(|id| inds[*id as usize].feed.as_str())
+            .collect();
+        feeds.sort_unstable();
+        feeds.dedup();
+        prop_assert_eq!(table.feed_count(addr), feeds.len(), "feeds at {}", addr);
     }
     Ok(())
 }

@@ -110,6 +110,14 @@ pub trait IntelStore: Send + Sync {
     /// replaced), each feed's in the order it was given to [`IntelStore::replace_feed`].
     fn indicators(&self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError>;
 
+    /// The indicators of [`IntelStore::indicators`], in its order, handed to `each` one at a
+    /// time as they are read, so that a caller building its own index never holds them all.
+    fn each_indicator(
+        &self,
+        feed: Option<&str>,
+        each: &mut dyn FnMut(Indicator),
+    ) -> Result<(), StoreError>;
+
     /// Every stored indicator whose network covers `addr`, from every feed, in the order of
     /// `picket_intel::IntelTable::lookup` over [`IntelStore::indicators`]: widest network first,
     /// then in the order `indicators` lists them. An IPv4-mapped address (`::ffff:192.0.2.1`)

@@ -277,7 +277,17 @@ impl IntelStore for Store {
     }
 
     fn indicators(&self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
-        self.read(|s| s.indicators(feed))
+        let mut out = Vec::new();
+        self.read(|s| s.each_indicator(feed, &mut |i| out.push(i)))?;
+        Ok(out)
+    }
+
+    fn each_indicator(
+        &self,
+        feed: Option<&str>,
+        each: &mut dyn FnMut(Indicator),
+    ) -> Result<(), StoreError> {
+        self.read(|s| s.each_indicator(feed, each))
     }
 
     fn indicators_covering(&self, addr: IpAddr) -> Result<Vec<Indicator>, StoreError> {

@@ -17,11 +17,15 @@
 
 pub mod sinks;
 pub mod sources;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use picket_detect::threat::ThreatDetector;
+use picket_detect::threat::{ThreatDetector, Verdict};
+use picket_ingest::{Batching, EventHead, Screened};
 use picket_model::{Alert, ConnEvent, Timestamp};
 use picket_report::AlertChangeKind;
 use picket_store::prelude::*;
@@ -74,6 +78,7 @@ pub fn run(
         blocker: opts.block.as_ref().map(Blocker::new),
         pending: HashMap::new(),
         numbers: HashMap::new(),
+        numbered: 0,
         new_alerts: 0,
         updated_alerts: 0,
         last_flush: Instant::now(),
@@ -92,9 +97,11 @@ struct Pipeline<'a> {
     blocker: Option<Blocker>,
     /// Alerts changed since the last flush, by (dedup key, window start).
     pending: HashMap<(String, Timestamp), Alert>,
-    /// The number each alert handed to the sink got, by (dedup key, window start): updates
-    /// keep it.
+    /// The number each alert handed to the sink got, by (dedup key, window start), while its
+    /// window may still change: updates keep it.
     numbers: HashMap<(String, Timestamp), u64>,
+    /// Alerts numbered so far.
+    numbered: u64,
     /// Alerts the store took as new.
     new_alerts: u64,
     /// Alerts the store already had.
@@ -113,29 +120,7 @@ impl Pipeline<'_> {
             }
             let name = spec.name();
             let mut source = OnceSource::open(spec, opts.input)?;
-            let mut bad = 0u64;
-            while let Some(item) = source.next_event() {
-                match item {
-                    // Without a checkpoint to keep in step with, storing (and so printing)
-                    // every interval shows alerts while a long file is read.
-                    Ok(ev) => {
-                        self.observe(&ev);
-                        if self.last_flush.elapsed() >= self.flush_every {
-                            self.flush(None)?;
-                        }
-                    }
-                    Err(e) if e.is_line_error() => {
-                        bad += 1;
-                        if bad <= SHOWN_BAD_LINES {
-                            self.sink.notice(Notice::SkippedLine(&e));
-                        }
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-                if shutdown.is_triggered() {
-                    break;
-                }
-            }
+            self.read_source(&mut source, Batching::available(), shutdown)?;
             let stats = source.stats();
             self.sink.notice(Notice::SourceRead {
                 source: &name,
@@ -154,6 +139,56 @@ impl Pipeline<'_> {
             )));
         }
         Ok(())
+    }
+
+    /// Reads one source to its end (or until `shutdown`), parsing in batches as `how` says.
+    /// Events the detector's screen turns down (not inbound, no vulnerable application there,
+    /// client not listed) are counted from their head alone; the rest come whole, in order, so
+    /// that alerts and counts are those of reading one event at a time.
+    fn read_source(
+        &mut self,
+        source: &mut OnceSource,
+        how: Batching,
+        shutdown: &Shutdown,
+    ) -> Result<(), AppError> {
+        let mut bad = 0u64;
+        let mut failed = None;
+        let screen = self.detector.screen();
+        let verdict = |h: &EventHead| {
+            let v = screen.verdict(h.src, h.dst, h.dst_port, h.proto);
+            (v != Verdict::Listed).then_some(v)
+        };
+        source.read_screened(how, &verdict, &mut |item| {
+            match item {
+                Screened::Head { ts, verdict } => self.detector.observe_screened(ts, verdict),
+                // Without a checkpoint to keep in step with, storing (and so printing) every
+                // interval shows alerts while a long file is read.
+                Screened::Event(ev) => {
+                    self.observe(&ev);
+                    if self.last_flush.elapsed() >= self.flush_every
+                        && let Err(e) = self.flush(None)
+                    {
+                        failed = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+                Screened::Error(e) if e.is_line_error() => {
+                    bad += 1;
+                    if bad <= SHOWN_BAD_LINES {
+                        self.sink.notice(Notice::SkippedLine(&e));
+                    }
+                }
+                Screened::Error(e) => {
+                    failed = Some(e.into());
+                    return ControlFlow::Break(());
+                }
+            }
+            if shutdown.is_triggered() {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        failed.map_or(Ok(()), Err)
     }
 
     /// Follows every file until `shutdown`; then flushes and saves each checkpoint.
@@ -250,7 +285,7 @@ impl Pipeline<'_> {
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<(), AppError> {
         self.last_flush = Instant::now();
         let mut alerts: Vec<Alert> = self.pending.drain().map(|(_, a)| a).collect();
-        alerts.sort_by_key(|a| (a.window_start, a.dedup_key.clone()));
+        alerts.sort_by(|a, b| (a.window_start, &a.dedup_key).cmp(&(b.window_start, &b.dedup_key)));
         let writes = match checkpoint {
             Some((source, state)) => {
                 let value = serde_json::to_value(state)?;
@@ -270,11 +305,18 @@ impl Pipeline<'_> {
                     AlertChangeKind::Update
                 }
             };
-            let next = self.numbers.len() as u64 + 1;
-            let number = *self
+            let number = match self
                 .numbers
-                .entry((alert.dedup_key.clone(), alert.window_start))
-                .or_insert(next);
+                .get(&(alert.dedup_key.clone(), alert.window_start))
+            {
+                Some(number) => *number,
+                None => {
+                    self.numbered += 1;
+                    self.numbers
+                        .insert((alert.dedup_key.clone(), alert.window_start), self.numbered);
+                    self.numbered
+                }
+            };
             self.sink.alert(StoredAlert {
                 number,
                 kind,
@@ -283,6 +325,11 @@ impl Pipeline<'_> {
         }
         if let Some(blocker) = &mut self.blocker {
             blocker.block(&alerts, self.store, self.sink)?;
+        }
+        // An alert that can change no more needs no number kept for its updates: so memory
+        // holds the alert windows still open, not every alert of a long stream.
+        if let Some(settled) = self.detector.settled_before() {
+            self.numbers.retain(|(_, start), _| *start > settled);
         }
         Ok(())
     }

@@ -2,9 +2,12 @@
 //! (rotation handled by picket-ingest's `Follower`), each resumed from its checkpoint in the
 //! store. A source hands events to the pipeline one at a time and never keeps alerts itself.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
-use picket_ingest::{Checkpoint, EventReader, Follower, IngestError, Input};
+use picket_ingest::{
+    Batching, Checkpoint, EventHead, EventReader, Follower, IngestError, Input, Screened,
+};
 use picket_model::{ConnEvent, Timestamp};
 use picket_store::Store;
 use picket_store::prelude::*;
@@ -34,6 +37,23 @@ impl OnceSource {
         match self {
             OnceSource::File(r) => r.next(),
             OnceSource::Stdin(r) => r.next(),
+        }
+    }
+
+    /// Reads the rest of the source in batches, in order (see
+    /// `picket_ingest::EventReader::read_screened`).
+    pub fn read_screened<V, F>(
+        &mut self,
+        how: Batching,
+        screen: &F,
+        each: &mut dyn FnMut(Screened<V>) -> ControlFlow<()>,
+    ) where
+        V: Send,
+        F: Fn(&EventHead) -> Option<V> + Sync,
+    {
+        match self {
+            OnceSource::File(r) => r.read_screened(how, screen, each),
+            OnceSource::Stdin(r) => r.read_screened(how, screen, each),
         }
     }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use picket_intel::IntelTable;
 use picket_model::{
-    ALERT_MAX_SOURCES, Alert, AlertKind, ConnEvent, ConnOutcome, Direction, HomeNet, IntelHit,
-    Suppression, Timestamp, Transport,
+    ALERT_MAX_SOURCES, Alert, AlertKind, ConnEvent, ConnOutcome, HomeNet, IntelHit, Suppression,
+    Timestamp, Transport,
 };
 use thiserror::Error;
 
@@ -192,6 +192,59 @@ impl Counted {
     }
 }
 
+/// How far an event gets through the rule's first three conditions, decided from its addresses,
+/// destination port and transport alone (see [`Screen::verdict`]). Ordered: each stage passed the
+/// ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    /// No destination port, or not inbound from outside the home network.
+    Ignored,
+    /// Inbound, to a host port without a vulnerable application.
+    Inbound,
+    /// Inbound to a vulnerable application, from a client on fewer than `min_feeds` feeds.
+    ToVulnerable,
+    /// Inbound to a vulnerable application from a listed client: only this needs the whole event.
+    Listed,
+}
+
+/// The read-only part of the rule (home network, inventory, intel table, `min_feeds`): decides
+/// an event's [`Verdict`] without touching any alert, so that parsers on other threads can
+/// leave out the rest of the fields of the events that cannot raise anything. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Screen {
+    intel: Arc<IntelTable>,
+    inventory: Arc<Inventory>,
+    home: HomeNet,
+    min_feeds: usize,
+}
+
+impl Screen {
+    /// The verdict on a connection from `src` to `dst`:`dst_port` over `proto`, exactly as
+    /// [`ThreatDetector::observe`] counts it.
+    pub fn verdict(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        dst_port: Option<u16>,
+        proto: Transport,
+    ) -> Verdict {
+        let Some(port) = dst_port else {
+            return Verdict::Ignored;
+        };
+        if self.home.contains(src) || !self.home.contains(dst) {
+            return Verdict::Ignored;
+        }
+        let apps = self.inventory.get(dst.to_canonical(), port, proto);
+        if !apps.iter().any(|a| !a.vulns.is_empty()) {
+            return Verdict::Inbound;
+        }
+        if self.intel.feed_count(src.to_canonical()) < self.min_feeds {
+            return Verdict::ToVulnerable;
+        }
+        Verdict::Listed
+    }
+}
+
 /// Raises "bad external client IP connection to vulnerable application" alerts from a stream of
 /// connection events.
 ///
@@ -201,9 +254,7 @@ impl Counted {
 /// earlier than its `window_start`).
 #[derive(Debug)]
 pub struct ThreatDetector {
-    intel: Arc<IntelTable>,
-    inventory: Inventory,
-    home: HomeNet,
+    screen: Screen,
     settings: ThreatSettings,
     window: SignedDuration,
     suppressions: Vec<Suppression>,
@@ -224,9 +275,12 @@ impl ThreatDetector {
     ) -> Result<Self, ThreatError> {
         let window = settings.validate()?;
         Ok(Self {
-            intel,
-            inventory,
-            home,
+            screen: Screen {
+                intel,
+                inventory: Arc::new(inventory),
+                home,
+                min_feeds: settings.min_feeds,
+            },
             settings,
             window,
             suppressed_by: vec![0; suppressions.len()],
@@ -241,12 +295,12 @@ impl ThreatDetector {
     /// Swaps in a new intel table (feeds reloaded); open alerts take the new view on their next
     /// connection.
     pub fn set_intel(&mut self, intel: Arc<IntelTable>) {
-        self.intel = intel;
+        self.screen.intel = intel;
     }
 
     /// Swaps in a new inventory (a new scan or vulnerability database).
     pub fn set_inventory(&mut self, inventory: Inventory) {
-        self.inventory = inventory;
+        self.screen.inventory = Arc::new(inventory);
     }
 
     /// Replaces the suppressions; their counters start at zero.
@@ -257,6 +311,11 @@ impl ThreatDetector {
 
     pub fn settings(&self) -> ThreatSettings {
         self.settings
+    }
+
+    /// The rule's read-only part as it stands now (a swap later does not change the copy).
+    pub fn screen(&self) -> Screen {
+        self.screen.clone()
     }
 
     pub fn stats(&self) -> ThreatStats {
@@ -310,34 +369,16 @@ impl ThreatDetector {
     /// Takes one connection event; returns the alerts it created or updated (one per
     /// vulnerable application at the port, so usually none or one).
     pub fn observe(&mut self, ev: &ConnEvent) -> Vec<AlertChange> {
-        self.stats.events += 1;
-        self.advance(ev.ts);
-        self.sweep();
-
-        let Some(port) = ev.dst_port else {
+        let verdict = self.screen.verdict(ev.src, ev.dst, ev.dst_port, ev.proto);
+        self.observe_screened(ev.ts, verdict);
+        let Some(port) = ev.dst_port.filter(|_| verdict == Verdict::Listed) else {
             return Vec::new();
         };
-        if self.home.direction(ev) != Direction::Inbound {
-            return Vec::new();
-        }
-        self.stats.inbound += 1;
         let client = ev.src.to_canonical();
         let host = ev.dst.to_canonical();
-
-        let apps = self.inventory.get(host, port, ev.proto);
-        if !apps.iter().any(|a| !a.vulns.is_empty()) {
-            return Vec::new();
-        }
-        self.stats.to_vulnerable += 1;
-
-        let hits: Vec<IntelHit> = self.intel.lookup(client).map(IntelHit::from).collect();
-        let mut feeds: Vec<&str> = hits.iter().map(|h| h.feed.as_str()).collect();
-        feeds.sort_unstable();
-        feeds.dedup();
-        if feeds.len() < self.settings.min_feeds {
-            return Vec::new();
-        }
-        self.stats.listed += 1;
+        let screen = &self.screen;
+        let apps = screen.inventory.get(host, port, ev.proto);
+        let hits: Vec<IntelHit> = screen.intel.lookup(client).map(|i| i.hit()).collect();
 
         let stale = self
             .now
@@ -385,6 +426,32 @@ impl ThreatDetector {
             changes.push(change);
         }
         changes
+    }
+
+    /// Alerts whose window started at or before this can change no more, whatever comes: a
+    /// connection counts into an alert only before its window ends, and a connection more
+    /// than two windows older than the newest event seen is stale. `None` before any event.
+    pub fn settled_before(&self) -> Option<Timestamp> {
+        self.now
+            .and_then(|now| now.checked_sub(self.window * 3).ok())
+    }
+
+    /// Counts an event that [`Screen::verdict`] judged (on this detector's screen) from its time
+    /// and verdict alone: what [`ThreatDetector::observe`] does with it, when the verdict is
+    /// short of [`Verdict::Listed`] (which needs the whole event: pass it to `observe`).
+    pub fn observe_screened(&mut self, ts: Timestamp, verdict: Verdict) {
+        self.stats.events += 1;
+        self.advance(ts);
+        self.sweep();
+        if verdict >= Verdict::Inbound {
+            self.stats.inbound += 1;
+        }
+        if verdict >= Verdict::ToVulnerable {
+            self.stats.to_vulnerable += 1;
+        }
+        if verdict >= Verdict::Listed {
+            self.stats.listed += 1;
+        }
     }
 
     fn advance(&mut self, ts: Timestamp) {

@@ -21,6 +21,8 @@ pub mod severity;
 #[cfg(test)]
 mod testing;
 
-pub use detector::{AlertChange, ThreatDetector, ThreatError, ThreatSettings, ThreatStats};
+pub use detector::{
+    AlertChange, Screen, ThreatDetector, ThreatError, ThreatSettings, ThreatStats, Verdict,
+};
 pub use inventory::{Inventory, InventoryApp, rank};
 pub use severity::{MEANINGFUL_TRANSFER_BYTES, assess};

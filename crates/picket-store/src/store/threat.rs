@@ -502,12 +502,15 @@ impl Session<'_> {
         Ok(true)
     }
 
-    pub(crate) fn indicators(&mut self, feed: Option<&str>) -> Result<Vec<Indicator>, StoreError> {
+    pub(crate) fn each_indicator(
+        &mut self,
+        feed: Option<&str>,
+        each: &mut dyn FnMut(Indicator),
+    ) -> Result<(), StoreError> {
         let (statement, params): (&str, Vec<Value>) = match feed {
             Some(name) => (sql::SELECT_FEED_INDICATORS, vec![name.into()]),
             None => (sql::SELECT_ALL_INDICATORS, vec![]),
         };
-        let mut out = Vec::new();
         // Disjoint borrows: the connection streams while the location names bad rows.
         let location = self.location;
         let result = self.conn.query_each(statement, &params, &mut |row: Row| {
@@ -517,12 +520,11 @@ impl Session<'_> {
                 table: "indicators",
                 key: "listed indicator".into(),
             };
-            let indicator = indicator_from(f)?;
-            out.push(indicator);
+            each(indicator_from(f)?);
             Ok::<(), StoreError>(())
         });
         match result {
-            Ok(handled) => handled.map(|()| out),
+            Ok(handled) => handled,
             Err(e) => Err(self.db_error(
                 match feed {
                     Some(name) => format!("reading the indicators of feed {name}"),

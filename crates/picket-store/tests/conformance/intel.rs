@@ -94,7 +94,7 @@ fn covering_indicators_match_the_intel_table(db: &mut TestDb) {
         addresses.push(IpAddr::from((0x0b00_0000 | (x >> 21)).to_be_bytes()));
     }
     for addr in addresses {
-        let expected: Vec<Indicator> = table.lookup(addr).cloned().collect();
+        let expected: Vec<Indicator> = table.lookup(addr).map(|i| i.to_indicator()).collect();
         assert_eq!(
             store.indicators_covering(addr).unwrap(),
             expected,
