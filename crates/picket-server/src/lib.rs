@@ -1,0 +1,3 @@
+//! `picket serve`: Picket as one long-running process.
+pub mod config;
+pub mod schedule;
