@@ -548,25 +548,9 @@ impl Check<'_> {
         }
         .targets();
         let targets = self.ok(&raw.targets, &key("targets"), targets);
-        let (ports, top_ports) = match raw.ports.as_ref().map(|p| p.get_ref().trim()) {
+        let (ports, top_ports) = match &raw.ports {
             None => (None, None),
-            Some(p) => match p.strip_prefix("top:") {
-                Some(n) => match n.parse::<usize>() {
-                    Ok(n) => (None, Some(n)),
-                    Err(_) => {
-                        let at = raw.ports.as_ref().map_or(raw.name.span(), Spanned::span);
-                        let message =
-                            format!("{p:?}: top:N takes a number of ports, e.g. top:1000");
-                        self.issues.push(Issue {
-                            line: Some(line_of(self.text, at.start)),
-                            key: key("ports"),
-                            message,
-                        });
-                        return None;
-                    }
-                },
-                None => (Some(p.to_owned()), None),
-            },
+            Some(p) => self.ok(p, &key("ports"), ports_values(p.get_ref()))?,
         };
         let values = ProfileValues {
             ports,
@@ -883,6 +867,20 @@ impl Check<'_> {
             min_severity: min_severity?,
             findings: raw.findings.unwrap_or(true),
         })
+    }
+}
+
+/// A ports value as the config and the API write it: a spec (`22,80`, `1-1024`, `-` for all)
+/// or `top:N`, as the raw `-p` / `--top-ports` values picket-app validates.
+pub fn ports_values(p: &str) -> Result<(Option<String>, Option<usize>), String> {
+    let p = p.trim();
+    match p.strip_prefix("top:") {
+        Some(n) => n
+            .trim()
+            .parse::<usize>()
+            .map(|n| (None, Some(n)))
+            .map_err(|_| format!("{p:?}: top:N takes a number of ports, e.g. top:1000")),
+        None => Ok((Some(p.to_owned()), None)),
     }
 }
 
