@@ -36,10 +36,8 @@ pub use config::{ConfigError, Issue, Overrides, ServiceConfig};
 pub use error::ServerError;
 pub use service::Service;
 
-use crate::metrics::Metrics;
 use crate::refresh::Refresher;
 use crate::schedule::CronSchedule;
-use crate::sinks::SinkHub;
 
 /// Runs the service until `shutdown` is triggered, then stops in order: the HTTP server drains,
 /// running scans are stored as aborted, watchers flush and save their checkpoints, the
@@ -56,17 +54,13 @@ pub fn serve(rt: &Runtime, config: ServiceConfig, shutdown: Shutdown) -> Result<
             addr: config.listen,
             source,
         })?;
-    let metrics = Arc::new(Metrics::new());
-    let sinks = SinkHub::start(&config.sinks, metrics.clone(), &shutdown)?;
     let service = Service::new(
         store.clone(),
         config.clone(),
         rt.handle().clone(),
         shutdown.clone(),
-        metrics.clone(),
-        sinks,
-    );
-    let started = start(rt, &service, &config, &metrics, &shutdown);
+    )?;
+    let started = start(rt, &service, &config, &shutdown);
     let served = match started {
         Ok(schedulers) => {
             let app = picket_web::router(WebState {
@@ -103,12 +97,11 @@ fn start(
     rt: &Runtime,
     service: &Service,
     config: &ServiceConfig,
-    metrics: &Arc<Metrics>,
     shutdown: &Shutdown,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, ServerError> {
     if !config.feeds.is_empty() || !config.vulns.is_empty() {
         let refresher = Refresher::new(service.inner().store.clone(), &config.feeds, &config.vulns);
-        let (m, s) = (metrics.clone(), shutdown.clone());
+        let (m, s) = (service.inner().metrics.clone(), shutdown.clone());
         service.spawn("refresh", move || refresher.run(&m, &s))?;
     }
     for watch in &config.watches {

@@ -21,7 +21,8 @@ use picket_app::{AppError, Shutdown};
 use picket_model::{RunId, Timestamp};
 use picket_report::AlertChangeKind;
 use picket_scan::ScanEvent;
-use picket_store::Store;
+use picket_store::prelude::*;
+use picket_store::{FindingFilter, Store};
 use picket_web::{Control, ControlError, JobStatus, ScanRequest};
 use tokio::runtime::Handle;
 
@@ -66,20 +67,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Service {
+    /// The service over `store`, with its sinks started; nothing is scheduled or watched yet.
     pub fn new(
         store: Store,
         config: ServiceConfig,
         rt: Handle,
         shutdown: Shutdown,
-        metrics: Arc<Metrics>,
-        sinks: SinkHub,
-    ) -> Self {
+    ) -> Result<Self, ServerError> {
+        let metrics = Arc::new(Metrics::new());
+        let sinks = SinkHub::start(&config.sinks, metrics.clone(), &shutdown)?;
         let jobs = config
             .scans
             .iter()
             .map(|j| (j.name.clone(), JobState::default()))
             .collect();
-        Service(Arc::new(Inner {
+        Ok(Service(Arc::new(Inner {
             store,
             config,
             metrics,
@@ -88,7 +90,7 @@ impl Service {
             sinks,
             jobs: Mutex::new(jobs),
             threads: Mutex::new(Vec::new()),
-        }))
+        })))
     }
 
     pub fn inner(&self) -> &Inner {
@@ -213,11 +215,8 @@ impl Service {
                     findings = outcome.findings.len(),
                     "scan stored"
                 );
-                for finding in &outcome.findings {
-                    match Record::finding(finding) {
-                        Ok(record) => inner.sinks.send(&record),
-                        Err(e) => tracing::error!(error = %e, "cannot serialize a finding"),
-                    }
+                if !outcome.findings.is_empty() {
+                    self.send_findings(outcome.run.id);
                 }
             }
             Err(e) => {
@@ -239,6 +238,28 @@ impl Service {
             state.running = None;
             if last_run.is_some() {
                 state.last_run = last_run;
+            }
+        }
+    }
+
+    /// Hands the run's findings to the sinks as the store holds them (the API and the CLI show
+    /// the stored ones: times at the store's precision, ids assigned).
+    fn send_findings(&self, run: RunId) {
+        let filter = FindingFilter {
+            run: Some(run),
+            ..FindingFilter::default()
+        };
+        match self.0.store.findings(&filter) {
+            Ok(findings) => {
+                for finding in &findings {
+                    match Record::finding(finding) {
+                        Ok(record) => self.0.sinks.send(&record),
+                        Err(e) => tracing::error!(error = %e, "cannot serialize a finding"),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(%run, error = %e, "cannot read the run's findings for the sinks")
             }
         }
     }

@@ -387,13 +387,9 @@ fn a_watched_line_from_a_listed_client_reaches_the_webhook_within_seconds() {
     // The same document as `picket alerts --format json`.
     let stored = alerts(&db);
     assert_eq!(stored.len(), 1);
-    let mut sent_keys: Vec<&String> = record.as_object().unwrap().keys().collect();
-    sent_keys.retain(|k| *k != "type");
-    let stored_keys: Vec<&String> = stored[0].as_object().unwrap().keys().collect();
-    sent_keys.sort();
-    let mut stored_sorted = stored_keys.clone();
-    stored_sorted.sort();
-    assert_eq!(sent_keys, stored_sorted);
+    let mut sent = record.clone();
+    sent.as_object_mut().unwrap().remove("type");
+    assert_eq!(sent, stored[0]);
     // The file sink got the same record.
     let file = std::fs::read_to_string(service.path("alerts.ndjson")).unwrap();
     assert_eq!(file.lines().count(), 1, "{file}");
@@ -538,4 +534,47 @@ fn sigterm_during_ingest_saves_the_checkpoint_and_a_restart_loses_and_doubles_no
         "lost or doubled (first run counted {first})"
     );
     assert_eq!(alerts(&db).len(), 1);
+}
+
+#[test]
+fn a_finding_of_a_scheduled_scan_reaches_the_sinks_as_the_cli_prints_it() {
+    let db = Db::new();
+    let port = free_port();
+    let mut service = Service::new(
+        &db,
+        &format!(
+            "[[scan]]\nname = \"one-port\"\ntargets = [\"127.0.0.1\"]\nports = \"{port}\"\nschedule = \"* * * * * *\"\n[[sink]]\nkind = \"file\"\npath = \"out.ndjson\"\nmin_severity = \"critical\"\n"
+        ),
+    );
+    service.start();
+    wait_for(
+        "a run with the port closed",
+        Duration::from_secs(20),
+        || runs(&db).iter().any(|r| r["status"] == "completed"),
+    );
+    let _listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let out = service.path("out.ndjson");
+    wait_for("the finding in the sink", Duration::from_secs(20), || {
+        std::fs::read_to_string(&out).is_ok_and(|t| t.contains("new-open-port"))
+    });
+    service.stop();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let record: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(record["type"], "finding");
+    assert_eq!(record["kind"], "new-open-port");
+    assert_eq!(record["port"], port);
+    let stored = json(&picket(&["--db", db.arg(), "findings", "--format", "json"]));
+    let stored = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == record["id"])
+        .expect("the sent finding is stored")
+        .clone();
+    let mut sent = record.clone();
+    sent.as_object_mut().unwrap().remove("type");
+    assert_eq!(
+        sent, stored,
+        "the sink sends what `picket findings --format json` shows"
+    );
 }
