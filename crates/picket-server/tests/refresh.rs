@@ -182,3 +182,41 @@ fn a_feed_file_is_read_again_only_when_it_changes() {
     refresher.tick(&metrics);
     assert_eq!(store.feeds().unwrap()[0].indicators, 5);
 }
+
+#[test]
+fn a_vulnerability_file_is_imported_and_an_empty_catalogue_never_replaces_it() {
+    use picket_server::config::VulnSource;
+    let dir = tempfile::tempdir().unwrap();
+    let store = picket_store::open(dir.path().join("picket.db").to_str().unwrap()).unwrap();
+    let file = dir.path().join("known_exploited_vulnerabilities.json");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../picket/tests/fixtures/kev-slice.json");
+    std::fs::copy(&fixture, &file).unwrap();
+    let vuln = VulnSource {
+        name: "kev".into(),
+        source: Source::File(file.clone()),
+        allow_shrink: false,
+        refresh: Duration::ZERO,
+    };
+    let metrics = Metrics::new();
+    let mut refresher = Refresher::new(store.clone(), &[], &[vuln]);
+    let rows = || {
+        store
+            .vuln_sources(Some("kev"))
+            .unwrap()
+            .first()
+            .map(|s| s.rows)
+    };
+    refresher.tick(&metrics);
+    assert_eq!(rows(), Some(3));
+    std::fs::write(
+        &file,
+        r#"{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"2025.08.26","dateReleased":"2025-08-26T00:00:00Z","count":0,"vulnerabilities":[]}"#,
+    )
+    .unwrap();
+    refresher.tick(&metrics);
+    assert_eq!(rows(), Some(3), "the empty catalogue was refused");
+    assert!(metrics.render(&store).contains(
+        "picket_source_refreshes_total{kind=\"vuln\",source=\"kev\",outcome=\"refused\"} 1"
+    ));
+}

@@ -107,7 +107,12 @@ fn level(severity: Option<Severity>) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use picket_app::Shutdown;
+
     use super::*;
+    use crate::metrics::Metrics;
 
     #[test]
     fn a_message_is_rfc_5424_with_the_record_as_its_text() {
@@ -133,5 +138,48 @@ mod tests {
         let mut buf = [0u8; 512];
         let n = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], line.as_bytes());
+    }
+
+    #[test]
+    fn records_go_over_udp_one_datagram_each() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let target = SyslogTarget::Udp(server.local_addr().unwrap().to_string());
+        let syslog = Syslog::open(&target, 16).unwrap();
+        let (queue, records) = std::sync::mpsc::sync_channel(4);
+        for (severity, kind) in [(Some(Severity::Critical), "alert"), (None, "finding")] {
+            queue
+                .send(Record {
+                    severity,
+                    kind,
+                    json: "{}".into(),
+                })
+                .unwrap();
+        }
+        drop(queue);
+        let ctx = SinkContext {
+            label: "syslog#0".into(),
+            records,
+            metrics: Arc::new(Metrics::new()),
+            shutdown: Shutdown::new(),
+        };
+        syslog.run(&ctx);
+        let mut buf = [0u8; 512];
+        let n = server.recv(&mut buf).unwrap();
+        // local0 (16) * 8 + crit (2)
+        assert!(
+            buf[..n].starts_with(b"<130>1 "),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        let n = server.recv(&mut buf).unwrap();
+        // local0 * 8 + info (6), MSGID finding
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(
+            text.starts_with("<134>1 ") && text.contains(" finding - {}"),
+            "{text}"
+        );
     }
 }
