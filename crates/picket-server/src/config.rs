@@ -216,12 +216,12 @@ impl ServiceConfig {
     /// Applies the command line's overrides; a refusal names the flag.
     pub fn apply(&mut self, overrides: &Overrides) -> Result<(), ConfigError> {
         if let Some(listen) = &overrides.listen {
-            self.listen = listen.parse().map_err(|_| ConfigError::Invalid {
+            self.listen = listen_address(listen).map_err(|e| ConfigError::Invalid {
                 file: self.file.clone(),
                 issues: vec![Issue {
                     line: None,
                     key: "--listen".into(),
-                    message: format!("{listen:?}: expected ADDRESS:PORT, e.g. 127.0.0.1:7878"),
+                    message: without_flag(&e.to_string()),
                 }],
             })?;
         }
@@ -233,6 +233,11 @@ impl ServiceConfig {
         }
         Ok(())
     }
+}
+
+/// `listen`: an address and a port, through picket-app's HOST:PORT parser.
+fn listen_address(s: &str) -> Result<SocketAddr, parse::OptionError> {
+    parse::host_port("--listen", s).map(|(ip, port)| SocketAddr::new(ip, port))
 }
 
 /// The whole document; a syntax error, a wrong type or an unknown key names its line and key.
@@ -453,12 +458,7 @@ impl Check<'_> {
     fn config(&mut self, file: &Path, raw: RawConfig) -> Option<ServiceConfig> {
         let listen = match &raw.listen {
             None => LISTEN.parse().ok(),
-            Some(l) => {
-                let parsed = l.get_ref().parse::<SocketAddr>().map_err(|_| {
-                    format!("{:?}: expected ADDRESS:PORT, e.g. {LISTEN}", l.get_ref())
-                });
-                self.ok(l, "listen", parsed)
-            }
+            Some(l) => self.ok(l, "listen", listen_address(l.get_ref())),
         };
         let db = match raw.db {
             None => self.path(DB).display().to_string(),

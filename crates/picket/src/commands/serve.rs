@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use anyhow::Result;
+use picket_report::counted;
 use picket_server::{ConfigError, Overrides, ServiceConfig};
 
 use crate::cli::{ConfigCommand, ServeArgs};
@@ -25,6 +26,23 @@ pub fn config(args: &ServeArgs, db: Option<&str>) -> Result<Option<ServiceConfig
         Ok(config) => Ok(Some(config)),
         Err(e) => invalid(&e).map(|()| None),
     }
+}
+
+/// The line `picket serve` says as it starts.
+pub fn starting(config: &ServiceConfig) -> String {
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    format!(
+        "picket: serving http://{} with {}, {}, {}, {}; SIGTERM or Ctrl-C stops",
+        config.listen,
+        counted(n(config.scans.len()), "scan job", "scan jobs"),
+        counted(n(config.watches.len()), "watcher", "watchers"),
+        counted(
+            n(config.feeds.len() + config.vulns.len()),
+            "refreshed source",
+            "refreshed sources"
+        ),
+        counted(n(config.sinks.len()), "sink", "sinks"),
+    )
 }
 
 /// `picket config check FILE` and `picket config example`; the exit status.
