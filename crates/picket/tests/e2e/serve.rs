@@ -519,6 +519,7 @@ fn sigterm_during_ingest_saves_the_checkpoint_and_a_restart_loses_and_doubles_no
     });
     service.stop();
     let first = connections(&db);
+    eprintln!("counted before the stop: {first} of 20");
     service.start();
     wait_for(
         "every listed connection counted",
