@@ -152,7 +152,7 @@ impl Service {
             .name(format!("scan {}", job.as_deref().unwrap_or(AD_HOC)))
             .spawn(move || service.scan(job, &options, &begun))
             .map_err(|e| ControlError::Unavailable(format!("cannot start the scan: {e}")))?;
-        lock(&self.0.threads).push(thread);
+        self.track(thread);
         match id.recv() {
             Ok(Ok(run)) => Ok(run),
             Ok(Err(why)) => Err(ControlError::Unavailable(why)),
@@ -281,7 +281,7 @@ impl Service {
             .name(format!("watch {}", watch.path.display()))
             .spawn(move || service.follow(&watch))
             .map_err(ServerError::Thread)?;
-        lock(&self.0.threads).push(thread);
+        self.track(thread);
         Ok(())
     }
 
@@ -305,13 +305,21 @@ impl Service {
         }
     }
 
+    /// Keeps `thread` to be joined at the end; threads that finished are let go, so a service
+    /// that runs a scan a minute for a year holds only the threads still running.
+    fn track(&self, thread: JoinHandle<()>) {
+        let mut threads = lock(&self.0.threads);
+        threads.retain(|t| !t.is_finished());
+        threads.push(thread);
+    }
+
     /// Starts a thread of the service's own (the refresher).
     pub fn spawn(&self, name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), ServerError> {
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(f)
             .map_err(ServerError::Thread)?;
-        lock(&self.0.threads).push(thread);
+        self.track(thread);
         Ok(())
     }
 
