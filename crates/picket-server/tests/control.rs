@@ -21,9 +21,13 @@ struct Fixture {
 fn fixture(jobs: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("picket.db");
+    let store = picket_store::open(db.to_str().unwrap()).unwrap();
+    fixture_on(store, dir, jobs)
+}
+
+fn fixture_on(store: picket_store::Store, dir: tempfile::TempDir, jobs: &str) -> Fixture {
     let config =
         ServiceConfig::parse(&dir.path().join("picket.toml"), jobs).expect("a valid config");
-    let store = picket_store::open(db.to_str().unwrap()).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -134,4 +138,41 @@ fn a_scan_of_given_targets_is_stored_and_counted() {
     assert_eq!(stored.target_key, "127.0.0.1");
     f.shutdown.trigger();
     f.service.finish();
+}
+
+/// PostgreSQL must never be called on a thread of the runtime: a scan started through Control
+/// and the metrics, on a schema of the test's own.
+#[test]
+fn the_service_runs_on_postgresql() {
+    let Ok(url) = std::env::var("PICKET_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: PICKET_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let schema = format!("picket_server_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let location = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let store = picket_store::open(&location).unwrap();
+    let f = fixture_on(store, tempfile::tempdir().unwrap(), "");
+    let run = f
+        .service
+        .start_scan(request(None, &["127.0.0.1"], Some("22")))
+        .unwrap();
+    let start = Instant::now();
+    while f.store.run(run).unwrap().unwrap().status == RunStatus::Running {
+        assert!(start.elapsed() < Duration::from_secs(20), "never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(f.service.metrics().contains("picket_blocks_active 0"));
+    f.shutdown.trigger();
+    f.service.finish();
+    drop(f.rt);
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
 }
