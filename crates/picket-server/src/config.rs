@@ -724,42 +724,25 @@ impl Check<'_> {
             Some(s) => self.ok(s, &key("min_severity"), parse::severity("", s.get_ref())),
         };
         // Keys that belong to another kind of sink are refused, as unknown keys are.
-        let only = |this: &str| -> Vec<(&str, Option<std::ops::Range<usize>>)> {
-            let all: [(&str, &str, Option<std::ops::Range<usize>>); 8] = [
-                ("url", "webhook", raw.url.as_ref().map(Spanned::span)),
-                ("batch", "webhook", raw.batch.as_ref().map(Spanned::span)),
-                (
-                    "retries",
-                    "webhook",
-                    raw.retries.as_ref().map(Spanned::span),
-                ),
-                (
-                    "backoff",
-                    "webhook",
-                    raw.backoff.as_ref().map(Spanned::span),
-                ),
-                (
-                    "timeout",
-                    "webhook",
-                    raw.timeout.as_ref().map(Spanned::span),
-                ),
-                ("address", "syslog", raw.address.as_ref().map(Spanned::span)),
-                (
-                    "facility",
-                    "syslog",
-                    raw.facility.as_ref().map(Spanned::span),
-                ),
-                ("path", "file", raw.path.as_ref().map(Spanned::span)),
-            ];
-            all.into_iter()
-                .filter(|(_, kind, span)| *kind != this && span.is_some())
-                .map(|(k, _, span)| (k, span))
-                .collect()
-        };
-        for (k, span) in only(kind_name) {
-            if let Some(span) = span {
+        let span = |v: &Option<Spanned<String>>| v.as_ref().map(Spanned::span);
+        let keys = [
+            ("url", "webhook", span(&raw.url)),
+            ("batch", "webhook", raw.batch.as_ref().map(Spanned::span)),
+            (
+                "retries",
+                "webhook",
+                raw.retries.as_ref().map(Spanned::span),
+            ),
+            ("backoff", "webhook", span(&raw.backoff)),
+            ("timeout", "webhook", span(&raw.timeout)),
+            ("address", "syslog", span(&raw.address)),
+            ("facility", "syslog", span(&raw.facility)),
+            ("path", "file", span(&raw.path)),
+        ];
+        for (k, _, at) in keys.into_iter().filter(|(_, kind, _)| *kind != kind_name) {
+            if let Some(at) = at {
                 self.issues.push(Issue {
-                    line: Some(line_of(self.text, span.start)),
+                    line: Some(line_of(self.text, at.start)),
                     key: key(k),
                     message: format!("not a key of a {kind_name:?} sink"),
                 });
