@@ -73,6 +73,10 @@ pub struct ServiceConfig {
     pub time_zone: TimeZone,
     /// How often watchers ask the store whether feeds, suppressions or the inventory changed.
     pub knowledge_every: Duration,
+    /// `home_net` as written (validated): our networks, for the web layer's block guard.
+    pub home_net: Vec<String>,
+    /// `allow`: more networks no block may touch (watchers' blocks and the API's), validated.
+    pub allow: Vec<String>,
     pub scans: Vec<ScanJob>,
     pub watches: Vec<WatchJob>,
     pub feeds: Vec<FeedSource>,
@@ -279,6 +283,8 @@ struct RawConfig {
     token_file: Option<String>,
     time_zone: Option<Spanned<String>>,
     home_net: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
     knowledge_every: Option<Spanned<String>>,
     #[serde(default)]
     scan: Vec<RawScan>,
@@ -481,6 +487,14 @@ impl Check<'_> {
             None => Some(HomeNet::default()),
             Some(h) => self.ok(h, "home_net", parse::home_net(h.get_ref())),
         };
+        let mut allow = Vec::new();
+        for (i, a) in raw.allow.iter().enumerate() {
+            let key = format!("allow[{i}]");
+            allow.extend(
+                self.ok(a, &key, parse::net("", a.get_ref()))
+                    .map(|n| n.to_string()),
+            );
+        }
         let knowledge_every = self
             .span(&raw.knowledge_every, "knowledge_every")
             .map(|d| d.unwrap_or(PipelineOptions::KNOWLEDGE_EVERY));
@@ -501,7 +515,7 @@ impl Check<'_> {
         }
         let mut watches = Vec::new();
         for (i, watch) in raw.watch.iter().enumerate() {
-            watches.extend(self.watch(i, watch, home.as_ref(), knowledge_every));
+            watches.extend(self.watch(i, watch, home.as_ref(), &allow, knowledge_every));
         }
         let mut feeds = Vec::new();
         for (i, feed) in raw.feed.iter().enumerate() {
@@ -531,6 +545,12 @@ impl Check<'_> {
             token_file: raw.token_file.as_deref().map(|t| self.path(t)),
             time_zone: time_zone?,
             knowledge_every: knowledge_every?,
+            home_net: raw
+                .home_net
+                .as_ref()
+                .map(|h| h.get_ref().clone())
+                .unwrap_or_default(),
+            allow,
             scans,
             watches,
             feeds,
@@ -628,6 +648,7 @@ impl Check<'_> {
         i: usize,
         raw: &RawWatch,
         home: Option<&HomeNet>,
+        allow: &[String],
         knowledge_every: Option<Duration>,
     ) -> Option<WatchJob> {
         let key = |k: &str| format!("watch[{i}].{k}");
@@ -652,14 +673,12 @@ impl Check<'_> {
                     ),
                 };
                 let ttl = self.span(&b.ttl, &key("block.ttl"));
-                let mut extra = Vec::new();
+                let mut extra = allow.to_vec();
                 for a in &b.allow {
-                    extra.extend(self.ok(a, &key("block.allow"), parse::net("", a.get_ref())));
+                    let net = self.ok(a, &key("block.allow"), parse::net("", a.get_ref()));
+                    extra.extend(net.map(|n| n.to_string()));
                 }
-                let allow = home.as_ref().map(|h| {
-                    let extra: Vec<String> = extra.iter().map(ToString::to_string).collect();
-                    parse::allow_list(h, &extra)
-                });
+                let allow = home.as_ref().map(|h| parse::allow_list(h, &extra));
                 match (min_severity, ttl, allow) {
                     (Some(min_severity), Some(ttl), Some(Ok(allow))) => Some(Some(BlockPolicy {
                         allow,
@@ -979,6 +998,10 @@ kind = "pager"
             [(Some(5), "feed[0].source".into())]
         );
         assert_eq!(issues("listen = \n"), [(Some(1), "(syntax)".into())]);
+        assert_eq!(
+            issues("allow = [\n  \"10.0.0.0/8\",\n  \"nowhere\",\n]\n"),
+            [(Some(3), "allow[1]".into())]
+        );
         assert_eq!(
             issues("[[sink]]\nkind = \"file\"\npath = \"a\"\nurl = \"http://x\"\n"),
             [(Some(4), "sink[0].url".into())]
