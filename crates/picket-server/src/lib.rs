@@ -60,6 +60,7 @@ pub fn serve(rt: &Runtime, config: ServiceConfig, shutdown: Shutdown) -> Result<
         rt.handle().clone(),
         shutdown.clone(),
     )?;
+    let refresher = start_refresher(&service, &config, &shutdown)?;
     let started = start(rt, &service, &config, &shutdown);
     let served = match started {
         Ok(schedulers) => {
@@ -89,21 +90,55 @@ pub fn serve(rt: &Runtime, config: ServiceConfig, shutdown: Shutdown) -> Result<
     };
     tracing::info!("stopping: waiting for scans, watchers and sinks");
     service.finish();
+    if let Some(refresher) = refresher {
+        wait_briefly(refresher, REFRESH_PATIENCE);
+    }
     served
 }
 
-/// Starts the refresher, the watchers and a scheduler per scheduled job.
+/// How long a stopping service waits for a refresh in flight (a download may take minutes).
+const REFRESH_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Starts the refresher on a thread of its own, outside the service's threads: a stop does not
+/// wait for a download in flight for long (see [`wait_briefly`]).
+fn start_refresher(
+    service: &Service,
+    config: &ServiceConfig,
+    shutdown: &Shutdown,
+) -> Result<Option<std::thread::JoinHandle<()>>, ServerError> {
+    if config.feeds.is_empty() && config.vulns.is_empty() {
+        return Ok(None);
+    }
+    let refresher = Refresher::new(service.inner().store.clone(), &config.feeds, &config.vulns);
+    let (m, s) = (service.inner().metrics.clone(), shutdown.clone());
+    std::thread::Builder::new()
+        .name("refresh".into())
+        .spawn(move || refresher.run(&m, &s))
+        .map(Some)
+        .map_err(ServerError::Thread)
+}
+
+/// Joins `thread` if it ends within `patience`; otherwise leaves it to the process's exit. An
+/// import is one transaction, so one cut short stores nothing half-done.
+fn wait_briefly(thread: std::thread::JoinHandle<()>, patience: Duration) {
+    let deadline = std::time::Instant::now() + patience;
+    while !thread.is_finished() {
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!("a refresh is still under way: left unfinished (nothing half-stored)");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = thread.join();
+}
+
+/// Starts the watchers and a scheduler per scheduled job.
 fn start(
     rt: &Runtime,
     service: &Service,
     config: &ServiceConfig,
     shutdown: &Shutdown,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, ServerError> {
-    if !config.feeds.is_empty() || !config.vulns.is_empty() {
-        let refresher = Refresher::new(service.inner().store.clone(), &config.feeds, &config.vulns);
-        let (m, s) = (service.inner().metrics.clone(), shutdown.clone());
-        service.spawn("refresh", move || refresher.run(&m, &s))?;
-    }
     for watch in &config.watches {
         service.watch(watch.clone())?;
     }

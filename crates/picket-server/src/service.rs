@@ -313,16 +313,6 @@ impl Service {
         threads.push(thread);
     }
 
-    /// Starts a thread of the service's own (the refresher).
-    pub fn spawn(&self, name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), ServerError> {
-        let thread = std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(f)
-            .map_err(ServerError::Thread)?;
-        self.track(thread);
-        Ok(())
-    }
-
     /// Waits for every thread (scans store their runs as aborted, watchers save their
     /// checkpoints), then flushes the sinks. Call after the shutdown was triggered.
     pub fn finish(self) {
