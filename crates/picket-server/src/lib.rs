@@ -39,13 +39,27 @@ pub use service::Service;
 use crate::refresh::Refresher;
 use crate::schedule::CronSchedule;
 
-/// Runs the service until `shutdown` is triggered, then stops in order: the HTTP server drains,
-/// running scans are stored as aborted, watchers flush and save their checkpoints, the
-/// refresher stops, and the sinks deliver what they hold.
+/// Runs the service until `shutdown` is triggered: [`bind`], then [`Bound::run`].
 ///
 /// Call from outside the runtime (`rt` is where the server, the scheduler and the scans' async
 /// parts run).
 pub fn serve(rt: &Runtime, config: ServiceConfig, shutdown: Shutdown) -> Result<(), ServerError> {
+    bind(rt, config, shutdown)?.run(rt)
+}
+
+/// A service with its token read, its store open and its address bound: what can refuse to
+/// start has been checked, and nothing runs yet.
+pub struct Bound {
+    config: ServiceConfig,
+    token: String,
+    store: picket_store::Store,
+    listener: tokio::net::TcpListener,
+    shutdown: Shutdown,
+}
+
+/// Reads the token (refused when missing, empty or readable by others), opens the store and
+/// binds the listen address.
+pub fn bind(rt: &Runtime, config: ServiceConfig, shutdown: Shutdown) -> Result<Bound, ServerError> {
     let token = read_token(config.token_file.as_deref())?;
     let store = picket_store::open(&config.db)?;
     let listener = rt
@@ -54,46 +68,78 @@ pub fn serve(rt: &Runtime, config: ServiceConfig, shutdown: Shutdown) -> Result<
             addr: config.listen,
             source,
         })?;
-    let service = Service::new(
-        store.clone(),
-        config.clone(),
-        rt.handle().clone(),
-        shutdown.clone(),
-    )?;
-    let refresher = start_refresher(&service, &config, &shutdown)?;
-    let started = start(rt, &service, &config, &shutdown);
-    let served = match started {
-        Ok(schedulers) => {
-            let app = picket_web::router(WebState {
-                store,
-                token: token.into(),
-                control: Arc::new(service.clone()),
-            });
-            tracing::info!(listen = %config.listen, "serving");
-            let stop = shutdown.clone();
-            let served = rt.block_on(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.wait().await })
-                    .await
-            });
-            // A server that failed stops the rest too.
-            shutdown.trigger();
-            for scheduler in schedulers {
-                let _ = rt.block_on(scheduler);
-            }
-            served.map_err(ServerError::Http)
-        }
-        Err(e) => {
-            shutdown.trigger();
-            Err(e)
-        }
-    };
-    tracing::info!("stopping: waiting for scans, watchers and sinks");
-    service.finish();
-    if let Some(refresher) = refresher {
-        wait_briefly(refresher, REFRESH_PATIENCE);
+    Ok(Bound {
+        config,
+        token,
+        store,
+        listener,
+        shutdown,
+    })
+}
+
+impl Bound {
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
     }
-    served
+
+    /// Where the HTTP server listens (the configured port, or the one the system chose for 0).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.listen)
+    }
+
+    /// Runs until the shutdown is triggered, then stops in order: the HTTP server drains,
+    /// running scans are stored as aborted, watchers flush and save their checkpoints, the
+    /// refresher stops (a download in flight gets a few seconds), and the sinks deliver what
+    /// they hold.
+    pub fn run(self, rt: &Runtime) -> Result<(), ServerError> {
+        let Bound {
+            config,
+            token,
+            store,
+            listener,
+            shutdown,
+        } = self;
+        let service = Service::new(
+            store.clone(),
+            config.clone(),
+            rt.handle().clone(),
+            shutdown.clone(),
+        )?;
+        let refresher = start_refresher(&service, &config, &shutdown)?;
+        let started = start(rt, &service, &config, &shutdown);
+        let served = match started {
+            Ok(schedulers) => {
+                let app = picket_web::router(WebState {
+                    store,
+                    token: token.into(),
+                    control: Arc::new(service.clone()),
+                });
+                tracing::info!(listen = %config.listen, "serving");
+                let stop = shutdown.clone();
+                let served = rt.block_on(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stop.wait().await })
+                        .await
+                });
+                // A server that failed stops the rest too.
+                shutdown.trigger();
+                for scheduler in schedulers {
+                    let _ = rt.block_on(scheduler);
+                }
+                served.map_err(ServerError::Http)
+            }
+            Err(e) => {
+                shutdown.trigger();
+                Err(e)
+            }
+        };
+        tracing::info!("stopping: waiting for scans, watchers and sinks");
+        service.finish();
+        if let Some(refresher) = refresher {
+            wait_briefly(refresher, REFRESH_PATIENCE);
+        }
+        served
+    }
 }
 
 /// How long a stopping service waits for a refresh in flight (a download may take minutes).

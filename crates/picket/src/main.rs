@@ -188,8 +188,9 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<u8
                 .build()
                 .context("cannot start the async runtime")?;
             let shutdown = stop_on_signals(&rt);
-            eprintln!("{}", commands::serve::starting(&config));
-            picket_server::serve(&rt, config, shutdown)?;
+            let bound = picket_server::bind(&rt, config, shutdown)?;
+            eprintln!("{}", commands::serve::starting(&bound));
+            bound.run(&rt)?;
         }
         Command::Config(command) => status = commands::serve::config_command(command, out)?,
         Command::Completions { shell } => {

@@ -29,11 +29,12 @@ pub fn config(args: &ServeArgs, db: Option<&str>) -> Result<Option<ServiceConfig
 }
 
 /// The line `picket serve` says as it starts.
-pub fn starting(config: &ServiceConfig) -> String {
+pub fn starting(bound: &picket_server::Bound) -> String {
+    let config = bound.config();
     let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
     format!(
         "picket: serving http://{} with {}, {}, {}, {}; SIGTERM or Ctrl-C stops",
-        config.listen,
+        bound.local_addr(),
         counted(n(config.scans.len()), "scan job", "scan jobs"),
         counted(n(config.watches.len()), "watcher", "watchers"),
         counted(

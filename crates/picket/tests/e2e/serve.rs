@@ -85,6 +85,7 @@ impl Service {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
+                eprintln!("SIGTERM to exit: {:?}", start.elapsed());
                 break status;
             }
             if start.elapsed() > Duration::from_secs(30) {
@@ -376,6 +377,7 @@ fn a_watched_line_from_a_listed_client_reaches_the_webhook_within_seconds() {
         !hook.records().is_empty()
     });
     let latency = written.elapsed();
+    eprintln!("log line to webhook: {latency:?}");
     assert!(latency < Duration::from_secs(5), "took {latency:?}");
     service.stop();
 
