@@ -164,6 +164,11 @@ struct Receiver {
 }
 
 fn receiver() -> Receiver {
+    slow_receiver(Duration::ZERO)
+}
+
+/// A receiver that takes `delay` to answer each POST.
+fn slow_receiver(delay: Duration) -> Receiver {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -188,6 +193,7 @@ fn receiver() -> Receiver {
                 }
             }
             let mut body = vec![0; length];
+            std::thread::sleep(delay);
             if reader.read_exact(&mut body).is_ok() {
                 got.lock()
                     .unwrap()
@@ -580,4 +586,32 @@ fn a_finding_of_a_scheduled_scan_reaches_the_sinks_as_the_cli_prints_it() {
         sent, stored,
         "the sink sends what `picket findings --format json` shows"
     );
+}
+
+#[test]
+fn a_stop_delivers_what_the_sinks_still_hold() {
+    let db = prepared();
+    // One record per POST, each answered after 300 ms: five alerts take well over a second.
+    let hook = slow_receiver(Duration::from_millis(300));
+    let mut service = Service::new(
+        &db,
+        &format!(
+            "{}\n[[sink]]\nkind = \"webhook\"\nurl = \"{}\"\nbatch = 1\n",
+            watch_config(""),
+            hook.url
+        ),
+    );
+    let log = service.path("conn.ndjson");
+    let lines: String = (0..5)
+        .map(|hour| event(&format!("2025-11-20T{:02}:00:00Z", 10 + hour), BAD, 22))
+        .collect();
+    std::fs::write(&log, lines).unwrap();
+    service.start();
+    wait_for("the first delivery", Duration::from_secs(15), || {
+        !hook.records().is_empty()
+    });
+    service.stop();
+    let sent = hook.records().len();
+    assert_eq!(alerts(&db).len(), 5);
+    assert_eq!(sent, 5, "the stop left records undelivered");
 }
