@@ -9,6 +9,7 @@
 //! - [`refresh`]: feeds and vulnerability sources from files and http(s) URLs.
 //! - `sinks`: webhook, syslog and NDJSON file.
 //! - [`metrics`]: the Prometheus exposition.
+//! - `listener`: the HTTP server's bounded accept loop.
 //!
 //! The workflows are picket-app's: this crate schedules, watches and delivers, and must never
 //! scan, detect or import by itself, call the store on an async thread, or install signal
@@ -16,6 +17,7 @@
 
 pub mod config;
 pub mod error;
+mod listener;
 pub mod metrics;
 pub mod refresh;
 pub mod schedule;
@@ -117,6 +119,7 @@ impl Bound {
                 tracing::info!(listen = %config.listen, "serving");
                 let stop = shutdown.clone();
                 let served = rt.block_on(async move {
+                    let listener = listener::Bounded::new(listener, listener::MAX_CONNECTIONS);
                     axum::serve(listener, app)
                         .with_graceful_shutdown(async move { stop.wait().await })
                         .await
