@@ -89,6 +89,8 @@ struct Tracked {
     what: What,
     due: Instant,
     stamp: Option<Stamp>,
+    /// The last failure said, so that a file missing for hours is logged once, not every tick.
+    last_failure: Option<String>,
 }
 
 impl Tracked {
@@ -145,6 +147,7 @@ impl Refresher {
                 what,
                 due: now,
                 stamp: None,
+                last_failure: None,
             })
             .collect();
         let agent = ureq::Agent::config_builder()
@@ -179,6 +182,10 @@ impl Refresher {
             let source = &mut self.sources[i];
             source.due = Instant::now() + source.refresh();
             record(metrics, source, &outcome);
+            source.last_failure = match outcome {
+                Outcome::Refused(why) | Outcome::Failed(why) => Some(why),
+                Outcome::Updated(_) | Outcome::Unchanged => None,
+            };
         }
     }
 
@@ -341,13 +348,19 @@ fn record(metrics: &Metrics, source: &Tracked, outcome: &Outcome) {
         Outcome::Unchanged => {
             metrics.source_last_success.get_or_create(&labels).set(now);
         }
-        Outcome::Refused(why) => {
+        Outcome::Refused(why) | Outcome::Failed(why) => {
             metrics.source_last_error.get_or_create(&labels).set(now);
-            tracing::warn!(kind = source.kind(), source = source.name(), %why, "refresh refused: the stored data stays");
-        }
-        Outcome::Failed(why) => {
-            metrics.source_last_error.get_or_create(&labels).set(now);
-            tracing::warn!(kind = source.kind(), source = source.name(), %why, "refresh failed: the stored data stays");
+            if source.last_failure.as_ref() == Some(why) {
+                tracing::debug!(kind = source.kind(), source = source.name(), %why, "refresh failed again");
+            } else {
+                tracing::warn!(
+                    kind = source.kind(),
+                    source = source.name(),
+                    %why,
+                    outcome = outcome.label(),
+                    "refresh not stored: the stored data stays"
+                );
+            }
         }
     }
 }

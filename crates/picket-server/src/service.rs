@@ -289,6 +289,8 @@ impl Service {
         let inner = &self.0;
         let path = watch.path.display().to_string();
         let mut sink = ServiceSink { inner };
+        // A log that does not exist yet fails every few seconds: said once, until it changes.
+        let mut last_error = None;
         while !inner.shutdown.is_triggered() {
             match threat::run(&inner.store, &watch.pipeline, &mut sink, &inner.shutdown) {
                 Ok(()) => break,
@@ -298,7 +300,11 @@ impl Service {
                         .watcher_errors
                         .get_or_create(&vec![("path", path.clone())])
                         .inc();
-                    tracing::error!(path = %path, error = %e, "watcher failed; starting again in 5 s");
+                    let error = e.to_string();
+                    if last_error.as_ref() != Some(&error) {
+                        tracing::error!(path = %path, %error, "watcher failed; trying again every 5 s");
+                    }
+                    last_error = Some(error);
                     inner.shutdown.sleep(WATCH_RETRY);
                 }
             }
