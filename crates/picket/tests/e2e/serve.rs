@@ -615,3 +615,31 @@ fn a_stop_delivers_what_the_sinks_still_hold() {
     assert_eq!(alerts(&db).len(), 5);
     assert_eq!(sent, 5, "the stop left records undelivered");
 }
+
+#[test]
+fn a_watched_log_that_appears_later_is_followed() {
+    let db = prepared();
+    let mut service = Service::new(
+        &db,
+        &format!(
+            "{}\n[[sink]]\nkind = \"file\"\npath = \"alerts.ndjson\"\n",
+            watch_config("")
+        ),
+    );
+    service.start();
+    std::thread::sleep(Duration::from_secs(1));
+    append(
+        &service.path("conn.ndjson"),
+        &event("2025-11-20T12:00:00Z", BAD, 22),
+    );
+    wait_for("the alert", Duration::from_secs(20), || {
+        std::fs::read_to_string(service.path("alerts.ndjson")).is_ok_and(|t| t.contains(BAD))
+    });
+    service.stop();
+    let log = service.log();
+    assert_eq!(
+        log.matches("watcher failed").count(),
+        1,
+        "the missing log was reported once:\n{log}"
+    );
+}
