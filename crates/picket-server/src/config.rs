@@ -107,15 +107,6 @@ pub enum Source {
     Url(String),
 }
 
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::File(p) => write!(f, "{}", p.display()),
-            Source::Url(u) => f.write_str(u),
-        }
-    }
-}
-
 /// A `[[feed]]`: a threat-intel feed kept fresh in the store.
 #[derive(Debug, Clone)]
 pub struct FeedSource {
@@ -461,6 +452,20 @@ impl Check<'_> {
         }
     }
 
+    /// Names of one kind of table must differ: a job, a feed, a source is known by its name.
+    fn unique<'a>(&mut self, table: &str, names: impl Iterator<Item = &'a Spanned<String>>) {
+        let names: Vec<&Spanned<String>> = names.collect();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].iter().any(|n| n.get_ref() == name.get_ref()) {
+                self.issue(
+                    name,
+                    format!("{table}[{i}].name"),
+                    format!("{:?}: another [[{table}]] has this name", name.get_ref()),
+                );
+            }
+        }
+    }
+
     fn config(&mut self, file: &Path, raw: RawConfig) -> Option<ServiceConfig> {
         let listen = match &raw.listen {
             None => LISTEN.parse().ok(),
@@ -499,18 +504,11 @@ impl Check<'_> {
             .span(&raw.knowledge_every, "knowledge_every")
             .map(|d| d.unwrap_or(PipelineOptions::KNOWLEDGE_EVERY));
 
+        self.unique("scan", raw.scan.iter().map(|s| &s.name));
+        self.unique("feed", raw.feed.iter().map(|f| &f.name));
+        self.unique("vuln", raw.vuln.iter().map(|v| &v.name));
         let mut scans = Vec::new();
         for (i, scan) in raw.scan.iter().enumerate() {
-            if raw.scan[..i]
-                .iter()
-                .any(|other| other.name.get_ref() == scan.name.get_ref())
-            {
-                self.issue(
-                    &scan.name,
-                    format!("scan[{i}].name"),
-                    format!("{:?}: another [[scan]] has this name", scan.name.get_ref()),
-                );
-            }
             scans.extend(self.scan(i, scan));
         }
         let mut watches = Vec::new();
@@ -998,6 +996,12 @@ kind = "pager"
             [(Some(5), "feed[0].source".into())]
         );
         assert_eq!(issues("listen = \n"), [(Some(1), "(syntax)".into())]);
+        assert_eq!(
+            issues(
+                "[[feed]]\nname = \"a\"\nsource = \"a.txt\"\n[[feed]]\nname = \"a\"\nsource = \"b.txt\"\n"
+            ),
+            [(Some(5), "feed[1].name".into())]
+        );
         assert_eq!(
             issues("allow = [\n  \"10.0.0.0/8\",\n  \"nowhere\",\n]\n"),
             [(Some(3), "allow[1]".into())]
