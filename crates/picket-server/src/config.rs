@@ -437,11 +437,13 @@ impl Check<'_> {
         }
     }
 
-    fn source(&self, s: &str) -> Source {
+    /// A path (from the file's folder) or an http(s) URL; a URL that does not parse is refused.
+    fn source(&mut self, at: &Spanned<String>, key: &str) -> Option<Source> {
+        let s = at.get_ref();
         if s.starts_with("http://") || s.starts_with("https://") {
-            Source::Url(s.to_owned())
+            self.ok(at, key, http_url(s)).map(Source::Url)
         } else {
-            Source::File(self.path(s))
+            Some(Source::File(self.path(s)))
         }
     }
 
@@ -522,8 +524,8 @@ impl Check<'_> {
         let mut vulns = Vec::new();
         for (i, vuln) in raw.vuln.iter().enumerate() {
             let refresh = self.span(&vuln.refresh, &format!("vuln[{i}].refresh"));
-            let source = self.source(vuln.source.get_ref());
-            if let Some(refresh) = refresh {
+            let source = self.source(&vuln.source, &format!("vuln[{i}].source"));
+            if let (Some(refresh), Some(source)) = (refresh, source) {
                 vulns.push(VulnSource {
                     name: vuln.name.get_ref().clone(),
                     refresh: refresh.unwrap_or(default_refresh(&source)),
@@ -722,7 +724,7 @@ impl Check<'_> {
             Some(f) => self.ok(f, &key("format"), parse::feed_format(f.get_ref())),
         };
         let refresh = self.span(&raw.refresh, &key("refresh"));
-        let source = self.source(raw.source.get_ref());
+        let source = self.source(&raw.source, &key("source"))?;
         Some(FeedSource {
             name: raw.name.get_ref().clone(),
             refresh: refresh?.unwrap_or(default_refresh(&source)),
@@ -775,14 +777,7 @@ impl Check<'_> {
                     );
                     return None;
                 };
-                if !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
-                {
-                    self.issue(
-                        url,
-                        key("url"),
-                        format!("{:?}: expected an http:// or https:// URL", url.get_ref()),
-                    );
-                }
+                let url = self.ok(url, &key("url"), http_url(url.get_ref()));
                 let backoff = self.span(&raw.backoff, &key("backoff"));
                 let timeout = self.span(&raw.timeout, &key("timeout"));
                 let batch = raw.batch.as_ref().map_or(WEBHOOK_BATCH, |b| *b.get_ref());
@@ -792,7 +787,7 @@ impl Check<'_> {
                     self.issue(b, key("batch"), "0: at least one record per POST");
                 }
                 SinkKind::Webhook {
-                    url: url.get_ref().clone(),
+                    url: url?,
                     batch: batch.max(1),
                     retries: raw
                         .retries
@@ -867,6 +862,17 @@ impl Check<'_> {
             min_severity: min_severity?,
             findings: raw.findings.unwrap_or(true),
         })
+    }
+}
+
+/// An http(s) URL with a host; the refusal says what is wrong.
+fn http_url(s: &str) -> Result<String, String> {
+    let uri: ureq::http::Uri = s.parse().map_err(|e| format!("{s:?}: not a URL: {e}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(s.to_owned()),
+        _ => Err(format!(
+            "{s:?}: expected an http:// or https:// URL with a host"
+        )),
     }
 }
 
@@ -996,6 +1002,15 @@ kind = "pager"
             [(Some(5), "feed[0].source".into())]
         );
         assert_eq!(issues("listen = \n"), [(Some(1), "(syntax)".into())]);
+        assert_eq!(
+            issues(
+                "[[feed]]\nname = \"a\"\nsource = \"https://\"\n[[sink]]\nkind = \"webhook\"\nurl = \"http://exa mple/\"\n"
+            ),
+            [
+                (Some(3), "feed[0].source".into()),
+                (Some(6), "sink[0].url".into())
+            ]
+        );
         assert_eq!(
             issues(
                 "[[feed]]\nname = \"a\"\nsource = \"a.txt\"\n[[feed]]\nname = \"a\"\nsource = \"b.txt\"\n"
