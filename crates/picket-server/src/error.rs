@@ -1,6 +1,7 @@
 //! The service's one error type: what stops `serve` from starting or ends it. Failures of a
 //! single scan, watcher, refresh or delivery are not errors of the service: they are logged,
-//! counted in the metrics, and the service goes on.
+//! counted in the metrics, and the service goes on. It must never hide a cause: each variant
+//! keeps its source or says why.
 
 use std::path::PathBuf;
 
