@@ -570,6 +570,7 @@ pub fn alert_filter(
             .map(|s| severity("--min-severity", s))
             .transpose()?,
         client: client.map(|c| ip("--client", c)).transpose()?,
+        ..AlertFilter::default()
     })
 }
 

@@ -24,6 +24,7 @@ mod run;
 mod secret;
 mod service;
 mod target;
+mod triage;
 mod vuln;
 
 pub use addr::{canonical_ip, canonical_net};
@@ -53,6 +54,7 @@ pub use run::{
 pub use secret::without_password;
 pub use service::{DetectionMethod, SERVICE_CONFIDENCE_MAX, ServiceInfo};
 pub use target::{TargetSpec, Targets};
+pub use triage::{AlertStatus, AlertTriage, CloseReason};
 pub use vuln::{
     Application, Confidence, Cpe, CpePart, CpeValue, Cvss, CvssSeverity, CvssVersion, Epss,
     InventoryEntry, KevEntry, Package, PatternToken, ReportFormat, VulnMatch, VulnModelError,

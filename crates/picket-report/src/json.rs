@@ -8,11 +8,11 @@ use std::io::Write;
 use std::net::IpAddr;
 
 use picket_model::{
-    Alert, AlertKind, AlertVuln, Application, Evidence, ExtraPorts, Finding, FindingKind,
-    HostReason, HostResult, HostState, HostStats, IntelHit, InterferenceKind, Interruption,
-    NewOpenPortEvidence, Observation, PortSet, PortState, ProbeRecord, Protocol, Reason, Recheck,
-    RecheckEvidence, RunDiff, RunId, RunStatus, ScanProfile, ScanRun, Severity, SourceRef, Targets,
-    Timestamp, Transport, Verdict, VulnerableServiceEvidence,
+    Alert, AlertKind, AlertTriage, AlertVuln, Application, Evidence, ExtraPorts, Finding,
+    FindingKind, HostReason, HostResult, HostState, HostStats, IntelHit, InterferenceKind,
+    Interruption, NewOpenPortEvidence, Observation, PortSet, PortState, ProbeRecord, Protocol,
+    Reason, Recheck, RecheckEvidence, RunDiff, RunId, RunStatus, ScanProfile, ScanRun, Severity,
+    SourceRef, Targets, Timestamp, Transport, Verdict, VulnerableServiceEvidence,
 };
 use serde::Serialize;
 
@@ -188,6 +188,10 @@ pub struct AlertDoc<'a> {
     severity: Severity,
     reasons: Vec<String>,
     sources: &'a [SourceRef],
+    /// A person's triage, when the caller has it and someone triaged the alert (the CLI's
+    /// listings leave it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    triage: Option<&'a AlertTriage>,
 }
 
 impl<'a> AlertDoc<'a> {
@@ -217,6 +221,15 @@ impl<'a> AlertDoc<'a> {
             severity: a.severity,
             reasons: a.reasons.iter().map(words::severity_reason).collect(),
             sources: &a.sources,
+            triage: None,
+        }
+    }
+
+    /// The alert with its triage (left out when nobody triaged it): what the HTTP API lists.
+    pub fn triaged(a: &'a Alert, triage: &'a AlertTriage) -> Self {
+        AlertDoc {
+            triage: (!triage.is_untouched()).then_some(triage),
+            ..AlertDoc::new(a)
         }
     }
 

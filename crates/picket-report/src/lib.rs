@@ -156,6 +156,16 @@ pub fn findings(
     }
 }
 
+/// A finding's evidence in the words of the table report, a line each (re-check probes,
+/// liveness, interference, pace; what a new port or a vulnerable service showed). Raw text:
+/// the caller escapes it for where it shows it.
+pub fn evidence_lines(f: &Finding) -> Vec<String> {
+    table::evidence_lines(f)
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 /// Renders the list of stored runs.
 pub fn runs(out: &mut dyn Write, format: Format, runs: &[RunSummary]) -> Result<(), ReportError> {
     match format {

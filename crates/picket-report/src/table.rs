@@ -305,6 +305,15 @@ fn state_name(state: Option<PortState>, missing: &str) -> String {
     state.map_or_else(|| missing.to_owned(), |s| s.to_string())
 }
 
+/// A finding's evidence as the table's lines (possibly empty ones), not yet terminal-safe.
+pub(crate) fn evidence_lines(f: &Finding) -> Vec<String> {
+    match &f.evidence {
+        Evidence::OpenPortRecheck(e) => recheck_evidence(e),
+        Evidence::NewOpenPort(e) => vec![new_port_evidence(e)],
+        Evidence::VulnerableService(e) => service_evidence(e),
+    }
+}
+
 fn finding_block(text: &mut String, number: usize, f: &Finding) {
     let name = f
         .hostname
@@ -332,12 +341,7 @@ fn finding_block(text: &mut String, number: usize, f: &Finding) {
         state_name(f.current_state, "unknown"),
         f.run_id
     );
-    let evidence = match &f.evidence {
-        Evidence::OpenPortRecheck(e) => recheck_evidence(e),
-        Evidence::NewOpenPort(e) => vec![new_port_evidence(e)],
-        Evidence::VulnerableService(e) => service_evidence(e),
-    };
-    for line in evidence.iter().filter(|l| !l.is_empty()) {
+    for line in evidence_lines(f).iter().filter(|l| !l.is_empty()) {
         let _ = writeln!(text, "{indent}{}", terminal_safe(line));
     }
     if !f.remediation.is_empty() {

@@ -8,14 +8,14 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, FeedMeta, Finding, HostResult, Indicator, KnowledgeKey, KnowledgeRow,
-    KnowledgeSource, RunId, RunSummary, ScanProfile, ScanRun, Suppression, Targets, Timestamp,
-    Vulnerability,
+    Alert, AlertTriage, Application, FeedMeta, Finding, HostResult, Indicator, KnowledgeKey,
+    KnowledgeRow, KnowledgeSource, RunId, RunSummary, ScanProfile, ScanRun, Suppression, Targets,
+    Timestamp, Vulnerability,
 };
 
 use crate::{
-    AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
-    SourceApplications, StoreError, VulnRecord, VulnSourceSummary,
+    AlertCount, AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
+    SourceApplications, StoreError, TriagedAlert, VulnRecord, VulnSourceSummary,
 };
 
 /// Scan runs, their hosts, observations and re-checks, and findings.
@@ -220,8 +220,21 @@ pub trait AlertStore: Send + Sync {
     /// [`AlertStore::upsert_alert`] for a batch, in one transaction: all are stored or none.
     fn upsert_alerts(&self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError>;
 
-    /// The alerts matching every condition set in `filter`, by `first_seen`, then id.
+    /// The alerts matching every condition set in `filter`, by `first_seen`, then id (the page
+    /// `filter` asks for of that order).
     fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError>;
+
+    /// [`AlertStore::alerts`] with each alert's triage (open and untouched when nobody triaged
+    /// it).
+    fn triaged_alerts(&self, filter: &AlertFilter) -> Result<Vec<TriagedAlert>, StoreError>;
+
+    /// Sets the triage of alert `id` (replacing the one it had); `false` if there is no such
+    /// alert. The detector's later updates of the alert keep it.
+    fn set_alert_triage(&self, id: i64, triage: &AlertTriage) -> Result<bool, StoreError>;
+
+    /// How many alerts there are of each severity and status (those with none left out), by
+    /// severity name, then status name.
+    fn alert_counts(&self) -> Result<Vec<AlertCount>, StoreError>;
 
     /// The alerts whose dedup window started at or after `since`, by window start, then id:
     /// what a restarted detector reloads to go on updating them instead of raising new ones.

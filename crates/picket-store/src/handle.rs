@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, FeedMeta, Finding, HostResult, Indicator, KnowledgeKey, KnowledgeRow,
-    KnowledgeSource, RunId, RunSummary, ScanProfile, ScanRun, Suppression, Targets, Timestamp,
-    Vulnerability,
+    Alert, AlertTriage, Application, FeedMeta, Finding, HostResult, Indicator, KnowledgeKey,
+    KnowledgeRow, KnowledgeSource, RunId, RunSummary, ScanProfile, ScanRun, Suppression, Targets,
+    Timestamp, Vulnerability,
 };
 
 use crate::capability::{AlertStore, BlockStore, IntelStore, InventoryStore, RunStore, VulnStore};
@@ -21,8 +21,8 @@ use crate::postgres::PgConn;
 use crate::sqlite::SqliteConn;
 use crate::store::Session;
 use crate::{
-    AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
-    SourceApplications, StoreError, VulnRecord, VulnSourceSummary,
+    AlertCount, AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
+    SourceApplications, StoreError, TriagedAlert, VulnRecord, VulnSourceSummary,
 };
 
 /// How many read-only connections an SQLite store keeps at most.
@@ -372,6 +372,18 @@ impl AlertStore for Store {
 
     fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
         self.read(|s| s.alerts(filter))
+    }
+
+    fn triaged_alerts(&self, filter: &AlertFilter) -> Result<Vec<TriagedAlert>, StoreError> {
+        self.read(|s| s.triaged_alerts(filter))
+    }
+
+    fn set_alert_triage(&self, id: i64, triage: &AlertTriage) -> Result<bool, StoreError> {
+        self.write(|s| s.set_alert_triage(id, triage))
+    }
+
+    fn alert_counts(&self) -> Result<Vec<AlertCount>, StoreError> {
+        self.read(|s| s.alert_counts())
     }
 
     fn open_alerts(&self, since: Timestamp) -> Result<Vec<Alert>, StoreError> {

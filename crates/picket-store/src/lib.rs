@@ -50,7 +50,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
-use picket_model::{Application, FindingKind, RunId, Severity, Timestamp};
+use picket_model::{
+    Alert, AlertStatus, AlertTriage, Application, FindingKind, RunId, Severity, Timestamp,
+};
 
 pub use capability::{AlertStore, BlockStore, IntelStore, InventoryStore, RunStore, VulnStore};
 pub use error::{DbError, ErrorKind, StoreError};
@@ -113,6 +115,48 @@ pub struct AlertFilter {
     /// Alerts at least this severe.
     pub min_severity: Option<Severity>,
     pub client: Option<IpAddr>,
+    /// Alerts to this inside address.
+    pub host: Option<IpAddr>,
+    /// Alerts whose triage has this status.
+    pub status: Option<AlertStatus>,
+    /// Only the alerts after this one in the listing's order (first connection, then id): a
+    /// page that starts where the last ended, read from the index at any depth.
+    pub after: Option<AlertCursor>,
+    /// At most this many alerts (a page), after skipping `offset` of them.
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+/// Where a page of alerts ended: its last alert's first connection and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub first_seen: Timestamp,
+    pub id: i64,
+}
+
+impl AlertCursor {
+    /// The cursor after `alert` (`None` for an alert that is not stored).
+    pub fn after(alert: &Alert) -> Option<Self> {
+        Some(Self {
+            first_seen: alert.first_seen,
+            id: alert.id?,
+        })
+    }
+}
+
+/// An alert with its triage, as [`AlertStore::triaged_alerts`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriagedAlert {
+    pub alert: Alert,
+    pub triage: AlertTriage,
+}
+
+/// How many stored alerts have one severity and one status ([`AlertStore::alert_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCount {
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub count: u64,
 }
 
 /// What [`AlertStore::upsert_alert`] did.

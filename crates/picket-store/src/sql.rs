@@ -206,6 +206,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ddl: include_str!("migrations/007_reverse_names.sql"),
         then: None,
     },
+    Migration {
+        version: 8,
+        name: "alert triage: status, close reason, note, who and when",
+        ddl: include_str!("migrations/008_alert_triage.sql"),
+        then: None,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -368,6 +374,14 @@ pub(crate) const UPDATE_ALERT: &str = "UPDATE alerts SET
 /// Followed by the filter's conditions and [`ALERTS_ORDER`].
 pub(crate) const SELECT_ALERTS: &str = "SELECT id, body FROM alerts WHERE 1 = 1";
 pub(crate) const ALERTS_ORDER: &str = " ORDER BY first_seen, id";
+/// Alerts with their triage (columns 2-6); followed by the filter's conditions and
+/// [`ALERTS_ORDER`].
+pub(crate) const SELECT_TRIAGED_ALERTS: &str = "SELECT id, body, status, close_reason,
+    triage_note, triaged_by, triaged_at FROM alerts WHERE 1 = 1";
+pub(crate) const SET_ALERT_TRIAGE: &str = "UPDATE alerts SET status = ?, close_reason = ?,
+    triage_note = ?, triaged_by = ?, triaged_at = ? WHERE id = ? RETURNING id";
+pub(crate) const COUNT_ALERTS: &str = "SELECT severity, status, COUNT(*) FROM alerts
+    GROUP BY severity, status ORDER BY severity, status";
 pub(crate) const SELECT_OPEN_ALERTS: &str =
     "SELECT id, body FROM alerts WHERE window_start >= ? ORDER BY window_start, id";
 

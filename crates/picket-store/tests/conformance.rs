@@ -20,7 +20,7 @@ use picket_store::{FindingFilter, StoreError};
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
 /// The schema version this build creates.
-const LATEST: i64 = 7;
+const LATEST: i64 = 8;
 
 /// A database of the test's own.
 struct TestDb {
@@ -982,6 +982,12 @@ fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
     );
 }
 
+/// What takes a database of this build back to schema version 7 (migration 8 undone).
+const UNDO_8: &str = "DROP INDEX alerts_by_status; DROP INDEX alerts_by_host; DROP INDEX alerts_by_first_seen; \
+    ALTER TABLE alerts DROP COLUMN status; ALTER TABLE alerts DROP COLUMN close_reason; \
+    ALTER TABLE alerts DROP COLUMN triage_note; ALTER TABLE alerts DROP COLUMN triaged_by; \
+    ALTER TABLE alerts DROP COLUMN triaged_at; DELETE FROM schema_migrations WHERE version = 8; ";
+
 /// A database at schema version 6 (no `reverse_name` column) with a host stored by that build:
 /// opening it adds the column, and the host reads back without a reverse name.
 fn hosts_stored_before_reverse_names_read_without_one(db: &mut TestDb) {
@@ -991,8 +997,8 @@ fn hosts_stored_before_reverse_names_read_without_one(db: &mut TestDb) {
         store.begin_run(&t, &profile(), ts(T0)).unwrap()
     };
     db.raw(&format!(
-        "ALTER TABLE hosts DROP COLUMN reverse_name; \
-         DELETE FROM schema_migrations WHERE version = 7; \
+        "{UNDO_8}ALTER TABLE hosts DROP COLUMN reverse_name; \
+         DELETE FROM schema_migrations WHERE version >= 7; \
          INSERT INTO hosts (run_id, address, hostname, state, reason, extra_ports, unprobed, \
          interruptions, stats) VALUES ({id}, '192.0.2.3', NULL, 'up', 'port-answered', '[]', \
          '[]', '[]', '{{\"probes_sent\":1,\"answers\":1,\"srtt_us\":null,\"loss\":0.0,\

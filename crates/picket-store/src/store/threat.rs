@@ -7,8 +7,8 @@ use std::ops::Range;
 
 use ipnet::IpNet;
 use picket_model::{
-    Alert, Application, FeedMeta, Indicator, Severity, Suppression, Timestamp, Vulnerability,
-    canonical_ip,
+    Alert, AlertTriage, Application, FeedMeta, Indicator, Severity, Suppression, Timestamp,
+    Vulnerability, canonical_ip,
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +17,8 @@ use crate::conn::{Row, Value};
 use crate::error::StoreError;
 use crate::sql;
 use crate::{
-    AlertFilter, AlertWrite, BlockRecord, FeedSummary, InventoryEntry, SourceApplications,
-    VulnRecord,
+    AlertCount, AlertFilter, AlertWrite, BlockRecord, FeedSummary, InventoryEntry,
+    SourceApplications, TriagedAlert, VulnRecord,
 };
 
 /// The optional fields of an indicator as written to its `extra` column. Most feeds give none of
@@ -187,6 +187,51 @@ fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
         alert.dedup_key.as_str().into(),
         alert.window_start.as_microsecond().into(),
     ])
+}
+
+/// `select` with the conditions of `filter`, the order, and its page, with their parameters.
+fn alert_query(select: &str, filter: &AlertFilter) -> (String, Vec<Value>) {
+    let mut query = String::from(select);
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(since) = filter.since {
+        query.push_str(" AND last_seen >= ?");
+        params.push(since.as_microsecond().into());
+    }
+    if let Some(severity) = filter.min_severity {
+        query.push_str(" AND severity_rank >= ?");
+        params.push(severity_rank(severity).into());
+    }
+    // Alerts store addresses in canonical form (IPv4 for a mapped address).
+    if let Some(client) = filter.client {
+        query.push_str(" AND client = ?");
+        params.push(canonical_ip(client).to_string().into());
+    }
+    if let Some(host) = filter.host {
+        query.push_str(" AND host = ?");
+        params.push(canonical_ip(host).to_string().into());
+    }
+    if let Some(status) = filter.status {
+        query.push_str(" AND status = ?");
+        params.push(status.as_str().into());
+    }
+    if let Some(after) = filter.after {
+        let at = after.first_seen.as_microsecond();
+        // The first term alone bounds a range of the (first_seen, id) index: an OR alone
+        // would have the database walk the index from its start.
+        query.push_str(" AND first_seen >= ? AND (first_seen > ? OR id > ?)");
+        params.extend([at.into(), at.into(), after.id.into()]);
+    }
+    query.push_str(sql::ALERTS_ORDER);
+    if filter.limit.is_some() || filter.offset > 0 {
+        // Both dialects need a LIMIT before an OFFSET; i64::MAX stands for none.
+        let limit = filter
+            .limit
+            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        query.push_str(" LIMIT ? OFFSET ?");
+        params.push(limit.into());
+        params.push(i64::try_from(filter.offset).unwrap_or(i64::MAX).into());
+    }
+    (query, params)
 }
 
 /// Keeps the last of the items that share a key, in the order of their first appearance.
@@ -757,23 +802,68 @@ impl Session<'_> {
     }
 
     pub(crate) fn alerts(&mut self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
-        let mut query = String::from(sql::SELECT_ALERTS);
-        let mut params = Vec::new();
-        if let Some(since) = filter.since {
-            query.push_str(" AND last_seen >= ?");
-            params.push(since.as_microsecond().into());
-        }
-        if let Some(severity) = filter.min_severity {
-            query.push_str(" AND severity_rank >= ?");
-            params.push(severity_rank(severity).into());
-        }
-        if let Some(client) = filter.client {
-            // Alerts store clients in canonical form (IPv4 for a mapped address).
-            query.push_str(" AND client = ?");
-            params.push(canonical_ip(client).to_string().into());
-        }
-        query.push_str(sql::ALERTS_ORDER);
+        let (query, params) = alert_query(sql::SELECT_ALERTS, filter);
         self.read_alerts(&query, &params, || "listing alerts".into())
+    }
+
+    pub(crate) fn triaged_alerts(
+        &mut self,
+        filter: &AlertFilter,
+    ) -> Result<Vec<TriagedAlert>, StoreError> {
+        let (query, params) = alert_query(sql::SELECT_TRIAGED_ALERTS, filter);
+        let rows = self.query(&query, &params, || {
+            "listing alerts with their triage".into()
+        })?;
+        rows.iter()
+            .map(|row| {
+                let f = self.row_fields(row, "alerts", "listed alert".into());
+                let id = f.int(0, "id")?;
+                let f = f.keyed(format!("alert {id}"));
+                let mut alert: Alert = f.json(1, "body")?;
+                alert.id = Some(id);
+                let triage = AlertTriage {
+                    status: f.name(2, "status")?,
+                    close_reason: f.opt_name(3, "close_reason")?,
+                    note: f.opt_text(4, "triage_note")?.map(str::to_owned),
+                    by: f.opt_text(5, "triaged_by")?.map(str::to_owned),
+                    at: f.opt_timestamp(6, "triaged_at")?,
+                };
+                Ok(TriagedAlert { alert, triage })
+            })
+            .collect()
+    }
+
+    pub(crate) fn set_alert_triage(
+        &mut self,
+        id: i64,
+        triage: &AlertTriage,
+    ) -> Result<bool, StoreError> {
+        let params = [
+            triage.status.as_str().into(),
+            triage.close_reason.map(|r| r.as_str()).into(),
+            triage.note.clone().into(),
+            triage.by.clone().into(),
+            triage.at.map(Timestamp::as_microsecond).into(),
+            id.into(),
+        ];
+        let rows = self.query(sql::SET_ALERT_TRIAGE, &params, || {
+            format!("triaging alert {id}")
+        })?;
+        Ok(!rows.is_empty())
+    }
+
+    pub(crate) fn alert_counts(&mut self) -> Result<Vec<AlertCount>, StoreError> {
+        let rows = self.query(sql::COUNT_ALERTS, &[], || "counting alerts".into())?;
+        rows.iter()
+            .map(|row| {
+                let f = self.row_fields(row, "alerts", "alert count".into());
+                Ok(AlertCount {
+                    severity: f.name(0, "severity")?,
+                    status: f.name(1, "status")?,
+                    count: u64::try_from(f.int(2, "count")?).unwrap_or(0),
+                })
+            })
+            .collect()
     }
 
     pub(crate) fn open_alerts(&mut self, since: Timestamp) -> Result<Vec<Alert>, StoreError> {

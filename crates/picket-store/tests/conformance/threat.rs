@@ -11,8 +11,10 @@ use picket_model::{
     FeedFormat, FeedMeta, Indicator, IntelHit, Package, Severity, SeverityReason, SourceRef,
     Suppression, Transport, Vulnerability,
 };
+use picket_model::{AlertStatus, AlertTriage, CloseReason};
 use picket_store::{
-    AlertFilter, AlertWrite, BlockRecord, FeedSummary, SourceApplications, VulnRecord,
+    AlertCount, AlertCursor, AlertFilter, AlertWrite, BlockRecord, FeedSummary, SourceApplications,
+    TriagedAlert, VulnRecord,
 };
 use picket_vuln::{NvdCve, OsvRecord, VulnDb, read_nvd, read_osv};
 use serde_json::json;
@@ -35,6 +37,8 @@ conformance!(
     upgrades_a_version_1_database_keeping_its_runs,
     upgrades_a_version_3_inventory_keeping_its_entries,
     corrupt_threat_values_are_reported_by_field,
+    alert_triage_is_set_filtered_and_kept_by_updates,
+    alerts_page_and_count,
 );
 
 /// One hour, in microseconds.
@@ -942,6 +946,7 @@ fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
                 since: Some(ts(w0 + 60_000_000)),
                 min_severity: Some(Severity::Low),
                 client: Some(ip("2001:db8:bad::9")),
+                ..Default::default()
             }
         ),
         []
@@ -1368,3 +1373,193 @@ fn corrupt_threat_values_are_reported_by_field(db: &mut TestDb) {
 
 #[path = "knowledge.rs"]
 mod knowledge;
+
+fn alert_triage_is_set_filtered_and_kept_by_updates(db: &mut TestDb) {
+    let store = db.open();
+    let a1 = alert("203.0.113.7", 22, T0, Severity::High);
+    let a2 = alert("203.0.113.8", 22, T0, Severity::Low);
+    store.upsert_alerts(&mut [a1.clone(), a2]).unwrap();
+    let listed = store.triaged_alerts(&AlertFilter::default()).unwrap();
+    let (id1, id2) = (listed[0].alert.id.unwrap(), listed[1].alert.id.unwrap());
+    // Untouched alerts are open with nothing else set.
+    assert!(listed.iter().all(|t| t.triage.is_untouched()));
+
+    let at = ts(T0 + HOUR);
+    let ack = AlertTriage::acknowledged(Some("looking".into()), Some("ana".into()), at);
+    assert!(store.set_alert_triage(id1, &ack).unwrap());
+    let closed = AlertTriage::closed(
+        CloseReason::ExpectedTesting,
+        Some("our pentest".into()),
+        None,
+        at,
+    );
+    assert!(store.set_alert_triage(id2, &closed).unwrap());
+    assert!(!store.set_alert_triage(id2 + 100, &closed).unwrap());
+
+    let by_status = |status| -> Vec<TriagedAlert> {
+        store
+            .triaged_alerts(&AlertFilter {
+                status: Some(status),
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let acknowledged = by_status(AlertStatus::Acknowledged);
+    assert_eq!(acknowledged.len(), 1);
+    assert_eq!(acknowledged[0].alert.id, Some(id1));
+    assert_eq!(acknowledged[0].triage, ack);
+    let closed_list = by_status(AlertStatus::Closed);
+    assert_eq!(closed_list.len(), 1);
+    assert_eq!(closed_list[0].triage, closed);
+    assert!(by_status(AlertStatus::Open).is_empty());
+
+    // The detector updates the acknowledged alert (same key and window): the triage stays.
+    let mut again = grown(&a1);
+    again.id = None;
+    assert_eq!(store.upsert_alert(&mut again).unwrap(), AlertWrite::Updated);
+    let after = by_status(AlertStatus::Acknowledged);
+    assert_eq!(after[0].triage, ack);
+    assert_eq!(after[0].alert.connections, again.connections);
+    // The plain listing is the alerts alone, unchanged by triage.
+    assert_eq!(
+        store.alerts(&AlertFilter::default()).unwrap()[0],
+        after[0].alert
+    );
+
+    // Re-opening clears what closing set.
+    assert!(
+        store
+            .set_alert_triage(id2, &AlertTriage::default())
+            .unwrap()
+    );
+    assert_eq!(by_status(AlertStatus::Open).len(), 1);
+    assert!(by_status(AlertStatus::Closed).is_empty());
+
+    // A host filter; alerts are all to 10.0.0.5 here.
+    let to = |host: &str| {
+        store
+            .triaged_alerts(&AlertFilter {
+                host: Some(ip(host)),
+                ..Default::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!(to("10.0.0.5"), 2);
+    assert_eq!(to("::ffff:10.0.0.5"), 2);
+    assert_eq!(to("10.0.0.6"), 0);
+
+    // A status the store does not know reads as corrupt, naming the field.
+    db.raw(&format!(
+        "UPDATE alerts SET status = 'snoozed' WHERE id = {id1}"
+    ));
+    let err = db
+        .open()
+        .triaged_alerts(&AlertFilter::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("status") && err.contains("snoozed"), "{err}");
+}
+
+fn alerts_page_and_count(db: &mut TestDb) {
+    let store = db.open();
+    let mut alerts: Vec<Alert> = (0..7u8)
+        .map(|i| {
+            let severity = if i < 3 { Severity::High } else { Severity::Low };
+            alert(&format!("203.0.113.{i}"), 22, T0, severity)
+        })
+        .collect();
+    store.upsert_alerts(&mut alerts).unwrap();
+    let ids: Vec<Option<i64>> = alerts.iter().map(|a| a.id).collect();
+    let page = |limit, offset| -> Vec<Option<i64>> {
+        store
+            .alerts(&AlertFilter {
+                limit,
+                offset,
+                ..Default::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(page(None, 0), ids);
+    assert_eq!(page(Some(3), 0), ids[..3]);
+    assert_eq!(page(Some(3), 3), ids[3..6]);
+    assert_eq!(page(Some(3), 6), ids[6..]);
+    assert_eq!(page(Some(3), 9), []);
+    assert_eq!(page(None, 5), ids[5..]);
+    assert_eq!(page(Some(0), 0), []);
+    // Pages by cursor: each starts after the last alert of the one before, whatever the depth.
+    let stored = store.alerts(&AlertFilter::default()).unwrap();
+    let mut by_cursor = Vec::new();
+    let mut after = None;
+    loop {
+        let chunk = store
+            .alerts(&AlertFilter {
+                after,
+                limit: Some(3),
+                ..Default::default()
+            })
+            .unwrap();
+        let Some(last) = chunk.last() else { break };
+        after = AlertCursor::after(last);
+        by_cursor.extend(chunk.iter().map(|a| a.id));
+    }
+    assert_eq!(by_cursor, ids);
+    // Alerts that share their first connection are ordered by id across a page's end.
+    let cut = AlertCursor {
+        first_seen: stored[2].first_seen,
+        id: stored[2].id.unwrap(),
+    };
+    let rest = store
+        .alerts(&AlertFilter {
+            after: Some(cut),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rest.iter().map(|a| a.id).collect::<Vec<_>>(), ids[3..]);
+    // A page of a filtered listing.
+    let high = store
+        .triaged_alerts(&AlertFilter {
+            min_severity: Some(Severity::High),
+            limit: Some(2),
+            offset: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        high.iter().map(|t| t.alert.id).collect::<Vec<_>>(),
+        ids[1..3]
+    );
+
+    let first = alerts[0].id.unwrap();
+    let at = ts(T0);
+    store
+        .set_alert_triage(
+            first,
+            &AlertTriage::closed(CloseReason::FalsePositive, None, None, at),
+        )
+        .unwrap();
+    let count = |severity, status| AlertCount {
+        severity,
+        status,
+        count: 0,
+    };
+    let mut expected = vec![
+        AlertCount {
+            count: 1,
+            ..count(Severity::High, AlertStatus::Closed)
+        },
+        AlertCount {
+            count: 2,
+            ..count(Severity::High, AlertStatus::Open)
+        },
+        AlertCount {
+            count: 4,
+            ..count(Severity::Low, AlertStatus::Open)
+        },
+    ];
+    expected.sort_by_key(|c| (c.severity.as_str(), c.status.as_str()));
+    assert_eq!(store.alert_counts().unwrap(), expected);
+}
