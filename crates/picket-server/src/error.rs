@@ -28,6 +28,8 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the web layer cannot be built: {0}")]
+    Web(#[from] picket_web::BuildError),
     #[error("the HTTP server failed: {0}")]
     Http(#[source] std::io::Error),
     /// A sink that could not start; the label names it (`file#2`).

@@ -31,7 +31,7 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use picket_app::Shutdown;
 use picket_model::Timestamp;
-use picket_web::{ControlError, WebState};
+use picket_web::{ControlError, WebOptions, WebState};
 use tokio::runtime::Runtime;
 
 pub use config::{ConfigError, Issue, Overrides, ServiceConfig};
@@ -109,13 +109,21 @@ impl Bound {
         )?;
         let refresher = start_refresher(&service, &config, &shutdown)?;
         let started = start(rt, &service, &config, &shutdown);
-        let served = match started {
-            Ok(schedulers) => {
-                let app = picket_web::router(WebState {
-                    store,
-                    token: token.into(),
-                    control: Arc::new(service.clone()),
-                });
+        let app = started.and_then(|schedulers| {
+            let options = WebOptions {
+                secure_cookies: None,
+                home_net: config.home_net.clone(),
+                allow: config.allow.clone(),
+            };
+            let state = WebState {
+                store,
+                token: token.into(),
+                control: Arc::new(service.clone()),
+            };
+            Ok((schedulers, picket_web::router_with(state, options)?))
+        });
+        let served = match app {
+            Ok((schedulers, app)) => {
                 tracing::info!(listen = %config.listen, "serving");
                 let stop = shutdown.clone();
                 let served = rt.block_on(async move {

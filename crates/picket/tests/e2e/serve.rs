@@ -24,8 +24,13 @@ const CLEAN: &str = "192.0.2.77";
 struct Service {
     dir: tempfile::TempDir,
     config: PathBuf,
+    /// ADDRESS:PORT of the HTTP server.
+    listen: String,
     child: Option<Child>,
 }
+
+/// The API token every test service gets.
+const TOKEN: &str = "e2e-token";
 
 impl Service {
     /// Writes `picket.toml` with `body` after the listen, db and token lines.
@@ -33,14 +38,14 @@ impl Service {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let token = dir.path().join("token");
-        std::fs::write(&token, "e2e-token\n").unwrap();
+        std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
         let config = dir.path().join("picket.toml");
+        let listen = format!("127.0.0.1:{}", free_port());
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:{}\"\ndb = \"{}\"\ntoken_file = \"token\"\ntime_zone = \"UTC\"\nknowledge_every = \"1s\"\n{body}",
-                free_port(),
+                "listen = \"{listen}\"\ndb = \"{}\"\ntoken_file = \"token\"\ntime_zone = \"UTC\"\nknowledge_every = \"1s\"\n{body}",
                 db.arg()
             ),
         )
@@ -48,6 +53,7 @@ impl Service {
         Self {
             dir,
             config,
+            listen,
             child: None,
         }
     }
@@ -642,4 +648,95 @@ fn a_watched_log_that_appears_later_is_followed() {
         1,
         "the missing log was reported once:\n{log}"
     );
+}
+
+/// `METHOD path` on the service, with the token or without; (status, body); status 0 when
+/// nothing listens yet. HTTP/1.0, so the answer is never chunked.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    // Status 0: not listening (yet).
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn scheduled_runs_appear_in_the_api_and_the_metrics_behind_the_token() {
+    let db = Db::new();
+    let mut service = Service::new(
+        &db,
+        "[[scan]]\nname = \"api\"\ntargets = [\"127.0.0.1\"]\nports = \"22,80\"\nschedule = \"* * * * * *\"\n[[scan]]\nname = \"asked\"\ntargets = [\"127.0.0.1\"]\nports = \"443\"\n",
+    );
+    service.start();
+    let addr = service.listen.clone();
+    let get = |path: &str| http(&addr, "GET", path, Some(TOKEN), "");
+    wait_for("a run in GET /api/v1/runs", Duration::from_secs(20), || {
+        let (status, body) = get("/api/v1/runs");
+        status == 200
+            && serde_json::from_str::<Value>(&body)
+                .is_ok_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+    });
+    let (_, body) = get("/api/v1/runs");
+    let api: Value = serde_json::from_str(&body).unwrap();
+    let cli = runs(&db);
+    let first = api.as_array().unwrap().last().unwrap();
+    let same = cli.iter().find(|r| r["id"] == first["id"]).unwrap();
+    assert_eq!(first, same, "the API's run is the CLI's");
+
+    // A job started over HTTP answers with its run's id.
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/v1/scans",
+        Some(TOKEN),
+        r#"{"job":"asked"}"#,
+    );
+    assert_eq!(status, 202, "{body}");
+    let run = serde_json::from_str::<Value>(&body).unwrap()["run_id"].clone();
+    assert!(run.as_i64().is_some_and(|id| id > 0), "{body}");
+    wait_for("the asked run stored", Duration::from_secs(20), || {
+        runs(&db)
+            .iter()
+            .any(|r| r["id"] == run && r["status"] == "completed")
+    });
+
+    let (status, metrics) = get("/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        "picket_scans_finished_total{job=\"api\",status=\"completed\"}",
+        "picket_scans_finished_total{job=\"asked\",status=\"completed\"} 1",
+        "# TYPE picket_probes_sent counter",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
+    for path in [
+        "/api/v1/runs",
+        "/api/v1/findings",
+        "/api/v1/alerts",
+        "/metrics",
+    ] {
+        assert_eq!(http(&addr, "GET", path, None, "").0, 401, "{path}");
+        assert_eq!(http(&addr, "GET", path, Some("wrong"), "").0, 401, "{path}");
+    }
+    service.stop();
 }
