@@ -34,6 +34,9 @@ const SAVE_QUEUE: usize = 4;
 /// What a run reports while it goes, for a progress bar or a server's event stream.
 #[derive(Debug)]
 pub enum Progress<'a> {
+    /// The run is stored as begun (before a probe is sent): its id, for a caller that hands it
+    /// out while the run goes on (a server's `POST /scans`).
+    Begun(RunId),
     /// An event of the scan engine.
     Scan(&'a ScanEvent),
     /// The scan is done (completed or stopped); what follows is the run's own work.
@@ -115,6 +118,7 @@ pub fn run_once(
     let targets = rt.block_on(ScanTargets::resolve(&opts.targets))?;
     let started_at = Timestamp::now();
     let run_id = store.begin_run(&opts.targets, &opts.profile, started_at)?;
+    progress(Progress::Begun(run_id));
     let target_key = opts.targets.key();
     let prev_id = store.previous_run(&target_key, run_id)?;
     // Hosts that had open ports before: a comparison needs them even when they are down now.

@@ -72,6 +72,12 @@ pub enum Command {
     Unblock(UnblockArgs),
     /// Blocks in force (from nftables) and their history (from the store).
     Blocks(BlocksArgs),
+    /// Run as a service: scheduled scans, log watchers, feed refresh, alert sinks, the HTTP API,
+    /// the dashboard and /metrics, until SIGTERM or SIGINT.
+    Serve(ServeArgs),
+    /// Service configuration: check a file, or print a commented example.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script (e.g. `picket completions bash > /etc/bash_completion.d/picket`).
     Completions {
         /// bash, elvish, fish, powershell or zsh.
@@ -79,6 +85,30 @@ pub enum Command {
     },
     /// Print the manual page, in roff (e.g. `picket man | man -l -`).
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The service's TOML configuration (`picket config example` prints one).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
+    /// Listen on ADDRESS:PORT instead of the file's `listen`.
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub listen: Option<String>,
+    /// Read the API token from FILE instead of the file's `token_file`.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration: status 0 when valid, 2 with the line and key of every error.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
+    /// Print a commented sample configuration.
+    Example,
 }
 
 #[derive(Debug, Subcommand)]

@@ -37,6 +37,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: journald (picket serve under systemd) shows escapes as text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli, db_given) {
         Ok(status) => ExitCode::from(status),
@@ -176,6 +178,21 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<u8
         Command::Block(args) => commands::respond::block(&cli.db, args, out)?,
         Command::Unblock(args) => commands::respond::unblock(&cli.db, args, out)?,
         Command::Blocks(args) => commands::respond::blocks(&cli.db, args, out)?,
+        Command::Serve(args) => {
+            let db = db_given.then_some(cli.db.as_str());
+            let Some(config) = commands::serve::config(args, db)? else {
+                return Ok(2);
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let shutdown = stop_on_signals(&rt);
+            let bound = picket_server::bind(&rt, config, shutdown)?;
+            eprintln!("{}", commands::serve::starting(&bound));
+            bound.run(&rt)?;
+        }
+        Command::Config(command) => status = commands::serve::config_command(command, out)?,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "picket", out);

@@ -44,6 +44,7 @@ impl Progress {
                 "re-checking {ports} port(s) on {hosts} host(s) at {rate:.0} probes/s"
             )),
             Step::IdentifyingServices => self.message("identifying services on open ports"),
+            Step::Begun(_) => {}
         }
     }
 

@@ -9,4 +9,5 @@ pub mod intel;
 pub mod inventory;
 pub mod respond;
 pub mod scan;
+pub mod serve;
 pub mod vuln;
