@@ -1,0 +1,85 @@
+//! Scale-out over NATS JetStream (picket-queue) and a shared store: the workflows of a node
+//! that is one of many.
+//!
+//! - [`scan`]: the coordinator of a distributed scan (`picket scan --queue`): shards out,
+//!   results in, hosts assembled and saved; the rest of the run is the local one's.
+//! - [`worker`]: `picket worker`: pulls shards, scans them with picket-scan's engine (each
+//!   worker's per-host timing counts its own probes, as an IPS that limits per source sees
+//!   them), publishes the results, acknowledges; heartbeats in the workers bucket.
+//! - [`detect`]: `picket worker --detect`: detectors sharing one durable consumer of the
+//!   event stream, alerts deduplicated through the shared store.
+//! - [`publish`]: `picket ingest --to`: connection events onto the stream.
+//! - [`enforce`]: `picket enforce`: every published block applied to this node's nftables set.
+//!
+//! Like the rest of picket-app, this must never parse flags, print, or call the store from a
+//! thread of the async runtime.
+
+mod assemble;
+pub mod scan;
+pub mod worker;
+
+use std::time::Duration;
+
+pub use picket_queue::{DEFAULT_SHARD_PROBES, Redelivery, WorkerRole, WorkerStatus};
+pub use scan::port_differences;
+
+/// `picket scan --queue`: where the workers are and how big a shard is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueScan {
+    /// `nats://HOST:PORT`.
+    pub url: String,
+    /// (host, port) pairs per shard.
+    pub shard_probes: usize,
+}
+
+impl QueueScan {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            shard_probes: DEFAULT_SHARD_PROBES,
+        }
+    }
+}
+
+/// What every long-running node of the queue shares: where NATS is, its name, how often it
+/// says it is alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeOptions {
+    pub url: String,
+    /// Unique among the workers (default: host name and process id).
+    pub id: String,
+    pub heartbeat_every: Duration,
+}
+
+impl NodeOptions {
+    pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+    /// A node named after this host and process.
+    pub fn new(url: impl Into<String>, id: Option<String>) -> Self {
+        Self {
+            url: url.into(),
+            id: id.unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id())),
+            heartbeat_every: Self::HEARTBEAT_EVERY,
+        }
+    }
+}
+
+/// This machine's host name (`/proc/sys/kernel/hostname`), or `unknown`.
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Every worker's last heartbeat (`picket workers`).
+pub fn workers(
+    rt: &tokio::runtime::Handle,
+    url: &str,
+) -> Result<Vec<WorkerStatus>, crate::AppError> {
+    rt.block_on(async {
+        let queue = picket_queue::Queue::connect(url).await?;
+        Ok(queue.workers().await?)
+    })
+}

@@ -1,0 +1,488 @@
+//! Picket's scale-out adapter over NATS JetStream: the streams, consumers and key-value bucket
+//! that scan coordinators and workers, event publishers, detectors and enforcers share, and the
+//! versioned messages they exchange ([`msg`]). Shard planning ([`plan`]) cuts a scan into
+//! reproducible host x port blocks.
+//!
+//! | stream / bucket   | subjects              | retention  | used by |
+//! |---|---|---|---|
+//! | `PICKET_SHARDS`   | `picket.shards.<run>` | work queue | coordinator publishes, scan workers pull (durable `picket-scan-workers`, explicit ack) |
+//! | `PICKET_RESULTS`  | `picket.results.<run>`| limits, 1 day, dedup by `<run>.<shard>` | workers publish, the coordinator reads its run's |
+//! | `PICKET_EVENTS`   | `picket.events`       | work queue | `picket ingest --to` publishes, detectors share durable `picket-detectors` |
+//! | `PICKET_BLOCKS`   | `picket.blocks`       | limits, 30 days | detectors and `picket block` publish, every enforcer reads all |
+//! | KV `picket_workers` | one key per worker  | 1 day      | heartbeats (`picket workers`) |
+//!
+//! This crate must never scan, detect, touch the store or decide anything: it moves typed
+//! messages and acknowledgements, and the workflows in picket-app decide what they mean.
+
+mod error;
+pub mod msg;
+pub mod plan;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::{self, AckKind, kv, stream};
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::QueueError;
+pub use msg::{
+    BlockMsg, EventMsg, InFlight, ShardHost, ShardMsg, ShardResultMsg, VERSION, WorkerRole,
+    WorkerStatus,
+};
+pub use plan::{DEFAULT_SHARD_PROBES, Plan, PlannedShard};
+
+pub const SHARDS_STREAM: &str = "PICKET_SHARDS";
+pub const RESULTS_STREAM: &str = "PICKET_RESULTS";
+pub const EVENTS_STREAM: &str = "PICKET_EVENTS";
+pub const BLOCKS_STREAM: &str = "PICKET_BLOCKS";
+pub const WORKERS_BUCKET: &str = "picket_workers";
+pub const SCAN_CONSUMER: &str = "picket-scan-workers";
+pub const DETECT_CONSUMER: &str = "picket-detectors";
+const EVENTS_SUBJECT: &str = "picket.events";
+const BLOCKS_SUBJECT: &str = "picket.blocks";
+
+/// How a work-queue consumer redelivers: after `ack_wait` without an ack or an in-progress
+/// ack, up to `max_deliver` times in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redelivery {
+    pub ack_wait: Duration,
+    pub max_deliver: i64,
+}
+
+impl Default for Redelivery {
+    fn default() -> Self {
+        Self {
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+        }
+    }
+}
+
+/// One connection to NATS with JetStream, the streams this build uses created if missing.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    client: async_nats::Client,
+    js: jetstream::Context,
+}
+
+/// A message pulled from a work queue, with what its acknowledgement needs.
+pub struct Delivery<T> {
+    pub msg: T,
+    /// How many times it was delivered, this time included.
+    pub delivered: i64,
+    raw: jetstream::Message,
+}
+
+impl<T> Delivery<T> {
+    /// Done: the server removes it from the work queue (and confirms that it did).
+    pub async fn ack(&self) -> Result<(), QueueError> {
+        self.raw
+            .double_ack()
+            .await
+            .map_err(|e| QueueError::nats("acknowledging a message", e))
+    }
+
+    /// Still working: the ack wait starts again.
+    pub async fn progress(&self) -> Result<(), QueueError> {
+        self.raw
+            .ack_with(AckKind::Progress)
+            .await
+            .map_err(|e| QueueError::nats("sending an in-progress ack", e))
+    }
+
+    /// Not done (stopping): deliver it again at once, to another worker.
+    pub async fn nak(&self) -> Result<(), QueueError> {
+        self.raw
+            .ack_with(AckKind::Nak(None))
+            .await
+            .map_err(|e| QueueError::nats("handing a message back", e))
+    }
+}
+
+/// A pull consumer of one message type.
+pub struct Puller<T> {
+    consumer: PullConsumer,
+    kind: &'static str,
+    _type: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Puller<T> {
+    /// Up to `max` messages, waiting at most `wait` for the first. A message that cannot be
+    /// read is terminated (it would fail on every node) and reported in the second list.
+    pub async fn pull(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<(Vec<Delivery<T>>, Vec<QueueError>), QueueError> {
+        let mut batch = self
+            .consumer
+            .fetch()
+            .max_messages(max)
+            .expires(wait)
+            .messages()
+            .await
+            .map_err(|e| QueueError::nats(format!("pulling {} messages", self.kind), e))?;
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        while let Some(raw) = batch.next().await {
+            let raw = raw.map_err(|e| QueueError::nats(format!("pulling {}", self.kind), e))?;
+            let delivered = raw.info().map(|i| i.delivered).unwrap_or(1);
+            match msg::decode::<T>(self.kind, raw.subject.as_str(), &raw.payload) {
+                Ok(msg) => out.push(Delivery {
+                    msg,
+                    delivered,
+                    raw,
+                }),
+                Err(e) => {
+                    let _ = raw.ack_with(AckKind::Term).await;
+                    bad.push(e);
+                }
+            }
+        }
+        Ok((out, bad))
+    }
+}
+
+/// Sequence numbers of published messages, to match advisories against.
+pub type Published = HashMap<u64, u32>;
+
+impl Queue {
+    /// Connects and creates the streams and the workers bucket if they are missing.
+    pub async fn connect(url: &str) -> Result<Self, QueueError> {
+        if !(url.starts_with("nats://") || url.starts_with("tls://")) {
+            return Err(QueueError::BadUrl { url: url.into() });
+        }
+        let client = async_nats::ConnectOptions::new()
+            .name("picket")
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|e| QueueError::nats(format!("connecting to {url}"), e))?;
+        let js = jetstream::new(client.clone());
+        let queue = Self { client, js };
+        queue.ensure_streams().await?;
+        Ok(queue)
+    }
+
+    async fn ensure_streams(&self) -> Result<(), QueueError> {
+        let day = Duration::from_secs(86_400);
+        let streams = [
+            (
+                SHARDS_STREAM,
+                "picket.shards.>",
+                stream::RetentionPolicy::WorkQueue,
+                day,
+            ),
+            (
+                RESULTS_STREAM,
+                "picket.results.>",
+                stream::RetentionPolicy::Limits,
+                day,
+            ),
+            (
+                EVENTS_STREAM,
+                EVENTS_SUBJECT,
+                stream::RetentionPolicy::WorkQueue,
+                7 * day,
+            ),
+            (
+                BLOCKS_STREAM,
+                BLOCKS_SUBJECT,
+                stream::RetentionPolicy::Limits,
+                30 * day,
+            ),
+        ];
+        for (name, subject, retention, max_age) in streams {
+            self.js
+                .get_or_create_stream(stream::Config {
+                    name: name.into(),
+                    subjects: vec![subject.into()],
+                    retention,
+                    max_age,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| QueueError::nats(format!("creating stream {name}"), e))?;
+        }
+        self.js
+            .create_key_value(kv::Config {
+                bucket: WORKERS_BUCKET.into(),
+                history: 1,
+                max_age: day,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| QueueError::nats(format!("creating bucket {WORKERS_BUCKET}"), e))?;
+        Ok(())
+    }
+
+    async fn publish<T: Serialize>(
+        &self,
+        subject: String,
+        id: Option<String>,
+        body: &T,
+    ) -> Result<jetstream::context::PublishAckFuture, QueueError> {
+        let mut publish =
+            jetstream::message::PublishMessage::build().payload(msg::encode(body).into());
+        if let Some(id) = id {
+            publish = publish.message_id(id);
+        }
+        self.js
+            .send_publish(subject.clone(), publish)
+            .await
+            .map_err(|e| QueueError::nats(format!("publishing on {subject}"), e))
+    }
+
+    /// Publishes a run's shards on the work queue; the stream sequence of each, by shard.
+    pub async fn publish_shards(
+        &self,
+        shards: impl IntoIterator<Item = ShardMsg>,
+    ) -> Result<Published, QueueError> {
+        let mut acks = Vec::new();
+        for shard in shards {
+            let subject = format!("picket.shards.{}", shard.run);
+            let id = Some(format!("{}.{}", shard.run, shard.shard));
+            acks.push((shard.shard, self.publish(subject, id, &shard).await?));
+        }
+        let mut published = Published::new();
+        for (shard, ack) in acks {
+            let ack = ack
+                .await
+                .map_err(|e| QueueError::nats(format!("publishing shard {shard}"), e))?;
+            published.insert(ack.sequence, shard);
+        }
+        Ok(published)
+    }
+
+    /// Removes what is left of a run from the work queue and its results (when it ends).
+    pub async fn purge_run(&self, run: &str) -> Result<(), QueueError> {
+        for (name, subject) in [
+            (SHARDS_STREAM, format!("picket.shards.{run}")),
+            (RESULTS_STREAM, format!("picket.results.{run}")),
+        ] {
+            let stream = self
+                .js
+                .get_stream(name)
+                .await
+                .map_err(|e| QueueError::nats(format!("opening stream {name}"), e))?;
+            stream
+                .purge()
+                .filter(subject.clone())
+                .await
+                .map_err(|e| QueueError::nats(format!("purging {subject}"), e))?;
+        }
+        Ok(())
+    }
+
+    /// The scan workers' shared consumer (created with `redelivery` by the first worker).
+    pub async fn shard_puller(
+        &self,
+        redelivery: Redelivery,
+    ) -> Result<Puller<ShardMsg>, QueueError> {
+        self.work_puller(SHARDS_STREAM, SCAN_CONSUMER, "shard", redelivery)
+            .await
+    }
+
+    /// The detectors' shared consumer.
+    pub async fn event_puller(
+        &self,
+        redelivery: Redelivery,
+    ) -> Result<Puller<EventMsg>, QueueError> {
+        self.work_puller(EVENTS_STREAM, DETECT_CONSUMER, "event", redelivery)
+            .await
+    }
+
+    async fn work_puller<T>(
+        &self,
+        stream: &str,
+        durable: &str,
+        kind: &'static str,
+        redelivery: Redelivery,
+    ) -> Result<Puller<T>, QueueError> {
+        let s = self
+            .js
+            .get_stream(stream)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {stream}"), e))?;
+        let consumer: PullConsumer = s
+            .get_or_create_consumer(
+                durable,
+                pull::Config {
+                    durable_name: Some(durable.into()),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: redelivery.ack_wait,
+                    max_deliver: redelivery.max_deliver,
+                    max_ack_pending: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| QueueError::nats(format!("creating consumer {durable}"), e))?;
+        Ok(Puller {
+            consumer,
+            kind,
+            _type: std::marker::PhantomData,
+        })
+    }
+
+    /// Publishes a shard's result (deduplicated by run and shard within the stream's window).
+    pub async fn publish_result(&self, result: &ShardResultMsg) -> Result<(), QueueError> {
+        let subject = format!("picket.results.{}", result.run);
+        let id = Some(format!("{}.{}", result.run, result.shard));
+        self.publish(subject.clone(), id, result)
+            .await?
+            .await
+            .map_err(|e| QueueError::nats(format!("publishing on {subject}"), e))?;
+        Ok(())
+    }
+
+    /// Every result of a run, from the first, as they come.
+    pub async fn results(
+        &self,
+        run: &str,
+    ) -> Result<impl futures_util::Stream<Item = Result<ShardResultMsg, QueueError>>, QueueError>
+    {
+        let subject = format!("picket.results.{run}");
+        self.ordered(RESULTS_STREAM, subject, "result").await
+    }
+
+    /// Every block published (those still stored), from the first, then new ones as they come.
+    pub async fn blocks(
+        &self,
+    ) -> Result<impl futures_util::Stream<Item = Result<BlockMsg, QueueError>>, QueueError> {
+        self.ordered(BLOCKS_STREAM, BLOCKS_SUBJECT.into(), "block")
+            .await
+    }
+
+    async fn ordered<T: DeserializeOwned>(
+        &self,
+        stream: &str,
+        subject: String,
+        kind: &'static str,
+    ) -> Result<impl futures_util::Stream<Item = Result<T, QueueError>>, QueueError> {
+        let s = self
+            .js
+            .get_stream(stream)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {stream}"), e))?;
+        let consumer = s
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: subject.clone(),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| QueueError::nats(format!("reading {subject}"), e))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| QueueError::nats(format!("reading {subject}"), e))?;
+        Ok(messages.map(move |m| {
+            let m = m.map_err(|e| QueueError::nats(format!("reading {kind} messages"), e))?;
+            msg::decode(kind, m.subject.as_str(), &m.payload)
+        }))
+    }
+
+    /// The stream sequences of shards that ran out of deliveries, as the server announces them.
+    pub async fn exhausted_shards(
+        &self,
+    ) -> Result<impl futures_util::Stream<Item = u64>, QueueError> {
+        let subject =
+            format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{SHARDS_STREAM}.{SCAN_CONSUMER}");
+        let sub = self
+            .client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| QueueError::nats(format!("subscribing to {subject}"), e))?;
+        #[derive(serde::Deserialize)]
+        struct Advisory {
+            stream_seq: u64,
+        }
+        Ok(sub.filter_map(|m| async move {
+            serde_json::from_slice::<Advisory>(&m.payload)
+                .ok()
+                .map(|a| a.stream_seq)
+        }))
+    }
+
+    /// Publishes connection events; returns once the server has stored every one.
+    pub async fn publish_events(&self, events: &[EventMsg]) -> Result<(), QueueError> {
+        let mut acks = Vec::with_capacity(events.len());
+        for ev in events {
+            acks.push(self.publish(EVENTS_SUBJECT.into(), None, ev).await?);
+        }
+        for ack in acks {
+            ack.await
+                .map_err(|e| QueueError::nats("publishing an event", e))?;
+        }
+        Ok(())
+    }
+
+    /// Publishes a block for every enforcer.
+    pub async fn publish_block(&self, block: &BlockMsg) -> Result<(), QueueError> {
+        self.publish(BLOCKS_SUBJECT.into(), None, block)
+            .await?
+            .await
+            .map_err(|e| QueueError::nats("publishing a block", e))?;
+        Ok(())
+    }
+
+    async fn workers_bucket(&self) -> Result<kv::Store, QueueError> {
+        self.js
+            .get_key_value(WORKERS_BUCKET)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening bucket {WORKERS_BUCKET}"), e))
+    }
+
+    /// Records a worker's heartbeat.
+    pub async fn heartbeat(&self, status: &WorkerStatus) -> Result<(), QueueError> {
+        self.workers_bucket()
+            .await?
+            .put(&status.id, msg::encode(status).into())
+            .await
+            .map_err(|e| QueueError::nats(format!("recording heartbeat of {}", status.id), e))?;
+        Ok(())
+    }
+
+    /// Removes a worker that stopped cleanly.
+    pub async fn leave(&self, id: &str) -> Result<(), QueueError> {
+        self.workers_bucket()
+            .await?
+            .delete(id)
+            .await
+            .map_err(|e| QueueError::nats(format!("removing worker {id}"), e))
+    }
+
+    /// Every worker's last heartbeat, by id.
+    pub async fn workers(&self) -> Result<Vec<WorkerStatus>, QueueError> {
+        let bucket = self.workers_bucket().await?;
+        let mut keys = bucket
+            .keys()
+            .await
+            .map_err(|e| QueueError::nats("listing workers", e))?;
+        let mut ids = Vec::new();
+        while let Some(key) = keys.next().await {
+            ids.push(key.map_err(|e| QueueError::nats("listing workers", e))?);
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(body) = bucket
+                .get(id.clone())
+                .await
+                .map_err(|e| QueueError::nats(format!("reading worker {id}"), e))?
+            else {
+                continue;
+            };
+            out.push(msg::decode::<WorkerStatus>(
+                "worker",
+                WORKERS_BUCKET,
+                &body,
+            )?);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+}
