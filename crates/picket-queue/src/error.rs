@@ -19,6 +19,9 @@ pub enum QueueError {
         subject: String,
         why: String,
     },
+    /// A pool name that is not one subject token.
+    #[error("{pool:?}: a pool name is 1 to 64 letters, digits, '-' or '_'")]
+    BadPool { pool: String },
     /// A URL that is not `nats://HOST:PORT` (or `tls://`).
     #[error("{url:?}: not a NATS URL (nats://HOST:PORT)")]
     BadUrl { url: String },

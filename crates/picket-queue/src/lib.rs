@@ -3,13 +3,16 @@
 //! versioned messages they exchange ([`msg`]). Shard planning ([`plan`]) cuts a scan into
 //! reproducible host x port blocks.
 //!
-//! | stream / bucket   | subjects              | retention  | used by |
+//! Every subject is under a pool (`default` unless named), so that separate groups of nodes
+//! (sites, vantage points, tests) share one server without taking each other's work:
+//!
+//! | stream / bucket   | subjects                      | retention  | used by |
 //! |---|---|---|---|
-//! | `PICKET_SHARDS`   | `picket.shards.<run>` | work queue | coordinator publishes, scan workers pull (durable `picket-scan-workers`, explicit ack) |
-//! | `PICKET_RESULTS`  | `picket.results.<run>`| limits, 1 day, dedup by `<run>.<shard>` | workers publish, the coordinator reads its run's |
-//! | `PICKET_EVENTS`   | `picket.events`       | work queue | `picket ingest --to` publishes, detectors share durable `picket-detectors` |
-//! | `PICKET_BLOCKS`   | `picket.blocks`       | limits, 30 days | detectors and `picket block` publish, every enforcer reads all |
-//! | KV `picket_workers` | one key per worker  | 1 day      | heartbeats (`picket workers`) |
+//! | `PICKET_SHARDS`   | `picket.shards.<pool>.<run>`  | work queue | coordinator publishes, scan workers pull (durable `picket-scan-<pool>`, explicit ack) |
+//! | `PICKET_RESULTS`  | `picket.results.<pool>.<run>` | limits, 1 day, dedup by `<run>.<shard>` | workers publish, the coordinator reads its run's |
+//! | `PICKET_EVENTS`   | `picket.events.<pool>`        | work queue | `picket ingest --to` publishes, detectors share durable `picket-detect-<pool>` |
+//! | `PICKET_BLOCKS`   | `picket.blocks.<pool>`        | limits, 30 days | detectors publish, every enforcer reads all |
+//! | `PICKET_WORKERS`  | `picket.workers.<pool>.<worker>` | last per subject, 1 day | heartbeats (`picket workers`) |
 //!
 //! This crate must never scan, detect, touch the store or decide anything: it moves typed
 //! messages and acknowledgements, and the workflows in picket-app decide what they mean.
@@ -22,7 +25,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
-use async_nats::jetstream::{self, AckKind, kv, stream};
+use async_nats::jetstream::{self, AckKind, stream};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,11 +41,11 @@ pub const SHARDS_STREAM: &str = "PICKET_SHARDS";
 pub const RESULTS_STREAM: &str = "PICKET_RESULTS";
 pub const EVENTS_STREAM: &str = "PICKET_EVENTS";
 pub const BLOCKS_STREAM: &str = "PICKET_BLOCKS";
-pub const WORKERS_BUCKET: &str = "picket_workers";
-pub const SCAN_CONSUMER: &str = "picket-scan-workers";
-pub const DETECT_CONSUMER: &str = "picket-detectors";
-const EVENTS_SUBJECT: &str = "picket.events";
-const BLOCKS_SUBJECT: &str = "picket.blocks";
+/// Heartbeats: a stream keeping the last message per worker (what a KV bucket is, written as a
+/// plain stream because Debian's nats-server 2.9 and async-nats 0.46 disagree on creating one).
+pub const WORKERS_STREAM: &str = "PICKET_WORKERS";
+/// The pool of nodes that name none.
+pub const DEFAULT_POOL: &str = "default";
 
 /// How a work-queue consumer redelivers: after `ack_wait` without an ack or an in-progress
 /// ack, up to `max_deliver` times in all.
@@ -66,6 +69,7 @@ impl Default for Redelivery {
 pub struct Queue {
     client: async_nats::Client,
     js: jetstream::Context,
+    pool: String,
 }
 
 /// A message pulled from a work queue, with what its acknowledgement needs.
@@ -150,11 +154,13 @@ impl<T: DeserializeOwned> Puller<T> {
 pub type Published = HashMap<u64, u32>;
 
 impl Queue {
-    /// Connects and creates the streams and the workers bucket if they are missing.
-    pub async fn connect(url: &str) -> Result<Self, QueueError> {
+    /// Connects as a node of `pool` and creates the streams and the workers bucket if they are
+    /// missing.
+    pub async fn connect(url: &str, pool: &str) -> Result<Self, QueueError> {
         if !(url.starts_with("nats://") || url.starts_with("tls://")) {
             return Err(QueueError::BadUrl { url: url.into() });
         }
+        check_pool(pool)?;
         let client = async_nats::ConnectOptions::new()
             .name("picket")
             .connection_timeout(Duration::from_secs(5))
@@ -162,7 +168,11 @@ impl Queue {
             .await
             .map_err(|e| QueueError::nats(format!("connecting to {url}"), e))?;
         let js = jetstream::new(client.clone());
-        let queue = Self { client, js };
+        let queue = Self {
+            client,
+            js,
+            pool: pool.to_owned(),
+        };
         queue.ensure_streams().await?;
         Ok(queue)
     }
@@ -184,15 +194,21 @@ impl Queue {
             ),
             (
                 EVENTS_STREAM,
-                EVENTS_SUBJECT,
+                "picket.events.>",
                 stream::RetentionPolicy::WorkQueue,
                 7 * day,
             ),
             (
                 BLOCKS_STREAM,
-                BLOCKS_SUBJECT,
+                "picket.blocks.>",
                 stream::RetentionPolicy::Limits,
                 30 * day,
+            ),
+            (
+                WORKERS_STREAM,
+                "picket.workers.>",
+                stream::RetentionPolicy::Limits,
+                day,
             ),
         ];
         for (name, subject, retention, max_age) in streams {
@@ -202,20 +218,12 @@ impl Queue {
                     subjects: vec![subject.into()],
                     retention,
                     max_age,
+                    max_messages_per_subject: if name == WORKERS_STREAM { 1 } else { -1 },
                     ..Default::default()
                 })
                 .await
                 .map_err(|e| QueueError::nats(format!("creating stream {name}"), e))?;
         }
-        self.js
-            .create_key_value(kv::Config {
-                bucket: WORKERS_BUCKET.into(),
-                history: 1,
-                max_age: day,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| QueueError::nats(format!("creating bucket {WORKERS_BUCKET}"), e))?;
         Ok(())
     }
 
@@ -243,7 +251,7 @@ impl Queue {
     ) -> Result<Published, QueueError> {
         let mut acks = Vec::new();
         for shard in shards {
-            let subject = format!("picket.shards.{}", shard.run);
+            let subject = format!("picket.shards.{}.{}", self.pool, shard.run);
             let id = Some(format!("{}.{}", shard.run, shard.shard));
             acks.push((shard.shard, self.publish(subject, id, &shard).await?));
         }
@@ -260,8 +268,11 @@ impl Queue {
     /// Removes what is left of a run from the work queue and its results (when it ends).
     pub async fn purge_run(&self, run: &str) -> Result<(), QueueError> {
         for (name, subject) in [
-            (SHARDS_STREAM, format!("picket.shards.{run}")),
-            (RESULTS_STREAM, format!("picket.results.{run}")),
+            (SHARDS_STREAM, format!("picket.shards.{}.{run}", self.pool)),
+            (
+                RESULTS_STREAM,
+                format!("picket.results.{}.{run}", self.pool),
+            ),
         ] {
             let stream = self
                 .js
@@ -282,7 +293,8 @@ impl Queue {
         &self,
         redelivery: Redelivery,
     ) -> Result<Puller<ShardMsg>, QueueError> {
-        self.work_puller(SHARDS_STREAM, SCAN_CONSUMER, "shard", redelivery)
+        let (durable, subject) = self.scan_consumer();
+        self.work_puller(SHARDS_STREAM, &durable, subject, "shard", redelivery)
             .await
     }
 
@@ -291,14 +303,32 @@ impl Queue {
         &self,
         redelivery: Redelivery,
     ) -> Result<Puller<EventMsg>, QueueError> {
-        self.work_puller(EVENTS_STREAM, DETECT_CONSUMER, "event", redelivery)
+        let durable = format!("picket-detect-{}", self.pool);
+        let subject = self.events_subject();
+        self.work_puller(EVENTS_STREAM, &durable, subject, "event", redelivery)
             .await
+    }
+
+    fn scan_consumer(&self) -> (String, String) {
+        (
+            format!("picket-scan-{}", self.pool),
+            format!("picket.shards.{}.>", self.pool),
+        )
+    }
+
+    fn events_subject(&self) -> String {
+        format!("picket.events.{}", self.pool)
+    }
+
+    fn blocks_subject(&self) -> String {
+        format!("picket.blocks.{}", self.pool)
     }
 
     async fn work_puller<T>(
         &self,
         stream: &str,
         durable: &str,
+        filter_subject: String,
         kind: &'static str,
         redelivery: Redelivery,
     ) -> Result<Puller<T>, QueueError> {
@@ -312,6 +342,7 @@ impl Queue {
                 durable,
                 pull::Config {
                     durable_name: Some(durable.into()),
+                    filter_subject,
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: redelivery.ack_wait,
                     max_deliver: redelivery.max_deliver,
@@ -330,7 +361,7 @@ impl Queue {
 
     /// Publishes a shard's result (deduplicated by run and shard within the stream's window).
     pub async fn publish_result(&self, result: &ShardResultMsg) -> Result<(), QueueError> {
-        let subject = format!("picket.results.{}", result.run);
+        let subject = format!("picket.results.{}.{}", self.pool, result.run);
         let id = Some(format!("{}.{}", result.run, result.shard));
         self.publish(subject.clone(), id, result)
             .await?
@@ -345,7 +376,7 @@ impl Queue {
         run: &str,
     ) -> Result<impl futures_util::Stream<Item = Result<ShardResultMsg, QueueError>>, QueueError>
     {
-        let subject = format!("picket.results.{run}");
+        let subject = format!("picket.results.{}.{run}", self.pool);
         self.ordered(RESULTS_STREAM, subject, "result").await
     }
 
@@ -353,7 +384,7 @@ impl Queue {
     pub async fn blocks(
         &self,
     ) -> Result<impl futures_util::Stream<Item = Result<BlockMsg, QueueError>>, QueueError> {
-        self.ordered(BLOCKS_STREAM, BLOCKS_SUBJECT.into(), "block")
+        self.ordered(BLOCKS_STREAM, self.blocks_subject(), "block")
             .await
     }
 
@@ -390,8 +421,9 @@ impl Queue {
     pub async fn exhausted_shards(
         &self,
     ) -> Result<impl futures_util::Stream<Item = u64>, QueueError> {
+        let (durable, _) = self.scan_consumer();
         let subject =
-            format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{SHARDS_STREAM}.{SCAN_CONSUMER}");
+            format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{SHARDS_STREAM}.{durable}");
         let sub = self
             .client
             .subscribe(subject.clone())
@@ -412,7 +444,7 @@ impl Queue {
     pub async fn publish_events(&self, events: &[EventMsg]) -> Result<(), QueueError> {
         let mut acks = Vec::with_capacity(events.len());
         for ev in events {
-            acks.push(self.publish(EVENTS_SUBJECT.into(), None, ev).await?);
+            acks.push(self.publish(self.events_subject(), None, ev).await?);
         }
         for ack in acks {
             ack.await
@@ -423,25 +455,18 @@ impl Queue {
 
     /// Publishes a block for every enforcer.
     pub async fn publish_block(&self, block: &BlockMsg) -> Result<(), QueueError> {
-        self.publish(BLOCKS_SUBJECT.into(), None, block)
+        self.publish(self.blocks_subject(), None, block)
             .await?
             .await
             .map_err(|e| QueueError::nats("publishing a block", e))?;
         Ok(())
     }
 
-    async fn workers_bucket(&self) -> Result<kv::Store, QueueError> {
-        self.js
-            .get_key_value(WORKERS_BUCKET)
-            .await
-            .map_err(|e| QueueError::nats(format!("opening bucket {WORKERS_BUCKET}"), e))
-    }
-
     /// Records a worker's heartbeat.
     pub async fn heartbeat(&self, status: &WorkerStatus) -> Result<(), QueueError> {
-        self.workers_bucket()
+        let subject = format!("picket.workers.{}.{}", self.pool, status.id);
+        self.publish(subject, None, status)
             .await?
-            .put(&status.id, msg::encode(status).into())
             .await
             .map_err(|e| QueueError::nats(format!("recording heartbeat of {}", status.id), e))?;
         Ok(())
@@ -449,40 +474,76 @@ impl Queue {
 
     /// Removes a worker that stopped cleanly.
     pub async fn leave(&self, id: &str) -> Result<(), QueueError> {
-        self.workers_bucket()
-            .await?
-            .delete(id)
+        let subject = format!("picket.workers.{}.{id}", self.pool);
+        let stream = self
+            .js
+            .get_stream(WORKERS_STREAM)
             .await
-            .map_err(|e| QueueError::nats(format!("removing worker {id}"), e))
+            .map_err(|e| QueueError::nats(format!("opening stream {WORKERS_STREAM}"), e))?;
+        stream
+            .purge()
+            .filter(subject)
+            .await
+            .map_err(|e| QueueError::nats(format!("removing worker {id}"), e))?;
+        Ok(())
     }
 
-    /// Every worker's last heartbeat, by id.
+    /// Every worker's last heartbeat, of every pool, by pool and id.
     pub async fn workers(&self) -> Result<Vec<WorkerStatus>, QueueError> {
-        let bucket = self.workers_bucket().await?;
-        let mut keys = bucket
-            .keys()
+        let mut stream = self
+            .js
+            .get_stream(WORKERS_STREAM)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {WORKERS_STREAM}"), e))?;
+        let mut out = Vec::new();
+        let subjects = stream
+            .info()
+            .await
+            .map_err(|e| QueueError::nats("listing workers", e))?
+            .state
+            .messages;
+        if subjects == 0 {
+            return Ok(out);
+        }
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: "picket.workers.>".into(),
+                deliver_policy: DeliverPolicy::LastPerSubject,
+                ..Default::default()
+            })
             .await
             .map_err(|e| QueueError::nats("listing workers", e))?;
-        let mut ids = Vec::new();
-        while let Some(key) = keys.next().await {
-            ids.push(key.map_err(|e| QueueError::nats("listing workers", e))?);
-        }
-        let mut out = Vec::new();
-        for id in ids {
-            let Some(body) = bucket
-                .get(id.clone())
-                .await
-                .map_err(|e| QueueError::nats(format!("reading worker {id}"), e))?
-            else {
-                continue;
-            };
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| QueueError::nats("listing workers", e))?;
+        while let Some(m) = messages.next().await {
+            let m = m.map_err(|e| QueueError::nats("listing workers", e))?;
+            let pending = m.info().map(|i| i.pending).unwrap_or(0);
             out.push(msg::decode::<WorkerStatus>(
                 "worker",
-                WORKERS_BUCKET,
-                &body,
+                m.subject.as_str(),
+                &m.payload,
             )?);
+            if pending == 0 {
+                break;
+            }
         }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.sort_by(|a, b| (&a.pool, &a.id).cmp(&(&b.pool, &b.id)));
         Ok(out)
+    }
+}
+
+/// A pool name is one subject token: letters, digits, `-` and `_`.
+pub fn check_pool(pool: &str) -> Result<(), QueueError> {
+    let ok = !pool.is_empty()
+        && pool.len() <= 64
+        && pool
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(QueueError::BadPool { pool: pool.into() })
     }
 }

@@ -99,6 +99,7 @@ pub struct InFlight {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerStatus {
     pub v: u32,
+    pub pool: String,
     pub id: String,
     pub hostname: String,
     pub role: WorkerRole,

@@ -20,7 +20,7 @@ pub mod worker;
 
 use std::time::Duration;
 
-pub use picket_queue::{DEFAULT_SHARD_PROBES, Redelivery, WorkerRole, WorkerStatus};
+pub use picket_queue::{DEFAULT_POOL, DEFAULT_SHARD_PROBES, Redelivery, WorkerRole, WorkerStatus};
 pub use scan::port_differences;
 
 /// `picket scan --queue`: where the workers are and how big a shard is.
@@ -28,14 +28,17 @@ pub use scan::port_differences;
 pub struct QueueScan {
     /// `nats://HOST:PORT`.
     pub url: String,
+    /// The pool of workers that scan it.
+    pub pool: String,
     /// (host, port) pairs per shard.
     pub shard_probes: usize,
 }
 
 impl QueueScan {
-    pub fn new(url: impl Into<String>) -> Self {
+    pub fn new(url: impl Into<String>, pool: Option<String>) -> Self {
         Self {
             url: url.into(),
+            pool: pool.unwrap_or_else(|| DEFAULT_POOL.into()),
             shard_probes: DEFAULT_SHARD_PROBES,
         }
     }
@@ -46,6 +49,7 @@ impl QueueScan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeOptions {
     pub url: String,
+    pub pool: String,
     /// Unique among the workers (default: host name and process id).
     pub id: String,
     pub heartbeat_every: Duration,
@@ -55,9 +59,10 @@ impl NodeOptions {
     pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
     /// A node named after this host and process.
-    pub fn new(url: impl Into<String>, id: Option<String>) -> Self {
+    pub fn new(url: impl Into<String>, pool: Option<String>, id: Option<String>) -> Self {
         Self {
             url: url.into(),
+            pool: pool.unwrap_or_else(|| DEFAULT_POOL.into()),
             id: id.unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id())),
             heartbeat_every: Self::HEARTBEAT_EVERY,
         }
@@ -79,7 +84,7 @@ pub fn workers(
     url: &str,
 ) -> Result<Vec<WorkerStatus>, crate::AppError> {
     rt.block_on(async {
-        let queue = picket_queue::Queue::connect(url).await?;
+        let queue = picket_queue::Queue::connect(url, DEFAULT_POOL).await?;
         Ok(queue.workers().await?)
     })
 }

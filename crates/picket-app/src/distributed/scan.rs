@@ -207,7 +207,7 @@ async fn coordinate(
 ) -> Result<bool, AppError> {
     use futures_util::StreamExt;
 
-    let nats = Queue::connect(&queue.url).await?;
+    let nats = Queue::connect(&queue.url, &queue.pool).await?;
     // Listening before publishing: no result or advisory can be missed.
     let results = nats.results(token).await?;
     let exhausted = nats.exhausted_shards().await?;

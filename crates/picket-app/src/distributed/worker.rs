@@ -86,6 +86,7 @@ pub(crate) fn status(node: &NodeOptions, role: WorkerRole) -> Arc<Mutex<WorkerSt
     let now = Timestamp::now();
     Arc::new(Mutex::new(WorkerStatus {
         v: picket_queue::VERSION,
+        pool: node.pool.clone(),
         id: node.id.clone(),
         hostname: super::hostname(),
         role,
@@ -109,7 +110,7 @@ pub fn run(
     shutdown: &Shutdown,
 ) -> Result<WorkerSummary, AppError> {
     rt.block_on(async {
-        let queue = Queue::connect(&node.url).await?;
+        let queue = Queue::connect(&node.url, &node.pool).await?;
         let puller = queue.shard_puller(redelivery).await?;
         let status = status(node, WorkerRole::Scan);
         queue
