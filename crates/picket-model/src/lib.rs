@@ -25,6 +25,7 @@ mod secret;
 mod service;
 mod target;
 mod vuln;
+mod worker;
 
 pub use addr::{canonical_ip, canonical_net};
 pub use advice::{Before, DownCause, InterruptCause, Remediation, Silence, Summary, Verify};
@@ -58,6 +59,7 @@ pub use vuln::{
     InventoryEntry, KevEntry, Package, PatternToken, ReportFormat, VulnMatch, VulnModelError,
     Vulnerability,
 };
+pub use worker::{InFlight, WorkerRole, WorkerStatus};
 
 /// Timestamps are UTC instants everywhere in Picket.
 pub type Timestamp = jiff::Timestamp;

@@ -490,44 +490,26 @@ impl Queue {
 
     /// Every worker's last heartbeat, of every pool, by pool and id.
     pub async fn workers(&self) -> Result<Vec<WorkerStatus>, QueueError> {
-        let mut stream = self
+        let stream = self
             .js
             .get_stream(WORKERS_STREAM)
             .await
             .map_err(|e| QueueError::nats(format!("opening stream {WORKERS_STREAM}"), e))?;
-        let mut out = Vec::new();
-        let subjects = stream
-            .info()
+        let mut subjects = stream
+            .info_with_subjects("picket.workers.>")
             .await
-            .map_err(|e| QueueError::nats("listing workers", e))?
-            .state
-            .messages;
-        if subjects == 0 {
-            return Ok(out);
+            .map_err(|e| QueueError::nats("listing workers", e))?;
+        let mut names = Vec::new();
+        while let Some(entry) = subjects.next().await {
+            names.push(entry.map_err(|e| QueueError::nats("listing workers", e))?.0);
         }
-        let consumer = stream
-            .create_consumer(pull::OrderedConfig {
-                filter_subject: "picket.workers.>".into(),
-                deliver_policy: DeliverPolicy::LastPerSubject,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| QueueError::nats("listing workers", e))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| QueueError::nats("listing workers", e))?;
-        while let Some(m) = messages.next().await {
-            let m = m.map_err(|e| QueueError::nats("listing workers", e))?;
-            let pending = m.info().map(|i| i.pending).unwrap_or(0);
-            out.push(msg::decode::<WorkerStatus>(
-                "worker",
-                m.subject.as_str(),
-                &m.payload,
-            )?);
-            if pending == 0 {
-                break;
-            }
+        let mut out = Vec::new();
+        for subject in names {
+            let m = stream
+                .get_last_raw_message_by_subject(&subject)
+                .await
+                .map_err(|e| QueueError::nats(format!("reading {subject}"), e))?;
+            out.push(msg::decode::<WorkerStatus>("worker", &subject, &m.payload)?);
         }
         out.sort_by(|a, b| (&a.pool, &a.id).cmp(&(&b.pool, &b.id)));
         Ok(out)

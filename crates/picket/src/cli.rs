@@ -72,6 +72,11 @@ pub enum Command {
     Unblock(UnblockArgs),
     /// Blocks in force (from nftables) and their history (from the store).
     Blocks(BlocksArgs),
+    /// Work for a distributed scan (and with --detect, detect threats) as one of many nodes
+    /// sharing a NATS JetStream server.
+    Worker(WorkerArgs),
+    /// The workers of a NATS JetStream server: role, shards in flight, last heartbeat.
+    Workers(WorkersArgs),
     /// Print a shell completion script (e.g. `picket completions bash > /etc/bash_completion.d/picket`).
     Completions {
         /// bash, elvish, fish, powershell or zsh.
@@ -402,10 +407,55 @@ pub struct ScanArgs {
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,
 
+    /// Have the workers of this NATS JetStream server scan (`picket worker --nats URL` on each
+    /// node), e.g. nats://10.0.0.5:4222. The run is assembled and stored here (use a postgres://
+    /// --db shared by the nodes to see it everywhere), then re-checked as a local run is.
+    #[arg(long, value_name = "URL")]
+    pub queue: Option<String>,
+
+    /// With --queue: the pool of workers that scan (default: default).
+    #[arg(long, value_name = "NAME", requires = "queue")]
+    pub pool: Option<String>,
+
+    /// With --queue: (host, port) pairs per shard (default: 4096).
+    #[arg(long, value_name = "N", requires = "queue")]
+    pub shard_probes: Option<usize>,
+
     /// Exit with status N when a run raised findings (a CI step fails on what it finds, as
     /// Trivy's --exit-code); 0 keeps status 0.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub exit_code: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The NATS JetStream server, e.g. nats://10.0.0.5:4222.
+    #[arg(long, value_name = "URL", env = "PICKET_NATS")]
+    pub nats: String,
+    /// The pool this worker serves (coordinators name it with --pool).
+    #[arg(long, value_name = "NAME")]
+    pub pool: Option<String>,
+    /// This worker's name in `picket workers` (default: host name and process id).
+    #[arg(long, value_name = "NAME")]
+    pub id: Option<String>,
+    /// How long a shard may go without an ack before the server hands it to another worker
+    /// (the worker sends in-progress acks while it scans). Set by the first worker of a pool.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub ack_wait: String,
+    /// How many times a shard is delivered before the server gives up on it (the
+    /// coordinator's run then fails naming it). Set by the first worker of a pool.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_deliver: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkersArgs {
+    /// The NATS JetStream server.
+    #[arg(long, value_name = "URL", env = "PICKET_NATS")]
+    pub nats: String,
+    /// table, json or ndjson.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]

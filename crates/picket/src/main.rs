@@ -154,6 +154,15 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<u8
                 status = args.exit_code;
             }
         }
+        Command::Worker(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let shutdown = stop_on_signals(&rt);
+            commands::queue::worker(args, &rt, &shutdown, cli.quiet)?;
+        }
+        Command::Workers(args) => commands::queue::workers(args, out)?,
         Command::Runs(args) => commands::history::runs(&cli.db, args, out)?,
         Command::Diff(args) => commands::history::diff(&cli.db, args, out)?,
         Command::Findings(args) => commands::history::findings(&cli.db, args, out)?,

@@ -20,6 +20,8 @@ pub mod worker;
 
 use std::time::Duration;
 
+use crate::error::OptionError;
+
 pub use picket_queue::{DEFAULT_POOL, DEFAULT_SHARD_PROBES, Redelivery, WorkerRole, WorkerStatus};
 pub use scan::port_differences;
 
@@ -42,6 +44,44 @@ impl QueueScan {
             shard_probes: DEFAULT_SHARD_PROBES,
         }
     }
+
+    /// `--queue`, `--pool`, `--shard-probes`, checked.
+    pub fn parse(
+        url: &str,
+        pool: Option<&str>,
+        shard_probes: Option<usize>,
+    ) -> Result<Self, OptionError> {
+        let mut queue = Self::new(nats_url("--queue", url)?, pool_name(pool)?);
+        if let Some(n) = shard_probes {
+            if n == 0 {
+                return Err(OptionError::new("--shard-probes", "must be at least 1"));
+            }
+            queue.shard_probes = n;
+        }
+        Ok(queue)
+    }
+}
+
+/// A NATS URL as the client takes it: `nats://HOST:PORT` or `tls://HOST:PORT`.
+pub fn nats_url(flag: &str, url: &str) -> Result<String, OptionError> {
+    if url.starts_with("nats://") || url.starts_with("tls://") {
+        Ok(url.to_owned())
+    } else {
+        Err(OptionError::new(
+            flag,
+            format!("{url:?}: not a NATS URL (nats://HOST:PORT)"),
+        ))
+    }
+}
+
+/// `--pool`: one subject token.
+pub fn pool_name(pool: Option<&str>) -> Result<Option<String>, OptionError> {
+    pool.map(|p| {
+        picket_queue::check_pool(p)
+            .map(|()| p.to_owned())
+            .map_err(|e| OptionError::new("--pool", e.to_string()))
+    })
+    .transpose()
 }
 
 /// What every long-running node of the queue shares: where NATS is, its name, how often it
