@@ -62,6 +62,7 @@ pub struct Firewall {
     prohibited_ports: BTreeSet<u16>,
     loss_percent: u8,
     syn_rate: Option<u32>,
+    syn_rate_per_source: Option<u32>,
     ban: Option<(u32, Duration)>,
     drop_all: bool,
     round_robin_ports: BTreeSet<u16>,
@@ -127,6 +128,19 @@ impl Firewall {
     /// ```
     pub fn syn_rate_limit(mut self, per_second: u32) -> Self {
         self.syn_rate = Some(per_second.max(1));
+        self
+    }
+
+    /// Drops TCP SYNs above `per_second` from each source address (a burst of 5), like an IPS
+    /// that limits every client on its own: scanners at several addresses each get the rate.
+    /// Rates below 1 mean 1.
+    ///
+    /// ```
+    /// let rules = picket_lab::Firewall::new().syn_rate_limit_per_source(2000);
+    /// assert!(rules.render().contains("ip saddr limit rate over 2000/second burst 5 packets } drop"));
+    /// ```
+    pub fn syn_rate_limit_per_source(mut self, per_second: u32) -> Self {
+        self.syn_rate_per_source = Some(per_second.max(1));
         self
     }
 
@@ -224,6 +238,18 @@ impl Firewall {
             }
         }
 
+        if self.syn_rate_per_source.is_some() {
+            for (set, kind) in [
+                ("syn_source_v4", "ipv4_addr"),
+                ("syn_source_v6", "ipv6_addr"),
+            ] {
+                writeln!(
+                    out,
+                    "\tset {set} {{ type {kind}; flags dynamic, timeout; timeout {BAN_METER_TIMEOUT}; }}"
+                )?;
+            }
+        }
+
         writeln!(out, "\tchain input {{")?;
         writeln!(
             out,
@@ -250,6 +276,15 @@ impl Firewall {
                 out,
                 "\t\ttcp flags syn / syn,ack limit rate over {rate}/second burst 5 packets drop"
             )?;
+        }
+        if let Some(rate) = self.syn_rate_per_source {
+            for (set, family) in [("syn_source_v4", "ip"), ("syn_source_v6", "ip6")] {
+                writeln!(
+                    out,
+                    "\t\ttcp flags syn / syn,ack update @{set} {{ {family} saddr limit rate over \
+                     {rate}/second burst 5 packets }} drop"
+                )?;
+            }
         }
         if self.drop_all {
             writeln!(out, "\t\tdrop")?;

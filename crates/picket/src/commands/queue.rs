@@ -72,12 +72,15 @@ fn report(event: &WorkerEvent<'_>) {
             of,
             delivered,
         } => {
-            if *delivered > 1 {
-                eprintln!(
-                    "picket: run {} shard {shard}/{of}: delivery {delivered} (an earlier worker did not finish it)",
-                    picket_report::shown(run)
-                );
-            }
+            let again = if *delivered > 1 {
+                format!(" (delivery {delivered}: an earlier worker did not finish it)")
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "picket: run {} shard {shard} of {of} started{again}",
+                picket_report::shown(run)
+            );
         }
         WorkerEvent::ShardDone {
             run,

@@ -6,6 +6,7 @@ mod cli;
 mod exposure;
 mod formats;
 mod names;
+mod queue;
 mod services;
 mod support;
 mod threat;
