@@ -10,7 +10,8 @@
 //! |---|---|---|---|
 //! | `PICKET_SHARDS`   | `picket.shards.<pool>.<run>`  | work queue | coordinator publishes, scan workers pull (durable `picket-scan-<pool>`, explicit ack) |
 //! | `PICKET_RESULTS`  | `picket.results.<pool>.<run>` | limits, 1 day, dedup by `<run>.<shard>` | workers publish, the coordinator reads its run's |
-//! | `PICKET_EVENTS`   | `picket.events.<pool>`        | work queue | `picket ingest --to` publishes, detectors share durable `picket-detect-<pool>` |
+//! | `PICKET_EVENTS`   | `picket.events.<pool>.<partition>` | work queue | `picket ingest --to` publishes, the detector holding a partition's lease pulls it (durable `picket-detect-<pool>-<partition>`) |
+//! | `PICKET_LEASES`   | `picket.leases.<pool>.<partition>` | last per subject | which detector holds a partition (compare-and-set on the subject's sequence) |
 //! | `PICKET_BLOCKS`   | `picket.blocks.<pool>`        | limits, 30 days | detectors publish, every enforcer reads all |
 //! | `PICKET_WORKERS`  | `picket.workers.<pool>.<worker>` | last per subject, 1 day | heartbeats (`picket workers`) |
 //!
@@ -32,9 +33,10 @@ use serde::de::DeserializeOwned;
 
 pub use error::QueueError;
 pub use msg::{
-    BlockMsg, EventMsg, InFlight, ShardHost, ShardMsg, ShardResultMsg, VERSION, WorkerRole,
-    WorkerStatus,
+    BlockMsg, EventMsg, InFlight, LeaseMsg, ShardHost, ShardMsg, ShardResultMsg, VERSION,
+    WorkerRole, WorkerStatus,
 };
+use picket_model::{ConnEvent, Timestamp};
 pub use plan::{DEFAULT_SHARD_PROBES, Plan, PlannedShard};
 
 pub const SHARDS_STREAM: &str = "PICKET_SHARDS";
@@ -44,6 +46,11 @@ pub const BLOCKS_STREAM: &str = "PICKET_BLOCKS";
 /// Heartbeats: a stream keeping the last message per worker (what a KV bucket is, written as a
 /// plain stream because Debian's nats-server 2.9 and async-nats 0.46 disagree on creating one).
 pub const WORKERS_STREAM: &str = "PICKET_WORKERS";
+/// Event partitions per pool: an event goes to the partition of its address pair, so every
+/// connection of one alert key reaches the same detector, in stream order.
+pub const PARTITIONS: u32 = 16;
+pub const LEASES_STREAM: &str = "PICKET_LEASES";
+
 /// The pool of nodes that name none.
 pub const DEFAULT_POOL: &str = "default";
 
@@ -77,6 +84,8 @@ pub struct Delivery<T> {
     pub msg: T,
     /// How many times it was delivered, this time included.
     pub delivered: i64,
+    /// Its sequence in the stream (increasing in publishing order).
+    pub sequence: u64,
     raw: jetstream::Message,
 }
 
@@ -133,11 +142,15 @@ impl<T: DeserializeOwned> Puller<T> {
         let mut bad = Vec::new();
         while let Some(raw) = batch.next().await {
             let raw = raw.map_err(|e| QueueError::nats(format!("pulling {}", self.kind), e))?;
-            let delivered = raw.info().map(|i| i.delivered).unwrap_or(1);
+            let (delivered, sequence) = raw
+                .info()
+                .map(|i| (i.delivered, i.stream_sequence))
+                .unwrap_or((1, 0));
             match msg::decode::<T>(self.kind, raw.subject.as_str(), &raw.payload) {
                 Ok(msg) => out.push(Delivery {
                     msg,
                     delivered,
+                    sequence,
                     raw,
                 }),
                 Err(e) => {
@@ -210,6 +223,12 @@ impl Queue {
                 stream::RetentionPolicy::Limits,
                 day,
             ),
+            (
+                LEASES_STREAM,
+                "picket.leases.>",
+                stream::RetentionPolicy::Limits,
+                day,
+            ),
         ];
         for (name, subject, retention, max_age) in streams {
             self.js
@@ -218,7 +237,11 @@ impl Queue {
                     subjects: vec![subject.into()],
                     retention,
                     max_age,
-                    max_messages_per_subject: if name == WORKERS_STREAM { 1 } else { -1 },
+                    max_messages_per_subject: if name == WORKERS_STREAM || name == LEASES_STREAM {
+                        1
+                    } else {
+                        -1
+                    },
                     ..Default::default()
                 })
                 .await
@@ -298,13 +321,14 @@ impl Queue {
             .await
     }
 
-    /// The detectors' shared consumer.
+    /// The durable consumer of one event partition (pulled by the detector holding its lease).
     pub async fn event_puller(
         &self,
+        partition: u32,
         redelivery: Redelivery,
     ) -> Result<Puller<EventMsg>, QueueError> {
-        let durable = format!("picket-detect-{}", self.pool);
-        let subject = self.events_subject();
+        let durable = format!("picket-detect-{}-{partition}", self.pool);
+        let subject = self.events_subject(partition);
         self.work_puller(EVENTS_STREAM, &durable, subject, "event", redelivery)
             .await
     }
@@ -316,8 +340,8 @@ impl Queue {
         )
     }
 
-    fn events_subject(&self) -> String {
-        format!("picket.events.{}", self.pool)
+    fn events_subject(&self, partition: u32) -> String {
+        format!("picket.events.{}.{partition}", self.pool)
     }
 
     fn blocks_subject(&self) -> String {
@@ -440,11 +464,13 @@ impl Queue {
         }))
     }
 
-    /// Publishes connection events; returns once the server has stored every one.
+    /// Publishes connection events, each on its partition; returns once the server has stored
+    /// every one.
     pub async fn publish_events(&self, events: &[EventMsg]) -> Result<(), QueueError> {
         let mut acks = Vec::with_capacity(events.len());
         for ev in events {
-            acks.push(self.publish(self.events_subject(), None, ev).await?);
+            let subject = self.events_subject(partition_of(&ev.event));
+            acks.push(self.publish(subject, None, ev).await?);
         }
         for ack in acks {
             ack.await
@@ -460,6 +486,84 @@ impl Queue {
             .await
             .map_err(|e| QueueError::nats("publishing a block", e))?;
         Ok(())
+    }
+
+    /// Takes or renews the lease of `partition` for `owner` until `until`: `true` when held
+    /// now. A lease is free when it has no holder or its holder let it lapse; taking one is a
+    /// compare-and-set on the subject's last sequence, so two detectors never both win it.
+    pub async fn lease(
+        &self,
+        partition: u32,
+        owner: &str,
+        until: Timestamp,
+    ) -> Result<bool, QueueError> {
+        let subject = format!("picket.leases.{}.{partition}", self.pool);
+        let Some(last) = self.last_lease(&subject).await? else {
+            return self.write_lease(&subject, 0, owner, until).await;
+        };
+        let (sequence, held) = last;
+        if held.owner != owner && !held.owner.is_empty() && held.until > Timestamp::now() {
+            return Ok(false);
+        }
+        self.write_lease(&subject, sequence, owner, until).await
+    }
+
+    /// Gives up `partition` if `owner` holds it.
+    pub async fn release(&self, partition: u32, owner: &str) -> Result<(), QueueError> {
+        let subject = format!("picket.leases.{}.{partition}", self.pool);
+        if let Some((sequence, held)) = self.last_lease(&subject).await?
+            && held.owner == owner
+        {
+            self.write_lease(&subject, sequence, "", Timestamp::UNIX_EPOCH)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn last_lease(&self, subject: &str) -> Result<Option<(u64, LeaseMsg)>, QueueError> {
+        let stream = self
+            .js
+            .get_stream(LEASES_STREAM)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {LEASES_STREAM}"), e))?;
+        match stream.get_last_raw_message_by_subject(subject).await {
+            Ok(m) => Ok(Some((
+                m.sequence,
+                msg::decode("lease", subject, &m.payload)?,
+            ))),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(QueueError::nats(format!("reading {subject}"), e)),
+        }
+    }
+
+    async fn write_lease(
+        &self,
+        subject: &str,
+        after: u64,
+        owner: &str,
+        until: Timestamp,
+    ) -> Result<bool, QueueError> {
+        let body = LeaseMsg {
+            v: VERSION,
+            owner: owner.to_owned(),
+            until,
+        };
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(msg::encode(&body).into())
+            .expected_last_subject_sequence(after);
+        let sent = self
+            .js
+            .send_publish(subject.to_owned(), publish)
+            .await
+            .map_err(|e| QueueError::nats(format!("publishing on {subject}"), e))?
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                Ok(false)
+            }
+            Err(e) => Err(QueueError::nats(format!("taking lease {subject}"), e)),
+        }
     }
 
     /// Records a worker's heartbeat.
@@ -527,5 +631,28 @@ pub fn check_pool(pool: &str) -> Result<(), QueueError> {
         Ok(())
     } else {
         Err(QueueError::BadPool { pool: pool.into() })
+    }
+}
+
+/// The partition of an event: a hash of its address pair, the same either way round.
+pub fn partition_of(event: &ConnEvent) -> u32 {
+    partition_of_pair(event.src, event.dst)
+}
+
+/// The partition of the events between two addresses (an alert's client and host).
+pub fn partition_of_pair(a: std::net::IpAddr, b: std::net::IpAddr) -> u32 {
+    let (a, b) = (a.to_canonical(), b.to_canonical());
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in addr_bytes(lo).into_iter().chain(addr_bytes(hi)) {
+        h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(PARTITIONS)) as u32
+}
+
+fn addr_bytes(ip: std::net::IpAddr) -> Vec<u8> {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
     }
 }

@@ -69,6 +69,14 @@ pub struct BlockMsg {
     pub reason: String,
 }
 
+/// Who holds an event partition, until when (an empty owner: nobody).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseMsg {
+    pub v: u32,
+    pub owner: String,
+    pub until: Timestamp,
+}
+
 /// Encodes a message as JSON.
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     // Serialising these types cannot fail: no maps with non-string keys, no foreign impls.

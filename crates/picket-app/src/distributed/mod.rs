@@ -15,6 +15,8 @@
 //! thread of the async runtime.
 
 mod assemble;
+pub mod detect;
+pub mod publish;
 pub mod scan;
 pub mod worker;
 

@@ -214,3 +214,234 @@ fn a_shard_taken_by_a_worker_that_dies_comes_back_and_changes_nothing() {
     );
     assert_eq!(most_delivered, 2, "shard {taken} came back once");
 }
+
+/// A store the detectors share: a schema of its own in the test PostgreSQL (dropped after),
+/// or, without `PICKET_TEST_POSTGRES_URL`, an SQLite file (saying the PostgreSQL part is
+/// skipped).
+struct SharedStore {
+    location: String,
+    admin: Option<(postgres::Client, String)>,
+    _db: Db,
+}
+
+impl SharedStore {
+    fn new(test: &str) -> Self {
+        let db = Db::new();
+        match std::env::var("PICKET_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => {
+                let schema = format!("{test}_{}", std::process::id());
+                let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                admin
+                    .batch_execute(&format!(
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+                    ))
+                    .unwrap();
+                let sep = if url.contains('?') { '&' } else { '?' };
+                Self {
+                    location: format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+                    admin: Some((admin, schema)),
+                    _db: db,
+                }
+            }
+            _ => {
+                eprintln!(
+                    "skipped: PICKET_TEST_POSTGRES_URL not set (detectors share an SQLite file)"
+                );
+                Self {
+                    location: db.location(),
+                    admin: None,
+                    _db: db,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for SharedStore {
+    fn drop(&mut self) {
+        if let Some((admin, schema)) = &mut self.admin {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    }
+}
+
+mod detectors {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use picket_app::distributed::detect::{self, DetectOptions};
+    use picket_app::distributed::publish::{self, IngestOptions};
+    use picket_app::import;
+    use picket_app::options::{IntelAddOptions, SourceSpec, VulnImportOptions};
+    use picket_detect::threat::ThreatSettings;
+    use picket_model::{Alert, Application, HomeNet, Timestamp};
+    use picket_store::AlertFilter;
+    use picket_store::prelude::*;
+
+    use super::*;
+    use crate::support::{Collect, fixture, zeek_rows};
+
+    const SSH: &str = "10.1.2.3";
+    const T0: f64 = 1_763_640_000.0;
+    /// Listed by the IPsum fixture.
+    const LISTED: [&str; 8] = [
+        "77.90.185.20",
+        "77.239.124.102",
+        "77.239.124.108",
+        "2.57.122.53",
+        "45.154.244.193",
+        "62.60.130.201",
+        "80.82.77.33",
+        "193.47.62.69",
+    ];
+    const PER_CLIENT: usize = 150;
+
+    fn prepare(location: &str) {
+        let store = picket_store::open(location).unwrap();
+        let opts = IntelAddOptions {
+            name: "ipsum".into(),
+            file: fixture("ipsum-head.txt"),
+            load: picket_intel::LoadOptions::default(),
+            allow_shrink: false,
+        };
+        let feed = import::load_feed(&opts).unwrap();
+        import::store_feed(&store, &opts, &feed).unwrap();
+        let vulns = VulnImportOptions::new(
+            vec![fixture("CVE-2024-6387.json"), fixture("kev-slice.json")],
+            None,
+            false,
+        )
+        .unwrap();
+        import::read_vuln(&vulns).unwrap().store(&store).unwrap();
+        let mut app = Application::new("openssh".to_owned());
+        app.version = Some("9.2p1".into());
+        store
+            .upsert_application(SSH.parse().unwrap(), 22, &app, "manual", Timestamp::now())
+            .unwrap();
+    }
+
+    /// Connections of every listed client (and a clean one) to the vulnerable SSH over three
+    /// and a half hours: several one-hour windows each.
+    fn events(dir: &std::path::Path) -> std::path::PathBuf {
+        let log = dir.join("conn.log");
+        let mut rows = Vec::new();
+        for i in 0..PER_CLIENT {
+            for (c, client) in LISTED.iter().enumerate() {
+                rows.push((T0 + (i * 84 + c) as f64, *client, SSH, 22));
+            }
+            rows.push((T0 + (i * 84) as f64 + 0.5, "192.0.2.77", SSH, 22));
+        }
+        zeek_rows(&log, &rows);
+        log
+    }
+
+    fn options(url: &str, pool: &str, id: &str) -> DetectOptions {
+        DetectOptions {
+            node: NodeOptions::new(url, Some(pool.into()), Some(id.into())),
+            home: HomeNet::default(),
+            settings: ThreatSettings {
+                window: Duration::from_secs(3600),
+                min_feeds: 1,
+            },
+            redelivery: Redelivery::default(),
+            flush_every: Duration::from_millis(300),
+            block: None,
+        }
+    }
+
+    fn stored(location: &str) -> Vec<Alert> {
+        let mut alerts = picket_store::open(location)
+            .unwrap()
+            .alerts(&AlertFilter::default())
+            .unwrap();
+        for a in &mut alerts {
+            a.id = None;
+        }
+        alerts.sort_by(|a, b| a.dedup_key.cmp(&b.dedup_key));
+        alerts
+    }
+
+    /// Publishes the log on `pool`, runs `n` detectors until the store holds every listed
+    /// connection, and returns the stored alerts and how many events each detector counted.
+    fn detect(
+        url: &str,
+        pool: &str,
+        location: &str,
+        log: &std::path::Path,
+        n: usize,
+    ) -> (Vec<Alert>, Vec<u64>) {
+        let rt = runtime();
+        let published = publish::run(
+            None,
+            rt.handle(),
+            &IngestOptions {
+                sources: vec![SourceSpec::File(log.to_path_buf())],
+                input: None,
+                follow: false,
+                url: url.into(),
+                pool: pool.into(),
+            },
+            &mut |e| panic!("{e}"),
+            &Shutdown::new(),
+        )
+        .unwrap();
+        assert_eq!(published.events as usize, PER_CLIENT * (LISTED.len() + 1));
+        let stop = Shutdown::new();
+        let failed = Arc::new(AtomicBool::new(false));
+        let detectors: Vec<_> = (0..n)
+            .map(|i| {
+                let (stop, opts, location, failed) = (
+                    stop.clone(),
+                    options(url, pool, &format!("d{i}")),
+                    location.to_owned(),
+                    Arc::clone(&failed),
+                );
+                std::thread::spawn(move || {
+                    let store = picket_store::open(&location).unwrap();
+                    let rt = runtime();
+                    let result =
+                        detect::run(&store, rt.handle(), &opts, &mut Collect::default(), &stop);
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    result.unwrap()
+                })
+            })
+            .collect();
+        let want = (PER_CLIENT * LISTED.len()) as u64;
+        crate::support::eventually(90, "every listed connection counted", || {
+            failed.load(Ordering::SeqCst)
+                || stored(location).iter().map(|a| a.connections).sum::<u64>() == want
+        });
+        stop.trigger();
+        let counted = detectors
+            .into_iter()
+            .map(|d| d.join().unwrap().events)
+            .collect();
+        (stored(location), counted)
+    }
+
+    #[test]
+    fn two_detectors_over_one_stream_store_exactly_the_alerts_of_one() {
+        let Some(url) = nats_url() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let log = events(dir.path());
+        let one = Db::new();
+        prepare(&one.location());
+        let (alone, _) = detect(&url, &pool("one-detector"), &one.location(), &log, 1);
+        let shared = SharedStore::new("two_detectors");
+        prepare(&shared.location);
+        let (together, counted) = detect(&url, &pool("two-detectors"), &shared.location, &log, 2);
+
+        assert!(alone.len() >= LISTED.len() * 3, "{} alerts", alone.len());
+        assert_eq!(together, alone);
+        assert_eq!(
+            counted.iter().sum::<u64>() as usize,
+            PER_CLIENT * (LISTED.len() + 1)
+        );
+        assert!(
+            counted.iter().all(|&c| c > 0),
+            "both detectors worked: {counted:?}"
+        );
+    }
+}
