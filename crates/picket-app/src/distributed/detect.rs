@@ -82,6 +82,7 @@ struct Checkpoint {
 
 struct Held {
     puller: Puller<EventMsg>,
+    detector: ThreatDetector,
     checkpoint: Checkpoint,
     /// Events pulled since the last flush, acknowledged after it.
     unacked: Vec<Delivery<EventMsg>>,
@@ -105,12 +106,13 @@ pub fn run(
     if knowledge.intel.is_empty() {
         sink.notice(Notice::NoFeeds);
     }
-    let detector = ThreatDetector::new(
-        knowledge.intel,
-        knowledge.inventory,
+    // Refused settings fail here, before anything is pulled.
+    ThreatDetector::new(
+        std::sync::Arc::clone(&knowledge.intel),
+        Default::default(),
         opts.home.clone(),
         opts.settings,
-        knowledge.suppressions,
+        Vec::new(),
     )?;
     let queue = rt.block_on(Queue::connect(&opts.node.url, &opts.node.pool))?;
     let status = status(&opts.node, WorkerRole::Detect);
@@ -122,7 +124,7 @@ pub fn run(
         rt,
         opts,
         queue: &queue,
-        detector,
+        knowledge,
         held: BTreeMap::new(),
         summary: DetectSummary::default(),
         numbers: HashMap::new(),
@@ -140,7 +142,7 @@ struct Detector<'a> {
     rt: &'a Handle,
     opts: &'a DetectOptions,
     queue: &'a Queue,
-    detector: ThreatDetector,
+    knowledge: Knowledge,
     held: BTreeMap<u32, Held>,
     summary: DetectSummary,
     numbers: HashMap<(String, Timestamp), u64>,
@@ -224,11 +226,18 @@ impl Detector<'_> {
             Some(value) => serde_json::from_value(value)?,
             None => Checkpoint::default(),
         };
+        let mut detector = ThreatDetector::new(
+            std::sync::Arc::clone(&self.knowledge.intel),
+            self.knowledge.inventory.clone(),
+            self.opts.home.clone(),
+            self.opts.settings,
+            self.knowledge.suppressions.clone(),
+        )?;
         if let Some(t) = checkpoint.last_event {
             let back = jiff::SignedDuration::try_from(self.opts.settings.window)
                 .unwrap_or(jiff::SignedDuration::ZERO);
             let open = self.store.open_alerts(t.checked_sub(back).unwrap_or(t))?;
-            self.detector.load_open(
+            detector.load_open(
                 open.into_iter()
                     .filter(|a| picket_queue::partition_of_pair(a.client, a.host) == p),
             );
@@ -240,6 +249,7 @@ impl Detector<'_> {
             p,
             Held {
                 puller,
+                detector,
                 checkpoint,
                 unacked: Vec::new(),
                 pending: HashMap::new(),
@@ -289,7 +299,7 @@ impl Detector<'_> {
                 held.checkpoint.sequence = d.sequence;
                 held.checkpoint.last_event =
                     Some(held.checkpoint.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
-                for change in self.detector.observe(ev) {
+                for change in held.detector.observe(ev) {
                     let alert = change.into_alert();
                     held.pending
                         .insert((alert.dedup_key.clone(), alert.window_start), alert);
