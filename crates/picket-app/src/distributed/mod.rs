@@ -16,6 +16,7 @@
 
 mod assemble;
 pub mod detect;
+pub mod enforce;
 pub mod publish;
 pub mod scan;
 pub mod worker;

@@ -272,3 +272,86 @@ fn a_worker_killed_mid_shard_changes_nothing() {
     let local = q.scan(&[]);
     assert_same(&local, &remote);
 }
+
+/// The nftables ruleset of a namespace.
+fn ruleset(ns: &Target) -> String {
+    let out = ns
+        .command("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn every_enforcer_applies_a_published_block_behind_its_own_allow_list() {
+    let Some(q) = QueueLab::new("queue_enforce", 2, None) else {
+        return;
+    };
+    let spawn = |i: usize, extra: &[&str]| {
+        let mut child = q.workers[i]
+            .command(PICKET)
+            .args(["enforce", "--nats", &q.url, "--id", &format!("e{i}")])
+            .args(extra)
+            .env_remove("PICKET_DB")
+            .env_remove("PICKET_ALLOW")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        (child, rx)
+    };
+    let (a, a_lines) = spawn(0, &[]);
+    let (b, b_lines) = spawn(1, &["--allow", "198.51.100.0/24"]);
+    wait_for(&a_lines, "ready", 10);
+    wait_for(&b_lines, "ready", 10);
+    for (net, ttl) in [("203.0.113.7", "1h"), ("198.51.100.9", "2h")] {
+        let out = q
+            .lab
+            .scanner_command(PICKET)
+            .args([
+                "--db",
+                q.db.arg(),
+                "block",
+                net,
+                "--ttl",
+                ttl,
+                "--nats",
+                &q.url,
+            ])
+            .env_remove("PICKET_DB")
+            .env_remove("PICKET_ALLOW")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    wait_for(&a_lines, "198.51.100.9", 10);
+    wait_for(&b_lines, "not blocking", 10);
+    let (in_a, in_b) = (ruleset(&q.workers[0]), ruleset(&q.workers[1]));
+    assert!(
+        in_a.contains("203.0.113.7") && in_a.contains("198.51.100.9"),
+        "{in_a}"
+    );
+    assert!(in_b.contains("203.0.113.7"), "{in_b}");
+    assert!(
+        !in_b.contains("198.51.100.9"),
+        "the allow-list guard held: {in_b}"
+    );
+    // A node that starts later applies what was published before it.
+    stop(a);
+    let (late, late_lines) = spawn(0, &[]);
+    wait_for(&late_lines, "198.51.100.9", 10);
+    stop(late);
+    stop(b);
+}
