@@ -320,16 +320,20 @@ mod detectors {
             .unwrap();
     }
 
-    /// Connections of every listed client (and a clean one) to the vulnerable SSH over three
-    /// and a half hours: several one-hour windows each.
+    /// Connections of every listed client (and a clean one) to the vulnerable SSH, `per_client`
+    /// each, `gap` seconds apart.
     fn events(dir: &std::path::Path) -> std::path::PathBuf {
+        events_of(dir, PER_CLIENT, 84.0)
+    }
+
+    fn events_of(dir: &std::path::Path, per_client: usize, gap: f64) -> std::path::PathBuf {
         let log = dir.join("conn.log");
         let mut rows = Vec::new();
-        for i in 0..PER_CLIENT {
+        for i in 0..per_client {
             for (c, client) in LISTED.iter().enumerate() {
-                rows.push((T0 + (i * 84 + c) as f64, *client, SSH, 22));
+                rows.push((T0 + i as f64 * gap + c as f64 * 0.01, *client, SSH, 22));
             }
-            rows.push((T0 + (i * 84) as f64 + 0.5, "192.0.2.77", SSH, 22));
+            rows.push((T0 + i as f64 * gap + 0.005, "192.0.2.77", SSH, 22));
         }
         zeek_rows(&log, &rows);
         log
@@ -385,7 +389,8 @@ mod detectors {
             &Shutdown::new(),
         )
         .unwrap();
-        assert_eq!(published.events as usize, PER_CLIENT * (LISTED.len() + 1));
+        assert_eq!(published.events as usize, per_client * (LISTED.len() + 1));
+        let started = std::time::Instant::now();
         let stop = Shutdown::new();
         let failed = Arc::new(AtomicBool::new(false));
         let detectors: Vec<_> = (0..n)
@@ -408,7 +413,7 @@ mod detectors {
                 })
             })
             .collect();
-        let want = (PER_CLIENT * LISTED.len()) as u64;
+        let want = (per_client * LISTED.len()) as u64;
         crate::support::eventually(90, "every listed connection counted", || {
             failed.load(Ordering::SeqCst)
                 || stored(location).iter().map(|a| a.connections).sum::<u64>() == want

@@ -355,3 +355,61 @@ fn every_enforcer_applies_a_published_block_behind_its_own_allow_list() {
     stop(late);
     stop(b);
 }
+
+/// The scale-out benchmark (bench/queue/): a target whose IPS drops SYNs above 2,000 a second
+/// from each source address, its full range scanned locally and by 1, 2 and 4 workers, each
+/// from its own address; every run must be exact. Run with `bench/queue/run.sh` (ignored by
+/// default: it takes minutes).
+#[test]
+#[ignore = "a benchmark: bench/queue/run.sh"]
+fn bench_full_range_behind_a_per_source_ips_with_1_2_and_4_workers() {
+    let rules = Firewall::new().syn_rate_limit_per_source(2000);
+    let Some(q) = QueueLab::new("queue_bench", 4, Some(rules)) else {
+        return;
+    };
+    let timed = |extra: &[&str]| {
+        let started = Instant::now();
+        let run = q.scan(extra);
+        (started.elapsed(), run)
+    };
+    let (local_time, local) = timed(&[]);
+    assert_same(&local, &local);
+    let mut rows = vec![format!(
+        "| local (no queue) | {:.1} s | 1.00 | {} | {} |",
+        local_time.as_secs_f64(),
+        local.hosts[0].open_ports().count(),
+        local.hosts[0].stats.probes_sent
+    )];
+    let mut one = None;
+    for n in [1usize, 2, 4] {
+        let pool = format!("bench{n}");
+        let workers: Vec<_> = (0..n)
+            .map(|i| q.spawn_worker(i, &["--pool", &pool]))
+            .collect();
+        for (_, lines) in &workers {
+            wait_for(lines, "ready", 10);
+        }
+        let (time, remote) = timed(&["--queue", &q.url, "--pool", &pool]);
+        assert_same(&local, &remote);
+        let base = *one.get_or_insert(time);
+        rows.push(format!(
+            "| {n} worker{} | {:.1} s | {:.2} | {} | {} |",
+            if n == 1 { "" } else { "s" },
+            time.as_secs_f64(),
+            time.as_secs_f64() / base.as_secs_f64(),
+            remote.hosts[0].open_ports().count(),
+            remote.hosts[0].stats.probes_sent
+        ));
+        for (child, _) in workers {
+            stop(child);
+        }
+    }
+    println!(
+        "| scan | wall time | vs 1 worker | open found (of {}) | probes |",
+        OPEN.len()
+    );
+    println!("|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+}
