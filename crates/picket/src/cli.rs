@@ -428,7 +428,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME", requires = "queue")]
     pub pool: Option<String>,
 
-    /// With --queue: (host, port) pairs per shard (default: 4096).
+    /// With --queue: (host, port) pairs per shard. Default: the work split evenly over the
+    /// pool's live workers, one shard each (at least 4,096 pairs).
     #[arg(long, value_name = "N", requires = "queue")]
     pub shard_probes: Option<usize>,
 

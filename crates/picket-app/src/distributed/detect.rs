@@ -44,8 +44,6 @@ const REBALANCE_EVERY: Duration = Duration::from_secs(2);
 /// Events pulled from a partition at once, and how long a pull waits for the first.
 const PULL_BATCH: usize = 2000;
 const PULL_WAIT: Duration = Duration::from_millis(50);
-/// A detector is counted live while its heartbeat is this recent.
-const LIVE_FOR: Duration = Duration::from_secs(15);
 
 /// `picket worker --detect`.
 #[derive(Debug, Clone)]
@@ -187,7 +185,7 @@ impl Detector<'_> {
                 Timestamp::now()
                     .duration_since(w.heartbeat)
                     .try_into()
-                    .is_ok_and(|d: Duration| d <= LIVE_FOR)
+                    .is_ok_and(|d: Duration| d <= super::LIVE_FOR)
             })
             .count()
             .max(1) as u32;

@@ -35,16 +35,24 @@ pub struct QueueScan {
     pub url: String,
     /// The pool of workers that scan it.
     pub pool: String,
-    /// (host, port) pairs per shard.
-    pub shard_probes: usize,
+    /// (host, port) pairs per shard; `None`: the work split evenly over the pool's live scan
+    /// workers (one shard each, at least [`MIN_SHARD_PROBES`] pairs), since every shard starts
+    /// its hosts' timing afresh (discovering an IPS's limit again costs retries and time).
+    pub shard_probes: Option<usize>,
 }
+
+/// A worker is counted live while its heartbeat is this recent.
+pub(crate) const LIVE_FOR: Duration = Duration::from_secs(15);
+
+/// The smallest automatic shard.
+pub const MIN_SHARD_PROBES: usize = DEFAULT_SHARD_PROBES;
 
 impl QueueScan {
     pub fn new(url: impl Into<String>, pool: Option<String>) -> Self {
         Self {
             url: url.into(),
             pool: pool.unwrap_or_else(|| DEFAULT_POOL.into()),
-            shard_probes: DEFAULT_SHARD_PROBES,
+            shard_probes: None,
         }
     }
 
@@ -59,7 +67,7 @@ impl QueueScan {
             if n == 0 {
                 return Err(OptionError::new("--shard-probes", "must be at least 1"));
             }
-            queue.shard_probes = n;
+            queue.shard_probes = Some(n);
         }
         Ok(queue)
     }

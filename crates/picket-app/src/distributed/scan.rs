@@ -102,6 +102,22 @@ impl<'p> Assembly<'p> {
     }
 }
 
+/// Scan workers of the pool whose heartbeat is recent.
+async fn live_workers(queue: &QueueScan) -> Result<usize, AppError> {
+    let nats = Queue::connect(&queue.url, &queue.pool).await?;
+    let now = picket_model::Timestamp::now();
+    Ok(nats
+        .workers()
+        .await?
+        .iter()
+        .filter(|w| w.pool == queue.pool && w.role == picket_model::WorkerRole::Scan)
+        .filter(|w| {
+            std::time::Duration::try_from(now.duration_since(w.heartbeat))
+                .is_ok_and(|d| d <= super::LIVE_FOR)
+        })
+        .count())
+}
+
 /// A token naming one distributed run on the queue, unique across coordinators.
 fn run_token(run_id: RunId) -> String {
     let nanos = std::time::SystemTime::now()
@@ -138,12 +154,15 @@ pub(crate) fn scan_streaming(
         })
         .collect();
     let total_hosts = hosts.len();
-    let plan = Plan::new(
-        hosts,
-        &opts.profile.ports,
-        queue.shard_probes,
-        opts.profile.seed,
-    );
+    let pairs = total_hosts * opts.profile.ports.len();
+    let shard_probes = match queue.shard_probes {
+        Some(n) => n,
+        None => {
+            let workers = rt.block_on(live_workers(queue))?.max(1);
+            pairs.div_ceil(workers).max(super::MIN_SHARD_PROBES)
+        }
+    };
+    let plan = Plan::new(hosts, &opts.profile.ports, shard_probes, opts.profile.seed);
     let token = run_token(run_id);
     let mut scanned = Scanned {
         listed: Vec::new(),

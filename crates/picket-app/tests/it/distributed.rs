@@ -124,7 +124,7 @@ fn two_workers_store_the_run_a_local_scan_stores() {
         .map(|_| spawn_worker(&url, &pool, Redelivery::default(), &stop))
         .collect();
     let mut queue = QueueScan::new(&url, Some(pool));
-    queue.shard_probes = 500;
+    queue.shard_probes = Some(500);
     let remote = scan(&db, &opts, Via::Queue(&queue));
     stop.trigger();
     let done: Vec<(u64, i64)> = workers.into_iter().map(|w| w.join().unwrap()).collect();
@@ -167,7 +167,7 @@ fn a_shard_taken_by_a_worker_that_dies_comes_back_and_changes_nothing() {
     };
 
     let mut queue = QueueScan::new(&url, Some(pool.clone()));
-    queue.shard_probes = 400;
+    queue.shard_probes = Some(400);
     let coordinator = {
         let (db, opts) = (db.location(), opts.clone());
         std::thread::spawn(move || {
