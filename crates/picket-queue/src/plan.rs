@@ -68,7 +68,7 @@ impl Plan {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.order.len() == 0
+        self.order.is_empty()
     }
 
     /// Host blocks, each assembled once all of [`Plan::port_blocks`] shards of it are in.

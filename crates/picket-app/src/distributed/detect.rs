@@ -112,11 +112,11 @@ pub fn run(
         opts.settings,
         Vec::new(),
     )?;
-    let queue = rt.block_on(Queue::connect(&opts.node.url, &opts.node.pool))?;
+    let queue = rt.block_on(super::connect(&opts.node))?;
     let status = status(&opts.node, WorkerRole::Detect);
     let first = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
     rt.block_on(queue.heartbeat(&first))?;
-    let beats = rt.block_on(async { heartbeats(&queue, &status, opts.node.heartbeat_every) });
+    let beats = heartbeats(rt, &queue, &status, opts.node.heartbeat_every);
     let mut d = Detector {
         store,
         rt,

@@ -60,11 +60,11 @@ pub fn run(
     nft.ensure()?;
     // The NATS subscription behind the block stream needs the runtime's context when dropped.
     let _context = rt.enter();
-    let queue = rt.block_on(Queue::connect(&opts.node.url, &opts.node.pool))?;
+    let queue = rt.block_on(super::connect(&opts.node))?;
     let status = status(&opts.node, WorkerRole::Enforce);
     let first = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
     rt.block_on(queue.heartbeat(&first))?;
-    let beats = rt.block_on(async { heartbeats(&queue, &status, opts.node.heartbeat_every) });
+    let beats = heartbeats(rt, &queue, &status, opts.node.heartbeat_every);
     events(EnforceEvent::Ready { id: &opts.node.id });
     let mut blocks = Box::pin(rt.block_on(queue.blocks())?);
     let mut applied = 0u64;

@@ -120,6 +120,25 @@ impl NodeOptions {
     }
 }
 
+/// Connects a long-running node, trying again for a few seconds: a server just started (or
+/// restarting) may accept connections before JetStream answers.
+pub(crate) async fn connect(node: &NodeOptions) -> Result<picket_queue::Queue, crate::AppError> {
+    let mut tries = 0;
+    loop {
+        match picket_queue::Queue::connect(&node.url, &node.pool).await {
+            Ok(queue) => return Ok(queue),
+            Err(picket_queue::QueueError::Nats { .. }) if tries < CONNECT_TRIES => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Connection attempts of a node before it gives up (half a second apart).
+const CONNECT_TRIES: u32 = 10;
+
 /// This machine's host name (`/proc/sys/kernel/hostname`), or `unknown`.
 pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -199,7 +199,6 @@ pub(crate) fn scan_streaming(
             shutdown,
             &mut hand_over,
         ));
-        drop(hand_over);
         drop(batches);
         let saved = writer
             .join()

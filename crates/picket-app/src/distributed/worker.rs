@@ -62,12 +62,13 @@ pub struct WorkerSummary {
 
 /// Heartbeats every `every` with whatever `status` holds, until dropped.
 pub(crate) fn heartbeats(
+    rt: &Handle,
     queue: &Queue,
     status: &Arc<Mutex<WorkerStatus>>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     let (queue, status) = (queue.clone(), Arc::clone(status));
-    tokio::spawn(async move {
+    rt.spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
@@ -110,13 +111,12 @@ pub fn run(
     shutdown: &Shutdown,
 ) -> Result<WorkerSummary, AppError> {
     rt.block_on(async {
-        let queue = Queue::connect(&node.url, &node.pool).await?;
+        let queue = super::connect(node).await?;
         let puller = queue.shard_puller(redelivery).await?;
         let status = status(node, WorkerRole::Scan);
-        queue
-            .heartbeat(&status.lock().unwrap_or_else(|e| e.into_inner()).clone())
-            .await?;
-        let beats = heartbeats(&queue, &status, node.heartbeat_every);
+        let first = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        queue.heartbeat(&first).await?;
+        let beats = heartbeats(rt, &queue, &status, node.heartbeat_every);
         events(WorkerEvent::Ready { id: &node.id });
         let mut summary = WorkerSummary::default();
         let outcome = async {
@@ -144,7 +144,7 @@ pub fn run(
                         }];
                     });
                     let started = tokio::time::Instant::now();
-                    let keepalive = redelivery.ack_wait / 3;
+                    let keepalive = (redelivery.ack_wait / 3).max(Duration::from_millis(100));
                     let scanned = {
                         let scan = scan_shard(shard, shutdown);
                         tokio::pin!(scan);

@@ -374,6 +374,19 @@ mod detectors {
         log: &std::path::Path,
         n: usize,
     ) -> (Vec<Alert>, Vec<u64>) {
+        let (alerts, counted, _) = detect_timed(url, pool, location, log, n, PER_CLIENT);
+        (alerts, counted)
+    }
+
+    /// [`detect`], with the time from publishing's end until every connection was stored.
+    fn detect_timed(
+        url: &str,
+        pool: &str,
+        location: &str,
+        log: &std::path::Path,
+        n: usize,
+        per_client: usize,
+    ) -> (Vec<Alert>, Vec<u64>, Duration) {
         let rt = runtime();
         let published = publish::run(
             None,
@@ -414,16 +427,51 @@ mod detectors {
             })
             .collect();
         let want = (per_client * LISTED.len()) as u64;
-        crate::support::eventually(90, "every listed connection counted", || {
+        crate::support::eventually(600, "every listed connection counted", || {
             failed.load(Ordering::SeqCst)
                 || stored(location).iter().map(|a| a.connections).sum::<u64>() == want
         });
+        let took = started.elapsed();
         stop.trigger();
         let counted = detectors
             .into_iter()
             .map(|d| d.join().unwrap().events)
             .collect();
-        (stored(location), counted)
+        (stored(location), counted, took)
+    }
+
+    /// Detector throughput (bench/queue/): 270,000 events on one stream, consumed by one
+    /// detector and then by two (each run on a pool and a store of its own); the alerts must
+    /// be the same. Run with `bench/queue/run.sh`.
+    #[test]
+    #[ignore = "a benchmark: bench/queue/run.sh"]
+    fn bench_detectors() {
+        let Some(url) = nats_url() else { return };
+        let per_client = 30_000;
+        let dir = tempfile::tempdir().unwrap();
+        let log = events_of(dir.path(), per_client, 0.5);
+        let events = per_client * (LISTED.len() + 1);
+        let mut reference = None;
+        println!("| detectors | events | time | events/s |");
+        println!("|---|---|---|---|");
+        for n in [1, 2] {
+            let db = SharedStore::new(&format!("bench_detectors_{n}"));
+            prepare(&db.location);
+            let (alerts, _, took) = detect_timed(
+                &url,
+                &pool(&format!("bench{n}")),
+                &db.location,
+                &log,
+                n,
+                per_client,
+            );
+            assert_eq!(&alerts, reference.get_or_insert_with(|| alerts.clone()));
+            println!(
+                "| {n} | {events} | {:.1} s | {:.0} |",
+                took.as_secs_f64(),
+                events as f64 / took.as_secs_f64()
+            );
+        }
     }
 
     #[test]

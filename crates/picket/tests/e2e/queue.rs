@@ -23,6 +23,8 @@ const OPEN: [u16; 7] = [22, 80, 443, 3306, 8080, 31337, 60001];
 
 /// A lab with a target, worker namespaces and a NATS server for them.
 pub struct QueueLab {
+    /// Processes started in the lab, killed when it goes (a failed assertion leaves none).
+    pids: std::cell::RefCell<Vec<u32>>,
     pub lab: Lab,
     pub target: Target,
     pub workers: Vec<Target>,
@@ -35,6 +37,12 @@ pub struct QueueLab {
 
 impl Drop for QueueLab {
     fn drop(&mut self) {
+        for pid in self.pids.borrow().iter() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         let _ = self.nats.kill();
         let _ = self.nats.wait();
     }
@@ -101,6 +109,7 @@ impl QueueLab {
             std::thread::sleep(Duration::from_millis(100));
         }
         Some(Self {
+            pids: Default::default(),
             lab,
             target,
             workers,
@@ -123,6 +132,7 @@ impl QueueLab {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        self.pids.borrow_mut().push(child.id());
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -375,10 +385,11 @@ fn bench_full_range_behind_a_per_source_ips_with_1_2_and_4_workers() {
     let (local_time, local) = timed(&[]);
     assert_same(&local, &local);
     let mut rows = vec![format!(
-        "| local (no queue) | {:.1} s | 1.00 | {} | {} |",
+        "| local (no queue) | {:.1} s | - | {} | {} | {} | - |",
         local_time.as_secs_f64(),
         local.hosts[0].open_ports().count(),
-        local.hosts[0].stats.probes_sent
+        local.hosts[0].stats.probes_sent,
+        local.hosts[0].interruptions.len()
     )];
     let mut one = None;
     for n in [1usize, 2, 4] {
@@ -392,17 +403,27 @@ fn bench_full_range_behind_a_per_source_ips_with_1_2_and_4_workers() {
         let (time, remote) = timed(&["--queue", &q.url, "--pool", &pool]);
         assert_same(&local, &remote);
         let base = *one.get_or_insert(time);
+        let mut shards = Vec::new();
+        for (child, lines) in workers {
+            stop(child);
+            std::thread::sleep(Duration::from_millis(300));
+            shards.extend(
+                lines
+                    .try_iter()
+                    .filter(|l| l.contains(" open, in ") || l.contains("delivery "))
+                    .map(|l| l.rsplit(": ").next().unwrap_or_default().to_owned()),
+            );
+        }
         rows.push(format!(
-            "| {n} worker{} | {:.1} s | {:.2} | {} | {} |",
+            "| {n} worker{} | {:.1} s | {:.2} | {} | {} | {} | {} |",
             if n == 1 { "" } else { "s" },
             time.as_secs_f64(),
             time.as_secs_f64() / base.as_secs_f64(),
             remote.hosts[0].open_ports().count(),
-            remote.hosts[0].stats.probes_sent
+            remote.hosts[0].stats.probes_sent,
+            remote.hosts[0].interruptions.len(),
+            shards.join("; ")
         ));
-        for (child, _) in workers {
-            stop(child);
-        }
     }
     println!(
         "| scan | wall time | vs 1 worker | open found (of {}) | probes |",
