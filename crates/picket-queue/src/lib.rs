@@ -98,6 +98,15 @@ impl<T> Delivery<T> {
             .map_err(|e| QueueError::nats("acknowledging a message", e))
     }
 
+    /// Done, without waiting for the server to confirm (for high-volume messages whose
+    /// redelivery is harmless: a lost ack only brings the message back).
+    pub async fn ack_unconfirmed(&self) -> Result<(), QueueError> {
+        self.raw
+            .ack()
+            .await
+            .map_err(|e| QueueError::nats("acknowledging a message", e))
+    }
+
     /// Still working: the ack wait starts again.
     pub async fn progress(&self) -> Result<(), QueueError> {
         self.raw

@@ -256,19 +256,16 @@ impl Detector<'_> {
         Ok(())
     }
 
-    /// Flushes partition `p` and stops pulling it (releasing the lease if still held).
-    fn give_up(
-        &mut self,
-        p: u32,
-        sink: &mut dyn ThreatSink,
-        release: bool,
-    ) -> Result<(), AppError> {
-        self.flush(p, sink)?;
-        self.held.remove(&p);
-        if release {
+    /// Stops pulling partition `p`: flushed and released when still held; dropped unflushed
+    /// when the lease was lost (its events were not acknowledged: they come back to the new
+    /// holder, who counts them from its checkpoint).
+    fn give_up(&mut self, p: u32, sink: &mut dyn ThreatSink, held: bool) -> Result<(), AppError> {
+        if held {
+            self.flush(p, sink)?;
             self.rt
                 .block_on(self.queue.release(p, &self.opts.node.id))?;
         }
+        self.held.remove(&p);
         Ok(())
     }
 
@@ -318,12 +315,26 @@ impl Detector<'_> {
     /// Stores partition `p`'s alerts with its checkpoint in one transaction, hands them to the
     /// sink by what the store says they were, publishes blocks, then acknowledges its events.
     fn flush(&mut self, p: u32, sink: &mut dyn ThreatSink) -> Result<(), AppError> {
-        let Some(held) = self.held.get_mut(&p) else {
+        let Some(held) = self.held.get(&p) else {
             return Ok(());
         };
         if held.unacked.is_empty() && held.pending.is_empty() {
             return Ok(());
         }
+        // Still ours? A detector stalled past the lease's life writes nothing: the partition's
+        // new holder counts these events again from its own checkpoint.
+        let until = crate::threat::sinks::expiry(Timestamp::now(), LEASE_TTL)
+            .unwrap_or_else(Timestamp::now);
+        if !self
+            .rt
+            .block_on(self.queue.lease(p, &self.opts.node.id, until))?
+        {
+            self.held.remove(&p);
+            return Ok(());
+        }
+        let Some(held) = self.held.get_mut(&p) else {
+            return Ok(());
+        };
         let mut alerts: Vec<Alert> = held.pending.drain().map(|(_, a)| a).collect();
         alerts.sort_by_key(|a| (a.window_start, a.dedup_key.clone()));
         let value = serde_json::to_value(held.checkpoint)?;
@@ -374,10 +385,12 @@ impl Detector<'_> {
                 self.summary.blocks += 1;
             }
         }
+        // Unconfirmed: an event whose ack is lost comes back at or below the checkpoint, and
+        // is skipped.
         let acked = std::mem::take(&mut held.unacked);
         self.rt.block_on(async {
             for d in &acked {
-                d.ack().await?;
+                d.ack_unconfirmed().await?;
             }
             Ok::<_, AppError>(())
         })
