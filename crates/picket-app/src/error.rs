@@ -46,6 +46,8 @@ pub enum AppError {
     Respond(#[from] picket_respond::RespondError),
     #[error(transparent)]
     Model(#[from] picket_model::ModelError),
+    #[error(transparent)]
+    Queue(#[from] picket_queue::QueueError),
     /// Loaded knowledge that may not replace the stored (empty, mostly bad, shrinking).
     #[error(transparent)]
     Intake(#[from] picket_model::IntakeError),

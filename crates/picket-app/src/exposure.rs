@@ -20,6 +20,7 @@ use picket_store::Store;
 use picket_store::prelude::*;
 use tokio::runtime::Handle;
 
+use crate::distributed::QueueScan;
 use crate::error::AppError;
 use crate::names;
 use crate::options::{ScanOptions, Schedule};
@@ -28,7 +29,7 @@ use crate::shutdown::Shutdown;
 /// Liveness ports asked during a re-check, per host.
 const LIVENESS_PORTS: usize = 3;
 /// Hosts saved to the store at once while the scan runs, and batches waiting to be saved.
-const SAVE_BATCH: usize = 256;
+pub(crate) const SAVE_BATCH: usize = 256;
 const SAVE_QUEUE: usize = 4;
 
 /// What a run reports while it goes, for a progress bar or a server's event stream.
@@ -79,10 +80,41 @@ pub fn run(
     shutdown: &Shutdown,
     deliver: &mut dyn FnMut(&ExposureOutcome) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
+    run_via(
+        store,
+        rt,
+        opts,
+        Via::Local,
+        schedule,
+        progress,
+        shutdown,
+        deliver,
+    )
+}
+
+/// Who scans: this process, or the workers of a queue (see [`crate::distributed`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Via<'a> {
+    Local,
+    Queue(&'a QueueScan),
+}
+
+/// [`run`], with the scan done `via` this process or a queue's workers.
+#[allow(clippy::too_many_arguments)]
+pub fn run_via(
+    store: &Store,
+    rt: &Handle,
+    opts: &ScanOptions,
+    via: Via<'_>,
+    schedule: Option<Schedule>,
+    progress: &mut ProgressSink<'_>,
+    shutdown: &Shutdown,
+    deliver: &mut dyn FnMut(&ExposureOutcome) -> Result<(), AppError>,
+) -> Result<(), AppError> {
     let mut runs = 0u32;
     loop {
         let started = tokio::time::Instant::now();
-        let outcome = run_once(store, rt, opts, progress, shutdown)?;
+        let outcome = run_once_via(store, rt, opts, via, progress, shutdown)?;
         deliver(&outcome)?;
         if outcome.aborted() {
             return Err(AppError::Interrupted(outcome.run.id));
@@ -115,6 +147,19 @@ pub fn run_once(
     progress: &mut ProgressSink<'_>,
     shutdown: &Shutdown,
 ) -> Result<ExposureOutcome, AppError> {
+    run_once_via(store, rt, opts, Via::Local, progress, shutdown)
+}
+
+/// [`run_once`], with the scan done `via` this process or a queue's workers; everything after
+/// the scan (re-check, services, findings, the store) is the same either way.
+pub fn run_once_via(
+    store: &Store,
+    rt: &Handle,
+    opts: &ScanOptions,
+    via: Via<'_>,
+    progress: &mut ProgressSink<'_>,
+    shutdown: &Shutdown,
+) -> Result<ExposureOutcome, AppError> {
     let targets = rt.block_on(ScanTargets::resolve(&opts.targets))?;
     let started_at = Timestamp::now();
     let run_id = store.begin_run(&opts.targets, &opts.profile, started_at)?;
@@ -128,16 +173,15 @@ pub fn run_once(
     };
     let list_every_host = targets.len() <= opts.keep_every_host_up_to;
 
-    let (mut scanned, aborted) = scan_streaming(
-        store,
-        rt,
-        run_id,
-        &targets,
-        opts,
-        progress,
-        shutdown,
-        |host| list_every_host || host.state == HostState::Up || had_open.contains(&host.address),
-    )?;
+    let keep = |host: &HostResult| {
+        list_every_host || host.state == HostState::Up || had_open.contains(&host.address)
+    };
+    let (mut scanned, aborted) = match via {
+        Via::Local => scan_streaming(store, rt, run_id, &targets, opts, progress, shutdown, keep)?,
+        Via::Queue(queue) => crate::distributed::scan::scan_streaming(
+            store, rt, run_id, &targets, opts, queue, progress, shutdown, &keep,
+        )?,
+    };
     progress(Progress::ScanFinished);
     if opts.reverse_dns && !aborted {
         // Hosts up are always held: their names reach the store when the run is finished.
@@ -235,11 +279,11 @@ fn changed_since_scan(cur: &ScanRun, opts: &ScanOptions) -> ScanRun {
 }
 
 /// The hosts of a scan that stay in memory: the others are only in the store.
-struct Scanned {
+pub(crate) struct Scanned {
     /// Hosts kept, by address.
-    listed: Vec<HostResult>,
+    pub(crate) listed: Vec<HostResult>,
     /// Hosts found down and not kept.
-    unlisted_down: u64,
+    pub(crate) unlisted_down: u64,
 }
 
 /// Scans the targets, saving each host's result to the store as the host finishes (in

@@ -9,6 +9,8 @@
 //!   store with the checkpoint protocol, block).
 //! - [`knowledge`]: intel, vulnerability records and inventory rebuilt from the store, and the
 //!   watch that swaps them into a running detector when the store changes.
+//! - [`distributed`]: scale-out over NATS JetStream: the distributed scan's coordinator,
+//!   scan workers, detectors sharing a stream, event publishing, enforcers.
 //! - [`import`]: loading feeds and vulnerability knowledge into the store.
 //! - [`respond`]: manual blocks and unblocks, behind the allow-list, recorded in the store.
 //! - [`shutdown`]: the one cancellation signal every long-running workflow listens to.
@@ -20,6 +22,7 @@
 //! tokio runtime), so workflows that touch it are synchronous and take a runtime handle for their
 //! async parts; a server calls them from `spawn_blocking`.
 
+pub mod distributed;
 pub mod error;
 pub mod exposure;
 pub mod import;

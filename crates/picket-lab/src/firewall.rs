@@ -61,7 +61,9 @@ pub struct Firewall {
     reset_ports: BTreeSet<u16>,
     prohibited_ports: BTreeSet<u16>,
     loss_percent: u8,
-    syn_rate: Option<u32>,
+    /// SYNs a second, and whether counted per source address (one limit or the other: kept
+    /// in one field so that the rules stay small enough to be held by value).
+    syn_rate: Option<(u32, bool)>,
     ban: Option<(u32, Duration)>,
     drop_all: bool,
     round_robin_ports: BTreeSet<u16>,
@@ -126,7 +128,20 @@ impl Firewall {
     /// assert!(rules.render().contains("limit rate over 100/second burst 5 packets drop"));
     /// ```
     pub fn syn_rate_limit(mut self, per_second: u32) -> Self {
-        self.syn_rate = Some(per_second.max(1));
+        self.syn_rate = Some((per_second.max(1), false));
+        self
+    }
+
+    /// Drops TCP SYNs above `per_second` from each source address (a burst of 5), like an IPS
+    /// that limits every client on its own: scanners at several addresses each get the rate.
+    /// Rates below 1 mean 1. Replaces [`Firewall::syn_rate_limit`] (and the other way round).
+    ///
+    /// ```
+    /// let rules = picket_lab::Firewall::new().syn_rate_limit_per_source(2000);
+    /// assert!(rules.render().contains("ip saddr limit rate over 2000/second burst 5 packets } drop"));
+    /// ```
+    pub fn syn_rate_limit_per_source(mut self, per_second: u32) -> Self {
+        self.syn_rate = Some((per_second.max(1), true));
         self
     }
 
@@ -224,6 +239,18 @@ impl Firewall {
             }
         }
 
+        if let Some((_, true)) = self.syn_rate {
+            for (set, kind) in [
+                ("syn_source_v4", "ipv4_addr"),
+                ("syn_source_v6", "ipv6_addr"),
+            ] {
+                writeln!(
+                    out,
+                    "\tset {set} {{ type {kind}; flags dynamic, timeout; timeout {BAN_METER_TIMEOUT}; }}"
+                )?;
+            }
+        }
+
         writeln!(out, "\tchain input {{")?;
         writeln!(
             out,
@@ -245,11 +272,20 @@ impl Firewall {
                 )?;
             }
         }
-        if let Some(rate) = self.syn_rate {
+        if let Some((rate, false)) = self.syn_rate {
             writeln!(
                 out,
                 "\t\ttcp flags syn / syn,ack limit rate over {rate}/second burst 5 packets drop"
             )?;
+        }
+        if let Some((rate, true)) = self.syn_rate {
+            for (set, family) in [("syn_source_v4", "ip"), ("syn_source_v6", "ip6")] {
+                writeln!(
+                    out,
+                    "\t\ttcp flags syn / syn,ack update @{set} {{ {family} saddr limit rate over \
+                     {rate}/second burst 5 packets }} drop"
+                )?;
+            }
         }
         if self.drop_all {
             writeln!(out, "\t\tdrop")?;

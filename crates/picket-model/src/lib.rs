@@ -26,6 +26,7 @@ mod service;
 mod target;
 mod triage;
 mod vuln;
+mod worker;
 
 pub use addr::{canonical_ip, canonical_net};
 pub use advice::{Before, DownCause, InterruptCause, Remediation, Silence, Summary, Verify};
@@ -60,6 +61,7 @@ pub use vuln::{
     InventoryEntry, KevEntry, Package, PatternToken, ReportFormat, VulnMatch, VulnModelError,
     Vulnerability,
 };
+pub use worker::{InFlight, WorkerRole, WorkerStatus};
 
 /// Timestamps are UTC instants everywhere in Picket.
 pub type Timestamp = jiff::Timestamp;

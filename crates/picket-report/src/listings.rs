@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use picket_model::{
     ActiveBlock, Application, FeedMeta, FeedSummary, Imported, Indicator, InventoryEntry,
-    Suppression, Timestamp, VulnMatch,
+    Suppression, Timestamp, VulnMatch, WorkerStatus,
 };
 use serde::Serialize;
 
@@ -280,6 +280,58 @@ pub fn blocks(
         rows,
         records: blocks,
         empty: "Nothing is blocked.",
+    }
+    .write(out, format)
+}
+
+/// The workers of the queue (`picket workers`): role, pool, the shards in flight, and how long
+/// ago each last said it was alive (`now` is when the listing was read). JSON gives the
+/// heartbeats themselves.
+pub fn workers(
+    out: &mut dyn Write,
+    format: Format,
+    workers: &[WorkerStatus],
+    now: Timestamp,
+) -> Result<(), ReportError> {
+    let rows = workers
+        .iter()
+        .map(|w| {
+            let ago = std::time::Duration::try_from(now.duration_since(w.heartbeat))
+                .unwrap_or(std::time::Duration::ZERO);
+            let in_flight = if w.in_flight.is_empty() {
+                "-".to_owned()
+            } else {
+                w.in_flight
+                    .iter()
+                    .map(|f| format!("{}#{}", f.run, f.shard))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            vec![
+                shown(&w.id),
+                w.role.as_str().to_owned(),
+                shown(&w.pool),
+                shown(&w.hostname),
+                in_flight,
+                w.done.to_string(),
+                format!("{} ago", words::duration(ago)),
+            ]
+        })
+        .collect();
+    Listing {
+        what: "workers",
+        header: &[
+            "WORKER",
+            "ROLE",
+            "POOL",
+            "HOST",
+            "IN FLIGHT",
+            "DONE",
+            "HEARTBEAT",
+        ],
+        rows,
+        records: workers,
+        empty: "No workers: start one with picket worker --nats URL",
     }
     .write(out, format)
 }

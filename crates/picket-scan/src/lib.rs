@@ -24,6 +24,8 @@ mod timing;
 
 pub use engine::{ScanEvent, ScanHost, ScanOutcome, ScanSummary, scan, scan_each};
 pub use error::ScanError;
+pub use host::limits::SUMMARISE_ABOVE;
+pub use permute::Permutation;
 pub use probe::{LocalError, ProbeResult, probe};
 pub use rdns::{ReverseSettings, reverse_names, reverse_names_with};
 pub use recheck::{RecheckPlan, RecheckResult, RecheckSettings, recheck};

@@ -78,6 +78,16 @@ pub enum Command {
     /// Service configuration: check a file, or print a commented example.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Work for a distributed scan (and with --detect, detect threats) as one of many nodes
+    /// sharing a NATS JetStream server.
+    Worker(WorkerArgs),
+    /// The workers of a NATS JetStream server: role, shards in flight, last heartbeat.
+    Workers(WorkersArgs),
+    /// Publish connection events to a NATS JetStream server for `picket worker --detect`.
+    Ingest(IngestArgs),
+    /// Apply every block published on a NATS JetStream server to this node's nftables set
+    /// (behind the allow-list), as a bouncer.
+    Enforce(EnforceArgs),
     /// Print a shell completion script (e.g. `picket completions bash > /etc/bash_completion.d/picket`).
     Completions {
         /// bash, elvish, fish, powershell or zsh.
@@ -310,6 +320,12 @@ pub struct BlockArgs {
     /// Why (kept with the block's history).
     #[arg(long, default_value = "manual")]
     pub reason: String,
+    /// Also publish the block on this NATS JetStream server, for every node's `picket enforce`.
+    #[arg(long, value_name = "URL", conflicts_with = "dry_run")]
+    pub nats: Option<String>,
+    /// With --nats: the pool of enforcers.
+    #[arg(long, value_name = "NAME", requires = "nats")]
+    pub pool: Option<String>,
     /// Our networks, never blocked, in addition to the private, CGNAT, ULA, loopback and
     /// link-local ranges, which are never blocked either.
     #[arg(long, value_delimiter = ',', value_name = "CIDR")]
@@ -432,10 +448,122 @@ pub struct ScanArgs {
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,
 
+    /// Have the workers of this NATS JetStream server scan (`picket worker --nats URL` on each
+    /// node), e.g. nats://10.0.0.5:4222. The run is assembled and stored here (use a postgres://
+    /// --db shared by the nodes to see it everywhere), then re-checked as a local run is.
+    #[arg(long, value_name = "URL")]
+    pub queue: Option<String>,
+
+    /// With --queue: the pool of workers that scan (default: default).
+    #[arg(long, value_name = "NAME", requires = "queue")]
+    pub pool: Option<String>,
+
+    /// With --queue: (host, port) pairs per shard. Default: the work split evenly over the
+    /// pool's live workers, one shard each (at least 4,096 pairs).
+    #[arg(long, value_name = "N", requires = "queue")]
+    pub shard_probes: Option<usize>,
+
     /// Exit with status N when a run raised findings (a CI step fails on what it finds, as
     /// Trivy's --exit-code); 0 keeps status 0.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub exit_code: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The NATS JetStream server, e.g. nats://10.0.0.5:4222.
+    #[arg(long, value_name = "URL", env = "PICKET_NATS")]
+    pub nats: String,
+    /// The pool this worker serves (coordinators name it with --pool).
+    #[arg(long, value_name = "NAME")]
+    pub pool: Option<String>,
+    /// This worker's name in `picket workers` (default: host name and process id).
+    #[arg(long, value_name = "NAME")]
+    pub id: Option<String>,
+    /// How long a shard may go without an ack before the server hands it to another worker
+    /// (the worker sends in-progress acks while it scans). Set by the first worker of a pool.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub ack_wait: String,
+    /// How many times a shard is delivered before the server gives up on it (the
+    /// coordinator's run then fails naming it). Set by the first worker of a pool.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_deliver: i64,
+    /// Detect threats instead of scanning: pull connection events published by `picket ingest
+    /// --to`, sharing the stream with the pool's other detectors; alerts go to the store
+    /// (--db: a postgres:// URL shared by the detectors) and to standard output.
+    #[arg(long)]
+    pub detect: bool,
+    /// With --detect: our networks (default: private, CGNAT, ULA, loopback and link-local).
+    #[arg(long, value_delimiter = ',', value_name = "CIDR", requires = "detect")]
+    pub home_net: Vec<String>,
+    /// With --detect: how long one alert gathers connections.
+    #[arg(long, default_value = "1h")]
+    pub window: String,
+    /// With --detect: feeds that must list a client before it counts.
+    #[arg(long, default_value_t = 1)]
+    pub min_feeds: usize,
+    /// With --detect: publish blocks of alerted clients for every node's `picket enforce`.
+    #[arg(long, requires = "detect")]
+    pub block: bool,
+    /// With --block: the least severe alert that blocks.
+    #[arg(long, default_value = "high")]
+    pub min_severity: String,
+    /// With --block: how long a block lasts.
+    #[arg(long, default_value = "24h")]
+    pub ttl: String,
+    /// With --detect: table, json, ndjson or ocsf (alerts as they arise).
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Event files (`-` for stdin).
+    #[arg(required = true)]
+    pub events: Vec<String>,
+    /// The NATS JetStream server to publish to, e.g. nats://10.0.0.5:4222.
+    #[arg(long, value_name = "URL", env = "PICKET_NATS")]
+    pub to: String,
+    /// The pool of detectors.
+    #[arg(long, value_name = "NAME")]
+    pub pool: Option<String>,
+    /// auto, zeek, zeek-json, suricata, vpc, conntrack or ndjson.
+    #[arg(long, default_value = "auto")]
+    pub input: String,
+    /// Keep reading growing files; resume from the checkpoint in the store (--db) after a
+    /// restart.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnforceArgs {
+    /// The NATS JetStream server, e.g. nats://10.0.0.5:4222.
+    #[arg(long, value_name = "URL", env = "PICKET_NATS")]
+    pub nats: String,
+    /// The pool whose blocks to apply.
+    #[arg(long, value_name = "NAME")]
+    pub pool: Option<String>,
+    /// This node's name in `picket workers`.
+    #[arg(long, value_name = "NAME")]
+    pub id: Option<String>,
+    /// Our networks, never blocked, in addition to the private, CGNAT, ULA, loopback and
+    /// link-local ranges, which are never blocked either.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    pub home_net: Vec<String>,
+    /// More networks that may never be blocked.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR", env = "PICKET_ALLOW")]
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkersArgs {
+    /// The NATS JetStream server.
+    #[arg(long, value_name = "URL", env = "PICKET_NATS")]
+    pub nats: String,
+    /// table, json or ndjson.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]

@@ -156,6 +156,43 @@ fn dispatch(cli: &Cli, db_given: bool, out: &mut dyn Write) -> anyhow::Result<u8
                 status = args.exit_code;
             }
         }
+        Command::Worker(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let shutdown = stop_on_signals(&rt);
+            if args.detect {
+                commands::queue::detect(&cli.db, args, &rt, &shutdown, out)?;
+            } else {
+                commands::queue::worker(args, &rt, &shutdown, cli.quiet)?;
+            }
+        }
+        Command::Ingest(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let shutdown = stop_on_signals(&rt);
+            commands::queue::ingest(
+                db_given.then_some(cli.db.as_str()),
+                args,
+                &rt,
+                &shutdown,
+                cli.quiet,
+            )?;
+        }
+        Command::Enforce(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let shutdown = stop_on_signals(&rt);
+            commands::queue::enforce(args, &rt, &shutdown, cli.quiet)?;
+        }
+        Command::Workers(args) => commands::queue::workers(args, out)?,
         Command::Runs(args) => commands::history::runs(&cli.db, args, out)?,
         Command::Diff(args) => commands::history::diff(&cli.db, args, out)?,
         Command::Findings(args) => commands::history::findings(&cli.db, args, out)?,

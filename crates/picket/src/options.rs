@@ -50,6 +50,8 @@ pub fn is_usage(e: &anyhow::Error) -> bool {
 /// A validated `picket scan`: the run, its schedule, its report format.
 pub struct Scan {
     pub options: ScanOptions,
+    /// `--queue`: the workers that scan instead of this process.
+    pub queue: Option<picket_app::distributed::QueueScan>,
     pub schedule: Option<Schedule>,
     pub format: Format,
 }
@@ -95,6 +97,17 @@ impl Scan {
                 reverse_dns: args.resolve,
                 keep_every_host_up_to: ScanOptions::KEEP_EVERY_HOST_UP_TO,
             },
+            queue: args
+                .queue
+                .as_deref()
+                .map(|url| {
+                    picket_app::distributed::QueueScan::parse(
+                        url,
+                        args.pool.as_deref(),
+                        args.shard_probes,
+                    )
+                })
+                .transpose()?,
             schedule,
             format: parse::format(&args.format)?,
         })

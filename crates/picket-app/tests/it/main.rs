@@ -2,6 +2,7 @@
 //! network-namespace lab, threat pipelines over fixture files and followed logs (with knowledge
 //! swapped in while running), and the one cancellation signal.
 
+mod distributed;
 mod exposure;
 mod support;
 mod threat;

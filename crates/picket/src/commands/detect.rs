@@ -11,12 +11,12 @@ use picket_report::counted;
 
 use crate::render;
 
-/// Alerts to the report writer, notices to stderr.
-struct Printer<'a> {
-    out: &'a mut dyn Write,
-    format: AlertFormat,
+/// Alerts to the report writer, notices to stderr (also `picket worker --detect`'s sink).
+pub struct Printer<'a> {
+    pub out: &'a mut dyn Write,
+    pub format: AlertFormat,
     /// Whether an alert was raised or updated.
-    alerted: bool,
+    pub alerted: bool,
 }
 
 impl ThreatSink for Printer<'_> {

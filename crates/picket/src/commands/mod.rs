@@ -7,6 +7,7 @@ pub mod detect;
 pub mod history;
 pub mod intel;
 pub mod inventory;
+pub mod queue;
 pub mod respond;
 pub mod scan;
 pub mod serve;

@@ -31,6 +31,10 @@ pub fn block(db: &str, args: &BlockArgs, out: &mut dyn Write) -> Result<()> {
         "{outcome} (for {})",
         humantime::format_duration(opts.ttl)
     )?;
+    if let Some(url) = &args.nats {
+        crate::commands::queue::publish_block(url, args.pool.as_deref(), &opts)?;
+        writeln!(out, "published to every enforcer of {url}")?;
+    }
     Ok(())
 }
 

@@ -50,10 +50,15 @@ pub fn run(
     let stored_in = picket_model::without_password(db);
     let mut progress = Progress::new();
     let mut found = false;
-    exposure::run(
+    let via = match &scan.queue {
+        Some(queue) => exposure::Via::Queue(queue),
+        None => exposure::Via::Local,
+    };
+    exposure::run_via(
         &store,
         rt.handle(),
         &scan.options,
+        via,
         scan.schedule,
         &mut |step| progress.on_step(step),
         shutdown,

@@ -7,6 +7,7 @@ mod exposure;
 mod formats;
 mod names;
 mod serve;
+mod queue;
 mod services;
 mod support;
 mod threat;

@@ -1,0 +1,507 @@
+//! Distributed scans through a NATS JetStream server (`PICKET_TEST_NATS_URL`; without it each
+//! test prints `skipped:` and passes): a scan by queue workers stores the run a local scan
+//! stores, port for port, also when a shard is taken by a worker that dies without a word
+//! (it comes back after the ack wait, and nothing is lost or counted twice). Each test has a
+//! pool of its own, so tests sharing the server never take each other's shards.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use picket_app::Shutdown;
+use picket_app::distributed::worker::{self, WorkerEvent};
+use picket_app::distributed::{self, NodeOptions, QueueScan, Redelivery};
+use picket_app::exposure::{self, ExposureOutcome, Via};
+use picket_app::options::ScanOptions;
+use picket_model::{PortSet, RunStatus, ScanProfile, Targets};
+
+use crate::support::Db;
+
+/// The test server's URL, or `None` after saying the test is skipped.
+pub fn nats_url() -> Option<String> {
+    match std::env::var("PICKET_TEST_NATS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: PICKET_TEST_NATS_URL not set");
+            None
+        }
+    }
+}
+
+/// A pool no other test (or earlier run) uses.
+pub fn pool(name: &str) -> String {
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        std::time::UNIX_EPOCH.elapsed().unwrap().as_millis()
+    )
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn options(ports: PortSet) -> ScanOptions {
+    let mut profile = ScanProfile::new(ports);
+    profile.assume_up = true;
+    profile.seed = 11;
+    profile.recheck = false;
+    ScanOptions {
+        targets: Targets::parse(["127.0.0.1".to_string()], Vec::<String>::new()).unwrap(),
+        profile,
+        services: None,
+        db_hint: None,
+        reverse_dns: false,
+        keep_every_host_up_to: ScanOptions::KEEP_EVERY_HOST_UP_TO,
+    }
+}
+
+/// A worker on a thread of its own; it stops when `shutdown` is triggered and says how many
+/// shards it did and the highest delivery count it saw.
+fn spawn_worker(
+    url: &str,
+    pool: &str,
+    redelivery: Redelivery,
+    shutdown: &Shutdown,
+) -> std::thread::JoinHandle<(u64, i64)> {
+    let node = NodeOptions::new(url, Some(pool.into()), None);
+    let shutdown = shutdown.clone();
+    std::thread::spawn(move || {
+        let rt = runtime();
+        let mut most = 0;
+        let summary = worker::run(
+            rt.handle(),
+            &node,
+            redelivery,
+            &mut |e| {
+                if let WorkerEvent::ShardStarted { delivered, .. } = e {
+                    most = most.max(delivered);
+                }
+            },
+            &shutdown,
+        )
+        .unwrap();
+        (summary.shards, most)
+    })
+}
+
+fn scan(db: &Db, opts: &ScanOptions, via: Via<'_>) -> ExposureOutcome {
+    let store = db.open();
+    let rt = runtime();
+    exposure::run_once_via(
+        &store,
+        rt.handle(),
+        opts,
+        via,
+        &mut |_| {},
+        &Shutdown::new(),
+    )
+    .unwrap()
+}
+
+fn listeners(n: usize) -> (Vec<TcpListener>, Vec<u16>) {
+    let ls: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    (ls, ports)
+}
+
+#[test]
+fn two_workers_store_the_run_a_local_scan_stores() {
+    let Some(url) = nats_url() else { return };
+    let pool = pool("two-workers");
+    let (_held, open) = listeners(3);
+    let ports = PortSet::from_ports((1..=3000).chain(open.iter().copied()));
+    let opts = options(ports);
+    let db = Db::new();
+    let local = scan(&db, &opts, Via::Local);
+
+    let stop = Shutdown::new();
+    let workers: Vec<_> = (0..2)
+        .map(|_| spawn_worker(&url, &pool, Redelivery::default(), &stop))
+        .collect();
+    let mut queue = QueueScan::new(&url, Some(pool));
+    queue.shard_probes = Some(500);
+    let remote = scan(&db, &opts, Via::Queue(&queue));
+    stop.trigger();
+    let done: Vec<(u64, i64)> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+
+    assert_eq!(remote.run.status, RunStatus::Completed);
+    let differences = distributed::port_differences(&local.run, &remote.run);
+    assert!(differences.is_empty(), "{differences:#?}");
+    let remote_open: Vec<u16> = remote.run.hosts[0].open_ports().map(|o| o.port).collect();
+    for port in &open {
+        assert!(
+            remote_open.contains(port),
+            "{port} not open in {remote_open:?}"
+        );
+    }
+    assert_eq!(
+        done.iter().map(|d| d.0).sum::<u64>(),
+        7,
+        "3003 ports in shards of 500"
+    );
+    // What the store holds is what the coordinator reported.
+    let stored = db.open();
+    let stored = picket_store::prelude::RunStore::run(&stored, remote.run.id)
+        .unwrap()
+        .unwrap();
+    assert!(distributed::port_differences(&stored, &remote.run).is_empty());
+}
+
+#[test]
+fn a_shard_taken_by_a_worker_that_dies_comes_back_and_changes_nothing() {
+    let Some(url) = nats_url() else { return };
+    let pool = pool("dead-worker");
+    let (_held, open) = listeners(2);
+    let ports = PortSet::from_ports((1000..=2999).chain(open.iter().copied()));
+    let opts = options(ports);
+    let db = Db::new();
+    let local = scan(&db, &opts, Via::Local);
+    let redelivery = Redelivery {
+        ack_wait: Duration::from_secs(2),
+        max_deliver: 5,
+    };
+
+    let mut queue = QueueScan::new(&url, Some(pool.clone()));
+    queue.shard_probes = Some(400);
+    let coordinator = {
+        let (db, opts) = (db.location(), opts.clone());
+        std::thread::spawn(move || {
+            let store = picket_store::open(&db).unwrap();
+            let rt = runtime();
+            exposure::run_once_via(
+                &store,
+                rt.handle(),
+                &opts,
+                Via::Queue(&queue),
+                &mut |_| {},
+                &Shutdown::new(),
+            )
+            .unwrap()
+        })
+    };
+    // The dying worker: takes a shard and never answers.
+    let rt = runtime();
+    let taken = rt.block_on(async {
+        let q = picket_queue::Queue::connect(&url, &pool).await.unwrap();
+        let puller = q.shard_puller(redelivery).await.unwrap();
+        loop {
+            let (got, _) = puller.pull(1, Duration::from_secs(1)).await.unwrap();
+            if let Some(d) = got.into_iter().next() {
+                return d.msg.shard;
+            }
+        }
+    });
+    let stop = Shutdown::new();
+    let worker = spawn_worker(&url, &pool, redelivery, &stop);
+    let remote = coordinator.join().unwrap();
+    stop.trigger();
+    let (shards, most_delivered) = worker.join().unwrap();
+
+    assert_eq!(remote.run.status, RunStatus::Completed);
+    let differences = distributed::port_differences(&local.run, &remote.run);
+    assert!(
+        differences.is_empty(),
+        "shard {taken} was taken: {differences:#?}"
+    );
+    assert_eq!(
+        shards, 6,
+        "2002 ports in shards of 400, the taken one done once"
+    );
+    assert_eq!(most_delivered, 2, "shard {taken} came back once");
+}
+
+/// A store the detectors share: a schema of its own in the test PostgreSQL (dropped after),
+/// or, without `PICKET_TEST_POSTGRES_URL`, an SQLite file (saying the PostgreSQL part is
+/// skipped).
+struct SharedStore {
+    location: String,
+    admin: Option<(postgres::Client, String)>,
+    _db: Db,
+}
+
+impl SharedStore {
+    fn new(test: &str) -> Self {
+        let db = Db::new();
+        match std::env::var("PICKET_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => {
+                let schema = format!("{test}_{}", std::process::id());
+                let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                admin
+                    .batch_execute(&format!(
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+                    ))
+                    .unwrap();
+                let sep = if url.contains('?') { '&' } else { '?' };
+                Self {
+                    location: format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+                    admin: Some((admin, schema)),
+                    _db: db,
+                }
+            }
+            _ => {
+                eprintln!(
+                    "skipped: PICKET_TEST_POSTGRES_URL not set (detectors share an SQLite file)"
+                );
+                Self {
+                    location: db.location(),
+                    admin: None,
+                    _db: db,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for SharedStore {
+    fn drop(&mut self) {
+        if let Some((admin, schema)) = &mut self.admin {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    }
+}
+
+mod detectors {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use picket_app::distributed::detect::{self, DetectOptions};
+    use picket_app::distributed::publish::{self, IngestOptions};
+    use picket_app::import;
+    use picket_app::options::{IntelAddOptions, SourceSpec, VulnImportOptions};
+    use picket_detect::threat::ThreatSettings;
+    use picket_model::{Alert, Application, HomeNet, Timestamp};
+    use picket_store::AlertFilter;
+    use picket_store::prelude::*;
+
+    use super::*;
+    use crate::support::{Collect, fixture, zeek_rows};
+
+    const SSH: &str = "10.1.2.3";
+    const T0: f64 = 1_763_640_000.0;
+    /// Listed by the IPsum fixture.
+    const LISTED: [&str; 8] = [
+        "77.90.185.20",
+        "77.239.124.102",
+        "77.239.124.108",
+        "2.57.122.53",
+        "45.154.244.193",
+        "62.60.130.201",
+        "80.82.77.33",
+        "193.47.62.69",
+    ];
+    const PER_CLIENT: usize = 150;
+
+    fn prepare(location: &str) {
+        let store = picket_store::open(location).unwrap();
+        let opts = IntelAddOptions {
+            name: "ipsum".into(),
+            file: fixture("ipsum-head.txt"),
+            load: picket_intel::LoadOptions::default(),
+            allow_shrink: false,
+        };
+        let feed = import::load_feed(&opts).unwrap();
+        import::store_feed(&store, &opts, &feed).unwrap();
+        let vulns = VulnImportOptions::new(
+            vec![fixture("CVE-2024-6387.json"), fixture("kev-slice.json")],
+            None,
+            false,
+        )
+        .unwrap();
+        import::read_vuln(&vulns).unwrap().store(&store).unwrap();
+        let mut app = Application::new("openssh".to_owned());
+        app.version = Some("9.2p1".into());
+        store
+            .upsert_application(SSH.parse().unwrap(), 22, &app, "manual", Timestamp::now())
+            .unwrap();
+    }
+
+    /// Connections of every listed client (and a clean one) to the vulnerable SSH, `per_client`
+    /// each, `gap` seconds apart.
+    fn events(dir: &std::path::Path) -> std::path::PathBuf {
+        events_of(dir, PER_CLIENT, 84.0)
+    }
+
+    fn events_of(dir: &std::path::Path, per_client: usize, gap: f64) -> std::path::PathBuf {
+        let log = dir.join("conn.log");
+        let mut rows = Vec::new();
+        for i in 0..per_client {
+            for (c, client) in LISTED.iter().enumerate() {
+                rows.push((T0 + i as f64 * gap + c as f64 * 0.01, *client, SSH, 22));
+            }
+            rows.push((T0 + i as f64 * gap + 0.005, "192.0.2.77", SSH, 22));
+        }
+        // Source ports count up per call: chunks keep them below 65,536.
+        for chunk in rows.chunks(20_000) {
+            zeek_rows(&log, chunk);
+        }
+        log
+    }
+
+    fn options(url: &str, pool: &str, id: &str) -> DetectOptions {
+        DetectOptions {
+            node: NodeOptions::new(url, Some(pool.into()), Some(id.into())),
+            home: HomeNet::default(),
+            settings: ThreatSettings {
+                window: Duration::from_secs(3600),
+                min_feeds: 1,
+            },
+            redelivery: Redelivery::default(),
+            flush_every: Duration::from_millis(300),
+            block: None,
+        }
+    }
+
+    fn stored(location: &str) -> Vec<Alert> {
+        let mut alerts = picket_store::open(location)
+            .unwrap()
+            .alerts(&AlertFilter::default())
+            .unwrap();
+        for a in &mut alerts {
+            a.id = None;
+        }
+        alerts.sort_by(|a, b| a.dedup_key.cmp(&b.dedup_key));
+        alerts
+    }
+
+    /// Publishes the log on `pool`, runs `n` detectors until the store holds every listed
+    /// connection, and returns the stored alerts and how many events each detector counted.
+    fn detect(
+        url: &str,
+        pool: &str,
+        location: &str,
+        log: &std::path::Path,
+        n: usize,
+    ) -> (Vec<Alert>, Vec<u64>) {
+        let (alerts, counted, _) = detect_timed(url, pool, location, log, n, PER_CLIENT);
+        (alerts, counted)
+    }
+
+    /// [`detect`], with the time from publishing's end until every connection was stored.
+    fn detect_timed(
+        url: &str,
+        pool: &str,
+        location: &str,
+        log: &std::path::Path,
+        n: usize,
+        per_client: usize,
+    ) -> (Vec<Alert>, Vec<u64>, Duration) {
+        let rt = runtime();
+        let published = publish::run(
+            None,
+            rt.handle(),
+            &IngestOptions {
+                sources: vec![SourceSpec::File(log.to_path_buf())],
+                input: None,
+                follow: false,
+                url: url.into(),
+                pool: pool.into(),
+            },
+            &mut |e| panic!("{e}"),
+            &Shutdown::new(),
+        )
+        .unwrap();
+        assert_eq!(published.events as usize, per_client * (LISTED.len() + 1));
+        let started = std::time::Instant::now();
+        let stop = Shutdown::new();
+        let failed = Arc::new(AtomicBool::new(false));
+        let detectors: Vec<_> = (0..n)
+            .map(|i| {
+                let (stop, opts, location, failed) = (
+                    stop.clone(),
+                    options(url, pool, &format!("d{i}")),
+                    location.to_owned(),
+                    Arc::clone(&failed),
+                );
+                std::thread::spawn(move || {
+                    let store = picket_store::open(&location).unwrap();
+                    let rt = runtime();
+                    let result =
+                        detect::run(&store, rt.handle(), &opts, &mut Collect::default(), &stop);
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    result.unwrap()
+                })
+            })
+            .collect();
+        let want = (per_client * LISTED.len()) as u64;
+        crate::support::eventually(600, "every listed connection counted", || {
+            failed.load(Ordering::SeqCst)
+                || stored(location).iter().map(|a| a.connections).sum::<u64>() == want
+        });
+        let took = started.elapsed();
+        stop.trigger();
+        let counted = detectors
+            .into_iter()
+            .map(|d| d.join().unwrap().events)
+            .collect();
+        (stored(location), counted, took)
+    }
+
+    /// Detector throughput (bench/queue/): 270,000 events on one stream, consumed by one
+    /// detector and then by two (each run on a pool and a store of its own); the alerts must
+    /// be the same. Run with `bench/queue/run.sh`.
+    #[test]
+    #[ignore = "a benchmark: bench/queue/run.sh"]
+    fn bench_detectors() {
+        let Some(url) = nats_url() else { return };
+        let per_client = 30_000;
+        let dir = tempfile::tempdir().unwrap();
+        let log = events_of(dir.path(), per_client, 0.5);
+        let events = per_client * (LISTED.len() + 1);
+        let mut reference = None;
+        println!("| detectors | events | time | events/s |");
+        println!("|---|---|---|---|");
+        for n in [1, 2] {
+            let db = SharedStore::new(&format!("bench_detectors_{n}"));
+            prepare(&db.location);
+            let (alerts, _, took) = detect_timed(
+                &url,
+                &pool(&format!("bench{n}")),
+                &db.location,
+                &log,
+                n,
+                per_client,
+            );
+            let reference = reference.get_or_insert_with(|| alerts.clone());
+            assert_eq!(alerts.len(), reference.len());
+            if let Some((a, b)) = alerts.iter().zip(reference.iter()).find(|(a, b)| a != b) {
+                panic!("{n} detectors stored\n{a:?}\none stored\n{b:?}");
+            }
+            println!(
+                "| {n} | {events} | {:.1} s | {:.0} |",
+                took.as_secs_f64(),
+                events as f64 / took.as_secs_f64()
+            );
+        }
+    }
+
+    #[test]
+    fn two_detectors_over_one_stream_store_exactly_the_alerts_of_one() {
+        let Some(url) = nats_url() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let log = events(dir.path());
+        let one = Db::new();
+        prepare(&one.location());
+        let (alone, _) = detect(&url, &pool("one-detector"), &one.location(), &log, 1);
+        let shared = SharedStore::new("two_detectors");
+        prepare(&shared.location);
+        let (together, counted) = detect(&url, &pool("two-detectors"), &shared.location, &log, 2);
+
+        assert!(alone.len() >= LISTED.len() * 3, "{} alerts", alone.len());
+        assert_eq!(together, alone);
+        assert_eq!(
+            counted.iter().sum::<u64>() as usize,
+            PER_CLIENT * (LISTED.len() + 1)
+        );
+        assert!(
+            counted.iter().all(|&c| c > 0),
+            "both detectors worked: {counted:?}"
+        );
+    }
+}
