@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
+use picket_app::distributed::QueueScan;
 use picket_app::options::{
     self as parse, BlockPolicy, PipelineOptions, ProfileValues, ScanOptions, SourceSpec,
 };
@@ -91,6 +92,9 @@ pub struct ScanJob {
     /// `None`: the job runs only when asked (`POST /api/v1/scans`).
     pub schedule: Option<CronSchedule>,
     pub options: ScanOptions,
+    /// `queue = "nats://..."`: the scan is sharded over `picket worker` nodes; `None`: this
+    /// process scans.
+    pub queue: Option<QueueScan>,
 }
 
 /// A `[[watch]]`: one followed log with the detection settings of its pipeline.
@@ -314,6 +318,9 @@ struct RawScan {
     signatures: Vec<String>,
     #[serde(default)]
     reverse_dns: bool,
+    queue: Option<Spanned<String>>,
+    pool: Option<Spanned<String>>,
+    shard_probes: Option<Spanned<usize>>,
 }
 
 fn yes() -> bool {
@@ -423,6 +430,53 @@ impl Check<'_> {
             Ok(v) => Some(v),
             Err(e) => {
                 self.issue(at, key, without_flag(&e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// A job's `queue`, `pool` and `shard_probes`, through the parser of `scan --queue`.
+    fn queue(&mut self, i: usize, raw: &RawScan) -> Option<Option<QueueScan>> {
+        let Some(url) = &raw.queue else {
+            // A pool or shard size without a queue would be silently ignored: refused.
+            let stray = [
+                ("pool", raw.pool.as_ref().map(Spanned::span)),
+                ("shard_probes", raw.shard_probes.as_ref().map(Spanned::span)),
+            ];
+            let mut fine = true;
+            for (name, at) in stray {
+                if let Some(at) = at {
+                    self.issues.push(Issue {
+                        line: Some(line_of(self.text, at.start)),
+                        key: format!("scan[{i}].{name}"),
+                        message: "needs `queue` (a job without one scans from this process)".into(),
+                    });
+                    fine = false;
+                }
+            }
+            return fine.then_some(None);
+        };
+        let parsed = QueueScan::parse(
+            url.get_ref(),
+            raw.pool.as_ref().map(|p| p.get_ref().as_str()),
+            raw.shard_probes.as_ref().map(|n| *n.get_ref()),
+        );
+        match parsed {
+            Ok(queue) => Some(Some(queue)),
+            Err(e) => {
+                let (name, at) = match e.flag.as_str() {
+                    "--pool" => ("pool", raw.pool.as_ref().map(Spanned::span)),
+                    "--shard-probes" => {
+                        ("shard_probes", raw.shard_probes.as_ref().map(Spanned::span))
+                    }
+                    _ => ("queue", Some(url.span())),
+                };
+                let at = at.unwrap_or(url.span());
+                self.issues.push(Issue {
+                    line: Some(line_of(self.text, at.start)),
+                    key: format!("scan[{i}].{name}"),
+                    message: e.message,
+                });
                 None
             }
         }
@@ -629,9 +683,11 @@ impl Check<'_> {
         } else {
             Some(None)
         };
+        let queue = self.queue(i, raw);
         Some(ScanJob {
             name: raw.name.get_ref().clone(),
             schedule: schedule?,
+            queue: queue?,
             options: ScanOptions {
                 targets: targets?,
                 profile: profile?,
@@ -1024,6 +1080,38 @@ kind = "pager"
         assert_eq!(
             issues("[[sink]]\nkind = \"file\"\npath = \"a\"\nurl = \"http://x\"\n"),
             [(Some(4), "sink[0].url".into())]
+        );
+    }
+
+    #[test]
+    fn a_queued_job_takes_the_parser_of_scan_queue_and_names_its_key() {
+        let job =
+            |extra: &str| format!("[[scan]]\nname = \"a\"\ntargets = [\"127.0.0.1\"]\n{extra}");
+        let config = ServiceConfig::parse(
+            Path::new("c.toml"),
+            &job("queue = \"nats://127.0.0.1:4222\"\npool = \"site-b\"\nshard_probes = 500\n"),
+        )
+        .unwrap();
+        let queue = config.scans[0].queue.as_ref().unwrap();
+        assert_eq!(
+            (queue.url.as_str(), queue.pool.as_str(), queue.shard_probes),
+            ("nats://127.0.0.1:4222", "site-b", Some(500))
+        );
+        let local = ServiceConfig::parse(Path::new("c.toml"), &job("")).unwrap();
+        assert!(local.scans[0].queue.is_none());
+        assert_eq!(
+            issues(&job("queue = \"http://127.0.0.1:4222\"\n")),
+            [(Some(4), "scan[0].queue".into())]
+        );
+        assert_eq!(
+            issues(&job(
+                "queue = \"nats://127.0.0.1:4222\"\nshard_probes = 0\n"
+            )),
+            [(Some(5), "scan[0].shard_probes".into())]
+        );
+        assert_eq!(
+            issues(&job("pool = \"site-b\"\n")),
+            [(Some(4), "scan[0].pool".into())]
         );
     }
 

@@ -13,7 +13,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use picket_app::exposure::{self, Progress};
+use picket_app::distributed::QueueScan;
+use picket_app::exposure::{self, Progress, Via};
 use picket_app::options::{ProfileValues, ScanOptions};
 use picket_app::targets::TargetValues;
 use picket_app::threat::{self, Notice, StoredAlert, ThreatSink};
@@ -121,7 +122,7 @@ impl Service {
             state.busy = true;
         }
         let options = job.options.clone();
-        let started = self.launch(Some(name.to_owned()), options);
+        let started = self.launch(Some(name.to_owned()), options, job.queue.clone());
         if started.is_err() {
             let mut jobs = lock(&self.0.jobs);
             if let Some(state) = jobs.get_mut(name) {
@@ -140,7 +141,13 @@ impl Service {
     }
 
     /// Runs a scan on a thread of its own; returns its run id once the run is stored as begun.
-    fn launch(&self, job: Option<String>, options: ScanOptions) -> Result<RunId, ControlError> {
+    /// With `queue`, the scan is sharded over the queue's workers.
+    fn launch(
+        &self,
+        job: Option<String>,
+        options: ScanOptions,
+        queue: Option<QueueScan>,
+    ) -> Result<RunId, ControlError> {
         if self.0.shutdown.is_triggered() {
             return Err(ControlError::Unavailable(
                 "the service is shutting down".into(),
@@ -150,7 +157,7 @@ impl Service {
         let service = self.clone();
         let thread = std::thread::Builder::new()
             .name(format!("scan {}", job.as_deref().unwrap_or(AD_HOC)))
-            .spawn(move || service.scan(job, &options, &begun))
+            .spawn(move || service.scan(job, &options, queue.as_ref(), &begun))
             .map_err(|e| ControlError::Unavailable(format!("cannot start the scan: {e}")))?;
         self.track(thread);
         match id.recv() {
@@ -167,6 +174,7 @@ impl Service {
         &self,
         job: Option<String>,
         options: &ScanOptions,
+        queue: Option<&QueueScan>,
         begun: &mpsc::Sender<Result<RunId, String>>,
     ) {
         let inner = &self.0;
@@ -190,10 +198,15 @@ impl Service {
             }
             _ => {}
         };
-        let result = exposure::run_once(
+        let via = match queue {
+            Some(queue) => Via::Queue(queue),
+            None => Via::Local,
+        };
+        let result = exposure::run_once_via(
             &inner.store,
             &inner.rt,
             options,
+            via,
             &mut progress,
             &inner.shutdown,
         );
@@ -414,7 +427,7 @@ impl Control for Service {
             )),
             (None, false) => {
                 let options = request_options(&request)?;
-                self.launch(None, options)
+                self.launch(None, options, None)
             }
         }
     }

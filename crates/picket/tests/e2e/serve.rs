@@ -740,3 +740,94 @@ fn scheduled_runs_appear_in_the_api_and_the_metrics_behind_the_token() {
     }
     service.stop();
 }
+
+#[test]
+fn a_queued_job_is_scanned_by_a_worker_and_stored_as_a_local_run_would_be() {
+    let Some(url) = std::env::var("PICKET_TEST_NATS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: PICKET_TEST_NATS_URL not set");
+        return;
+    };
+    // A pool of its own: no other test's worker takes this job's shards.
+    let pool = format!("serve-{}", std::process::id());
+    let listeners: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let open: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let ports = open
+        .iter()
+        .map(u16::to_string)
+        .chain(["1".into()])
+        .collect::<Vec<_>>()
+        .join(",");
+    let worker_log = tempfile::NamedTempFile::new().unwrap();
+    let mut worker = Command::new(PICKET)
+        .args(["worker", "--nats", &url, "--pool", &pool, "--id", "serve-w"])
+        .env_remove("PICKET_DB")
+        .stdout(Stdio::null())
+        .stderr(worker_log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let db = Db::new();
+    let mut service = Service::new(
+        &db,
+        &format!(
+            "[[scan]]\nname = \"queued\"\ntargets = [\"127.0.0.1\"]\nports = \"{ports}\"\nno_ping = true\nqueue = \"{url}\"\npool = \"{pool}\"\n"
+        ),
+    );
+    service.start();
+    let addr = service.listen.clone();
+    wait_for("the service listening", Duration::from_secs(20), || {
+        http(&addr, "GET", "/api/v1/jobs", Some(TOKEN), "").0 == 200
+    });
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/v1/scans",
+        Some(TOKEN),
+        r#"{"job":"queued"}"#,
+    );
+    assert_eq!(status, 202, "{body}");
+    let run = serde_json::from_str::<Value>(&body).unwrap()["run_id"].clone();
+    wait_for("the queued run stored", Duration::from_secs(60), || {
+        runs(&db)
+            .iter()
+            .any(|r| r["id"] == run && r["status"] == "completed")
+    });
+    service.stop();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    let _ = worker.wait();
+    // The worker scanned it, not the service: its shard is in its log.
+    let log = std::fs::read_to_string(worker_log.path()).unwrap();
+    assert!(
+        log.contains(&format!("run {run}-")) && log.contains("shard 0: 1 host, 3 open"),
+        "the worker's log:\n{log}"
+    );
+
+    use picket_store::prelude::*;
+    let store = picket_store::open(db.arg()).unwrap();
+    let stored = store
+        .run(picket_model::RunId(run.as_i64().unwrap()))
+        .unwrap()
+        .unwrap();
+    let mut found: Vec<u16> = stored
+        .hosts
+        .iter()
+        .flat_map(|h| h.ports.iter())
+        .filter(|o| o.state == picket_model::PortState::Open)
+        .map(|o| o.port)
+        .collect();
+    found.sort_unstable();
+    let mut expected = open.clone();
+    expected.sort_unstable();
+    assert_eq!(found, expected, "the worker's scan, stored by the service");
+    drop(listeners);
+}
