@@ -120,7 +120,7 @@ impl Metrics {
         );
         r.register(
             "events_read",
-            "Connection events read by watchers (counted when a pipeline reports its summary)",
+            "Connection events read by watchers (counted at each flush of their pipelines)",
             m.events_read.clone(),
         );
         r.register(

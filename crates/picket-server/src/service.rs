@@ -19,6 +19,7 @@ use picket_app::options::{ProfileValues, ScanOptions};
 use picket_app::targets::TargetValues;
 use picket_app::threat::{self, Notice, StoredAlert, ThreatSink};
 use picket_app::{AppError, Shutdown};
+use picket_detect::threat::ThreatStats;
 use picket_model::{RunId, Timestamp};
 use picket_report::AlertChangeKind;
 use picket_scan::ScanEvent;
@@ -301,7 +302,10 @@ impl Service {
     fn follow(&self, watch: &WatchJob) {
         let inner = &self.0;
         let path = watch.path.display().to_string();
-        let mut sink = ServiceSink { inner };
+        let mut sink = ServiceSink {
+            inner,
+            counted: ThreatStats::default(),
+        };
         // A log that does not exist yet fails every few seconds: said once, until it changes.
         let mut last_error = None;
         while !inner.shutdown.is_triggered() {
@@ -359,6 +363,22 @@ impl Service {
 /// A watcher's end of the pipeline: each stored alert counted and handed to the sinks.
 struct ServiceSink<'a> {
     inner: &'a Inner,
+    /// The counts of the pipeline under way already added to the metrics.
+    counted: ThreatStats,
+}
+
+impl ServiceSink<'_> {
+    /// Adds what the pipeline counted since the last call to the metrics.
+    fn count(&mut self, stats: ThreatStats) {
+        let metrics = &self.inner.metrics;
+        metrics
+            .events_read
+            .inc_by(stats.events.saturating_sub(self.counted.events));
+        metrics
+            .matches
+            .inc_by(stats.listed.saturating_sub(self.counted.listed));
+        self.counted = stats;
+    }
 }
 
 impl ThreatSink for ServiceSink<'_> {
@@ -400,9 +420,11 @@ impl ThreatSink for ServiceSink<'_> {
             Notice::KnowledgeFailed(e) => {
                 tracing::warn!(error = %e, "knowledge not reloaded (keeping what was loaded)")
             }
+            Notice::Counted(stats) => self.count(stats),
             Notice::Summary { stats, .. } => {
-                self.inner.metrics.events_read.inc_by(stats.events);
-                self.inner.metrics.matches.inc_by(stats.listed);
+                self.count(stats);
+                // A restarted pipeline counts from zero again.
+                self.counted = ThreatStats::default();
             }
         }
     }

@@ -217,6 +217,7 @@ impl Pipeline<'_> {
             let open = self.store.open_alerts(since)?;
             self.detector.load_open(open);
         }
+        let mut counted = self.detector.stats();
         while !shutdown.is_triggered() {
             let mut progressed = false;
             for source in &mut sources {
@@ -240,6 +241,11 @@ impl Pipeline<'_> {
             }
             if !progressed || self.last_flush.elapsed() >= self.flush_every {
                 self.flush_followers(&mut sources)?;
+                let stats = self.detector.stats();
+                if stats != counted {
+                    counted = stats;
+                    self.sink.notice(Notice::Counted(stats));
+                }
             }
             match watch.poll(self.store, &mut self.detector) {
                 Ok(swapped) if swapped.any() => self.sink.notice(Notice::KnowledgeSwapped(swapped)),

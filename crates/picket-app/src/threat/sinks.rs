@@ -55,6 +55,9 @@ pub enum Notice<'a> {
     KnowledgeSwapped(Swapped),
     /// Reloading knowledge failed; the detector keeps what it had.
     KnowledgeFailed(&'a AppError),
+    /// The counts so far of a following pipeline, after a flush that followed new events (a
+    /// service's metrics read them; the final counts come with [`Notice::Summary`]).
+    Counted(ThreatStats),
     /// The pipeline ended (read to the end, or stopped).
     Summary {
         stats: ThreatStats,

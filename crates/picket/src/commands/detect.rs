@@ -65,6 +65,8 @@ impl ThreatSink for Printer<'_> {
                 "picket: knowledge not reloaded (keeping what was loaded): {}",
                 render::shown(&e.to_string())
             ),
+            // The running counts are for a service's metrics; a person gets the summary.
+            Notice::Counted(_) => {}
             Notice::Summary {
                 stats: s,
                 new_alerts,

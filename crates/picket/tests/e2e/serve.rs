@@ -391,6 +391,12 @@ fn a_watched_line_from_a_listed_client_reaches_the_webhook_within_seconds() {
     let latency = written.elapsed();
     eprintln!("log line to webhook: {latency:?}");
     assert!(latency < Duration::from_secs(5), "took {latency:?}");
+    // The metrics count the watcher's events while it runs, not only when it stops.
+    let addr = service.listen.clone();
+    wait_for("both events in /metrics", Duration::from_secs(10), || {
+        let (_, metrics) = http(&addr, "GET", "/metrics", Some(TOKEN), "");
+        metrics.contains("picket_events_read_total 2") && metrics.contains("picket_matches_total 1")
+    });
     service.stop();
 
     let records = hook.records();
