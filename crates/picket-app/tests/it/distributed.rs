@@ -391,22 +391,6 @@ mod detectors {
         per_client: usize,
     ) -> (Vec<Alert>, Vec<u64>, Duration) {
         let rt = runtime();
-        let published = publish::run(
-            None,
-            rt.handle(),
-            &IngestOptions {
-                sources: vec![SourceSpec::File(log.to_path_buf())],
-                input: None,
-                follow: false,
-                url: url.into(),
-                pool: pool.into(),
-            },
-            &mut |e| panic!("{e}"),
-            &Shutdown::new(),
-        )
-        .unwrap();
-        assert_eq!(published.events as usize, per_client * (LISTED.len() + 1));
-        let started = std::time::Instant::now();
         let stop = Shutdown::new();
         let failed = Arc::new(AtomicBool::new(false));
         let detectors: Vec<_> = (0..n)
@@ -429,6 +413,37 @@ mod detectors {
                 })
             })
             .collect();
+        // Events go out once every detector is live and has shared out the partitions (a
+        // rebalance every 2 s): a detector that started first would otherwise take them all
+        // and could read every event before the others join, on a slow machine.
+        crate::support::eventually(60, "every detector live", || {
+            failed.load(Ordering::SeqCst)
+                || distributed::workers(rt.handle(), url)
+                    .unwrap()
+                    .iter()
+                    .filter(|w| w.pool == pool)
+                    .count()
+                    == n
+        });
+        if n > 1 {
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        let published = publish::run(
+            None,
+            rt.handle(),
+            &IngestOptions {
+                sources: vec![SourceSpec::File(log.to_path_buf())],
+                input: None,
+                follow: false,
+                url: url.into(),
+                pool: pool.into(),
+            },
+            &mut |e| panic!("{e}"),
+            &Shutdown::new(),
+        )
+        .unwrap();
+        assert_eq!(published.events as usize, per_client * (LISTED.len() + 1));
+        let started = std::time::Instant::now();
         let want = (per_client * LISTED.len()) as u64;
         crate::support::eventually(600, "every listed connection counted", || {
             failed.load(Ordering::SeqCst)
