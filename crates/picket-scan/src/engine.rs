@@ -50,6 +50,9 @@ pub enum ScanEvent {
         decided: u64,
         total: u64,
         rate: f64,
+        /// Port probes sent so far (retries and canaries included), and those answered.
+        sent: u64,
+        answered: u64,
     },
     Rate {
         host: IpAddr,
@@ -268,6 +271,9 @@ struct Engine {
     discovering: usize,
     /// Ports of hosts that are done, for the progress count.
     done_ports: u64,
+    /// Probes sent to, and answers from, the hosts already done.
+    done_sent: u64,
+    done_answers: u64,
     /// Discovery probes waiting to be sent.
     discovery_queue: VecDeque<(u32, discovery::Probe)>,
     ready: VecDeque<u32>,
@@ -306,6 +312,8 @@ impl Engine {
             handed_over: 0,
             discovering: 0,
             done_ports: 0,
+            done_sent: 0,
+            done_answers: 0,
             discovery_queue: VecDeque::new(),
             ready: VecDeque::new(),
             scanning: Vec::new(),
@@ -416,6 +424,8 @@ impl Engine {
     fn done(&mut self, index: u32, result: HostResult) {
         self.hosts.remove(&index);
         self.done_ports += self.ports.len() as u64;
+        self.done_sent += result.stats.probes_sent;
+        self.done_answers += result.stats.answers;
         self.finished.push(result);
     }
 
@@ -941,19 +951,25 @@ impl Engine {
             }
         }
         self.discover_by_neighbours(now, events);
-        let decided = self.done_ports
-            + self
-                .scanning
-                .iter()
-                .filter_map(|i| match &self.hosts.get(i)?.slot {
-                    Slot::Scanning(h) => Some(h.decided() as u64),
-                    Slot::Discovering(_) | Slot::Ready(_) => None,
-                })
-                .sum::<u64>();
+        let (mut decided, mut sent, mut answered) =
+            (self.done_ports, self.done_sent, self.done_answers);
+        for i in &self.scanning {
+            if let Some(Active {
+                slot: Slot::Scanning(h),
+                ..
+            }) = self.hosts.get(i)
+            {
+                decided += h.decided() as u64;
+                sent += h.probes_sent();
+                answered += h.answers();
+            }
+        }
         events(ScanEvent::Progress {
             decided,
             total: self.ports.len() as u64 * self.total,
             rate,
+            sent,
+            answered,
         });
     }
 

@@ -319,6 +319,11 @@ impl PortScan {
         self.probes_sent
     }
 
+    /// Probes of this host that got an answer (open, reset or ICMP).
+    pub fn answers(&self) -> u64 {
+        self.answers
+    }
+
     /// Counts a probe the engine sent outside of [`PortScan::next`] (canaries).
     pub fn count_sent(&mut self) {
         self.probes_sent += 1;

@@ -88,14 +88,18 @@ async fn results_stream_out_while_later_targets_are_still_to_come() {
     let log: Arc<Mutex<Vec<(bool, std::net::IpAddr)>>> = Arc::default();
     let (events_log, results_log) = (Arc::clone(&log), Arc::clone(&log));
     let mut results = Vec::new();
+    // The highest probe counts the progress reported.
+    let mut reported = (0u64, 0u64);
     let summary = scan_each(
         hosts.iter(),
         hosts.len(),
         &profile,
-        &mut |e| {
-            if let ScanEvent::HostUp { host, .. } = e {
-                events_log.lock().unwrap().push((false, host));
+        &mut |e| match e {
+            ScanEvent::HostUp { host, .. } => events_log.lock().unwrap().push((false, host)),
+            ScanEvent::Progress { sent, answered, .. } => {
+                reported = (reported.0.max(sent), reported.1.max(answered));
             }
+            _ => {}
         },
         &mut |result| {
             results_log.lock().unwrap().push((true, result.address));
@@ -111,6 +115,13 @@ async fn results_stream_out_while_later_targets_are_still_to_come() {
     addresses.dedup();
     assert_eq!(addresses.len(), 2048, "every host handed over once");
     assert!(results.iter().all(|r| r.state == HostState::Up));
+    // Progress counts the probes as they go, never more than the hosts' own totals.
+    let sent: u64 = results.iter().map(|r| r.stats.probes_sent).sum();
+    let answered: u64 = results.iter().map(|r| r.stats.answers).sum();
+    assert!(
+        reported.0 > 0 && reported.0 <= sent && reported.1 <= answered,
+        "progress said {reported:?}, the hosts {sent} sent, {answered} answered"
+    );
     let log = log.lock().unwrap();
     let first_done = log.iter().position(|(done, _)| *done).unwrap();
     let last_up = log.iter().rposition(|(done, _)| !*done).unwrap();

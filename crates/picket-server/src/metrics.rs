@@ -84,12 +84,12 @@ impl Metrics {
         let r = &mut m.registry;
         r.register(
             "probes_sent",
-            "Probes sent by finished scans",
+            "Port probes sent by scans, counted as they go",
             m.probes_sent.clone(),
         );
         r.register(
             "probes_answered",
-            "Probes of finished scans that were answered",
+            "Port probes of scans that were answered, counted as they go",
             m.probes_answered.clone(),
         );
         r.register(
@@ -192,19 +192,33 @@ impl Metrics {
         m
     }
 
-    /// Counts a stored run: its status, probes and findings.
-    pub fn run_stored(&self, job: &str, run: &ScanRun, findings: &[Finding]) {
+    /// Adds the probes a scan sent and got answered since `counted` (what its progress already
+    /// added) to the counters, and remembers the new totals in `counted`.
+    pub fn count_probes(&self, counted: &mut (u64, u64), now: (u64, u64)) {
+        self.probes_sent.inc_by(now.0.saturating_sub(counted.0));
+        self.probes_answered.inc_by(now.1.saturating_sub(counted.1));
+        *counted = (counted.0.max(now.0), counted.1.max(now.1));
+    }
+
+    /// Counts a stored run: its status, findings, and the probes of its hosts that its progress
+    /// (`counted`) did not add yet.
+    pub fn run_stored(
+        &self,
+        job: &str,
+        run: &ScanRun,
+        findings: &[Finding],
+        counted: &mut (u64, u64),
+    ) {
         self.scans_finished
             .get_or_create(&vec![
                 ("job", job.to_owned()),
                 ("status", run.status.as_str().to_owned()),
             ])
             .inc();
-        let (sent, answered) = run.hosts.iter().fold((0, 0), |(s, a), h| {
+        let totals = run.hosts.iter().fold((0, 0), |(s, a), h| {
             (s + h.stats.probes_sent, a + h.stats.answers)
         });
-        self.probes_sent.inc_by(sent);
-        self.probes_answered.inc_by(answered);
+        self.count_probes(counted, totals);
         for f in findings {
             let verdict = f.verdict.map_or("none", |v| v.as_str());
             self.findings
@@ -266,6 +280,27 @@ pub fn unix_seconds(t: Timestamp) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probes_count_as_a_scan_goes_and_its_stored_run_adds_only_the_rest() {
+        let metrics = Metrics::new();
+        let mut counted = (0, 0);
+        metrics.count_probes(&mut counted, (100, 40));
+        metrics.count_probes(&mut counted, (250, 90));
+        assert_eq!(
+            (metrics.probes_sent.get(), metrics.probes_answered.get()),
+            (250, 90)
+        );
+        // The run's hosts say 300 and 95 in all: only what progress had not added is added.
+        metrics.count_probes(&mut counted, (300, 95));
+        assert_eq!(
+            (metrics.probes_sent.get(), metrics.probes_answered.get()),
+            (300, 95)
+        );
+        // Totals never go back.
+        metrics.count_probes(&mut counted, (10, 1));
+        assert_eq!(metrics.probes_sent.get(), 300);
+    }
 
     #[test]
     fn the_exposition_names_every_family_and_the_stored_feeds() {

@@ -182,6 +182,8 @@ impl Service {
         let label = job.clone().unwrap_or_else(|| AD_HOC.to_owned());
         inner.metrics.scans_running.inc();
         let mut sent = false;
+        // Probes already added to the metrics from the scan's progress.
+        let mut probes = (0u64, 0u64);
         let mut progress = |step: Progress<'_>| match step {
             Progress::Begun(run) => {
                 if let Some(name) = &job
@@ -194,8 +196,16 @@ impl Service {
                 let _ = begun.send(Ok(run));
                 sent = true;
             }
-            Progress::Scan(ScanEvent::Progress { rate, .. }) => {
+            Progress::Scan(ScanEvent::Progress {
+                rate,
+                sent: now_sent,
+                answered: now_answered,
+                ..
+            }) => {
                 inner.metrics.probe_rate.set(*rate);
+                inner
+                    .metrics
+                    .count_probes(&mut probes, (*now_sent, *now_answered));
             }
             _ => {}
         };
@@ -221,7 +231,7 @@ impl Service {
                 last_run = Some(outcome.run.id);
                 inner
                     .metrics
-                    .run_stored(&label, &outcome.run, &outcome.findings);
+                    .run_stored(&label, &outcome.run, &outcome.findings, &mut probes);
                 tracing::info!(
                     job = %label,
                     run = %outcome.run.id,

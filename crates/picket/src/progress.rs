@@ -57,6 +57,7 @@ impl Progress {
                 decided,
                 total,
                 rate,
+                ..
             } => {
                 bar.set_length(*total);
                 bar.set_position(*decided);

@@ -251,6 +251,8 @@ async fn coordinate(
     let total_probes = (total_hosts * opts.profile.ports.len()) as u64;
     let mut assembly = Assembly::new(plan);
     let mut decided = 0u64;
+    // Probes the workers sent and got answered, from the shards' results.
+    let (mut sent, mut answered) = (0u64, 0u64);
     let mut aborted = false;
     while !assembly.done() {
         tokio::select! {
@@ -270,18 +272,25 @@ async fn coordinate(
                         progress(Progress::Scan(&ScanEvent::PortOpen { host: host.address, port: o.port }));
                     }
                 }
+                let (shard_sent, shard_answered) = result.hosts.iter().fold((0, 0), |(s, a), h| {
+                    (s + h.stats.probes_sent, a + h.stats.answers)
+                });
                 let fresh = assembly.filed;
                 if let Some(hb) = assembly.file(result) {
                     hand_over(assembly.take(hb));
                 }
                 if assembly.filed > fresh {
                     decided += covered;
+                    sent += shard_sent;
+                    answered += shard_answered;
                 }
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
                 progress(Progress::Scan(&ScanEvent::Progress {
                     decided: decided.min(total_probes),
                     total: total_probes,
                     rate: decided as f64 / secs,
+                    sent,
+                    answered,
                 }));
             }
             Some(seq) = exhausted.next() => {
