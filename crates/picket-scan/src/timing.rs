@@ -294,9 +294,17 @@ impl RateController {
         // Before a baseline exists, the first judgments are compared with a clean path's ratio.
         let base = self.baseline_ratio().unwrap_or(1.0);
         if significantly_below(ratio, e.completed, base) {
-            // The path delivered `ratio / base` of what we sent: that is its capacity now.
+            // The path delivered `ratio / base` of what we sent: that is its capacity now. A
+            // stretch with no answer at all measured no capacity (an IPS dropping the burst of a
+            // slow-start overshoot loses every timing probe of it; a host gone silent is the
+            // canary's to judge): it halves the rate, never sends it to the floor.
             let from = e.rate;
-            let delivered = (e.rate * (ratio / base) * 0.85).clamp(self.min_rate, self.max_rate);
+            let delivered = if e.answered == 0 {
+                e.rate / 2.0
+            } else {
+                e.rate * (ratio / base) * 0.85
+            }
+            .clamp(self.min_rate, self.max_rate);
             self.rate = self.rate.min(delivered);
             self.slow_start = false;
             return Some(RateChange::Lowered {
@@ -504,6 +512,40 @@ mod tests {
         let tail = &rates[rates.len() / 2..];
         let mean = tail.iter().sum::<f64>() / tail.len() as f64;
         assert!((1300.0..2300.0).contains(&mean), "mean rate {mean}");
+    }
+
+    #[test]
+    fn a_stretch_with_no_answer_halves_the_rate_and_never_floors_it() {
+        // Seen behind a per-source SYN limit: slow start overshot, the IPS dropped the whole
+        // burst, and an epoch judged had no answer at all; it used to set the rate to 5/s.
+        let start = Instant::now();
+        let mut c = RateController::new(Some(20_000.0), start);
+        let mut t = start;
+        let mut answered = true;
+        let mut silent_cuts = Vec::new();
+        for i in 0..300 {
+            t += Duration::from_millis(10);
+            if i == 150 {
+                answered = false;
+            }
+            for _ in 0..10 {
+                let e = c.on_send(t);
+                c.on_complete(e, answered);
+            }
+            if let Some(RateChange::Lowered {
+                from, rate, ratio, ..
+            }) = c.update(t, c.rate())
+                && ratio == 0.0
+            {
+                silent_cuts.push((from, rate));
+            }
+        }
+        let (from, rate) = *silent_cuts.first().expect("total loss lowers the rate");
+        assert!(from > 1000.0, "slow start got to {from}");
+        assert!(
+            rate >= from / 2.0 - 1e-9,
+            "one stretch without an answer cut {from} to {rate}"
+        );
     }
 
     #[test]
