@@ -792,14 +792,7 @@ impl Session<'_> {
     ) -> Result<Vec<Alert>, StoreError> {
         let rows = self.query(statement, params, op)?;
         rows.iter()
-            .map(|row| {
-                let f = self.row_fields(row, "alerts", "listed alert".into());
-                let id = f.int(0, "id")?;
-                let f = f.keyed(format!("alert {id}"));
-                let mut alert: Alert = f.json(1, "body")?;
-                alert.id = Some(id);
-                Ok(alert)
-            })
+            .map(|row| Ok(alert_of(self.row_fields(row, "alerts", "listed alert".into()))?.1))
             .collect()
     }
 
@@ -818,11 +811,7 @@ impl Session<'_> {
         })?;
         rows.iter()
             .map(|row| {
-                let f = self.row_fields(row, "alerts", "listed alert".into());
-                let id = f.int(0, "id")?;
-                let f = f.keyed(format!("alert {id}"));
-                let mut alert: Alert = f.json(1, "body")?;
-                alert.id = Some(id);
+                let (f, alert) = alert_of(self.row_fields(row, "alerts", "listed alert".into()))?;
                 let triage = AlertTriage {
                     status: f.name(2, "status")?,
                     close_reason: f.opt_name(3, "close_reason")?,
@@ -1031,6 +1020,16 @@ fn assign_ids(alerts: &mut [Alert], written: Vec<(i64, AlertWrite)>) -> Vec<Aler
             write
         })
         .collect()
+}
+
+/// An alert from a row whose first columns are its id and body, with the row's fields keyed by
+/// the alert for the columns that follow.
+fn alert_of(f: Fields<'_>) -> Result<(Fields<'_>, Alert), StoreError> {
+    let id = f.int(0, "id")?;
+    let f = f.keyed(format!("alert {id}"));
+    let mut alert: Alert = f.json(1, "body")?;
+    alert.id = Some(id);
+    Ok((f, alert))
 }
 
 #[cfg(test)]
