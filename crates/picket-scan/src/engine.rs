@@ -11,9 +11,9 @@
 //! flight (file descriptors, ephemeral ports, conntrack), a ceiling lowered for a while when the
 //! kernel runs out of something, and the user's `--max-rate`.
 //!
-//! One task drives everything. Each probe is a spawned task (so that on a multi-threaded runtime
-//! the socket work spreads over the cores) whose handle waits in a `FuturesUnordered`; the loop
-//! launches what the pacers and the ceiling allow, then waits for the next completion or timer.
+//! One task drives everything: the loop launches what the pacers and the ceiling allow, hands
+//! the connect probes to the I/O threads of [`crate::prober`] (which spread the socket work over
+//! the cores and give outcomes back in batches), then waits for the next batch, echo or timer.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -21,7 +21,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use picket_model::{HostReason, HostResult, HostState, HostStats, Interruption, ScanProfile};
 use tokio::time::Instant;
@@ -29,7 +28,8 @@ use tokio::time::Instant;
 use crate::discovery::{self, Discovery, Found};
 use crate::host::{HostSettings, Next, Pending, PortScan, Verdict};
 use crate::neighbours::{self, Neighbour};
-use crate::probe::{LocalError, ProbeResult, probe};
+use crate::probe::{LocalError, ProbeResult};
+use crate::prober::Prober;
 use crate::timing::{Pacer, RateChange, RttEstimator};
 
 /// A host to scan: its address and the name it was resolved from, if any.
@@ -171,7 +171,13 @@ enum Answer {
     Echo(Option<bool>),
 }
 
-type ProbeFuture = Pin<Box<dyn Future<Output = (Job, Answer)> + Send>>;
+type EchoFuture = Pin<Box<dyn Future<Output = (Job, Option<bool>)> + Send>>;
+
+/// I/O threads for the connect probes: one per core, at most four (beyond that the engine's one
+/// task is the limit).
+fn probe_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
 
 /// Scans `hosts` on the profile's ports until every port is decided, a host is given up, or
 /// `stop` completes (then the outcome is marked aborted). Every host given has a result, in
@@ -280,7 +286,10 @@ struct Engine {
     scanning: Vec<u32>,
     max_scanning: usize,
     round_robin: usize,
-    in_flight: FuturesUnordered<ProbeFuture>,
+    /// Connect probes out, on the I/O threads.
+    probes: Prober<Job>,
+    /// ICMP echoes out (discovery).
+    echoes: FuturesUnordered<EchoFuture>,
     max_checks: usize,
     cap: usize,
     exhausted_at: Option<Instant>,
@@ -319,7 +328,8 @@ impl Engine {
             scanning: Vec::new(),
             max_scanning,
             round_robin: 0,
-            in_flight: FuturesUnordered::new(),
+            probes: Prober::new(probe_threads()),
+            echoes: FuturesUnordered::new(),
             max_checks,
             cap: max_checks,
             exhausted_at: None,
@@ -481,15 +491,7 @@ impl Engine {
     }
 
     fn launch(&mut self, job: Job, addr: SocketAddr, timeout: Duration) {
-        // Each probe is its own task: on a multi-threaded runtime the socket calls of many
-        // probes run on every core, while this loop only schedules and judges.
-        let task = tokio::spawn(probe(addr, timeout));
-        self.in_flight.push(Box::pin(async move {
-            let result = task
-                .await
-                .unwrap_or_else(|e| Err(LocalError::Other(std::io::Error::other(e))));
-            (job, Answer::Probe(result))
-        }));
+        self.probes.send(job, addr, timeout);
     }
 
     fn launch_echo(&mut self, host: u32, timeout: Duration) {
@@ -503,9 +505,8 @@ impl Engine {
             host,
             probe: discovery::Probe::Echo,
         };
-        self.in_flight.push(Box::pin(async move {
-            (job, Answer::Echo(task.await.ok().flatten()))
-        }));
+        self.echoes
+            .push(Box::pin(async move { (job, task.await.ok().flatten()) }));
     }
 
     async fn run(
@@ -522,7 +523,8 @@ impl Engine {
             self.hand_over(on_host);
             self.admit(now);
             self.fill(now);
-            if self.in_flight.is_empty() && self.all_done() {
+            self.probes.flush();
+            if self.in_flight() == 0 && self.all_done() {
                 self.tick(now, events);
                 return false;
             }
@@ -530,15 +532,18 @@ impl Engine {
             tokio::select! {
                 biased;
                 () = &mut stop => return true,
-                Some((job, answer)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    self.complete(job, answer, events);
-                    // Take every other completion that is ready before scheduling again.
-                    for _ in 0..256 {
-                        match self.in_flight.next().now_or_never() {
-                            Some(Some((job, answer))) => self.complete(job, answer, events),
-                            _ => break,
+                Some(batch) = self.probes.recv(), if self.probes.outstanding() > 0 => {
+                    self.settled(batch, events);
+                    // Take every other batch that is ready before scheduling again.
+                    for _ in 0..16 {
+                        match self.probes.try_recv() {
+                            Some(batch) => self.settled(batch, events),
+                            None => break,
                         }
                     }
+                }
+                Some((job, answered)) = self.echoes.next(), if !self.echoes.is_empty() => {
+                    self.complete(job, Answer::Echo(answered), events);
                 }
                 () = tokio::time::sleep_until(wake) => {}
             }
@@ -546,6 +551,21 @@ impl Engine {
             if now.duration_since(self.last_tick) >= limits::TICK {
                 self.tick(now, events);
             }
+        }
+    }
+
+    /// Probes and echoes out.
+    fn in_flight(&self) -> usize {
+        self.probes.outstanding() + self.echoes.len()
+    }
+
+    fn settled(
+        &mut self,
+        batch: Vec<crate::prober::Done<Job>>,
+        events: &mut (dyn FnMut(ScanEvent) + Send),
+    ) {
+        for done in batch {
+            self.complete(done.tag, Answer::Probe(done.result), events);
         }
     }
 
@@ -578,7 +598,7 @@ impl Engine {
             send_at = Some(now);
         }
         if let Some(at) = send_at
-            && self.in_flight.len() < self.cap
+            && self.in_flight() < self.cap
         {
             let at = match &self.global_pacer {
                 Some((pacer, rate)) => at.max(pacer.next_token(*rate)),
@@ -604,7 +624,7 @@ impl Engine {
             self.exhausted_at = None;
         }
         let discovery_timeout = self.discovery_timeout();
-        while self.in_flight.len() < self.cap
+        while self.in_flight() < self.cap
             && let Some(&(host, probe)) = self.discovery_queue.front()
         {
             if !self.global_token(now) {
@@ -623,7 +643,7 @@ impl Engine {
             }
         }
         let mut idle = 0;
-        while self.in_flight.len() < self.cap && !self.scanning.is_empty() {
+        while self.in_flight() < self.cap && !self.scanning.is_empty() {
             if idle >= self.scanning.len() {
                 return;
             }
@@ -845,8 +865,8 @@ impl Engine {
         let again = match err {
             LocalError::Exhausted(e) => {
                 // Our machine ran out of something (descriptors, ports, buffers): fewer at once.
-                tracing::debug!(error = %e, in_flight = self.in_flight.len(), "local resources exhausted");
-                self.cap = (self.in_flight.len() * 3 / 4).max(8);
+                tracing::debug!(error = %e, in_flight = self.in_flight(), "local resources exhausted");
+                self.cap = (self.in_flight() * 3 / 4).max(8);
                 self.exhausted_at = Some(Instant::now());
                 true
             }

@@ -17,6 +17,7 @@ mod host;
 mod neighbours;
 mod permute;
 mod probe;
+mod prober;
 mod rdns;
 mod recheck;
 mod resolve;

@@ -17,9 +17,9 @@ use nix::sys::socket::{
 };
 use picket_model::Reason;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::time::Instant;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::time::Instant;
 
 /// What one probe learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,14 +67,15 @@ pub enum LocalError {
 }
 
 /// Sends one SYN to `addr` and waits up to `timeout` for the handshake to complete or fail.
+///
+/// One probe on the async runtime, for the few probes a re-check sends; the engine sends its
+/// many through [`crate::prober::Prober`], which settles them in batches.
 pub async fn probe(addr: SocketAddr, timeout: Duration) -> Result<ProbeResult, LocalError> {
-    let socket = new_socket(addr).map_err(classify_local)?;
     let start = Instant::now();
-    match socket.connect(&SockAddr::from(addr)) {
-        Ok(()) => return connected(&socket, addr, start.elapsed()),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return failed(&socket, e, start.elapsed()),
-    }
+    let socket = match connect(addr) {
+        Connect::Settled(result) => return result,
+        Connect::InProgress(socket) => socket,
+    };
     // SAFETY: `socket2::Socket` owns its descriptor: it stays open and the same for as long as
     // the `AsyncFd` holds the socket, which is what registration requires.
     let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::WRITABLE) }
@@ -82,15 +83,42 @@ pub async fn probe(addr: SocketAddr, timeout: Duration) -> Result<ProbeResult, L
     match tokio::time::timeout(timeout, fd.writable()).await {
         Err(_) => Ok(ProbeResult::no_response()),
         Ok(Err(e)) => Err(classify_local(e)),
-        Ok(Ok(_guard)) => {
-            let rtt = start.elapsed();
-            let socket = fd.get_ref();
-            match socket.take_error() {
-                Ok(None) => connected(socket, addr, rtt),
-                Ok(Some(e)) => failed(socket, e, rtt),
-                Err(e) => Err(classify_local(e)),
-            }
-        }
+        Ok(Ok(_guard)) => settle(fd.get_ref(), addr, start.elapsed()),
+    }
+}
+
+/// What a non-blocking `connect()` gave at once.
+pub(crate) enum Connect {
+    /// Decided already: the kernel answered (or failed) within the call.
+    Settled(Result<ProbeResult, LocalError>),
+    /// The SYN is out: the socket becomes writable when the handshake completes or fails.
+    InProgress(Socket),
+}
+
+/// Opens a probe socket and starts the handshake with `addr`.
+pub(crate) fn connect(addr: SocketAddr) -> Connect {
+    let socket = match new_socket(addr) {
+        Ok(socket) => socket,
+        Err(e) => return Connect::Settled(Err(classify_local(e))),
+    };
+    let start = Instant::now();
+    match socket.connect(&SockAddr::from(addr)) {
+        Ok(()) => Connect::Settled(connected(&socket, addr, start.elapsed())),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Connect::InProgress(socket),
+        Err(e) => Connect::Settled(failed(&socket, e, start.elapsed())),
+    }
+}
+
+/// The outcome of a handshake whose socket became writable `rtt` after it started.
+pub(crate) fn settle(
+    socket: &Socket,
+    addr: SocketAddr,
+    rtt: Duration,
+) -> Result<ProbeResult, LocalError> {
+    match socket.take_error() {
+        Ok(None) => connected(socket, addr, rtt),
+        Ok(Some(e)) => failed(socket, e, rtt),
+        Err(e) => Err(classify_local(e)),
     }
 }
 
@@ -165,7 +193,7 @@ fn failed(socket: &Socket, err: io::Error, rtt: Duration) -> Result<ProbeResult,
     }
 }
 
-fn classify_local(err: io::Error) -> LocalError {
+pub(crate) fn classify_local(err: io::Error) -> LocalError {
     match err.raw_os_error() {
         Some(
             libc::EMFILE

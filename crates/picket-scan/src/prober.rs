@@ -1,0 +1,396 @@
+//! The probe pump: the engine's connect probes, sent and settled in batches by a few I/O threads.
+//!
+//! A probe driven as its own future on the async runtime costs a registration and a removal in
+//! the runtime's epoll set and, on a fast link where every answer arrives alone, one wake-up of
+//! the engine per probe: at tens of thousands of probes a second those wake-ups are most of the
+//! scan's cost. Here each I/O thread owns an epoll instance (through `mio`): it starts the
+//! probes it is handed, waits for many sockets at once, measures each round trip when the
+//! kernel reports the socket, and hands back every outcome of one wait in one batch, so that the
+//! engine wakes once per batch. A socket leaves the epoll set by being closed, without another
+//! system call. The threads spread the socket work over the cores while the engine, on one
+//! task, only schedules and judges.
+//!
+//! The pump decides nothing: each outcome is the [`ProbeResult`] that [`crate::probe::probe`]
+//! would give for the same answer, and a probe nothing answered within its timeout is
+//! `no-response`. It must never block the async runtime: the engine only pushes requests and
+//! awaits batches.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use socket2::Socket;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::probe::{Connect, LocalError, ProbeResult, classify_local, connect, settle};
+
+/// One probe to send: `tag` comes back with its outcome.
+struct Request<T> {
+    tag: T,
+    addr: SocketAddr,
+    timeout: Duration,
+}
+
+/// The outcome of one probe, with the tag it was sent with.
+pub struct Done<T> {
+    pub tag: T,
+    pub result: Result<ProbeResult, LocalError>,
+}
+
+/// The engine's side of the I/O threads.
+pub struct Prober<T> {
+    workers: Vec<Worker<T>>,
+    /// How many I/O threads to run once they can be started.
+    threads: usize,
+    /// Requests not yet handed to a thread, one list per thread.
+    pending: Vec<Vec<Request<T>>>,
+    next: usize,
+    /// Probes handed over and not yet given back.
+    outstanding: usize,
+    /// Outcomes decided without a thread (none could be started): given back first.
+    local: Vec<Done<T>>,
+    done_tx: UnboundedSender<Vec<Done<T>>>,
+    done_rx: UnboundedReceiver<Vec<Done<T>>>,
+}
+
+struct Worker<T> {
+    requests: Sender<Vec<Request<T>>>,
+    waker: Arc<Waker>,
+}
+
+/// The token of each thread's waker; probes count up from the next one.
+const WAKE: Token = Token(0);
+/// Outcomes a thread collects from one wait at most.
+const EVENTS: usize = 1024;
+
+impl<T: Send + 'static> Prober<T> {
+    /// A pump of `threads` I/O threads (at least one), started on the first probe.
+    pub fn new(threads: usize) -> Self {
+        let (done_tx, done_rx) = unbounded_channel();
+        Self {
+            workers: Vec::new(),
+            threads: threads.max(1),
+            pending: Vec::new(),
+            next: 0,
+            outstanding: 0,
+            local: Vec::new(),
+            done_tx,
+            done_rx,
+        }
+    }
+
+    /// Probes sent and not yet given back by [`Self::recv`].
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// Queues a probe of `addr`; it goes out at the next [`Self::flush`].
+    pub fn send(&mut self, tag: T, addr: SocketAddr, timeout: Duration) {
+        self.outstanding += 1;
+        if self.workers.len() < self.threads
+            && let Err(e) = self.start_worker()
+            && self.workers.is_empty()
+        {
+            // No thread at all: our machine is out of descriptors or threads. The engine
+            // slows down and sends the probe again, as for a socket it could not open.
+            self.local.push(Done {
+                tag,
+                result: Err(LocalError::Exhausted(e)),
+            });
+            return;
+        }
+        let k = self.next % self.workers.len();
+        self.next = self.next.wrapping_add(1);
+        self.pending[k].push(Request { tag, addr, timeout });
+    }
+
+    /// Hands the queued probes to their threads.
+    pub fn flush(&mut self) {
+        for (worker, pending) in self.workers.iter().zip(&mut self.pending) {
+            if pending.is_empty() {
+                continue;
+            }
+            // A thread only ends once this side is dropped, so the send and the wake succeed;
+            // were it gone, its probes would never come back and the scan could not end.
+            if worker.requests.send(std::mem::take(pending)).is_ok()
+                && let Err(e) = worker.waker.wake()
+            {
+                tracing::warn!(error = %e, "cannot wake a probe thread");
+            }
+        }
+    }
+
+    /// The next batch of outcomes (waits for one while probes are out).
+    pub async fn recv(&mut self) -> Option<Vec<Done<T>>> {
+        let batch = if self.local.is_empty() {
+            self.done_rx.recv().await?
+        } else {
+            std::mem::take(&mut self.local)
+        };
+        self.outstanding -= batch.len();
+        Some(batch)
+    }
+
+    /// A batch of outcomes that is ready now, if any.
+    pub fn try_recv(&mut self) -> Option<Vec<Done<T>>> {
+        let batch = self.done_rx.try_recv().ok()?;
+        self.outstanding -= batch.len();
+        Some(batch)
+    }
+
+    fn start_worker(&mut self) -> io::Result<()> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        let (requests, rx) = channel();
+        let done = self.done_tx.clone();
+        std::thread::Builder::new()
+            .name("picket-probe".into())
+            .spawn(move || pump(poll, &rx, &done))?;
+        self.workers.push(Worker { requests, waker });
+        self.pending.push(Vec::new());
+        Ok(())
+    }
+}
+
+impl<T> Drop for Prober<T> {
+    fn drop(&mut self) {
+        // The threads see their request channel closed, close their sockets and end.
+        for worker in self.workers.drain(..) {
+            let Worker { requests, waker } = worker;
+            drop(requests);
+            // Best effort: a thread that is not woken ends at its next timeout.
+            let _ = waker.wake();
+        }
+    }
+}
+
+/// A probe whose handshake is in progress.
+struct Open<T> {
+    tag: T,
+    socket: Socket,
+    addr: SocketAddr,
+    started: Instant,
+}
+
+/// One I/O thread: starts the probes it is handed, waits for their sockets, and sends back the
+/// outcomes of each wait in one batch, until the engine's side is dropped.
+fn pump<T>(
+    mut poll: Poll,
+    requests: &Receiver<Vec<Request<T>>>,
+    done: &UnboundedSender<Vec<Done<T>>>,
+) {
+    let mut events = Events::with_capacity(EVENTS);
+    let mut open: HashMap<usize, Open<T>> = HashMap::new();
+    let mut deadlines: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
+    let mut next_token = WAKE.0 + 1;
+    let mut finished: Vec<Done<T>> = Vec::new();
+    loop {
+        loop {
+            match requests.try_recv() {
+                Ok(batch) => {
+                    for request in batch {
+                        let token = next_token;
+                        next_token = next_token.wrapping_add(1).max(WAKE.0 + 1);
+                        start(
+                            &poll,
+                            request,
+                            token,
+                            &mut open,
+                            &mut deadlines,
+                            &mut finished,
+                        );
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                // The scan is over or stopped: dropping `open` closes every socket still out.
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        if !finished.is_empty() && done.send(std::mem::take(&mut finished)).is_err() {
+            return;
+        }
+        let timeout = deadlines
+            .peek()
+            .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+        if let Err(e) = poll.poll(&mut events, timeout)
+            && e.kind() != io::ErrorKind::Interrupted
+        {
+            // Not expected from epoll_wait on a valid set; pause rather than spin, and let the
+            // deadlines below settle the probes that are out.
+            tracing::warn!(error = %e, "waiting for probe sockets failed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let now = Instant::now();
+        for event in &events {
+            if event.token() == WAKE {
+                continue;
+            }
+            if let Some(o) = open.remove(&event.token().0) {
+                let result = settle(&o.socket, o.addr, now.duration_since(o.started));
+                finished.push(Done { tag: o.tag, result });
+            }
+        }
+        while let Some(&Reverse((at, token))) = deadlines.peek()
+            && at <= now
+        {
+            deadlines.pop();
+            if let Some(o) = open.remove(&token) {
+                finished.push(Done {
+                    tag: o.tag,
+                    result: Ok(ProbeResult::no_response()),
+                });
+            }
+        }
+    }
+}
+
+/// Starts one probe: its outcome is known at once, or its socket joins the wait.
+fn start<T>(
+    poll: &Poll,
+    request: Request<T>,
+    token: usize,
+    open: &mut HashMap<usize, Open<T>>,
+    deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>,
+    finished: &mut Vec<Done<T>>,
+) {
+    let Request { tag, addr, timeout } = request;
+    let started = Instant::now();
+    let socket = match connect(addr) {
+        Connect::Settled(result) => {
+            finished.push(Done { tag, result });
+            return;
+        }
+        Connect::InProgress(socket) => socket,
+    };
+    let fd = socket.as_raw_fd();
+    if let Err(e) = poll
+        .registry()
+        .register(&mut SourceFd(&fd), Token(token), Interest::WRITABLE)
+    {
+        finished.push(Done {
+            tag,
+            result: Err(classify_local(e)),
+        });
+        return;
+    }
+    deadlines.push(Reverse((started + timeout, token)));
+    open.insert(
+        token,
+        Open {
+            tag,
+            socket,
+            addr,
+            started,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picket_model::Reason;
+    use std::net::TcpListener;
+
+    async fn outcomes(prober: &mut Prober<u32>) -> HashMap<u32, ProbeResult> {
+        let mut out = HashMap::new();
+        while prober.outstanding() > 0 {
+            let Some(batch) = prober.recv().await else {
+                break;
+            };
+            for d in batch {
+                out.insert(
+                    d.tag,
+                    d.result.expect("a loopback probe cannot fail locally"),
+                );
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn open_closed_and_silent_ports_come_back_with_their_tags() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap();
+        let closed = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let mut prober = Prober::new(2);
+        for k in 0..50u32 {
+            let addr = if k % 2 == 0 { open } else { closed };
+            prober.send(k, addr, Duration::from_secs(2));
+        }
+        prober.flush();
+        let out = outcomes(&mut prober).await;
+        assert_eq!(out.len(), 50);
+        for (k, r) in &out {
+            let want = if k % 2 == 0 {
+                Reason::SynAck
+            } else {
+                Reason::Reset
+            };
+            assert_eq!(r.reason, want, "probe {k}");
+            assert!(r.rtt.is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_probe_nobody_answers_times_out_as_no_response() {
+        // A listener whose accept queue is full leaves further SYNs unanswered.
+        let listener = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .unwrap();
+        listener
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        let mut prober = Prober::new(1);
+        for k in 0..8u32 {
+            prober.send(k, addr, Duration::from_millis(300));
+        }
+        prober.flush();
+        let started = Instant::now();
+        let out = outcomes(&mut prober).await;
+        assert_eq!(out.len(), 8);
+        let silent = out
+            .values()
+            .filter(|r| r.reason == Reason::NoResponse)
+            .count();
+        assert!(
+            silent >= 1,
+            "a full accept queue answered every SYN: {out:?}"
+        );
+        assert!(out.values().all(|r| r.reason != Reason::Reset));
+        assert!(started.elapsed() >= Duration::from_millis(250));
+    }
+
+    #[tokio::test]
+    async fn dropping_the_prober_ends_its_threads() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut prober = Prober::new(1);
+        prober.send(1u32, listener.local_addr().unwrap(), Duration::from_secs(1));
+        prober.flush();
+        let out = outcomes(&mut prober).await;
+        assert_eq!(out[&1].reason, Reason::SynAck);
+        let tx = prober.done_tx.clone();
+        drop(prober);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // The only other sender of the outcome channel was the thread's: once it ended, ours
+        // is the last one.
+        while tx.strong_count() > 1 {
+            assert!(Instant::now() < deadline, "the probe thread did not end");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
