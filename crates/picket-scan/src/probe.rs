@@ -128,9 +128,6 @@ fn new_socket(addr: SocketAddr) -> io::Result<Socket> {
         Type::STREAM.nonblocking().cloexec(),
         Some(Protocol::TCP),
     )?;
-    // Close with a reset instead of a FIN: no TIME_WAIT on our side, nothing left for the
-    // service to answer, and the listener's accept queue is freed at once.
-    socket.set_linger(Some(Duration::ZERO))?;
     // Queue ICMP errors on the socket so that `read_icmp_error` can tell who said what.
     let recv_err = match addr {
         SocketAddr::V4(_) => setsockopt(&socket, sockopt::Ipv4RecvErr, &true),
@@ -141,6 +138,12 @@ fn new_socket(addr: SocketAddr) -> io::Result<Socket> {
 }
 
 fn connected(socket: &Socket, addr: SocketAddr, rtt: Duration) -> Result<ProbeResult, LocalError> {
+    // Close with a reset instead of a FIN: no TIME_WAIT on our side, nothing left for the
+    // service to answer, and the listener's accept queue is freed at once. Set here, on the
+    // few sockets that connected, rather than on every probe: the others have nothing to close.
+    socket
+        .set_linger(Some(Duration::ZERO))
+        .map_err(classify_local)?;
     let local = socket.local_addr().map_err(LocalError::Other)?;
     if local.as_socket() == Some(addr) {
         return Err(LocalError::SelfConnect);
@@ -355,6 +358,23 @@ mod tests {
         drop(listener);
         let r = probe(open, Duration::from_secs(1)).await.unwrap();
         assert_eq!(r.reason, Reason::Reset);
+    }
+
+    #[tokio::test]
+    async fn a_connected_probe_is_closed_with_a_reset() {
+        use std::io::Read;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap();
+        let r = probe(open, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(r.reason, Reason::SynAck);
+        let (mut accepted, _) = listener.accept().unwrap();
+        accepted
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        // A FIN would read as end of file (Ok(0)) and leave a TIME_WAIT behind on our side.
+        let err = accepted.read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
     }
 
     #[tokio::test]
