@@ -532,6 +532,11 @@ impl Engine {
             tokio::select! {
                 biased;
                 () = &mut stop => return true,
+                // Echoes first: they are few, and a steady flow of probe batches must not
+                // starve them.
+                Some((job, answered)) = self.echoes.next(), if !self.echoes.is_empty() => {
+                    self.complete(job, Answer::Echo(answered), events);
+                }
                 Some(batch) = self.probes.recv(), if self.probes.outstanding() > 0 => {
                     self.settled(batch, events);
                     // Take every other batch that is ready before scheduling again.
@@ -541,9 +546,6 @@ impl Engine {
                             None => break,
                         }
                     }
-                }
-                Some((job, answered)) = self.echoes.next(), if !self.echoes.is_empty() => {
-                    self.complete(job, Answer::Echo(answered), events);
                 }
                 () = tokio::time::sleep_until(wake) => {}
             }
