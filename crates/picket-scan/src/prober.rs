@@ -150,9 +150,16 @@ impl<T: Send + 'static> Prober<T> {
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
         let (requests, rx) = channel();
         let done = self.done_tx.clone();
+        // The thread holds the waker too: closing its eventfd (dropping the last handle) takes
+        // it out of the epoll set with any wake-up not yet collected, and the last wake-up, the
+        // one that tells the thread to end, would be lost.
+        let keep = Arc::clone(&waker);
         std::thread::Builder::new()
             .name("picket-probe".into())
-            .spawn(move || pump(poll, &rx, &done))?;
+            .spawn(move || {
+                pump(poll, &rx, &done);
+                drop(keep);
+            })?;
         self.workers.push(Worker { requests, waker });
         self.pending.push(Vec::new());
         Ok(())
@@ -215,6 +222,13 @@ fn pump<T>(
         }
         if !finished.is_empty() && done.send(std::mem::take(&mut finished)).is_err() {
             return;
+        }
+        // Deadlines of probes that were settled since are dropped here, so that they wake
+        // nobody.
+        while let Some(&Reverse((_, token))) = deadlines.peek()
+            && !open.contains_key(&token)
+        {
+            deadlines.pop();
         }
         let timeout = deadlines
             .peek()
