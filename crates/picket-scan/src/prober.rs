@@ -16,7 +16,7 @@
 //! awaits batches.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -186,124 +186,170 @@ struct Open<T> {
     started: Instant,
 }
 
+/// Probes a thread starts before it reads answers again: a large batch goes out in slices, so
+/// that answers are read, and their round trips measured, while it is still going out.
+const START_SLICE: usize = 256;
+
 /// One I/O thread: starts the probes it is handed, waits for their sockets, and sends back the
 /// outcomes of each wait in one batch, until the engine's side is dropped.
-fn pump<T>(
-    mut poll: Poll,
-    requests: &Receiver<Vec<Request<T>>>,
-    done: &UnboundedSender<Vec<Done<T>>>,
-) {
-    let mut events = Events::with_capacity(EVENTS);
-    let mut open: HashMap<usize, Open<T>> = HashMap::new();
-    let mut deadlines: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
-    let mut next_token = WAKE.0 + 1;
-    let mut finished: Vec<Done<T>> = Vec::new();
+fn pump<T>(poll: Poll, requests: &Receiver<Vec<Request<T>>>, done: &UnboundedSender<Vec<Done<T>>>) {
+    let mut pump = Pump::new(poll);
     loop {
         loop {
             match requests.try_recv() {
-                Ok(batch) => {
-                    for request in batch {
-                        let token = next_token;
-                        next_token = next_token.wrapping_add(1).max(WAKE.0 + 1);
-                        start(
-                            &poll,
-                            request,
-                            token,
-                            &mut open,
-                            &mut deadlines,
-                            &mut finished,
-                        );
-                    }
-                }
+                Ok(batch) => pump.queue.extend(batch),
                 Err(TryRecvError::Empty) => break,
                 // The scan is over or stopped: dropping `open` closes every socket still out.
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        if !finished.is_empty() && done.send(std::mem::take(&mut finished)).is_err() {
+        pump.start_some(START_SLICE);
+        if !pump.finished.is_empty() && done.send(std::mem::take(&mut pump.finished)).is_err() {
             return;
         }
-        // Deadlines of probes that were settled since are dropped here, so that they wake
-        // nobody.
-        while let Some(&Reverse((_, token))) = deadlines.peek()
-            && !open.contains_key(&token)
-        {
-            deadlines.pop();
+        let timeout = if pump.queue.is_empty() {
+            pump.next_deadline()
+        } else {
+            Some(Duration::ZERO)
+        };
+        if let Some(checked) = pump.wait(timeout) {
+            pump.expire(checked);
         }
-        let timeout = deadlines
-            .peek()
-            .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
-        if let Err(e) = poll.poll(&mut events, timeout)
-            && e.kind() != io::ErrorKind::Interrupted
-        {
-            // Not expected from epoll_wait on a valid set; pause rather than spin, and let the
-            // deadlines below settle the probes that are out.
-            tracing::warn!(error = %e, "waiting for probe sockets failed");
-            std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What one I/O thread holds.
+struct Pump<T> {
+    poll: Poll,
+    events: Events,
+    /// Probes handed over and not started yet.
+    queue: VecDeque<Request<T>>,
+    open: HashMap<usize, Open<T>>,
+    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    next_token: usize,
+    /// Outcomes not sent back yet.
+    finished: Vec<Done<T>>,
+}
+
+impl<T> Pump<T> {
+    fn new(poll: Poll) -> Self {
+        Self {
+            poll,
+            events: Events::with_capacity(EVENTS),
+            queue: VecDeque::new(),
+            open: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            next_token: WAKE.0 + 1,
+            finished: Vec::new(),
         }
-        let now = Instant::now();
-        for event in &events {
-            if event.token() == WAKE {
+    }
+
+    /// Starts up to `count` queued probes: each outcome is known at once, or its socket joins
+    /// the wait.
+    fn start_some(&mut self, count: usize) {
+        for _ in 0..count {
+            let Some(Request { tag, addr, timeout }) = self.queue.pop_front() else {
+                return;
+            };
+            let token = self.next_token;
+            self.next_token = self.next_token.wrapping_add(1).max(WAKE.0 + 1);
+            let started = Instant::now();
+            let socket = match connect(addr) {
+                Connect::Settled(result) => {
+                    self.finished.push(Done { tag, result });
+                    continue;
+                }
+                Connect::InProgress(socket) => socket,
+            };
+            let fd = socket.as_raw_fd();
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut SourceFd(&fd), Token(token), Interest::WRITABLE)
+            {
+                self.finished.push(Done {
+                    tag,
+                    result: Err(classify_local(e)),
+                });
                 continue;
             }
-            if let Some(o) = open.remove(&event.token().0) {
-                let result = settle(&o.socket, o.addr, now.duration_since(o.started));
-                finished.push(Done { tag: o.tag, result });
-            }
+            self.deadlines.push(Reverse((started + timeout, token)));
+            self.open.insert(
+                token,
+                Open {
+                    tag,
+                    socket,
+                    addr,
+                    started,
+                },
+            );
         }
-        while let Some(&Reverse((at, token))) = deadlines.peek()
-            && at <= now
+    }
+
+    /// When the next probe out times out (deadlines of probes settled since wake nobody).
+    fn next_deadline(&mut self) -> Option<Duration> {
+        while let Some(&Reverse((_, token))) = self.deadlines.peek()
+            && !self.open.contains_key(&token)
         {
-            deadlines.pop();
-            if let Some(o) = open.remove(&token) {
-                finished.push(Done {
+            self.deadlines.pop();
+        }
+        let &Reverse((at, _)) = self.deadlines.peek()?;
+        Some(at.saturating_duration_since(Instant::now()))
+    }
+
+    /// Waits up to `timeout` for sockets, settles every one that is ready, and returns when
+    /// the last look was taken: every socket answered by then is settled (`None`: the wait
+    /// failed, nothing is known).
+    fn wait(&mut self, timeout: Option<Duration>) -> Option<Instant> {
+        let mut timeout = timeout;
+        loop {
+            let checked = Instant::now();
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Not expected from epoll_wait on a valid set; pause rather than spin. The
+                    // answers it could not read are lost, so nothing is timed out this round.
+                    tracing::warn!(error = %e, "waiting for probe sockets failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                    return None;
+                }
+            }
+            let now = Instant::now();
+            let mut seen = 0;
+            for event in &self.events {
+                seen += 1;
+                if event.token() == WAKE {
+                    continue;
+                }
+                if let Some(o) = self.open.remove(&event.token().0) {
+                    let result = settle(&o.socket, o.addr, now.duration_since(o.started));
+                    self.finished.push(Done { tag: o.tag, result });
+                }
+            }
+            // A full list may have left ready sockets out: look again before anything times
+            // out, or an answer read late would count as silence.
+            if seen < EVENTS {
+                return Some(checked);
+            }
+            timeout = Some(Duration::ZERO);
+        }
+    }
+
+    /// Probes still out whose deadline passed by `checked` got no answer.
+    fn expire(&mut self, checked: Instant) {
+        while let Some(&Reverse((at, token))) = self.deadlines.peek()
+            && at <= checked
+        {
+            self.deadlines.pop();
+            if let Some(o) = self.open.remove(&token) {
+                self.finished.push(Done {
                     tag: o.tag,
                     result: Ok(ProbeResult::no_response()),
                 });
             }
         }
     }
-}
-
-/// Starts one probe: its outcome is known at once, or its socket joins the wait.
-fn start<T>(
-    poll: &Poll,
-    request: Request<T>,
-    token: usize,
-    open: &mut HashMap<usize, Open<T>>,
-    deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>,
-    finished: &mut Vec<Done<T>>,
-) {
-    let Request { tag, addr, timeout } = request;
-    let started = Instant::now();
-    let socket = match connect(addr) {
-        Connect::Settled(result) => {
-            finished.push(Done { tag, result });
-            return;
-        }
-        Connect::InProgress(socket) => socket,
-    };
-    let fd = socket.as_raw_fd();
-    if let Err(e) = poll
-        .registry()
-        .register(&mut SourceFd(&fd), Token(token), Interest::WRITABLE)
-    {
-        finished.push(Done {
-            tag,
-            result: Err(classify_local(e)),
-        });
-        return;
-    }
-    deadlines.push(Reverse((started + timeout, token)));
-    open.insert(
-        token,
-        Open {
-            tag,
-            socket,
-            addr,
-            started,
-        },
-    );
 }
 
 #[cfg(test)]
@@ -387,6 +433,38 @@ mod tests {
         );
         assert!(out.values().all(|r| r.reason != Reason::Reset));
         assert!(started.elapsed() >= Duration::from_millis(250));
+    }
+
+    #[test]
+    fn answers_beyond_one_wait_s_event_list_are_read_before_anything_times_out() {
+        let closed = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let mut pump = Pump::new(Poll::new().unwrap());
+        let count = EVENTS * 2;
+        pump.queue.extend((0..count).map(|tag| Request {
+            tag,
+            addr: closed,
+            timeout: Duration::ZERO,
+        }));
+        pump.start_some(count);
+        assert!(
+            pump.open.len() > EVENTS,
+            "the resets must be waited for, not known at connect: {} open",
+            pump.open.len()
+        );
+        // Every deadline has passed and every reset is in: none may be taken for silence.
+        std::thread::sleep(Duration::from_millis(50));
+        let checked = pump.wait(Some(Duration::ZERO)).unwrap();
+        pump.expire(checked);
+        assert_eq!(pump.finished.len(), count);
+        let silent = pump
+            .finished
+            .iter()
+            .filter(|d| matches!(&d.result, Ok(r) if r.reason == Reason::NoResponse))
+            .count();
+        assert_eq!(silent, 0);
     }
 
     #[tokio::test]
