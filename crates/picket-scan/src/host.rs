@@ -688,8 +688,11 @@ impl PortScan {
             return false;
         }
         // Drops under congestion come in bursts that a port's attempts, a timeout apart, can all
-        // fall into: on a host that showed congestion, every silent port is asked once more, from
-        // its first attempt, before the host is done.
+        // fall into: on a host that showed congestion, every silent port is asked once more
+        // before the host is done. Once: the silence its attempts met is already counted, and
+        // the ports whose attempts went out in a stretch judged congested were asked again from
+        // their first attempt when it was judged; asking every port from its first attempt
+        // again would double the scan of a filtered host that met congestion once.
         if self.disturbed && !self.verified {
             self.verified = true;
             let silent: Vec<u32> = (0..self.reasons.len() as u32)
@@ -697,7 +700,10 @@ impl PortScan {
                 .collect();
             for port in silent {
                 self.undecide(port);
-                self.retries.push_back(Pending { port, attempt: 1 });
+                self.retries.push_back(Pending {
+                    port,
+                    attempt: required,
+                });
             }
         }
         !self.has_port_work()
