@@ -1,7 +1,9 @@
 //! `picket serve` end to end on loopback: schedules fire and store their runs (never two of a job
 //! at once), a watched log line reaches a local webhook receiver, a feed file changed on disk
 //! changes the next alert, SIGTERM during a scan stores it aborted and during ingest loses and
-//! doubles nothing, and `picket config check` names the line and key of every error.
+//! doubles nothing, and `picket config check` names the line and key of every error. In the
+//! network-namespace lab, a scheduled scan of a sparse segment (dead addresses, a default-drop
+//! host) is exact and keeps each host's reason.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -12,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Db, PICKET, fixture, json, picket};
+use picket_lab::{Firewall, Lab};
+
+use crate::support::{Db, PICKET, fixture, json, open_ports, picket};
 use crate::threat::prepared;
 
 /// Clients of the IPsum fixture, and one on no feed (as in `threat.rs`).
@@ -63,9 +67,19 @@ impl Service {
     }
 
     fn start(&mut self) {
+        self.start_with(Command::new(PICKET));
+    }
+
+    /// Starts it inside the lab's scanner namespace: its scans reach the lab's hosts, and its
+    /// HTTP server listens on that namespace's loopback.
+    fn start_in(&mut self, lab: &Lab) {
+        self.start_with(lab.scanner_command(PICKET));
+    }
+
+    fn start_with(&mut self, mut command: Command) {
         let log = std::fs::File::create(self.path("serve.log")).unwrap();
         self.child = Some(
-            Command::new(PICKET)
+            command
                 .args(["serve", "--config", self.config.to_str().unwrap()])
                 .env_remove("PICKET_DB")
                 .env("PICKET_LOG", "picket_server=info,warn")
@@ -844,4 +858,86 @@ fn a_queued_job_is_scanned_by_a_worker_and_stored_as_a_local_run_would_be() {
     expected.sort_unstable();
     assert_eq!(found, expected, "the worker's scan, stored by the service");
     drop(listeners);
+}
+
+#[test]
+fn a_scheduled_scan_of_a_sparse_segment_is_exact_and_keeps_each_host_s_reason() {
+    let Some(mut lab) = Lab::try_new("serve_sparse").unwrap() else {
+        return;
+    };
+    let segment = lab.add_segment().unwrap();
+    let live = lab.add_host(&segment, 9).unwrap();
+    let guarded = lab.add_host(&segment, 40).unwrap();
+    let _live_ports = live.listen(&[22, 80, 1500]).unwrap();
+    let _guarded_ports = guarded.listen(&[1234, 1999]).unwrap();
+    // A cloud security group: only its listeners answer, everything else is dropped, so host
+    // discovery's probes (80, 443, 22, 3389; echo) go unanswered and ARP finds it.
+    guarded
+        .firewall(&Firewall::new().allow_only([1234, 1999]))
+        .unwrap();
+    let db = Db::new();
+    let mut service = Service::new(
+        &db,
+        &format!(
+            "[[scan]]\nname = \"segment\"\ntargets = [\"{}\"]\nports = \"1-2000\"\nschedule = \"* * * * * *\"\n",
+            segment.cidr_v4()
+        ),
+    );
+    service.start_in(&lab);
+    wait_for("a completed run", Duration::from_secs(90), || {
+        runs(&db).iter().any(|r| r["status"] == "completed")
+    });
+    let id = runs(&db)
+        .iter()
+        .filter(|r| r["status"] == "completed")
+        .map(|r| r["id"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    // The API listens on the scanner namespace's loopback.
+    let addr = service.listen.clone();
+    let (status, body) = lab
+        .in_scanner(move || http(&addr, "GET", &format!("/api/v1/runs/{id}"), Some(TOKEN), ""))
+        .unwrap();
+    service.stop();
+    assert_eq!(status, 200, "{body}");
+    let run: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        open_ports(&run, &live.address_v4().to_string()),
+        [22, 80, 1500]
+    );
+    assert_eq!(
+        open_ports(&run, &guarded.address_v4().to_string()),
+        [1234, 1999]
+    );
+    let hosts = run["hosts"].as_array().unwrap();
+    let scanner = segment.scanner_address_v4().to_string();
+    let reason = |address: &str| -> String {
+        hosts
+            .iter()
+            .find(|h| h["address"] == address)
+            .map(|h| format!("{} {}", h["state"], h["reason"]))
+            .unwrap_or_default()
+    };
+    // Whichever of its answers came first: the echo or a discovery port's.
+    let live_reason = reason(&live.address_v4().to_string());
+    assert!(
+        ["\"up\" \"port-answered\"", "\"up\" \"echo-reply\""].contains(&live_reason.as_str()),
+        "{live_reason}"
+    );
+    assert_eq!(
+        reason(&guarded.address_v4().to_string()),
+        "\"up\" \"arp-response\""
+    );
+    let down: Vec<&Value> = hosts.iter().filter(|h| h["state"] == "down").collect();
+    // 64 addresses: the two hosts, the scanner's own, and 61 that nobody has.
+    assert_eq!(down.len(), 61, "{}", run["hosts_up"]);
+    // The segment's network and broadcast addresses are refused by our own kernel; every
+    // other dead address went unanswered on the link.
+    let edges = [segment.address_v4(0), segment.address_v4(63)].map(|a| a.to_string());
+    for h in down {
+        assert_ne!(h["address"], scanner.as_str());
+        if !edges.iter().any(|e| h["address"] == e.as_str()) {
+            assert_eq!(h["reason"], "host-unreach", "{h}");
+        }
+    }
 }
