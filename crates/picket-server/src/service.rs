@@ -20,7 +20,7 @@ use picket_app::targets::TargetValues;
 use picket_app::threat::{self, Notice, StoredAlert, ThreatSink};
 use picket_app::{AppError, Shutdown};
 use picket_detect::threat::ThreatStats;
-use picket_model::{RunId, Timestamp};
+use picket_model::{RunId, Timestamp, WorkerStatus};
 use picket_report::AlertChangeKind;
 use picket_scan::ScanEvent;
 use picket_store::prelude::*;
@@ -485,6 +485,26 @@ impl Control for Service {
                 }
             })
             .collect()
+    }
+
+    fn workers(&self) -> Result<Vec<WorkerStatus>, ControlError> {
+        // Each server once, in the order the jobs name them.
+        let mut urls: Vec<&str> = Vec::new();
+        for job in &self.0.config.scans {
+            if let Some(queue) = &job.queue
+                && !urls.contains(&queue.url.as_str())
+            {
+                urls.push(&queue.url);
+            }
+        }
+        let mut all = Vec::new();
+        for url in urls {
+            let workers = picket_app::distributed::workers(&self.0.rt, url).map_err(|e| {
+                ControlError::Unavailable(format!("cannot list the workers of {url}: {e}"))
+            })?;
+            all.extend(workers);
+        }
+        Ok(all)
     }
 
     fn metrics(&self) -> String {

@@ -173,6 +173,15 @@ pub(crate) fn add(r: Routes) -> Routes {
         jobs,
     )
     .add(
+        RouteInfo::new(
+            Get,
+            "/api/v1/workers",
+            "Workers of the NATS JetStream servers the jobs scan through (`picket workers \
+             --format json`)",
+        ),
+        workers,
+    )
+    .add(
         RouteInfo::new(Get, "/api/v1/openapi.json", "This document (OpenAPI 3.1)"),
         openapi,
     )
@@ -768,6 +777,11 @@ async fn start_scan(State(app): State<App>, body: Bytes) -> Result<Response, Web
 async fn jobs(State(app): State<App>) -> Result<Response, WebError> {
     let jobs = control(&app, |c| c.jobs()).await?;
     Ok(Json(jobs).into_response())
+}
+
+async fn workers(State(app): State<App>) -> Result<Response, WebError> {
+    let list = control(&app, |c| c.workers()).await??;
+    rendered(|out| picket_report::listings::workers(out, Format::Json, &list, Timestamp::now()))
 }
 
 async fn openapi() -> Response {

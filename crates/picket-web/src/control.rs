@@ -1,7 +1,7 @@
 //! The service's side of the web layer: what a handler may ask the running service to do or
 //! tell. The server implements [`Control`]; tests implement it with a stand-in.
 
-use picket_model::{RunId, Timestamp};
+use picket_model::{RunId, Timestamp, WorkerStatus};
 use serde::Serialize;
 
 /// A scan asked for over HTTP (`POST /api/v1/scans`): a configured job by name, or targets and
@@ -53,6 +53,10 @@ pub trait Control: Send + Sync + 'static {
     fn start_scan(&self, request: ScanRequest) -> Result<RunId, ControlError>;
     /// The configured scan jobs.
     fn jobs(&self) -> Vec<JobStatus>;
+    /// The workers of every NATS JetStream server the service's jobs scan through, as
+    /// `picket workers` lists them (none when no job has a queue); a server that cannot be
+    /// reached is [`ControlError::Unavailable`], naming it.
+    fn workers(&self) -> Result<Vec<WorkerStatus>, ControlError>;
     /// The service's metrics in the Prometheus text exposition format.
     fn metrics(&self) -> String;
 }

@@ -72,6 +72,24 @@ impl Control for Stub {
         ]
     }
 
+    fn workers(&self) -> Result<Vec<picket_model::WorkerStatus>, ControlError> {
+        Ok(vec![picket_model::WorkerStatus {
+            v: 1,
+            pool: "default".into(),
+            id: "scanner-eu-1".into(),
+            hostname: "<b>eu-1</b>".into(),
+            role: picket_model::WorkerRole::Scan,
+            started_at: ts("2026-05-07T11:00:00Z"),
+            heartbeat: ts("2026-05-07T12:00:00Z"),
+            in_flight: vec![picket_model::InFlight {
+                run: "7".into(),
+                shard: 3,
+                since: ts("2026-05-07T11:59:50Z"),
+            }],
+            done: 12,
+        }])
+    }
+
     fn metrics(&self) -> String {
         "# HELP picket_scans_running Scans running now.\n# TYPE picket_scans_running gauge\npicket_scans_running 1\n".into()
     }

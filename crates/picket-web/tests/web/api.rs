@@ -347,6 +347,19 @@ fn scans_jobs_and_metrics_ask_the_service() {
     assert_eq!(jobs[0]["name"], "nightly");
     assert_eq!(jobs[0]["last_run"], 6);
 
+    // The service's workers, in the bytes of `picket workers --format json`.
+    let workers = ok(h.get("/api/v1/workers"));
+    let mut cli = Vec::new();
+    picket_report::listings::workers(
+        &mut cli,
+        Format::Json,
+        &picket_web::Control::workers(&support::Stub::default()).unwrap(),
+        picket_model::Timestamp::now(),
+    )
+    .unwrap();
+    assert_eq!(workers.body.as_bytes(), cli.as_slice());
+    assert_eq!(workers.json()[0]["id"], "scanner-eu-1");
+
     let m = h.get("/metrics");
     assert_eq!(m.status, StatusCode::OK);
     assert_eq!(

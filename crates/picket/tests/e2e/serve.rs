@@ -827,6 +827,24 @@ fn a_queued_job_is_scanned_by_a_worker_and_stored_as_a_local_run_would_be() {
             .iter()
             .any(|r| r["id"] == run && r["status"] == "completed")
     });
+    // The API lists the workers of the job's server as `picket workers` does.
+    let (status, body) = http(&addr, "GET", "/api/v1/workers", Some(TOKEN), "");
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    let cli = json(&picket(&["workers", "--nats", &url, "--format", "json"]));
+    let ours = |list: &Value| -> Value {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == "serve-w")
+            .map(|w| serde_json::json!([w["pool"], w["role"], w["hostname"], w["started_at"]]))
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        ours(&listed),
+        serde_json::json!([pool, "scan", ours(&cli)[2], ours(&cli)[3]]),
+        "{body}"
+    );
     service.stop();
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(worker.id() as i32),
