@@ -330,14 +330,37 @@ impl Queue {
             .await
     }
 
-    /// The durable consumer of one event partition (pulled by the detector holding its lease).
+    /// A new durable consumer of one event partition for the holder of `epoch`, after deleting
+    /// the partition's consumers of earlier holders. Delivery starts again from the oldest event
+    /// not yet acknowledged, in stream order (a redelivery after the ack wait would come after
+    /// newer events), and a holder that lost the partition can no longer pull from it.
     pub async fn event_puller(
         &self,
         partition: u32,
+        epoch: i64,
         redelivery: Redelivery,
     ) -> Result<Puller<EventMsg>, QueueError> {
-        let durable = format!("picket-detect-{}-{partition}", self.pool);
+        let durable = format!("picket-detect-{}-{partition}-{epoch}", self.pool);
         let subject = self.events_subject(partition);
+        let stream = self
+            .js
+            .get_stream(EVENTS_STREAM)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {EVENTS_STREAM}"), e))?;
+        let mut consumers = stream.consumers();
+        let mut earlier = Vec::new();
+        while let Some(info) = consumers.next().await {
+            let info = info.map_err(|e| QueueError::nats("listing event consumers", e))?;
+            if info.config.filter_subject == subject && info.name != durable {
+                earlier.push(info.name);
+            }
+        }
+        for name in earlier {
+            stream
+                .delete_consumer(&name)
+                .await
+                .map_err(|e| QueueError::nats(format!("deleting consumer {name}"), e))?;
+        }
         self.work_puller(EVENTS_STREAM, &durable, subject, "event", redelivery)
             .await
     }
@@ -497,24 +520,33 @@ impl Queue {
         Ok(())
     }
 
-    /// Takes or renews the lease of `partition` for `owner` until `until`: `true` when held
-    /// now. A lease is free when it has no holder or its holder let it lapse; taking one is a
-    /// compare-and-set on the subject's last sequence, so two detectors never both win it.
+    /// Takes or renews the lease of `partition` for `owner` until `until`, carrying the
+    /// holder's fencing `epoch`: `true` when held now. A lease is free when it has no holder or
+    /// its holder let it lapse; taking one is a compare-and-set on the subject's last sequence,
+    /// so two detectors never both win it. A renewal under another epoch than the one the lease
+    /// carries fails unless `epoch` is 0 (taking) or the lease carries 0 (being taken): a holder
+    /// that lost the partition and took it again meanwhile is not the old holder.
     pub async fn lease(
         &self,
         partition: u32,
         owner: &str,
+        epoch: i64,
         until: Timestamp,
     ) -> Result<bool, QueueError> {
         let subject = format!("picket.leases.{}.{partition}", self.pool);
         let Some(last) = self.last_lease(&subject).await? else {
-            return self.write_lease(&subject, 0, owner, until).await;
+            return self.write_lease(&subject, 0, owner, epoch, until).await;
         };
         let (sequence, held) = last;
-        if held.owner != owner && !held.owner.is_empty() && held.until > Timestamp::now() {
+        let live = !held.owner.is_empty() && held.until > Timestamp::now();
+        if live && held.owner != owner {
             return Ok(false);
         }
-        self.write_lease(&subject, sequence, owner, until).await
+        if live && epoch != 0 && held.epoch != 0 && held.epoch != epoch {
+            return Ok(false);
+        }
+        self.write_lease(&subject, sequence, owner, epoch, until)
+            .await
     }
 
     /// Gives up `partition` if `owner` holds it.
@@ -523,7 +555,7 @@ impl Queue {
         if let Some((sequence, held)) = self.last_lease(&subject).await?
             && held.owner == owner
         {
-            self.write_lease(&subject, sequence, "", Timestamp::UNIX_EPOCH)
+            self.write_lease(&subject, sequence, "", held.epoch, Timestamp::UNIX_EPOCH)
                 .await?;
         }
         Ok(())
@@ -550,12 +582,14 @@ impl Queue {
         subject: &str,
         after: u64,
         owner: &str,
+        epoch: i64,
         until: Timestamp,
     ) -> Result<bool, QueueError> {
         let body = LeaseMsg {
             v: VERSION,
             owner: owner.to_owned(),
             until,
+            epoch,
         };
         let publish = jetstream::message::PublishMessage::build()
             .payload(msg::encode(&body).into())
