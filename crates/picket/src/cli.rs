@@ -488,6 +488,11 @@ pub struct WorkerArgs {
     /// coordinator's run then fails naming it). Set by the first worker of a pool.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_deliver: i64,
+    /// This worker's ceiling on probes per second (the scan engine's, like `scan --max-rate`).
+    /// A run's own `--max-rate` travels in its shards and applies per worker too; the lower
+    /// of the two wins.
+    #[arg(long, value_name = "PER_SECOND", conflicts_with = "detect")]
+    pub max_rate: Option<f64>,
     /// Detect threats instead of scanning: pull connection events published by `picket ingest
     /// --to`, sharing the stream with the pool's other detectors; alerts go to the store
     /// (--db: a postgres:// URL shared by the detectors) and to standard output.

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use picket_app::Shutdown;
-use picket_app::distributed::worker::{self, WorkerEvent};
+use picket_app::distributed::worker::{self, ScanWorkerOptions, WorkerEvent};
 use picket_app::distributed::{self, NodeOptions, QueueScan, Redelivery};
 use picket_app::exposure::{self, ExposureOutcome, Via};
 use picket_app::options::ScanOptions;
@@ -66,15 +66,28 @@ fn spawn_worker(
     redelivery: Redelivery,
     shutdown: &Shutdown,
 ) -> std::thread::JoinHandle<(u64, i64)> {
+    spawn_worker_capped(url, pool, redelivery, None, shutdown)
+}
+
+/// [`spawn_worker`] with the worker's own `--max-rate`.
+fn spawn_worker_capped(
+    url: &str,
+    pool: &str,
+    redelivery: Redelivery,
+    max_rate: Option<f64>,
+    shutdown: &Shutdown,
+) -> std::thread::JoinHandle<(u64, i64)> {
     let node = NodeOptions::new(url, Some(pool.into()), None);
+    let opts = ScanWorkerOptions::new(node, redelivery)
+        .with_max_rate(max_rate)
+        .unwrap();
     let shutdown = shutdown.clone();
     std::thread::spawn(move || {
         let rt = runtime();
         let mut most = 0;
         let summary = worker::run(
             rt.handle(),
-            &node,
-            redelivery,
+            &opts,
             &mut |e| {
                 if let WorkerEvent::ShardStarted { delivered, .. } = e {
                     most = most.max(delivered);
@@ -150,6 +163,38 @@ fn two_workers_store_the_run_a_local_scan_stores() {
         .unwrap()
         .unwrap();
     assert!(distributed::port_differences(&stored, &remote.run).is_empty());
+}
+
+/// A worker's own `--max-rate` is its engine's ceiling: 300 loopback ports (a few hundred
+/// milliseconds uncapped) take a worker capped at 60 probes a second at least 5 s, and the
+/// result is still the local scan's.
+#[test]
+fn a_worker_s_max_rate_caps_the_shards_it_scans() {
+    let Some(url) = nats_url() else { return };
+    let pool = pool("capped-worker");
+    let (_held, open) = listeners(2);
+    let ports = PortSet::from_ports((1..=298).chain(open.iter().copied()));
+    let opts = options(ports);
+    let db = Db::new();
+    let local = scan(&db, &opts, Via::Local);
+
+    let stop = Shutdown::new();
+    let worker = spawn_worker_capped(&url, &pool, Redelivery::default(), Some(60.0), &stop);
+    let mut queue = QueueScan::new(&url, Some(pool));
+    queue.shard_probes = Some(1000);
+    let started = std::time::Instant::now();
+    let remote = scan(&db, &opts, Via::Queue(&queue));
+    let took = started.elapsed();
+    stop.trigger();
+    assert_eq!(worker.join().unwrap().0, 1, "one shard");
+
+    assert_eq!(remote.run.status, RunStatus::Completed);
+    let differences = distributed::port_differences(&local.run, &remote.run);
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert!(
+        took >= Duration::from_millis(4_900),
+        "300 probes at 60/s took {took:?}"
+    );
 }
 
 #[test]
