@@ -265,8 +265,16 @@ impl Queue {
         id: Option<String>,
         body: &T,
     ) -> Result<jetstream::context::PublishAckFuture, QueueError> {
-        let mut publish =
-            jetstream::message::PublishMessage::build().payload(msg::encode(body).into());
+        self.publish_raw(subject, id, msg::encode(body)).await
+    }
+
+    async fn publish_raw(
+        &self,
+        subject: String,
+        id: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<jetstream::context::PublishAckFuture, QueueError> {
+        let mut publish = jetstream::message::PublishMessage::build().payload(body.into());
         if let Some(id) = id {
             publish = publish.message_id(id);
         }
@@ -497,12 +505,18 @@ impl Queue {
     }
 
     /// Publishes connection events, each on its partition; returns once the server has stored
-    /// every one.
-    pub async fn publish_events(&self, events: &[EventMsg]) -> Result<(), QueueError> {
+    /// every one. With `dedup`, each carries a message id made of its source line and a hash
+    /// of its body (which names the file), so that the server drops one published again within
+    /// the stream's duplicate window (JetStream's `Nats-Msg-Id`; two minutes): a follower that
+    /// crashed after the server stored a batch and before its checkpoint was saved sends the
+    /// batch again on restart, and nothing is stored twice.
+    pub async fn publish_events(&self, events: &[EventMsg], dedup: bool) -> Result<(), QueueError> {
         let mut acks = Vec::with_capacity(events.len());
         for ev in events {
             let subject = self.events_subject(partition_of(&ev.event));
-            acks.push(self.publish(subject, None, ev).await?);
+            let body = msg::encode(ev);
+            let id = dedup.then(|| format!("ev:{}:{:016x}", ev.event.source.line, fnv64(&body)));
+            acks.push(self.publish_raw(subject, id, body).await?);
         }
         for ack in acks {
             ack.await
@@ -686,11 +700,16 @@ pub fn partition_of(event: &ConnEvent) -> u32 {
 pub fn partition_of_pair(a: std::net::IpAddr, b: std::net::IpAddr) -> u32 {
     let (a, b) = (a.to_canonical(), b.to_canonical());
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in addr_bytes(lo).into_iter().chain(addr_bytes(hi)) {
-        h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % u64::from(PARTITIONS)) as u32
+    let mut bytes = addr_bytes(lo);
+    bytes.extend(addr_bytes(hi));
+    (fnv64(&bytes) % u64::from(PARTITIONS)) as u32
+}
+
+/// FNV-1a, 64 bits.
+fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn addr_bytes(ip: std::net::IpAddr) -> Vec<u8> {

@@ -565,6 +565,110 @@ mod detectors {
         drop(child);
     }
 
+    /// `picket ingest --follow FILE --to nats://...` crashed where it hurts most: after the
+    /// server stored a batch and before the batch's checkpoint was saved (the store refuses
+    /// the save, behind its back). Restarted, it resumes from the checkpoint before that batch
+    /// and sends the batch again; the server drops every event it already has (by message id),
+    /// so each line of the file is on the stream exactly once.
+    #[test]
+    fn a_follower_restarted_after_a_lost_checkpoint_publishes_every_line_once() {
+        let Some(url) = nats_url() else { return };
+        let mut shared = SharedStore::new("follow_publisher");
+        let Some((admin, schema)) = shared.admin.as_mut() else {
+            eprintln!("skipped: the lost checkpoint is made by a PostgreSQL trigger");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let log = events_in(&dir.path().join("conn.log"), 0..278, 84.0);
+        let lines = 278 * (LISTED.len() + 1);
+        let pool = pool("follower");
+        let rt = runtime();
+        let opts = IngestOptions {
+            sources: vec![SourceSpec::File(log.clone())],
+            input: None,
+            follow: true,
+            url: url.clone(),
+            pool: pool.clone(),
+        };
+        let store = picket_store::open(&shared.location).unwrap();
+        // The first checkpoint is stored; the second (an update) is refused, after its batch
+        // was published.
+        admin
+            .batch_execute(&format!(
+                "CREATE FUNCTION {schema}.crash() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN RAISE EXCEPTION 'crashed by the test'; END $$;
+                 CREATE TRIGGER crash BEFORE UPDATE ON {schema}.checkpoints FOR EACH ROW
+                 WHEN (NEW.source LIKE 'follow:%') EXECUTE FUNCTION {schema}.crash();"
+            ))
+            .unwrap();
+        let err = publish::run(
+            Some(&store),
+            rt.handle(),
+            &opts,
+            &mut |e| panic!("{e}"),
+            &Shutdown::new(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("checkpoint"), "{err}");
+        admin
+            .batch_execute(&format!("DROP TRIGGER crash ON {schema}.checkpoints"))
+            .unwrap();
+
+        let stop = Shutdown::new();
+        let restarted = {
+            let (stop, opts, location) = (stop.clone(), opts.clone(), shared.location.clone());
+            std::thread::spawn(move || {
+                let store = picket_store::open(&location).unwrap();
+                let rt = runtime();
+                publish::run(
+                    Some(&store),
+                    rt.handle(),
+                    &opts,
+                    &mut |e| panic!("{e}"),
+                    &stop,
+                )
+            })
+        };
+        let key = format!("follow:{}", std::fs::canonicalize(&log).unwrap().display());
+        let size = std::fs::metadata(&log).unwrap().len();
+        crate::support::eventually(60, "the follower at the end of the file", || {
+            store
+                .checkpoint(&key)
+                .unwrap()
+                .is_some_and(|c| c["reader"]["offset"].as_u64() == Some(size))
+        });
+        stop.trigger();
+        let again = restarted.join().unwrap().unwrap();
+        assert_eq!(
+            again.events as usize,
+            lines - 1000,
+            "resumed after the first batch"
+        );
+
+        // Every line on the stream, once.
+        let mut seen = std::collections::BTreeMap::<u64, usize>::new();
+        rt.block_on(async {
+            let q = picket_queue::Queue::connect(&url, &pool).await.unwrap();
+            for p in 0..picket_queue::PARTITIONS {
+                let puller = q.event_puller(p, 1, Redelivery::default()).await.unwrap();
+                loop {
+                    let (got, bad) = puller.pull(1000, Duration::from_millis(300)).await.unwrap();
+                    assert!(bad.is_empty());
+                    if got.is_empty() {
+                        break;
+                    }
+                    for d in got {
+                        *seen.entry(d.msg.event.source.line).or_default() += 1;
+                        d.ack().await.unwrap();
+                    }
+                }
+            }
+        });
+        let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "published more than once: {twice:?}");
+        assert_eq!(seen.len(), lines);
+    }
+
     fn options(url: &str, pool: &str, id: &str) -> DetectOptions {
         DetectOptions {
             node: NodeOptions::new(url, Some(pool.into()), Some(id.into())),
