@@ -285,14 +285,18 @@ impl Queue {
     }
 
     /// Publishes a run's shards on the work queue; the stream sequence of each, by shard.
+    /// `coordinator` names the coordinating run: the server drops a shard published twice by
+    /// one coordinator (within its duplicate window), not one a resuming coordinator publishes
+    /// again after the first's were purged.
     pub async fn publish_shards(
         &self,
         shards: impl IntoIterator<Item = ShardMsg>,
+        coordinator: i64,
     ) -> Result<Published, QueueError> {
         let mut acks = Vec::new();
         for shard in shards {
             let subject = format!("picket.shards.{}.{}", self.pool, shard.run);
-            let id = Some(format!("{}.{}", shard.run, shard.shard));
+            let id = Some(format!("{}.{}.{coordinator}", shard.run, shard.shard));
             acks.push((shard.shard, self.publish(subject, id, &shard).await?));
         }
         let mut published = Published::new();
@@ -326,6 +330,44 @@ impl Queue {
                 .map_err(|e| QueueError::nats(format!("purging {subject}"), e))?;
         }
         Ok(())
+    }
+
+    /// Removes a run's shards still waiting on the work queue, keeping its results (a stopped
+    /// or crashed run can be resumed from them for a day).
+    pub async fn purge_shards(&self, run: &str) -> Result<(), QueueError> {
+        let subject = format!("picket.shards.{}.{run}", self.pool);
+        let stream = self
+            .js
+            .get_stream(SHARDS_STREAM)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {SHARDS_STREAM}"), e))?;
+        stream
+            .purge()
+            .filter(subject.clone())
+            .await
+            .map_err(|e| QueueError::nats(format!("purging {subject}"), e))?;
+        Ok(())
+    }
+
+    /// How many results of a run the stream holds now.
+    pub async fn result_count(&self, run: &str) -> Result<u64, QueueError> {
+        let subject = format!("picket.results.{}.{run}", self.pool);
+        let stream = self
+            .js
+            .get_stream(RESULTS_STREAM)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {RESULTS_STREAM}"), e))?;
+        let mut subjects = stream
+            .info_with_subjects(subject.clone())
+            .await
+            .map_err(|e| QueueError::nats(format!("counting {subject}"), e))?;
+        let mut count = 0;
+        while let Some(entry) = subjects.next().await {
+            count += entry
+                .map_err(|e| QueueError::nats(format!("counting {subject}"), e))?
+                .1 as u64;
+        }
+        Ok(count)
     }
 
     /// The scan workers' shared consumer (created with `redelivery` by the first worker).

@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::error::OptionError;
 
 pub use picket_queue::{DEFAULT_POOL, DEFAULT_SHARD_PROBES, Redelivery, WorkerRole, WorkerStatus};
-pub use scan::port_differences;
+pub use scan::{STALE_AFTER, abort_stale_runs, port_differences, resumable};
 
 /// `picket scan --queue`: where the workers are and how big a shard is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub struct QueueScan {
     /// workers (one shard each, at least [`MIN_SHARD_PROBES`] pairs), since every shard starts
     /// its hosts' timing afresh (discovering an IPS's limit again costs retries and time).
     pub shard_probes: Option<usize>,
+    /// `--resume RUN`: a run whose coordinator stopped or died; its shards' results on the
+    /// stream are filed into this run and only the shards without one are published.
+    pub resume: Option<picket_model::RunId>,
 }
 
 /// A worker is counted live while its heartbeat is this recent.
@@ -53,6 +56,7 @@ impl QueueScan {
             url: url.into(),
             pool: pool.unwrap_or_else(|| DEFAULT_POOL.into()),
             shard_probes: None,
+            resume: None,
         }
     }
 

@@ -197,6 +197,131 @@ fn a_worker_s_max_rate_caps_the_shards_it_scans() {
     );
 }
 
+/// A coordinator stopped after a few shards leaves an aborted run whose results stay on the
+/// stream; `--resume` files them into a new run and publishes only the shards without one:
+/// the worker scans every shard exactly once over both runs, and the resumed run equals a
+/// local scan port for port.
+#[test]
+fn a_resumed_run_publishes_only_the_shards_without_results() {
+    let Some(url) = nats_url() else { return };
+    let pool = pool("resumed");
+    let (_held, open) = listeners(2);
+    let ports = PortSet::from_ports((1000..=2999).chain(open.iter().copied()));
+    let opts = options(ports);
+    let db = Db::new();
+    let local = scan(&db, &opts, Via::Local);
+
+    let stop_worker = Shutdown::new();
+    // 200 probes a second: a shard of 200 ports takes about a second.
+    let worker = spawn_worker_capped(
+        &url,
+        &pool,
+        Redelivery::default(),
+        Some(200.0),
+        &stop_worker,
+    );
+    let mut queue = QueueScan::new(&url, Some(pool.clone()));
+    queue.shard_probes = Some(200);
+    let store = db.open();
+    let rt = runtime();
+    let stop = Shutdown::new();
+    let first = {
+        let stop2 = stop.clone();
+        exposure::run_once_via(
+            &store,
+            rt.handle(),
+            &opts,
+            Via::Queue(&queue),
+            &mut |p| {
+                if let exposure::Progress::Scan(picket_scan::ScanEvent::Progress {
+                    decided, ..
+                }) = p
+                    && *decided >= 600
+                {
+                    stop2.trigger();
+                }
+            },
+            &stop,
+        )
+        .unwrap()
+    };
+    assert_eq!(first.run.status, RunStatus::Aborted);
+    // The shard in flight when it stopped finishes and publishes its result.
+    std::thread::sleep(Duration::from_secs(3));
+
+    let (targets, profile) = distributed::resumable(&store, first.run.id).unwrap();
+    assert_eq!((&targets, &profile), (&opts.targets, &opts.profile));
+    let mut again = opts.clone();
+    (again.targets, again.profile) = (targets, profile);
+    queue.resume = Some(first.run.id);
+    let resumed = exposure::run_once_via(
+        &store,
+        rt.handle(),
+        &again,
+        Via::Queue(&queue),
+        &mut |_| {},
+        &Shutdown::new(),
+    )
+    .unwrap();
+    stop_worker.trigger();
+    let (shards, most_delivered) = worker.join().unwrap();
+
+    assert_eq!(resumed.run.status, RunStatus::Completed);
+    let differences = distributed::port_differences(&local.run, &resumed.run);
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert_eq!(shards, 11, "2002 ports in shards of 200, each scanned once");
+    assert_eq!(most_delivered, 1);
+    let err = distributed::resumable(&store, resumed.run.id).unwrap_err();
+    assert!(err.to_string().contains("completed"), "{err}");
+    let err = distributed::resumable(&store, local.run.id).unwrap_err();
+    assert!(
+        err.to_string().contains("not scanned through a queue"),
+        "{err}"
+    );
+}
+
+/// A run left "running" by a coordinator that died (its heartbeat is old) is marked aborted
+/// by the next look; one whose heartbeat is fresh, and a local run (no heartbeat), are not.
+#[test]
+fn a_run_whose_coordinator_died_is_marked_aborted() {
+    use picket_store::prelude::*;
+    let db = Db::new();
+    let store = db.open();
+    let opts = options(PortSet::from_ports([22]));
+    // Whole seconds: the store keeps microseconds.
+    let now =
+        picket_model::Timestamp::from_second(picket_model::Timestamp::now().as_second()).unwrap();
+    let begin = || store.begin_run(&opts.targets, &opts.profile, now).unwrap();
+    let (dead, alive, local) = (begin(), begin(), begin());
+    let owner = |run: picket_model::RunId, heartbeat: picket_model::Timestamp| {
+        let body = serde_json::json!({
+            "token": format!("t{}", run.0), "pool": "default", "shard_probes": 4096,
+            "owner": "elsewhere-1", "heartbeat": heartbeat,
+        });
+        store
+            .save_checkpoint_with_alerts(&format!("queue-run:{}", run.0), &body, &mut [])
+            .unwrap();
+    };
+    let old = now
+        .checked_sub(distributed::STALE_AFTER + Duration::from_secs(1))
+        .unwrap();
+    owner(dead, old);
+    owner(alive, now);
+
+    assert_eq!(distributed::abort_stale_runs(&store).unwrap(), [dead]);
+    let err = distributed::resumable(&store, alive).unwrap_err();
+    assert!(err.to_string().contains("is alive"), "{err}");
+    let status = |id| store.run(id).unwrap().unwrap().status;
+    assert_eq!(status(dead), RunStatus::Aborted);
+    assert_eq!(store.run(dead).unwrap().unwrap().finished_at, Some(old));
+    assert_eq!(
+        (status(alive), status(local)),
+        (RunStatus::Running, RunStatus::Running)
+    );
+    assert!(distributed::abort_stale_runs(&store).unwrap().is_empty());
+    assert!(distributed::resumable(&store, dead).is_ok());
+}
+
 #[test]
 fn a_shard_taken_by_a_worker_that_dies_comes_back_and_changes_nothing() {
     let Some(url) = nats_url() else { return };
