@@ -266,15 +266,18 @@ impl Detector<'_> {
         let puller = self.rt.block_on(async {
             // The lease carries the epoch; lost meanwhile (a stall), the partition is not taken.
             if !self.queue.lease(p, id, claimed.epoch, until).await? {
-                return Ok::<_, AppError>(None);
+                return Ok::<_, picket_queue::QueueError>(None);
             }
             let puller = self
                 .queue
                 .event_puller(p, claimed.epoch, self.opts.redelivery)
                 .await?;
             Ok(Some(puller))
-        })?;
-        let Some(puller) = puller else {
+        });
+        // Not taken this time (a consumer that could not be replaced: a server slow to answer,
+        // another taker): the lease lapses or is taken again at the next share-out, under a
+        // new epoch. A server that is gone fails the next lease renewal.
+        let Ok(Some(puller)) = puller else {
             return Ok(());
         };
         self.held.insert(

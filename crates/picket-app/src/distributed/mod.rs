@@ -42,10 +42,16 @@ pub struct QueueScan {
     /// `--resume RUN`: a run whose coordinator stopped or died; its shards' results on the
     /// stream are filed into this run and only the shards without one are published.
     pub resume: Option<picket_model::RunId>,
+    /// Above this many target hosts, shards are cut from the targets as they are published
+    /// (none held in memory; [`picket_queue::Plan::streamed`]); at or below, from a list.
+    pub stream_hosts_above: u64,
 }
 
 /// A worker is counted live while its heartbeat is this recent.
 pub(crate) const LIVE_FOR: Duration = Duration::from_secs(15);
+
+/// Target sets larger than this are planned without holding their hosts.
+pub const STREAM_HOSTS_ABOVE: u64 = 65_536;
 
 /// The smallest automatic shard.
 pub const MIN_SHARD_PROBES: usize = DEFAULT_SHARD_PROBES;
@@ -57,6 +63,7 @@ impl QueueScan {
             pool: pool.unwrap_or_else(|| DEFAULT_POOL.into()),
             shard_probes: None,
             resume: None,
+            stream_hosts_above: STREAM_HOSTS_ABOVE,
         }
     }
 

@@ -21,7 +21,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use picket_model::{HostResult, RunId, RunStatus, ScanProfile, ScanRun, Targets, Timestamp};
+use picket_model::{
+    HostResult, PortSet, RunId, RunStatus, ScanProfile, ScanRun, Targets, Timestamp,
+};
 use picket_queue::{Plan, Queue, ShardHost, ShardMsg, ShardResultMsg};
 use picket_scan::{ScanEvent, ScanTargets};
 use picket_store::Store;
@@ -63,21 +65,19 @@ impl<'p> Assembly<'p> {
 
     /// Whether shard `shard` has a result filed.
     fn is_filed(&self, shard: u32) -> bool {
-        let (Some(s), Some(pb)) = (self.plan.shard(shard), self.plan.port_block_of(shard)) else {
-            return false;
-        };
-        self.blocks
-            .get(s.host_block as usize)
-            .and_then(|b| b.get(pb))
-            .is_some_and(Option::is_some)
+        self.plan.cell_of(shard).is_some_and(|(hb, pb)| {
+            self.blocks
+                .get(hb as usize)
+                .and_then(|b| b.get(pb))
+                .is_some_and(Option::is_some)
+        })
     }
 
     /// Files a result; the host block it completes, if it completes one. A shard already
     /// filed (a redelivery's second result) changes nothing.
     fn file(&mut self, result: ShardResultMsg) -> Option<usize> {
-        let shard = self.plan.shard(result.shard)?;
-        let pb = self.plan.port_block_of(result.shard)?;
-        let hb = shard.host_block as usize;
+        let (hb, pb) = self.plan.cell_of(result.shard)?;
+        let hb = hb as usize;
         let slot = &mut self.blocks[hb][pb];
         if slot.is_some() {
             return None;
@@ -108,10 +108,22 @@ impl<'p> Assembly<'p> {
                 None => missing.push(&sets[pb]),
             }
         }
-        self.plan
-            .hosts_of(hb as u32)
+        // In the plan's order; a streamed plan holds no hosts, and every result of a block
+        // lists the block's hosts in the targets' order.
+        let listed = self.plan.hosts_of(hb as u32);
+        let order: Vec<std::net::IpAddr> = if listed.is_empty() {
+            results
+                .iter()
+                .flatten()
+                .next()
+                .map(|r| r.hosts.iter().map(|h| h.address).collect())
+                .unwrap_or_default()
+        } else {
+            listed.iter().map(|h| h.address).collect()
+        };
+        order
             .iter()
-            .filter_map(|h| assemble::merge(parts.get(&h.address)?, &missing))
+            .filter_map(|a| assemble::merge(parts.get(a)?, &missing))
             .collect()
     }
 
@@ -258,14 +270,7 @@ pub(crate) fn scan_streaming(
     shutdown: &Shutdown,
     keep: &(dyn Fn(&HostResult) -> bool + Sync),
 ) -> Result<(Scanned, bool), AppError> {
-    let hosts: Vec<ShardHost> = targets
-        .iter()
-        .map(|h| ShardHost {
-            address: h.address,
-            hostname: h.hostname,
-        })
-        .collect();
-    let total_hosts = hosts.len();
+    let total_hosts = targets.len() as usize;
     let pairs = total_hosts * opts.profile.ports.len();
     // Resuming: the same token and shard size, so the same shards and their results.
     let resumed = match queue.resume {
@@ -282,7 +287,16 @@ pub(crate) fn scan_streaming(
             pairs.div_ceil(workers).max(super::MIN_SHARD_PROBES)
         }
     };
-    let plan = Plan::new(hosts, &opts.profile.ports, shard_probes, opts.profile.seed);
+    let (ports, seed) = (&opts.profile.ports, opts.profile.seed);
+    let plan = if targets.len() > queue.stream_hosts_above {
+        Plan::streamed(targets.len(), ports, shard_probes, seed)
+    } else {
+        let hosts = targets.iter().map(|h| ShardHost {
+            address: h.address,
+            hostname: h.hostname,
+        });
+        Plan::new(hosts.collect(), ports, shard_probes, seed)
+    };
     let token = resumed.map_or_else(|| run_token(run_id), |old| old.token);
     let mut owner = Coordinator {
         token: token.clone(),
@@ -332,6 +346,7 @@ pub(crate) fn scan_streaming(
         let outcome = rt.block_on(coordinate(
             run_id,
             &plan,
+            targets,
             &token,
             opts,
             queue,
@@ -372,9 +387,7 @@ impl Tally {
         progress: &mut ProgressSink<'_>,
         hand_over: &mut dyn FnMut(Vec<HostResult>),
     ) {
-        let covered = plan
-            .shard(result.shard)
-            .map_or(0, |s| (s.hosts.len() * s.ports.len()) as u64);
+        let covered = plan.probes_of(result.shard);
         for host in &result.hosts {
             for o in host.open_ports() {
                 progress(Progress::Scan(&ScanEvent::PortOpen {
@@ -413,6 +426,7 @@ impl Tally {
 async fn coordinate(
     run_id: RunId,
     plan: &Plan,
+    targets: &ScanTargets,
     token: &str,
     opts: &ScanOptions,
     queue: &QueueScan,
@@ -453,21 +467,44 @@ async fn coordinate(
             tally.file(plan, &mut assembly, result, progress, hand_over);
         }
     }
-    let shards = (0..plan.len())
-        .filter(|&s| !assembly.is_filed(s))
-        .filter_map(|s| plan.shard(s))
-        .map(|s| {
-            let mut profile = opts.profile.clone();
-            profile.ports = s.ports;
-            ShardMsg {
-                v: picket_queue::VERSION,
-                run: token.to_owned(),
-                shard: s.shard,
-                of: plan.len(),
-                hosts: s.hosts,
-                profile,
-            }
+    let message = |shard: u32, hosts: Vec<ShardHost>, ports: PortSet| {
+        let mut profile = opts.profile.clone();
+        profile.ports = ports;
+        ShardMsg {
+            v: picket_queue::VERSION,
+            run: token.to_owned(),
+            shard,
+            of: plan.len(),
+            hosts,
+            profile,
+        }
+    };
+    let filed = &assembly;
+    let shards: Box<dyn Iterator<Item = ShardMsg> + '_> = if plan.is_streamed() {
+        // Host block after host block, read from the targets as they are published.
+        let mut hosts = targets.iter().map(|h| ShardHost {
+            address: h.address,
+            hostname: h.hostname,
         });
+        Box::new((0..plan.host_blocks() as u32).flat_map(move |hb| {
+            let block: Vec<ShardHost> = hosts
+                .by_ref()
+                .take(plan.block_span(hb).1 as usize)
+                .collect();
+            (0..plan.port_blocks())
+                .map(move |pb| (plan.streamed_shard(hb, pb), pb))
+                .filter(move |&(shard, _)| !filed.is_filed(shard))
+                .map(move |(shard, pb)| message(shard, block.clone(), plan.port_sets()[pb].clone()))
+                .collect::<Vec<_>>()
+        }))
+    } else {
+        Box::new(
+            (0..plan.len())
+                .filter(move |&s| !filed.is_filed(s))
+                .filter_map(|s| plan.shard(s))
+                .map(move |s| message(s.shard, s.hosts, s.ports)),
+        )
+    };
     let published = nats.publish_shards(shards, run_id.0).await?;
     let mut aborted = false;
     while !assembly.done() {

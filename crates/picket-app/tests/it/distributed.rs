@@ -197,6 +197,37 @@ fn a_worker_s_max_rate_caps_the_shards_it_scans() {
     );
 }
 
+/// A plan that holds no hosts (cut from the targets as the shards are published, as for a
+/// target set above [`QueueScan::stream_hosts_above`]) stores what a local scan stores.
+#[test]
+fn a_streamed_plan_stores_the_run_a_local_scan_stores() {
+    let Some(url) = nats_url() else { return };
+    let pool = pool("streamed");
+    let (_held, open) = listeners(2);
+    let ports = PortSet::from_ports((1000..=1499).chain(open.iter().copied()));
+    let mut opts = options(ports);
+    opts.targets = Targets::parse(["127.0.0.1-4".to_string()], Vec::<String>::new()).unwrap();
+    let db = Db::new();
+    let local = scan(&db, &opts, Via::Local);
+
+    let stop = Shutdown::new();
+    let workers: Vec<_> = (0..2)
+        .map(|_| spawn_worker(&url, &pool, Redelivery::default(), &stop))
+        .collect();
+    let mut queue = QueueScan::new(&url, Some(pool));
+    queue.shard_probes = Some(300);
+    queue.stream_hosts_above = 0;
+    let remote = scan(&db, &opts, Via::Queue(&queue));
+    stop.trigger();
+    let done: u64 = workers.into_iter().map(|w| w.join().unwrap().0).sum();
+
+    assert_eq!(remote.run.status, RunStatus::Completed);
+    assert_eq!(remote.run.hosts.len(), 4);
+    let differences = distributed::port_differences(&local.run, &remote.run);
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert_eq!(done, 8, "4 hosts, one a block, in 2 port blocks");
+}
+
 /// A coordinator stopped after a few shards leaves an aborted run whose results stay on the
 /// stream; `--resume` files them into a new run and publishes only the shards without one:
 /// the worker scans every shard exactly once over both runs, and the resumed run equals a
@@ -667,8 +698,11 @@ mod detectors {
         // The stopped detector's leases lapse after 10 s and its heartbeat after 15 s; its
         // events' ack wait (30 s) has not run out when the taker counts the second half.
         let deadline = std::time::Instant::now() + Duration::from_secs(90);
-        while counted() < want && std::time::Instant::now() < deadline {
+        while counted() < want && std::time::Instant::now() < deadline && !taker.is_finished() {
             std::thread::sleep(Duration::from_millis(200));
+        }
+        if taker.is_finished() {
+            panic!("the taker stopped: {:?}", taker.join());
         }
         assert_eq!(unsourced(stored(&shared.location)), alone, "taken over");
 
@@ -829,8 +863,8 @@ mod detectors {
         log: &std::path::Path,
         n: usize,
     ) -> (Vec<Alert>, Vec<u64>) {
-        let (alerts, counted, _) = detect_timed(url, pool, location, log, n, PER_CLIENT);
-        (alerts, counted)
+        let (alerts, summaries, _) = detect_timed(url, pool, location, log, n, PER_CLIENT);
+        (alerts, summaries.iter().map(|s| s.events).collect())
     }
 
     /// [`detect`], with the time from publishing's end until every connection was stored.
@@ -841,7 +875,7 @@ mod detectors {
         log: &std::path::Path,
         n: usize,
         per_client: usize,
-    ) -> (Vec<Alert>, Vec<u64>, Duration) {
+    ) -> (Vec<Alert>, Vec<detect::DetectSummary>, Duration) {
         let rt = runtime();
         let stop = Shutdown::new();
         let failed = Arc::new(AtomicBool::new(false));
@@ -903,11 +937,8 @@ mod detectors {
         });
         let took = started.elapsed();
         stop.trigger();
-        let counted = detectors
-            .into_iter()
-            .map(|d| d.join().unwrap().events)
-            .collect();
-        (stored(location), counted, took)
+        let summaries = detectors.into_iter().map(|d| d.join().unwrap()).collect();
+        (stored(location), summaries, took)
     }
 
     /// Detector throughput (bench/queue/): 270,000 events on one stream, consumed by one
@@ -922,12 +953,12 @@ mod detectors {
         let log = events_of(dir.path(), per_client, 0.5);
         let events = per_client * (LISTED.len() + 1);
         let mut reference = None;
-        println!("| detectors | events | time | events/s |");
-        println!("|---|---|---|---|");
+        println!("| detectors | events | time | events/s | each: events, skipped, fenced |");
+        println!("|---|---|---|---|---|");
         for n in [1, 2] {
             let db = SharedStore::new(&format!("bench_detectors_{n}"));
             prepare(&db.location);
-            let (alerts, _, took) = detect_timed(
+            let (alerts, summaries, took) = detect_timed(
                 &url,
                 &pool(&format!("bench{n}")),
                 &db.location,
@@ -940,10 +971,15 @@ mod detectors {
             if let Some((a, b)) = alerts.iter().zip(reference.iter()).find(|(a, b)| a != b) {
                 panic!("{n} detectors stored\n{a:?}\none stored\n{b:?}");
             }
+            let each: Vec<String> = summaries
+                .iter()
+                .map(|s| format!("{}, {}, {}", s.events, s.skipped, s.fenced))
+                .collect();
             println!(
-                "| {n} | {events} | {:.1} s | {:.0} |",
+                "| {n} | {events} | {:.1} s | {:.0} | {} |",
                 took.as_secs_f64(),
-                events as f64 / took.as_secs_f64()
+                events as f64 / took.as_secs_f64(),
+                each.join("; ")
             );
         }
     }
