@@ -192,11 +192,6 @@ impl Plan {
         ))
     }
 
-    /// The port block index of a shard.
-    pub fn port_block_of(&self, shard: u32) -> Option<usize> {
-        self.cell_of(shard).map(|(_, pb)| pb)
-    }
-
     /// (host, port) pairs a shard covers.
     pub fn probes_of(&self, shard: u32) -> u64 {
         self.cell_of(shard).map_or(0, |(hb, pb)| {

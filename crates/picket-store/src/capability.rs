@@ -76,6 +76,10 @@ pub trait RunStore: Send + Sync {
     /// The newest `limit` runs, newest first, whatever their status.
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
 
+    /// Every run begun and not finished (status running), oldest first: what a caller checks
+    /// for runs whose owner died.
+    fn running_runs(&self) -> Result<Vec<RunId>, StoreError>;
+
     /// Completed runs whose target_key equals `target_key`, newest first, at most `limit`.
     fn runs_for_targets(&self, target_key: &str, limit: usize) -> Result<Vec<RunId>, StoreError>;
 

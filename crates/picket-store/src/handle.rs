@@ -249,6 +249,10 @@ impl RunStore for Store {
         self.read(|s| s.runs_for_targets(target_key, limit))
     }
 
+    fn running_runs(&self) -> Result<Vec<RunId>, StoreError> {
+        self.read(|s| s.running_runs())
+    }
+
     fn previous_run(&self, target_key: &str, before: RunId) -> Result<Option<RunId>, StoreError> {
         self.read(|s| s.previous_run(target_key, before))
     }

@@ -295,6 +295,9 @@ pub(crate) const SELECT_RUN_SUMMARIES: &str = "SELECT r.id, r.target_key, r.prof
     (SELECT COUNT(*) FROM hosts h WHERE h.run_id = r.id),
     (SELECT COUNT(*) FROM observations o WHERE o.run_id = r.id AND o.state = 'open')
     FROM runs r ORDER BY r.id DESC LIMIT ?";
+/// Oldest first.
+pub(crate) const SELECT_RUNNING_RUNS: &str =
+    "SELECT id FROM runs WHERE status = 'running' ORDER BY id";
 pub(crate) const SELECT_RUNS_FOR_TARGETS: &str = "SELECT id FROM runs
     WHERE target_key = ? AND status = 'completed' ORDER BY id DESC LIMIT ?";
 pub(crate) const SELECT_PREVIOUS_RUN: &str = "SELECT id FROM runs

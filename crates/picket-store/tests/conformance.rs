@@ -918,6 +918,7 @@ fn runs_are_listed_newest_first(db: &mut TestDb) {
     );
     assert!(store.runs(0).unwrap().is_empty());
     assert_eq!(store.runs(usize::MAX).unwrap().len(), 3);
+    assert_eq!(store.running_runs().unwrap(), [c]);
 }
 
 fn previous_run_and_runs_for_targets(db: &mut TestDb) {

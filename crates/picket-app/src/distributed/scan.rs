@@ -155,8 +155,6 @@ async fn live_workers(queue: &QueueScan) -> Result<usize, AppError> {
 /// abandoned.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 pub const STALE_AFTER: Duration = Duration::from_secs(60);
-/// How many of the newest runs [`abort_stale_runs`] looks at.
-const STALE_SCAN_LIMIT: usize = 1000;
 
 /// What the store keeps of a distributed run's coordinator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,32 +187,23 @@ fn age(now: Timestamp, then: Timestamp) -> Duration {
 /// [`STALE_AFTER`] (its saved hosts stay); the runs it marked. Local runs, which have no
 /// heartbeat, are never touched.
 pub fn abort_stale_runs(store: &Store) -> Result<Vec<RunId>, AppError> {
-    abort_runs_older_than(store, STALE_AFTER)
-}
-
-pub(crate) fn abort_runs_older_than(
-    store: &Store,
-    stale_after: Duration,
-) -> Result<Vec<RunId>, AppError> {
+    let stale_after = STALE_AFTER;
     let now = Timestamp::now();
     let mut aborted = Vec::new();
-    for summary in store.runs(STALE_SCAN_LIMIT)? {
-        if summary.status != RunStatus::Running {
-            continue;
-        }
-        let Some(owner) = coordinator(store, summary.id)? else {
+    for id in store.running_runs()? {
+        let Some(owner) = coordinator(store, id)? else {
             continue;
         };
         if age(now, owner.heartbeat) <= stale_after {
             continue;
         }
-        let Some(mut run) = store.run_with_hosts(summary.id, &[])? else {
+        let Some(mut run) = store.run_with_hosts(id, &[])? else {
             continue;
         };
         run.status = RunStatus::Aborted;
         run.finished_at = Some(owner.heartbeat);
         store.finish_run(&run)?;
-        aborted.push(summary.id);
+        aborted.push(id);
     }
     Ok(aborted)
 }
