@@ -204,6 +204,30 @@ mod tests {
     }
 
     #[test]
+    fn resume_takes_the_run_s_targets_and_needs_the_queue() {
+        let resumed = scan(&["--queue", "nats://127.0.0.1:4222", "--resume", "7"]).unwrap();
+        assert!(resumed.options.targets.include.is_empty());
+        let queue = resumed.queue.unwrap();
+        assert_eq!(queue.resume, Some(picket_model::RunId(7)));
+        let err = scan(&[
+            "10.0.0.1",
+            "--queue",
+            "nats://127.0.0.1:4222",
+            "--resume",
+            "7",
+        ])
+        .err()
+        .unwrap();
+        assert!(
+            is_usage(&err) && err.to_string().contains("--resume"),
+            "{err:#}"
+        );
+        let without_queue =
+            crate::cli::Cli::try_parse_from(["picket", "scan", "--resume", "7"]).is_err();
+        assert!(without_queue);
+    }
+
+    #[test]
     fn refusals_of_flag_values_are_usage_errors() {
         let args =
             crate::cli::Cli::try_parse_from(["picket", "detect", "x.log", "--window", "soon"])
