@@ -161,6 +161,8 @@ pub fn run_once_via(
     shutdown: &Shutdown,
 ) -> Result<ExposureOutcome, AppError> {
     let targets = rt.block_on(ScanTargets::resolve(&opts.targets))?;
+    // Distributed runs whose coordinator died are marked aborted before a new run begins.
+    crate::distributed::abort_stale_runs(store)?;
     let started_at = Timestamp::now();
     let run_id = store.begin_run(&opts.targets, &opts.profile, started_at)?;
     progress(Progress::Begun(run_id));

@@ -265,8 +265,16 @@ impl Queue {
         id: Option<String>,
         body: &T,
     ) -> Result<jetstream::context::PublishAckFuture, QueueError> {
-        let mut publish =
-            jetstream::message::PublishMessage::build().payload(msg::encode(body).into());
+        self.publish_raw(subject, id, msg::encode(body)).await
+    }
+
+    async fn publish_raw(
+        &self,
+        subject: String,
+        id: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<jetstream::context::PublishAckFuture, QueueError> {
+        let mut publish = jetstream::message::PublishMessage::build().payload(body.into());
         if let Some(id) = id {
             publish = publish.message_id(id);
         }
@@ -277,14 +285,18 @@ impl Queue {
     }
 
     /// Publishes a run's shards on the work queue; the stream sequence of each, by shard.
+    /// `coordinator` names the coordinating run: the server drops a shard published twice by
+    /// one coordinator (within its duplicate window), not one a resuming coordinator publishes
+    /// again after the first's were purged.
     pub async fn publish_shards(
         &self,
         shards: impl IntoIterator<Item = ShardMsg>,
+        coordinator: i64,
     ) -> Result<Published, QueueError> {
         let mut acks = Vec::new();
         for shard in shards {
             let subject = format!("picket.shards.{}.{}", self.pool, shard.run);
-            let id = Some(format!("{}.{}", shard.run, shard.shard));
+            let id = Some(format!("{}.{}.{coordinator}", shard.run, shard.shard));
             acks.push((shard.shard, self.publish(subject, id, &shard).await?));
         }
         let mut published = Published::new();
@@ -320,6 +332,44 @@ impl Queue {
         Ok(())
     }
 
+    /// Removes a run's shards still waiting on the work queue, keeping its results (a stopped
+    /// or crashed run can be resumed from them for a day).
+    pub async fn purge_shards(&self, run: &str) -> Result<(), QueueError> {
+        let subject = format!("picket.shards.{}.{run}", self.pool);
+        let stream = self
+            .js
+            .get_stream(SHARDS_STREAM)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {SHARDS_STREAM}"), e))?;
+        stream
+            .purge()
+            .filter(subject.clone())
+            .await
+            .map_err(|e| QueueError::nats(format!("purging {subject}"), e))?;
+        Ok(())
+    }
+
+    /// How many results of a run the stream holds now.
+    pub async fn result_count(&self, run: &str) -> Result<u64, QueueError> {
+        let subject = format!("picket.results.{}.{run}", self.pool);
+        let stream = self
+            .js
+            .get_stream(RESULTS_STREAM)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {RESULTS_STREAM}"), e))?;
+        let mut subjects = stream
+            .info_with_subjects(subject.clone())
+            .await
+            .map_err(|e| QueueError::nats(format!("counting {subject}"), e))?;
+        let mut count = 0;
+        while let Some(entry) = subjects.next().await {
+            count += entry
+                .map_err(|e| QueueError::nats(format!("counting {subject}"), e))?
+                .1 as u64;
+        }
+        Ok(count)
+    }
+
     /// The scan workers' shared consumer (created with `redelivery` by the first worker).
     pub async fn shard_puller(
         &self,
@@ -330,14 +380,37 @@ impl Queue {
             .await
     }
 
-    /// The durable consumer of one event partition (pulled by the detector holding its lease).
+    /// A new durable consumer of one event partition for the holder of `epoch`, after deleting
+    /// the partition's consumers of earlier holders. Delivery starts again from the oldest event
+    /// not yet acknowledged, in stream order (a redelivery after the ack wait would come after
+    /// newer events), and a holder that lost the partition can no longer pull from it.
     pub async fn event_puller(
         &self,
         partition: u32,
+        epoch: i64,
         redelivery: Redelivery,
     ) -> Result<Puller<EventMsg>, QueueError> {
-        let durable = format!("picket-detect-{}-{partition}", self.pool);
+        let durable = format!("picket-detect-{}-{partition}-{epoch}", self.pool);
         let subject = self.events_subject(partition);
+        let stream = self
+            .js
+            .get_stream(EVENTS_STREAM)
+            .await
+            .map_err(|e| QueueError::nats(format!("opening stream {EVENTS_STREAM}"), e))?;
+        let mut consumers = stream.consumers();
+        let mut earlier = Vec::new();
+        while let Some(info) = consumers.next().await {
+            let info = info.map_err(|e| QueueError::nats("listing event consumers", e))?;
+            if info.config.filter_subject == subject && info.name != durable {
+                earlier.push(info.name);
+            }
+        }
+        for name in earlier {
+            stream
+                .delete_consumer(&name)
+                .await
+                .map_err(|e| QueueError::nats(format!("deleting consumer {name}"), e))?;
+        }
         self.work_puller(EVENTS_STREAM, &durable, subject, "event", redelivery)
             .await
     }
@@ -474,12 +547,18 @@ impl Queue {
     }
 
     /// Publishes connection events, each on its partition; returns once the server has stored
-    /// every one.
-    pub async fn publish_events(&self, events: &[EventMsg]) -> Result<(), QueueError> {
+    /// every one. With `dedup`, each carries a message id made of its source line and a hash
+    /// of its body (which names the file), so that the server drops one published again within
+    /// the stream's duplicate window (JetStream's `Nats-Msg-Id`; two minutes): a follower that
+    /// crashed after the server stored a batch and before its checkpoint was saved sends the
+    /// batch again on restart, and nothing is stored twice.
+    pub async fn publish_events(&self, events: &[EventMsg], dedup: bool) -> Result<(), QueueError> {
         let mut acks = Vec::with_capacity(events.len());
         for ev in events {
             let subject = self.events_subject(partition_of(&ev.event));
-            acks.push(self.publish(subject, None, ev).await?);
+            let body = msg::encode(ev);
+            let id = dedup.then(|| format!("ev:{}:{:016x}", ev.event.source.line, fnv64(&body)));
+            acks.push(self.publish_raw(subject, id, body).await?);
         }
         for ack in acks {
             ack.await
@@ -497,24 +576,33 @@ impl Queue {
         Ok(())
     }
 
-    /// Takes or renews the lease of `partition` for `owner` until `until`: `true` when held
-    /// now. A lease is free when it has no holder or its holder let it lapse; taking one is a
-    /// compare-and-set on the subject's last sequence, so two detectors never both win it.
+    /// Takes or renews the lease of `partition` for `owner` until `until`, carrying the
+    /// holder's fencing `epoch`: `true` when held now. A lease is free when it has no holder or
+    /// its holder let it lapse; taking one is a compare-and-set on the subject's last sequence,
+    /// so two detectors never both win it. A renewal under another epoch than the one the lease
+    /// carries fails unless `epoch` is 0 (taking) or the lease carries 0 (being taken): a holder
+    /// that lost the partition and took it again meanwhile is not the old holder.
     pub async fn lease(
         &self,
         partition: u32,
         owner: &str,
+        epoch: i64,
         until: Timestamp,
     ) -> Result<bool, QueueError> {
         let subject = format!("picket.leases.{}.{partition}", self.pool);
         let Some(last) = self.last_lease(&subject).await? else {
-            return self.write_lease(&subject, 0, owner, until).await;
+            return self.write_lease(&subject, 0, owner, epoch, until).await;
         };
         let (sequence, held) = last;
-        if held.owner != owner && !held.owner.is_empty() && held.until > Timestamp::now() {
+        let live = !held.owner.is_empty() && held.until > Timestamp::now();
+        if live && held.owner != owner {
             return Ok(false);
         }
-        self.write_lease(&subject, sequence, owner, until).await
+        if live && epoch != 0 && held.epoch != 0 && held.epoch != epoch {
+            return Ok(false);
+        }
+        self.write_lease(&subject, sequence, owner, epoch, until)
+            .await
     }
 
     /// Gives up `partition` if `owner` holds it.
@@ -523,7 +611,7 @@ impl Queue {
         if let Some((sequence, held)) = self.last_lease(&subject).await?
             && held.owner == owner
         {
-            self.write_lease(&subject, sequence, "", Timestamp::UNIX_EPOCH)
+            self.write_lease(&subject, sequence, "", held.epoch, Timestamp::UNIX_EPOCH)
                 .await?;
         }
         Ok(())
@@ -550,12 +638,14 @@ impl Queue {
         subject: &str,
         after: u64,
         owner: &str,
+        epoch: i64,
         until: Timestamp,
     ) -> Result<bool, QueueError> {
         let body = LeaseMsg {
             v: VERSION,
             owner: owner.to_owned(),
             until,
+            epoch,
         };
         let publish = jetstream::message::PublishMessage::build()
             .payload(msg::encode(&body).into())
@@ -652,11 +742,16 @@ pub fn partition_of(event: &ConnEvent) -> u32 {
 pub fn partition_of_pair(a: std::net::IpAddr, b: std::net::IpAddr) -> u32 {
     let (a, b) = (a.to_canonical(), b.to_canonical());
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in addr_bytes(lo).into_iter().chain(addr_bytes(hi)) {
-        h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % u64::from(PARTITIONS)) as u32
+    let mut bytes = addr_bytes(lo);
+    bytes.extend(addr_bytes(hi));
+    (fnv64(&bytes) % u64::from(PARTITIONS)) as u32
+}
+
+/// FNV-1a, 64 bits.
+fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn addr_bytes(ip: std::net::IpAddr) -> Vec<u8> {

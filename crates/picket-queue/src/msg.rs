@@ -69,12 +69,15 @@ pub struct BlockMsg {
     pub reason: String,
 }
 
-/// Who holds an event partition, until when (an empty owner: nobody).
+/// Who holds an event partition, until when (an empty owner: nobody), and the holder's fencing
+/// epoch: the one it claimed in the shared store when it took the partition (0 while taking it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaseMsg {
     pub v: u32,
     pub owner: String,
     pub until: Timestamp,
+    #[serde(default)]
+    pub epoch: i64,
 }
 
 /// Encodes a message as JSON.

@@ -14,8 +14,9 @@ use picket_model::{
 };
 
 use crate::{
-    AlertCount, AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
-    SourceApplications, StoreError, TriagedAlert, VulnRecord, VulnSourceSummary,
+    AlertCount, AlertFilter, AlertWrite, BlockRecord, ClaimedCheckpoint, FeedSummary,
+    FindingFilter, InventoryEntry, SourceApplications, StoreError, TriagedAlert, VulnRecord,
+    VulnSourceSummary,
 };
 
 /// Scan runs, their hosts, observations and re-checks, and findings.
@@ -74,6 +75,10 @@ pub trait RunStore: Send + Sync {
 
     /// The newest `limit` runs, newest first, whatever their status.
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// Every run begun and not finished (status running), oldest first: what a caller checks
+    /// for runs whose owner died.
+    fn running_runs(&self) -> Result<Vec<RunId>, StoreError>;
 
     /// Completed runs whose target_key equals `target_key`, newest first, at most `limit`.
     fn runs_for_targets(&self, target_key: &str, limit: usize) -> Result<Vec<RunId>, StoreError>;
@@ -267,6 +272,23 @@ pub trait AlertStore: Send + Sync {
     fn save_checkpoint_with_alerts(
         &self,
         source: &str,
+        checkpoint: &serde_json::Value,
+        alerts: &mut [Alert],
+    ) -> Result<Vec<AlertWrite>, StoreError>;
+
+    /// Claims `source`'s checkpoint for a new holder, in one statement: its epoch goes up by
+    /// one, and the checkpoint as last saved comes back with it. From then on a
+    /// [`AlertStore::save_fenced_checkpoint_with_alerts`] under an older epoch is refused, so a
+    /// holder that stalled past its lease can no longer write what the new holder counts.
+    fn claim_checkpoint(&self, source: &str) -> Result<ClaimedCheckpoint, StoreError>;
+
+    /// [`AlertStore::save_checkpoint_with_alerts`] for the holder of `epoch`: the checkpoint is
+    /// compared and set in the same transaction as the alerts, and when `epoch` is no longer
+    /// current nothing is written and [`StoreError::Fenced`] is returned.
+    fn save_fenced_checkpoint_with_alerts(
+        &self,
+        source: &str,
+        epoch: i64,
         checkpoint: &serde_json::Value,
         alerts: &mut [Alert],
     ) -> Result<Vec<AlertWrite>, StoreError>;

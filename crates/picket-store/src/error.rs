@@ -97,6 +97,18 @@ pub enum StoreError {
     #[error("{what} already has id {id}: it was stored before; not storing it twice")]
     AlreadyStored { what: String, id: i64 },
 
+    /// A fenced save under an epoch that is no longer the checkpoint's current one: another
+    /// holder claimed it since. Nothing was written.
+    #[error(
+        "{location}: checkpoint of {checkpoint}: epoch {epoch} was superseded by a newer holder; \
+         nothing saved"
+    )]
+    Fenced {
+        location: String,
+        checkpoint: String,
+        epoch: i64,
+    },
+
     #[error("{what}: field {field} cannot be stored: {why}")]
     Unstorable {
         what: String,
@@ -192,6 +204,7 @@ impl StoreError {
             | StoreError::RunNotRunning { .. }
             | StoreError::AlreadySaved { .. }
             | StoreError::AlreadyStored { .. }
+            | StoreError::Fenced { .. }
             | StoreError::Unstorable { .. } => ErrorKind::Refused,
             StoreError::Corrupt { .. } | StoreError::RuntimeShutDown { .. } => ErrorKind::Other,
         }

@@ -21,8 +21,9 @@ use crate::postgres::PgConn;
 use crate::sqlite::SqliteConn;
 use crate::store::Session;
 use crate::{
-    AlertCount, AlertFilter, AlertWrite, BlockRecord, FeedSummary, FindingFilter, InventoryEntry,
-    SourceApplications, StoreError, TriagedAlert, VulnRecord, VulnSourceSummary,
+    AlertCount, AlertFilter, AlertWrite, BlockRecord, ClaimedCheckpoint, FeedSummary,
+    FindingFilter, InventoryEntry, SourceApplications, StoreError, TriagedAlert, VulnRecord,
+    VulnSourceSummary,
 };
 
 /// How many read-only connections an SQLite store keeps at most.
@@ -248,6 +249,10 @@ impl RunStore for Store {
         self.read(|s| s.runs_for_targets(target_key, limit))
     }
 
+    fn running_runs(&self) -> Result<Vec<RunId>, StoreError> {
+        self.read(|s| s.running_runs())
+    }
+
     fn previous_run(&self, target_key: &str, before: RunId) -> Result<Option<RunId>, StoreError> {
         self.read(|s| s.previous_run(target_key, before))
     }
@@ -423,6 +428,20 @@ impl AlertStore for Store {
         alerts: &mut [Alert],
     ) -> Result<Vec<AlertWrite>, StoreError> {
         self.write(|s| s.save_checkpoint_with_alerts(source, checkpoint, alerts))
+    }
+
+    fn claim_checkpoint(&self, source: &str) -> Result<ClaimedCheckpoint, StoreError> {
+        self.write(|s| s.claim_checkpoint(source))
+    }
+
+    fn save_fenced_checkpoint_with_alerts(
+        &self,
+        source: &str,
+        epoch: i64,
+        checkpoint: &serde_json::Value,
+        alerts: &mut [Alert],
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        self.write(|s| s.save_fenced_checkpoint_with_alerts(source, epoch, checkpoint, alerts))
     }
 }
 

@@ -168,6 +168,15 @@ pub enum AlertWrite {
     Updated,
 }
 
+/// A checkpoint claimed by a new holder ([`AlertStore::claim_checkpoint`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedCheckpoint {
+    /// The holder's fencing epoch: its saves succeed until someone claims the checkpoint again.
+    pub epoch: i64,
+    /// The checkpoint as last saved (`None`: never saved).
+    pub checkpoint: Option<serde_json::Value>,
+}
+
 /// One `picket block`, kept after it is lifted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockRecord {

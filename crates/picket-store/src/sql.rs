@@ -212,6 +212,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ddl: include_str!("migrations/008_alert_triage.sql"),
         then: None,
     },
+    Migration {
+        version: 9,
+        name: "a fencing epoch per checkpoint",
+        ddl: include_str!("migrations/009_checkpoint_epochs.sql"),
+        then: None,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -289,6 +295,9 @@ pub(crate) const SELECT_RUN_SUMMARIES: &str = "SELECT r.id, r.target_key, r.prof
     (SELECT COUNT(*) FROM hosts h WHERE h.run_id = r.id),
     (SELECT COUNT(*) FROM observations o WHERE o.run_id = r.id AND o.state = 'open')
     FROM runs r ORDER BY r.id DESC LIMIT ?";
+/// Oldest first.
+pub(crate) const SELECT_RUNNING_RUNS: &str =
+    "SELECT id FROM runs WHERE status = 'running' ORDER BY id";
 pub(crate) const SELECT_RUNS_FOR_TARGETS: &str = "SELECT id FROM runs
     WHERE target_key = ? AND status = 'completed' ORDER BY id DESC LIMIT ?";
 pub(crate) const SELECT_PREVIOUS_RUN: &str = "SELECT id FROM runs
@@ -395,6 +404,14 @@ pub(crate) const DELETE_SUPPRESSION: &str = "DELETE FROM suppressions WHERE id =
 pub(crate) const SELECT_CHECKPOINT: &str = "SELECT body FROM checkpoints WHERE source = ?";
 pub(crate) const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (source, body) VALUES (?, ?)
     ON CONFLICT (source) DO UPDATE SET body = excluded.body";
+/// Claims the next epoch of a checkpoint (creating it, with a JSON `null` body, if missing).
+pub(crate) const CLAIM_CHECKPOINT: &str = "INSERT INTO checkpoints (source, body, epoch)
+    VALUES (?, 'null', 1)
+    ON CONFLICT (source) DO UPDATE SET epoch = checkpoints.epoch + 1
+    RETURNING epoch, body";
+/// Saves a checkpoint only while `epoch` is still its current one (the compare-and-set).
+pub(crate) const SAVE_FENCED_CHECKPOINT: &str =
+    "UPDATE checkpoints SET body = ? WHERE source = ? AND epoch = ?";
 
 pub(crate) const INSERT_BLOCK: &str = "INSERT INTO blocks
     (net, reason, alert_id, created_at, expires_at, removed_at) VALUES (?, ?, ?, ?, ?, ?)

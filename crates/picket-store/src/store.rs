@@ -701,6 +701,12 @@ impl Session<'_> {
             .collect()
     }
 
+    pub(crate) fn running_runs(&mut self) -> Result<Vec<RunId>, StoreError> {
+        self.ids(sql::SELECT_RUNNING_RUNS, &[], || {
+            "listing the running runs".into()
+        })
+    }
+
     pub(crate) fn runs_for_targets(
         &mut self,
         target_key: &str,

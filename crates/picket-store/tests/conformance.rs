@@ -20,7 +20,7 @@ use picket_store::{FindingFilter, StoreError};
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
 /// The schema version this build creates.
-const LATEST: i64 = 8;
+const LATEST: i64 = 9;
 
 /// A database of the test's own.
 struct TestDb {
@@ -918,6 +918,7 @@ fn runs_are_listed_newest_first(db: &mut TestDb) {
     );
     assert!(store.runs(0).unwrap().is_empty());
     assert_eq!(store.runs(usize::MAX).unwrap().len(), 3);
+    assert_eq!(store.running_runs().unwrap(), [c]);
 }
 
 fn previous_run_and_runs_for_targets(db: &mut TestDb) {
@@ -982,8 +983,10 @@ fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
     );
 }
 
-/// What takes a database of this build back to schema version 7 (migration 8 undone).
-const UNDO_8: &str = "DROP INDEX alerts_by_status; DROP INDEX alerts_by_host; DROP INDEX alerts_by_first_seen; \
+/// What takes a database of this build back to schema version 7 (migrations 9 and 8 undone).
+const UNDO_8: &str = "ALTER TABLE checkpoints DROP COLUMN epoch; \
+    DELETE FROM schema_migrations WHERE version = 9; \
+    DROP INDEX alerts_by_status; DROP INDEX alerts_by_host; DROP INDEX alerts_by_first_seen; \
     ALTER TABLE alerts DROP COLUMN status; ALTER TABLE alerts DROP COLUMN close_reason; \
     ALTER TABLE alerts DROP COLUMN triage_note; ALTER TABLE alerts DROP COLUMN triaged_by; \
     ALTER TABLE alerts DROP COLUMN triaged_at; DELETE FROM schema_migrations WHERE version = 8; ";

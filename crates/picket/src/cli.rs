@@ -463,6 +463,13 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", requires = "queue")]
     pub shard_probes: Option<usize>,
 
+    /// With --queue: resume RUN, a distributed run whose coordinator was stopped or died
+    /// (aborted, or running with a heartbeat over a minute old). Its targets and profile are
+    /// scanned again as a new run: results of RUN's shards still on the stream (kept a day)
+    /// are filed, and only the shards without one are published. Give no targets.
+    #[arg(long, value_name = "RUN", requires = "queue", conflicts_with = "every")]
+    pub resume: Option<i64>,
+
     /// Exit with status N when a run raised findings (a CI step fails on what it finds, as
     /// Trivy's --exit-code); 0 keeps status 0.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -488,6 +495,11 @@ pub struct WorkerArgs {
     /// coordinator's run then fails naming it). Set by the first worker of a pool.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_deliver: i64,
+    /// This worker's ceiling on probes per second (the scan engine's, like `scan --max-rate`).
+    /// A run's own `--max-rate` travels in its shards and applies per worker too; the lower
+    /// of the two wins.
+    #[arg(long, value_name = "PER_SECOND", conflicts_with = "detect")]
+    pub max_rate: Option<f64>,
     /// Detect threats instead of scanning: pull connection events published by `picket ingest
     /// --to`, sharing the stream with the pool's other detectors; alerts go to the store
     /// (--db: a postgres:// URL shared by the detectors) and to standard output.

@@ -59,13 +59,29 @@ pub struct Scan {
 impl Scan {
     /// `db` is named in the findings' verify commands when the user gave it.
     pub fn from_args(args: &ScanArgs, db: Option<&str>) -> Result<Self> {
-        let targets = TargetValues {
-            include: args.targets.clone(),
-            include_files: args.input_list.clone(),
-            exclude: args.exclude.clone(),
-            exclude_files: args.exclude_file.clone(),
-        }
-        .targets()?;
+        let targets = if args.resume.is_some() {
+            let given = !(args.targets.is_empty()
+                && args.input_list.is_empty()
+                && args.exclude.is_empty()
+                && args.exclude_file.is_empty());
+            if given {
+                return Err(picket_app::error::OptionError::new(
+                    "--resume",
+                    "scans the run's own targets and profile: give no targets",
+                )
+                .into());
+            }
+            // The run's, read from the store when it is open (`commands::scan::run`).
+            picket_model::Targets::default()
+        } else {
+            TargetValues {
+                include: args.targets.clone(),
+                include_files: args.input_list.clone(),
+                exclude: args.exclude.clone(),
+                exclude_files: args.exclude_file.clone(),
+            }
+            .targets()?
+        };
         let profile = ProfileValues {
             ports: args.ports.clone(),
             top_ports: args.top_ports,
@@ -106,6 +122,10 @@ impl Scan {
                         args.pool.as_deref(),
                         args.shard_probes,
                     )
+                    .map(|mut queue| {
+                        queue.resume = args.resume.map(picket_model::RunId);
+                        queue
+                    })
                 })
                 .transpose()?,
             schedule,
@@ -181,6 +201,30 @@ mod tests {
         ] {
             assert!(scan(&bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn resume_takes_the_run_s_targets_and_needs_the_queue() {
+        let resumed = scan(&["--queue", "nats://127.0.0.1:4222", "--resume", "7"]).unwrap();
+        assert!(resumed.options.targets.include.is_empty());
+        let queue = resumed.queue.unwrap();
+        assert_eq!(queue.resume, Some(picket_model::RunId(7)));
+        let err = scan(&[
+            "10.0.0.1",
+            "--queue",
+            "nats://127.0.0.1:4222",
+            "--resume",
+            "7",
+        ])
+        .err()
+        .unwrap();
+        assert!(
+            is_usage(&err) && err.to_string().contains("--resume"),
+            "{err:#}"
+        );
+        let without_queue =
+            crate::cli::Cli::try_parse_from(["picket", "scan", "--resume", "7"]).is_err();
+        assert!(without_queue);
     }
 
     #[test]

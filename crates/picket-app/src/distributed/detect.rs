@@ -10,8 +10,17 @@
 //! to) in one transaction, then acknowledges the events; a detector that dies before the ack
 //! leaves events that come back to the next holder, who skips those at or below the
 //! checkpoint. Alerts are upserted by dedup key and window, so the store keeps one row per key
-//! and window whatever happens. A detector taking a partition over resumes its open alerts from
-//! the store.
+//! and window whatever happens.
+//!
+//! A lease alone cannot stop a detector that stalls past it (a pause, a slow commit) from
+//! writing what the next holder counts again. So taking a partition is, in this order: win the
+//! lease; claim the partition's checkpoint in the store, which raises its fencing epoch (the
+//! lease then carries it); load the checkpoint and the open alert windows from the store;
+//! replace the partition's consumer with one of this epoch (delivery starts again from the
+//! oldest unacknowledged event, in order, and the old holder can no longer pull). Every save is
+//! a compare-and-set on that epoch in the alerts' transaction: a superseded holder writes
+//! nothing, acknowledges nothing and drops the partition. Either its save committed before the
+//! claim (and the new holder loaded it) or it is refused.
 //!
 //! With a block policy, clients whose alerts reach the blocking severity are published on the
 //! blocks subject for every node's `picket enforce` (each applies its own allow-list).
@@ -26,7 +35,7 @@ use picket_model::{Alert, HomeNet, Timestamp, WorkerRole};
 use picket_queue::{BlockMsg, Delivery, EventMsg, Puller, Queue, Redelivery};
 use picket_report::AlertChangeKind;
 use picket_store::prelude::*;
-use picket_store::{AlertWrite, Store};
+use picket_store::{AlertWrite, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
@@ -66,6 +75,9 @@ pub struct DetectSummary {
     pub updated_alerts: u64,
     /// Redelivered events already counted before (at or below a checkpoint), acknowledged only.
     pub skipped: u64,
+    /// Saves refused because another detector had taken the partition over meanwhile (its
+    /// events were left to the new holder).
+    pub fenced: u64,
     pub blocks: u64,
 }
 
@@ -79,6 +91,8 @@ struct Checkpoint {
 }
 
 struct Held {
+    /// The fencing epoch claimed in the store when the partition was taken.
+    epoch: i64,
     puller: Puller<EventMsg>,
     detector: ThreatDetector,
     checkpoint: Checkpoint,
@@ -193,9 +207,14 @@ impl Detector<'_> {
         let until = crate::threat::sinks::expiry(Timestamp::now(), LEASE_TTL)
             .unwrap_or_else(Timestamp::now);
         let id = opts.node.id.as_str();
-        // Renew (a lease lost meanwhile is dropped after flushing what it held).
-        for p in self.held.keys().copied().collect::<Vec<_>>() {
-            if !self.rt.block_on(self.queue.lease(p, id, until))? {
+        // Renew (a lease lost meanwhile is dropped unflushed: the new holder counts its events).
+        for (p, epoch) in self
+            .held
+            .iter()
+            .map(|(&p, h)| (p, h.epoch))
+            .collect::<Vec<_>>()
+        {
+            if !self.rt.block_on(self.queue.lease(p, id, epoch, until))? {
                 self.give_up(p, sink, false)?;
             }
         }
@@ -209,18 +228,21 @@ impl Detector<'_> {
             if self.held.len() >= share {
                 break;
             }
-            if self.held.contains_key(&p) || !self.rt.block_on(self.queue.lease(p, id, until))? {
+            if self.held.contains_key(&p) || !self.rt.block_on(self.queue.lease(p, id, 0, until))? {
                 continue;
             }
-            self.take(p)?;
+            self.take(p, until)?;
         }
         Ok(())
     }
 
-    /// Starts pulling partition `p`: its checkpoint, and its open alerts from the store.
-    fn take(&mut self, p: u32) -> Result<(), AppError> {
+    /// Starts pulling partition `p`, whose lease was just won: claims its checkpoint (a new
+    /// epoch), then loads it and its open alerts from the store, then pulls from a consumer of
+    /// this epoch.
+    fn take(&mut self, p: u32, until: Timestamp) -> Result<(), AppError> {
         let pool = &self.opts.node.pool;
-        let checkpoint: Checkpoint = match self.store.checkpoint(&checkpoint_key(pool, p))? {
+        let claimed = self.store.claim_checkpoint(&checkpoint_key(pool, p))?;
+        let checkpoint: Checkpoint = match claimed.checkpoint {
             Some(value) => serde_json::from_value(value)?,
             None => Checkpoint::default(),
         };
@@ -240,12 +262,28 @@ impl Detector<'_> {
                     .filter(|a| picket_queue::partition_of_pair(a.client, a.host) == p),
             );
         }
-        let puller = self
-            .rt
-            .block_on(self.queue.event_puller(p, self.opts.redelivery))?;
+        let id = &self.opts.node.id;
+        let puller = self.rt.block_on(async {
+            // The lease carries the epoch; lost meanwhile (a stall), the partition is not taken.
+            if !self.queue.lease(p, id, claimed.epoch, until).await? {
+                return Ok::<_, picket_queue::QueueError>(None);
+            }
+            let puller = self
+                .queue
+                .event_puller(p, claimed.epoch, self.opts.redelivery)
+                .await?;
+            Ok(Some(puller))
+        });
+        // Not taken this time (a consumer that could not be replaced: a server slow to answer,
+        // another taker): the lease lapses or is taken again at the next share-out, under a
+        // new epoch. A server that is gone fails the next lease renewal.
+        let Ok(Some(puller)) = puller else {
+            return Ok(());
+        };
         self.held.insert(
             p,
             Held {
+                epoch: claimed.epoch,
                 puller,
                 detector,
                 checkpoint,
@@ -281,7 +319,16 @@ impl Detector<'_> {
         let Some(held) = self.held.get_mut(&p) else {
             return Ok(0);
         };
-        let (deliveries, bad) = self.rt.block_on(held.puller.pull(PULL_BATCH, PULL_WAIT))?;
+        let (deliveries, bad) = match self.rt.block_on(held.puller.pull(PULL_BATCH, PULL_WAIT)) {
+            Ok(pulled) => pulled,
+            Err(_) => {
+                // Most often its consumer was replaced by a new holder's (a lasting NATS failure
+                // fails the next lease renewal). Dropped unflushed: what it held comes back to
+                // whoever holds the partition, counted from that holder's checkpoint.
+                self.held.remove(&p);
+                return Ok(0);
+            }
+        };
         // Unreadable events were terminated by the puller: they would fail on every node.
         self.summary.skipped += bad.len() as u64;
         let n = deliveries.len();
@@ -321,27 +368,31 @@ impl Detector<'_> {
         if held.unacked.is_empty() && held.pending.is_empty() {
             return Ok(());
         }
-        // Still ours? A detector stalled past the lease's life writes nothing: the partition's
-        // new holder counts these events again from its own checkpoint.
-        let until = crate::threat::sinks::expiry(Timestamp::now(), LEASE_TTL)
-            .unwrap_or_else(Timestamp::now);
-        if !self
-            .rt
-            .block_on(self.queue.lease(p, &self.opts.node.id, until))?
-        {
-            self.held.remove(&p);
-            return Ok(());
-        }
-        let Some(held) = self.held.get_mut(&p) else {
-            return Ok(());
-        };
-        let mut alerts: Vec<Alert> = held.pending.drain().map(|(_, a)| a).collect();
+        let mut alerts: Vec<Alert> = held.pending.values().cloned().collect();
         alerts.sort_by_key(|a| (a.window_start, a.dedup_key.clone()));
         let value = serde_json::to_value(held.checkpoint)?;
         let key = checkpoint_key(&self.opts.node.pool, p);
-        let writes = self
-            .store
-            .save_checkpoint_with_alerts(&key, &value, &mut alerts)?;
+        // Stored only while this detector's epoch is the partition's current one: one that
+        // stalled past its lease writes nothing, and the new holder counts these events again
+        // from its own checkpoint.
+        let writes = match self.store.save_fenced_checkpoint_with_alerts(
+            &key,
+            held.epoch,
+            &value,
+            &mut alerts,
+        ) {
+            Ok(writes) => writes,
+            Err(StoreError::Fenced { .. }) => {
+                self.summary.fenced += 1;
+                self.held.remove(&p);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(held) = self.held.get_mut(&p) else {
+            return Ok(());
+        };
+        held.pending.clear();
         for (alert, write) in alerts.iter().zip(writes) {
             let kind = match write {
                 AlertWrite::New => {

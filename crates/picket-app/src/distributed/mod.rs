@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::error::OptionError;
 
 pub use picket_queue::{DEFAULT_POOL, DEFAULT_SHARD_PROBES, Redelivery, WorkerRole, WorkerStatus};
-pub use scan::port_differences;
+pub use scan::{STALE_AFTER, abort_stale_runs, port_differences, resumable};
 
 /// `picket scan --queue`: where the workers are and how big a shard is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +39,19 @@ pub struct QueueScan {
     /// workers (one shard each, at least [`MIN_SHARD_PROBES`] pairs), since every shard starts
     /// its hosts' timing afresh (discovering an IPS's limit again costs retries and time).
     pub shard_probes: Option<usize>,
+    /// `--resume RUN`: a run whose coordinator stopped or died; its shards' results on the
+    /// stream are filed into this run and only the shards without one are published.
+    pub resume: Option<picket_model::RunId>,
+    /// Above this many target hosts, shards are cut from the targets as they are published
+    /// (none held in memory; [`picket_queue::Plan::streamed`]); at or below, from a list.
+    pub stream_hosts_above: u64,
 }
 
 /// A worker is counted live while its heartbeat is this recent.
 pub(crate) const LIVE_FOR: Duration = Duration::from_secs(15);
+
+/// Target sets larger than this are planned without holding their hosts.
+pub const STREAM_HOSTS_ABOVE: u64 = 65_536;
 
 /// The smallest automatic shard.
 pub const MIN_SHARD_PROBES: usize = DEFAULT_SHARD_PROBES;
@@ -53,6 +62,8 @@ impl QueueScan {
             url: url.into(),
             pool: pool.unwrap_or_else(|| DEFAULT_POOL.into()),
             shard_probes: None,
+            resume: None,
+            stream_hosts_above: STREAM_HOSTS_ABOVE,
         }
     }
 

@@ -3,8 +3,10 @@
 //! the pool's event stream (each on the partition of its address pair) for the detectors.
 //! Events go out in batches; a batch counts as sent once the server has stored every event of
 //! it. Following a file, its checkpoint is saved in the store after each stored batch, so a
-//! restart resumes where the stream has everything before (at least once: a crash between
-//! the server's ack and the checkpoint sends that batch again).
+//! restart resumes where the stream has everything before. That alone is at least once: a
+//! crash between the server's ack and the checkpoint sends that batch again. So a follower's
+//! events carry a message id (source line and body hash) and the server drops a batch sent
+//! again within its duplicate window (two minutes): in effect once, for a restart within it.
 //!
 //! It must never detect anything or print; bad lines are handed to the caller.
 
@@ -59,7 +61,7 @@ pub fn run(
     let mut batch: Vec<EventMsg> = Vec::with_capacity(BATCH);
     let send = |batch: &mut Vec<EventMsg>, summary: &mut IngestSummary| {
         summary.events += batch.len() as u64;
-        let sent = rt.block_on(queue.publish_events(batch));
+        let sent = rt.block_on(queue.publish_events(batch, opts.follow));
         batch.clear();
         sent
     };

@@ -7,6 +7,10 @@
 //! a worker killed mid-shard sends nothing, and the server redelivers the shard after the ack
 //! wait. Stopped, it hands its shard back (nak) for another worker at once.
 //!
+//! A shard carries the run's profile, `--max-rate` included: each worker's engine applies it
+//! as its own ceiling (so N workers may send N times it in all). A worker's own `--max-rate`
+//! lowers that ceiling for the shards it scans (the lower of the two wins).
+//!
 //! A heartbeat with the shard in flight goes to the workers bucket every few seconds. The
 //! worker needs no store: results travel on the stream and the coordinator stores them. It
 //! must never print, and never acknowledge a shard whose result the server has not stored.
@@ -22,7 +26,7 @@ use picket_scan::ScanHost;
 use tokio::runtime::Handle;
 
 use super::NodeOptions;
-use crate::error::AppError;
+use crate::error::{AppError, OptionError};
 use crate::shutdown::Shutdown;
 
 /// How long one pull waits for a shard before the worker looks at its shutdown again.
@@ -50,6 +54,47 @@ pub enum WorkerEvent<'a> {
     },
     /// A message that was not a shard this build reads: terminated, never retried.
     BadMessage(&'a QueueError),
+}
+
+/// `picket worker` (scanning).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanWorkerOptions {
+    pub node: NodeOptions,
+    pub redelivery: Redelivery,
+    /// This worker's ceiling on probes per second, over the shard's own (`None`: the shard's).
+    pub max_rate: Option<f64>,
+}
+
+impl ScanWorkerOptions {
+    pub fn new(node: NodeOptions, redelivery: Redelivery) -> Self {
+        Self {
+            node,
+            redelivery,
+            max_rate: None,
+        }
+    }
+
+    /// With `--max-rate`, checked: a positive number of probes per second.
+    pub fn with_max_rate(mut self, rate: Option<f64>) -> Result<Self, OptionError> {
+        if let Some(rate) = rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(OptionError::new(
+                "--max-rate",
+                format!("{rate}: must be a positive number of probes per second"),
+            ));
+        }
+        self.max_rate = rate;
+        Ok(self)
+    }
+
+    /// The ceiling a shard is scanned under: the lower of the shard's and this worker's.
+    fn ceiling(&self, shard: Option<f64>) -> Option<f64> {
+        match (shard, self.max_rate) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// What a worker did before it stopped.
@@ -105,11 +150,11 @@ fn update(status: &Arc<Mutex<WorkerStatus>>, f: impl FnOnce(&mut WorkerStatus)) 
 /// Pulls and scans shards until `shutdown`.
 pub fn run(
     rt: &Handle,
-    node: &NodeOptions,
-    redelivery: Redelivery,
+    opts: &ScanWorkerOptions,
     events: &mut (dyn FnMut(WorkerEvent<'_>) + Send),
     shutdown: &Shutdown,
 ) -> Result<WorkerSummary, AppError> {
+    let (node, redelivery) = (&opts.node, opts.redelivery);
     rt.block_on(async {
         let queue = super::connect(node).await?;
         let puller = queue.shard_puller(redelivery).await?;
@@ -146,7 +191,8 @@ pub fn run(
                     let started = tokio::time::Instant::now();
                     let keepalive = (redelivery.ack_wait / 3).max(Duration::from_millis(100));
                     let scanned = {
-                        let scan = scan_shard(shard, shutdown);
+                        let scan =
+                            scan_shard(shard, opts.ceiling(shard.profile.max_rate), shutdown);
                         tokio::pin!(scan);
                         let mut tick = tokio::time::interval_at(
                             tokio::time::Instant::now() + keepalive,
@@ -200,7 +246,11 @@ pub fn run(
 
 /// Scans one shard; `None` when stopped before it was done (its partial result is worthless:
 /// the shard goes back to the queue whole).
-async fn scan_shard(shard: &ShardMsg, shutdown: &Shutdown) -> Option<Vec<HostResult>> {
+async fn scan_shard(
+    shard: &ShardMsg,
+    max_rate: Option<f64>,
+    shutdown: &Shutdown,
+) -> Option<Vec<HostResult>> {
     let hosts: Vec<ScanHost> = shard
         .hosts
         .iter()
@@ -211,14 +261,37 @@ async fn scan_shard(shard: &ShardMsg, shutdown: &Shutdown) -> Option<Vec<HostRes
         .collect();
     let total = hosts.len() as u64;
     let mut results = Vec::with_capacity(hosts.len());
+    let mut profile = shard.profile.clone();
+    profile.max_rate = max_rate;
     let summary = picket_scan::scan_each(
         hosts.into_iter(),
         total,
-        &shard.profile,
+        &profile,
         &mut |_| {},
         &mut |host| results.push(host),
         shutdown.wait(),
     )
     .await;
     (!summary.aborted).then_some(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lower_of_the_shard_and_worker_ceilings_wins() {
+        let node = NodeOptions::new("nats://127.0.0.1:4222", None, Some("w".into()));
+        let plain = ScanWorkerOptions::new(node, Redelivery::default());
+        assert_eq!(plain.ceiling(None), None);
+        assert_eq!(plain.ceiling(Some(300.0)), Some(300.0));
+        let capped = plain.clone().with_max_rate(Some(100.0)).unwrap();
+        assert_eq!(capped.ceiling(None), Some(100.0));
+        assert_eq!(capped.ceiling(Some(300.0)), Some(100.0));
+        assert_eq!(capped.ceiling(Some(50.0)), Some(50.0));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = plain.clone().with_max_rate(Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("--max-rate"), "{err}");
+        }
+    }
 }

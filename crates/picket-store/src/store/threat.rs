@@ -17,8 +17,8 @@ use crate::conn::{Row, Value};
 use crate::error::StoreError;
 use crate::sql;
 use crate::{
-    AlertCount, AlertFilter, AlertWrite, BlockRecord, FeedSummary, InventoryEntry,
-    SourceApplications, TriagedAlert, VulnRecord,
+    AlertCount, AlertFilter, AlertWrite, BlockRecord, ClaimedCheckpoint, FeedSummary,
+    InventoryEntry, SourceApplications, TriagedAlert, VulnRecord,
 };
 
 /// The optional fields of an indicator as written to its `extra` column. Most feeds give none of
@@ -923,12 +923,15 @@ impl Session<'_> {
         let rows = self.query(sql::SELECT_CHECKPOINT, &[source.into()], || {
             format!("reading the checkpoint of {source}")
         })?;
-        rows.first()
+        let body: Option<serde_json::Value> = rows
+            .first()
             .map(|row| {
                 self.row_fields(row, "checkpoints", source.to_owned())
                     .json(0, "body")
             })
-            .transpose()
+            .transpose()?;
+        // A checkpoint claimed but never saved holds `null`.
+        Ok(body.filter(|b| !b.is_null()))
     }
 
     pub(crate) fn save_checkpoint_with_alerts(
@@ -950,6 +953,53 @@ impl Session<'_> {
                 || format!("saving the {}", what()),
             )?;
             Ok(written)
+        })?;
+        Ok(assign_ids(alerts, written))
+    }
+
+    pub(crate) fn claim_checkpoint(
+        &mut self,
+        source: &str,
+    ) -> Result<ClaimedCheckpoint, StoreError> {
+        let rows = self.query(sql::CLAIM_CHECKPOINT, &[source.into()], || {
+            format!("claiming the checkpoint of {source}")
+        })?;
+        let f = self.fields(&rows, "checkpoints", || source.to_owned())?;
+        let checkpoint: serde_json::Value = f.json(1, "body")?;
+        Ok(ClaimedCheckpoint {
+            epoch: f.int(0, "epoch")?,
+            checkpoint: Some(checkpoint).filter(|c| !c.is_null()),
+        })
+    }
+
+    pub(crate) fn save_fenced_checkpoint_with_alerts(
+        &mut self,
+        source: &str,
+        epoch: i64,
+        checkpoint: &serde_json::Value,
+        alerts: &mut [Alert],
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        let what = || format!("checkpoint of {source}");
+        let body = to_json(checkpoint, &what, "checkpoint")?;
+        let written = self.transaction(|store| {
+            // First, so that a superseded holder writes no alert either; in PostgreSQL the
+            // update also locks the row, so a claim waits until this transaction ends.
+            let set = store.exec(
+                sql::SAVE_FENCED_CHECKPOINT,
+                &[body.into(), source.into(), epoch.into()],
+                || format!("saving the {} under epoch {epoch}", what()),
+            )?;
+            if set == 0 {
+                return Err(StoreError::Fenced {
+                    location: store.location.to_owned(),
+                    checkpoint: source.to_owned(),
+                    epoch,
+                });
+            }
+            alerts
+                .iter()
+                .map(|alert| store.write_alert(alert))
+                .collect::<Result<Vec<_>, _>>()
         })?;
         Ok(assign_ids(alerts, written))
     }

@@ -33,6 +33,7 @@ conformance!(
     alert_batches_are_one_transaction,
     suppressions_round_trip,
     checkpoint_and_alerts_are_one_transaction,
+    a_claimed_checkpoint_fences_the_holder_before,
     blocks_keep_their_history,
     upgrades_a_version_1_database_keeping_its_runs,
     upgrades_a_version_3_inventory_keeping_its_entries,
@@ -1038,6 +1039,85 @@ fn checkpoint(offset: u64, line: u64) -> serde_json::Value {
         "head_hash": u64::MAX - 5,
         "header": ["#separator \\x09", "#fields\tts\tuid\tid.orig_h"],
     })
+}
+
+/// Two holders of one event partition: the first claims, saves, stalls; the second claims (and
+/// reads what the first saved); the first's next save is refused whole, the second's is stored.
+fn a_claimed_checkpoint_fences_the_holder_before(db: &mut TestDb) {
+    let source = "nats:default:events:3";
+    let store = db.open();
+    let first = store.claim_checkpoint(source).unwrap();
+    assert_eq!(first.checkpoint, None);
+    assert_eq!(store.checkpoint(source).unwrap(), None);
+    let mut batch = [alert("203.0.113.7", 22, T0, Severity::High)];
+    let writes = store
+        .save_fenced_checkpoint_with_alerts(
+            source,
+            first.epoch,
+            &json!({"sequence": 10}),
+            &mut batch,
+        )
+        .unwrap();
+    assert_eq!(writes, [AlertWrite::New]);
+
+    let second = store.claim_checkpoint(source).unwrap();
+    assert!(second.epoch > first.epoch, "{second:?} after {first:?}");
+    assert_eq!(second.checkpoint, Some(json!({"sequence": 10})));
+
+    // The first holder, back from its stall, with an alert grown and a new one: nothing stays.
+    let mut stale = [
+        grown(&batch[0]),
+        alert("198.51.100.9", 443, T0, Severity::Low),
+    ];
+    let err = store
+        .save_fenced_checkpoint_with_alerts(
+            source,
+            first.epoch,
+            &json!({"sequence": 20}),
+            &mut stale,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Fenced { epoch, .. } if epoch == first.epoch),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(source), "{err}");
+    assert_eq!(stale[1].id, None);
+    assert_eq!(
+        store.checkpoint(source).unwrap(),
+        Some(json!({"sequence": 10}))
+    );
+    assert_eq!(
+        store.alerts(&AlertFilter::default()).unwrap(),
+        batch.to_vec()
+    );
+
+    // The new holder's save is stored, and an unfenced save leaves the epoch alone.
+    let mut fresh = [grown(&batch[0])];
+    let writes = store
+        .save_fenced_checkpoint_with_alerts(
+            source,
+            second.epoch,
+            &json!({"sequence": 20}),
+            &mut fresh,
+        )
+        .unwrap();
+    assert_eq!(writes, [AlertWrite::Updated]);
+    store
+        .save_checkpoint_with_alerts(source, &json!({"sequence": 21}), &mut [])
+        .unwrap();
+    store
+        .save_fenced_checkpoint_with_alerts(source, second.epoch, &json!({"sequence": 22}), &mut [])
+        .unwrap();
+    assert_eq!(
+        store.checkpoint(source).unwrap(),
+        Some(json!({"sequence": 22}))
+    );
+    // A source that was never claimed has no current epoch: a fenced save is refused.
+    let err = store
+        .save_fenced_checkpoint_with_alerts("nats:default:events:4", 1, &json!({}), &mut [])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Fenced { .. }), "{err:?}");
 }
 
 fn checkpoint_and_alerts_are_one_transaction(db: &mut TestDb) {

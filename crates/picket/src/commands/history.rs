@@ -12,6 +12,8 @@ use picket_app::options::format as parse_format;
 pub fn runs(db: &str, args: &RunsArgs, out: &mut dyn Write) -> Result<()> {
     let format = parse_format(&args.format)?;
     let store = picket_store::open(db)?;
+    // A distributed run whose coordinator died is listed as aborted, not running forever.
+    picket_app::distributed::abort_stale_runs(&store)?;
     let runs = store.runs(args.limit)?;
     picket_report::runs(out, format, &runs)?;
     Ok(())

@@ -12,7 +12,7 @@ use picket_app::Shutdown;
 use picket_app::distributed::detect::{self, DetectOptions};
 use picket_app::distributed::enforce::{self, EnforceEvent, EnforceOptions};
 use picket_app::distributed::publish::{self, IngestOptions};
-use picket_app::distributed::worker::{self, WorkerEvent};
+use picket_app::distributed::worker::{self, ScanWorkerOptions, WorkerEvent};
 use picket_app::distributed::{self, NodeOptions, Redelivery};
 use picket_app::error::OptionError;
 use picket_app::options::SourceSpec;
@@ -21,7 +21,7 @@ use picket_app::options::{listing_format, span};
 use crate::cli::{EnforceArgs, IngestArgs, WorkerArgs, WorkersArgs};
 use crate::commands::detect::Printer;
 
-/// Validated `picket worker` flags.
+/// Validated `picket worker` flags (those every node shares).
 fn node(args: &WorkerArgs) -> Result<(NodeOptions, Redelivery)> {
     let url = distributed::nats_url("--nats", &args.nats)?;
     let pool = distributed::pool_name(args.pool.as_deref())?;
@@ -46,10 +46,11 @@ pub fn worker(
     quiet: bool,
 ) -> Result<()> {
     let (node, redelivery) = node(args)?;
+    let opts = ScanWorkerOptions::new(node, redelivery).with_max_rate(args.max_rate)?;
+    let node = &opts.node;
     let summary = worker::run(
         rt.handle(),
-        &node,
-        redelivery,
+        &opts,
         &mut |event| {
             if !quiet {
                 report(&event);

@@ -54,10 +54,15 @@ pub fn run(
         Some(queue) => exposure::Via::Queue(queue),
         None => exposure::Via::Local,
     };
+    // `--resume RUN`: the run's own targets and profile.
+    let mut options = scan.options.clone();
+    if let Some(run) = scan.queue.as_ref().and_then(|q| q.resume) {
+        (options.targets, options.profile) = picket_app::distributed::resumable(&store, run)?;
+    }
     exposure::run_via(
         &store,
         rt.handle(),
-        &scan.options,
+        &options,
         via,
         scan.schedule,
         &mut |step| progress.on_step(step),

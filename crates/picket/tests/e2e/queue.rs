@@ -434,3 +434,66 @@ fn bench_full_range_behind_a_per_source_ips_with_1_2_and_4_workers() {
         println!("{row}");
     }
 }
+
+/// `picket workers` lists a running worker from its heartbeat, and forgets it once it stopped
+/// cleanly, on the server the tests run (`PICKET_TEST_NATS_URL`: Debian's nats-server 2.9,
+/// which cannot create key-value buckets; heartbeats are a stream keeping the last per
+/// subject).
+#[test]
+fn workers_lists_a_running_worker_and_forgets_a_stopped_one() {
+    let Some(url) = std::env::var("PICKET_TEST_NATS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: PICKET_TEST_NATS_URL not set");
+        return;
+    };
+    let pool = format!("listed-{}", std::process::id());
+    let mut child = std::process::Command::new(PICKET)
+        .args([
+            "worker", "--nats", &url, "--pool", &pool, "--id", "listed-1",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let listed = || -> Vec<serde_json::Value> {
+        let out = std::process::Command::new(PICKET)
+            .args(["workers", "--nats", &url, "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["pool"] == pool.as_str())
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mine = loop {
+        let mine = listed();
+        if !mine.is_empty() || Instant::now() > deadline {
+            break mine;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0]["id"], "listed-1");
+    assert_eq!(mine[0]["role"], "scan");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        listed().is_empty(),
+        "a worker that stopped cleanly is not listed"
+    );
+}
