@@ -139,6 +139,9 @@ pub(crate) struct PortScan {
     achieved: f64,
     answers: u64,
     open_found: u64,
+    /// Ports that answered with TCP (open or closed): each would be mislabelled filtered if
+    /// every one of its attempts were lost.
+    tcp_answered: u64,
     timing_sent: u64,
     timing_lost: u64,
     attempts_on_answered: u64,
@@ -211,6 +214,7 @@ impl PortScan {
             achieved: 0.0,
             answers: 0,
             open_found: 0,
+            tcp_answered: 0,
             timing_sent: 0,
             timing_lost: 0,
             attempts_on_answered: 0,
@@ -348,7 +352,7 @@ impl PortScan {
         if let Some(r) = self.fixed_retries {
             return r.saturating_add(1);
         }
-        retries_for_loss(self.loss().unwrap_or(0.0), self.open_found).saturating_add(1)
+        retries_for_loss(self.loss().unwrap_or(0.0), self.tcp_answered).saturating_add(1)
     }
 
     /// Consecutive unanswered timing probes that random loss explains too rarely.
@@ -424,6 +428,7 @@ impl PortScan {
                 if let Some(rtt) = result.rtt {
                     self.rtt.observe(rtt);
                 }
+                self.tcp_answered += 1;
                 self.attempts_on_answered += u64::from(p.attempt);
                 self.lost_on_answered += u64::from(p.attempt - 1);
                 self.streak_ports.clear();
@@ -785,17 +790,19 @@ impl PortScan {
     }
 }
 
-/// Retries for a given per-attempt loss, so that the expected number of open ports missed on
-/// the host stays under [`limits::MISS_BUDGET`]: with `open` ports found, each may be missed with
-/// probability `loss ^ attempts`.
-pub(crate) fn retries_for_loss(loss: f64, open: u64) -> u8 {
+/// Retries for a given per-attempt loss, so that the expected number of answering ports taken
+/// for filtered on the host stays under [`limits::MISS_BUDGET`]: with `answering` ports found
+/// (open, or closed with a reset), each is silent in every attempt with probability
+/// `loss ^ attempts`. Silent ports alone are retried, so on a host that resets most ports the
+/// larger count costs little; on a filtered host few ports answer.
+pub(crate) fn retries_for_loss(loss: f64, answering: u64) -> u8 {
     if loss <= 0.0 {
         return limits::MIN_RETRIES;
     }
     if loss >= 0.5 {
         return limits::MAX_RETRIES;
     }
-    let per_port = limits::MISS_BUDGET / open.max(1) as f64;
+    let per_port = limits::MISS_BUDGET / answering.max(1) as f64;
     let attempts = (per_port.ln() / loss.ln()).ceil();
     (attempts as u8)
         .saturating_sub(1)
@@ -807,11 +814,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retries_grow_with_loss_and_with_open_ports() {
+    fn retries_grow_with_loss_and_with_answering_ports() {
         assert_eq!(retries_for_loss(0.0, 463), limits::MIN_RETRIES);
         assert_eq!(retries_for_loss(0.01, 1), 1);
-        // 3 % loss each way: a handshake is lost 6 % of the time; 463 open ports.
+        // 3 % loss each way: a handshake is lost 6 % of the time; 463 open ports behind a
+        // default-drop firewall.
         assert_eq!(retries_for_loss(0.06, 463), 3);
+        // The same loss on a host that resets its 65,072 closed ports: one of them in a
+        // hundred scans may be taken for filtered.
+        assert_eq!(retries_for_loss(0.06, 65_535), 5);
         assert_eq!(retries_for_loss(0.06, 1), 1);
         assert_eq!(retries_for_loss(0.3, 463), 8);
         assert_eq!(retries_for_loss(0.9, 1), limits::MAX_RETRIES);
