@@ -70,6 +70,7 @@ impl SqliteConn {
         }
         conn.execute_batch(sql::SQLITE_FOREIGN_KEYS)
             .map_err(open_err)?;
+        conn.execute_batch(sql::SQLITE_WRITER).map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { conn })
     }

@@ -75,29 +75,37 @@ pub trait ThreatSink {
 
 /// The print sink: an alert as it is stored, a numbered block for a person, one JSON line
 /// otherwise (`json` streams too: a single document could only be written at the end), or an
-/// OCSF Detection Finding (create or update).
+/// OCSF Detection Finding (create or update). The alert is rendered whole first and written in
+/// one piece: the renderers write many small fragments, each of which would otherwise go
+/// through every layer of `out`.
 pub fn print_alert(
     out: &mut dyn Write,
     format: AlertFormat,
     stored: StoredAlert<'_>,
 ) -> Result<(), AppError> {
+    let mut text = Vec::with_capacity(RENDERED_ALERT);
+    let buf: &mut dyn Write = &mut text;
     match format {
         AlertFormat::Ocsf => {
             let activity = match stored.kind {
                 AlertChangeKind::New => OcsfActivity::Create,
                 AlertChangeKind::Update => OcsfActivity::Update,
             };
-            picket_report::alert_change_ocsf(out, activity, stored.alert)?
+            picket_report::alert_change_ocsf(buf, activity, stored.alert)?
         }
         AlertFormat::Report(Format::Table) => {
             let number = usize::try_from(stored.number).unwrap_or(usize::MAX);
-            picket_report::alert_block(out, number, stored.kind, stored.alert)?;
+            picket_report::alert_block(buf, number, stored.kind, stored.alert)?;
         }
-        AlertFormat::Report(_) => picket_report::alert_record(out, stored.kind, stored.alert)?,
+        AlertFormat::Report(_) => picket_report::alert_record(buf, stored.kind, stored.alert)?,
     }
+    out.write_all(&text)?;
     out.flush()?;
     Ok(())
 }
+
+/// Room for one rendered alert before the buffer grows (a typical NDJSON record is 1-2 KB).
+const RENDERED_ALERT: usize = 4096;
 
 /// The block sink: clients of alerts at or above the policy's severity, once each.
 pub struct Blocker {
