@@ -57,7 +57,21 @@ const EXTRA: &[&str] = &[
     "\"x\":{\"y\":[1,2,{\"z\":null}]}",
     "\"x\":-0.5E-3",
     "\"x\":true",
+    "\"x\":01",
+    "\"x\":1.",
+    "\"x\":-",
+    "\"x\":nul",
+    "\"x\":\"a\tb\"",
+    "\"x\":\"\\/\\n\\q\"",
+    "\"x\":\"\\/\\n\\\"\"",
+    "\"x\":[1,]",
+    "\"x\":[[[]],{}]",
+    "\"x\":{\"y\" 1}",
+    "\"x\\n\":1",
 ];
+
+/// What may follow the object on its line.
+const AFTER: &[&str] = &["", " ", "\r", " x", "}", ",", "{}"];
 
 fn object(members: Vec<String>) -> String {
     let parts: Vec<String> = members.into_iter().filter(|m| !m.is_empty()).collect();
@@ -85,6 +99,12 @@ fn zeek_line() -> impl Strategy<Value = String> {
     )
         .prop_map(|((a, b, c, d, e, f, g), (h, i, j, k, l))| {
             object(vec![a, b, c, d, e, f, g, h, i, j, k, l])
+        })
+        .prop_flat_map(|line| {
+            prop_oneof![
+                4 => Just(line.clone()),
+                1 => prop::sample::select(AFTER).prop_map(move |after| format!("{line}{after}")),
+            ]
         })
 }
 
