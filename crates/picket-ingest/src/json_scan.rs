@@ -11,6 +11,10 @@
 //! through the full parse. It must never panic, whatever the bytes.
 
 use memchr::memchr2;
+use picket_model::{Timestamp, Transport};
+use serde_json::Value;
+
+use crate::fields;
 
 /// Longest number read: far below where serde_json could refuse one for its range.
 const MAX_NUMBER: usize = 40;
@@ -229,6 +233,25 @@ pub(crate) fn plain_u64(text: &str) -> Option<u64> {
         text.parse().ok()
     } else {
         None
+    }
+}
+
+/// A time field's raw value as the full parse reads it (`fields::json_time`): a number through
+/// serde_json's own reading, a string as text. `None` for anything else or a bad time.
+pub(crate) fn time(key: &str, raw: Raw<'_>) -> Option<Timestamp> {
+    match raw {
+        Raw::Num(n) => fields::json_time(key, &serde_json::from_str::<Value>(n).ok()?).ok(),
+        Raw::Str(s) => fields::json_time_text(key, s).ok(),
+        _ => None,
+    }
+}
+
+/// A transport field's raw value as the full parse reads it (`fields::transport_value`).
+pub(crate) fn transport(key: &str, raw: Raw<'_>) -> Option<Transport> {
+    match raw {
+        Raw::Num(n) => fields::transport_value(key, &serde_json::from_str::<Value>(n).ok()?).ok(),
+        Raw::Str(s) => fields::transport(key, s).ok(),
+        _ => None,
     }
 }
 

@@ -8,18 +8,17 @@
 //! `{"firewall_name": .., "availability_zone": .., "event_timestamp": .., "event": {..}}`; the
 //! wrapped record is read.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
-use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
-use serde::Deserialize;
+use picket_model::{ConnEvent, ConnOutcome, FlowRef, Timestamp, Transport};
 use serde_json::{Map, Value};
 
 use crate::EventHead;
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
 use crate::input::{Line, LineCtx, LineResult};
-use crate::zeek_json::{self, parse_object};
+use crate::json_scan::{self, Raw};
+use crate::zeek_json::parse_object;
 
 /// TCP flag bits as Suricata prints them in `tcp.tcp_flags_tc` (hex).
 const SYN: u8 = 0x02;
@@ -97,91 +96,85 @@ fn record(line: &str, ctx: &LineCtx<'_>) -> Res<Record> {
     Ok(Record::Done(line))
 }
 
-/// The fields a `flow` record's event is made of, borrowed from the line where it has no
-/// escapes; unknown keys are skipped unread. A duplicate key or a value of another type fails,
-/// and the line then goes through [`record`].
-#[derive(Deserialize)]
-struct QuickFlow<'a> {
-    #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
-    timestamp: Option<Value>,
-    flow_id: Option<Value>,
-    #[serde(borrow)]
-    src_ip: Option<Cow<'a, str>>,
-    src_port: Option<u64>,
-    #[serde(borrow)]
-    dest_ip: Option<Cow<'a, str>>,
-    dest_port: Option<u64>,
-    proto: Option<Value>,
-    #[serde(borrow)]
-    flow: Option<QuickSection<'a>>,
-    #[serde(borrow)]
-    tcp: Option<QuickTcp<'a>>,
-}
-
-#[derive(Deserialize)]
-struct QuickSection<'a> {
-    start: Option<Value>,
-    end: Option<Value>,
-    // Read only to check their types, as `flow` does.
-    #[serde(rename = "bytes_toserver")]
-    _bytes_toserver: Option<u64>,
-    #[serde(rename = "pkts_toserver")]
-    _pkts_toserver: Option<u64>,
-    #[serde(rename = "bytes_toclient")]
-    _bytes_toclient: Option<u64>,
-    #[serde(rename = "pkts_toclient")]
-    _pkts_toclient: Option<u64>,
-    #[serde(rename = "state", borrow)]
-    _state: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct QuickTcp<'a> {
-    #[serde(borrow)]
-    tcp_flags_tc: Option<Cow<'a, str>>,
-    #[serde(rename = "tcp_flags_ts", borrow)]
-    _tcp_flags_ts: Option<Cow<'a, str>>,
-}
-
 /// The head of the event [`Suricata::parse`] makes of a `flow` record, when it is sure to make
 /// one: `None` for every other line, and for a flow record any of whose checked fields is off
-/// (then `parse` decides, error or event). No allocation for a line without escapes.
+/// (then `parse` decides, error or event). The line is scanned once on its bytes
+/// ([`json_scan`]; the `flow` and `tcp` sections once more); times, numeric protocols and
+/// nothing else go through serde_json. No allocation for a line without escapes.
 pub(crate) fn flow_head(line: &str) -> Option<EventHead> {
-    if !line.trim_start().starts_with('{') || !zeek_json::plain_json(line) {
+    /// The top-level fields `parse` reads for a flow, each once (a second gives up).
+    const FIELDS: [&str; 10] = [
+        "event_type",
+        "timestamp",
+        "flow_id",
+        "src_ip",
+        "src_port",
+        "dest_ip",
+        "dest_port",
+        "proto",
+        "flow",
+        "tcp",
+    ];
+    let mut seen = 0u16;
+    let (mut flow, mut timestamp, mut proto) = (false, None, None);
+    let (mut src, mut dst, mut dest_port) = (None, None, None);
+    let (mut section, mut tcp) = (None, None);
+    json_scan::object(line, &mut |key, raw| {
+        let Some(field) = FIELDS.iter().position(|f| *f == key) else {
+            return Some(());
+        };
+        if seen & (1 << field) != 0 {
+            return None;
+        }
+        seen |= 1 << field;
+        // A null is an absent field to the full parse.
+        if raw == Raw::Null {
+            return Some(());
+        }
+        match (field, raw) {
+            (0, Raw::Str(kind)) => flow = kind == "flow",
+            (1, raw) => timestamp = Some(raw),
+            (2, Raw::Num(_)) => {}
+            (3, Raw::Str(s)) => src = Some(s),
+            (5, Raw::Str(s)) => dst = Some(s),
+            (4 | 6, Raw::Num(n)) => {
+                let port = u16::try_from(json_scan::plain_u64(n)?).ok()?;
+                if field == 6 {
+                    dest_port = Some(port);
+                }
+            }
+            (7, raw) => proto = Some(json_scan::transport("proto", raw)?),
+            (8, Raw::Object(text)) => section = Some(text),
+            (9, Raw::Object(text)) => tcp = Some(text),
+            _ => return None,
+        }
+        Some(())
+    })?;
+    if !flow {
         return None;
     }
-    let q: QuickFlow<'_> = serde_json::from_str(line).ok()?;
-    if q.event_type.as_deref() != Some("flow") {
-        return None;
-    }
-    let section = q.flow.as_ref();
-    let time = |key: &str, v: Option<&Value>| match v {
-        None => Some(None),
-        Some(v) => fields::json_time(key, v).ok().map(Some),
+    let proto = proto?;
+    let start = match section {
+        Some(text) => flow_section(text)?,
+        None => None,
     };
-    let start = time("flow.start", section.and_then(|f| f.start.as_ref()))?;
-    time("flow.end", section.and_then(|f| f.end.as_ref()))?;
     let ts = match start {
         Some(t) => t,
-        None => fields::json_time("timestamp", q.timestamp.as_ref()?).ok()?,
+        None => json_scan::time("timestamp", timestamp?)?,
     };
-    let proto = fields::transport_value("proto", q.proto.as_ref()?).ok()?;
-    let port = |p: Option<u64>| p.map(u16::try_from).transpose().ok();
-    port(q.src_port)?;
-    let dest_port = port(q.dest_port)?;
-    if !matches!(q.flow_id, None | Some(Value::Number(_))) {
-        return None;
-    }
+    let flags_tc = match tcp {
+        Some(text) => tcp_section(text)?,
+        None => None,
+    };
     if proto == Transport::Tcp
-        && let Some(tc) = q.tcp.as_ref().and_then(|t| t.tcp_flags_tc.as_deref())
+        && let Some(tc) = flags_tc
     {
         u8::from_str_radix(tc, 16).ok()?;
     }
     Some(EventHead {
         ts,
-        src: fields::ip("src_ip", q.src_ip.as_deref()?).ok()?,
-        dst: fields::ip("dest_ip", q.dest_ip.as_deref()?).ok()?,
+        src: fields::ip("src_ip", src?).ok()?,
+        dst: fields::ip("dest_ip", dst?).ok()?,
         dst_port: if fields::has_ports(proto) {
             dest_port
         } else {
@@ -189,6 +182,71 @@ pub(crate) fn flow_head(line: &str) -> Option<EventHead> {
         },
         proto,
     })
+}
+
+/// A flow record's `flow` section checked as `parse` checks it: `Some(start)` (the start if it
+/// has one) when every field `parse` reads is right.
+fn flow_section(text: &str) -> Option<Option<Timestamp>> {
+    const FIELDS: [&str; 7] = [
+        "start",
+        "end",
+        "bytes_toserver",
+        "pkts_toserver",
+        "bytes_toclient",
+        "pkts_toclient",
+        "state",
+    ];
+    let mut seen = 0u8;
+    let mut start = None;
+    json_scan::object(text, &mut |key, raw| {
+        let Some(field) = FIELDS.iter().position(|f| *f == key) else {
+            return Some(());
+        };
+        if seen & (1 << field) != 0 {
+            return None;
+        }
+        seen |= 1 << field;
+        match (field, raw) {
+            (_, Raw::Null) => {}
+            (0, raw) => start = Some(json_scan::time("flow.start", raw)?),
+            (1, raw) => {
+                json_scan::time("flow.end", raw)?;
+            }
+            (2..=5, Raw::Num(n)) => {
+                json_scan::plain_u64(n)?;
+            }
+            (6, Raw::Str(_) | Raw::Escaped) => {}
+            _ => return None,
+        }
+        Some(())
+    })?;
+    Some(start)
+}
+
+/// A flow record's `tcp` section checked as `parse` checks it: `Some(tcp_flags_tc)` when the
+/// flags `parse` reads are strings.
+fn tcp_section(text: &str) -> Option<Option<&str>> {
+    let mut seen = 0u8;
+    let mut flags_tc = None;
+    json_scan::object(text, &mut |key, raw| {
+        let field = match key {
+            "tcp_flags_tc" => 0,
+            "tcp_flags_ts" => 1,
+            _ => return Some(()),
+        };
+        if seen & (1 << field) != 0 {
+            return None;
+        }
+        seen |= 1 << field;
+        match (field, raw) {
+            (_, Raw::Null) => {}
+            (0, Raw::Str(s)) => flags_tc = Some(s),
+            (1, Raw::Str(_) | Raw::Escaped) => {}
+            _ => return None,
+        }
+        Some(())
+    })?;
+    Some(flags_tc)
 }
 
 impl Suricata {

@@ -24,53 +24,6 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     event(&obj, ctx).map(Line::Event)
 }
 
-/// Whether every value of a JSON line is one that skipping it unread accepts exactly when
-/// parsing it accepts it: no `\u` escape (skipping one does not check for a lone surrogate) and
-/// no number with an exponent or hundreds of digits (skipping one does not check its range).
-/// Lines with those are rare; they go through the full parse.
-pub(crate) fn plain_json(line: &str) -> bool {
-    let bytes = line.as_bytes();
-    let mut digits = 0usize;
-    let mut prev = 0u8;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        i += 1;
-        match b {
-            b'"' => {
-                // To the closing quote, escapes checked on the way.
-                loop {
-                    let Some(j) = memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or_default())
-                    else {
-                        // Unterminated: the parse refuses the line either way.
-                        return true;
-                    };
-                    i += j;
-                    if bytes[i] == b'"' {
-                        i += 1;
-                        break;
-                    }
-                    if bytes.get(i + 1) == Some(&b'u') {
-                        return false;
-                    }
-                    i += 2;
-                }
-                digits = 0;
-            }
-            b'0'..=b'9' => {
-                digits += 1;
-                if digits > 300 {
-                    return false;
-                }
-            }
-            b'e' | b'E' if prev.is_ascii_digit() || prev == b'.' => return false,
-            b'.' => {}
-            _ => digits = 0,
-        }
-        prev = b;
-    }
-    true
-}
-
 /// The head of the event [`parse`] makes of `line`, when it is sure to make one: `None` when
 /// the line is anything but a flat Zeek JSON record whose every field [`parse`] checks is
 /// right (then [`parse`] decides, error or event). The line is scanned once on its bytes
@@ -114,15 +67,7 @@ pub(crate) fn head(line: &str) -> Option<EventHead> {
             return Some(());
         }
         match field {
-            0 => {
-                ts = Some(match raw {
-                    Raw::Num(n) => {
-                        fields::json_time("ts", &serde_json::from_str::<Value>(n).ok()?).ok()?
-                    }
-                    Raw::Str(s) => fields::json_time("ts", &Value::String(s.to_owned())).ok()?,
-                    _ => return None,
-                })
-            }
+            0 => ts = Some(json_scan::time("ts", raw)?),
             1 | 3 | 5 => {
                 let Raw::Str(s) = raw else { return None };
                 match field {
