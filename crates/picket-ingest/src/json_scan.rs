@@ -10,7 +10,6 @@
 //! dozens of digits, deep nesting) makes it give up with `None`, and the caller then goes
 //! through the full parse. It must never panic, whatever the bytes.
 
-use memchr::memchr2;
 use picket_model::{Timestamp, Transport};
 use serde_json::Value;
 
@@ -159,36 +158,35 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    /// A string at the cursor (its opening quote).
+    /// A string at the cursor (its opening quote). Byte by byte: keys and most values are a
+    /// few bytes long, shorter than a vector search takes to start.
     fn string(&mut self) -> Option<Raw<'a>> {
         self.eat(b'"')?;
         let bytes = self.text.as_bytes();
         let start = self.i;
         let mut escaped = false;
         loop {
-            let rest = bytes.get(self.i..)?;
-            let j = memchr2(b'"', b'\\', rest)?;
-            // serde_json refuses control characters inside a string.
-            if rest.get(..j)?.iter().any(|&b| b < 0x20) {
-                return None;
-            }
-            self.i += j;
-            if bytes.get(self.i) == Some(&b'"') {
-                let contents = self.text.get(start..self.i)?;
-                self.i += 1;
-                return Some(if escaped {
-                    Raw::Escaped
-                } else {
-                    Raw::Str(contents)
-                });
-            }
-            match bytes.get(self.i + 1)? {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
-                    escaped = true;
-                    self.i += 2;
+            match *bytes.get(self.i)? {
+                b'"' => {
+                    let contents = self.text.get(start..self.i)?;
+                    self.i += 1;
+                    return Some(if escaped {
+                        Raw::Escaped
+                    } else {
+                        Raw::Str(contents)
+                    });
                 }
-                // `\u` (a lone surrogate is refused only by a full read) and invalid escapes.
-                _ => return None,
+                b'\\' => match bytes.get(self.i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                        escaped = true;
+                        self.i += 2;
+                    }
+                    // `\u` (a lone surrogate is refused only by a full read) and invalid escapes.
+                    _ => return None,
+                },
+                // serde_json refuses control characters inside a string.
+                0..0x20 => return None,
+                _ => self.i += 1,
             }
         }
     }
