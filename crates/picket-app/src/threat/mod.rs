@@ -36,7 +36,7 @@ use crate::knowledge::{Knowledge, KnowledgeWatch};
 use crate::options::{PipelineOptions, SourceSpec};
 use crate::shutdown::Shutdown;
 
-pub use sinks::{Blocker, Notice, StoredAlert, ThreatSink, print_alert};
+pub use sinks::{Blocker, Notice, StoredAlert, ThreatSink, print_alert, print_alerts};
 pub use sources::{FollowSource, FollowState, OnceSource};
 
 /// Bad lines reported one by one per source read to its end; the rest are counted.
@@ -300,6 +300,7 @@ impl Pipeline<'_> {
             }
             None => self.store.upsert_alerts(&mut alerts)?,
         };
+        let mut stored = Vec::with_capacity(alerts.len());
         for (alert, write) in alerts.iter().zip(writes) {
             let kind = match write {
                 AlertWrite::New => {
@@ -323,12 +324,13 @@ impl Pipeline<'_> {
                     self.numbered
                 }
             };
-            self.sink.alert(StoredAlert {
+            stored.push(StoredAlert {
                 number,
                 kind,
                 alert,
-            })?;
+            });
         }
+        self.sink.alerts(&stored)?;
         if let Some(blocker) = &mut self.blocker {
             blocker.block(&alerts, self.store, self.sink)?;
         }

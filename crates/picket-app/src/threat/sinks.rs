@@ -70,6 +70,11 @@ pub enum Notice<'a> {
 pub trait ThreatSink {
     /// An alert the store just took.
     fn alert(&mut self, stored: StoredAlert<'_>) -> Result<(), AppError>;
+    /// The alerts of one store commit, in order: each as [`ThreatSink::alert`] would take it.
+    /// A sink may take them at once (the print sink renders them on every core).
+    fn alerts(&mut self, stored: &[StoredAlert<'_>]) -> Result<(), AppError> {
+        stored.iter().try_for_each(|s| self.alert(*s))
+    }
     fn notice(&mut self, notice: Notice<'_>);
 }
 
@@ -84,28 +89,74 @@ pub fn print_alert(
     stored: StoredAlert<'_>,
 ) -> Result<(), AppError> {
     let mut text = Vec::with_capacity(RENDERED_ALERT);
-    let buf: &mut dyn Write = &mut text;
+    render_alert(&mut text, format, stored)?;
+    out.write_all(&text)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// [`print_alert`] for the alerts of one commit: the same bytes, in the same order, rendered
+/// on two threads (from [`PARALLEL_RENDER`] alerts on), and written once they are all
+/// rendered (a failed rendering prints none of them).
+pub fn print_alerts(
+    out: &mut dyn Write,
+    format: AlertFormat,
+    stored: &[StoredAlert<'_>],
+) -> Result<(), AppError> {
+    let render_all = |alerts: &[StoredAlert<'_>]| -> Result<Vec<u8>, AppError> {
+        let mut text = Vec::with_capacity(alerts.len() * RENDERED_ALERT);
+        alerts
+            .iter()
+            .try_for_each(|s| render_alert(&mut text, format, *s))?;
+        Ok(text)
+    };
+    if stored.len() < PARALLEL_RENDER {
+        out.write_all(&render_all(stored)?)?;
+    } else {
+        let (first, second) = stored.split_at(stored.len() / 2);
+        let (a, b) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| render_all(second));
+            let a = render_all(first);
+            // A panic while rendering is a bug: it goes on as the panic it is.
+            let b = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (a, b)
+        });
+        out.write_all(&a?)?;
+        out.write_all(&b?)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Alerts of one commit from which [`print_alerts`] renders on two threads.
+const PARALLEL_RENDER: usize = 256;
+
+fn render_alert(
+    text: &mut Vec<u8>,
+    format: AlertFormat,
+    stored: StoredAlert<'_>,
+) -> Result<(), AppError> {
     match format {
         AlertFormat::Ocsf => {
             let activity = match stored.kind {
                 AlertChangeKind::New => OcsfActivity::Create,
                 AlertChangeKind::Update => OcsfActivity::Update,
             };
-            picket_report::alert_change_ocsf(buf, activity, stored.alert)?
+            picket_report::alert_change_ocsf(text, activity, stored.alert)?
         }
         AlertFormat::Report(Format::Table) => {
             let number = usize::try_from(stored.number).unwrap_or(usize::MAX);
-            picket_report::alert_block(buf, number, stored.kind, stored.alert)?;
+            picket_report::alert_block(text, number, stored.kind, stored.alert)?;
         }
-        AlertFormat::Report(_) => picket_report::alert_record(buf, stored.kind, stored.alert)?,
+        AlertFormat::Report(_) => picket_report::alert_record(text, stored.kind, stored.alert)?,
     }
-    out.write_all(&text)?;
-    out.flush()?;
     Ok(())
 }
 
 /// Room for one rendered alert before the buffer grows (a typical NDJSON record is 1-2 KB).
-const RENDERED_ALERT: usize = 4096;
+const RENDERED_ALERT: usize = 2048;
 
 /// The block sink: clients of alerts at or above the policy's severity, once each.
 pub struct Blocker {
