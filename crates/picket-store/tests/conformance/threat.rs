@@ -37,6 +37,7 @@ conformance!(
     upgrades_a_version_1_database_keeping_its_runs,
     upgrades_a_version_3_inventory_keeping_its_entries,
     corrupt_threat_values_are_reported_by_field,
+    a_corrupt_indicator_late_in_a_big_feed_is_reported,
     alert_triage_is_set_filtered_and_kept_by_updates,
     alerts_page_and_count,
 );
@@ -1326,6 +1327,36 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
         db.raw_count("SELECT COUNT(*) FROM schema_migrations"),
         crate::LATEST
     );
+}
+
+/// The indicators are decoded in batches on a second thread: a bad row far into the stream is
+/// still reported by field, and nothing after it is handed out.
+fn a_corrupt_indicator_late_in_a_big_feed_is_reported(db: &mut TestDb) {
+    let store = db.open();
+    let feed = many_indicators("big", 5_000);
+    store
+        .replace_feed(
+            "big",
+            &FeedMeta::new("big", FeedFormat::Plain),
+            &feed,
+            ts(T0),
+        )
+        .unwrap();
+    db.raw("UPDATE indicators SET network = 'not-a-net' WHERE ordinal = 4000");
+    let mut seen = 0usize;
+    let err = store.each_indicator(None, &mut |_| seen += 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corrupt {
+                field: "network",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not-a-net"), "{err}");
+    assert!(seen <= 4000, "{seen} indicators handed out");
 }
 
 fn corrupt_threat_values_are_reported_by_field(db: &mut TestDb) {
