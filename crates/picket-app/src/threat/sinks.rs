@@ -95,9 +95,9 @@ pub fn print_alert(
     Ok(())
 }
 
-/// [`print_alert`] for the alerts of one commit: the same bytes, in the same order, rendered
-/// on two threads (from [`PARALLEL_RENDER`] alerts on), and written once they are all
-/// rendered (a failed rendering prints none of them).
+/// [`print_alert`] for the alerts of one commit: the same bytes, in the same order. From
+/// [`PARALLEL_RENDER`] alerts on, each chunk of that many is rendered in two halves on two
+/// threads, then written, so memory holds one chunk's text, never the whole commit's.
 pub fn print_alerts(
     out: &mut dyn Write,
     format: AlertFormat,
@@ -113,25 +113,28 @@ pub fn print_alerts(
     if stored.len() < PARALLEL_RENDER {
         out.write_all(&render_all(stored)?)?;
     } else {
-        let (first, second) = stored.split_at(stored.len() / 2);
-        let (a, b) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| render_all(second));
-            let a = render_all(first);
-            // A panic while rendering is a bug: it goes on as the panic it is.
-            let b = other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (a, b)
-        });
-        out.write_all(&a?)?;
-        out.write_all(&b?)?;
+        for chunk in stored.chunks(PARALLEL_RENDER) {
+            let (first, second) = chunk.split_at(chunk.len() / 2);
+            let (a, b) = std::thread::scope(|scope| {
+                let other = scope.spawn(|| render_all(second));
+                let a = render_all(first);
+                // A panic while rendering is a bug: it goes on as the panic it is.
+                let b = other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (a, b)
+            });
+            out.write_all(&a?)?;
+            out.write_all(&b?)?;
+        }
     }
     out.flush()?;
     Ok(())
 }
 
-/// Alerts of one commit from which [`print_alerts`] renders on two threads.
-const PARALLEL_RENDER: usize = 256;
+/// Alerts of one commit from which [`print_alerts`] renders on two threads, and the chunk it
+/// renders at once.
+const PARALLEL_RENDER: usize = 512;
 
 fn render_alert(
     text: &mut Vec<u8>,

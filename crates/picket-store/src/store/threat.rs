@@ -77,20 +77,6 @@ fn indicator_extra(
 }
 
 /// An indicator read back from the columns feed name, network, extra (in that order).
-/// Rows of indicators decoded at once on the second thread of [`Session::each_indicator`].
-const DECODE_BATCH: usize = 1024;
-/// Batches of rows read ahead of their decoding at most.
-const DECODE_AHEAD: usize = 4;
-
-fn indicator_fields<'a>(row: &'a Row, location: &'a str) -> Fields<'a> {
-    Fields {
-        row,
-        location,
-        table: "indicators",
-        key: "listed indicator".into(),
-    }
-}
-
 fn indicator_from(f: Fields<'_>) -> Result<Indicator, StoreError> {
     let name = f.text(0, "feed")?;
     let f = f.keyed(format!("feed {name}"));
@@ -521,9 +507,6 @@ impl Session<'_> {
         Ok(true)
     }
 
-    /// Streams the indicators, in order. The rows are decoded into indicators on a second
-    /// thread while this one reads the next rows: a big table's stream is what a detector
-    /// waits for before it reads anything.
     pub(crate) fn each_indicator(
         &mut self,
         feed: Option<&str>,
@@ -535,48 +518,15 @@ impl Session<'_> {
         };
         // Disjoint borrows: the connection streams while the location names bad rows.
         let location = self.location;
-        let conn = &mut *self.conn;
-        let result = std::thread::scope(|scope| {
-            let (rows_tx, rows_rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(DECODE_AHEAD);
-            // Unbounded: the reader takes the decoded batches after every batch it sends, so
-            // at most a few wait here, and neither thread can wait on the other forever.
-            let (decoded_tx, decoded) = std::sync::mpsc::channel();
-            scope.spawn(move || {
-                for rows in rows_rx {
-                    let batch = rows
-                        .iter()
-                        .map(|row| indicator_from(indicator_fields(row, location)))
-                        .collect::<Result<Vec<_>, _>>();
-                    let failed = batch.is_err();
-                    if decoded_tx.send(batch).is_err() || failed {
-                        break;
-                    }
-                }
-            });
-            let mut take = |batch: Result<Vec<Indicator>, StoreError>| {
-                batch.map(|indicators| indicators.into_iter().for_each(&mut *each))
+        let result = self.conn.query_each(statement, &params, &mut |row: Row| {
+            let f = Fields {
+                row: &row,
+                location,
+                table: "indicators",
+                key: "listed indicator".into(),
             };
-            let mut rows = Vec::with_capacity(DECODE_BATCH);
-            let streamed = conn.query_each(statement, &params, &mut |row: Row| {
-                rows.push(row);
-                if rows.len() == DECODE_BATCH {
-                    let full = std::mem::replace(&mut rows, Vec::with_capacity(DECODE_BATCH));
-                    // A closed channel: the decoder stopped at a bad row, reported below.
-                    let _ = rows_tx.send(full);
-                    while let Ok(batch) = decoded.try_recv() {
-                        take(batch)?;
-                    }
-                }
-                Ok::<(), StoreError>(())
-            });
-            if !rows.is_empty() {
-                let _ = rows_tx.send(rows);
-            }
-            drop(rows_tx);
-            match streamed {
-                Ok(Ok(())) => Ok(decoded.iter().try_for_each(&mut take)),
-                other => other,
-            }
+            each(indicator_from(f)?);
+            Ok::<(), StoreError>(())
         });
         match result {
             Ok(handled) => handled,

@@ -1329,8 +1329,8 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
     );
 }
 
-/// The indicators are decoded in batches on a second thread: a bad row far into the stream is
-/// still reported by field, and nothing after it is handed out.
+/// A bad row far into a big feed's stream is reported by field, and nothing after it is
+/// handed out.
 fn a_corrupt_indicator_late_in_a_big_feed_is_reported(db: &mut TestDb) {
     let store = db.open();
     let feed = many_indicators("big", 5_000);
