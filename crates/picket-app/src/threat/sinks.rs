@@ -230,3 +230,70 @@ pub(crate) fn expiry(now: Timestamp, ttl: Duration) -> Option<Timestamp> {
         .ok()
         .and_then(|d| now.checked_add(d).ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    /// An alert as `picket detect` prints one, with its id and client varied.
+    fn alert(i: u32) -> Alert {
+        let mut alert: Alert = serde_json::from_str(SAMPLE).unwrap();
+        alert.id = Some(i64::from(i) + 1);
+        alert.client = IpAddr::V4(Ipv4Addr::from(0xCB00_7100 + i));
+        alert.connections = u64::from(i % 7) + 1;
+        // A control character in a source's file name: the sink escapes it.
+        if i % 5 == 0 {
+            alert.sources[0].file = "conn\u{1b}[2J.log".into();
+        }
+        alert
+    }
+
+    const SAMPLE: &str = r#"{"kind":"bad-client-to-vulnerable-app","dedup_key":"bad-client-to-vulnerable-app|120.50.20.34|10.0.1.20:80|tcp|f5:nginx 1.18.0|2024-05-01T12:00:00.749938Z","window_start":"2024-05-01T12:00:00.749938Z","client":"120.50.20.34","host":"10.0.1.20","port":80,"transport":"tcp","application":{"product":"nginx","vendor":"f5","version":"1.18.0"},"intel":[{"feed":"firehol_level2","network":"120.50.20.34/32","category":"attacks"}],"vulns":[{"id":"CVE-2021-23017","cvss":{"version":"3.1","base_score":7.7,"severity":"high","vector":"CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:L"},"kev":false,"confidence":"version-range"}],"first_seen":"2024-05-01T12:00:00.749938Z","last_seen":"2024-05-01T12:00:00.749938Z","connections":1,"established":0,"attempted":1,"bytes_to_server":2464,"bytes_to_client":0,"packets_to_server":16,"packets_to_client":0,"max_bytes_per_connection":2464,"severity":"medium","reasons":["120.50.20.34 is listed by 1 feed (firehol_level2): +1.","The most severe vulnerability, CVE-2021-23017, has CVSS 3.1 base score 7.7 (high): +2.","No vulnerability is in CISA's Known Exploited Vulnerabilities catalog: +0.","The one connection was not established (attempted or refused only): +0.","No connection carried more than 10 KB (the largest: 2,464 bytes): +0.","Score 3: medium (info up to 1, low 2, medium 3-4, high 5-7, critical 8 and more)."],"sources":[{"file":"conn.log","line":99}]}"#;
+
+    /// The alerts of one commit printed at once are byte for byte those printed one by one,
+    /// below and above the size rendered on two threads and across its chunks.
+    #[test]
+    fn printing_a_commit_at_once_is_printing_each_alert() {
+        let alerts: Vec<Alert> = (0..1_300).map(alert).collect();
+        let formats = [
+            AlertFormat::Report(Format::Table),
+            AlertFormat::Report(Format::Json),
+            AlertFormat::Report(Format::Ndjson),
+            AlertFormat::Ocsf,
+        ];
+        for n in [
+            0,
+            1,
+            PARALLEL_RENDER - 1,
+            PARALLEL_RENDER,
+            PARALLEL_RENDER + 1,
+            1_300,
+        ] {
+            let stored: Vec<StoredAlert<'_>> = alerts[..n]
+                .iter()
+                .enumerate()
+                .map(|(i, alert)| StoredAlert {
+                    number: i as u64 + 1,
+                    kind: if i % 4 == 0 {
+                        AlertChangeKind::Update
+                    } else {
+                        AlertChangeKind::New
+                    },
+                    alert,
+                })
+                .collect();
+            for format in formats {
+                let mut each = Vec::new();
+                for s in &stored {
+                    print_alert(&mut each, format, *s).unwrap();
+                }
+                let mut at_once = Vec::new();
+                print_alerts(&mut at_once, format, &stored).unwrap();
+                assert!(each == at_once, "{n} alerts as {format:?} differ");
+                assert_eq!(each.is_empty(), n == 0);
+            }
+        }
+    }
+}

@@ -38,6 +38,7 @@ conformance!(
     upgrades_a_version_3_inventory_keeping_its_entries,
     corrupt_threat_values_are_reported_by_field,
     a_corrupt_indicator_late_in_a_big_feed_is_reported,
+    a_big_alert_batch_is_written_as_one_at_a_time,
     alert_triage_is_set_filtered_and_kept_by_updates,
     alerts_page_and_count,
 );
@@ -854,6 +855,60 @@ fn alert_batches_are_one_transaction(db: &mut TestDb) {
     assert!(store.upsert_alerts(&mut batch).is_err());
     assert!(batch.iter().all(|a| a.id.is_none()));
     assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 2);
+}
+
+/// A batch big enough for its alerts' rows to be made on a second thread while they are written:
+/// the same kinds, ids and rows as writing them one at a time, and a bad alert late in it
+/// still keeps the whole batch out.
+fn a_big_alert_batch_is_written_as_one_at_a_time(db: &mut TestDb) {
+    let store = db.open();
+    let fresh = |i: u16| {
+        alert(
+            &format!("203.0.{}.{}", 113 + i / 200, i % 200 + 1),
+            22,
+            T0,
+            Severity::Low,
+        )
+    };
+    let mut stored = Vec::new();
+    for i in (0..300).step_by(3) {
+        let mut a = fresh(i);
+        store.upsert_alert(&mut a).unwrap();
+        stored.push(a);
+    }
+    let mut batch: Vec<Alert> = (0..300)
+        .map(|i| {
+            if i % 3 == 0 {
+                grown(&fresh(i))
+            } else {
+                fresh(i)
+            }
+        })
+        .collect();
+    let writes = store.upsert_alerts(&mut batch).unwrap();
+    let mut last_new = stored.iter().filter_map(|a| a.id).max().unwrap();
+    for (i, (a, write)) in batch.iter().zip(&writes).enumerate() {
+        let id = a.id.unwrap();
+        if i % 3 == 0 {
+            assert_eq!(*write, AlertWrite::Updated, "alert {i}");
+            assert_eq!(Some(id), stored[i / 3].id, "alert {i}");
+        } else {
+            assert_eq!(*write, AlertWrite::New, "alert {i}");
+            assert!(id > last_new, "alert {i}: id {id} after {last_new}");
+            last_new = id;
+        }
+    }
+    let mut back = store.alerts(&AlertFilter::default()).unwrap();
+    back.sort_by_key(|a| a.id);
+    let mut expected = batch.clone();
+    expected.sort_by_key(|a| a.id);
+    assert_eq!(back, expected);
+
+    let mut bad: Vec<Alert> = (300..600).map(fresh).collect();
+    bad[250].intel[0].score = Some(f64::NAN);
+    assert!(store.upsert_alerts(&mut bad).is_err());
+    assert!(bad.iter().all(|a| a.id.is_none()));
+    assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 300);
 }
 
 fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
