@@ -38,18 +38,20 @@ pub(crate) enum Raw<'a> {
 }
 
 /// Calls `each` with every top-level member of the object that is the whole of `text` (JSON
-/// whitespace around it), in order. `None` when `text` is not such an object, when the
-/// scanner is unsure of it (see the module's doc), or when `each` says `None`.
-pub(crate) fn object<'a>(
-    text: &'a str,
-    each: &mut dyn FnMut(&'a str, Raw<'a>) -> Option<()>,
-) -> Option<()> {
+/// whitespace around it), in order, with `None` for its parent; a member whose value is an
+/// object has that object's members given first, with the member's key for their parent
+/// (one level down, no further). `None` when `text` is not such an object, when the scanner
+/// is unsure of it (see the module's doc), or when `each` says `None`.
+pub(crate) fn object<'a>(text: &'a str, each: &mut Members<'_, 'a>) -> Option<()> {
     let mut cur = Cursor { text, i: 0 };
     cur.ws();
-    cur.members(0, each)?;
+    cur.members(0, None, each)?;
     cur.ws();
     (cur.i == text.len()).then_some(())
 }
+
+/// What [`object`] calls with each member: its parent's key, its key and its value.
+pub(crate) type Members<'f, 'a> = dyn FnMut(Option<&'a str>, &'a str, Raw<'a>) -> Option<()> + 'f;
 
 struct Cursor<'a> {
     text: &'a str,
@@ -71,11 +73,13 @@ impl<'a> Cursor<'a> {
         (self.peek()? == b).then(|| self.i += 1)
     }
 
-    /// An object at the cursor, each member given to `each`.
+    /// An object at the cursor, each member given to `each` (with `parent`); at depth 0 the
+    /// members of a member's object too.
     fn members(
         &mut self,
         depth: usize,
-        each: &mut dyn FnMut(&'a str, Raw<'a>) -> Option<()>,
+        parent: Option<&'a str>,
+        each: &mut Members<'_, 'a>,
     ) -> Option<()> {
         self.eat(b'{')?;
         self.ws();
@@ -90,8 +94,14 @@ impl<'a> Cursor<'a> {
             self.ws();
             self.eat(b':')?;
             self.ws();
-            let value = self.value(depth)?;
-            each(key, value)?;
+            let value = if depth == 0 && self.peek() == Some(b'{') {
+                let start = self.i;
+                self.members(1, Some(key), each)?;
+                Raw::Object(self.text.get(start..self.i)?)
+            } else {
+                self.value(depth)?
+            };
+            each(parent, key, value)?;
             self.ws();
             match self.peek()? {
                 b',' => {
@@ -116,7 +126,7 @@ impl<'a> Cursor<'a> {
             b'n' => self.literal("null", Raw::Null),
             b'{' if depth < MAX_DEPTH => {
                 let start = self.i;
-                self.members(depth + 1, &mut |_, _| Some(()))?;
+                self.members(depth + 1, None, &mut |_, _, _| Some(()))?;
                 Some(Raw::Object(self.text.get(start..self.i)?))
             }
             b'[' if depth < MAX_DEPTH => {
@@ -259,8 +269,12 @@ mod tests {
 
     fn members(text: &str) -> Option<Vec<(String, String)>> {
         let mut out = Vec::new();
-        object(text, &mut |k, v| {
-            out.push((k.to_owned(), format!("{v:?}")));
+        object(text, &mut |parent, k, v| {
+            let k = match parent {
+                Some(p) => format!("{p}.{k}"),
+                None => k.to_owned(),
+            };
+            out.push((k, format!("{v:?}")));
             Some(())
         })?;
         Some(out)
@@ -272,12 +286,13 @@ mod tests {
             members(r#" {"a":"x","b":-1.25,"c":[1,{"d":[]}],"e":{"f":null},"g":true,"h":"q\"r"} "#)
                 .unwrap();
         let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["a", "b", "c", "e", "g", "h"]);
+        assert_eq!(keys, ["a", "b", "c", "e.f", "e", "g", "h"]);
         assert_eq!(got[0].1, r#"Str("x")"#);
         assert_eq!(got[1].1, r#"Num("-1.25")"#);
         assert_eq!(got[2].1, "Array");
-        assert_eq!(got[3].1, r#"Object("{\"f\":null}")"#);
-        assert_eq!(got[5].1, "Escaped");
+        assert_eq!(got[3].1, "Null");
+        assert_eq!(got[4].1, r#"Object("{\"f\":null}")"#);
+        assert_eq!(got[6].1, "Escaped");
         assert_eq!(members("{}").unwrap(), []);
     }
 

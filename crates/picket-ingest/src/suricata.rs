@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use picket_model::{ConnEvent, ConnOutcome, FlowRef, Timestamp, Transport};
+use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
 use serde_json::{Map, Value};
 
 use crate::EventHead;
@@ -99,53 +99,68 @@ fn record(line: &str, ctx: &LineCtx<'_>) -> Res<Record> {
 /// The head of the event [`Suricata::parse`] makes of a `flow` record, when it is sure to make
 /// one: `None` for every other line, and for a flow record any of whose checked fields is off
 /// (then `parse` decides, error or event). The line is scanned once on its bytes
-/// ([`json_scan`]; the `flow` and `tcp` sections once more); times, numeric protocols and
-/// nothing else go through serde_json. No allocation for a line without escapes.
+/// ([`json_scan`], which hands out the `flow` and `tcp` sections' members on the way); times
+/// and numeric protocols alone go through serde_json. No allocation for a line without escapes.
 pub(crate) fn flow_head(line: &str) -> Option<EventHead> {
-    /// The top-level fields `parse` reads for a flow, each once (a second gives up).
-    const FIELDS: [&str; 10] = [
-        "event_type",
-        "timestamp",
-        "flow_id",
-        "src_ip",
-        "src_port",
-        "dest_ip",
-        "dest_port",
-        "proto",
-        "flow",
-        "tcp",
-    ];
-    let mut seen = 0u16;
+    // One bit per field `parse` reads, top level, `flow` and `tcp`: a second one gives up
+    // (serde_json's map keeps the last).
+    let mut seen = 0u32;
     let (mut flow, mut timestamp, mut proto) = (false, None, None);
     let (mut src, mut dst, mut dest_port) = (None, None, None);
-    let (mut section, mut tcp) = (None, None);
-    json_scan::object(line, &mut |key, raw| {
-        let Some(field) = FIELDS.iter().position(|f| *f == key) else {
-            return Some(());
+    let (mut start, mut flags_tc) = (None, None);
+    json_scan::object(line, &mut |parent, key, raw| {
+        let bit = match (parent, key) {
+            (None, "event_type") => 0,
+            (None, "timestamp") => 1,
+            (None, "flow_id") => 2,
+            (None, "src_ip") => 3,
+            (None, "src_port") => 4,
+            (None, "dest_ip") => 5,
+            (None, "dest_port") => 6,
+            (None, "proto") => 7,
+            (None, "flow") => 8,
+            (None, "tcp") => 9,
+            (Some("flow"), "start") => 10,
+            (Some("flow"), "end") => 11,
+            (Some("flow"), "bytes_toserver") => 12,
+            (Some("flow"), "pkts_toserver") => 13,
+            (Some("flow"), "bytes_toclient") => 14,
+            (Some("flow"), "pkts_toclient") => 15,
+            (Some("flow"), "state") => 16,
+            (Some("tcp"), "tcp_flags_tc") => 17,
+            (Some("tcp"), "tcp_flags_ts") => 18,
+            _ => return Some(()),
         };
-        if seen & (1 << field) != 0 {
+        if seen & (1 << bit) != 0 {
             return None;
         }
-        seen |= 1 << field;
+        seen |= 1 << bit;
         // A null is an absent field to the full parse.
         if raw == Raw::Null {
             return Some(());
         }
-        match (field, raw) {
+        match (bit, raw) {
             (0, Raw::Str(kind)) => flow = kind == "flow",
             (1, raw) => timestamp = Some(raw),
-            (2, Raw::Num(_)) => {}
+            (2, Raw::Num(_)) | (8 | 9, Raw::Object(_)) => {}
             (3, Raw::Str(s)) => src = Some(s),
             (5, Raw::Str(s)) => dst = Some(s),
             (4 | 6, Raw::Num(n)) => {
                 let port = u16::try_from(json_scan::plain_u64(n)?).ok()?;
-                if field == 6 {
+                if bit == 6 {
                     dest_port = Some(port);
                 }
             }
             (7, raw) => proto = Some(json_scan::transport("proto", raw)?),
-            (8, Raw::Object(text)) => section = Some(text),
-            (9, Raw::Object(text)) => tcp = Some(text),
+            (10, raw) => start = Some(json_scan::time("flow.start", raw)?),
+            (11, raw) => {
+                json_scan::time("flow.end", raw)?;
+            }
+            (12..=15, Raw::Num(n)) => {
+                json_scan::plain_u64(n)?;
+            }
+            (16 | 18, Raw::Str(_) | Raw::Escaped) => {}
+            (17, Raw::Str(s)) => flags_tc = Some(s),
             _ => return None,
         }
         Some(())
@@ -154,17 +169,9 @@ pub(crate) fn flow_head(line: &str) -> Option<EventHead> {
         return None;
     }
     let proto = proto?;
-    let start = match section {
-        Some(text) => flow_section(text)?,
-        None => None,
-    };
     let ts = match start {
         Some(t) => t,
         None => json_scan::time("timestamp", timestamp?)?,
-    };
-    let flags_tc = match tcp {
-        Some(text) => tcp_section(text)?,
-        None => None,
     };
     if proto == Transport::Tcp
         && let Some(tc) = flags_tc
@@ -182,71 +189,6 @@ pub(crate) fn flow_head(line: &str) -> Option<EventHead> {
         },
         proto,
     })
-}
-
-/// A flow record's `flow` section checked as `parse` checks it: `Some(start)` (the start if it
-/// has one) when every field `parse` reads is right.
-fn flow_section(text: &str) -> Option<Option<Timestamp>> {
-    const FIELDS: [&str; 7] = [
-        "start",
-        "end",
-        "bytes_toserver",
-        "pkts_toserver",
-        "bytes_toclient",
-        "pkts_toclient",
-        "state",
-    ];
-    let mut seen = 0u8;
-    let mut start = None;
-    json_scan::object(text, &mut |key, raw| {
-        let Some(field) = FIELDS.iter().position(|f| *f == key) else {
-            return Some(());
-        };
-        if seen & (1 << field) != 0 {
-            return None;
-        }
-        seen |= 1 << field;
-        match (field, raw) {
-            (_, Raw::Null) => {}
-            (0, raw) => start = Some(json_scan::time("flow.start", raw)?),
-            (1, raw) => {
-                json_scan::time("flow.end", raw)?;
-            }
-            (2..=5, Raw::Num(n)) => {
-                json_scan::plain_u64(n)?;
-            }
-            (6, Raw::Str(_) | Raw::Escaped) => {}
-            _ => return None,
-        }
-        Some(())
-    })?;
-    Some(start)
-}
-
-/// A flow record's `tcp` section checked as `parse` checks it: `Some(tcp_flags_tc)` when the
-/// flags `parse` reads are strings.
-fn tcp_section(text: &str) -> Option<Option<&str>> {
-    let mut seen = 0u8;
-    let mut flags_tc = None;
-    json_scan::object(text, &mut |key, raw| {
-        let field = match key {
-            "tcp_flags_tc" => 0,
-            "tcp_flags_ts" => 1,
-            _ => return Some(()),
-        };
-        if seen & (1 << field) != 0 {
-            return None;
-        }
-        seen |= 1 << field;
-        match (field, raw) {
-            (_, Raw::Null) => {}
-            (0, Raw::Str(s)) => flags_tc = Some(s),
-            (1, Raw::Str(_) | Raw::Escaped) => {}
-            _ => return None,
-        }
-        Some(())
-    })?;
-    Some(flags_tc)
 }
 
 impl Suricata {

@@ -30,34 +30,31 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
 /// ([`json_scan`]); only the time and the duration go through serde_json (the same reading of
 /// a number as the full parse's). No allocation for a line without escapes.
 pub(crate) fn head(line: &str) -> Option<EventHead> {
-    /// Each field [`parse`] reads, once: a second one gives up (serde_json's map keeps the last).
-    const FIELDS: [&str; 13] = [
-        "ts",
-        "id.orig_h",
-        "id.orig_p",
-        "id.resp_h",
-        "id.resp_p",
-        "proto",
-        "duration",
-        "uid",
-        "conn_state",
-        "orig_bytes",
-        "resp_bytes",
-        "orig_pkts",
-        "resp_pkts",
-    ];
     let mut seen = 0u16;
     let mut ts = None;
     let (mut orig_h, mut resp_h, mut proto) = (None, None, None);
     let mut resp_p = None;
-    json_scan::object(line, &mut |key, raw| {
-        // The nested form is left to `parse`.
-        if key == "id" {
-            return None;
-        }
-        let Some(field) = FIELDS.iter().position(|f| *f == key) else {
-            return Some(());
+    json_scan::object(line, &mut |parent, key, raw| {
+        // Each field `parse` reads, numbered; a nested object's members are not its fields.
+        let field = match (parent, key) {
+            (Some(_), _) => return Some(()),
+            // The nested form is left to `parse`.
+            (None, "id") => return None,
+            (None, "ts") => 0,
+            (None, "id.orig_h") => 1,
+            (None, "id.orig_p") => 2,
+            (None, "id.resp_h") => 3,
+            (None, "id.resp_p") => 4,
+            (None, "proto") => 5,
+            (None, "duration") => 6,
+            (None, "uid") => 7,
+            (None, "conn_state") => 8,
+            (None, "orig_bytes" | "resp_bytes" | "orig_pkts" | "resp_pkts") => {
+                9 + usize::from(key.starts_with("resp")) + 2 * usize::from(key.ends_with("pkts"))
+            }
+            _ => return Some(()),
         };
+        // Once each: a second one gives up (serde_json's map keeps the last).
         if seen & (1 << field) != 0 {
             return None;
         }
