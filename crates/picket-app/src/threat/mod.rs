@@ -84,10 +84,25 @@ pub fn run(
         last_flush: Instant::now(),
         flush_every: opts.flush_every,
     };
-    match watch {
+    let result = match watch {
         Some(watch) => pipeline.follow(opts, watch, shutdown),
         None => pipeline.read_once(opts, shutdown),
-    }
+    };
+    drop_aside((pipeline.detector, pipeline.numbers));
+    result
+}
+
+/// Alerts of one flush from which they are freed by [`drop_aside`].
+const DROP_ASIDE_FROM: usize = 1024;
+
+/// Frees `value` on a thread of its own: a finished run's detector (the table and the windows)
+/// and the alerts of a big flush are tens of thousands of small allocations, slower to free
+/// than the pipeline's last steps, and a caller that exits next need not wait for them.
+fn drop_aside<T: Send + 'static>(value: T) {
+    // When no thread can be started, the builder drops the closure, and `value` with it, here.
+    let _ = std::thread::Builder::new()
+        .name("picket-drop".into())
+        .spawn(move || drop(value));
 }
 
 struct Pipeline<'a> {
@@ -338,6 +353,9 @@ impl Pipeline<'_> {
         // holds the alert windows still open, not every alert of a long stream.
         if let Some(settled) = self.detector.settled_before() {
             self.numbers.retain(|(_, start), _| *start > settled);
+        }
+        if alerts.len() >= DROP_ASIDE_FROM {
+            drop_aside(alerts);
         }
         Ok(())
     }
