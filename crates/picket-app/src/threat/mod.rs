@@ -21,6 +21,7 @@ pub mod sources;
 mod tests;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
@@ -329,14 +330,12 @@ impl Pipeline<'_> {
             };
             let number = match self
                 .numbers
-                .get(&(alert.dedup_key.clone(), alert.window_start))
+                .entry((alert.dedup_key.clone(), alert.window_start))
             {
-                Some(number) => *number,
-                None => {
+                Entry::Occupied(numbered) => *numbered.get(),
+                Entry::Vacant(new) => {
                     self.numbered += 1;
-                    self.numbers
-                        .insert((alert.dedup_key.clone(), alert.window_start), self.numbered);
-                    self.numbered
+                    *new.insert(self.numbered)
                 }
             };
             stored.push(StoredAlert {
