@@ -320,8 +320,10 @@ output); cpu s: user + system time of that run; peak RSS: its largest resident s
 grepcidr: grepcidr's whole-line seconds over this row's (above 1: faster than grepcidr). Of
 picket's time, $startup_secs s is the fixed cost of a run (\`picket detect\` on the log's header
 alone: open the DB, load every indicator and build the table, the vulnerability DB and the
-inventory). The alerts are stored and printed by one thread after the lines are read: the
-difference between the first two rows is what $(group "$alerts") alerts cost.
+inventory). The alerts are stored and printed after the lines are read, in one SQLite
+transaction (each alert's row made on a second thread while the first writes), then rendered
+on two threads and printed in order: the difference between the first two rows is what
+$(group "$alerts") alerts cost.
 
 Check: among the rows to vulnerable applications, grepcidr finds $(group "$check") with a listed
 client; picket counted $(group "$listed") events from listed clients there: $(agree "$check" "$listed").
@@ -359,9 +361,10 @@ $(sed 's/^/  /' <<< "$parse_out")
   screen (inbound? an application with known vulnerabilities there? a listed client?), and only
   the events that pass are built whole and counted into alerts, in file order, so alerts, counts
   and checkpoints are those of reading one line at a time (a property test holds it to that).
-- A Zeek TSV row is split and its every field checked without allocating; a JSON record's
-  fields are read borrowed from the line, unknown keys skipped, and any record the quick read
-  is unsure of goes through the full parse.
+- A Zeek TSV row is split and its every field checked without allocating; a JSON record is
+  scanned once on its bytes for the fields the screen needs and the full parse checks (every
+  other value checked as strictly as serde_json, nothing built), and any record the scan is
+  unsure of goes through the full parse.
 EOF
 )
 echo

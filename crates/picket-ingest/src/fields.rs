@@ -80,7 +80,7 @@ pub(crate) fn json_time(field: &str, v: &Value) -> Res<Timestamp> {
     // Epoch seconds reach 1e11 only in the year 5138: larger integers are milliseconds.
     const MILLIS_FROM: u64 = 100_000_000_000;
     match v {
-        Value::String(s) => rfc3339(field, s).or_else(|e| epoch(field, s).map_err(|_| e)),
+        Value::String(s) => json_time_text(field, s),
         Value::Number(n) => {
             if let Some(ms) = n.as_u64().filter(|ms| *ms >= MILLIS_FROM) {
                 let ms = i64::try_from(ms)
@@ -96,6 +96,11 @@ pub(crate) fn json_time(field: &str, v: &Value) -> Res<Timestamp> {
         }
         other => Err(LineProblem::bad(field, &other.to_string(), "a time")),
     }
+}
+
+/// A time given as a JSON string: RFC 3339, or epoch seconds written out.
+pub(crate) fn json_time_text(field: &str, s: &str) -> Res<Timestamp> {
+    rfc3339(field, s).or_else(|e| epoch(field, s).map_err(|_| e))
 }
 
 fn float_secs(f: Option<f64>) -> Option<Timestamp> {

@@ -46,6 +46,7 @@ mod error;
 mod fields;
 mod follow;
 mod input;
+mod json_scan;
 mod lines;
 mod ndjson;
 #[cfg(test)]

@@ -8,18 +8,17 @@
 //! `{"firewall_name": .., "availability_zone": .., "event_timestamp": .., "event": {..}}`; the
 //! wrapped record is read.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use picket_model::{ConnEvent, ConnOutcome, FlowRef, Transport};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::EventHead;
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
 use crate::input::{Line, LineCtx, LineResult};
-use crate::zeek_json::{self, parse_object};
+use crate::json_scan::{self, Raw};
+use crate::zeek_json::parse_object;
 
 /// TCP flag bits as Suricata prints them in `tcp.tcp_flags_tc` (hex).
 const SYN: u8 = 0x02;
@@ -97,91 +96,92 @@ fn record(line: &str, ctx: &LineCtx<'_>) -> Res<Record> {
     Ok(Record::Done(line))
 }
 
-/// The fields a `flow` record's event is made of, borrowed from the line where it has no
-/// escapes; unknown keys are skipped unread. A duplicate key or a value of another type fails,
-/// and the line then goes through [`record`].
-#[derive(Deserialize)]
-struct QuickFlow<'a> {
-    #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
-    timestamp: Option<Value>,
-    flow_id: Option<Value>,
-    #[serde(borrow)]
-    src_ip: Option<Cow<'a, str>>,
-    src_port: Option<u64>,
-    #[serde(borrow)]
-    dest_ip: Option<Cow<'a, str>>,
-    dest_port: Option<u64>,
-    proto: Option<Value>,
-    #[serde(borrow)]
-    flow: Option<QuickSection<'a>>,
-    #[serde(borrow)]
-    tcp: Option<QuickTcp<'a>>,
-}
-
-#[derive(Deserialize)]
-struct QuickSection<'a> {
-    start: Option<Value>,
-    end: Option<Value>,
-    // Read only to check their types, as `flow` does.
-    #[serde(rename = "bytes_toserver")]
-    _bytes_toserver: Option<u64>,
-    #[serde(rename = "pkts_toserver")]
-    _pkts_toserver: Option<u64>,
-    #[serde(rename = "bytes_toclient")]
-    _bytes_toclient: Option<u64>,
-    #[serde(rename = "pkts_toclient")]
-    _pkts_toclient: Option<u64>,
-    #[serde(rename = "state", borrow)]
-    _state: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct QuickTcp<'a> {
-    #[serde(borrow)]
-    tcp_flags_tc: Option<Cow<'a, str>>,
-    #[serde(rename = "tcp_flags_ts", borrow)]
-    _tcp_flags_ts: Option<Cow<'a, str>>,
-}
-
 /// The head of the event [`Suricata::parse`] makes of a `flow` record, when it is sure to make
 /// one: `None` for every other line, and for a flow record any of whose checked fields is off
-/// (then `parse` decides, error or event). No allocation for a line without escapes.
+/// (then `parse` decides, error or event). The line is scanned once on its bytes
+/// ([`json_scan`], which hands out the `flow` and `tcp` sections' members on the way); times
+/// and numeric protocols alone go through serde_json. No allocation for a line without escapes.
 pub(crate) fn flow_head(line: &str) -> Option<EventHead> {
-    if !line.trim_start().starts_with('{') || !zeek_json::plain_json(line) {
+    // One bit per field `parse` reads, top level, `flow` and `tcp`: a second one gives up
+    // (serde_json's map keeps the last).
+    let mut seen = 0u32;
+    let (mut flow, mut timestamp, mut proto) = (false, None, None);
+    let (mut src, mut dst, mut dest_port) = (None, None, None);
+    let (mut start, mut flags_tc) = (None, None);
+    json_scan::object(line, &mut |parent, key, raw| {
+        let bit = match (parent, key) {
+            (None, "event_type") => 0,
+            (None, "timestamp") => 1,
+            (None, "flow_id") => 2,
+            (None, "src_ip") => 3,
+            (None, "src_port") => 4,
+            (None, "dest_ip") => 5,
+            (None, "dest_port") => 6,
+            (None, "proto") => 7,
+            (None, "flow") => 8,
+            (None, "tcp") => 9,
+            (Some("flow"), "start") => 10,
+            (Some("flow"), "end") => 11,
+            (Some("flow"), "bytes_toserver") => 12,
+            (Some("flow"), "pkts_toserver") => 13,
+            (Some("flow"), "bytes_toclient") => 14,
+            (Some("flow"), "pkts_toclient") => 15,
+            (Some("flow"), "state") => 16,
+            (Some("tcp"), "tcp_flags_tc") => 17,
+            (Some("tcp"), "tcp_flags_ts") => 18,
+            _ => return Some(()),
+        };
+        if seen & (1 << bit) != 0 {
+            return None;
+        }
+        seen |= 1 << bit;
+        // A null is an absent field to the full parse.
+        if raw == Raw::Null {
+            return Some(());
+        }
+        match (bit, raw) {
+            (0, Raw::Str(kind)) => flow = kind == "flow",
+            (1, raw) => timestamp = Some(raw),
+            (2, Raw::Num(_)) | (8 | 9, Raw::Object(_)) => {}
+            (3, Raw::Str(s)) => src = Some(s),
+            (5, Raw::Str(s)) => dst = Some(s),
+            (4 | 6, Raw::Num(n)) => {
+                let port = u16::try_from(json_scan::plain_u64(n)?).ok()?;
+                if bit == 6 {
+                    dest_port = Some(port);
+                }
+            }
+            (7, raw) => proto = Some(json_scan::transport("proto", raw)?),
+            (10, raw) => start = Some(json_scan::time("flow.start", raw)?),
+            (11, raw) => {
+                json_scan::time("flow.end", raw)?;
+            }
+            (12..=15, Raw::Num(n)) => {
+                json_scan::plain_u64(n)?;
+            }
+            (16 | 18, Raw::Str(_) | Raw::Escaped) => {}
+            (17, Raw::Str(s)) => flags_tc = Some(s),
+            _ => return None,
+        }
+        Some(())
+    })?;
+    if !flow {
         return None;
     }
-    let q: QuickFlow<'_> = serde_json::from_str(line).ok()?;
-    if q.event_type.as_deref() != Some("flow") {
-        return None;
-    }
-    let section = q.flow.as_ref();
-    let time = |key: &str, v: Option<&Value>| match v {
-        None => Some(None),
-        Some(v) => fields::json_time(key, v).ok().map(Some),
-    };
-    let start = time("flow.start", section.and_then(|f| f.start.as_ref()))?;
-    time("flow.end", section.and_then(|f| f.end.as_ref()))?;
+    let proto = proto?;
     let ts = match start {
         Some(t) => t,
-        None => fields::json_time("timestamp", q.timestamp.as_ref()?).ok()?,
+        None => json_scan::time("timestamp", timestamp?)?,
     };
-    let proto = fields::transport_value("proto", q.proto.as_ref()?).ok()?;
-    let port = |p: Option<u64>| p.map(u16::try_from).transpose().ok();
-    port(q.src_port)?;
-    let dest_port = port(q.dest_port)?;
-    if !matches!(q.flow_id, None | Some(Value::Number(_))) {
-        return None;
-    }
     if proto == Transport::Tcp
-        && let Some(tc) = q.tcp.as_ref().and_then(|t| t.tcp_flags_tc.as_deref())
+        && let Some(tc) = flags_tc
     {
         u8::from_str_radix(tc, 16).ok()?;
     }
     Some(EventHead {
         ts,
-        src: fields::ip("src_ip", q.src_ip.as_deref()?).ok()?,
-        dst: fields::ip("dest_ip", q.dest_ip.as_deref()?).ok()?,
+        src: fields::ip("src_ip", src?).ok()?,
+        dst: fields::ip("dest_ip", dst?).ok()?,
         dst_port: if fields::has_ports(proto) {
             dest_port
         } else {

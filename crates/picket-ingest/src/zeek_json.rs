@@ -2,15 +2,13 @@
 //! form (`id.orig_h`, ...). Zeek omits unset fields. The nested form (`"id": {"orig_h": ...}`)
 //! that some shippers produce is read too.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use picket_model::{ConnEvent, ConnOutcome};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use crate::EventHead;
+use crate::json_scan::{self, Raw};
 
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
@@ -26,117 +24,89 @@ pub(crate) fn parse(line: &str, ctx: &LineCtx<'_>) -> LineResult {
     event(&obj, ctx).map(Line::Event)
 }
 
-/// The fields [`parse`] reads, borrowed from the line where it has no escapes. Anything else
-/// (unknown keys) is skipped unread; a duplicate key or a value of another type fails, and the
-/// line then goes through [`parse`].
-#[derive(Deserialize)]
-struct Quick<'a> {
-    ts: Option<Value>,
-    #[serde(rename = "id.orig_h", borrow)]
-    orig_h: Option<Cow<'a, str>>,
-    #[serde(rename = "id.orig_p")]
-    orig_p: Option<u64>,
-    #[serde(rename = "id.resp_h", borrow)]
-    resp_h: Option<Cow<'a, str>>,
-    #[serde(rename = "id.resp_p")]
-    resp_p: Option<u64>,
-    #[serde(borrow)]
-    proto: Option<Cow<'a, str>>,
-    duration: Option<f64>,
-    // Read only to check their types, as `parse` does.
-    #[serde(rename = "uid", borrow)]
-    _uid: Option<Cow<'a, str>>,
-    #[serde(rename = "orig_bytes")]
-    _orig_bytes: Option<u64>,
-    #[serde(rename = "resp_bytes")]
-    _resp_bytes: Option<u64>,
-    #[serde(rename = "conn_state", borrow)]
-    _conn_state: Option<Cow<'a, str>>,
-    #[serde(rename = "orig_pkts")]
-    _orig_pkts: Option<u64>,
-    #[serde(rename = "resp_pkts")]
-    _resp_pkts: Option<u64>,
-    /// The nested form: left to [`parse`].
-    id: Option<IgnoredAny>,
-}
-
-/// Whether every value of a JSON line is one that skipping it unread accepts exactly when
-/// parsing it accepts it: no `\u` escape (skipping one does not check for a lone surrogate) and
-/// no number with an exponent or hundreds of digits (skipping one does not check its range).
-/// Lines with those are rare; they go through the full parse.
-pub(crate) fn plain_json(line: &str) -> bool {
-    let bytes = line.as_bytes();
-    let mut digits = 0usize;
-    let mut prev = 0u8;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        i += 1;
-        match b {
-            b'"' => {
-                // To the closing quote, escapes checked on the way.
-                loop {
-                    let Some(j) = memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or_default())
-                    else {
-                        // Unterminated: the parse refuses the line either way.
-                        return true;
-                    };
-                    i += j;
-                    if bytes[i] == b'"' {
-                        i += 1;
-                        break;
-                    }
-                    if bytes.get(i + 1) == Some(&b'u') {
-                        return false;
-                    }
-                    i += 2;
-                }
-                digits = 0;
-            }
-            b'0'..=b'9' => {
-                digits += 1;
-                if digits > 300 {
-                    return false;
-                }
-            }
-            b'e' | b'E' if prev.is_ascii_digit() || prev == b'.' => return false,
-            b'.' => {}
-            _ => digits = 0,
-        }
-        prev = b;
-    }
-    true
-}
-
 /// The head of the event [`parse`] makes of `line`, when it is sure to make one: `None` when
 /// the line is anything but a flat Zeek JSON record whose every field [`parse`] checks is
-/// right (then [`parse`] decides, error or event). No allocation for a line without escapes.
+/// right (then [`parse`] decides, error or event). The line is scanned once on its bytes
+/// ([`json_scan`]); only the time and the duration go through serde_json (the same reading of
+/// a number as the full parse's). No allocation for a line without escapes.
 pub(crate) fn head(line: &str) -> Option<EventHead> {
-    if !line.trim_start().starts_with('{') || !plain_json(line) {
-        return None;
-    }
-    let q: Quick<'_> = serde_json::from_str(line).ok()?;
-    if q.id.is_some() {
-        return None;
-    }
-    let ts = fields::json_time("ts", q.ts.as_ref()?).ok()?;
-    let proto = zeek_tsv::transport(q.proto.as_deref()?).ok()?;
-    // Both ports must be right (parse checks them for protocols with ports).
-    let port = |p: Option<u64>| p.map(u16::try_from).transpose().ok();
-    port(q.orig_p)?;
-    let resp_p = port(q.resp_p)?;
-    let dst_port = if fields::has_ports(proto) {
-        resp_p
-    } else {
-        None
-    };
-    if let Some(d) = q.duration {
-        Duration::try_from_secs_f64(d).ok()?;
-    }
+    let mut seen = 0u16;
+    let mut ts = None;
+    let (mut orig_h, mut resp_h, mut proto) = (None, None, None);
+    let mut resp_p = None;
+    json_scan::object(line, &mut |parent, key, raw| {
+        // Each field `parse` reads, numbered; a nested object's members are not its fields.
+        let field = match (parent, key) {
+            (Some(_), _) => return Some(()),
+            // The nested form is left to `parse`.
+            (None, "id") => return None,
+            (None, "ts") => 0,
+            (None, "id.orig_h") => 1,
+            (None, "id.orig_p") => 2,
+            (None, "id.resp_h") => 3,
+            (None, "id.resp_p") => 4,
+            (None, "proto") => 5,
+            (None, "duration") => 6,
+            (None, "uid") => 7,
+            (None, "conn_state") => 8,
+            (None, "orig_bytes" | "resp_bytes" | "orig_pkts" | "resp_pkts") => {
+                9 + usize::from(key.starts_with("resp")) + 2 * usize::from(key.ends_with("pkts"))
+            }
+            _ => return Some(()),
+        };
+        // Once each: a second one gives up (serde_json's map keeps the last).
+        if seen & (1 << field) != 0 {
+            return None;
+        }
+        seen |= 1 << field;
+        // A null is an absent field to the full parse.
+        if raw == Raw::Null {
+            return Some(());
+        }
+        match field {
+            0 => ts = Some(json_scan::time("ts", raw)?),
+            1 | 3 | 5 => {
+                let Raw::Str(s) = raw else { return None };
+                match field {
+                    1 => orig_h = Some(s),
+                    3 => resp_h = Some(s),
+                    _ => proto = Some(s),
+                }
+            }
+            2 | 4 => {
+                let Raw::Num(n) = raw else { return None };
+                // Both ports must be right (parse checks them for protocols with ports).
+                let port = u16::try_from(json_scan::plain_u64(n)?).ok()?;
+                if field == 4 {
+                    resp_p = Some(port);
+                }
+            }
+            6 => {
+                let Raw::Num(n) = raw else { return None };
+                Duration::try_from_secs_f64(serde_json::from_str::<f64>(n).ok()?).ok()?;
+            }
+            7 | 8 => {
+                if !matches!(raw, Raw::Str(_) | Raw::Escaped) {
+                    return None;
+                }
+            }
+            _ => {
+                let Raw::Num(n) = raw else { return None };
+                json_scan::plain_u64(n)?;
+            }
+        }
+        Some(())
+    })?;
+    let proto = zeek_tsv::transport(proto?).ok()?;
     Some(EventHead {
-        ts,
-        src: fields::ip("id.orig_h", q.orig_h.as_deref()?).ok()?,
-        dst: fields::ip("id.resp_h", q.resp_h.as_deref()?).ok()?,
-        dst_port,
+        ts: ts?,
+        src: fields::ip("id.orig_h", orig_h?).ok()?,
+        dst: fields::ip("id.resp_h", resp_h?).ok()?,
+        dst_port: if fields::has_ports(proto) {
+            resp_p
+        } else {
+            None
+        },
         proto,
     })
 }

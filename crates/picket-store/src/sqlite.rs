@@ -70,6 +70,7 @@ impl SqliteConn {
         }
         conn.execute_batch(sql::SQLITE_FOREIGN_KEYS)
             .map_err(open_err)?;
+        conn.execute_batch(sql::SQLITE_WRITER).map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { conn })
     }
@@ -167,9 +168,11 @@ fn value(v: ValueRef<'_>) -> Value {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) => Value::Int(i),
         ValueRef::Real(f) => Value::Text(f.to_string()),
-        ValueRef::Text(t) | ValueRef::Blob(t) => {
-            Value::Text(String::from_utf8_lossy(t).into_owned())
-        }
+        // Valid UTF-8 (what the store writes) is checked at vector speed and copied once.
+        ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(match std::str::from_utf8(t) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        }),
     }
 }
 

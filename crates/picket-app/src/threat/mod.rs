@@ -21,6 +21,7 @@ pub mod sources;
 mod tests;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
@@ -36,7 +37,7 @@ use crate::knowledge::{Knowledge, KnowledgeWatch};
 use crate::options::{PipelineOptions, SourceSpec};
 use crate::shutdown::Shutdown;
 
-pub use sinks::{Blocker, Notice, StoredAlert, ThreatSink, print_alert};
+pub use sinks::{Blocker, Notice, StoredAlert, ThreatSink, print_alert, print_alerts};
 pub use sources::{FollowSource, FollowState, OnceSource};
 
 /// Bad lines reported one by one per source read to its end; the rest are counted.
@@ -84,10 +85,25 @@ pub fn run(
         last_flush: Instant::now(),
         flush_every: opts.flush_every,
     };
-    match watch {
+    let result = match watch {
         Some(watch) => pipeline.follow(opts, watch, shutdown),
         None => pipeline.read_once(opts, shutdown),
-    }
+    };
+    drop_aside((pipeline.detector, pipeline.numbers));
+    result
+}
+
+/// Alerts of one flush from which they are freed by [`drop_aside`].
+const DROP_ASIDE_FROM: usize = 1024;
+
+/// Frees `value` on a thread of its own: a finished run's detector (the table and the windows)
+/// and the alerts of a big flush are tens of thousands of small allocations, slower to free
+/// than the pipeline's last steps, and a caller that exits next need not wait for them.
+fn drop_aside<T: Send + 'static>(value: T) {
+    // When no thread can be started, the builder drops the closure, and `value` with it, here.
+    let _ = std::thread::Builder::new()
+        .name("picket-drop".into())
+        .spawn(move || drop(value));
 }
 
 struct Pipeline<'a> {
@@ -300,6 +316,7 @@ impl Pipeline<'_> {
             }
             None => self.store.upsert_alerts(&mut alerts)?,
         };
+        let mut stored = Vec::with_capacity(alerts.len());
         for (alert, write) in alerts.iter().zip(writes) {
             let kind = match write {
                 AlertWrite::New => {
@@ -313,22 +330,21 @@ impl Pipeline<'_> {
             };
             let number = match self
                 .numbers
-                .get(&(alert.dedup_key.clone(), alert.window_start))
+                .entry((alert.dedup_key.clone(), alert.window_start))
             {
-                Some(number) => *number,
-                None => {
+                Entry::Occupied(numbered) => *numbered.get(),
+                Entry::Vacant(new) => {
                     self.numbered += 1;
-                    self.numbers
-                        .insert((alert.dedup_key.clone(), alert.window_start), self.numbered);
-                    self.numbered
+                    *new.insert(self.numbered)
                 }
             };
-            self.sink.alert(StoredAlert {
+            stored.push(StoredAlert {
                 number,
                 kind,
                 alert,
-            })?;
+            });
         }
+        self.sink.alerts(&stored)?;
         if let Some(blocker) = &mut self.blocker {
             blocker.block(&alerts, self.store, self.sink)?;
         }
@@ -336,6 +352,9 @@ impl Pipeline<'_> {
         // holds the alert windows still open, not every alert of a long stream.
         if let Some(settled) = self.detector.settled_before() {
             self.numbers.retain(|(_, start), _| *start > settled);
+        }
+        if alerts.len() >= DROP_ASIDE_FROM {
+            drop_aside(alerts);
         }
         Ok(())
     }

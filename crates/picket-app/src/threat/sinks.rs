@@ -70,14 +70,74 @@ pub enum Notice<'a> {
 pub trait ThreatSink {
     /// An alert the store just took.
     fn alert(&mut self, stored: StoredAlert<'_>) -> Result<(), AppError>;
+    /// The alerts of one store commit, in order: each as [`ThreatSink::alert`] would take it.
+    /// A sink may take them at once (the print sink renders them on every core).
+    fn alerts(&mut self, stored: &[StoredAlert<'_>]) -> Result<(), AppError> {
+        stored.iter().try_for_each(|s| self.alert(*s))
+    }
     fn notice(&mut self, notice: Notice<'_>);
 }
 
 /// The print sink: an alert as it is stored, a numbered block for a person, one JSON line
 /// otherwise (`json` streams too: a single document could only be written at the end), or an
-/// OCSF Detection Finding (create or update).
+/// OCSF Detection Finding (create or update). The alert is rendered whole first and written in
+/// one piece: the renderers write many small fragments, each of which would otherwise go
+/// through every layer of `out`.
 pub fn print_alert(
     out: &mut dyn Write,
+    format: AlertFormat,
+    stored: StoredAlert<'_>,
+) -> Result<(), AppError> {
+    let mut text = Vec::with_capacity(RENDERED_ALERT);
+    render_alert(&mut text, format, stored)?;
+    out.write_all(&text)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// [`print_alert`] for the alerts of one commit: the same bytes, in the same order. From
+/// [`PARALLEL_RENDER`] alerts on, each chunk of that many is rendered in two halves on two
+/// threads, then written, so memory holds one chunk's text, never the whole commit's.
+pub fn print_alerts(
+    out: &mut dyn Write,
+    format: AlertFormat,
+    stored: &[StoredAlert<'_>],
+) -> Result<(), AppError> {
+    let render_all = |alerts: &[StoredAlert<'_>]| -> Result<Vec<u8>, AppError> {
+        let mut text = Vec::with_capacity(alerts.len() * RENDERED_ALERT);
+        alerts
+            .iter()
+            .try_for_each(|s| render_alert(&mut text, format, *s))?;
+        Ok(text)
+    };
+    if stored.len() < PARALLEL_RENDER {
+        out.write_all(&render_all(stored)?)?;
+    } else {
+        for chunk in stored.chunks(PARALLEL_RENDER) {
+            let (first, second) = chunk.split_at(chunk.len() / 2);
+            let (a, b) = std::thread::scope(|scope| {
+                let other = scope.spawn(|| render_all(second));
+                let a = render_all(first);
+                // A panic while rendering is a bug: it goes on as the panic it is.
+                let b = other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (a, b)
+            });
+            out.write_all(&a?)?;
+            out.write_all(&b?)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Alerts of one commit from which [`print_alerts`] renders on two threads, and the chunk it
+/// renders at once.
+const PARALLEL_RENDER: usize = 512;
+
+fn render_alert(
+    text: &mut Vec<u8>,
     format: AlertFormat,
     stored: StoredAlert<'_>,
 ) -> Result<(), AppError> {
@@ -87,17 +147,19 @@ pub fn print_alert(
                 AlertChangeKind::New => OcsfActivity::Create,
                 AlertChangeKind::Update => OcsfActivity::Update,
             };
-            picket_report::alert_change_ocsf(out, activity, stored.alert)?
+            picket_report::alert_change_ocsf(text, activity, stored.alert)?
         }
         AlertFormat::Report(Format::Table) => {
             let number = usize::try_from(stored.number).unwrap_or(usize::MAX);
-            picket_report::alert_block(out, number, stored.kind, stored.alert)?;
+            picket_report::alert_block(text, number, stored.kind, stored.alert)?;
         }
-        AlertFormat::Report(_) => picket_report::alert_record(out, stored.kind, stored.alert)?,
+        AlertFormat::Report(_) => picket_report::alert_record(text, stored.kind, stored.alert)?,
     }
-    out.flush()?;
     Ok(())
 }
+
+/// Room for one rendered alert before the buffer grows (a typical NDJSON record is 1-2 KB).
+const RENDERED_ALERT: usize = 2048;
 
 /// The block sink: clients of alerts at or above the policy's severity, once each.
 pub struct Blocker {
@@ -167,4 +229,71 @@ pub(crate) fn expiry(now: Timestamp, ttl: Duration) -> Option<Timestamp> {
     jiff::SignedDuration::try_from(ttl)
         .ok()
         .and_then(|d| now.checked_add(d).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    /// An alert as `picket detect` prints one, with its id and client varied.
+    fn alert(i: u32) -> Alert {
+        let mut alert: Alert = serde_json::from_str(SAMPLE).unwrap();
+        alert.id = Some(i64::from(i) + 1);
+        alert.client = IpAddr::V4(Ipv4Addr::from(0xCB00_7100 + i));
+        alert.connections = u64::from(i % 7) + 1;
+        // A control character in a source's file name: the sink escapes it.
+        if i % 5 == 0 {
+            alert.sources[0].file = "conn\u{1b}[2J.log".into();
+        }
+        alert
+    }
+
+    const SAMPLE: &str = r#"{"kind":"bad-client-to-vulnerable-app","dedup_key":"bad-client-to-vulnerable-app|120.50.20.34|10.0.1.20:80|tcp|f5:nginx 1.18.0|2024-05-01T12:00:00.749938Z","window_start":"2024-05-01T12:00:00.749938Z","client":"120.50.20.34","host":"10.0.1.20","port":80,"transport":"tcp","application":{"product":"nginx","vendor":"f5","version":"1.18.0"},"intel":[{"feed":"firehol_level2","network":"120.50.20.34/32","category":"attacks"}],"vulns":[{"id":"CVE-2021-23017","cvss":{"version":"3.1","base_score":7.7,"severity":"high","vector":"CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:L"},"kev":false,"confidence":"version-range"}],"first_seen":"2024-05-01T12:00:00.749938Z","last_seen":"2024-05-01T12:00:00.749938Z","connections":1,"established":0,"attempted":1,"bytes_to_server":2464,"bytes_to_client":0,"packets_to_server":16,"packets_to_client":0,"max_bytes_per_connection":2464,"severity":"medium","reasons":["120.50.20.34 is listed by 1 feed (firehol_level2): +1.","The most severe vulnerability, CVE-2021-23017, has CVSS 3.1 base score 7.7 (high): +2.","No vulnerability is in CISA's Known Exploited Vulnerabilities catalog: +0.","The one connection was not established (attempted or refused only): +0.","No connection carried more than 10 KB (the largest: 2,464 bytes): +0.","Score 3: medium (info up to 1, low 2, medium 3-4, high 5-7, critical 8 and more)."],"sources":[{"file":"conn.log","line":99}]}"#;
+
+    /// The alerts of one commit printed at once are byte for byte those printed one by one,
+    /// below and above the size rendered on two threads and across its chunks.
+    #[test]
+    fn printing_a_commit_at_once_is_printing_each_alert() {
+        let alerts: Vec<Alert> = (0..1_300).map(alert).collect();
+        let formats = [
+            AlertFormat::Report(Format::Table),
+            AlertFormat::Report(Format::Json),
+            AlertFormat::Report(Format::Ndjson),
+            AlertFormat::Ocsf,
+        ];
+        for n in [
+            0,
+            1,
+            PARALLEL_RENDER - 1,
+            PARALLEL_RENDER,
+            PARALLEL_RENDER + 1,
+            1_300,
+        ] {
+            let stored: Vec<StoredAlert<'_>> = alerts[..n]
+                .iter()
+                .enumerate()
+                .map(|(i, alert)| StoredAlert {
+                    number: i as u64 + 1,
+                    kind: if i % 4 == 0 {
+                        AlertChangeKind::Update
+                    } else {
+                        AlertChangeKind::New
+                    },
+                    alert,
+                })
+                .collect();
+            for format in formats {
+                let mut each = Vec::new();
+                for s in &stored {
+                    print_alert(&mut each, format, *s).unwrap();
+                }
+                let mut at_once = Vec::new();
+                print_alerts(&mut at_once, format, &stored).unwrap();
+                assert!(each == at_once, "{n} alerts as {format:?} differ");
+                assert_eq!(each.is_empty(), n == 0);
+            }
+        }
+    }
 }

@@ -161,6 +161,11 @@ fn check_vulnerability(v: &Vulnerability) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Alerts written at once from which their parameters are made on a second thread.
+const PIPELINED_ALERTS: usize = 64;
+/// Alerts' parameters made ahead of the writer at most.
+const PIPELINED_AHEAD: usize = 256;
+
 /// The parameters of [`sql::INSERT_ALERT`] and [`sql::UPDATE_ALERT`].
 fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
     let what = || format!("alert {}", alert.dedup_key);
@@ -749,19 +754,53 @@ impl Session<'_> {
     /// Inserts or overwrites one alert (inside the caller's transaction).
     fn write_alert(&mut self, alert: &Alert) -> Result<(i64, AlertWrite), StoreError> {
         let params = alert_params(alert)?;
+        self.write_alert_params(alert, &params)
+    }
+
+    /// Inserts or overwrites one alert from its [`alert_params`].
+    fn write_alert_params(
+        &mut self,
+        alert: &Alert,
+        params: &[Value],
+    ) -> Result<(i64, AlertWrite), StoreError> {
         let key = || format!("alert {}", alert.dedup_key);
-        let rows = self.query(sql::INSERT_ALERT, &params, || format!("storing {}", key()))?;
+        let rows = self.query(sql::INSERT_ALERT, params, || format!("storing {}", key()))?;
         if !rows.is_empty() {
             return Ok((
                 self.fields(&rows, "alerts", key)?.int(0, "id")?,
                 AlertWrite::New,
             ));
         }
-        let rows = self.query(sql::UPDATE_ALERT, &params, || format!("updating {}", key()))?;
+        let rows = self.query(sql::UPDATE_ALERT, params, || format!("updating {}", key()))?;
         Ok((
             self.fields(&rows, "alerts", key)?.int(0, "id")?,
             AlertWrite::Updated,
         ))
+    }
+
+    /// Writes `alerts` in order (inside the caller's transaction). From
+    /// [`PIPELINED_ALERTS`] on, a second thread turns the alerts into their parameters (the
+    /// JSON body is most of an alert's cost) while this one writes those already made.
+    fn write_alerts(&mut self, alerts: &[Alert]) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
+        if alerts.len() < PIPELINED_ALERTS {
+            return alerts.iter().map(|alert| self.write_alert(alert)).collect();
+        }
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINED_AHEAD);
+            scope.spawn(move || {
+                for alert in alerts {
+                    // A closed channel: the writer stopped at an error.
+                    if tx.send(alert_params(alert)).is_err() {
+                        break;
+                    }
+                }
+            });
+            alerts
+                .iter()
+                .zip(rx)
+                .map(|(alert, params)| self.write_alert_params(alert, &params?))
+                .collect()
+        })
     }
 
     pub(crate) fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {
@@ -775,12 +814,7 @@ impl Session<'_> {
         &mut self,
         alerts: &mut [Alert],
     ) -> Result<Vec<AlertWrite>, StoreError> {
-        let written = self.transaction(|store| {
-            alerts
-                .iter()
-                .map(|alert| store.write_alert(alert))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
+        let written = self.transaction(|store| store.write_alerts(alerts))?;
         Ok(assign_ids(alerts, written))
     }
 
@@ -943,10 +977,7 @@ impl Session<'_> {
         let what = || format!("checkpoint of {source}");
         let body = to_json(checkpoint, &what, "checkpoint")?;
         let written = self.transaction(|store| {
-            let written = alerts
-                .iter()
-                .map(|alert| store.write_alert(alert))
-                .collect::<Result<Vec<_>, _>>()?;
+            let written = store.write_alerts(alerts)?;
             store.exec(
                 sql::UPSERT_CHECKPOINT,
                 &[source.into(), body.into()],

@@ -38,6 +38,8 @@ conformance!(
     upgrades_a_version_1_database_keeping_its_runs,
     upgrades_a_version_3_inventory_keeping_its_entries,
     corrupt_threat_values_are_reported_by_field,
+    a_corrupt_indicator_late_in_a_big_feed_is_reported,
+    a_big_alert_batch_is_written_as_one_at_a_time,
     alert_triage_is_set_filtered_and_kept_by_updates,
     alerts_page_and_count,
 );
@@ -856,6 +858,60 @@ fn alert_batches_are_one_transaction(db: &mut TestDb) {
     assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 2);
 }
 
+/// A batch big enough for its alerts' rows to be made on a second thread while they are written:
+/// the same kinds, ids and rows as writing them one at a time, and a bad alert late in it
+/// still keeps the whole batch out.
+fn a_big_alert_batch_is_written_as_one_at_a_time(db: &mut TestDb) {
+    let store = db.open();
+    let fresh = |i: u16| {
+        alert(
+            &format!("203.0.{}.{}", 113 + i / 200, i % 200 + 1),
+            22,
+            T0,
+            Severity::Low,
+        )
+    };
+    let mut stored = Vec::new();
+    for i in (0..300).step_by(3) {
+        let mut a = fresh(i);
+        store.upsert_alert(&mut a).unwrap();
+        stored.push(a);
+    }
+    let mut batch: Vec<Alert> = (0..300)
+        .map(|i| {
+            if i % 3 == 0 {
+                grown(&fresh(i))
+            } else {
+                fresh(i)
+            }
+        })
+        .collect();
+    let writes = store.upsert_alerts(&mut batch).unwrap();
+    let mut last_new = stored.iter().filter_map(|a| a.id).max().unwrap();
+    for (i, (a, write)) in batch.iter().zip(&writes).enumerate() {
+        let id = a.id.unwrap();
+        if i % 3 == 0 {
+            assert_eq!(*write, AlertWrite::Updated, "alert {i}");
+            assert_eq!(Some(id), stored[i / 3].id, "alert {i}");
+        } else {
+            assert_eq!(*write, AlertWrite::New, "alert {i}");
+            assert!(id > last_new, "alert {i}: id {id} after {last_new}");
+            last_new = id;
+        }
+    }
+    let mut back = store.alerts(&AlertFilter::default()).unwrap();
+    back.sort_by_key(|a| a.id);
+    let mut expected = batch.clone();
+    expected.sort_by_key(|a| a.id);
+    assert_eq!(back, expected);
+
+    let mut bad: Vec<Alert> = (300..600).map(fresh).collect();
+    bad[250].intel[0].score = Some(f64::NAN);
+    assert!(store.upsert_alerts(&mut bad).is_err());
+    assert!(bad.iter().all(|a| a.id.is_none()));
+    assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 300);
+}
+
 fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
     let (w0, w1) = (T0, T0 + HOUR);
     let store = db.open();
@@ -1406,6 +1462,36 @@ fn upgrades_a_version_1_database_keeping_its_runs(db: &mut TestDb) {
         db.raw_count("SELECT COUNT(*) FROM schema_migrations"),
         crate::LATEST
     );
+}
+
+/// A bad row far into a big feed's stream is reported by field, and nothing after it is
+/// handed out.
+fn a_corrupt_indicator_late_in_a_big_feed_is_reported(db: &mut TestDb) {
+    let store = db.open();
+    let feed = many_indicators("big", 5_000);
+    store
+        .replace_feed(
+            "big",
+            &FeedMeta::new("big", FeedFormat::Plain),
+            &feed,
+            ts(T0),
+        )
+        .unwrap();
+    db.raw("UPDATE indicators SET network = 'not-a-net' WHERE ordinal = 4000");
+    let mut seen = 0usize;
+    let err = store.each_indicator(None, &mut |_| seen += 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corrupt {
+                field: "network",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not-a-net"), "{err}");
+    assert!(seen <= 4000, "{seen} indicators handed out");
 }
 
 fn corrupt_threat_values_are_reported_by_field(db: &mut TestDb) {

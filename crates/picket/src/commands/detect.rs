@@ -25,6 +25,11 @@ impl ThreatSink for Printer<'_> {
         threat::print_alert(self.out, self.format, stored)
     }
 
+    fn alerts(&mut self, stored: &[StoredAlert<'_>]) -> Result<(), AppError> {
+        self.alerted |= !stored.is_empty();
+        threat::print_alerts(self.out, self.format, stored)
+    }
+
     fn notice(&mut self, notice: Notice<'_>) {
         match notice {
             Notice::NoFeeds => eprintln!(
