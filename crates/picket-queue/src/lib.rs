@@ -311,36 +311,29 @@ impl Queue {
 
     /// Removes what is left of a run from the work queue and its results (when it ends).
     pub async fn purge_run(&self, run: &str) -> Result<(), QueueError> {
-        for (name, subject) in [
-            (SHARDS_STREAM, format!("picket.shards.{}.{run}", self.pool)),
-            (
-                RESULTS_STREAM,
-                format!("picket.results.{}.{run}", self.pool),
-            ),
-        ] {
-            let stream = self
-                .js
-                .get_stream(name)
-                .await
-                .map_err(|e| QueueError::nats(format!("opening stream {name}"), e))?;
-            stream
-                .purge()
-                .filter(subject.clone())
-                .await
-                .map_err(|e| QueueError::nats(format!("purging {subject}"), e))?;
-        }
-        Ok(())
+        self.purge(SHARDS_STREAM, format!("picket.shards.{}.{run}", self.pool))
+            .await?;
+        self.purge(
+            RESULTS_STREAM,
+            format!("picket.results.{}.{run}", self.pool),
+        )
+        .await
     }
 
     /// Removes a run's shards still waiting on the work queue, keeping its results (a stopped
     /// or crashed run can be resumed from them for a day).
     pub async fn purge_shards(&self, run: &str) -> Result<(), QueueError> {
-        let subject = format!("picket.shards.{}.{run}", self.pool);
+        self.purge(SHARDS_STREAM, format!("picket.shards.{}.{run}", self.pool))
+            .await
+    }
+
+    /// Removes the messages of `subject` from the stream `name`.
+    async fn purge(&self, name: &str, subject: String) -> Result<(), QueueError> {
         let stream = self
             .js
-            .get_stream(SHARDS_STREAM)
+            .get_stream(name)
             .await
-            .map_err(|e| QueueError::nats(format!("opening stream {SHARDS_STREAM}"), e))?;
+            .map_err(|e| QueueError::nats(format!("opening stream {name}"), e))?;
         stream
             .purge()
             .filter(subject.clone())
