@@ -96,15 +96,19 @@ impl<T: Send + 'static> Prober<T> {
         self.outstanding += 1;
         if self.workers.len() < self.threads
             && let Err(e) = self.start_worker()
-            && self.workers.is_empty()
         {
-            // No thread at all: our machine is out of descriptors or threads. The engine
-            // slows down and sends the probe again, as for a socket it could not open.
-            self.local.push(Done {
-                tag,
-                result: Err(LocalError::Exhausted(e)),
-            });
-            return;
+            if self.workers.is_empty() {
+                // No thread at all: our machine is out of descriptors or threads. The engine
+                // slows down and sends the probe again, as for a socket it could not open.
+                self.local.push(Done {
+                    tag,
+                    result: Err(LocalError::Exhausted(e)),
+                });
+                return;
+            }
+            // The threads there are do the work: no further attempt in this scan.
+            tracing::debug!(error = %e, threads = self.workers.len(), "fewer probe threads");
+            self.threads = self.workers.len();
         }
         let k = self.next % self.workers.len();
         self.next = self.next.wrapping_add(1);
@@ -172,8 +176,11 @@ impl<T> Drop for Prober<T> {
         for worker in self.workers.drain(..) {
             let Worker { requests, waker } = worker;
             drop(requests);
-            // Best effort: a thread that is not woken ends at its next timeout.
-            let _ = waker.wake();
+            // The thread holds its own handle to the waker's eventfd, so this wake-up reaches
+            // it although ours is dropped next.
+            if let Err(e) = waker.wake() {
+                tracing::warn!(error = %e, "cannot wake a probe thread to end it");
+            }
         }
     }
 }
