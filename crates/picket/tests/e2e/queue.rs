@@ -441,11 +441,7 @@ fn bench_full_range_behind_a_per_source_ips_with_1_2_and_4_workers() {
 /// subject).
 #[test]
 fn workers_lists_a_running_worker_and_forgets_a_stopped_one() {
-    let Some(url) = std::env::var("PICKET_TEST_NATS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: PICKET_TEST_NATS_URL not set");
+    let Some(url) = crate::support::nats_url() else {
         return;
     };
     let pool = format!("listed-{}", std::process::id());

@@ -771,11 +771,7 @@ fn scheduled_runs_appear_in_the_api_and_the_metrics_behind_the_token() {
 
 #[test]
 fn a_queued_job_is_scanned_by_a_worker_and_stored_as_a_local_run_would_be() {
-    let Some(url) = std::env::var("PICKET_TEST_NATS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: PICKET_TEST_NATS_URL not set");
+    let Some(url) = crate::support::nats_url() else {
         return;
     };
     // A pool of its own: no other test's worker takes this job's shards.

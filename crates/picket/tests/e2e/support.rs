@@ -83,6 +83,17 @@ pub fn interrupt(mut child: Child) {
     assert!(status.success(), "detect --follow exited with {status}");
 }
 
+/// The NATS server of the tests (`PICKET_TEST_NATS_URL`); `None`, said as skipped, without one.
+pub fn nats_url() -> Option<String> {
+    let url = std::env::var("PICKET_TEST_NATS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("skipped: PICKET_TEST_NATS_URL not set");
+    }
+    url
+}
+
 /// `picket ARGS` inside the lab's scanner namespace.
 pub fn picket_in(lab: &Lab, args: &[&str]) -> Output {
     let mut cmd = lab.scanner_command(PICKET);
