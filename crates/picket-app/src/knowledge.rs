@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use picket_detect::threat::{Inventory, ThreatDetector};
-use picket_intel::IntelTable;
+use picket_intel::{IntelTable, TableBuilder};
 use picket_model::{Application, KnowledgeSource, Suppression, Timestamp, Transport, VulnMatch};
 use picket_store::prelude::*;
-use picket_store::{InventoryEntry, Store, VulnRecord};
+use picket_store::{IndicatorSlice, InventoryEntry, Store, VulnRecord};
 use picket_vuln::knowledge::{
     self, SOURCE_EPSS, SOURCE_KEV, SOURCE_NVD, SOURCE_OSV, SOURCE_REPORT, Source,
 };
@@ -30,18 +30,63 @@ use crate::error::AppError;
 /// Every stored indicator in one immutable lookup table, built as the store streams them (the
 /// indicators are never all held as values at once).
 pub fn intel_table(store: &Store) -> Result<IntelTable, AppError> {
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_SLICES));
+    let feeds = store.feeds()?;
+    let total: u64 = feeds.iter().map(|f| f.indicators).sum();
+    if parts > 1 && total >= SLICED_FROM {
+        let slices = store.indicator_slices(parts)?;
+        let builders = std::thread::scope(|scope| {
+            let rest: Vec<_> = slices[1..]
+                .iter()
+                .map(|slice| scope.spawn(move || build_slice(store, Some(slice))))
+                .collect();
+            let first = build_slice(store, slices.first());
+            let rest: Vec<_> = rest
+                .into_iter()
+                // A panic while building is a bug: it goes on as the panic it is.
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect();
+            (first, rest)
+        });
+        // A feed replaced while the slices were read may have torn them: read it again whole.
+        if store.feeds()? == feeds {
+            let (first, rest) = builders;
+            let mut builder = first?;
+            for part in rest {
+                builder.append(part?).map_err(built)?;
+            }
+            return builder.finish().map_err(built);
+        }
+    }
+    let builder = build_slice(store, None)?;
+    builder.finish().map_err(built)
+}
+
+/// Indicators from which [`intel_table`] reads the store in slices, one per processor (at most
+/// [`MAX_SLICES`]), at once: below this, a thread costs more than it saves.
+const SLICED_FROM: u64 = 20_000;
+const MAX_SLICES: usize = 4;
+
+/// A builder holding the indicators of `slice` (`None`: every indicator), in order.
+fn build_slice(store: &Store, slice: Option<&IndicatorSlice>) -> Result<TableBuilder, AppError> {
     let mut builder = IntelTable::builder();
     let mut failed = None;
-    store.each_indicator(None, &mut |indicator| {
+    let mut each = |indicator| {
         if failed.is_none()
             && let Err(e) = builder.push(indicator)
         {
             failed = Some(e);
         }
-    })?;
-    failed
-        .map_or_else(|| builder.finish(), Err)
-        .map_err(|e| AppError::from(e).context("cannot build the intel table"))
+    };
+    match slice {
+        Some(slice) => store.each_indicator_in(slice, &mut each)?,
+        None => store.each_indicator(None, &mut each)?,
+    }
+    failed.map_or(Ok(builder), |e| Err(built(e)))
+}
+
+fn built(e: picket_intel::IntelError) -> AppError {
+    AppError::from(e).context("cannot build the intel table")
 }
 
 /// A vulnerability database holding what matching `apps` needs, and nothing else: the

@@ -227,18 +227,24 @@ impl TableBuilder {
             Some(_) => Some(u32::try_from(self.entries.text.len()).map_err(|_| too_many())?),
             None => None,
         };
-        let key = (
-            Box::<str>::from(indicator.feed),
-            indicator.category.map(Box::<str>::from),
-        );
         let e = &mut self.entries;
-        let label = match self.label_ids.get(&key) {
-            Some(label) => *label,
-            None => {
-                let label = u32::try_from(e.labels.len()).map_err(|_| too_many_of(e.nets.len()))?;
-                e.labels.push(key.clone());
-                self.label_ids.insert(key, label);
-                label
+        // A feed's indicators come one after another, most of them with the same category: the
+        // label of the indicator before is checked first, without building a key.
+        let same_as_last = e
+            .label
+            .last()
+            .and_then(|&last| e.labels.get(last as usize))
+            .is_some_and(|(feed, category)| {
+                **feed == *indicator.feed && category.as_deref() == indicator.category.as_deref()
+            });
+        let label = match e.label.last() {
+            Some(&last) if same_as_last => last,
+            _ => {
+                let key = (
+                    Box::<str>::from(indicator.feed),
+                    indicator.category.map(Box::<str>::from),
+                );
+                label_of(&mut self.label_ids, &mut e.labels, key, e.nets.len())?
             }
         };
         e.nets.push(indicator.network);
@@ -261,6 +267,47 @@ impl TableBuilder {
 
     pub fn len(&self) -> usize {
         self.entries.nets.len()
+    }
+
+    /// Adds every indicator of `other` after those of this builder, in `other`'s order: the
+    /// table is the one pushing them all here would build. So the indicators of a long list
+    /// can be pushed into several builders at once, one slice each, and joined in order.
+    pub fn append(&mut self, other: TableBuilder) -> Result<(), IntelError> {
+        let o = other.entries;
+        let total = self.entries.nets.len() + o.nets.len();
+        let offset = u32::try_from(self.entries.nets.len()).map_err(|_| too_many_of(total))?;
+        let text_offset = u32::try_from(self.entries.text.len()).map_err(|_| too_many_of(total))?;
+        if u32::try_from(total).is_err()
+            || u32::try_from(self.entries.text.len() + o.text.len()).is_err()
+        {
+            return Err(too_many_of(total));
+        }
+        let e = &mut self.entries;
+        // Where each of `other`'s labels is among this builder's.
+        let mut remap = Vec::with_capacity(o.labels.len());
+        for key in o.labels {
+            remap.push(label_of(&mut self.label_ids, &mut e.labels, key, total)?);
+        }
+        e.nets.extend(o.nets);
+        // `other`'s labels index its own list, which `remap` covers whole.
+        e.label.extend(
+            o.label
+                .iter()
+                .filter_map(|l| remap.get(*l as usize).copied()),
+        );
+        e.scores
+            .extend(o.scores.iter().map(|(id, v)| (id + offset, *v)));
+        e.first_seen
+            .extend(o.first_seen.iter().map(|(id, t)| (id + offset, *t)));
+        e.last_seen
+            .extend(o.last_seen.iter().map(|(id, t)| (id + offset, *t)));
+        e.comments.extend(
+            o.comments
+                .iter()
+                .map(|(id, at)| (id + offset, at + text_offset)),
+        );
+        e.text.push_str(&o.text);
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -292,6 +339,22 @@ impl TableBuilder {
         let v6 = Segments::<u128>::build(v6).ok_or_else(|| too_many(&entries))?;
         Ok(IntelTable { entries, v4, v6 })
     }
+}
+
+/// The index of the (feed, category) pair `key` in `labels`, added when new.
+fn label_of(
+    ids: &mut HashMap<(Box<str>, Option<Box<str>>), u32>,
+    labels: &mut Vec<(Box<str>, Option<Box<str>>)>,
+    key: (Box<str>, Option<Box<str>>),
+    count: usize,
+) -> Result<u32, IntelError> {
+    if let Some(label) = ids.get(&key) {
+        return Ok(*label);
+    }
+    let label = u32::try_from(labels.len()).map_err(|_| too_many_of(count))?;
+    labels.push(key.clone());
+    ids.insert(key, label);
+    Ok(label)
 }
 
 fn too_many(entries: &Entries) -> IntelError {

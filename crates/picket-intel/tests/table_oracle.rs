@@ -156,3 +156,65 @@ fn mapped_addresses_find_ipv4_entries() {
     assert!(table.contains("::ffff:192.0.2.9".parse().unwrap()));
     assert_eq!(table.stats().prefixes_v4, 1);
 }
+
+/// An indicator of `net` with its optional fields set or not by `bits`, in one of a few feeds
+/// and categories, so that slices share some labels and bring others of their own.
+fn rich_indicator(i: usize, net: IpNet, bits: u8) -> Indicator {
+    let mut ind = Indicator::new(net, format!("feed{}", (i / 7) % 3));
+    if bits & 1 != 0 {
+        ind.score = Some(f64::from(bits));
+    }
+    if bits & 2 != 0 {
+        ind.category = Some(["attacks", "malware"][i % 2].to_owned());
+    }
+    if bits & 4 != 0 {
+        ind.comment = Some(format!("entry {i}"));
+    }
+    if bits & 8 != 0 {
+        ind.first_seen = jiff::Timestamp::from_second(1_700_000_000 + i as i64).ok();
+        ind.last_seen = jiff::Timestamp::from_second(1_700_000_100 + i as i64).ok();
+    }
+    ind
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Slices of a list pushed into builders of their own and appended in order build the table
+    /// that pushing the whole list into one builder builds: every indicator by id, and every
+    /// lookup.
+    #[test]
+    fn appended_slices_build_the_whole_table(
+        listed in prop::collection::vec((prop_oneof![v4_net(), v6_net()], any::<u8>()), 0..120),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        random in prop::collection::vec(any::<u32>().prop_map(|a| IpAddr::V4(Ipv4Addr::from(a))), 0..20),
+    ) {
+        let inds: Vec<Indicator> = listed
+            .iter()
+            .enumerate()
+            .map(|(i, (net, bits))| rich_indicator(i, *net, *bits))
+            .collect();
+        let whole = IntelTable::build(inds.clone()).unwrap();
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(inds.len() + 1)).collect();
+        at.sort_unstable();
+        let mut joined = IntelTable::builder();
+        let mut start = 0;
+        for end in at.into_iter().chain([inds.len()]) {
+            let mut part = IntelTable::builder();
+            for ind in &inds[start..end] {
+                part.push(ind.clone()).unwrap();
+            }
+            joined.append(part).unwrap();
+            start = end;
+        }
+        let joined = joined.finish().unwrap();
+        prop_assert_eq!(joined.len(), whole.len());
+        for id in 0..whole.len() as u32 {
+            prop_assert_eq!(joined.indicator(id), whole.indicator(id));
+        }
+        let nets: Vec<IpNet> = inds.iter().map(|i| i.network).collect();
+        for addr in probes(&nets, &random) {
+            prop_assert_eq!(joined.lookup_ids(addr), whole.lookup_ids(addr));
+        }
+    }
+}

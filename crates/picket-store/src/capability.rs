@@ -15,8 +15,8 @@ use picket_model::{
 
 use crate::{
     AlertCount, AlertFilter, AlertWrite, BlockRecord, ClaimedCheckpoint, FeedSummary,
-    FindingFilter, InventoryEntry, SourceApplications, StoreError, TriagedAlert, VulnRecord,
-    VulnSourceSummary,
+    FindingFilter, IndicatorSlice, InventoryEntry, SourceApplications, StoreError, TriagedAlert,
+    VulnRecord, VulnSourceSummary,
 };
 
 /// Scan runs, their hosts, observations and re-checks, and findings.
@@ -120,6 +120,20 @@ pub trait IntelStore: Send + Sync {
     fn each_indicator(
         &self,
         feed: Option<&str>,
+        each: &mut dyn FnMut(Indicator),
+    ) -> Result<(), StoreError>;
+
+    /// The indicators of every feed cut into at most `parts` slices of about the same size:
+    /// read at once (each on a connection of its own) and put together in order, they are
+    /// [`IntelStore::each_indicator`]'s stream. A feed replaced meanwhile can tear them: a
+    /// caller checks that [`IntelStore::feeds`] did not change while it read.
+    fn indicator_slices(&self, parts: usize) -> Result<Vec<IndicatorSlice>, StoreError>;
+
+    /// The indicators of one slice of [`IntelStore::indicator_slices`], in order, handed to
+    /// `each` one at a time as they are read.
+    fn each_indicator_in(
+        &self,
+        slice: &IndicatorSlice,
         each: &mut dyn FnMut(Indicator),
     ) -> Result<(), StoreError>;
 

@@ -22,8 +22,8 @@ use crate::sqlite::SqliteConn;
 use crate::store::Session;
 use crate::{
     AlertCount, AlertFilter, AlertWrite, BlockRecord, ClaimedCheckpoint, FeedSummary,
-    FindingFilter, InventoryEntry, SourceApplications, StoreError, TriagedAlert, VulnRecord,
-    VulnSourceSummary,
+    FindingFilter, IndicatorSlice, InventoryEntry, SourceApplications, StoreError, TriagedAlert,
+    VulnRecord, VulnSourceSummary,
 };
 
 /// How many read-only connections an SQLite store keeps at most.
@@ -293,6 +293,18 @@ impl IntelStore for Store {
         each: &mut dyn FnMut(Indicator),
     ) -> Result<(), StoreError> {
         self.read(|s| s.each_indicator(feed, each))
+    }
+
+    fn indicator_slices(&self, parts: usize) -> Result<Vec<IndicatorSlice>, StoreError> {
+        self.read(|s| s.indicator_slices(parts))
+    }
+
+    fn each_indicator_in(
+        &self,
+        slice: &IndicatorSlice,
+        each: &mut dyn FnMut(Indicator),
+    ) -> Result<(), StoreError> {
+        self.read(|s| s.each_indicator_in(slice, each))
     }
 
     fn indicators_covering(&self, addr: IpAddr) -> Result<Vec<Indicator>, StoreError> {

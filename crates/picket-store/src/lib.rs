@@ -107,6 +107,15 @@ pub struct VulnRecord {
     pub body: serde_json::Value,
 }
 
+/// A contiguous part of the indicators of every feed, in the order
+/// [`IntelStore::each_indicator`] gives them (see [`IntelStore::indicator_slices`]): from a
+/// position (a feed's id and an indicator's ordinal in it) up to the next slice's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndicatorSlice {
+    pub(crate) from: Option<(i64, i64)>,
+    pub(crate) to: Option<(i64, i64)>,
+}
+
 /// Which alerts [`AlertStore::alerts`] returns; an unset field does not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertFilter {

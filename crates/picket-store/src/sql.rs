@@ -147,9 +147,9 @@ pub(crate) const SQLITE_WAL: &str = "PRAGMA journal_mode = WAL";
 pub(crate) const SQLITE_FOREIGN_KEYS: &str = "PRAGMA foreign_keys = ON";
 /// A writer's statement journal (the undo of one statement inside a longer transaction, which
 /// every alert upsert keeps) in memory rather than in a temporary file written through the
-/// kernel, and a page cache (8 MiB, used only as needed) that holds a large batch of alerts
+/// kernel, and a page cache (64 MiB, used only as needed) that holds a large batch of alerts
 /// without spilling pages into the WAL before the commit.
-pub(crate) const SQLITE_WRITER: &str = "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192";
+pub(crate) const SQLITE_WRITER: &str = "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536";
 
 /// A schema change, applied once, in order, inside the migration transaction.
 pub(crate) struct Migration {
@@ -341,6 +341,17 @@ pub(crate) const DELETE_FEED: &str = "DELETE FROM feeds WHERE id = ?";
 /// In primary-key order, which both dialects read without sorting.
 pub(crate) const SELECT_ALL_INDICATORS: &str = "SELECT f.name, i.network, i.extra
     FROM indicators i JOIN feeds f ON f.id = i.feed_id ORDER BY i.feed_id, i.ordinal";
+/// The position `OFFSET ?` indicators into [`SELECT_ALL_INDICATORS`]'s order.
+pub(crate) const SELECT_INDICATOR_AT: &str =
+    "SELECT feed_id, ordinal FROM indicators ORDER BY feed_id, ordinal LIMIT 1 OFFSET ?";
+pub(crate) const COUNT_INDICATORS: &str = "SELECT COUNT(*) FROM indicators";
+/// [`SELECT_ALL_INDICATORS`] from a position on (`>= (?, ?)`), up to one (`< (?, ?)`), or
+/// between both: see [`indicators_between`].
+pub(crate) const SELECT_INDICATORS_HEAD: &str = "SELECT f.name, i.network, i.extra
+    FROM indicators i JOIN feeds f ON f.id = i.feed_id WHERE 1 = 1";
+pub(crate) const INDICATORS_FROM: &str = " AND (i.feed_id, i.ordinal) >= (?, ?)";
+pub(crate) const INDICATORS_TO: &str = " AND (i.feed_id, i.ordinal) < (?, ?)";
+pub(crate) const INDICATORS_ORDER: &str = " ORDER BY i.feed_id, i.ordinal";
 pub(crate) const SELECT_FEED_INDICATORS: &str = "SELECT f.name, i.network, i.extra
     FROM indicators i JOIN feeds f ON f.id = i.feed_id WHERE f.name = ?
     ORDER BY i.feed_id, i.ordinal";
@@ -379,6 +390,17 @@ pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (dedup_key, window_start) DO NOTHING
     RETURNING id";
+/// [`INSERT_ALERT`] for many rows (see [`insert_rows`]): the rows it added come back with their
+/// keys, the others were stored already.
+pub(crate) const UPSERT_ALERTS: Insert = Insert {
+    head: "INSERT INTO alerts
+    (kind, client, host, port, severity, severity_rank, first_seen, last_seen, body,
+     dedup_key, window_start)
+    VALUES ",
+    width: 11,
+    tail: " ON CONFLICT (dedup_key, window_start) DO NOTHING
+    RETURNING id, dedup_key, window_start",
+};
 /// The same parameters as [`INSERT_ALERT`], in the same order.
 pub(crate) const UPDATE_ALERT: &str = "UPDATE alerts SET
     kind = ?, client = ?, host = ?, port = ?, severity = ?, severity_rank = ?, first_seen = ?,

@@ -4,6 +4,7 @@
 mod knowledge;
 mod threat;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::ops::Range;
@@ -203,7 +204,7 @@ impl Session<'_> {
                 row,
                 location: self.location,
                 table,
-                key: key(),
+                key: key().into(),
             }),
             None => Err(StoreError::Corrupt {
                 location: self.location.to_owned(),
@@ -220,7 +221,7 @@ impl Session<'_> {
             row,
             location: self.location,
             table,
-            key,
+            key: key.into(),
         }
     }
 
@@ -602,7 +603,7 @@ impl Session<'_> {
                         row: &row,
                         location,
                         table: "observations",
-                        key: format!("run {run}"),
+                        key: format!("run {run}").into(),
                     };
                     by_host
                         .entry(f.ip(0, "address")?)
@@ -822,13 +823,16 @@ struct Fields<'a> {
     row: &'a Row,
     location: &'a str,
     table: &'static str,
-    key: String,
+    key: Cow<'a, str>,
 }
 
 impl<'a> Fields<'a> {
     /// The same row, now named by what its key columns say (`run 7`, `feed ipsum`).
-    fn keyed(self, key: String) -> Self {
-        Self { key, ..self }
+    fn keyed(self, key: impl Into<Cow<'a, str>>) -> Self {
+        Self {
+            key: key.into(),
+            ..self
+        }
     }
 
     fn corrupt(&self, i: usize, field: &'static str, why: String) -> StoreError {
@@ -842,7 +846,7 @@ impl<'a> Fields<'a> {
         StoreError::Corrupt {
             location: self.location.to_owned(),
             table: self.table,
-            key: self.key.clone(),
+            key: self.key.clone().into_owned(),
             field,
             why: format!("{value:?} is not valid: {why}"),
         }

@@ -77,7 +77,7 @@ pub fn run(
         detector,
         sink,
         blocker: opts.block.as_ref().map(Blocker::new),
-        pending: HashMap::new(),
+        pending: Pending::default(),
         numbers: HashMap::new(),
         numbered: 0,
         new_alerts: 0,
@@ -111,8 +111,8 @@ struct Pipeline<'a> {
     detector: ThreatDetector,
     sink: &'a mut dyn ThreatSink,
     blocker: Option<Blocker>,
-    /// Alerts changed since the last flush, by (dedup key, window start).
-    pending: HashMap<(String, Timestamp), Alert>,
+    /// Alerts changed since the last flush.
+    pending: Pending,
     /// The number each alert handed to the sink got, by (dedup key, window start), while its
     /// window may still change: updates keep it.
     numbers: HashMap<(String, Timestamp), u64>,
@@ -279,9 +279,7 @@ impl Pipeline<'_> {
 
     fn observe(&mut self, ev: &ConnEvent) {
         for change in self.detector.observe(ev) {
-            let alert = change.into_alert();
-            self.pending
-                .insert((alert.dedup_key.clone(), alert.window_start), alert);
+            self.pending.put(change.into_alert());
         }
     }
 
@@ -306,8 +304,7 @@ impl Pipeline<'_> {
     /// stored alerts as new once more.
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<(), AppError> {
         self.last_flush = Instant::now();
-        let mut alerts: Vec<Alert> = self.pending.drain().map(|(_, a)| a).collect();
-        alerts.sort_by(|a, b| (a.window_start, &a.dedup_key).cmp(&(b.window_start, &b.dedup_key)));
+        let mut alerts = self.pending.take();
         let writes = match checkpoint {
             Some((source, state)) => {
                 let value = serde_json::to_value(state)?;
@@ -365,5 +362,41 @@ impl Pipeline<'_> {
             new_alerts: self.new_alerts,
             updated_alerts: self.updated_alerts,
         });
+    }
+}
+
+/// The alerts changed since the last flush, each in its latest state: a list in the order of
+/// their first change, and where each one is in it by (dedup key, window start). The list holds
+/// the alerts themselves, so that the index, not a table of whole alerts, grows and rehashes.
+#[derive(Default)]
+struct Pending {
+    alerts: Vec<Alert>,
+    at: HashMap<(String, Timestamp), usize>,
+}
+
+impl Pending {
+    /// Keeps `alert` as its key's latest state.
+    fn put(&mut self, alert: Alert) {
+        match self.at.entry((alert.dedup_key.clone(), alert.window_start)) {
+            Entry::Occupied(i) => self.alerts[*i.get()] = alert,
+            Entry::Vacant(slot) => {
+                slot.insert(self.alerts.len());
+                self.alerts.push(alert);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    /// The alerts, in the order they are stored: by window start, then dedup key.
+    fn take(&mut self) -> Vec<Alert> {
+        self.at.clear();
+        let mut alerts = std::mem::take(&mut self.alerts);
+        alerts.sort_unstable_by(|a, b| {
+            (a.window_start, &a.dedup_key).cmp(&(b.window_start, &b.dedup_key))
+        });
+        alerts
     }
 }

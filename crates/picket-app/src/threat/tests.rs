@@ -99,7 +99,7 @@ fn run(path: &std::path::Path, how: Option<Batching>) -> Vec<String> {
         detector: detector(),
         sink: &mut sink,
         blocker: None,
-        pending: HashMap::new(),
+        pending: Pending::default(),
         numbers: HashMap::new(),
         numbered: 0,
         new_alerts: 0,

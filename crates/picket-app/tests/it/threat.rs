@@ -237,3 +237,53 @@ fn a_followed_log_sees_vulnerability_knowledge_imported_while_it_runs() {
     shutdown.trigger();
     running.join().unwrap().unwrap();
 }
+
+/// Enough stored indicators for the table to be read in slices on several threads: the table
+/// is the one built from every indicator read in one stream, indicator by indicator, whatever
+/// the feeds' sizes, their labels and their optional fields.
+#[test]
+fn the_intel_table_read_in_slices_is_the_table_read_whole() {
+    let db = Db::new();
+    let store = db.open();
+    for (f, (name, n)) in [("first", 9_000u32), ("tiny", 3), ("second", 14_000)]
+        .into_iter()
+        .enumerate()
+    {
+        let indicators: Vec<picket_model::Indicator> = (0..n)
+            .map(|i| {
+                let addr =
+                    IpAddr::from((0x0b00_0000u32 + (f as u32) * 0x0100_0000 + i).to_be_bytes());
+                let mut ind = picket_model::Indicator::new(
+                    ipnet::IpNet::new(addr, 32 - (i % 9) as u8).unwrap().trunc(),
+                    name,
+                );
+                if i % 3 == 0 {
+                    ind.score = Some(f64::from(i % 7));
+                }
+                if i % 5 == 0 {
+                    ind.category = Some(["attacks", "malware"][(i % 2) as usize].to_owned());
+                }
+                if i % 11 == 0 {
+                    ind.comment = Some(format!("entry {i}"));
+                }
+                ind
+            })
+            .collect();
+        let meta = picket_model::FeedMeta::new(name, picket_model::FeedFormat::Plain);
+        store
+            .replace_feed(name, &meta, &indicators, Timestamp::now())
+            .unwrap();
+    }
+    assert_eq!(store.indicator_slices(2).unwrap().len(), 2);
+    let sliced = picket_app::knowledge::intel_table(&store).unwrap();
+    let whole = picket_intel::IntelTable::build(store.indicators(None).unwrap()).unwrap();
+    assert_eq!(sliced.len(), 23_003);
+    assert_eq!(sliced.len(), whole.len());
+    for id in 0..whole.len() as u32 {
+        assert_eq!(sliced.indicator(id), whole.indicator(id), "indicator {id}");
+    }
+    for probe in ["11.0.0.5", "12.0.33.2", "13.0.54.200", "14.1.1.1"] {
+        let addr: IpAddr = probe.parse().unwrap();
+        assert_eq!(sliced.lookup_ids(addr), whole.lookup_ids(addr), "{probe}");
+    }
+}

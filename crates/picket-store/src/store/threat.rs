@@ -1,7 +1,8 @@
 //! The threat side of [`SqlStore`]: feeds and their indicators, the inventory, vulnerability
 //! knowledge, alerts, suppressions, follow checkpoints and blocks.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::ops::Range;
 
@@ -18,7 +19,7 @@ use crate::error::StoreError;
 use crate::sql;
 use crate::{
     AlertCount, AlertFilter, AlertWrite, BlockRecord, ClaimedCheckpoint, FeedSummary,
-    InventoryEntry, SourceApplications, TriagedAlert, VulnRecord,
+    IndicatorSlice, InventoryEntry, SourceApplications, TriagedAlert, VulnRecord,
 };
 
 /// The optional fields of an indicator as written to its `extra` column. Most feeds give none of
@@ -79,17 +80,35 @@ fn indicator_extra(
 /// An indicator read back from the columns feed name, network, extra (in that order).
 fn indicator_from(f: Fields<'_>) -> Result<Indicator, StoreError> {
     let name = f.text(0, "feed")?;
-    let f = f.keyed(format!("feed {name}"));
-    let mut indicator = Indicator::new(f.net(1, "network")?, name);
-    if f.opt_text(2, "extra")?.is_some() {
-        let extra: ExtraIn = f.json(2, "extra")?;
-        indicator.score = extra.score;
-        indicator.first_seen = extra.first_seen;
-        indicator.last_seen = extra.last_seen;
-        indicator.category = extra.category;
-        indicator.comment = extra.comment;
-    }
-    Ok(indicator)
+    // A bad field names the feed; naming it up front would cost a string for every row.
+    let fields = || {
+        let mut indicator = Indicator::new(f.net(1, "network")?, name);
+        if f.opt_text(2, "extra")?.is_some() {
+            let extra: ExtraIn = f.json(2, "extra")?;
+            indicator.score = extra.score;
+            indicator.first_seen = extra.first_seen;
+            indicator.last_seen = extra.last_seen;
+            indicator.category = extra.category;
+            indicator.comment = extra.comment;
+        }
+        Ok(indicator)
+    };
+    fields().map_err(|e| match e {
+        StoreError::Corrupt {
+            location,
+            table,
+            field,
+            why,
+            ..
+        } => StoreError::Corrupt {
+            location,
+            table,
+            key: format!("feed {name}"),
+            field,
+            why,
+        },
+        other => other,
+    })
 }
 
 /// What `net_key` holds for a network: the network with its host bits cleared, as text. An
@@ -170,15 +189,14 @@ const PIPELINED_AHEAD: usize = 256;
 fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
     let what = || format!("alert {}", alert.dedup_key);
     check_alert(alert, &what)?;
-    let mut body = serde_json::to_value(alert).map_err(|e| StoreError::Unstorable {
-        what: what(),
-        field: "*",
-        why: e.to_string(),
-    })?;
     // The id lives in its column: a copy in the body could only ever disagree with it.
-    if let Some(map) = body.as_object_mut() {
-        map.remove("id");
-    }
+    let body = match alert.id {
+        None => Cow::Borrowed(alert),
+        Some(_) => Cow::Owned(Alert {
+            id: None,
+            ..alert.clone()
+        }),
+    };
     Ok(vec![
         alert.kind.as_str().into(),
         alert.client.to_string().into(),
@@ -188,7 +206,7 @@ fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
         severity_rank(alert.severity).into(),
         alert.first_seen.as_microsecond().into(),
         alert.last_seen.as_microsecond().into(),
-        to_json(&body, &what, "*")?.into(),
+        to_json(&*body, &what, "*")?.into(),
         alert.dedup_key.as_str().into(),
         alert.window_start.as_microsecond().into(),
     ])
@@ -380,7 +398,7 @@ impl Session<'_> {
                 row: &row,
                 location,
                 table: "indicators",
-                key: format!("indicator covering {addr}"),
+                key: format!("indicator covering {addr}").into(),
             };
             let order = (f.int(3, "feed_id")?, f.int(4, "ordinal")?);
             let indicator = indicator_from(f)?;
@@ -516,9 +534,81 @@ impl Session<'_> {
             Some(name) => (sql::SELECT_FEED_INDICATORS, vec![name.into()]),
             None => (sql::SELECT_ALL_INDICATORS, vec![]),
         };
+        self.stream_indicators(statement, &params, each, || match feed {
+            Some(name) => format!("reading the indicators of feed {name}"),
+            None => "reading indicators".into(),
+        })
+    }
+
+    /// Cuts at the positions `total * k / parts` of the indicators' order: one query each, along
+    /// the primary key's index.
+    pub(crate) fn indicator_slices(
+        &mut self,
+        parts: usize,
+    ) -> Result<Vec<IndicatorSlice>, StoreError> {
+        let rows = self.query(sql::COUNT_INDICATORS, &[], || "counting indicators".into())?;
+        let total = self
+            .fields(&rows, "indicators", || "indicator count".into())?
+            .int(0, "count")?;
+        let parts = i64::try_from(parts.max(1)).unwrap_or(i64::MAX);
+        let mut cuts: Vec<(i64, i64)> = Vec::new();
+        for k in 1..parts {
+            let offset = total.saturating_mul(k) / parts;
+            let rows = self.query(sql::SELECT_INDICATOR_AT, &[offset.into()], || {
+                format!("finding indicator {offset}")
+            })?;
+            let Some(row) = rows.first() else { break };
+            let f = self.row_fields(row, "indicators", format!("indicator {offset}"));
+            let at = (f.int(0, "feed_id")?, f.int(1, "ordinal")?);
+            if cuts.last().is_none_or(|last| *last < at) {
+                cuts.push(at);
+            }
+        }
+        let mut slices = Vec::with_capacity(cuts.len() + 1);
+        let mut from = None;
+        for cut in cuts {
+            slices.push(IndicatorSlice {
+                from,
+                to: Some(cut),
+            });
+            from = Some(cut);
+        }
+        slices.push(IndicatorSlice { from, to: None });
+        Ok(slices)
+    }
+
+    pub(crate) fn each_indicator_in(
+        &mut self,
+        slice: &IndicatorSlice,
+        each: &mut dyn FnMut(Indicator),
+    ) -> Result<(), StoreError> {
+        let mut statement = String::from(sql::SELECT_INDICATORS_HEAD);
+        let mut params: Vec<Value> = Vec::with_capacity(4);
+        if let Some((feed, ordinal)) = slice.from {
+            statement.push_str(sql::INDICATORS_FROM);
+            params.extend([feed.into(), ordinal.into()]);
+        }
+        if let Some((feed, ordinal)) = slice.to {
+            statement.push_str(sql::INDICATORS_TO);
+            params.extend([feed.into(), ordinal.into()]);
+        }
+        statement.push_str(sql::INDICATORS_ORDER);
+        self.stream_indicators(&statement, &params, each, || {
+            "reading a slice of the indicators".into()
+        })
+    }
+
+    /// Streams the rows of an indicator query (feed name, network, extra) to `each`.
+    fn stream_indicators(
+        &mut self,
+        statement: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Indicator),
+        op: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
         // Disjoint borrows: the connection streams while the location names bad rows.
         let location = self.location;
-        let result = self.conn.query_each(statement, &params, &mut |row: Row| {
+        let result = self.conn.query_each(statement, params, &mut |row: Row| {
             let f = Fields {
                 row: &row,
                 location,
@@ -530,13 +620,7 @@ impl Session<'_> {
         });
         match result {
             Ok(handled) => handled,
-            Err(e) => Err(self.db_error(
-                match feed {
-                    Some(name) => format!("reading the indicators of feed {name}"),
-                    None => "reading indicators".into(),
-                },
-                e,
-            )),
+            Err(e) => Err(self.db_error(op(), e)),
         }
     }
 
@@ -771,11 +855,7 @@ impl Session<'_> {
                 AlertWrite::New,
             ));
         }
-        let rows = self.query(sql::UPDATE_ALERT, params, || format!("updating {}", key()))?;
-        Ok((
-            self.fields(&rows, "alerts", key)?.int(0, "id")?,
-            AlertWrite::Updated,
-        ))
+        Ok((self.update_alert(alert, params)?, AlertWrite::Updated))
     }
 
     /// Writes `alerts` in order (inside the caller's transaction). From
@@ -783,7 +863,7 @@ impl Session<'_> {
     /// JSON body is most of an alert's cost) while this one writes those already made.
     fn write_alerts(&mut self, alerts: &[Alert]) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
         if alerts.len() < PIPELINED_ALERTS {
-            return alerts.iter().map(|alert| self.write_alert(alert)).collect();
+            return self.write_alerts_from(alerts, alerts.iter().map(alert_params));
         }
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINED_AHEAD);
@@ -795,12 +875,79 @@ impl Session<'_> {
                     }
                 }
             });
-            alerts
-                .iter()
-                .zip(rx)
-                .map(|(alert, params)| self.write_alert_params(alert, &params?))
-                .collect()
+            self.write_alerts_from(alerts, rx.into_iter())
         })
+    }
+
+    /// Writes `alerts`, whose [`alert_params`] `params` yields in the same order, as
+    /// multi-row inserts that skip the keys already stored and tell which rows they added; each
+    /// alert that was not added is then updated on its own. Two alerts with the same key never
+    /// go in one insert: the second one, in the next, updates what the first wrote.
+    fn write_alerts_from(
+        &mut self,
+        alerts: &[Alert],
+        mut params: impl Iterator<Item = Result<Vec<Value>, StoreError>>,
+    ) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
+        let width = sql::UPSERT_ALERTS.width;
+        let mut written = Vec::with_capacity(alerts.len());
+        let mut values: Vec<Value> = Vec::new();
+        let mut keys = HashSet::new();
+        while written.len() < alerts.len() {
+            let start = written.len();
+            let want = sql::rows_per_insert(alerts.len() - start);
+            values.clear();
+            keys.clear();
+            for alert in &alerts[start..start + want] {
+                if !keys.insert((alert.dedup_key.as_str(), alert.window_start)) {
+                    break;
+                }
+                let made = params.next().ok_or_else(|| StoreError::Unstorable {
+                    what: format!("alert {}", alert.dedup_key),
+                    field: "*",
+                    why: "its parameters were never made".into(),
+                })??;
+                values.extend(made);
+            }
+            let chunk = &alerts[start..start + values.len() / width];
+            let statement = sql::insert_rows(&sql::UPSERT_ALERTS, chunk.len());
+            let rows = self.query(&statement, &values, || {
+                format!(
+                    "storing alert {} and the {} after it",
+                    chunk[0].dedup_key,
+                    chunk.len() - 1
+                )
+            })?;
+            let mut added: HashMap<String, Vec<(i64, i64)>> = HashMap::with_capacity(rows.len());
+            for row in &rows {
+                let f = self.row_fields(row, "alerts", "alert just stored".into());
+                let (id, window) = (f.int(0, "id")?, f.int(2, "window_start")?);
+                added
+                    .entry(f.text(1, "dedup_key")?.to_owned())
+                    .or_default()
+                    .push((window, id));
+            }
+            for (i, alert) in chunk.iter().enumerate() {
+                let window = alert.window_start.as_microsecond();
+                let new = added
+                    .get(alert.dedup_key.as_str())
+                    .and_then(|ids| ids.iter().find(|(w, _)| *w == window));
+                written.push(match new {
+                    Some(&(_, id)) => (id, AlertWrite::New),
+                    None => {
+                        let row = &values[i * width..(i + 1) * width];
+                        (self.update_alert(alert, row)?, AlertWrite::Updated)
+                    }
+                });
+            }
+        }
+        Ok(written)
+    }
+
+    /// Overwrites the stored alert with `alert`'s key from its [`alert_params`]; its id.
+    fn update_alert(&mut self, alert: &Alert, params: &[Value]) -> Result<i64, StoreError> {
+        let key = || format!("alert {}", alert.dedup_key);
+        let rows = self.query(sql::UPDATE_ALERT, params, || format!("updating {}", key()))?;
+        self.fields(&rows, "alerts", key)?.int(0, "id")
     }
 
     pub(crate) fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {

@@ -11,6 +11,7 @@ use super::*;
 conformance!(
     covering_indicators_match_the_intel_table,
     a_version_4_feed_is_keyed_on_upgrade,
+    slices_of_the_indicators_put_together_are_every_indicator,
 );
 
 fn ind(net: &str, feed: &str) -> Indicator {
@@ -163,4 +164,53 @@ fn a_version_4_feed_is_keyed_on_upgrade(db: &mut TestDb) {
     let v6 = store.indicators_covering(ip("2001:db8::9")).unwrap();
     assert_eq!(v6.len(), 1);
     assert_eq!(v6[0].score, Some(2.0));
+}
+
+/// Read slice by slice and put together in order, the indicators are those
+/// `each_indicator` streams, however many slices are asked for; an empty store has one empty
+/// slice.
+fn slices_of_the_indicators_put_together_are_every_indicator(db: &mut TestDb) {
+    let store = db.open();
+    let slices = store.indicator_slices(3).unwrap();
+    assert_eq!(slices.len(), 1);
+    let mut none = Vec::new();
+    store
+        .each_indicator_in(&slices[0], &mut |i| none.push(i))
+        .unwrap();
+    assert_eq!(none, []);
+
+    // Feeds of different sizes, one replaced after the others (so feed ids are not in name
+    // order), one with a single indicator.
+    for (name, n) in [("big", 1_000), ("one", 1), ("mid", 257)] {
+        let indicators = many_indicators(name, n);
+        store
+            .replace_feed(name, &meta(name, FeedFormat::Plain), &indicators, ts(T0))
+            .unwrap();
+    }
+    let big = many_indicators("big", 700);
+    store
+        .replace_feed("big", &meta("big", FeedFormat::Plain), &big, ts(T0 + 1))
+        .unwrap();
+    let mut all = Vec::new();
+    store.each_indicator(None, &mut |i| all.push(i)).unwrap();
+    assert_eq!(all.len(), 958);
+    for parts in [1, 2, 3, 4, 7, 958, 2_000] {
+        let slices = store.indicator_slices(parts).unwrap();
+        assert!(!slices.is_empty() && slices.len() <= parts, "{parts} parts");
+        let mut joined = Vec::new();
+        let mut sizes = Vec::new();
+        for slice in &slices {
+            let before = joined.len();
+            store
+                .each_indicator_in(slice, &mut |i| joined.push(i))
+                .unwrap();
+            sizes.push(joined.len() - before);
+        }
+        assert!(joined == all, "{parts} parts put together differ");
+        // About the same size each: the cuts follow the count, not the feeds.
+        if parts <= 4 {
+            let (least, most) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+            assert!(most - least <= 1, "{parts} parts of sizes {sizes:?}");
+        }
+    }
 }

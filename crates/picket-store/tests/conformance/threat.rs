@@ -40,6 +40,7 @@ conformance!(
     corrupt_threat_values_are_reported_by_field,
     a_corrupt_indicator_late_in_a_big_feed_is_reported,
     a_big_alert_batch_is_written_as_one_at_a_time,
+    an_alert_twice_in_one_batch_is_stored_then_updated,
     alert_triage_is_set_filtered_and_kept_by_updates,
     alerts_page_and_count,
 );
@@ -910,6 +911,35 @@ fn a_big_alert_batch_is_written_as_one_at_a_time(db: &mut TestDb) {
     assert!(store.upsert_alerts(&mut bad).is_err());
     assert!(bad.iter().all(|a| a.id.is_none()));
     assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 300);
+}
+
+/// Two states of one alert in one batch, in a batch big enough to go as multi-row inserts: the
+/// first is stored (new), the second overwrites it (an update), as writing them one at a time
+/// would, and the row holds the second.
+fn an_alert_twice_in_one_batch_is_stored_then_updated(db: &mut TestDb) {
+    let store = db.open();
+    let fresh = |i: u16| alert(&format!("198.51.100.{}", i + 1), 22, T0, Severity::Low);
+    let mut batch: Vec<Alert> = (0..100).map(fresh).collect();
+    batch.insert(40, grown(&fresh(3)));
+    batch.push(grown(&fresh(99)));
+    let writes = store.upsert_alerts(&mut batch).unwrap();
+    assert_eq!(writes.len(), 102);
+    for (i, write) in writes.iter().enumerate() {
+        let expected = if i == 40 || i == 101 {
+            AlertWrite::Updated
+        } else {
+            AlertWrite::New
+        };
+        assert_eq!(*write, expected, "alert {i}");
+    }
+    assert_eq!(batch[40].id, batch[3].id);
+    assert_eq!(batch[101].id, batch[100].id);
+    let back = store.alerts(&AlertFilter::default()).unwrap();
+    assert_eq!(back.len(), 100);
+    for updated in [&batch[40], &batch[101]] {
+        let row = back.iter().find(|a| a.id == updated.id).unwrap();
+        assert_eq!(row, updated);
+    }
 }
 
 fn alerts_upsert_filter_and_reload(db: &mut TestDb) {
