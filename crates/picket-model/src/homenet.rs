@@ -43,8 +43,31 @@ impl fmt::Display for Direction {
 
 /// The networks counted as "ours".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "HomeNetWire", into = "HomeNetWire")]
 pub struct HomeNet {
     nets: Vec<IpNet>,
+    /// The networks as first and last address, per family: every event asks twice, so the
+    /// answer is a few integer comparisons.
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+/// A home network list as it is written: the networks alone.
+#[derive(Serialize, Deserialize)]
+struct HomeNetWire {
+    nets: Vec<IpNet>,
+}
+
+impl From<HomeNetWire> for HomeNet {
+    fn from(wire: HomeNetWire) -> Self {
+        HomeNet::new(wire.nets)
+    }
+}
+
+impl From<HomeNet> for HomeNetWire {
+    fn from(home: HomeNet) -> Self {
+        HomeNetWire { nets: home.nets }
+    }
 }
 
 impl HomeNet {
@@ -73,7 +96,15 @@ impl HomeNet {
         let mut nets: Vec<IpNet> = nets.into_iter().map(canonical_net).collect();
         nets.sort();
         nets.dedup();
-        Self { nets }
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for net in &nets {
+            match net {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.broadcast()))),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.broadcast()))),
+            }
+        }
+        Self { nets, v4, v6 }
     }
 
     /// A comma-separated list of networks or single addresses (`10.0.0.0/8, 2001:db8::/32,
@@ -100,8 +131,16 @@ impl HomeNet {
     /// Whether an address is ours. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as dual-stack
     /// sockets report IPv4 peers) counts as the IPv4 address it carries.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical_ip(ip);
-        self.nets.iter().any(|n| n.contains(&ip))
+        match canonical_ip(ip) {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4.iter().any(|&(first, last)| first <= a && a <= last)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6.iter().any(|&(first, last)| first <= a && a <= last)
+            }
+        }
     }
 
     pub fn direction(&self, ev: &ConnEvent) -> Direction {
@@ -217,5 +256,45 @@ mod tests {
         );
         assert!(HomeNet::parse("").is_err());
         assert!(HomeNet::parse("10.0.0.0/33").is_err());
+    }
+
+    proptest::proptest! {
+        /// The per-family ranges answer as the networks themselves do, for any list and any
+        /// address (IPv4, IPv6, IPv4-mapped), and the list reads back as written.
+        #[test]
+        fn ranges_answer_as_the_networks(
+            v4 in proptest::collection::vec((proptest::prelude::any::<u32>(), 0u8..=32), 0..6),
+            v6 in proptest::collection::vec((proptest::prelude::any::<u128>(), 0u8..=128), 0..4),
+            probes in proptest::collection::vec(proptest::prelude::any::<u32>(), 1..20),
+        ) {
+            let nets: Vec<IpNet> = v4
+                .iter()
+                .map(|&(a, len)| IpNet::new(IpAddr::from(a.to_be_bytes()), len).unwrap())
+                .chain(v6.iter().map(|&(a, len)| IpNet::new(IpAddr::from(a.to_be_bytes()), len).unwrap()))
+                .collect();
+            let home = HomeNet::new(nets.clone());
+            let mut addrs: Vec<IpAddr> = Vec::new();
+            for (i, p) in probes.iter().enumerate() {
+                let v4 = std::net::Ipv4Addr::from(*p);
+                addrs.push(IpAddr::V4(v4));
+                addrs.push(IpAddr::V6(v4.to_ipv6_mapped()));
+                if let Some(&(a, _)) = v6.get(i % v6.len().max(1)) {
+                    addrs.push(IpAddr::from((a ^ u128::from(*p)).to_be_bytes()));
+                }
+            }
+            for net in &nets {
+                addrs.push(net.network());
+                addrs.push(net.broadcast());
+            }
+            for addr in addrs {
+                let expected = nets
+                    .iter()
+                    .map(|n| canonical_net(*n))
+                    .any(|n| n.contains(&canonical_ip(addr)));
+                proptest::prop_assert_eq!(home.contains(addr), expected, "{}", addr);
+            }
+            let back: HomeNet = serde_json::from_str(&serde_json::to_string(&home).unwrap()).unwrap();
+            proptest::prop_assert_eq!(back, home);
+        }
     }
 }

@@ -17,7 +17,8 @@ pub struct InventoryApp {
 /// Host ports to the applications behind them.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
-    ports: HashMap<(IpAddr, u16, Transport), Vec<InventoryApp>>,
+    /// Asked for every inbound event: a fast keyed hash (seeded per table) rather than SipHash.
+    ports: HashMap<(IpAddr, u16, Transport), Vec<InventoryApp>, foldhash::fast::RandomState>,
 }
 
 impl Inventory {
