@@ -58,6 +58,20 @@ struct Cursor<'a> {
     i: usize,
 }
 
+/// The bytes that end a run of plain string contents: the closing quote, an escape, and the
+/// control characters JSON refuses inside a string.
+static STRING_STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        stop[b] = true;
+        b += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
+};
+
 impl<'a> Cursor<'a> {
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.i).copied()
@@ -168,14 +182,19 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    /// A string at the cursor (its opening quote). Byte by byte: keys and most values are a
-    /// few bytes long, shorter than a vector search takes to start.
+    /// A string at the cursor (its opening quote). Keys and most values are a few bytes long,
+    /// shorter than a vector search takes to start: the bytes that need no look are skipped in
+    /// one tight loop over a table.
     fn string(&mut self) -> Option<Raw<'a>> {
         self.eat(b'"')?;
         let bytes = self.text.as_bytes();
         let start = self.i;
         let mut escaped = false;
         loop {
+            self.i += bytes
+                .get(self.i..)?
+                .iter()
+                .position(|b| STRING_STOP[usize::from(*b)])?;
             match *bytes.get(self.i)? {
                 b'"' => {
                     let contents = self.text.get(start..self.i)?;
@@ -195,8 +214,7 @@ impl<'a> Cursor<'a> {
                     _ => return None,
                 },
                 // serde_json refuses control characters inside a string.
-                0..0x20 => return None,
-                _ => self.i += 1,
+                _ => return None,
             }
         }
     }

@@ -117,6 +117,23 @@ struct Batch {
     limit: usize,
 }
 
+impl Batch {
+    /// The batch's buffers, for the next batch to fill: a batch's worth of fresh memory each
+    /// time would cost a page fault for every page of the input.
+    fn spare(self) -> Spare {
+        Spare {
+            buf: self.buf,
+            ends: self.ends,
+        }
+    }
+}
+
+/// The buffers of a parsed batch.
+struct Spare {
+    buf: Vec<u8>,
+    ends: Vec<(usize, Next)>,
+}
+
 /// What ends a batch besides its size: a line to read in order on the caller's thread once
 /// the batch is merged, or the error that ends the input.
 enum Tail {
@@ -163,13 +180,14 @@ impl<R: BufRead> EventReader<R> {
                 done: VecDeque::new(),
                 file,
                 screen,
+                spare: None,
             };
             self.drive(&mut exec, lines, 2, screen, each);
             return;
         }
         let (jobs, job_rx) = mpsc::sync_channel::<Batch>(threads * 2);
         let job_rx = Mutex::new(job_rx);
-        let (out_tx, results) = mpsc::channel::<(u64, Vec<Out<V>>)>();
+        let (out_tx, results) = mpsc::channel::<(u64, Vec<Out<V>>, Spare)>();
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 let out_tx = out_tx.clone();
@@ -183,7 +201,7 @@ impl<R: BufRead> EventReader<R> {
                         };
                         let Ok(batch) = next else { break };
                         let outs = work(&batch, &file, screen);
-                        if out_tx.send((batch.seq, outs)).is_err() {
+                        if out_tx.send((batch.seq, outs, batch.spare())).is_err() {
                             break;
                         }
                     }
@@ -196,6 +214,7 @@ impl<R: BufRead> EventReader<R> {
                 waiting: BTreeMap::new(),
                 next: 0,
                 in_flight: 0,
+                spares: Vec::new(),
             };
             self.drive(
                 &mut exec,
@@ -229,7 +248,7 @@ impl<R: BufRead> EventReader<R> {
         let mut barrier = false;
         loop {
             while reading && !barrier && exec.in_flight() < max_in_flight {
-                let (batch, tail) = self.cut(seq, batch_lines, &snapshot);
+                let (batch, tail) = self.cut(seq, batch_lines, &snapshot, exec.spare());
                 match tail {
                     Some(Some(tail)) => {
                         barrier = true;
@@ -282,13 +301,25 @@ impl<R: BufRead> EventReader<R> {
         seq: u64,
         max_lines: usize,
         parser: &Arc<Parser>,
+        spare: Option<Spare>,
     ) -> (Batch, Option<Option<Tail>>) {
+        let (buf, ends) = match spare {
+            Some(Spare { mut buf, mut ends }) => {
+                buf.clear();
+                ends.clear();
+                (buf, ends)
+            }
+            None => (
+                Vec::with_capacity(max_lines.saturating_mul(128).min(BATCH_BYTES)),
+                Vec::with_capacity(max_lines.min(Batching::LINES)),
+            ),
+        };
         let mut batch = Batch {
             seq,
             parser: parser.clone(),
             first_line: self.line_no + 1,
-            buf: Vec::with_capacity(max_lines.saturating_mul(128).min(BATCH_BYTES)),
-            ends: Vec::with_capacity(max_lines.min(Batching::LINES)),
+            buf,
+            ends,
             limit: self.lines.limit(),
         };
         let layout = matches!(**parser, Parser::ZeekTsv(_));
@@ -480,12 +511,15 @@ trait Exec<V> {
     fn in_flight(&self) -> usize;
     /// The oldest batch's items, waiting for them if need be; `None` when none is in flight.
     fn next_in_order(&mut self) -> Option<(u64, Vec<Out<V>>)>;
+    /// The buffers of a batch parsed already, if any.
+    fn spare(&mut self) -> Option<Spare>;
 }
 
 struct Inline<'a, V, F> {
     done: VecDeque<(u64, Vec<Out<V>>)>,
     file: Arc<str>,
     screen: &'a F,
+    spare: Option<Spare>,
 }
 
 impl<V, F> Exec<V> for Inline<'_, V, F>
@@ -495,6 +529,7 @@ where
     fn submit(&mut self, batch: Batch) {
         let outs = work(&batch, &self.file, self.screen);
         self.done.push_back((batch.seq, outs));
+        self.spare = Some(batch.spare());
     }
 
     fn in_flight(&self) -> usize {
@@ -504,15 +539,21 @@ where
     fn next_in_order(&mut self) -> Option<(u64, Vec<Out<V>>)> {
         self.done.pop_front()
     }
+
+    fn spare(&mut self) -> Option<Spare> {
+        self.spare.take()
+    }
 }
 
 struct Threads<V> {
     jobs: Option<mpsc::SyncSender<Batch>>,
-    results: mpsc::Receiver<(u64, Vec<Out<V>>)>,
+    results: mpsc::Receiver<(u64, Vec<Out<V>>, Spare)>,
     /// Batches finished ahead of an older one.
     waiting: BTreeMap<u64, Vec<Out<V>>>,
     next: u64,
     in_flight: usize,
+    /// The buffers of parsed batches, for the next ones.
+    spares: Vec<Spare>,
 }
 
 impl<V> Exec<V> for Threads<V> {
@@ -538,13 +579,18 @@ impl<V> Exec<V> for Threads<V> {
             }
             // Every worker gone with batches in flight: a worker panicked; what it held is lost,
             // so the read ends here rather than hand out lines out of order.
-            let (seq, outs) = self.results.recv().ok()?;
+            let (seq, outs, spare) = self.results.recv().ok()?;
             self.waiting.insert(seq, outs);
+            self.spares.push(spare);
         };
         let seq = self.next;
         self.next += 1;
         self.in_flight -= 1;
         Some((seq, outs))
+    }
+
+    fn spare(&mut self) -> Option<Spare> {
+        self.spares.pop()
     }
 }
 
