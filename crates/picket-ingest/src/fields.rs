@@ -70,8 +70,91 @@ fn secs_and_nanos(s: &str) -> Option<(u64, u32)> {
 /// An RFC 3339 / ISO 8601 instant with an offset (`2024-05-01T12:00:00Z`,
 /// `2017-04-07T22:24:37.251547+0100` as Suricata writes it).
 pub(crate) fn rfc3339(field: &str, s: &str) -> Res<Timestamp> {
+    if let Some(t) = plain_rfc3339(s.as_bytes()) {
+        return Ok(t);
+    }
     s.parse()
         .map_err(|_| LineProblem::bad(field, s, "an RFC 3339 time"))
+}
+
+/// The common shape of an RFC 3339 time, as Suricata and Zeek write them on every line
+/// (`2024-05-01T12:00:00.749938+0000`, `...Z`, `...+02:00`): digits at fixed places, read
+/// without a general parser. `None` for anything else (a leap second, an offset of a day or
+/// more, lowercase letters, a date that does not exist ...): jiff's parser decides those, and
+/// for every text this reads, this gives jiff's answer (a property test holds it to that).
+fn plain_rfc3339(b: &[u8]) -> Option<Timestamp> {
+    let num = |at: usize, len: usize| -> Option<i64> {
+        let digits = b.get(at..at + len)?;
+        digits.iter().try_fold(0i64, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+        })
+    };
+    let sep = |at: usize, c: u8| b.get(at) == Some(&c);
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos = 0i64;
+    if sep(at, b'.') {
+        let digits = b
+            .get(at + 1..)?
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        nanos = num(at + 1, digits)? * 10i64.pow(9 - digits as u32);
+        at += 1 + digits;
+    }
+    let offset = match b.get(at..)? {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), ..] => {
+            let (hours, minutes) = match b.len() - at {
+                5 => (num(at + 1, 2)?, num(at + 3, 2)?),
+                6 if sep(at + 3, b':') => (num(at + 1, 2)?, num(at + 4, 2)?),
+                _ => return None,
+            };
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let secs = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    Timestamp::new(secs, i32::try_from(nanos).ok()?).ok()
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// A `time` field in a JSON source: epoch seconds as a number, epoch milliseconds as a large
@@ -269,5 +352,70 @@ mod tests {
         assert!(json_time("ts", &v).is_err());
         let v: Value = serde_json::from_str("-1e300").unwrap();
         assert!(json_time("ts", &v).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Whatever the common-shape reader reads, it reads as jiff does, over times near and
+        /// past every edge (month ends, leap years, leap seconds, offsets, fractions of any
+        /// length) and bytes changed anywhere.
+        #[test]
+        fn the_plain_rfc3339_reader_agrees_with_jiff(
+            year in proptest::prop_oneof![1900i64..2100, 0i64..=9999],
+            month in 0i64..=13,
+            day in 0i64..=32,
+            hour in 0i64..=24,
+            minute in 0i64..=60,
+            second in 0i64..=61,
+            fraction in proptest::option::of("[0-9]{0,11}"),
+            zone in proptest::prop_oneof![
+                proptest::strategy::Just("Z".to_owned()),
+                proptest::strategy::Just("z".to_owned()),
+                "[+-][0-2][0-9][0-6][0-9]",
+                "[+-][0-2][0-9]:[0-6][0-9]",
+                "[+-][0-9]{1,3}",
+            ],
+            mutate in proptest::option::of((0usize..40, proptest::prelude::any::<u8>())),
+        ) {
+            let mut text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+            if let Some(f) = fraction {
+                text.push('.');
+                text.push_str(&f);
+            }
+            text.push_str(&zone);
+            let mut bytes = text.into_bytes();
+            if let Some((at, b)) = mutate
+                && let Some(slot) = bytes.get_mut(at)
+            {
+                *slot = b;
+            }
+            if let Some(fast) = plain_rfc3339(&bytes) {
+                let text = std::str::from_utf8(&bytes).unwrap();
+                let slow: Result<Timestamp, _> = text.parse();
+                proptest::prop_assert_eq!(Ok(fast), slow.map_err(|e| e.to_string()), "{}", text);
+            }
+        }
+    }
+
+    /// The shapes Suricata, Zeek and the NDJSON input write are read without jiff's parser.
+    #[test]
+    fn common_shapes_are_read_plainly() {
+        for text in [
+            "2024-05-01T12:00:00.749938+0000",
+            "2024-05-01T12:00:00Z",
+            "2024-02-29T23:59:59.123456789-05:30",
+            "1970-01-01T00:00:00+00:00",
+        ] {
+            let fast = plain_rfc3339(text.as_bytes());
+            assert_eq!(fast, Some(text.parse().unwrap()), "{text}");
+        }
+        for text in [
+            "2023-02-29T00:00:00Z",
+            "2024-05-01T12:00:60Z",
+            "2024-05-01t12:00:00Z",
+        ] {
+            assert_eq!(plain_rfc3339(text.as_bytes()), None, "{text}");
+        }
     }
 }
