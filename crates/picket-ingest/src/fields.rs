@@ -49,20 +49,26 @@ pub(crate) fn seconds(field: &str, s: &str) -> Res<Duration> {
         .ok_or_else(|| LineProblem::bad(field, s, "a duration"))
 }
 
-/// `123.456` as whole seconds and nanoseconds. Digits past the ninth decimal are dropped.
+/// `123.456` as whole seconds and nanoseconds. Digits past the ninth decimal are dropped. One
+/// pass: every Zeek row has two of these.
 fn secs_and_nanos(s: &str) -> Option<(u64, u32)> {
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+    let b = s.as_bytes();
+    let int = b.iter().take_while(|d| d.is_ascii_digit()).count();
+    if int == 0 {
         return None;
     }
-    if !frac.bytes().all(|b| b.is_ascii_digit()) || (s.contains('.') && frac.is_empty()) {
-        return None;
-    }
-    let secs: u64 = int.parse().ok()?;
+    let secs = b.get(..int)?.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
     let mut nanos: u32 = 0;
-    for i in 0..9 {
-        let d = frac.as_bytes().get(i).map_or(0, |b| u32::from(b - b'0'));
-        nanos = nanos * 10 + d;
+    if let Some(rest) = b.get(int..).filter(|r| !r.is_empty()) {
+        let frac = rest.strip_prefix(b".")?;
+        if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        for i in 0..9 {
+            nanos = nanos * 10 + frac.get(i).map_or(0, |d| u32::from(d - b'0'));
+        }
     }
     Some((secs, nanos))
 }
@@ -416,6 +422,27 @@ mod tests {
             "2024-05-01t12:00:00Z",
         ] {
             assert_eq!(plain_rfc3339(text.as_bytes()), None, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Seconds read in one pass are those of splitting at the dot and parsing each side,
+        /// for numbers and for near-numbers (signs, dots, spaces, overflow).
+        #[test]
+        fn secs_and_nanos_reads_as_split_and_parse(s in "[0-9.+ -]{0,24}|[0-9]{1,22}(\\.[0-9]{0,12})?") {
+            let split = || -> Option<(u64, u32)> {
+                let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+                if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                if !frac.bytes().all(|b| b.is_ascii_digit()) || (s.contains('.') && frac.is_empty()) {
+                    return None;
+                }
+                let secs: u64 = int.parse().ok()?;
+                let padded = format!("{frac:0<9}");
+                Some((secs, padded.get(..9)?.parse().ok()?))
+            };
+            proptest::prop_assert_eq!(secs_and_nanos(&s), split(), "{:?}", s);
         }
     }
 }
