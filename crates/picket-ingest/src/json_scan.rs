@@ -72,6 +72,17 @@ static STRING_STOP: [bool; 256] = {
     stop
 };
 
+/// Whether any of 8 bytes is a quote, a backslash or a control character, tested on all of
+/// them at once (the exact "has a zero byte" and "has a byte below n" word tests).
+fn needs_look(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\'))) | below_space)
+        != 0
+}
+
 impl<'a> Cursor<'a> {
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.i).copied()
@@ -191,6 +202,15 @@ impl<'a> Cursor<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
+            // Eight bytes at a time while none of them needs a look (SWAR), then the table.
+            while let Some(word) = bytes.get(self.i..self.i + 8) {
+                let mut eight = [0u8; 8];
+                eight.copy_from_slice(word);
+                if needs_look(u64::from_le_bytes(eight)) {
+                    break;
+                }
+                self.i += 8;
+            }
             self.i += bytes
                 .get(self.i..)?
                 .iter()
@@ -355,5 +375,14 @@ mod tests {
         assert_eq!(plain_u64("-0"), None);
         assert_eq!(plain_u64("1.0"), None);
         assert_eq!(plain_u64("18446744073709551616"), None);
+    }
+
+    proptest::proptest! {
+        /// The word test says what looking at each of the 8 bytes says.
+        #[test]
+        fn needs_look_is_the_table_on_every_byte(bytes in proptest::prelude::any::<[u8; 8]>()) {
+            let expected = bytes.iter().any(|b| STRING_STOP[usize::from(*b)]);
+            proptest::prop_assert_eq!(needs_look(u64::from_le_bytes(bytes)), expected);
+        }
     }
 }
