@@ -36,8 +36,9 @@ pub fn intel_table(store: &Store) -> Result<IntelTable, AppError> {
     if parts > 1 && total >= SLICED_FROM {
         let slices = store.indicator_slices(parts)?;
         let builders = std::thread::scope(|scope| {
-            let rest: Vec<_> = slices[1..]
+            let rest: Vec<_> = slices
                 .iter()
+                .skip(1)
                 .map(|slice| scope.spawn(move || build_slice(store, Some(slice))))
                 .collect();
             let first = build_slice(store, slices.first());

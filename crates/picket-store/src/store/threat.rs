@@ -913,8 +913,8 @@ impl Session<'_> {
             let rows = self.query(&statement, &values, || {
                 format!(
                     "storing alert {} and the {} after it",
-                    chunk[0].dedup_key,
-                    chunk.len() - 1
+                    chunk.first().map_or("", |a| a.dedup_key.as_str()),
+                    chunk.len().saturating_sub(1)
                 )
             })?;
             let mut added: HashMap<String, Vec<(i64, i64)>> = HashMap::with_capacity(rows.len());
