@@ -127,17 +127,8 @@ impl<'a> Cursor<'a> {
                 self.value(depth)?
             };
             each(parent, key, value)?;
-            self.ws();
-            match self.peek()? {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.comma_or(b'}')? {
+                return Some(());
             }
         }
     }
@@ -170,19 +161,25 @@ impl<'a> Cursor<'a> {
         }
         loop {
             self.value(depth)?;
-            self.ws();
-            match self.peek()? {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b']' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.comma_or(b']')? {
+                return Some(());
             }
         }
+    }
+
+    /// After a member or an element: a comma (`false`, the next one follows) or `close`
+    /// (`true`, the container ends); `None` for anything else.
+    fn comma_or(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let next = self.peek()?;
+        if next != b',' && next != close {
+            return None;
+        }
+        self.i += 1;
+        if next == b',' {
+            self.ws();
+        }
+        Some(next == close)
     }
 
     fn literal(&mut self, word: &str, raw: Raw<'a>) -> Option<Raw<'a>> {

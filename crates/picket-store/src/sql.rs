@@ -384,15 +384,8 @@ pub(crate) const SELECT_ALL_VULN_RECORDS: &str = "SELECT kind, id, body FROM vul
 pub(crate) const SELECT_VULN_RECORDS: &str =
     "SELECT kind, id, body FROM vuln_records WHERE kind = ?";
 
-/// Inserts a new alert, or nothing (and no row) when its key and window are already stored.
-pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts
-    (kind, client, host, port, severity, severity_rank, first_seen, last_seen, body,
-     dedup_key, window_start)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (dedup_key, window_start) DO NOTHING
-    RETURNING id";
-/// [`INSERT_ALERT`] for many rows (see [`insert_rows`]): the rows it added come back with their
-/// keys, the others were stored already.
+/// Inserts new alerts, as many as [`insert_rows`] is given, and nothing for a key and window
+/// stored already: the rows it added come back with their keys.
 pub(crate) const UPSERT_ALERTS: Insert = Insert {
     head: "INSERT INTO alerts
     (kind, client, host, port, severity, severity_rank, first_seen, last_seen, body,
@@ -402,7 +395,7 @@ pub(crate) const UPSERT_ALERTS: Insert = Insert {
     tail: " ON CONFLICT (dedup_key, window_start) DO NOTHING
     RETURNING id, dedup_key, window_start",
 };
-/// The same parameters as [`INSERT_ALERT`], in the same order.
+/// The parameters of one row of [`UPSERT_ALERTS`], in the same order.
 pub(crate) const UPDATE_ALERT: &str = "UPDATE alerts SET
     kind = ?, client = ?, host = ?, port = ?, severity = ?, severity_rank = ?, first_seen = ?,
     last_seen = ?, body = ?

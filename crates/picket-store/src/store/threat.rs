@@ -185,7 +185,7 @@ const PIPELINED_ALERTS: usize = 64;
 /// Alerts' parameters made ahead of the writer at most.
 const PIPELINED_AHEAD: usize = 256;
 
-/// The parameters of [`sql::INSERT_ALERT`] and [`sql::UPDATE_ALERT`].
+/// The parameters of one row of [`sql::UPSERT_ALERTS`] and of [`sql::UPDATE_ALERT`].
 fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
     let what = || format!("alert {}", alert.dedup_key);
     check_alert(alert, &what)?;
@@ -835,29 +835,6 @@ impl Session<'_> {
         }
     }
 
-    /// Inserts or overwrites one alert (inside the caller's transaction).
-    fn write_alert(&mut self, alert: &Alert) -> Result<(i64, AlertWrite), StoreError> {
-        let params = alert_params(alert)?;
-        self.write_alert_params(alert, &params)
-    }
-
-    /// Inserts or overwrites one alert from its [`alert_params`].
-    fn write_alert_params(
-        &mut self,
-        alert: &Alert,
-        params: &[Value],
-    ) -> Result<(i64, AlertWrite), StoreError> {
-        let key = || format!("alert {}", alert.dedup_key);
-        let rows = self.query(sql::INSERT_ALERT, params, || format!("storing {}", key()))?;
-        if !rows.is_empty() {
-            return Ok((
-                self.fields(&rows, "alerts", key)?.int(0, "id")?,
-                AlertWrite::New,
-            ));
-        }
-        Ok((self.update_alert(alert, params)?, AlertWrite::Updated))
-    }
-
     /// Writes `alerts` in order (inside the caller's transaction). From
     /// [`PIPELINED_ALERTS`] on, a second thread turns the alerts into their parameters (the
     /// JSON body is most of an alert's cost) while this one writes those already made.
@@ -889,6 +866,7 @@ impl Session<'_> {
         mut params: impl Iterator<Item = Result<Vec<Value>, StoreError>>,
     ) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
         let width = sql::UPSERT_ALERTS.width;
+        let full = sql::insert_rows(&sql::UPSERT_ALERTS, sql::MAX_ROWS_PER_INSERT);
         let mut written = Vec::with_capacity(alerts.len());
         let mut values: Vec<Value> = Vec::new();
         let mut keys = HashSet::new();
@@ -909,8 +887,14 @@ impl Session<'_> {
                 values.extend(made);
             }
             let chunk = &alerts[start..start + values.len() / width];
-            let statement = sql::insert_rows(&sql::UPSERT_ALERTS, chunk.len());
-            let rows = self.query(&statement, &values, || {
+            let partial;
+            let statement = if chunk.len() == sql::MAX_ROWS_PER_INSERT {
+                &full
+            } else {
+                partial = sql::insert_rows(&sql::UPSERT_ALERTS, chunk.len());
+                &partial
+            };
+            let rows = self.query(statement, &values, || {
                 format!(
                     "storing alert {} and the {} after it",
                     chunk.first().map_or("", |a| a.dedup_key.as_str()),
@@ -951,7 +935,14 @@ impl Session<'_> {
     }
 
     pub(crate) fn upsert_alert(&mut self, alert: &mut Alert) -> Result<AlertWrite, StoreError> {
-        let (id, write) = self.transaction(|store| store.write_alert(alert))?;
+        let written = self.transaction(|store| store.write_alerts(std::slice::from_ref(alert)))?;
+        let Some(&(id, write)) = written.first() else {
+            return Err(StoreError::Unstorable {
+                what: format!("alert {}", alert.dedup_key),
+                field: "*",
+                why: "the store gave no write for it".into(),
+            });
+        };
         alert.id = Some(id);
         Ok(write)
     }
@@ -1174,10 +1165,7 @@ impl Session<'_> {
                     epoch,
                 });
             }
-            alerts
-                .iter()
-                .map(|alert| store.write_alert(alert))
-                .collect::<Result<Vec<_>, _>>()
+            store.write_alerts(alerts)
         })?;
         Ok(assign_ids(alerts, written))
     }
