@@ -341,11 +341,11 @@ impl Detector<'_> {
                 held.checkpoint.sequence = d.sequence;
                 held.checkpoint.last_event =
                     Some(held.checkpoint.last_event.map_or(ev.ts, |t| t.max(ev.ts)));
-                for change in held.detector.observe(ev) {
+                held.detector.observe_each(ev, |change| {
                     let alert = change.into_alert();
                     held.pending
                         .insert((alert.dedup_key.clone(), alert.window_start), alert);
-                }
+                });
             }
             held.unacked.push(d);
         }

@@ -278,9 +278,9 @@ impl Pipeline<'_> {
     }
 
     fn observe(&mut self, ev: &ConnEvent) {
-        for change in self.detector.observe(ev) {
-            self.pending.put(change.into_alert());
-        }
+        let pending = &mut self.pending;
+        self.detector
+            .observe_each(ev, |change| pending.put(change.into_alert()));
     }
 
     /// One transaction per file that moved: its checkpoint and all pending alerts (the alerts go

@@ -369,10 +369,18 @@ impl ThreatDetector {
     /// Takes one connection event; returns the alerts it created or updated (one per
     /// vulnerable application at the port, so usually none or one).
     pub fn observe(&mut self, ev: &ConnEvent) -> Vec<AlertChange> {
+        let mut changes = Vec::new();
+        self.observe_each(ev, |change| changes.push(change));
+        changes
+    }
+
+    /// [`ThreatDetector::observe`], handing each change to `take` as it is made: a stream
+    /// of events pays for no list per event.
+    pub fn observe_each(&mut self, ev: &ConnEvent, mut take: impl FnMut(AlertChange)) {
         let verdict = self.screen.verdict(ev.src, ev.dst, ev.dst_port, ev.proto);
         self.observe_screened(ev.ts, verdict);
         let Some(port) = ev.dst_port.filter(|_| verdict == Verdict::Listed) else {
-            return Vec::new();
+            return;
         };
         let client = ev.src.to_canonical();
         let host = ev.dst.to_canonical();
@@ -384,7 +392,6 @@ impl ThreatDetector {
             .now
             .and_then(|now| now.checked_sub(self.window * 2).ok())
             .is_some_and(|horizon| ev.ts <= horizon);
-        let mut changes = Vec::new();
         for app in apps.iter().filter(|a| !a.vulns.is_empty()) {
             if stale {
                 self.stats.stale += 1;
@@ -418,14 +425,18 @@ impl ThreatDetector {
                     let change = AlertChange::New(open.alert.clone());
                     match found {
                         Some(i) => slot[i] = open,
-                        None => slot.push(open),
+                        None => {
+                            // Nearly every port has one application: room for one, not the
+                            // four a first push would make.
+                            slot.reserve_exact(1);
+                            slot.push(open);
+                        }
                     }
                     change
                 }
             };
-            changes.push(change);
+            take(change);
         }
-        changes
     }
 
     /// Alerts whose window started at or before this can change no more, whatever comes: a
