@@ -72,14 +72,38 @@ impl<W: Write> SafeWriter<W> {
     }
 }
 
+/// Whether [`SafeWriter`] must escape or hold back `b`: a C0 control other than tab and newline,
+/// DEL, or 0xC2 (which may start a C1 control).
+fn is_stop(b: u8) -> bool {
+    matches!(b, 0x00..=0x08 | 0x0b..=0x1f | 0x7f | 0xc2)
+}
+
+/// Whether no byte of `buf` is a stop byte: a word of eight bytes is let through at once when
+/// the exact "has a byte below 0x20" and "has a zero byte" tests clear it of every candidate
+/// (tab and newline are candidates, then looked at one by one).
+fn plain(buf: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut words = buf.chunks_exact(8);
+    for word in &mut words {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        let x = u64::from_le_bytes(eight);
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        if (below_space | zero(x ^ (ONES * 0x7f)) | zero(x ^ (ONES * 0xc2))) != 0
+            && word.iter().any(|&b| is_stop(b))
+        {
+            return false;
+        }
+    }
+    !words.remainder().iter().any(|&b| is_stop(b))
+}
+
 impl<W: Write> Write for SafeWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // The common case, plain text: passed through without a copy.
-        if !self.held_c2
-            && !buf
-                .iter()
-                .any(|&b| matches!(b, 0x00..=0x08 | 0x0b..=0x1f | 0x7f | 0xc2))
-        {
+        if !self.held_c2 && plain(buf) {
             self.inner.write_all(buf)?;
             return Ok(buf.len());
         }
@@ -149,6 +173,23 @@ mod tests {
             String::from_utf8(out.inner).unwrap(),
             "a\tb\n\\u{1b}[2J\\u{d}x\\u{9b}©."
         );
+    }
+
+    proptest::proptest! {
+        /// The word test lets a buffer through exactly when no byte of it is a stop byte,
+        /// wherever in a word the byte sits.
+        #[test]
+        fn plain_is_no_stop_byte(
+            mut buf in proptest::collection::vec(0x20u8..0x7f, 0..40),
+            at in 0usize..40,
+            byte in proptest::prelude::any::<u8>(),
+        ) {
+            if !buf.is_empty() {
+                let i = at % buf.len();
+                buf[i] = byte;
+            }
+            proptest::prop_assert_eq!(plain(&buf), !buf.iter().any(|&b| is_stop(b)));
+        }
     }
 
     #[test]
