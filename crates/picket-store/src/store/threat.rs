@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{Fields, Session, check_finite, to_json};
 use crate::conn::{Row, Value};
 use crate::error::StoreError;
-use crate::sql;
+use crate::sql::{self, Dialect};
 use crate::{
     AlertCount, AlertFilter, AlertWrite, BlockRecord, ClaimedCheckpoint, FeedSummary,
     IndicatorSlice, InventoryEntry, SourceApplications, TriagedAlert, VulnRecord,
@@ -856,11 +856,63 @@ impl Session<'_> {
         })
     }
 
-    /// Writes `alerts`, whose [`alert_params`] `params` yields in the same order, as
-    /// multi-row inserts that skip the keys already stored and tell which rows they added; each
-    /// alert that was not added is then updated on its own. Two alerts with the same key never
-    /// go in one insert: the second one, in the next, updates what the first wrote.
+    /// Writes `alerts`, whose [`alert_params`] `params` yields in the same order, in the way
+    /// that is fastest for the backend.
     fn write_alerts_from(
+        &mut self,
+        alerts: &[Alert],
+        params: impl Iterator<Item = Result<Vec<Value>, StoreError>>,
+    ) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
+        match self.conn.dialect() {
+            Dialect::Sqlite => self.write_alerts_each(alerts, params),
+            Dialect::Postgres => self.write_alerts_in_rows(alerts, params),
+        }
+    }
+
+    /// SQLite: each alert inserted on its own unless its key is stored (see
+    /// [`sql::INSERT_NEW_ALERT`]), updated otherwise. A transaction here holds the write lock
+    /// from its start, so no other writer comes between the insert and the id it got.
+    fn write_alerts_each(
+        &mut self,
+        alerts: &[Alert],
+        mut params: impl Iterator<Item = Result<Vec<Value>, StoreError>>,
+    ) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
+        let insert = sql::insert_rows(&sql::INSERT_NEW_ALERT, 1);
+        let mut written = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            let key = || format!("alert {}", alert.dedup_key);
+            let row = params.next().ok_or_else(|| StoreError::Unstorable {
+                what: key(),
+                field: "*",
+                why: "its parameters were never made".into(),
+            })??;
+            let added = self.exec(&insert, &row, || format!("storing {}", key()))?;
+            written.push(if added == 1 {
+                let rows = self.query(sql::SQLITE_LAST_ROWID, &[], || {
+                    format!("reading the id of {}", key())
+                })?;
+                match rows.first().and_then(|row| row.first()) {
+                    Some(Value::Int(id)) => (*id, AlertWrite::New),
+                    _ => {
+                        return Err(StoreError::Unstorable {
+                            what: key(),
+                            field: "id",
+                            why: "SQLite gave no id for the row just added".into(),
+                        });
+                    }
+                }
+            } else {
+                (self.update_alert(alert, &row)?, AlertWrite::Updated)
+            });
+        }
+        Ok(written)
+    }
+
+    /// PostgreSQL: multi-row inserts that skip the keys already stored and tell which rows
+    /// they added (one round trip for 256 alerts); each alert that was not added is then
+    /// updated on its own. Two alerts with the same key never go in one insert: the second
+    /// one, in the next, updates what the first wrote.
+    fn write_alerts_in_rows(
         &mut self,
         alerts: &[Alert],
         mut params: impl Iterator<Item = Result<Vec<Value>, StoreError>>,
