@@ -1,7 +1,7 @@
 //! Value parsing shared by the format parsers. Each helper names the field it reads, so that a
 //! bad value becomes `field X: 'v' is not Y` without the parsers repeating themselves.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use picket_model::{Timestamp, Transport};
@@ -12,8 +12,40 @@ use crate::error::LineProblem;
 pub(crate) type Res<T> = Result<T, LineProblem>;
 
 pub(crate) fn ip(field: &str, s: &str) -> Res<IpAddr> {
+    if let Some(v4) = dotted_quad(s.as_bytes()) {
+        return Ok(IpAddr::V4(v4));
+    }
     s.parse()
         .map_err(|_| LineProblem::bad(field, s, "an IP address"))
+}
+
+/// The usual IPv4 address, four decimal octets of one to three digits without a leading zero,
+/// read in one pass; `None` for anything else (IPv6, or a bad address), which goes to std's
+/// parser. Where this answers, it answers as std does.
+fn dotted_quad(s: &[u8]) -> Option<Ipv4Addr> {
+    if !(7..=15).contains(&s.len()) {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            (s.get(i) == Some(&b'.')).then_some(())?;
+            i += 1;
+        }
+        let start = i;
+        let mut value = 0u32;
+        while let Some(d) = s.get(i).filter(|d| d.is_ascii_digit() && i - start < 3) {
+            value = value * 10 + u32::from(d - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || (digits > 1 && s[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    (i == s.len()).then(|| Ipv4Addr::from(octets))
 }
 
 pub(crate) fn port(field: &str, s: &str) -> Res<u16> {
@@ -362,6 +394,20 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Wherever the one-pass reader answers, std's parser gives the same address; and it
+        /// answers every address std prints.
+        #[test]
+        fn dotted_quad_reads_as_std(
+            text in "[0-9.]{0,16}|(0|[1-9][0-9]{0,3})(\\.(0|00|[1-9][0-9]{0,2})){3}",
+            octets in proptest::prelude::any::<[u8; 4]>(),
+        ) {
+            if let Some(v4) = dotted_quad(text.as_bytes()) {
+                proptest::prop_assert_eq!(text.parse::<Ipv4Addr>().ok(), Some(v4));
+            }
+            let printed = Ipv4Addr::from(octets);
+            proptest::prop_assert_eq!(dotted_quad(printed.to_string().as_bytes()), Some(printed));
+        }
 
         /// Whatever the common-shape reader reads, it reads as jiff does, over times near and
         /// past every edge (month ends, leap years, leap seconds, offsets, fractions of any
