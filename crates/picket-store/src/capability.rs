@@ -245,7 +245,20 @@ pub trait AlertStore: Send + Sync {
     fn upsert_alert(&self, alert: &mut Alert) -> Result<AlertWrite, StoreError>;
 
     /// [`AlertStore::upsert_alert`] for a batch, in one transaction: all are stored or none.
-    fn upsert_alerts(&self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError>;
+    fn upsert_alerts(&self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError> {
+        self.upsert_alerts_meanwhile(alerts, &mut |_, _| {})
+    }
+
+    /// [`AlertStore::upsert_alerts`], calling `meanwhile` with the alerts as they stand once
+    /// committed (ids set) and what happened to each, while a big batch's commit (its disk
+    /// writes) runs on another thread: the caller gets ready what follows the commit, such as
+    /// the alerts rendered. `meanwhile` must not let anything out: if the commit fails, the
+    /// error comes back, the ids are as they were, and what it made is to be dropped.
+    fn upsert_alerts_meanwhile(
+        &self,
+        alerts: &mut [Alert],
+        meanwhile: &mut dyn FnMut(&[Alert], &[AlertWrite]),
+    ) -> Result<Vec<AlertWrite>, StoreError>;
 
     /// The alerts matching every condition set in `filter`, by `first_seen`, then id (the page
     /// `filter` asks for of that order).
@@ -288,6 +301,18 @@ pub trait AlertStore: Send + Sync {
         source: &str,
         checkpoint: &serde_json::Value,
         alerts: &mut [Alert],
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        self.save_checkpoint_with_alerts_meanwhile(source, checkpoint, alerts, &mut |_, _| {})
+    }
+
+    /// [`AlertStore::save_checkpoint_with_alerts`], with `meanwhile` called while the commit
+    /// runs, as [`AlertStore::upsert_alerts_meanwhile`] calls it.
+    fn save_checkpoint_with_alerts_meanwhile(
+        &self,
+        source: &str,
+        checkpoint: &serde_json::Value,
+        alerts: &mut [Alert],
+        meanwhile: &mut dyn FnMut(&[Alert], &[AlertWrite]),
     ) -> Result<Vec<AlertWrite>, StoreError>;
 
     /// Claims `source`'s checkpoint for a new holder, in one statement: its epoch goes up by

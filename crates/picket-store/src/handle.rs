@@ -393,8 +393,12 @@ impl AlertStore for Store {
         self.write(|s| s.upsert_alert(alert))
     }
 
-    fn upsert_alerts(&self, alerts: &mut [Alert]) -> Result<Vec<AlertWrite>, StoreError> {
-        self.write(|s| s.upsert_alerts(alerts))
+    fn upsert_alerts_meanwhile(
+        &self,
+        alerts: &mut [Alert],
+        meanwhile: &mut dyn FnMut(&[Alert], &[AlertWrite]),
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        self.write(|s| s.upsert_alerts(alerts, meanwhile))
     }
 
     fn alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
@@ -433,13 +437,14 @@ impl AlertStore for Store {
         self.read(|s| s.checkpoint(source))
     }
 
-    fn save_checkpoint_with_alerts(
+    fn save_checkpoint_with_alerts_meanwhile(
         &self,
         source: &str,
         checkpoint: &serde_json::Value,
         alerts: &mut [Alert],
+        meanwhile: &mut dyn FnMut(&[Alert], &[AlertWrite]),
     ) -> Result<Vec<AlertWrite>, StoreError> {
-        self.write(|s| s.save_checkpoint_with_alerts(source, checkpoint, alerts))
+        self.write(|s| s.save_checkpoint_with_alerts(source, checkpoint, alerts, meanwhile))
     }
 
     fn claim_checkpoint(&self, source: &str) -> Result<ClaimedCheckpoint, StoreError> {

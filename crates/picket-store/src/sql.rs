@@ -146,8 +146,8 @@ pub(crate) const SQLITE_WAL: &str = "PRAGMA journal_mode = WAL";
 /// SQLite enforces the schema's foreign keys only when asked to, per connection.
 pub(crate) const SQLITE_FOREIGN_KEYS: &str = "PRAGMA foreign_keys = ON";
 /// A writer's statement journal (the undo of one statement inside a longer transaction, which
-/// every alert upsert keeps) in memory rather than in a temporary file written through the
-/// kernel, and a page cache (8 MiB, used only as needed) that holds a batch of some thousands
+/// multi-row inserts and statements with `RETURNING` keep) in memory rather than in a temporary
+/// file written through the kernel, and a page cache (8 MiB, used only as needed) that holds a batch of some thousands
 /// of alerts without spilling pages into the WAL before the commit (a bigger one measured no
 /// faster, and a long run keeps it full).
 pub(crate) const SQLITE_WRITER: &str = "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192";

@@ -37,7 +37,10 @@ use crate::knowledge::{Knowledge, KnowledgeWatch};
 use crate::options::{PipelineOptions, SourceSpec};
 use crate::shutdown::Shutdown;
 
-pub use sinks::{Blocker, Notice, StoredAlert, ThreatSink, print_alert, print_alerts};
+pub use sinks::{
+    Blocker, Notice, Rendered, StoredAlert, ThreatSink, print_alert, print_alerts, print_rendered,
+    render_ahead,
+};
 pub use sources::{FollowSource, FollowState, OnceSource};
 
 /// Bad lines reported one by one per source read to its end; the rest are counted.
@@ -305,42 +308,29 @@ impl Pipeline<'_> {
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<(), AppError> {
         self.last_flush = Instant::now();
         let mut alerts = self.pending.take();
-        let writes = match checkpoint {
+        let store = self.store;
+        // The alerts are numbered and staged (rendered) while the store commits them, and
+        // handed out once it did. A failed commit ends the pipeline with its error.
+        let mut numbered = Vec::new();
+        let mut staged = Ok(());
+        let mut meanwhile = |alerts: &[Alert], writes: &[AlertWrite]| {
+            numbered = self.number(alerts, writes);
+            staged = self.sink.stage(&stored_alerts(alerts, &numbered));
+        };
+        match checkpoint {
             Some((source, state)) => {
                 let value = serde_json::to_value(state)?;
-                self.store
-                    .save_checkpoint_with_alerts(source, &value, &mut alerts)?
+                store.save_checkpoint_with_alerts_meanwhile(
+                    source,
+                    &value,
+                    &mut alerts,
+                    &mut meanwhile,
+                )?
             }
-            None => self.store.upsert_alerts(&mut alerts)?,
+            None => store.upsert_alerts_meanwhile(&mut alerts, &mut meanwhile)?,
         };
-        let mut stored = Vec::with_capacity(alerts.len());
-        for (alert, write) in alerts.iter().zip(writes) {
-            let kind = match write {
-                AlertWrite::New => {
-                    self.new_alerts += 1;
-                    AlertChangeKind::New
-                }
-                AlertWrite::Updated => {
-                    self.updated_alerts += 1;
-                    AlertChangeKind::Update
-                }
-            };
-            let number = match self
-                .numbers
-                .entry((alert.dedup_key.clone(), alert.window_start))
-            {
-                Entry::Occupied(numbered) => *numbered.get(),
-                Entry::Vacant(new) => {
-                    self.numbered += 1;
-                    *new.insert(self.numbered)
-                }
-            };
-            stored.push(StoredAlert {
-                number,
-                kind,
-                alert,
-            });
-        }
+        staged?;
+        let stored = stored_alerts(&alerts, &numbered);
         self.sink.alerts(&stored)?;
         if let Some(blocker) = &mut self.blocker {
             blocker.block(&alerts, self.store, self.sink)?;
@@ -356,6 +346,38 @@ impl Pipeline<'_> {
         Ok(())
     }
 
+    /// Each alert's number (an update keeps its alert's) and kind, by what the store did.
+    fn number(&mut self, alerts: &[Alert], writes: &[AlertWrite]) -> Vec<(u64, AlertChangeKind)> {
+        self.numbers.reserve(alerts.len());
+        alerts
+            .iter()
+            .zip(writes)
+            .map(|(alert, write)| {
+                let kind = match write {
+                    AlertWrite::New => {
+                        self.new_alerts += 1;
+                        AlertChangeKind::New
+                    }
+                    AlertWrite::Updated => {
+                        self.updated_alerts += 1;
+                        AlertChangeKind::Update
+                    }
+                };
+                let number = match self
+                    .numbers
+                    .entry((alert.dedup_key.clone(), alert.window_start))
+                {
+                    Entry::Occupied(numbered) => *numbered.get(),
+                    Entry::Vacant(new) => {
+                        self.numbered += 1;
+                        *new.insert(self.numbered)
+                    }
+                };
+                (number, kind)
+            })
+            .collect()
+    }
+
     fn summary(&mut self) {
         self.sink.notice(Notice::Summary {
             stats: self.detector.stats(),
@@ -363,6 +385,22 @@ impl Pipeline<'_> {
             updated_alerts: self.updated_alerts,
         });
     }
+}
+
+/// `alerts` as the sink takes them, with their numbers and kinds.
+fn stored_alerts<'a>(
+    alerts: &'a [Alert],
+    numbered: &[(u64, AlertChangeKind)],
+) -> Vec<StoredAlert<'a>> {
+    alerts
+        .iter()
+        .zip(numbered)
+        .map(|(alert, &(number, kind))| StoredAlert {
+            number,
+            kind,
+            alert,
+        })
+        .collect()
 }
 
 /// The alerts changed since the last flush, each in its latest state: a list in the order of

@@ -75,6 +75,14 @@ pub trait ThreatSink {
     fn alerts(&mut self, stored: &[StoredAlert<'_>]) -> Result<(), AppError> {
         stored.iter().try_for_each(|s| self.alert(*s))
     }
+    /// The alerts of one commit while the store commits them: a sink may get ready to take
+    /// them (the print sink renders them) but must neither act on them nor let them out.
+    /// [`ThreatSink::alerts`] brings the same alerts once they are committed; after a failed
+    /// commit nothing comes, and the next `stage` replaces what this one made.
+    fn stage(&mut self, stored: &[StoredAlert<'_>]) -> Result<(), AppError> {
+        let _ = stored;
+        Ok(())
+    }
     fn notice(&mut self, notice: Notice<'_>);
 }
 
@@ -95,14 +103,69 @@ pub fn print_alert(
     Ok(())
 }
 
-/// [`print_alert`] for the alerts of one commit: the same bytes, in the same order. From
-/// [`PARALLEL_RENDER`] alerts on, each chunk of that many is rendered in two halves on two
-/// threads, then written, so memory holds one chunk's text, never the whole commit's.
+/// [`print_alert`] for the alerts of one commit: the same bytes, in the same order. Each chunk
+/// of [`PARALLEL_RENDER`] alerts is rendered in two halves on two threads, then written, so
+/// memory holds one chunk's text, never the whole commit's.
 pub fn print_alerts(
     out: &mut dyn Write,
     format: AlertFormat,
     stored: &[StoredAlert<'_>],
 ) -> Result<(), AppError> {
+    print_rendered(out, format, stored, Rendered::default())
+}
+
+/// The text of the first alerts of one commit, rendered ahead by [`render_ahead`].
+#[derive(Debug, Default)]
+pub struct Rendered {
+    alerts: usize,
+    text: Vec<u8>,
+}
+
+/// Renders the first alerts of `stored`, chunk by chunk as [`print_alerts`] does, until the
+/// text reaches [`RENDERED_AHEAD`] bytes: what a sink stages while the store commits.
+pub fn render_ahead(format: AlertFormat, stored: &[StoredAlert<'_>]) -> Result<Rendered, AppError> {
+    render_ahead_up_to(format, stored, RENDERED_AHEAD)
+}
+
+fn render_ahead_up_to(
+    format: AlertFormat,
+    stored: &[StoredAlert<'_>],
+    bytes: usize,
+) -> Result<Rendered, AppError> {
+    let mut rendered = Rendered::default();
+    for chunk in stored.chunks(PARALLEL_RENDER) {
+        if rendered.text.len() >= bytes {
+            break;
+        }
+        rendered.text.append(&mut render_chunk(format, chunk)?);
+        rendered.alerts += chunk.len();
+    }
+    Ok(rendered)
+}
+
+/// Prints `stored` as [`print_alerts`] does, its first alerts from `rendered` (rendered ahead
+/// from the same alerts).
+pub fn print_rendered(
+    out: &mut dyn Write,
+    format: AlertFormat,
+    stored: &[StoredAlert<'_>],
+    rendered: Rendered,
+) -> Result<(), AppError> {
+    out.write_all(&rendered.text)?;
+    for chunk in stored
+        .get(rendered.alerts..)
+        .unwrap_or_default()
+        .chunks(PARALLEL_RENDER)
+    {
+        out.write_all(&render_chunk(format, chunk)?)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One chunk's alerts rendered: from [`PARALLEL_RENDER`] alerts on in two halves on two
+/// threads.
+fn render_chunk(format: AlertFormat, chunk: &[StoredAlert<'_>]) -> Result<Vec<u8>, AppError> {
     let render_all = |alerts: &[StoredAlert<'_>]| -> Result<Vec<u8>, AppError> {
         let mut text = Vec::with_capacity(alerts.len() * RENDERED_ALERT);
         alerts
@@ -110,31 +173,30 @@ pub fn print_alerts(
             .try_for_each(|s| render_alert(&mut text, format, *s))?;
         Ok(text)
     };
-    if stored.len() < PARALLEL_RENDER {
-        out.write_all(&render_all(stored)?)?;
-    } else {
-        for chunk in stored.chunks(PARALLEL_RENDER) {
-            let (first, second) = chunk.split_at(chunk.len() / 2);
-            let (a, b) = std::thread::scope(|scope| {
-                let other = scope.spawn(|| render_all(second));
-                let a = render_all(first);
-                // A panic while rendering is a bug: it goes on as the panic it is.
-                let b = other
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (a, b)
-            });
-            out.write_all(&a?)?;
-            out.write_all(&b?)?;
-        }
+    if chunk.len() < PARALLEL_RENDER {
+        return render_all(chunk);
     }
-    out.flush()?;
-    Ok(())
+    let (first, second) = chunk.split_at(chunk.len() / 2);
+    let (a, b) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| render_all(second));
+        let a = render_all(first);
+        // A panic while rendering is a bug: it goes on as the panic it is.
+        let b = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a, b)
+    });
+    let mut text = a?;
+    text.extend_from_slice(&b?);
+    Ok(text)
 }
 
-/// Alerts of one commit from which [`print_alerts`] renders on two threads, and the chunk it
-/// renders at once.
+/// Alerts of one commit from which a chunk is rendered on two threads, and the chunk
+/// [`print_alerts`] renders at once.
 const PARALLEL_RENDER: usize = 512;
+/// Text that [`render_ahead`] renders at most (then a chunk more): it is held until the
+/// commit is done, so this bounds what a big commit adds to memory.
+const RENDERED_AHEAD: usize = 16 << 20;
 
 fn render_alert(
     text: &mut Vec<u8>,
@@ -253,7 +315,8 @@ mod tests {
     const SAMPLE: &str = r#"{"kind":"bad-client-to-vulnerable-app","dedup_key":"bad-client-to-vulnerable-app|120.50.20.34|10.0.1.20:80|tcp|f5:nginx 1.18.0|2024-05-01T12:00:00.749938Z","window_start":"2024-05-01T12:00:00.749938Z","client":"120.50.20.34","host":"10.0.1.20","port":80,"transport":"tcp","application":{"product":"nginx","vendor":"f5","version":"1.18.0"},"intel":[{"feed":"firehol_level2","network":"120.50.20.34/32","category":"attacks"}],"vulns":[{"id":"CVE-2021-23017","cvss":{"version":"3.1","base_score":7.7,"severity":"high","vector":"CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:L"},"kev":false,"confidence":"version-range"}],"first_seen":"2024-05-01T12:00:00.749938Z","last_seen":"2024-05-01T12:00:00.749938Z","connections":1,"established":0,"attempted":1,"bytes_to_server":2464,"bytes_to_client":0,"packets_to_server":16,"packets_to_client":0,"max_bytes_per_connection":2464,"severity":"medium","reasons":["120.50.20.34 is listed by 1 feed (firehol_level2): +1.","The most severe vulnerability, CVE-2021-23017, has CVSS 3.1 base score 7.7 (high): +2.","No vulnerability is in CISA's Known Exploited Vulnerabilities catalog: +0.","The one connection was not established (attempted or refused only): +0.","No connection carried more than 10 KB (the largest: 2,464 bytes): +0.","Score 3: medium (info up to 1, low 2, medium 3-4, high 5-7, critical 8 and more)."],"sources":[{"file":"conn.log","line":99}]}"#;
 
     /// The alerts of one commit printed at once are byte for byte those printed one by one,
-    /// below and above the size rendered on two threads and across its chunks.
+    /// below and above the size rendered on two threads and across its chunks, and so are
+    /// they when some or all of them were rendered ahead.
     #[test]
     fn printing_a_commit_at_once_is_printing_each_alert() {
         let alerts: Vec<Alert> = (0..1_300).map(alert).collect();
@@ -293,6 +356,16 @@ mod tests {
                 print_alerts(&mut at_once, format, &stored).unwrap();
                 assert!(each == at_once, "{n} alerts as {format:?} differ");
                 assert_eq!(each.is_empty(), n == 0);
+                // Rendered ahead (all, none, or the chunks up to a size), then printed.
+                for ahead in [0, 1, 600_000, usize::MAX] {
+                    let rendered = render_ahead_up_to(format, &stored, ahead).unwrap();
+                    let mut staged = Vec::new();
+                    print_rendered(&mut staged, format, &stored, rendered).unwrap();
+                    assert!(
+                        each == staged,
+                        "{n} alerts as {format:?}, {ahead} ahead, differ"
+                    );
+                }
             }
         }
     }

@@ -184,6 +184,9 @@ fn check_vulnerability(v: &Vulnerability) -> Result<(), StoreError> {
 const PIPELINED_ALERTS: usize = 64;
 /// Alerts' parameters made ahead of the writer at most.
 const PIPELINED_AHEAD: usize = 256;
+/// Alerts of a transaction from which it commits on a second thread while the caller's
+/// `meanwhile` runs (below, a thread would cost more than the overlap gains).
+const OVERLAPPED_COMMIT: usize = 64;
 
 /// The parameters of one row of [`sql::UPSERT_ALERTS`] and of [`sql::UPDATE_ALERT`].
 fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
@@ -840,32 +843,40 @@ impl Session<'_> {
     /// JSON body is most of an alert's cost) while this one writes those already made.
     fn write_alerts(&mut self, alerts: &[Alert]) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
         if alerts.len() < PIPELINED_ALERTS {
-            return self.write_alerts_from(alerts, alerts.iter().map(alert_params));
+            return self.write_alerts_from(alerts, alerts.iter().map(alert_params), drop);
         }
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINED_AHEAD);
+            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Value>>();
             scope.spawn(move || {
                 for alert in alerts {
+                    // The rows the writer is done with are freed by this thread, which made
+                    // them: a free from another thread takes a lock on this one's arena.
+                    spent_rx.try_iter().for_each(drop);
                     // A closed channel: the writer stopped at an error.
                     if tx.send(alert_params(alert)).is_err() {
                         break;
                     }
                 }
             });
-            self.write_alerts_from(alerts, rx.into_iter())
+            // A row sent back after the maker ended is freed here.
+            self.write_alerts_from(alerts, rx.into_iter(), |row| {
+                let _ = spent_tx.send(row);
+            })
         })
     }
 
     /// Writes `alerts`, whose [`alert_params`] `params` yields in the same order, in the way
-    /// that is fastest for the backend.
+    /// that is fastest for the backend; hands each row of parameters to `spent` once written.
     fn write_alerts_from(
         &mut self,
         alerts: &[Alert],
         params: impl Iterator<Item = Result<Vec<Value>, StoreError>>,
+        spent: impl FnMut(Vec<Value>),
     ) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
         match self.conn.dialect() {
-            Dialect::Sqlite => self.write_alerts_each(alerts, params),
-            Dialect::Postgres => self.write_alerts_in_rows(alerts, params),
+            Dialect::Sqlite => self.write_alerts_each(alerts, params, spent),
+            Dialect::Postgres => self.write_alerts_in_rows(alerts, params, spent),
         }
     }
 
@@ -876,6 +887,7 @@ impl Session<'_> {
         &mut self,
         alerts: &[Alert],
         mut params: impl Iterator<Item = Result<Vec<Value>, StoreError>>,
+        mut spent: impl FnMut(Vec<Value>),
     ) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
         let insert = sql::insert_rows(&sql::INSERT_NEW_ALERT, 1);
         let mut written = Vec::with_capacity(alerts.len());
@@ -904,6 +916,7 @@ impl Session<'_> {
             } else {
                 (self.update_alert(alert, &row)?, AlertWrite::Updated)
             });
+            spent(row);
         }
         Ok(written)
     }
@@ -916,6 +929,7 @@ impl Session<'_> {
         &mut self,
         alerts: &[Alert],
         mut params: impl Iterator<Item = Result<Vec<Value>, StoreError>>,
+        mut spent: impl FnMut(Vec<Value>),
     ) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
         let width = sql::UPSERT_ALERTS.width;
         let full = sql::insert_rows(&sql::UPSERT_ALERTS, sql::MAX_ROWS_PER_INSERT);
@@ -975,6 +989,7 @@ impl Session<'_> {
                     }
                 });
             }
+            spent(std::mem::take(&mut values));
         }
         Ok(written)
     }
@@ -1003,9 +1018,59 @@ impl Session<'_> {
     pub(crate) fn upsert_alerts(
         &mut self,
         alerts: &mut [Alert],
+        meanwhile: &mut dyn FnMut(&[Alert], &[AlertWrite]),
     ) -> Result<Vec<AlertWrite>, StoreError> {
-        let written = self.transaction(|store| store.write_alerts(alerts))?;
-        Ok(assign_ids(alerts, written))
+        self.alerts_transaction(
+            alerts,
+            |store, alerts| store.write_alerts(alerts),
+            meanwhile,
+        )
+    }
+
+    /// Writes `alerts` with `write` in a transaction, then commits it; while a batch of
+    /// [`OVERLAPPED_COMMIT`] alerts or more commits on a second thread, `meanwhile` runs here on
+    /// the alerts as stored (ids set) and what happened to each (a smaller batch calls it after
+    /// the commit). After a failure nothing is stored and every id is as it was.
+    fn alerts_transaction(
+        &mut self,
+        alerts: &mut [Alert],
+        write: impl FnOnce(&mut Self, &[Alert]) -> Result<Vec<(i64, AlertWrite)>, StoreError>,
+        meanwhile: &mut dyn FnMut(&[Alert], &[AlertWrite]),
+    ) -> Result<Vec<AlertWrite>, StoreError> {
+        let begin = self.conn.dialect().begin();
+        self.batch(begin, || "starting a transaction".into())?;
+        let written = match write(self, alerts) {
+            Ok(written) => written,
+            Err(e) => return self.end_transaction(Err(e)),
+        };
+        let ids: Vec<Option<i64>> = alerts.iter().map(|a| a.id).collect();
+        let writes = assign_ids(alerts, written);
+        let committed = if alerts.len() >= OVERLAPPED_COMMIT {
+            let conn = &mut *self.conn;
+            std::thread::scope(|scope| {
+                let commit = scope.spawn(move || conn.batch("COMMIT"));
+                meanwhile(alerts, &writes);
+                // A panic while committing is a bug: it goes on as the panic it is.
+                commit
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        } else {
+            self.conn
+                .batch("COMMIT")
+                .inspect(|()| meanwhile(alerts, &writes))
+        };
+        match committed {
+            Ok(()) => Ok(writes),
+            Err(e) => {
+                for (alert, id) in alerts.iter_mut().zip(ids) {
+                    alert.id = id;
+                }
+                // As after any failed commit: SQLite keeps the transaction open after BUSY.
+                let _ = self.conn.batch("ROLLBACK");
+                Err(self.db_error("committing".into(), e))
+            }
+        }
     }
 
     fn read_alerts(
@@ -1163,19 +1228,23 @@ impl Session<'_> {
         source: &str,
         checkpoint: &serde_json::Value,
         alerts: &mut [Alert],
+        meanwhile: &mut dyn FnMut(&[Alert], &[AlertWrite]),
     ) -> Result<Vec<AlertWrite>, StoreError> {
         let what = || format!("checkpoint of {source}");
         let body = to_json(checkpoint, &what, "checkpoint")?;
-        let written = self.transaction(|store| {
-            let written = store.write_alerts(alerts)?;
-            store.exec(
-                sql::UPSERT_CHECKPOINT,
-                &[source.into(), body.into()],
-                || format!("saving the {}", what()),
-            )?;
-            Ok(written)
-        })?;
-        Ok(assign_ids(alerts, written))
+        self.alerts_transaction(
+            alerts,
+            |store, alerts| {
+                let written = store.write_alerts(alerts)?;
+                store.exec(
+                    sql::UPSERT_CHECKPOINT,
+                    &[source.into(), body.into()],
+                    || format!("saving the {}", what()),
+                )?;
+                Ok(written)
+            },
+            meanwhile,
+        )
     }
 
     pub(crate) fn claim_checkpoint(

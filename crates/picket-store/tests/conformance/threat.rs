@@ -41,6 +41,7 @@ conformance!(
     a_corrupt_indicator_late_in_a_big_feed_is_reported,
     a_big_alert_batch_is_written_as_one_at_a_time,
     an_alert_twice_in_one_batch_is_stored_then_updated,
+    meanwhile_sees_the_alerts_as_committed,
     alert_triage_is_set_filtered_and_kept_by_updates,
     alerts_page_and_count,
 );
@@ -69,6 +70,28 @@ impl TestDb {
                  $f$ BEGIN RAISE EXCEPTION 'refused by the test'; END $f$;
                  CREATE TRIGGER refuse_{table} BEFORE INSERT OR UPDATE ON {table}
                  FOR EACH ROW WHEN ({condition}) EXECUTE FUNCTION refuse_row();"
+            ),
+        };
+        self.raw(&sql);
+    }
+
+    /// Makes every commit of a transaction that inserted into `table` fail, behind the store's
+    /// back: a row of a deferred check (a foreign key in SQLite, a constraint trigger in
+    /// PostgreSQL) that only the commit tests.
+    fn refuse_commit(&mut self, table: &str) {
+        let sql = match self.kind {
+            Kind::Sqlite { .. } => format!(
+                "CREATE TABLE commit_guard_target (id INTEGER PRIMARY KEY);
+                 CREATE TABLE commit_guard (target INTEGER
+                     REFERENCES commit_guard_target (id) DEFERRABLE INITIALLY DEFERRED);
+                 CREATE TRIGGER refuse_commit_{table} AFTER INSERT ON {table}
+                 BEGIN INSERT INTO commit_guard VALUES (1); END;"
+            ),
+            Kind::Postgres { .. } => format!(
+                "CREATE OR REPLACE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS
+                 $f$ BEGIN RAISE EXCEPTION 'commit refused by the test'; END $f$;
+                 CREATE CONSTRAINT TRIGGER refuse_commit_{table} AFTER INSERT ON {table}
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();"
             ),
         };
         self.raw(&sql);
@@ -1569,6 +1592,67 @@ fn corrupt_threat_values_are_reported_by_field(db: &mut TestDb) {
 
 #[path = "knowledge.rs"]
 mod knowledge;
+
+/// `meanwhile` is called once with each batch as it is committed (ids set, and what happened to
+/// each), for a small batch and for one big enough to commit on a second thread, with or
+/// without a checkpoint. When the commit fails, nothing is stored and no id is set, whether
+/// `meanwhile` ran or not.
+fn meanwhile_sees_the_alerts_as_committed(db: &mut TestDb) {
+    let store = db.open();
+    let batch = |subnet: u8, n: u16| -> Vec<Alert> {
+        (0..n)
+            .map(|i| alert(&format!("198.51.{subnet}.{}", i + 1), 22, T0, Severity::Low))
+            .collect()
+    };
+    let source = "/var/log/zeek/conn.log";
+    for (subnet, n) in [(1, 3), (2, 100)] {
+        for with_checkpoint in [false, true] {
+            let subnet = subnet * 10 + u8::from(with_checkpoint);
+            let mut alerts = batch(subnet, n);
+            let mut seen = Vec::new();
+            let mut meanwhile = |a: &[Alert], w: &[AlertWrite]| seen.push((a.to_vec(), w.to_vec()));
+            let writes = if with_checkpoint {
+                store.save_checkpoint_with_alerts_meanwhile(
+                    source,
+                    &checkpoint(u64::from(subnet), 1),
+                    &mut alerts,
+                    &mut meanwhile,
+                )
+            } else {
+                store.upsert_alerts_meanwhile(&mut alerts, &mut meanwhile)
+            }
+            .unwrap();
+            assert!(alerts.iter().all(|a| a.id.is_some()));
+            assert_eq!(seen, [(alerts.clone(), writes)], "{n} alerts");
+        }
+    }
+    let stored = store.alerts(&AlertFilter::default()).unwrap().len();
+    assert_eq!(stored, 206);
+
+    db.refuse_commit("alerts");
+    for n in [3, 100] {
+        let mut alerts = batch(3, n);
+        let mut called = 0;
+        let err = store
+            .upsert_alerts_meanwhile(&mut alerts, &mut |_, _| called += 1)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+        assert!(called <= 1);
+        assert!(alerts.iter().all(|a| a.id.is_none()), "{n} alerts");
+        let err = store
+            .save_checkpoint_with_alerts_meanwhile(
+                source,
+                &checkpoint(9, 9),
+                &mut alerts,
+                &mut |_, _| {},
+            )
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+        assert!(alerts.iter().all(|a| a.id.is_none()), "{n} alerts");
+    }
+    assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), stored);
+    assert_eq!(store.checkpoint(source).unwrap(), Some(checkpoint(21, 1)));
+}
 
 fn alert_triage_is_set_filtered_and_kept_by_updates(db: &mut TestDb) {
     let store = db.open();

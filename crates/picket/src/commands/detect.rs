@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use picket_app::options::{AlertFormat, PipelineOptions};
-use picket_app::threat::{self, Notice, StoredAlert, ThreatSink};
+use picket_app::threat::{self, Notice, Rendered, StoredAlert, ThreatSink};
 use picket_app::{AppError, Shutdown};
 use picket_report::counted;
 
@@ -13,10 +13,23 @@ use crate::render;
 
 /// Alerts to the report writer, notices to stderr (also `picket worker --detect`'s sink).
 pub struct Printer<'a> {
-    pub out: &'a mut dyn Write,
-    pub format: AlertFormat,
+    out: &'a mut dyn Write,
+    format: AlertFormat,
     /// Whether an alert was raised or updated.
     pub alerted: bool,
+    /// The alerts of the commit under way, rendered while the store commits them.
+    staged: Option<Rendered>,
+}
+
+impl<'a> Printer<'a> {
+    pub fn new(out: &'a mut dyn Write, format: AlertFormat) -> Self {
+        Self {
+            out,
+            format,
+            alerted: false,
+            staged: None,
+        }
+    }
 }
 
 impl ThreatSink for Printer<'_> {
@@ -25,9 +38,15 @@ impl ThreatSink for Printer<'_> {
         threat::print_alert(self.out, self.format, stored)
     }
 
+    fn stage(&mut self, stored: &[StoredAlert<'_>]) -> Result<(), AppError> {
+        self.staged = Some(threat::render_ahead(self.format, stored)?);
+        Ok(())
+    }
+
     fn alerts(&mut self, stored: &[StoredAlert<'_>]) -> Result<(), AppError> {
         self.alerted |= !stored.is_empty();
-        threat::print_alerts(self.out, self.format, stored)
+        let staged = self.staged.take().unwrap_or_default();
+        threat::print_rendered(self.out, self.format, stored, staged)
     }
 
     fn notice(&mut self, notice: Notice<'_>) {
@@ -99,11 +118,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<bool> {
     let store = picket_store::open(db)?;
-    let mut printer = Printer {
-        out,
-        format,
-        alerted: false,
-    };
+    let mut printer = Printer::new(out, format);
     threat::run(&store, options, &mut printer, shutdown)?;
     Ok(printer.alerted)
 }

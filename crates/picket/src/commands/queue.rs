@@ -156,11 +156,7 @@ pub fn detect(
         block,
     };
     let store = picket_store::open(db)?;
-    let mut printer = Printer {
-        out,
-        format,
-        alerted: false,
-    };
+    let mut printer = Printer::new(out, format);
     let summary = detect::run(&store, rt.handle(), &opts, &mut printer, shutdown)?;
     eprintln!(
         "picket: detector {} stopped: {}, {} new, {} updated, {} published",
