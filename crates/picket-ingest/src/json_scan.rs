@@ -72,15 +72,19 @@ static STRING_STOP: [bool; 256] = {
     stop
 };
 
-/// Whether any of 8 bytes is a quote, a backslash or a control character, tested on all of
-/// them at once (the exact "has a zero byte" and "has a byte below n" word tests).
-fn needs_look(word: u64) -> bool {
+/// Where the first of 8 bytes (little-endian) that is a quote, a backslash or a control
+/// character sits, tested on all of them at once: the exact "has a zero byte" and "has a byte
+/// below n" word tests, whose lowest flag is always a true one (a borrow can only flag a byte
+/// after a true one).
+fn first_look(word: u64) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    (zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\'))) | below_space)
-        != 0
+    let flags = zero(word ^ (ONES * u64::from(b'"')))
+        | zero(word ^ (ONES * u64::from(b'\\')))
+        | below_space;
+    (flags != 0).then(|| flags.trailing_zeros() as usize / 8)
 }
 
 impl<'a> Cursor<'a> {
@@ -199,19 +203,25 @@ impl<'a> Cursor<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time while none of them needs a look (SWAR), then the table.
+            // Eight bytes at a time (SWAR) up to the first that needs a look; the last few
+            // bytes of the text through the table.
+            let mut found = false;
             while let Some(word) = bytes.get(self.i..self.i + 8) {
                 let mut eight = [0u8; 8];
                 eight.copy_from_slice(word);
-                if needs_look(u64::from_le_bytes(eight)) {
+                if let Some(at) = first_look(u64::from_le_bytes(eight)) {
+                    self.i += at;
+                    found = true;
                     break;
                 }
                 self.i += 8;
             }
-            self.i += bytes
-                .get(self.i..)?
-                .iter()
-                .position(|b| STRING_STOP[usize::from(*b)])?;
+            if !found {
+                self.i += bytes
+                    .get(self.i..)?
+                    .iter()
+                    .position(|b| STRING_STOP[usize::from(*b)])?;
+            }
             match *bytes.get(self.i)? {
                 b'"' => {
                     let contents = self.text.get(start..self.i)?;
@@ -375,11 +385,16 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The word test says what looking at each of the 8 bytes says.
+        /// The word test finds the byte that looking at each of the 8 in turn finds first.
         #[test]
-        fn needs_look_is_the_table_on_every_byte(bytes in proptest::prelude::any::<[u8; 8]>()) {
-            let expected = bytes.iter().any(|b| STRING_STOP[usize::from(*b)]);
-            proptest::prop_assert_eq!(needs_look(u64::from_le_bytes(bytes)), expected);
+        fn first_look_is_the_table_on_every_byte(
+            bytes in proptest::array::uniform8(proptest::prop_oneof![
+                3 => 0x20u8..=0xff,
+                1 => proptest::prelude::any::<u8>(),
+            ]),
+        ) {
+            let expected = bytes.iter().position(|b| STRING_STOP[usize::from(*b)]);
+            proptest::prop_assert_eq!(first_look(u64::from_le_bytes(bytes)), expected);
         }
     }
 }
