@@ -42,16 +42,16 @@ pub(crate) enum Raw<'a> {
 /// object has that object's members given first, with the member's key for their parent
 /// (one level down, no further). `None` when `text` is not such an object, when the scanner
 /// is unsure of it (see the module's doc), or when `each` says `None`.
-pub(crate) fn object<'a>(text: &'a str, each: &mut Members<'_, 'a>) -> Option<()> {
+pub(crate) fn object<'a, F>(text: &'a str, each: &mut F) -> Option<()>
+where
+    F: FnMut(Option<&'a str>, &'a str, Raw<'a>) -> Option<()>,
+{
     let mut cur = Cursor { text, i: 0 };
     cur.ws();
     cur.members(0, None, each)?;
     cur.ws();
     (cur.i == text.len()).then_some(())
 }
-
-/// What [`object`] calls with each member: its parent's key, its key and its value.
-pub(crate) type Members<'f, 'a> = dyn FnMut(Option<&'a str>, &'a str, Raw<'a>) -> Option<()> + 'f;
 
 struct Cursor<'a> {
     text: &'a str,
@@ -104,12 +104,11 @@ impl<'a> Cursor<'a> {
 
     /// An object at the cursor, each member given to `each` (with `parent`); at depth 0 the
     /// members of a member's object too.
-    fn members(
-        &mut self,
-        depth: usize,
-        parent: Option<&'a str>,
-        each: &mut Members<'_, 'a>,
-    ) -> Option<()> {
+    /// The calls to `each` are static: the caller's test of each key is inlined here.
+    fn members<F>(&mut self, depth: usize, parent: Option<&'a str>, each: &mut F) -> Option<()>
+    where
+        F: FnMut(Option<&'a str>, &'a str, Raw<'a>) -> Option<()>,
+    {
         self.eat(b'{')?;
         self.ws();
         if self.eat(b'}').is_some() {
