@@ -149,7 +149,7 @@ impl ZeekTsv {
         let mut n = 0usize;
         for (i, v) in columns.enumerate() {
             n = i + 1;
-            if v == self.unset || v == self.empty {
+            if same(v, &self.unset) || same(v, &self.empty) {
                 continue;
             }
             if let Some(Some(slot)) = layout.slots.get(i) {
@@ -270,6 +270,13 @@ impl ZeekTsv {
 
 /// The header row of a conn log written with `LogAscii::tsv=T`: the column names, tab
 /// separated, starting with the time column.
+/// `a == b` for a column and a marker: most columns differ from both markers in length or in
+/// their first byte, and the unset marker is one byte, so the byte-string comparison (a call)
+/// is left for the rest.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && (a.len() == 1 || a == b)
+}
+
 pub(crate) fn is_header_row(line: &str) -> bool {
     line.starts_with("ts\t") && line.split('\t').any(|c| c == "id.orig_h")
 }
@@ -454,6 +461,21 @@ mod tests {
         "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state",
         "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring",
     ];
+
+    proptest::proptest! {
+        /// The marker test is string equality, on markers and columns alike.
+        #[test]
+        fn same_is_equality(
+            a in "[-(empty)0a]{0,8}",
+            b in proptest::prop_oneof![
+                proptest::strategy::Just("-".to_owned()),
+                proptest::strategy::Just("(empty)".to_owned()),
+                "[-(empty)0a]{0,8}",
+            ],
+        ) {
+            proptest::prop_assert_eq!(same(&a, &b), a == b);
+        }
+    }
 
     #[test]
     fn unescapes_separator() {
