@@ -321,9 +321,10 @@ grepcidr: grepcidr's whole-line seconds over this row's (above 1: faster than gr
 picket's time, $startup_secs s is the fixed cost of a run (\`picket detect\` on the log's header
 alone: open the DB, read every indicator, in one slice per core, and build the table, the
 vulnerability DB and the inventory). The alerts are stored and printed after the lines are
-read, in one SQLite transaction of multi-row inserts (256 alerts each; each alert's row made on
-a second thread while the first writes), then rendered on two threads and printed in order:
-the difference between the first two rows is what $(group "$alerts") alerts cost.
+read, in one SQLite transaction of plain one-row inserts (each alert's row made on a second
+thread while the first writes); while the commit runs on a thread of its own they are rendered
+(on two threads), and they are printed, in order, once it is done: the difference between the
+first two rows is what $(group "$alerts") alerts cost.
 
 Check: among the rows to vulnerable applications, grepcidr finds $(group "$check") with a listed
 client; picket counted $(group "$listed") events from listed clients there: $(agree "$check" "$listed").
