@@ -893,11 +893,7 @@ impl Session<'_> {
         let mut written = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let key = || format!("alert {}", alert.dedup_key);
-            let row = params.next().ok_or_else(|| StoreError::Unstorable {
-                what: key(),
-                field: "*",
-                why: "its parameters were never made".into(),
-            })??;
+            let row = next_params(&mut params, alert)?;
             let added = self.exec(&insert, &row, || format!("storing {}", key()))?;
             written.push(if added == 1 {
                 let rows = self.query(sql::SQLITE_LAST_ROWID, &[], || {
@@ -945,11 +941,7 @@ impl Session<'_> {
                 if !keys.insert((alert.dedup_key.as_str(), alert.window_start)) {
                     break;
                 }
-                let made = params.next().ok_or_else(|| StoreError::Unstorable {
-                    what: format!("alert {}", alert.dedup_key),
-                    field: "*",
-                    why: "its parameters were never made".into(),
-                })??;
+                let made = next_params(&mut params, alert)?;
                 values.extend(made);
             }
             let chunk = &alerts[start..start + values.len() / width];
@@ -1348,6 +1340,18 @@ impl Session<'_> {
 }
 
 /// Sets each alert's id once its transaction committed: a rolled-back alert must not look stored.
+/// The next of the [`alert_params`] rows made for the alerts in order: `alert`'s.
+fn next_params(
+    params: &mut impl Iterator<Item = Result<Vec<Value>, StoreError>>,
+    alert: &Alert,
+) -> Result<Vec<Value>, StoreError> {
+    params.next().ok_or_else(|| StoreError::Unstorable {
+        what: format!("alert {}", alert.dedup_key),
+        field: "*",
+        why: "its parameters were never made".into(),
+    })?
+}
+
 fn assign_ids(alerts: &mut [Alert], written: Vec<(i64, AlertWrite)>) -> Vec<AlertWrite> {
     alerts
         .iter_mut()
