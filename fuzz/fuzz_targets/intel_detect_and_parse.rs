@@ -1,5 +1,6 @@
 //! Every feed parser, reached through format detection and directly: no input may panic, and
-//! what loads must build a table that finds each loaded network.
+//! what loads must build a table that finds each loaded network, and that encodes to bytes
+//! decoding to the same answers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -31,12 +32,17 @@ fuzz_target!(|data: &[u8]| {
             let networks: Vec<_> = feed.indicators.iter().map(|i| i.network).collect();
             let table =
                 IntelTable::from_feeds([feed]).expect("a fuzz input is far below u32::MAX entries");
+            // Kept in a store and read back, the table answers as the one built.
+            let decoded = IntelTable::decode(&table.encode()).expect("an encoded table decodes");
+            assert_eq!(decoded.len(), table.len());
             for (id, network) in networks.iter().enumerate() {
                 let ids = table.lookup_ids(network.network());
                 assert!(
                     ids.contains(&(id as u32)),
                     "{network} not found at its first address"
                 );
+                assert_eq!(decoded.lookup_ids(network.network()), ids);
+                assert_eq!(decoded.indicator(id as u32), table.indicator(id as u32));
             }
         }
     }

@@ -27,9 +27,29 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 
-/// Every stored indicator in one immutable lookup table, built as the store streams them (the
-/// indicators are never all held as values at once).
+/// Every stored indicator in one immutable lookup table: the table the store keeps for its
+/// current feeds when there is one (read in one row), else built as the store streams the
+/// indicators (never all held as values at once) and then kept for the next run. A kept table
+/// that cannot be decoded, or cannot be kept, costs a build, never the run.
 pub fn intel_table(store: &Store) -> Result<IntelTable, AppError> {
+    let key = store.intel_table_key()?;
+    if let Some(bytes) = store.stored_intel_table(&key)? {
+        match IntelTable::decode(&bytes) {
+            Ok(table) => return Ok(table),
+            Err(e) => tracing::warn!("{e}: building the intel table again from the indicators"),
+        }
+    }
+    let table = build_intel_table(store)?;
+    // Kept only if the feeds are still those of `key`: a table built from feeds replaced
+    // meanwhile is used for this run and never stored under the old key.
+    if let Err(e) = store.keep_intel_table(&key, &table.encode()) {
+        tracing::warn!("cannot keep the intel table for the next run: {e}");
+    }
+    Ok(table)
+}
+
+/// The intel table built from the stored indicators, read in slices on several threads.
+pub fn build_intel_table(store: &Store) -> Result<IntelTable, AppError> {
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_SLICES));
     let feeds = store.feeds()?;
     let total: u64 = feeds.iter().map(|f| f.indicators).sum();

@@ -42,4 +42,7 @@ pub enum IntelError {
     BadLine(#[from] LineError),
     #[error("{count} indicators are more than one table can index (at most {max})")]
     TooManyIndicators { count: usize, max: u32 },
+    /// Bytes that [`crate::IntelTable::decode`] cannot take for an encoded table.
+    #[error("not a readable encoded intel table: {0}")]
+    Undecodable(String),
 }

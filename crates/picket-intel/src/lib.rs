@@ -27,4 +27,7 @@ pub use load::{
 };
 pub use parse::parse;
 pub use picket_model::{FeedFormat, FeedMeta, Indicator};
+/// For the fuzz target only (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub use table::decode_unchecked_body;
 pub use table::{IndicatorRef, IntelTable, Matches, TableBuilder, TableStats};

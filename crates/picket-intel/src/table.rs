@@ -18,6 +18,11 @@ use picket_model::{Indicator, IntelHit, Timestamp};
 
 use crate::{IntelError, LoadedFeed};
 
+mod encoding;
+
+#[cfg(fuzzing)]
+pub use encoding::decode_unchecked_body;
+
 /// An immutable index from addresses to every indicator covering them.
 ///
 /// Indicators are kept in columns, not as [`Indicator`] values: the network and one index into
@@ -370,6 +375,7 @@ fn too_many_of(count: usize) -> IntelError {
 
 /// The indicators in columns, by id.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(test, derive(PartialEq))]
 struct Entries {
     nets: Vec<IpNet>,
     /// Each entry's index into `labels`.
@@ -454,6 +460,8 @@ struct Span<K> {
 trait Key: Copy + Ord + std::fmt::Debug {
     /// The last address of the family.
     const MAX: u128;
+    /// Bytes in an address of the family.
+    const BYTES: usize;
     /// Only called with values that fit (they come from addresses of this width).
     fn from_u128(v: u128) -> Self;
     fn to_u128(self) -> u128;
@@ -462,6 +470,7 @@ trait Key: Copy + Ord + std::fmt::Debug {
 
 impl Key for u32 {
     const MAX: u128 = u32::MAX as u128;
+    const BYTES: usize = 4;
     fn from_u128(v: u128) -> Self {
         v as u32
     }
@@ -475,6 +484,7 @@ impl Key for u32 {
 
 impl Key for u128 {
     const MAX: u128 = u128::MAX;
+    const BYTES: usize = 16;
     fn from_u128(v: u128) -> Self {
         v
     }
@@ -489,6 +499,7 @@ impl Key for u128 {
 /// Disjoint intervals covering the whole address space: interval `i` runs from `starts[i]` to
 /// `starts[i + 1] - 1` and is covered by `ids[sets[i]..sets[i + 1]]`.
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 struct Segments<K> {
     starts: Vec<K>,
     sets: Vec<u32>,
@@ -539,6 +550,31 @@ impl<K: Key> Segments<K> {
             out.push(c, &stack)?;
         }
         out.finish()
+    }
+
+    /// The intervals of `starts` (rising, the first at 0), covered by `ids[sets[i]..sets[i + 1]]`,
+    /// with their top-16-bit index; `None` when there are more than `u32` offsets can count.
+    fn from_parts(mut starts: Vec<K>, mut sets: Vec<u32>, mut ids: Vec<u32>) -> Option<Self> {
+        starts.shrink_to_fit();
+        sets.shrink_to_fit();
+        ids.shrink_to_fit();
+        let count = u32::try_from(starts.len()).ok()?;
+        let mut index = Vec::with_capacity(65537);
+        let mut i = 0usize;
+        for h in 0..65536usize {
+            while i < starts.len() && starts[i].top16() < h {
+                i += 1;
+            }
+            // i <= starts.len(), which fits in u32 (checked above).
+            index.push(i as u32);
+        }
+        index.push(count);
+        Some(Segments {
+            starts,
+            sets,
+            ids,
+            index,
+        })
     }
 
     fn find(&self, key: K) -> &[u32] {
@@ -612,27 +648,6 @@ impl<K: Key> Builder<K> {
     fn finish(self) -> Option<Segments<K>> {
         let mut sets = self.sets;
         sets.push(u32::try_from(self.ids.len()).ok()?);
-        sets.shrink_to_fit();
-        let mut starts = self.starts;
-        starts.shrink_to_fit();
-        let mut ids = self.ids;
-        ids.shrink_to_fit();
-        let count = u32::try_from(starts.len()).ok()?;
-        let mut index = Vec::with_capacity(65537);
-        let mut i = 0usize;
-        for h in 0..65536usize {
-            while i < starts.len() && starts[i].top16() < h {
-                i += 1;
-            }
-            // i <= starts.len(), which fits in u32 (checked above).
-            index.push(i as u32);
-        }
-        index.push(count);
-        Some(Segments {
-            starts,
-            sets,
-            ids,
-            index,
-        })
+        Segments::from_parts(self.starts, sets, self.ids)
     }
 }

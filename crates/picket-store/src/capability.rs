@@ -142,6 +142,19 @@ pub trait IntelStore: Send + Sync {
     /// then in the order `indicators` lists them. An IPv4-mapped address (`::ffff:192.0.2.1`)
     /// is looked up as its IPv4 form. One indexed query, whatever the number of indicators.
     fn indicators_covering(&self, addr: IpAddr) -> Result<Vec<Indicator>, StoreError>;
+
+    /// What the intel table is built from: a text naming every feed's id, indicator count and
+    /// load time. Replacing, adding or removing any feed changes it.
+    fn intel_table_key(&self) -> Result<String, StoreError>;
+
+    /// The encoded intel table kept by [`IntelStore::keep_intel_table`] for the feeds `key`
+    /// names; `None` if none is kept for exactly those.
+    fn stored_intel_table(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Keeps `body` (the caller's encoding of the table built from the feeds `key` names) in
+    /// place of any table kept before, unless the feeds have changed since `key` was read
+    /// (`false`, nothing written). Replacing or removing a feed deletes the kept table.
+    fn keep_intel_table(&self, key: &str, body: &[u8]) -> Result<bool, StoreError>;
 }
 
 /// What runs where: applications at host ports, as each source says.

@@ -1,8 +1,8 @@
 //! The little the store needs from a database connection, so that the store's logic and its SQL
 //! are written once for both backends.
 //!
-//! Values are deliberately few: every column is a 64-bit integer, text, or NULL. Keeping to
-//! these three is what lets one statement text serve SQLite and PostgreSQL alike.
+//! Values are deliberately few: every column is a 64-bit integer, text, bytes, or NULL. Keeping
+//! to these four is what lets one statement text serve SQLite and PostgreSQL alike.
 
 use crate::error::{DbError, StoreError};
 use crate::sql::Dialect;
@@ -13,6 +13,8 @@ pub(crate) enum Value {
     Null,
     Int(i64),
     Text(String),
+    /// SQLite's BLOB, PostgreSQL's BYTEA.
+    Blob(Vec<u8>),
 }
 
 impl From<i64> for Value {
@@ -36,6 +38,12 @@ impl From<String> for Value {
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
         Value::Text(v.to_owned())
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
     }
 }
 

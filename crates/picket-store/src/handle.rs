@@ -295,6 +295,18 @@ impl IntelStore for Store {
         self.read(|s| s.each_indicator(feed, each))
     }
 
+    fn intel_table_key(&self) -> Result<String, StoreError> {
+        self.read(|s| s.intel_table_key())
+    }
+
+    fn stored_intel_table(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|s| s.stored_intel_table(key))
+    }
+
+    fn keep_intel_table(&self, key: &str, body: &[u8]) -> Result<bool, StoreError> {
+        self.write(|s| s.keep_intel_table(key, body))
+    }
+
     fn indicator_slices(&self, parts: usize) -> Result<Vec<IndicatorSlice>, StoreError> {
         self.read(|s| s.indicator_slices(parts))
     }

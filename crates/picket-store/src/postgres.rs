@@ -73,6 +73,7 @@ fn params<'a>(values: &'a [Value], types: &[Type]) -> Vec<&'a (dyn ToSql + Sync)
             match v {
                 Value::Int(i) => i,
                 Value::Text(s) => s,
+                Value::Blob(b) => b,
                 Value::Null if *ty == Type::INT8 => &NULL_INT,
                 Value::Null => &NULL_TEXT,
             }
@@ -95,6 +96,9 @@ fn row(row: &postgres::Row) -> Result<Row, DbError> {
             } else if *ty == Type::TEXT || *ty == Type::VARCHAR || *ty == Type::NAME {
                 row.try_get::<_, Option<String>>(i)?
                     .map_or(Value::Null, Value::Text)
+            } else if *ty == Type::BYTEA {
+                row.try_get::<_, Option<Vec<u8>>>(i)?
+                    .map_or(Value::Null, Value::Blob)
             } else {
                 return Err(DbError::UnsupportedColumn {
                     column: column.name().to_owned(),

@@ -157,11 +157,12 @@ impl rusqlite::ToSql for Value {
             Value::Null => ValueRef::Null,
             Value::Int(i) => ValueRef::Integer(*i),
             Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
         }))
     }
 }
 
-/// Columns come back as the three values the store writes. Anything else was put there by
+/// Columns come back as the four values the store writes. A real number was put there by
 /// someone else; it is handed on as text so that the reader reports it as a corrupt field.
 fn value(v: ValueRef<'_>) -> Value {
     match v {
@@ -169,7 +170,8 @@ fn value(v: ValueRef<'_>) -> Value {
         ValueRef::Integer(i) => Value::Int(i),
         ValueRef::Real(f) => Value::Text(f.to_string()),
         // Valid UTF-8 (what the store writes) is checked at vector speed and copied once.
-        ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(match std::str::from_utf8(t) {
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        ValueRef::Text(t) => Value::Text(match std::str::from_utf8(t) {
             Ok(text) => text.to_owned(),
             Err(_) => String::from_utf8_lossy(t).into_owned(),
         }),

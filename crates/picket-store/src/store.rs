@@ -841,6 +841,7 @@ impl<'a> Fields<'a> {
             Some(Value::Int(v)) => v.to_string(),
             // Long JSON is cut: the start is enough to recognise it.
             Some(Value::Text(s)) => s.chars().take(120).collect(),
+            Some(Value::Blob(b)) => format!("{} bytes", b.len()),
             None => "(missing column)".to_owned(),
         };
         StoreError::Corrupt {

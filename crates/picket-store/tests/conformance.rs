@@ -20,7 +20,7 @@ use picket_store::{FindingFilter, StoreError};
 const PG_URL_VAR: &str = "PICKET_TEST_POSTGRES_URL";
 
 /// The schema version this build creates.
-const LATEST: i64 = 9;
+const LATEST: i64 = 10;
 
 /// A database of the test's own.
 struct TestDb {
@@ -983,8 +983,10 @@ fn reopening_keeps_data_and_migrates_once(db: &mut TestDb) {
     );
 }
 
-/// What takes a database of this build back to schema version 7 (migrations 9 and 8 undone).
-const UNDO_8: &str = "ALTER TABLE checkpoints DROP COLUMN epoch; \
+/// What takes a database of this build back to schema version 7 (migrations 10, 9 and 8
+/// undone).
+const UNDO_8: &str = "DROP TABLE intel_tables; DELETE FROM schema_migrations WHERE version = 10; \
+    ALTER TABLE checkpoints DROP COLUMN epoch; \
     DELETE FROM schema_migrations WHERE version = 9; \
     DROP INDEX alerts_by_status; DROP INDEX alerts_by_host; DROP INDEX alerts_by_first_seen; \
     ALTER TABLE alerts DROP COLUMN status; ALTER TABLE alerts DROP COLUMN close_reason; \

@@ -275,15 +275,82 @@ fn the_intel_table_read_in_slices_is_the_table_read_whole() {
             .unwrap();
     }
     assert_eq!(store.indicator_slices(2).unwrap().len(), 2);
+    let key = store.intel_table_key().unwrap();
+    assert_eq!(store.stored_intel_table(&key).unwrap(), None);
     let sliced = picket_app::knowledge::intel_table(&store).unwrap();
     let whole = picket_intel::IntelTable::build(store.indicators(None).unwrap()).unwrap();
     assert_eq!(sliced.len(), 23_003);
-    assert_eq!(sliced.len(), whole.len());
-    for id in 0..whole.len() as u32 {
-        assert_eq!(sliced.indicator(id), whole.indicator(id), "indicator {id}");
+    same_table(&sliced, &whole);
+    // The first build was kept: the next run reads it, and it is the same table.
+    let kept = store
+        .stored_intel_table(&key)
+        .unwrap()
+        .expect("the built table is kept");
+    assert_eq!(kept, sliced.encode());
+    same_table(&picket_app::knowledge::intel_table(&store).unwrap(), &whole);
+}
+
+fn same_table(got: &picket_intel::IntelTable, want: &picket_intel::IntelTable) {
+    assert_eq!(got.len(), want.len());
+    for id in 0..want.len() as u32 {
+        assert_eq!(got.indicator(id), want.indicator(id), "indicator {id}");
     }
-    for probe in ["11.0.0.5", "12.0.33.2", "13.0.54.200", "14.1.1.1"] {
+    for probe in [
+        "11.0.0.5",
+        "12.0.33.2",
+        "13.0.54.200",
+        "14.1.1.1",
+        "192.0.2.1",
+    ] {
         let addr: IpAddr = probe.parse().unwrap();
-        assert_eq!(sliced.lookup_ids(addr), whole.lookup_ids(addr), "{probe}");
+        assert_eq!(got.lookup_ids(addr), want.lookup_ids(addr), "{probe}");
     }
+}
+
+/// A kept table is never used once the feeds changed, and one that cannot be decoded (changed
+/// in the database) is built again and kept anew: the run never sees a wrong table.
+#[test]
+fn a_kept_intel_table_follows_the_feeds_and_survives_damage() {
+    let db = Db::new();
+    let store = db.open();
+    let feed = |name: &str, nets: &[&str]| {
+        let indicators: Vec<picket_model::Indicator> = nets
+            .iter()
+            .map(|n| picket_model::Indicator::new(n.parse().unwrap(), name))
+            .collect();
+        let meta = picket_model::FeedMeta::new(name, picket_model::FeedFormat::Plain);
+        store
+            .replace_feed(name, &meta, &indicators, Timestamp::now())
+            .unwrap();
+    };
+    let listed = |addr: &str| {
+        picket_app::knowledge::intel_table(&store)
+            .unwrap()
+            .contains(addr.parse().unwrap())
+    };
+    feed("a", &["198.51.100.0/24"]);
+    assert!(listed("198.51.100.7"));
+    assert!(!listed("203.0.113.7"));
+    feed("a", &["203.0.113.0/24"]);
+    assert!(
+        !listed("198.51.100.7"),
+        "the table kept for the old feed is not used"
+    );
+    assert!(listed("203.0.113.7"));
+    feed("b", &["192.0.2.0/24"]);
+    assert!(listed("192.0.2.1"));
+
+    let key = store.intel_table_key().unwrap();
+    let mut damaged = store.stored_intel_table(&key).unwrap().unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x55;
+    assert!(store.keep_intel_table(&key, &damaged).unwrap());
+    assert!(listed("192.0.2.1") && listed("203.0.113.7"));
+    let rebuilt = store.stored_intel_table(&key).unwrap().unwrap();
+    assert!(
+        picket_intel::IntelTable::decode(&rebuilt).is_ok(),
+        "a good table is kept again"
+    );
+    assert!(store.remove_feed("b").unwrap());
+    assert!(!listed("192.0.2.1"));
 }

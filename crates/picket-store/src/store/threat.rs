@@ -325,6 +325,7 @@ impl Session<'_> {
         let count = int(indicators.len(), &what, "indicator_count")?;
         let meta_json = to_json(meta, &what, "meta")?;
         self.transaction(|store| {
+            store.forget_intel_table()?;
             store.delete_feed(name)?;
             let params = [
                 name.into(),
@@ -519,6 +520,7 @@ impl Session<'_> {
         let id = self
             .fields(&rows, "feeds", || format!("feed {name}"))?
             .int(0, "id")?;
+        self.forget_intel_table()?;
         self.exec(sql::DELETE_INDICATORS, &[id.into()], || {
             format!("removing the indicators of feed {name}")
         })?;
@@ -526,6 +528,89 @@ impl Session<'_> {
             format!("removing feed {name}")
         })?;
         Ok(true)
+    }
+
+    /// What the intel table is built from: each feed's id, indicator count and load time, in
+    /// id order (see [`sql::SELECT_FEED_VERSIONS`]). Any change to the feeds changes it.
+    pub(crate) fn intel_table_key(&mut self) -> Result<String, StoreError> {
+        let rows = self.query(sql::SELECT_FEED_VERSIONS, &[], || {
+            "listing what the intel table is built from".into()
+        })?;
+        let mut key = String::new();
+        for row in &rows {
+            let f = self.row_fields(row, "feeds", "listed feed".into());
+            let (id, count, at) = (
+                f.int(0, "id")?,
+                f.int(1, "indicator_count")?,
+                f.int(2, "loaded_at")?,
+            );
+            key.push_str(&format!("{id}:{count}:{at};"));
+        }
+        Ok(key)
+    }
+
+    /// The encoded intel table kept for the feeds `key` names, if there is one.
+    pub(crate) fn stored_intel_table(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        // Disjoint borrows: the connection streams while the location names bad rows.
+        let location = self.location;
+        let mut body: Option<Vec<u8>> = None;
+        let result =
+            self.conn
+                .query_each(sql::SELECT_INTEL_TABLE, &[key.into()], &mut |row: Row| {
+                    let f = Fields {
+                        row: &row,
+                        location,
+                        table: "intel_tables",
+                        key: "kept intel table".into(),
+                    };
+                    let part = f.int(0, "part")?;
+                    let have = body.get_or_insert_with(Vec::new);
+                    // Parts are numbered from 0 without a gap: one missing is a table cut short.
+                    if usize::try_from(part).ok() != Some(have.len() / sql::INTEL_TABLE_PART)
+                        || !have.len().is_multiple_of(sql::INTEL_TABLE_PART)
+                    {
+                        return Err(f.corrupt(0, "part", "not the part that follows".into()));
+                    }
+                    match row.get(1) {
+                        Some(Value::Blob(bytes)) => have.extend_from_slice(bytes),
+                        _ => return Err(f.corrupt(1, "body", "expected bytes".into())),
+                    }
+                    Ok(())
+                });
+        match result {
+            Ok(read) => read.map(|()| body),
+            Err(e) => Err(self.db_error("reading the kept intel table".into(), e)),
+        }
+    }
+
+    /// Keeps `body` as the intel table of the feeds `key` names, in place of any other, unless
+    /// the feeds are no longer those (`false`: nothing written).
+    pub(crate) fn keep_intel_table(&mut self, key: &str, body: &[u8]) -> Result<bool, StoreError> {
+        self.transaction(|store| {
+            if store.intel_table_key()? != key {
+                return Ok(false);
+            }
+            store.forget_intel_table()?;
+            for (part, bytes) in body.chunks(sql::INTEL_TABLE_PART).enumerate() {
+                let row = [
+                    int(part, &|| "the kept intel table".into(), "part")?.into(),
+                    key.into(),
+                    bytes.to_vec().into(),
+                ];
+                store.exec(sql::INSERT_INTEL_TABLE, &row, || {
+                    format!("keeping part {part} of the intel table")
+                })?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// Deletes the kept intel table (inside the caller's transaction, which changes the feeds).
+    fn forget_intel_table(&mut self) -> Result<(), StoreError> {
+        self.exec(sql::DELETE_INTEL_TABLES, &[], || {
+            "deleting the kept intel table".into()
+        })?;
+        Ok(())
     }
 
     pub(crate) fn each_indicator(

@@ -12,6 +12,7 @@ conformance!(
     covering_indicators_match_the_intel_table,
     a_version_4_feed_is_keyed_on_upgrade,
     slices_of_the_indicators_put_together_are_every_indicator,
+    a_kept_intel_table_serves_only_the_feeds_it_was_built_from,
 );
 
 fn ind(net: &str, feed: &str) -> Indicator {
@@ -213,4 +214,78 @@ fn slices_of_the_indicators_put_together_are_every_indicator(db: &mut TestDb) {
             assert!(most - least <= 1, "{parts} parts of sizes {sizes:?}");
         }
     }
+}
+
+/// The kept table is bytes that must come back bit for bit (NUL and non-UTF-8 bytes, a
+/// mebibyte and more), and only for the very feeds it was built from: adding, replacing or
+/// removing a feed deletes it, and a key read before a change can no longer keep one.
+fn a_kept_intel_table_serves_only_the_feeds_it_was_built_from(db: &mut TestDb) {
+    let store = db.open();
+    let empty = store.intel_table_key().unwrap();
+    assert_eq!(store.stored_intel_table(&empty).unwrap(), None);
+    for (name, indicators) in feeds() {
+        store
+            .replace_feed(name, &meta(name, FeedFormat::Plain), &indicators, ts(T0))
+            .unwrap();
+    }
+    let key = store.intel_table_key().unwrap();
+    assert_ne!(key, empty);
+    let body: Vec<u8> = (0..(1 << 20) + 7).map(|i| (i * 7 % 256) as u8).collect();
+    assert!(
+        !store.keep_intel_table(&empty, &[1]).unwrap(),
+        "a stale key keeps nothing"
+    );
+    assert!(store.keep_intel_table(&key, &body).unwrap());
+    assert_eq!(
+        store.stored_intel_table(&key).unwrap().as_ref(),
+        Some(&body)
+    );
+    assert_eq!(store.stored_intel_table(&empty).unwrap(), None);
+    // Kept in parts: one lost is a corrupt table, never a shorter one.
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM intel_tables"), 2);
+    db.raw("DELETE FROM intel_tables WHERE part = 0");
+    let err = store.stored_intel_table(&key).unwrap_err().to_string();
+    assert!(
+        err.contains("intel_tables") && err.contains("part"),
+        "{err}"
+    );
+    assert!(store.keep_intel_table(&key, &body).unwrap());
+    // Kept again: the one row is replaced.
+    assert!(store.keep_intel_table(&key, &[0, 255, 0]).unwrap());
+    assert_eq!(
+        store.stored_intel_table(&key).unwrap(),
+        Some(vec![0, 255, 0])
+    );
+
+    // The same feed, the same indicators, loaded again: a new key, and the old table is gone.
+    let (name, indicators) = feeds().remove(0);
+    store
+        .replace_feed(
+            name,
+            &meta(name, FeedFormat::Plain),
+            &indicators,
+            ts(T0 + 1),
+        )
+        .unwrap();
+    let replaced = store.intel_table_key().unwrap();
+    assert_ne!(replaced, key);
+    assert_eq!(store.stored_intel_table(&key).unwrap(), None);
+    assert!(!store.keep_intel_table(&key, &[2]).unwrap());
+    assert_eq!(store.stored_intel_table(&key).unwrap(), None);
+
+    // A new feed and a removed one change the key and delete the table too.
+    assert!(store.keep_intel_table(&replaced, &[3]).unwrap());
+    let extra = [ind("192.0.2.0/24", "d")];
+    store
+        .replace_feed("d", &meta("d", FeedFormat::Plain), &extra, ts(T0 + 2))
+        .unwrap();
+    assert_eq!(store.stored_intel_table(&replaced).unwrap(), None);
+    let added = store.intel_table_key().unwrap();
+    assert_ne!(added, replaced);
+    assert!(store.keep_intel_table(&added, &[4]).unwrap());
+    assert!(!store.remove_feed("no-such-feed").unwrap());
+    assert_eq!(store.stored_intel_table(&added).unwrap(), Some(vec![4]));
+    assert!(store.remove_feed("d").unwrap());
+    assert_eq!(store.stored_intel_table(&added).unwrap(), None);
+    assert_ne!(store.intel_table_key().unwrap(), added);
 }
