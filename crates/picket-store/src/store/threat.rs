@@ -182,8 +182,11 @@ fn check_vulnerability(v: &Vulnerability) -> Result<(), StoreError> {
 
 /// Alerts written at once from which their parameters are made on a second thread.
 const PIPELINED_ALERTS: usize = 64;
-/// Alerts' parameters made ahead of the writer at most.
-const PIPELINED_AHEAD: usize = 256;
+/// Alerts' parameters handed from the maker to the writer at once: a handoff that wakes the
+/// other thread for every row costs each of them more than making or writing a row.
+const PIPELINED_BATCH: usize = 64;
+/// Batches of parameters made ahead of the writer at most.
+const PIPELINED_AHEAD: usize = 4;
 /// Alerts of a transaction from which it commits on a second thread while the caller's
 /// `meanwhile` runs (below, a thread would cost more than the overlap gains).
 const OVERLAPPED_COMMIT: usize = 64;
@@ -931,23 +934,32 @@ impl Session<'_> {
             return self.write_alerts_from(alerts, alerts.iter().map(alert_params), drop);
         }
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINED_AHEAD);
-            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Value>>();
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(PIPELINED_AHEAD);
+            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Vec<Value>>>();
             scope.spawn(move || {
-                for alert in alerts {
+                for batch in alerts.chunks(PIPELINED_BATCH) {
                     // The rows the writer is done with are freed by this thread, which made
                     // them: a free from another thread takes a lock on this one's arena.
                     spent_rx.try_iter().for_each(drop);
                     // A closed channel: the writer stopped at an error.
-                    if tx.send(alert_params(alert)).is_err() {
+                    if tx.send(batch.iter().map(alert_params).collect()).is_err() {
                         break;
                     }
                 }
             });
-            // A row sent back after the maker ended is freed here.
-            self.write_alerts_from(alerts, rx.into_iter(), |row| {
-                let _ = spent_tx.send(row);
-            })
+            // Rows sent back after the maker ended are freed here.
+            let mut spent = Vec::with_capacity(PIPELINED_BATCH);
+            let written = self.write_alerts_from(alerts, rx.into_iter().flatten(), |row| {
+                spent.push(row);
+                if spent.len() == PIPELINED_BATCH {
+                    let _ = spent_tx.send(std::mem::replace(
+                        &mut spent,
+                        Vec::with_capacity(PIPELINED_BATCH),
+                    ));
+                }
+            });
+            drop(spent_tx);
+            written
         })
     }
 
