@@ -46,7 +46,7 @@ use std::net::IpAddr;
 use picket_model::{Alert, AlertVuln, Confidence, Severity, Timestamp, Transport};
 use serde_json::{Map, Value, json};
 
-use crate::{Format, ReportError};
+use crate::{Format, ReportError, json};
 
 /// The OCSF schema version the output follows.
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -89,7 +89,7 @@ pub fn alerts_ocsf(out: &mut dyn Write, alerts: &[Alert], ndjson: bool) -> Resul
     if ndjson {
         findings
             .iter()
-            .try_for_each(|f| write_line(out, f, Format::Ndjson))
+            .try_for_each(|f| json::write_line(out, "OCSF findings", f))
     } else {
         serde_json::to_writer_pretty(&mut *out, &findings).map_err(|source| ReportError::Json {
             what: "OCSF findings",
@@ -107,16 +107,7 @@ pub fn alert_change_ocsf(
     activity: OcsfActivity,
     alert: &Alert,
 ) -> Result<(), ReportError> {
-    write_line(out, &ocsf_finding(alert, activity), Format::Ndjson)
-}
-
-fn write_line(out: &mut dyn Write, finding: &Value, format: Format) -> Result<(), ReportError> {
-    serde_json::to_writer(&mut *out, finding).map_err(|source| ReportError::Json {
-        what: "OCSF findings",
-        source,
-    })?;
-    out.write_all(b"\n")
-        .map_err(ReportError::io("OCSF findings", format))
+    json::write_line(out, "OCSF findings", &ocsf_finding(alert, activity))
 }
 
 /// One alert as an OCSF Detection Finding object.
