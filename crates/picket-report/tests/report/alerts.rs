@@ -372,3 +372,57 @@ fn streamed_updates_are_records_of_their_own() {
         "{first}"
     );
 }
+
+proptest::proptest! {
+    /// OCSF findings are serialized from typed documents: every object's keys must come in the
+    /// order a `serde_json::Value` prints them (by name), and every optional field must be
+    /// left out, not null, whichever of them an alert has. Each line, read as a `Value` and
+    /// printed again, is the same bytes.
+    #[test]
+    fn ocsf_lines_print_as_their_value_would(toggles in proptest::collection::vec(proptest::bool::ANY, 12)) {
+        let mut alert = openssh_alert();
+        let t = |i: usize| toggles[i];
+        if t(0) {
+            alert.vulns[0].cvss = None;
+        }
+        if t(1) {
+            if let Some(c) = alert.vulns[1].cvss.as_mut() {
+                c.vector.clear();
+            }
+        }
+        if t(2) {
+            alert.vulns[0].epss = None;
+        }
+        if t(3) {
+            if let Some(e) = alert.vulns[1].epss.as_mut() {
+                e.date = None;
+            }
+        }
+        if t(4) {
+            alert.vulns[1].kev = true;
+            alert.vulns[1].kev_date_added = (!t(5)).then(|| "2024-07-01".parse().unwrap());
+        }
+        if t(6) {
+            alert.application.package = None;
+            if t(7) {
+                alert.application.version = None;
+            }
+        }
+        if t(8) {
+            alert.intel.truncate(1);
+        }
+        if t(9) {
+            alert.vulns.clear();
+        }
+        if t(10) {
+            alert.transport = Transport::Icmp;
+            alert.host = ip("2001:db8::10");
+        }
+        let activity = if t(11) { OcsfActivity::Update } else { OcsfActivity::Create };
+        let line = render(|out| alert_change_ocsf(out, activity, &alert));
+        let line = line.trim_end();
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        proptest::prop_assert_eq!(serde_json::to_string(&value).unwrap(), line);
+        proptest::prop_assert_eq!(picket_report::ocsf_finding(&alert, activity), value);
+    }
+}
