@@ -33,11 +33,14 @@ use crate::error::AppError;
 /// that cannot be decoded, or cannot be kept, costs a build, never the run.
 pub fn intel_table(store: &Store) -> Result<IntelTable, AppError> {
     let key = store.intel_table_key()?;
-    if let Some(bytes) = store.stored_intel_table(&key)? {
-        match IntelTable::decode(&bytes) {
+    match store.stored_intel_table(&key) {
+        Ok(Some(bytes)) => match IntelTable::decode(&bytes) {
             Ok(table) => return Ok(table),
             Err(e) => tracing::warn!("{e}: building the intel table again from the indicators"),
-        }
+        },
+        Ok(None) => {}
+        // Parts out of order, say: a store that cannot be read at all fails the build below.
+        Err(e) => tracing::warn!("{e}: building the intel table again from the indicators"),
     }
     let table = build_intel_table(store)?;
     // Kept only if the feeds are still those of `key`: a table built from feeds replaced

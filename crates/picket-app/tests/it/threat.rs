@@ -351,6 +351,14 @@ fn a_kept_intel_table_follows_the_feeds_and_survives_damage() {
         picket_intel::IntelTable::decode(&rebuilt).is_ok(),
         "a good table is kept again"
     );
+    // A part renumbered by hand reads as an error, not as a table: built again too.
+    rusqlite::Connection::open(db.location())
+        .unwrap()
+        .execute("UPDATE intel_tables SET part = 7 WHERE part = 0", [])
+        .unwrap();
+    assert!(store.stored_intel_table(&key).is_err());
+    assert!(listed("192.0.2.1") && listed("203.0.113.7"));
+    assert!(store.stored_intel_table(&key).unwrap().is_some());
     assert!(store.remove_feed("b").unwrap());
     assert!(!listed("192.0.2.1"));
 }
