@@ -356,8 +356,11 @@ pub(crate) const SELECT_FEED_VERSIONS: &str =
 pub(crate) const SELECT_INTEL_TABLE: &str =
     "SELECT part, body FROM intel_tables WHERE feeds = ? ORDER BY part";
 pub(crate) const DELETE_INTEL_TABLES: &str = "DELETE FROM intel_tables";
+/// A part another writer has just kept (two PostgreSQL nodes keeping the table they both built
+/// after a feed changed) is left as it is rather than failing this keep: a reader takes the
+/// parts of its own key only, numbered from 0 without a gap, so a mix reads as no table.
 pub(crate) const INSERT_INTEL_TABLE: &str =
-    "INSERT INTO intel_tables (part, feeds, body) VALUES (?, ?, ?)";
+    "INSERT INTO intel_tables (part, feeds, body) VALUES (?, ?, ?) ON CONFLICT (part) DO NOTHING";
 /// The kept intel table is written in parts of this many bytes.
 pub(crate) const INTEL_TABLE_PART: usize = 1 << 20;
 pub(crate) const SELECT_FEED_ID: &str = "SELECT id FROM feeds WHERE name = ?";

@@ -13,6 +13,7 @@ conformance!(
     a_version_4_feed_is_keyed_on_upgrade,
     slices_of_the_indicators_put_together_are_every_indicator,
     a_kept_intel_table_serves_only_the_feeds_it_was_built_from,
+    two_writers_keeping_the_same_table_at_once_both_succeed,
 );
 
 fn ind(net: &str, feed: &str) -> Indicator {
@@ -288,4 +289,29 @@ fn a_kept_intel_table_serves_only_the_feeds_it_was_built_from(db: &mut TestDb) {
     assert!(store.remove_feed("d").unwrap());
     assert_eq!(store.stored_intel_table(&added).unwrap(), None);
     assert_ne!(store.intel_table_key().unwrap(), added);
+}
+
+/// Two nodes that built the table after the same feed change keep it at the same moment: in
+/// PostgreSQL the second one's parts meet the first one's, which must not fail its keep, and
+/// the table reads back whole.
+fn two_writers_keeping_the_same_table_at_once_both_succeed(db: &mut TestDb) {
+    let (a, b) = (db.open(), db.open());
+    a.replace_feed(
+        "a",
+        &meta("a", FeedFormat::Plain),
+        &[ind("192.0.2.0/24", "a")],
+        ts(T0),
+    )
+    .unwrap();
+    let key = a.intel_table_key().unwrap();
+    let body: Vec<u8> = (0..3 << 20).map(|i| (i % 251) as u8).collect();
+    for _ in 0..5 {
+        let kept = std::thread::scope(|scope| {
+            let other = scope.spawn(|| b.keep_intel_table(&key, &body));
+            let mine = a.keep_intel_table(&key, &body);
+            (mine, other.join().unwrap())
+        });
+        assert!(matches!(kept, (Ok(true), Ok(true))), "{kept:?}");
+        assert_eq!(a.stored_intel_table(&key).unwrap().as_ref(), Some(&body));
+    }
 }
