@@ -33,14 +33,19 @@ use crate::error::AppError;
 /// that cannot be decoded, or cannot be kept, costs a build, never the run.
 pub fn intel_table(store: &Store) -> Result<IntelTable, AppError> {
     let key = store.intel_table_key()?;
-    match store.stored_intel_table(&key) {
-        Ok(Some(bytes)) => match IntelTable::decode(&bytes) {
-            Ok(table) => return Ok(table),
-            Err(e) => tracing::warn!("{e}: building the intel table again from the indicators"),
-        },
+    // A kept table the store cannot hand back whole (parts out of order, say) is built again
+    // like one that does not decode; a store that cannot be read at all fails the build below.
+    let kept = match store.stored_intel_table(&key) {
+        Ok(Some(bytes)) => IntelTable::decode(&bytes)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    };
+    match kept {
+        Ok(Some(table)) => return Ok(table),
         Ok(None) => {}
-        // Parts out of order, say: a store that cannot be read at all fails the build below.
-        Err(e) => tracing::warn!("{e}: building the intel table again from the indicators"),
+        Err(why) => tracing::warn!("{why}: building the intel table again from the indicators"),
     }
     let table = build_intel_table(store)?;
     // Kept only if the feeds are still those of `key`: a table built from feeds replaced

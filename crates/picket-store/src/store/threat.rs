@@ -947,9 +947,9 @@ impl Session<'_> {
                     }
                 }
             });
-            // Rows sent back after the maker ended are freed here.
+            // The last rows, and any sent back after the maker ended, are freed here.
             let mut spent = Vec::with_capacity(PIPELINED_BATCH);
-            let written = self.write_alerts_from(alerts, rx.into_iter().flatten(), |row| {
+            self.write_alerts_from(alerts, rx.into_iter().flatten(), |row| {
                 spent.push(row);
                 if spent.len() == PIPELINED_BATCH {
                     let _ = spent_tx.send(std::mem::replace(
@@ -957,9 +957,7 @@ impl Session<'_> {
                         Vec::with_capacity(PIPELINED_BATCH),
                     ));
                 }
-            });
-            drop(spent_tx);
-            written
+            })
         })
     }
 
