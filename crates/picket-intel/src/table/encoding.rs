@@ -1,6 +1,7 @@
 //! A built table as bytes, so that a store can keep it and the next run load it in one read
 //! instead of building it again from every indicator (a million indicators take half a second
-//! to read and build; their encoded table loads in a few milliseconds).
+//! to read from SQLite and index; their encoded table, 30 MB, is read back and checked in under
+//! a tenth of a second).
 //!
 //! Layout, little-endian throughout: the 8-byte magic, the format version (`u32`), the xxh3
 //! checksum of the body (`u64`), then the body: the indicator columns and the two interval
