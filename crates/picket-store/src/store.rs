@@ -225,6 +225,33 @@ impl Session<'_> {
         }
     }
 
+    /// Runs `statement`, handing each row to `each` as it arrives, as the fields of a row of
+    /// `table` named `key` (a handler may rename it, see [`Fields::keyed`]); the first error
+    /// `each` returns ends the read. `op` says what was being read, for a database error.
+    fn each_row(
+        &mut self,
+        statement: &str,
+        params: &[Value],
+        (table, key): (&'static str, &str),
+        op: impl FnOnce() -> String,
+        mut each: impl FnMut(Fields<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // Disjoint borrows: the connection streams while the location names bad rows.
+        let location = self.location;
+        let result = self.conn.query_each(statement, params, &mut |row: Row| {
+            each(Fields {
+                row: &row,
+                location,
+                table,
+                key: Cow::Borrowed(key),
+            })
+        });
+        match result {
+            Ok(handled) => handled,
+            Err(e) => Err(self.db_error(op(), e)),
+        }
+    }
+
     fn store_run_contents(&mut self, run: &ScanRun) -> Result<(), StoreError> {
         let id = run.id;
         let changed = self.exec(
@@ -595,27 +622,22 @@ impl Session<'_> {
 
     pub(crate) fn open_ports(&mut self, run: RunId) -> Result<Vec<(IpAddr, Vec<u16>)>, StoreError> {
         let mut by_host: BTreeMap<IpAddr, Vec<u16>> = BTreeMap::new();
-        let location = self.location;
-        let result =
-            self.conn
-                .query_each(sql::SELECT_OPEN_PORTS, &[run.0.into()], &mut |row: Row| {
-                    let f = Fields {
-                        row: &row,
-                        location,
-                        table: "observations",
-                        key: format!("run {run}").into(),
-                    };
-                    by_host
-                        .entry(f.ip(0, "address")?)
-                        .or_default()
-                        .push(f.port(1, "port")?);
-                    Ok(())
-                });
-        match result {
-            // Rows come by address as text: the map sorts them as addresses, ports ascending.
-            Ok(handled) => handled.map(|()| by_host.into_iter().collect()),
-            Err(e) => Err(self.db_error(format!("reading the open ports of run {run}"), e)),
-        }
+        let key = format!("run {run}");
+        self.each_row(
+            sql::SELECT_OPEN_PORTS,
+            &[run.0.into()],
+            ("observations", &key),
+            || format!("reading the open ports of run {run}"),
+            |f| {
+                by_host
+                    .entry(f.ip(0, "address")?)
+                    .or_default()
+                    .push(f.port(1, "port")?);
+                Ok(())
+            },
+        )?;
+        // Rows come by address as text: the map sorts them as addresses, ports ascending.
+        Ok(by_host.into_iter().collect())
     }
 
     pub(crate) fn save_findings(&mut self, findings: &mut [Finding]) -> Result<(), StoreError> {
@@ -864,6 +886,13 @@ impl<'a> Fields<'a> {
     fn int(&self, i: usize, field: &'static str) -> Result<i64, StoreError> {
         self.opt_int(i, field)?
             .ok_or_else(|| self.corrupt(i, field, "expected an integer".into()))
+    }
+
+    fn bytes(&self, i: usize, field: &'static str) -> Result<&'a [u8], StoreError> {
+        match self.row.get(i) {
+            Some(Value::Blob(b)) => Ok(b),
+            _ => Err(self.corrupt(i, field, "expected bytes".into())),
+        }
     }
 
     fn opt_text(&self, i: usize, field: &'static str) -> Result<Option<&'a str>, StoreError> {

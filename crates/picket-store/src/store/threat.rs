@@ -399,25 +399,19 @@ impl Session<'_> {
             sql::in_list(keys.len())
         );
         let mut found = Vec::new();
-        let location = self.location;
-        let result = self.conn.query_each(&statement, &keys, &mut |row: Row| {
-            let f = Fields {
-                row: &row,
-                location,
-                table: "indicators",
-                key: format!("indicator covering {addr}").into(),
-            };
-            let order = (f.int(3, "feed_id")?, f.int(4, "ordinal")?);
-            let indicator = indicator_from(f)?;
-            found.push((indicator.network.prefix_len(), order, indicator));
-            Ok(())
-        });
-        match result {
-            Ok(handled) => handled?,
-            Err(e) => {
-                return Err(self.db_error(format!("looking up the indicators covering {addr}"), e));
-            }
-        }
+        let key = format!("indicator covering {addr}");
+        self.each_row(
+            &statement,
+            &keys,
+            ("indicators", &key),
+            || format!("looking up the indicators covering {addr}"),
+            |f| {
+                let order = (f.int(3, "feed_id")?, f.int(4, "ordinal")?);
+                let indicator = indicator_from(f)?;
+                found.push((indicator.network.prefix_len(), order, indicator));
+                Ok(())
+            },
+        )?;
         // The order of the intel table: widest first, then as `indicators` lists them.
         found.sort_by_key(|(prefix, order, _)| (*prefix, *order));
         Ok(found.into_iter().map(|(_, _, i)| i).collect())
@@ -554,36 +548,26 @@ impl Session<'_> {
 
     /// The encoded intel table kept for the feeds `key` names, if there is one.
     pub(crate) fn stored_intel_table(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        // Disjoint borrows: the connection streams while the location names bad rows.
-        let location = self.location;
         let mut body: Option<Vec<u8>> = None;
-        let result =
-            self.conn
-                .query_each(sql::SELECT_INTEL_TABLE, &[key.into()], &mut |row: Row| {
-                    let f = Fields {
-                        row: &row,
-                        location,
-                        table: "intel_tables",
-                        key: "kept intel table".into(),
-                    };
-                    let part = f.int(0, "part")?;
-                    let have = body.get_or_insert_with(Vec::new);
-                    // Parts are numbered from 0 without a gap: one missing is a table cut short.
-                    if usize::try_from(part).ok() != Some(have.len() / sql::INTEL_TABLE_PART)
-                        || !have.len().is_multiple_of(sql::INTEL_TABLE_PART)
-                    {
-                        return Err(f.corrupt(0, "part", "not the part that follows".into()));
-                    }
-                    match row.get(1) {
-                        Some(Value::Blob(bytes)) => have.extend_from_slice(bytes),
-                        _ => return Err(f.corrupt(1, "body", "expected bytes".into())),
-                    }
-                    Ok(())
-                });
-        match result {
-            Ok(read) => read.map(|()| body),
-            Err(e) => Err(self.db_error("reading the kept intel table".into(), e)),
-        }
+        self.each_row(
+            sql::SELECT_INTEL_TABLE,
+            &[key.into()],
+            ("intel_tables", "kept intel table"),
+            || "reading the kept intel table".into(),
+            |f| {
+                let part = f.int(0, "part")?;
+                let have = body.get_or_insert_with(Vec::new);
+                // Parts are numbered from 0 without a gap: one missing is a table cut short.
+                if usize::try_from(part).ok() != Some(have.len() / sql::INTEL_TABLE_PART)
+                    || !have.len().is_multiple_of(sql::INTEL_TABLE_PART)
+                {
+                    return Err(f.corrupt(0, "part", "not the part that follows".into()));
+                }
+                have.extend_from_slice(f.bytes(1, "body")?);
+                Ok(())
+            },
+        )?;
+        Ok(body)
     }
 
     /// Keeps `body` as the intel table of the feeds `key` names, in place of any other, unless
@@ -697,22 +681,16 @@ impl Session<'_> {
         each: &mut dyn FnMut(Indicator),
         op: impl FnOnce() -> String,
     ) -> Result<(), StoreError> {
-        // Disjoint borrows: the connection streams while the location names bad rows.
-        let location = self.location;
-        let result = self.conn.query_each(statement, params, &mut |row: Row| {
-            let f = Fields {
-                row: &row,
-                location,
-                table: "indicators",
-                key: "listed indicator".into(),
-            };
-            each(indicator_from(f)?);
-            Ok::<(), StoreError>(())
-        });
-        match result {
-            Ok(handled) => handled,
-            Err(e) => Err(self.db_error(op(), e)),
-        }
+        self.each_row(
+            statement,
+            params,
+            ("indicators", "listed indicator"),
+            op,
+            |f| {
+                each(indicator_from(f)?);
+                Ok(())
+            },
+        )
     }
 
     pub(crate) fn replace_applications(
@@ -903,27 +881,22 @@ impl Session<'_> {
             Some(kind) => (sql::SELECT_VULN_RECORDS, vec![kind.into()]),
             None => (sql::SELECT_ALL_VULN_RECORDS, vec![]),
         };
-        let location = self.location;
-        let result = self.conn.query_each(statement, &params, &mut |row: Row| {
-            let f = Fields {
-                row: &row,
-                location,
-                table: "vuln_records",
-                key: "listed record".into(),
-            };
-            let (kind, id) = (f.text(0, "kind")?, f.text(1, "id")?);
-            let f = f.keyed(format!("{kind} {id}"));
-            each(VulnRecord {
-                kind: kind.to_owned(),
-                id: id.to_owned(),
-                body: f.json(2, "body")?,
-            });
-            Ok::<(), StoreError>(())
-        });
-        match result {
-            Ok(handled) => handled,
-            Err(e) => Err(self.db_error("reading vulnerability records".into(), e)),
-        }
+        self.each_row(
+            statement,
+            &params,
+            ("vuln_records", "listed record"),
+            || "reading vulnerability records".into(),
+            |f| {
+                let (kind, id) = (f.text(0, "kind")?, f.text(1, "id")?);
+                let f = f.keyed(format!("{kind} {id}"));
+                each(VulnRecord {
+                    kind: kind.to_owned(),
+                    id: id.to_owned(),
+                    body: f.json(2, "body")?,
+                });
+                Ok(())
+            },
+        )
     }
 
     /// Writes `alerts` in order (inside the caller's transaction). From
