@@ -36,6 +36,7 @@
 //!
 //! Timestamps are stored as whole microseconds since the Unix epoch: a finer part is dropped.
 
+mod alert_body;
 mod capability;
 mod conn;
 mod error;

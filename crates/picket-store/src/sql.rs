@@ -171,6 +171,8 @@ pub(crate) struct Migration {
 pub(crate) enum MigrationStep {
     /// Recomputes `indicators.net_key` for networks stored with host bits set.
     IndicatorKeys,
+    /// PostgreSQL: `alerts.body` from TEXT to BYTEA ([`PG_ALERT_BODY_BYTES`]).
+    AlertBodyBytes,
 }
 
 /// Every schema version this build knows. Append only: a released migration never changes.
@@ -235,7 +237,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ddl: include_str!("migrations/010_intel_tables.sql"),
         then: None,
     },
+    Migration {
+        version: 11,
+        name: "alert bodies stored compressed",
+        ddl: include_str!("migrations/011_alert_bodies_packed.sql"),
+        then: Some(MigrationStep::AlertBodyBytes),
+    },
 ];
+
+/// Migration 11 on PostgreSQL: every stored body becomes the bytes of its text (UTF-8, the
+/// database's encoding), which read back as JSON stored as it is.
+pub(crate) const PG_ALERT_BODY_BYTES: &str =
+    "ALTER TABLE alerts ALTER COLUMN body TYPE BYTEA USING convert_to(body, 'UTF8')";
 
 /// The newest schema version this build knows.
 pub(crate) fn latest_version() -> i64 {

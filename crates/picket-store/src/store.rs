@@ -19,9 +19,10 @@ use serde::Serialize;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
 use crate::FindingFilter;
+use crate::alert_body;
 use crate::conn::{Conn, Row, Value};
 use crate::error::{DbError, StoreError};
-use crate::sql::{self, MIGRATIONS, MigrationStep, latest_version};
+use crate::sql::{self, Dialect, MIGRATIONS, MigrationStep, latest_version};
 
 /// The store's operations on one connection of either dialect, borrowed for one operation
 /// (a transaction never leaves its connection).
@@ -179,6 +180,12 @@ impl Session<'_> {
             })?;
             match m.then {
                 Some(MigrationStep::IndicatorKeys) => self.fix_indicator_keys()?,
+                Some(MigrationStep::AlertBodyBytes) => match dialect {
+                    Dialect::Sqlite => {}
+                    Dialect::Postgres => self.batch(sql::PG_ALERT_BODY_BYTES, || {
+                        "turning alert bodies into bytes".into()
+                    })?,
+                },
                 None => {}
             }
             // When it was applied is for people reading the table; nothing depends on it.
@@ -929,6 +936,21 @@ impl<'a> Fields<'a> {
     fn json<T: DeserializeOwned>(&self, i: usize, field: &'static str) -> Result<T, StoreError> {
         serde_json::from_str(self.text(i, field)?)
             .map_err(|e| self.corrupt(i, field, e.to_string()))
+    }
+
+    /// JSON stored as text, or as bytes in either form [`alert_body::unpack`] reads.
+    fn packed_json<T: DeserializeOwned>(
+        &self,
+        i: usize,
+        field: &'static str,
+    ) -> Result<T, StoreError> {
+        match self.row.get(i) {
+            Some(Value::Blob(bytes)) => {
+                let json = alert_body::unpack(bytes).map_err(|why| self.corrupt(i, field, why))?;
+                serde_json::from_slice(&json).map_err(|e| self.corrupt(i, field, e.to_string()))
+            }
+            _ => self.json(i, field),
+        }
     }
 
     fn ip(&self, i: usize, field: &'static str) -> Result<IpAddr, StoreError> {

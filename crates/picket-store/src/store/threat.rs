@@ -14,6 +14,7 @@ use picket_model::{
 use serde::{Deserialize, Serialize};
 
 use super::{Fields, Session, check_finite, to_json};
+use crate::alert_body::Packer;
 use crate::conn::{Row, Value};
 use crate::error::StoreError;
 use crate::sql::{self, Dialect};
@@ -191,8 +192,9 @@ const PIPELINED_AHEAD: usize = 4;
 /// `meanwhile` runs (below, a thread would cost more than the overlap gains).
 const OVERLAPPED_COMMIT: usize = 64;
 
-/// The parameters of one row of [`sql::UPSERT_ALERTS`] and of [`sql::UPDATE_ALERT`].
-fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
+/// The parameters of one row of [`sql::UPSERT_ALERTS`] and of [`sql::UPDATE_ALERT`], the body
+/// packed by `packer`.
+fn alert_params(alert: &Alert, packer: &mut Packer) -> Result<Vec<Value>, StoreError> {
     let what = || format!("alert {}", alert.dedup_key);
     check_alert(alert, &what)?;
     // The id lives in its column: a copy in the body could only ever disagree with it.
@@ -212,7 +214,14 @@ fn alert_params(alert: &Alert) -> Result<Vec<Value>, StoreError> {
         severity_rank(alert.severity).into(),
         alert.first_seen.as_microsecond().into(),
         alert.last_seen.as_microsecond().into(),
-        to_json(&*body, &what, "*")?.into(),
+        packer
+            .pack(&to_json(&*body, &what, "*")?)
+            .map_err(|why| StoreError::Unstorable {
+                what: what(),
+                field: "body",
+                why,
+            })?
+            .into(),
         alert.dedup_key.as_str().into(),
         alert.window_start.as_microsecond().into(),
     ])
@@ -903,8 +912,14 @@ impl Session<'_> {
     /// [`PIPELINED_ALERTS`] on, a second thread turns the alerts into their parameters (the
     /// JSON body is most of an alert's cost) while this one writes those already made.
     fn write_alerts(&mut self, alerts: &[Alert]) -> Result<Vec<(i64, AlertWrite)>, StoreError> {
+        let mut packer = Packer::new().map_err(|why| StoreError::Unstorable {
+            what: "alerts".into(),
+            field: "body",
+            why,
+        })?;
         if alerts.len() < PIPELINED_ALERTS {
-            return self.write_alerts_from(alerts, alerts.iter().map(alert_params), drop);
+            let params = alerts.iter().map(|alert| alert_params(alert, &mut packer));
+            return self.write_alerts_from(alerts, params, drop);
         }
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(PIPELINED_AHEAD);
@@ -915,7 +930,8 @@ impl Session<'_> {
                     // them: a free from another thread takes a lock on this one's arena.
                     spent_rx.try_iter().for_each(drop);
                     // A closed channel: the writer stopped at an error.
-                    if tx.send(batch.iter().map(alert_params).collect()).is_err() {
+                    let params = batch.iter().map(|alert| alert_params(alert, &mut packer));
+                    if tx.send(params.collect()).is_err() {
                         break;
                     }
                 }
@@ -1436,7 +1452,7 @@ fn assign_ids(alerts: &mut [Alert], written: Vec<(i64, AlertWrite)>) -> Vec<Aler
 fn alert_of(f: Fields<'_>) -> Result<(Fields<'_>, Alert), StoreError> {
     let id = f.int(0, "id")?;
     let f = f.keyed(format!("alert {id}"));
-    let mut alert: Alert = f.json(1, "body")?;
+    let mut alert: Alert = f.packed_json(1, "body")?;
     alert.id = Some(id);
     Ok((f, alert))
 }

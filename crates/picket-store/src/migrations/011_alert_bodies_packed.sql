@@ -1,0 +1,4 @@
+-- Schema version 11: an alert's `body` is stored compressed (alert_body.rs), as bytes: about a
+-- fifth of its JSON. Bodies stored before stay as they are and read as before; an update of
+-- the alert packs its new body. SQLite keeps bytes in any column, so only PostgreSQL changes:
+-- its `body` becomes BYTEA, each text body turned into its bytes (MigrationStep::AlertBodyBytes).
