@@ -177,6 +177,9 @@ keep tsv
 listed=$(listed_of "$summary")
 alerts=$(alerts_of "$summary")
 [[ -n "$listed" && -n "$alerts" ]] || { echo "bench/threat.sh: unexpected picket summary: $summary" >&2; exit 1; }
+# What the alerts added to the database (the last run's copy keeps them; closing it folded the
+# WAL in).
+alert_mib=$(awk -v a="$(stat -c %s "$run_db")" -v b="$(stat -c %s "$base_db")" 'BEGIN { printf "%.1f", (a - b) / 1048576 }')
 # The same with no client counting as listed (--min-feeds above the number of feeds): every
 # line read, screened and looked up, no alert built, stored or printed.
 detect "$log" zeek --min-feeds 99
@@ -341,9 +344,10 @@ and the inventory). The first run after the feeds change pays $cold_startup_secs
 it reads every indicator, in one slice per core, builds the table and keeps it in the DB. The
 alerts are stored and printed after the lines are
 read, in one SQLite transaction of plain one-row inserts (each alert's row made on a second
-thread while the first writes); while the commit runs on a thread of its own they are rendered
-(on two threads), and they are printed, in order, once it is done: the difference between the
-first two rows is what $(group "$alerts") alerts cost.
+thread while the first writes, its JSON body packed with zstd against a dictionary of alert
+JSON: the $(group "$alerts") alerts added $alert_mib MiB to the database); while the commit runs on a
+thread of its own they are rendered (on two threads), and they are printed, in order, once it
+is done: the difference between the first two rows is what $(group "$alerts") alerts cost.
 
 Check: among the rows to vulnerable applications, grepcidr finds $(group "$check") with a listed
 client; picket counted $(group "$listed") events from listed clients there: $(agree "$check" "$listed").
