@@ -130,7 +130,7 @@ impl TestDb {
                 include_str!("../../src/migrations/004_inventory_packages.sql"),
             ),
             (
-                "indicator network keys",
+                "indicators keyed by network for indexed lookups",
                 include_str!("../../src/migrations/005_indicator_keys.sql"),
             ),
             (
@@ -138,11 +138,11 @@ impl TestDb {
                 include_str!("../../src/migrations/006_vuln_knowledge.sql"),
             ),
             (
-                "reverse names of hosts",
+                "reverse DNS names of hosts",
                 include_str!("../../src/migrations/007_reverse_names.sql"),
             ),
             (
-                "alert triage",
+                "alert triage: status, close reason, note, who and when",
                 include_str!("../../src/migrations/008_alert_triage.sql"),
             ),
             (
