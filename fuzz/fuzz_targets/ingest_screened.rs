@@ -1,12 +1,14 @@
 //! Fuzz the batched, screened read against reading one line at a time: for any bytes and any
 //! format (chosen by the first byte), `EventReader::read_screened` on two threads in small
-//! batches must yield the iterator's events, errors and stats in the same order.
+//! batches must yield the iterator's events, errors and stats in the same order, but for one
+//! thing: a Zeek TSV row whose only fault is a bad value in a field the screen does not read
+//! is, when the screen turns it down, the event it stands for (its head), not an error.
 #![no_main]
 
 use std::ops::ControlFlow;
 
 use libfuzzer_sys::fuzz_target;
-use picket_ingest::{Batching, EventHead, EventReader, Input, Screened};
+use picket_ingest::{Batching, EventHead, EventReader, IngestError, Input, LineProblem, Screened};
 use picket_model::Timestamp;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,8 +19,9 @@ fuzz_target!(|data: &[u8]| {
     let reader = || EventReader::new(data, "fuzz", input).with_clock(|| Timestamp::UNIX_EPOCH);
 
     let mut one = reader();
-    let expected: Vec<Result<picket_model::ConnEvent, String>> =
-        one.by_ref().map(|item| item.map_err(|e| e.to_string())).collect();
+    let expected: Vec<Result<picket_model::ConnEvent, IngestError>> = one.by_ref().collect();
+    let tsv = one.input() == Some(Input::ZeekTsv);
+    let mut want_stats = one.stats();
 
     let mut batched = reader();
     let mut got = Vec::new();
@@ -39,9 +42,23 @@ fuzz_target!(|data: &[u8]| {
             (Screened::Head { verdict, .. }, Ok(want)) => {
                 assert_eq!(*verdict, EventHead::of(want))
             }
-            (Screened::Error(e), Err(want)) => assert_eq!(&e.to_string(), want),
+            (Screened::Error(e), Err(want)) => assert_eq!(e.to_string(), want.to_string()),
+            (Screened::Head { verdict, .. }, Err(want)) if tsv && outside_head(want) => {
+                assert_eq!(verdict.dst_port.map(|p| p % 2), Some(1));
+                want_stats.errors -= 1;
+                want_stats.events += 1;
+            }
             _ => panic!("{got:?} where one at a time read {expected:?}"),
         }
     }
-    assert_eq!(batched.stats(), one.stats());
+    assert_eq!(batched.stats(), want_stats);
 });
+
+/// A bad value in a field other than those of an event's head.
+fn outside_head(e: &IngestError) -> bool {
+    matches!(
+        e,
+        IngestError::Line { problem: LineProblem::BadValue { field, .. }, .. }
+            if !["ts", "id.orig_h", "id.resp_h", "id.resp_p", "proto"].contains(&field.as_str())
+    )
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use picket_model::{ConnEvent, ConnOutcome, Timestamp, Transport};
 
+use crate::EventHead;
 use crate::error::LineProblem;
 use crate::fields::{self, Res};
 use crate::input::{Line, LineCtx, LineResult};
@@ -49,6 +50,8 @@ const ORIG_PKTS: usize = 11;
 const RESP_PKTS: usize = 12;
 /// Without these an event means nothing.
 const REQUIRED: [usize; 4] = [TS, ORIG_H, RESP_H, PROTO];
+/// What a screen reads of an event ([`ZeekTsv::head`]).
+const HEAD: [usize; 5] = [TS, ORIG_H, RESP_H, RESP_P, PROTO];
 
 #[derive(Debug, Clone)]
 pub(crate) struct ZeekTsv {
@@ -68,6 +71,8 @@ pub(crate) struct ZeekTsv {
 #[derive(Debug, Clone)]
 struct Layout {
     slots: Vec<Option<usize>>,
+    /// The last column that holds a field of [`HEAD`].
+    head_last: usize,
 }
 
 impl Default for ZeekTsv {
@@ -136,6 +141,53 @@ impl ZeekTsv {
             }
         }
         Row::of(&vals)
+    }
+
+    /// What a screen reads of a data row (time, addresses, destination port, transport), read
+    /// from the columns up to the last of them: the columns after it are counted, not split
+    /// or checked. `None` whenever [`ZeekTsv::row`] could refuse the row for these columns or
+    /// for its column count; then `row` decides. Where both answer, they answer alike.
+    ///
+    /// So a row a screen turns down is checked for what the screen reads of it; a bad value
+    /// in another column (a count, the duration) is seen only in rows read whole.
+    pub fn head(&self, line: &str) -> Option<EventHead> {
+        let layout = self.layout.as_ref().ok()?;
+        let [sep] = self.separator.as_bytes() else {
+            return None;
+        };
+        if !sep.is_ascii() {
+            return None;
+        }
+        let mut vals: [Option<&str>; COLUMNS.len()] = [None; COLUMNS.len()];
+        let mut columns = Split::new(line, *sep);
+        for slot in layout.slots.iter().take(layout.head_last + 1) {
+            let v = columns.next()?;
+            if let Some(slot) = slot
+                && !same(v, &self.unset)
+                && !same(v, &self.empty)
+            {
+                vals[*slot] = Some(v);
+            }
+        }
+        // Columns after the head's: one per separator left.
+        let after = columns
+            .rest
+            .map_or(0, |rest| rest.bytes().filter(|b| b == sep).count() + 1);
+        if layout.head_last + 1 + after != layout.slots.len() {
+            return None;
+        }
+        let proto = transport(vals[PROTO]?).ok()?;
+        let dst_port = match vals[RESP_P] {
+            Some(v) if fields::has_ports(proto) => Some(fields::port("", v).ok()?),
+            _ => None,
+        };
+        Some(EventHead {
+            ts: fields::epoch("", vals[TS]?).ok()?,
+            src: fields::ip("", vals[ORIG_H]?).ok()?,
+            dst: fields::ip("", vals[RESP_H]?).ok()?,
+            dst_port,
+            proto,
+        })
     }
 
     /// Puts each set column among `columns` into its slot of `vals`; how many columns there
@@ -260,7 +312,11 @@ impl ZeekTsv {
                 }
             }
         }
-        Ok(Layout { slots })
+        let head_last = slots
+            .iter()
+            .rposition(|slot| slot.is_some_and(|s| HEAD.contains(&s)))
+            .unwrap_or(0);
+        Ok(Layout { slots, head_last })
     }
 
     pub fn header(&self) -> Vec<String> {
@@ -475,6 +531,111 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(same(&a, &b), a == b);
         }
+    }
+
+    /// The header of a conn log as Zeek writes it (every column of `conn.log`).
+    const FULL_HEAD: [&str; 3] = [
+        "#separator \\x09",
+        "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents",
+        "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]",
+    ];
+
+    /// A column of a `FULL_HEAD` row: good values, the unset and empty markers, bad values.
+    fn column(i: usize) -> proptest::strategy::BoxedStrategy<String> {
+        use proptest::prelude::*;
+        let good: &[&str] = match i {
+            0 => &["1714564800.273533", "0", "-1.5"],
+            2 | 4 => &["173.64.118.19", "10.0.0.5", "2001:db8::1"],
+            3 | 5 => &["443", "0", "65535"],
+            6 => &["tcp", "udp", "icmp", "unknown_transport"],
+            8 => &["24.154119", "0.5"],
+            9 | 10 | 16 | 18 => &["0", "34112"],
+            11 => &["SF", "REJ", "S0"],
+            _ => &["x", "C55cfe33ce360783d"],
+        };
+        let good: Vec<String> = good.iter().map(|v| (*v).to_owned()).collect();
+        let other = ["-", "(empty)", "bad", "65536", "1e9", ""]
+            .map(str::to_owned)
+            .to_vec();
+        prop_oneof![
+            2 => proptest::sample::select(good),
+            1 => proptest::sample::select(other),
+        ]
+        .boxed()
+    }
+
+    fn full_parser() -> ZeekTsv {
+        let mut p = ZeekTsv::default();
+        for h in FULL_HEAD {
+            run(&mut p, h).unwrap();
+        }
+        p
+    }
+
+    fn head_of(row: &Row<'_>) -> EventHead {
+        EventHead {
+            ts: row.ts,
+            src: row.src,
+            dst: row.dst,
+            dst_port: row.dst_port,
+            proto: row.proto,
+        }
+    }
+
+    proptest::proptest! {
+        /// Where the whole row reads, its head is the row's; where the head reads and the row
+        /// does not, only a column the head does not read is wrong.
+        #[test]
+        fn a_rows_head_is_the_head_of_the_row(
+            columns in (0..21usize).map(column).collect::<Vec<_>>(),
+            cut in proptest::prop_oneof![3 => proptest::strategy::Just(21usize), 1 => 0..25usize],
+        ) {
+            let p = full_parser();
+            let mut columns = columns;
+            columns.truncate(cut.max(1));
+            let line = columns.join("\t");
+            let head = p.head(&line);
+            match p.row(&line) {
+                Ok(row) => proptest::prop_assert_eq!(head, Some(head_of(&row))),
+                Err(_) => {
+                    if let Some(head) = head {
+                        // The head's own columns are right: with every other column set to a
+                        // good value the row reads, to the same head.
+                        proptest::prop_assert_eq!(columns.len(), 21);
+                        let mended: Vec<&str> = columns
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| if [0, 2, 4, 5, 6].contains(&i) { v.as_str() } else if i == 3 { "1" } else { "-" })
+                            .collect();
+                        let mended = mended.join("\t");
+                        let row = p.row(&mended);
+                        proptest::prop_assert!(row.is_ok(), "{mended:?}: {row:?}");
+                        proptest::prop_assert_eq!(Some(head), row.ok().map(|r| head_of(&r)));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_head_reads_only_what_a_screen_needs() {
+        let p = full_parser();
+        let row = "1714564800.273533\tC1\t173.64.118.19\t4995\t10.0.227.60\t443\ttcp\tssl\t24.154119\t34112\t0\tREJ\tF\tT\t0\tSr\t26\t35152\t0\t0\t-";
+        let head = p.head(row).unwrap();
+        assert_eq!(head, head_of(&p.row(row).unwrap()));
+        // A bad count is no business of a screen: the head reads, the row does not.
+        let bad_count = row.replace("\t34112\t", "\tlots\t");
+        assert_eq!(p.head(&bad_count), Some(head));
+        assert_eq!(
+            p.row(&bad_count).unwrap_err().to_string(),
+            "field orig_bytes: 'lots' is not a count"
+        );
+        // A column too many or too few, or a bad port: the row decides.
+        assert_eq!(p.head(&format!("{row}\t-")), None);
+        assert_eq!(p.head(row.trim_end_matches("\t-")), None);
+        assert_eq!(p.head(&row.replace("\t443\t", "\t443443\t")), None);
+        // No layout yet: the row decides.
+        assert_eq!(ZeekTsv::default().head(row), None);
     }
 
     #[test]
