@@ -1,5 +1,6 @@
 //! Reading an input at line rate: lines are cut into batches in order, parsed on several
-//! threads, and merged back in input order; a caller's screen looks at each event's head (time,
+//! threads (the caller's among them: it parses a batch whenever it would otherwise wait), and
+//! merged back in input order; a caller's screen looks at each event's head (time,
 //! addresses, destination port, transport) and the events it turns down are handed over as their
 //! time and the screen's verdict only, never built (no allocation for them).
 //!
@@ -41,12 +42,12 @@ use crate::{ndjson, zeek_json};
 
 /// Bytes in one batch before it is handed out (a longer line still fits whole).
 const BATCH_BYTES: usize = 1 << 20;
-/// Batches in flight per worker thread: enough to keep every worker busy while the caller
+/// Batches in flight per thread: enough to keep every worker busy while the caller
 /// merges, few enough that memory stays a few mebibytes.
 const IN_FLIGHT_PER_THREAD: usize = 4;
 
-/// How a screened read spreads its work: over how many threads (1: the caller's alone), in
-/// batches of how many lines at most.
+/// How a screened read spreads its work: over how many threads, the caller's included (1: the
+/// caller's alone), in batches of how many lines at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batching {
     pub threads: usize,
@@ -198,7 +199,10 @@ impl<R: BufRead> EventReader<R> {
         let job_rx = Mutex::new(job_rx);
         let (out_tx, results) = mpsc::channel::<(u64, Vec<Out<V>>, Spare)>();
         std::thread::scope(|scope| {
-            for _ in 0..threads {
+            // The caller is one of the threads: it parses a batch whenever it would otherwise
+            // wait (for room in the queue, or for the oldest batch), so that no more threads
+            // than `threads` compete for the processors.
+            for _ in 1..threads {
                 let out_tx = out_tx.clone();
                 let job_rx = &job_rx;
                 let file = file.clone();
@@ -219,11 +223,14 @@ impl<R: BufRead> EventReader<R> {
             drop(out_tx);
             let mut exec = Threads {
                 jobs: Some(jobs),
+                job_rx: &job_rx,
                 results,
                 waiting: BTreeMap::new(),
                 next: 0,
                 in_flight: 0,
                 spares: Vec::new(),
+                file,
+                screen,
             };
             self.drive(
                 &mut exec,
@@ -554,8 +561,10 @@ where
     }
 }
 
-struct Threads<V> {
+struct Threads<'a, V, F> {
     jobs: Option<mpsc::SyncSender<Batch>>,
+    /// The workers' queue, from which the caller takes a batch when it would wait.
+    job_rx: &'a Mutex<mpsc::Receiver<Batch>>,
     results: mpsc::Receiver<(u64, Vec<Out<V>>, Spare)>,
     /// Batches finished ahead of an older one.
     waiting: BTreeMap<u64, Vec<Out<V>>>,
@@ -563,14 +572,41 @@ struct Threads<V> {
     in_flight: usize,
     /// The buffers of parsed batches, for the next ones.
     spares: Vec<Spare>,
+    file: Arc<str>,
+    screen: &'a F,
 }
 
-impl<V> Exec<V> for Threads<V> {
+impl<V, F> Threads<'_, V, F>
+where
+    F: Fn(&EventHead) -> Option<V>,
+{
+    /// Parses a batch on the caller's thread (it counts as in flight until merged).
+    fn work_here(&mut self, batch: Batch) {
+        let outs = work(&batch, &self.file, self.screen);
+        self.waiting.insert(batch.seq, outs);
+        self.spares.push(batch.spare());
+    }
+
+    /// A batch waiting in the workers' queue, unless a worker holds the queue (it is empty).
+    fn queued(&self) -> Option<Batch> {
+        self.job_rx.try_lock().ok()?.try_recv().ok()
+    }
+}
+
+impl<V, F> Exec<V> for Threads<'_, V, F>
+where
+    F: Fn(&EventHead) -> Option<V>,
+{
     fn submit(&mut self, batch: Batch) {
-        if let Some(jobs) = &self.jobs
-            && jobs.send(batch).is_ok()
-        {
-            self.in_flight += 1;
+        let Some(jobs) = &self.jobs else { return };
+        match jobs.try_send(batch) {
+            Ok(()) => self.in_flight += 1,
+            // The workers are behind: the caller takes this one.
+            Err(mpsc::TrySendError::Full(batch)) => {
+                self.in_flight += 1;
+                self.work_here(batch);
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {}
         }
     }
 
@@ -586,9 +622,20 @@ impl<V> Exec<V> for Threads<V> {
             if let Some(outs) = self.waiting.remove(&self.next) {
                 break outs;
             }
-            // Every worker gone with batches in flight: a worker panicked; what it held is lost,
-            // so the read ends here rather than hand out lines out of order.
-            let (seq, outs, spare) = self.results.recv().ok()?;
+            let (seq, outs, spare) = match self.results.try_recv() {
+                Ok(done) => done,
+                Err(mpsc::TryRecvError::Empty) => {
+                    // Rather than wait, parse a batch still queued (perhaps the oldest).
+                    if let Some(batch) = self.queued() {
+                        self.work_here(batch);
+                        continue;
+                    }
+                    // Every worker gone with batches in flight: a worker panicked; what it held
+                    // is lost, so the read ends here rather than hand out lines out of order.
+                    self.results.recv().ok()?
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return None,
+            };
             self.waiting.insert(seq, outs);
             self.spares.push(spare);
         };
