@@ -81,7 +81,7 @@ pub fn run(
         sink,
         blocker: opts.block.as_ref().map(Blocker::new),
         pending: Pending::default(),
-        numbers: HashMap::new(),
+        numbers: HashMap::default(),
         numbered: 0,
         new_alerts: 0,
         updated_alerts: 0,
@@ -118,7 +118,7 @@ struct Pipeline<'a> {
     pending: Pending,
     /// The number each alert handed to the sink got, by (dedup key, window start), while its
     /// window may still change: updates keep it.
-    numbers: HashMap<(String, Timestamp), u64>,
+    numbers: HashMap<(String, Timestamp), u64, foldhash::fast::RandomState>,
     /// Alerts numbered so far.
     numbered: u64,
     /// Alerts the store took as new.
@@ -182,8 +182,13 @@ impl Pipeline<'_> {
                 Screened::Head { ts, verdict } => self.detector.observe_screened(ts, verdict),
                 // Without a checkpoint to keep in step with, storing (and so printing) every
                 // interval shows alerts while a long file is read.
+                // The screen turns down all but the events from listed clients.
                 Screened::Event(ev) => {
-                    self.observe(&ev);
+                    let pending = &mut self.pending;
+                    self.detector
+                        .observe_judged(&ev, Verdict::Listed, |change| {
+                            pending.put(change.into_alert())
+                        });
                     if self.last_flush.elapsed() >= self.flush_every
                         && let Err(e) = self.flush(None)
                     {
@@ -409,7 +414,8 @@ fn stored_alerts<'a>(
 #[derive(Default)]
 struct Pending {
     alerts: Vec<Alert>,
-    at: HashMap<(String, Timestamp), usize>,
+    /// Keyed by every alert change: a fast keyed hash (seeded per map) rather than SipHash.
+    at: HashMap<(String, Timestamp), usize, foldhash::fast::RandomState>,
 }
 
 impl Pending {

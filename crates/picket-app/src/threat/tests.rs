@@ -100,7 +100,7 @@ fn run(path: &std::path::Path, how: Option<Batching>) -> Vec<String> {
         sink: &mut sink,
         blocker: None,
         pending: Pending::default(),
-        numbers: HashMap::new(),
+        numbers: HashMap::default(),
         numbered: 0,
         new_alerts: 0,
         updated_alerts: 0,

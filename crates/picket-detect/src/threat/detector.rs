@@ -259,7 +259,9 @@ pub struct ThreatDetector {
     window: SignedDuration,
     suppressions: Vec<Suppression>,
     suppressed_by: Vec<u64>,
-    open: HashMap<PortKey, Vec<OpenAlert>>,
+    /// Looked up for every event from a listed client: a fast keyed hash (seeded per map)
+    /// rather than SipHash.
+    open: HashMap<PortKey, Vec<OpenAlert>, foldhash::fast::RandomState>,
     now: Option<Timestamp>,
     next_sweep: Option<Timestamp>,
     stats: ThreatStats,
@@ -285,7 +287,7 @@ impl ThreatDetector {
             window,
             suppressed_by: vec![0; suppressions.len()],
             suppressions,
-            open: HashMap::new(),
+            open: HashMap::default(),
             now: None,
             next_sweep: None,
             stats: ThreatStats::default(),
@@ -376,8 +378,19 @@ impl ThreatDetector {
 
     /// [`ThreatDetector::observe`], handing each change to `take` as it is made: a stream
     /// of events pays for no list per event.
-    pub fn observe_each(&mut self, ev: &ConnEvent, mut take: impl FnMut(AlertChange)) {
+    pub fn observe_each(&mut self, ev: &ConnEvent, take: impl FnMut(AlertChange)) {
         let verdict = self.screen.verdict(ev.src, ev.dst, ev.dst_port, ev.proto);
+        self.observe_judged(ev, verdict, take);
+    }
+
+    /// [`ThreatDetector::observe_each`] for an event this detector's [`Screen`] already judged
+    /// (`verdict` is what [`Screen::verdict`] said of it): the screen is not asked again.
+    pub fn observe_judged(
+        &mut self,
+        ev: &ConnEvent,
+        verdict: Verdict,
+        mut take: impl FnMut(AlertChange),
+    ) {
         self.observe_screened(ev.ts, verdict);
         let Some(port) = ev.dst_port.filter(|_| verdict == Verdict::Listed) else {
             return;
@@ -795,6 +808,29 @@ mod tests {
         let s = d.stats();
         assert_eq!((s.new_alerts, s.updated_alerts, s.alerted), (1, 1, 2));
         assert_eq!(d.open_alerts().count(), 1);
+    }
+
+    /// Told the screen's verdict, the detector does what it does when it asks the screen.
+    #[test]
+    fn an_event_judged_already_counts_as_one_judged_here() {
+        let events = [
+            event(BAD, HOST, 22, 0, ConnOutcome::Attempted),
+            event(BAD, HOST, 22, 5, ConnOutcome::Established),
+            event(HOST, BAD, 22, 6, ConnOutcome::Established),
+            event("198.51.100.9", HOST, 22, 7, ConnOutcome::Established),
+            event(BAD, HOST, 80, 8, ConnOutcome::Established),
+            event(BAD, HOST, 22, 7200, ConnOutcome::Rejected),
+        ];
+        let (mut asked, mut told) = (default_detector(), default_detector());
+        for ev in &events {
+            let (mut a, mut t) = (Vec::new(), Vec::new());
+            asked.observe_each(ev, |c| a.push(c));
+            let verdict = told.screen().verdict(ev.src, ev.dst, ev.dst_port, ev.proto);
+            told.observe_judged(ev, verdict, |c| t.push(c));
+            assert_eq!(a, t);
+        }
+        assert_eq!(asked.stats(), told.stats());
+        assert!(asked.stats().new_alerts >= 2, "{:?}", asked.stats());
     }
 
     #[test]
