@@ -73,6 +73,9 @@ pub(crate) trait Conn: Send {
         params: &[Value],
         each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
     ) -> Result<Result<(), StoreError>, DbError>;
+    /// Runs an insert of at most one row into a table keyed by an integer `id`: the id of the
+    /// row it added, `None` when it added none (a conflict it was told to skip).
+    fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<Option<i64>, DbError>;
     /// Runs several statements without parameters (DDL, transaction control).
     fn batch(&mut self, sql: &str) -> Result<(), DbError>;
     /// Whether the connection is beyond use (the server closed it): the pool drops it.

@@ -164,6 +164,9 @@ mod tests {
         fn query(&mut self, _: &str, _: &[Value]) -> Result<Vec<Row>, DbError> {
             Ok(Vec::new())
         }
+        fn insert_id(&mut self, _: &str, _: &[Value]) -> Result<Option<i64>, DbError> {
+            Ok(None)
+        }
         fn query_each(
             &mut self,
             _: &str,

@@ -120,6 +120,14 @@ impl Conn for PgConn {
         Ok(self.client.execute(&stmt, &params)?)
     }
 
+    fn insert_id(&mut self, sql: &str, values: &[Value]) -> Result<Option<i64>, DbError> {
+        let rows = self.query(&format!("{sql} RETURNING id"), values)?;
+        Ok(match rows.first().and_then(|row| row.first()) {
+            Some(Value::Int(id)) => Some(*id),
+            _ => None,
+        })
+    }
+
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, DbError> {
         let stmt = self.prepare(sql)?;
         let params = params(values, stmt.params());

@@ -437,14 +437,12 @@ pub(crate) const UPSERT_ALERTS: Insert = Insert {
 /// One alert of [`UPSERT_ALERTS`]'s row, unless its key is stored, with nothing returned: how
 /// SQLite writes alerts. A statement of several rows, or one with `RETURNING`, makes SQLite copy
 /// every page it touches into a statement journal, so as to undo that statement alone; a plain
-/// one-row insert needs none, and the new row's id is the connection's [`SQLITE_LAST_ROWID`].
+/// one-row insert needs none, and the new row's id is the connection's last insert rowid.
 pub(crate) const INSERT_NEW_ALERT: Insert = Insert {
     head: UPSERT_ALERTS.head,
     width: UPSERT_ALERTS.width,
     tail: " ON CONFLICT (dedup_key, window_start) DO NOTHING",
 };
-/// The id of the row the connection's last insert added (SQLite).
-pub(crate) const SQLITE_LAST_ROWID: &str = "SELECT last_insert_rowid()";
 /// The parameters of one row of [`UPSERT_ALERTS`], in the same order.
 pub(crate) const UPDATE_ALERT: &str = "UPDATE alerts SET
     kind = ?, client = ?, host = ?, port = ?, severity = ?, severity_rank = ?, first_seen = ?,
@@ -484,9 +482,9 @@ pub(crate) const CLAIM_CHECKPOINT: &str = "INSERT INTO checkpoints (source, body
 pub(crate) const SAVE_FENCED_CHECKPOINT: &str =
     "UPDATE checkpoints SET body = ? WHERE source = ? AND epoch = ?";
 
+/// Run through `Conn::insert_id`, which reads the new row's id.
 pub(crate) const INSERT_BLOCK: &str = "INSERT INTO blocks
-    (net, reason, alert_id, created_at, expires_at, removed_at) VALUES (?, ?, ?, ?, ?, ?)
-    RETURNING id";
+    (net, reason, alert_id, created_at, expires_at, removed_at) VALUES (?, ?, ?, ?, ?, ?)";
 pub(crate) const SELECT_BLOCKS: &str = "SELECT id, net, reason, alert_id, created_at,
     expires_at, removed_at FROM blocks ORDER BY id";
 /// Not lifted, and not expired at the given instant (given twice).

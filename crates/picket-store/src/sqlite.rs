@@ -189,6 +189,15 @@ impl Conn for SqliteConn {
         Ok(changed as u64)
     }
 
+    /// The id is the connection's last insert rowid (`id INTEGER PRIMARY KEY` is the rowid):
+    /// a `RETURNING` clause would make SQLite keep a statement journal, a copy of every page
+    /// the insert touches.
+    fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<Option<i64>, DbError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let added = stmt.execute(params_from_iter(params))?;
+        Ok((added > 0).then(|| self.conn.last_insert_rowid()))
+    }
+
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let columns = stmt.column_count();

@@ -978,23 +978,13 @@ impl Session<'_> {
         for alert in alerts {
             let key = || format!("alert {}", alert.dedup_key);
             let row = next_params(&mut params, alert)?;
-            let added = self.exec(&insert, &row, || format!("storing {}", key()))?;
-            written.push(if added == 1 {
-                let rows = self.query(sql::SQLITE_LAST_ROWID, &[], || {
-                    format!("reading the id of {}", key())
-                })?;
-                match rows.first().and_then(|row| row.first()) {
-                    Some(Value::Int(id)) => (*id, AlertWrite::New),
-                    _ => {
-                        return Err(StoreError::Unstorable {
-                            what: key(),
-                            field: "id",
-                            why: "SQLite gave no id for the row just added".into(),
-                        });
-                    }
-                }
-            } else {
-                (self.update_alert(alert, &row)?, AlertWrite::Updated)
+            let added = match self.conn.insert_id(&insert, &row) {
+                Ok(added) => added,
+                Err(e) => return Err(self.db_error(format!("storing {}", key()), e)),
+            };
+            written.push(match added {
+                Some(id) => (id, AlertWrite::New),
+                None => (self.update_alert(alert, &row)?, AlertWrite::Updated),
             });
             spent(row);
         }
@@ -1380,8 +1370,15 @@ impl Session<'_> {
             block.expires_at.map(Timestamp::as_microsecond).into(),
             block.removed_at.map(Timestamp::as_microsecond).into(),
         ];
-        let rows = self.query(sql::INSERT_BLOCK, &params, || format!("storing {}", what()))?;
-        self.fields(&rows, "blocks", what)?.int(0, "id")
+        let added = match self.conn.insert_id(sql::INSERT_BLOCK, &params) {
+            Ok(added) => added,
+            Err(e) => return Err(self.db_error(format!("storing {}", what()), e)),
+        };
+        added.ok_or_else(|| StoreError::Unstorable {
+            what: what(),
+            field: "id",
+            why: "the database added no row".into(),
+        })
     }
 
     pub(crate) fn blocks(
