@@ -381,15 +381,19 @@ $(sed 's/^/  /' <<< "$parse_out")
   $(group "$line_matches") of $(group "$rows") rows. Picket leaves bogon and private entries out
   of its table and looks up the client only; the client-field run is the comparable match count.
 - grepcidr and jq do not know direction, dedup nothing, join no inventory and raise no alert:
-  they filter or print. Picket cuts the file into batches of lines that both cores parse; each
+  they filter or print. Picket cuts the file into batches of lines that both cores parse (the
+  thread that merges them is one of the two: it parses a batch whenever it would wait); each
   event's head (time, addresses, destination port, transport) goes through the detector's
   screen (inbound? an application with known vulnerabilities there? a listed client?), and only
   the events that pass are built whole and counted into alerts, in file order, so alerts, counts
   and checkpoints are those of reading one line at a time (a property test holds it to that).
-- A Zeek TSV row is split and its every field checked without allocating; a JSON record is
-  scanned once on its bytes for the fields the screen needs and the full parse checks (every
-  other value checked as strictly as serde_json, nothing built), and any record the scan is
-  unsure of goes through the full parse.
+- A Zeek TSV row is read up to its last column the screen needs (time, addresses, destination
+  port, transport), the columns after it counted, not split: a row the screen turns down is
+  checked for its column count and those values only, and a row it wants is split and its
+  every field checked, without allocating. A JSON record is scanned once on its bytes for the
+  fields the screen needs and the full parse checks (every other value checked as strictly as
+  serde_json, nothing built), and any record the scan is unsure of goes through the full
+  parse.
 EOF
 )
 echo
