@@ -80,7 +80,6 @@ pub fn run(
         detector,
         sink,
         blocker: opts.block.as_ref().map(Blocker::new),
-        pending: Pending::default(),
         numbers: HashMap::default(),
         numbered: 0,
         new_alerts: 0,
@@ -114,8 +113,6 @@ struct Pipeline<'a> {
     detector: ThreatDetector,
     sink: &'a mut dyn ThreatSink,
     blocker: Option<Blocker>,
-    /// Alerts changed since the last flush.
-    pending: Pending,
     /// The number each alert handed to the sink got, by (dedup key, window start), while its
     /// window may still change: updates keep it.
     numbers: HashMap<(String, Timestamp), u64, foldhash::fast::RandomState>,
@@ -149,7 +146,9 @@ impl Pipeline<'_> {
                 unusable.push(name);
             }
         }
-        self.flush(None)?;
+        // Nothing is read after this: the alerts leave the detector instead of being copied.
+        let alerts = self.detector.drain_changed();
+        self.store_alerts(None, alerts)?;
         self.summary();
         if !unusable.is_empty() {
             return Err(AppError::Refused(format!(
@@ -184,11 +183,7 @@ impl Pipeline<'_> {
                 // interval shows alerts while a long file is read.
                 // The screen turns down all but the events from listed clients.
                 Screened::Event(ev) => {
-                    let pending = &mut self.pending;
-                    self.detector
-                        .observe_judged(&ev, Verdict::Listed, |change| {
-                            pending.put(change.into_alert())
-                        });
+                    self.detector.record_judged(&ev, Verdict::Listed);
                     if self.last_flush.elapsed() >= self.flush_every
                         && let Err(e) = self.flush(None)
                     {
@@ -286,9 +281,7 @@ impl Pipeline<'_> {
     }
 
     fn observe(&mut self, ev: &ConnEvent) {
-        let pending = &mut self.pending;
-        self.detector
-            .observe_each(ev, |change| pending.put(change.into_alert()));
+        self.detector.record(ev);
     }
 
     /// One transaction per file that moved: its checkpoint and all pending alerts (the alerts go
@@ -299,7 +292,7 @@ impl Pipeline<'_> {
             self.flush(Some((&source.key, &state)))?;
             source.dirty = false;
         }
-        if !self.pending.is_empty() {
+        if self.detector.has_changed() {
             self.flush(None)?;
         }
         Ok(())
@@ -311,8 +304,17 @@ impl Pipeline<'_> {
     /// what the store says, is what keeps a restart (after a kill mid catch-up) from announcing
     /// stored alerts as new once more.
     fn flush(&mut self, checkpoint: Option<(&str, &FollowState)>) -> Result<(), AppError> {
+        let alerts = self.detector.take_changed();
+        self.store_alerts(checkpoint, alerts)
+    }
+
+    /// [`Pipeline::flush`] of `alerts`, the alerts changed since the last flush.
+    fn store_alerts(
+        &mut self,
+        checkpoint: Option<(&str, &FollowState)>,
+        mut alerts: Vec<Alert>,
+    ) -> Result<(), AppError> {
         self.last_flush = Instant::now();
-        let mut alerts = self.pending.take();
         let store = self.store;
         // The alerts are numbered and staged (rendered) while the store commits them, and
         // handed out once it did. A failed commit ends the pipeline with its error.
@@ -406,41 +408,4 @@ fn stored_alerts<'a>(
             alert,
         })
         .collect()
-}
-
-/// The alerts changed since the last flush, each in its latest state: a list in the order of
-/// their first change, and where each one is in it by (dedup key, window start). The list holds
-/// the alerts themselves, so that the index, not a table of whole alerts, grows and rehashes.
-#[derive(Default)]
-struct Pending {
-    alerts: Vec<Alert>,
-    /// Keyed by every alert change: a fast keyed hash (seeded per map) rather than SipHash.
-    at: HashMap<(String, Timestamp), usize, foldhash::fast::RandomState>,
-}
-
-impl Pending {
-    /// Keeps `alert` as its key's latest state.
-    fn put(&mut self, alert: Alert) {
-        match self.at.entry((alert.dedup_key.clone(), alert.window_start)) {
-            Entry::Occupied(i) => self.alerts[*i.get()] = alert,
-            Entry::Vacant(slot) => {
-                slot.insert(self.alerts.len());
-                self.alerts.push(alert);
-            }
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.alerts.is_empty()
-    }
-
-    /// The alerts, in the order they are stored: by window start, then dedup key.
-    fn take(&mut self) -> Vec<Alert> {
-        self.at.clear();
-        let mut alerts = std::mem::take(&mut self.alerts);
-        alerts.sort_unstable_by(|a, b| {
-            (a.window_start, &a.dedup_key).cmp(&(b.window_start, &b.dedup_key))
-        });
-        alerts
-    }
 }

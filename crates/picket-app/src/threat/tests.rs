@@ -99,7 +99,6 @@ fn run(path: &std::path::Path, how: Option<Batching>) -> Vec<String> {
         detector: detector(),
         sink: &mut sink,
         blocker: None,
-        pending: Pending::default(),
         numbers: HashMap::default(),
         numbered: 0,
         new_alerts: 0,

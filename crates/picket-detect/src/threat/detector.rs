@@ -136,6 +136,8 @@ struct OpenAlert {
     alert: Alert,
     /// Dropped at a flow's last record; the rest go with the alert when its window ages out.
     flows: HashMap<FlowId, Counted>,
+    /// Changed by [`ThreatDetector::record_judged`] since [`ThreatDetector::take_changed`].
+    changed: bool,
 }
 
 impl OpenAlert {
@@ -143,6 +145,7 @@ impl OpenAlert {
         Self {
             alert,
             flows: HashMap::new(),
+            changed: false,
         }
     }
 }
@@ -262,6 +265,9 @@ pub struct ThreatDetector {
     /// Looked up for every event from a listed client: a fast keyed hash (seeded per map)
     /// rather than SipHash.
     open: HashMap<PortKey, Vec<OpenAlert>, foldhash::fast::RandomState>,
+    /// Changed alerts that left `open` (aged out, or followed by the next window's) before
+    /// [`ThreatDetector::take_changed`] took them.
+    retired: Vec<Alert>,
     now: Option<Timestamp>,
     next_sweep: Option<Timestamp>,
     stats: ThreatStats,
@@ -288,6 +294,7 @@ impl ThreatDetector {
             suppressed_by: vec![0; suppressions.len()],
             suppressions,
             open: HashMap::default(),
+            retired: Vec::new(),
             now: None,
             next_sweep: None,
             stats: ThreatStats::default(),
@@ -359,7 +366,12 @@ impl ThreatDetector {
                 .find(|o| o.alert.application == alert.application)
             {
                 Some(open) if open.alert.window_start >= alert.window_start => continue,
-                Some(open) => *open = OpenAlert::new(alert),
+                Some(open) => {
+                    let before = std::mem::replace(open, OpenAlert::new(alert));
+                    if before.changed {
+                        self.retired.push(before.alert);
+                    }
+                }
                 None => slot.push(OpenAlert::new(alert)),
             }
             taken += 1;
@@ -390,6 +402,65 @@ impl ThreatDetector {
         ev: &ConnEvent,
         verdict: Verdict,
         mut take: impl FnMut(AlertChange),
+    ) {
+        self.count_in(ev, verdict, |open, new| {
+            let alert = open.alert.clone();
+            take(if new {
+                AlertChange::New(alert)
+            } else {
+                AlertChange::Updated(alert)
+            })
+        });
+    }
+
+    /// Counts an event this detector's [`Screen`] judged (as [`ThreatDetector::observe_judged`]
+    /// does) and marks the alerts it created or updated, for [`ThreatDetector::take_changed`],
+    /// rather than handing out a copy of each at every change.
+    pub fn record_judged(&mut self, ev: &ConnEvent, verdict: Verdict) {
+        self.count_in(ev, verdict, |open, _| open.changed = true);
+    }
+
+    /// [`ThreatDetector::record_judged`], the screen asked here.
+    pub fn record(&mut self, ev: &ConnEvent) {
+        let verdict = self.screen.verdict(ev.src, ev.dst, ev.dst_port, ev.proto);
+        self.record_judged(ev, verdict);
+    }
+
+    /// Whether an alert changed since [`ThreatDetector::take_changed`] (by
+    /// [`ThreatDetector::record_judged`]).
+    pub fn has_changed(&self) -> bool {
+        !self.retired.is_empty() || self.open.values().flatten().any(|o| o.changed)
+    }
+
+    /// Each alert [`ThreatDetector::record_judged`] changed since the last call, in its latest
+    /// state, ordered by window start and dedup key; the marks are cleared.
+    pub fn take_changed(&mut self) -> Vec<Alert> {
+        let mut alerts = std::mem::take(&mut self.retired);
+        for open in self.open.values_mut().flatten().filter(|o| o.changed) {
+            open.changed = false;
+            alerts.push(open.alert.clone());
+        }
+        by_window_and_key(alerts)
+    }
+
+    /// [`ThreatDetector::take_changed`] for a detector that sees no more events: the changed
+    /// alerts are moved out, not copied, and are no longer open here.
+    pub fn drain_changed(&mut self) -> Vec<Alert> {
+        let mut alerts = std::mem::take(&mut self.retired);
+        self.open.retain(|_, slot| {
+            take_where(slot, |o| o.changed, |o| alerts.push(o.alert));
+            !slot.is_empty()
+        });
+        by_window_and_key(alerts)
+    }
+
+    /// Counts `ev` into the alerts of its port, handing each one it created (`true`) or
+    /// updated to `changed`.
+    fn count_in(
+        &mut self,
+        ev: &ConnEvent,
+        verdict: Verdict,
+        mut changed: impl FnMut(&mut OpenAlert, bool),
     ) {
         self.observe_screened(ev.ts, verdict);
         let Some(port) = ev.dst_port.filter(|_| verdict == Verdict::Listed) else {
@@ -425,19 +496,24 @@ impl ThreatDetector {
             let open = slot
                 .iter_mut()
                 .position(|o| o.alert.application == app.application);
-            let change = match open {
+            match open {
                 Some(i) if ev.ts < window_end(slot[i].alert.window_start, self.window) => {
                     let open = &mut slot[i];
                     add(open, ev, &hits, app);
                     self.stats.updated_alerts += 1;
-                    AlertChange::Updated(open.alert.clone())
+                    changed(open, false);
                 }
                 found => {
-                    let open = new_alert(client, host, port, ev, &hits, app);
+                    let mut open = new_alert(client, host, port, ev, &hits, app);
                     self.stats.new_alerts += 1;
-                    let change = AlertChange::New(open.alert.clone());
+                    changed(&mut open, true);
                     match found {
-                        Some(i) => slot[i] = open,
+                        Some(i) => {
+                            let before = std::mem::replace(&mut slot[i], open);
+                            if before.changed {
+                                self.retired.push(before.alert);
+                            }
+                        }
                         None => {
                             // Nearly every port has one application: room for one, not the
                             // four a first push would make.
@@ -445,10 +521,8 @@ impl ThreatDetector {
                             slot.push(open);
                         }
                     }
-                    change
                 }
-            };
-            take(change);
+            }
         }
     }
 
@@ -492,13 +566,46 @@ impl ThreatDetector {
             return;
         }
         if let Ok(horizon) = now.checked_sub(self.window * 2) {
+            let retired = &mut self.retired;
             self.open.retain(|_, alerts| {
-                alerts.retain(|o| o.alert.window_start > horizon);
+                take_where(
+                    alerts,
+                    |o| o.alert.window_start <= horizon,
+                    |gone| {
+                        if gone.changed {
+                            retired.push(gone.alert);
+                        }
+                    },
+                );
                 !alerts.is_empty()
             });
         }
         self.next_sweep = Some(window_end(now, self.window));
     }
+}
+
+/// Removes the open alerts of `slot` that `which` picks, in order, handing each to `gone`.
+fn take_where(
+    slot: &mut Vec<OpenAlert>,
+    which: impl Fn(&OpenAlert) -> bool,
+    mut gone: impl FnMut(OpenAlert),
+) {
+    let mut i = 0;
+    while i < slot.len() {
+        if which(&slot[i]) {
+            gone(slot.remove(i));
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Alerts in the order they are stored and handed out: by window start, then dedup key.
+fn by_window_and_key(mut alerts: Vec<Alert>) -> Vec<Alert> {
+    alerts.sort_unstable_by(|a, b| {
+        (a.window_start, &a.dedup_key).cmp(&(b.window_start, &b.dedup_key))
+    });
+    alerts
 }
 
 fn window_end(start: Timestamp, window: SignedDuration) -> Timestamp {
@@ -808,6 +915,71 @@ mod tests {
         let s = d.stats();
         assert_eq!((s.new_alerts, s.updated_alerts, s.alerted), (1, 1, 2));
         assert_eq!(d.open_alerts().count(), 1);
+    }
+
+    /// What `take_changed` (and `drain_changed`) hands out is the latest state of every alert
+    /// `observe_each` reported a change of since the last take: also of an alert followed by
+    /// its next window's, and of one aged out before it was taken.
+    #[test]
+    fn changed_alerts_are_taken_once_in_their_latest_state() {
+        // Two applications behind WEB:443; the next window at 4,000 s; the first aged out when
+        // time reaches 8,000 s (two windows of an hour).
+        let events = [
+            event(BAD, HOST, 22, 0, ConnOutcome::Attempted),
+            event(WORSE, WEB, 443, 5, ConnOutcome::Established),
+            event(BAD, HOST, 22, 10, ConnOutcome::Established),
+            event(BAD, HOST, 22, 4_000, ConnOutcome::Rejected),
+            event(WORSE, HOST, 22, 8_000, ConnOutcome::Established),
+        ];
+        let latest = |changes: Vec<AlertChange>| {
+            let mut by_key: Vec<Alert> = Vec::new();
+            for alert in changes.into_iter().map(AlertChange::into_alert) {
+                match by_key.iter_mut().find(|a| {
+                    (a.window_start, &a.dedup_key) == (alert.window_start, &alert.dedup_key)
+                }) {
+                    Some(a) => *a = alert,
+                    None => by_key.push(alert),
+                }
+            }
+            by_window_and_key(by_key)
+        };
+        for drain in [false, true] {
+            let (mut each, mut recorded) = (default_detector(), default_detector());
+            let mut changes = Vec::new();
+            for ev in &events[..4] {
+                each.observe_each(ev, |c| changes.push(c));
+                recorded.record(ev);
+            }
+            assert!(recorded.has_changed());
+            let first = latest(std::mem::take(&mut changes));
+            assert_eq!(first.len(), 4, "{first:#?}");
+            assert_eq!(recorded.take_changed(), first);
+            assert!(!recorded.has_changed());
+            assert!(recorded.take_changed().is_empty());
+            // The window of 4,000 s changes again; the one of 0 s was followed by it, and both
+            // of the early windows age out as time reaches 8,000 s.
+            for ev in &events[3..] {
+                each.observe_each(ev, |c| changes.push(c));
+                recorded.record(ev);
+            }
+            let second = latest(changes);
+            assert_eq!(second.len(), 2, "{second:#?}");
+            let taken = if drain {
+                recorded.drain_changed()
+            } else {
+                recorded.take_changed()
+            };
+            assert_eq!(taken, second);
+            assert_eq!(each.stats(), recorded.stats());
+        }
+        // An alert changed and then aged out before anything was taken is still handed out.
+        let mut d = default_detector();
+        d.record(&events[0]);
+        d.record(&event(WORSE, WEB, 443, 9_000, ConnOutcome::Established));
+        let taken = d.take_changed();
+        assert_eq!(taken.len(), 3, "the aged-out one and WEB's two: {taken:#?}");
+        assert_eq!(taken[0].port, 22);
+        assert_eq!(d.open_alerts().count(), 2);
     }
 
     /// Told the screen's verdict, the detector does what it does when it asks the screen.
