@@ -41,6 +41,17 @@ impl IngestError {
     pub fn is_line_error(&self) -> bool {
         matches!(self, IngestError::Line { .. })
     }
+
+    /// Whether this refuses a Zeek TSV row for a bad value in a column a screen does not read
+    /// (a count, the duration, the source port): a screened read hands such a row over as the
+    /// event it stands for when the screen turns it down (see `EventReader::read_screened`).
+    pub fn is_outside_zeek_tsv_head(&self) -> bool {
+        matches!(
+            self,
+            IngestError::Line { problem: LineProblem::BadValue { field, .. }, .. }
+                if !crate::zeek_tsv::is_head_column(field)
+        )
+    }
 }
 
 /// What was wrong with one line.

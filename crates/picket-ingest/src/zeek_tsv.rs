@@ -53,6 +53,11 @@ const REQUIRED: [usize; 4] = [TS, ORIG_H, RESP_H, PROTO];
 /// What a screen reads of an event ([`ZeekTsv::head`]).
 const HEAD: [usize; 5] = [TS, ORIG_H, RESP_H, RESP_P, PROTO];
 
+/// Whether `column` is one [`ZeekTsv::head`] reads.
+pub(crate) fn is_head_column(column: &str) -> bool {
+    HEAD.iter().any(|&slot| COLUMNS[slot].0 == column)
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct ZeekTsv {
     separator: String,

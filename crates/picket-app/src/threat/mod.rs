@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use picket_detect::threat::{ThreatDetector, Verdict};
 use picket_ingest::{Batching, EventHead, Screened};
-use picket_model::{Alert, ConnEvent, Timestamp};
+use picket_model::{Alert, Timestamp};
 use picket_report::AlertChangeKind;
 use picket_store::prelude::*;
 use picket_store::{AlertWrite, Store};
@@ -179,9 +179,9 @@ impl Pipeline<'_> {
         source.read_screened(how, &verdict, &mut |item| {
             match item {
                 Screened::Head { ts, verdict } => self.detector.observe_screened(ts, verdict),
-                // Without a checkpoint to keep in step with, storing (and so printing) every
-                // interval shows alerts while a long file is read.
-                // The screen turns down all but the events from listed clients.
+                // The screen turns down all but the events from listed clients. Without a
+                // checkpoint to keep in step with, storing (and so printing) every interval shows
+                // alerts while a long file is read.
                 Screened::Event(ev) => {
                     self.detector.record_judged(&ev, Verdict::Listed);
                     if self.last_flush.elapsed() >= self.flush_every
@@ -248,7 +248,7 @@ impl Pipeline<'_> {
                             source.last_event = Some(ev.ts);
                             source.dirty = true;
                             progressed = true;
-                            self.observe(&ev);
+                            self.detector.record(&ev);
                         }
                         Some(Err(e)) if e.is_line_error() => {
                             self.sink.notice(Notice::SkippedLine(&e));
@@ -278,10 +278,6 @@ impl Pipeline<'_> {
         self.flush_followers(&mut sources)?;
         self.summary();
         Ok(())
-    }
-
-    fn observe(&mut self, ev: &ConnEvent) {
-        self.detector.record(ev);
     }
 
     /// One transaction per file that moved: its checkpoint and all pending alerts (the alerts go

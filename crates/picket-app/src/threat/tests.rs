@@ -131,7 +131,7 @@ fn one_at_a_time(pipeline: &mut Pipeline<'_>, source: &mut OnceSource) -> Result
     let mut bad = 0u64;
     while let Some(item) = source.next_event() {
         match item {
-            Ok(ev) => pipeline.observe(&ev),
+            Ok(ev) => pipeline.detector.record(&ev),
             Err(e) if e.is_line_error() => {
                 bad += 1;
                 if bad <= SHOWN_BAD_LINES {

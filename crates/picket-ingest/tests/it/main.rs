@@ -3,6 +3,7 @@
 mod fixtures;
 mod follow;
 mod never_panic;
+mod screened;
 
 use picket_model::Timestamp;
 
