@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(got.len(), expected.len());
     for (got, expected) in got.iter().zip(&expected) {
         match (got, expected) {
-            (Screened::Event(ev), Ok(want)) => assert_eq!(ev, want),
+            (Screened::Event(ev), Ok(want)) => assert_eq!(&**ev, want),
             (Screened::Head { verdict, .. }, Ok(want)) => {
                 assert_eq!(*verdict, EventHead::of(want))
             }

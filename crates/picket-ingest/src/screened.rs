@@ -94,13 +94,14 @@ impl EventHead {
 /// One item of a screened read, in input order.
 #[derive(Debug)]
 pub enum Screened<V> {
-    /// An event the screen wanted whole.
-    Event(ConnEvent),
+    /// An event the screen wanted whole. Boxed, as the error is: most items are heads, and
+    /// an item is moved to the caller's closure, so it is kept a few words long.
+    Event(Box<ConnEvent>),
     /// An event the screen turned down: its time and the screen's verdict.
     Head { ts: Timestamp, verdict: V },
     /// What the iterator would have yielded as an error (a line error, or one that ends the
     /// input).
-    Error(IngestError),
+    Error(Box<IngestError>),
 }
 
 /// What a worker made of one line.
@@ -168,7 +169,7 @@ impl<R: BufRead> EventReader<R> {
             return;
         }
         if let Err(e) = self.ensure_parser() {
-            let _ = each(Screened::Error(e));
+            let _ = each(Screened::Error(Box::new(e)));
             return;
         }
         let batched = matches!(
@@ -298,7 +299,7 @@ impl<R: BufRead> EventReader<R> {
                 }
                 Some(Tail::Fatal(e)) => {
                     self.done = true;
-                    let _ = each(Screened::Error(e));
+                    let _ = each(Screened::Error(Box::new(e)));
                     return;
                 }
                 None => {}
@@ -448,7 +449,7 @@ impl<R: BufRead> EventReader<R> {
                 Out::Event(ev) => {
                     self.stats.lines += 1;
                     self.stats.events += 1;
-                    Screened::Event(*ev)
+                    Screened::Event(ev)
                 }
                 Out::Head(ts, verdict) => {
                     self.stats.lines += 1;
@@ -458,13 +459,13 @@ impl<R: BufRead> EventReader<R> {
                 Out::Error(e) => {
                     self.stats.lines += 1;
                     self.stats.errors += 1;
-                    Screened::Error(*e)
+                    Screened::Error(e)
                 }
                 Out::Fatal(e) => {
                     self.stats.lines += 1;
                     self.stats.errors += 1;
                     self.done = true;
-                    let _ = each(Screened::Error(*e));
+                    let _ = each(Screened::Error(e));
                     return ControlFlow::Break(());
                 }
             };
@@ -515,9 +516,9 @@ where
     match item {
         Ok(ev) => match screen(&EventHead::of(&ev)) {
             Some(verdict) => Screened::Head { ts: ev.ts, verdict },
-            None => Screened::Event(ev),
+            None => Screened::Event(Box::new(ev)),
         },
-        Err(e) => Screened::Error(e),
+        Err(e) => Screened::Error(Box::new(e)),
     }
 }
 
@@ -839,7 +840,7 @@ mod tests {
             prop_assert_eq!(got.len(), want.len());
             for (got, want) in got.iter().zip(&want) {
                 match (got, want) {
-                    (Screened::Event(ev), Ok(w)) => prop_assert_eq!(ev, w),
+                    (Screened::Event(ev), Ok(w)) => prop_assert_eq!(&**ev, w),
                     (Screened::Head { verdict, .. }, Ok(w)) => prop_assert_eq!(*verdict, EventHead::of(w)),
                     (Screened::Error(e), Err(w)) => prop_assert_eq!(e.to_string(), w.to_string()),
                     // Turned down on its head (the screen turns down odd ports).

@@ -198,7 +198,7 @@ impl Pipeline<'_> {
                     }
                 }
                 Screened::Error(e) => {
-                    failed = Some(e.into());
+                    failed = Some((*e).into());
                     return ControlFlow::Break(());
                 }
             }

@@ -68,7 +68,7 @@ fn every_fixture_reads_screened_as_one_line_at_a_time() {
             assert_eq!(got.len(), want.len(), "{name}, {what}");
             for (got, want) in got.iter().zip(&want) {
                 match (got, want) {
-                    (Screened::Event(ev), Ok(w)) => assert_eq!(ev, w, "{name}, {what}"),
+                    (Screened::Event(ev), Ok(w)) => assert_eq!(&**ev, w, "{name}, {what}"),
                     (Screened::Head { verdict, .. }, Ok(w)) => {
                         assert_eq!(*verdict, EventHead::of(w), "{name}, {what}")
                     }
