@@ -79,15 +79,7 @@ pub fn alert_record(
     kind: AlertChangeKind,
     alert: &Alert,
 ) -> Result<(), ReportError> {
-    #[derive(Serialize)]
-    struct Record<'a> {
-        #[serde(rename = "type")]
-        kind: AlertChangeKind,
-        #[serde(flatten)]
-        alert: AlertDoc<'a>,
-    }
-    let alert = AlertDoc::new(alert);
-    json::write_line(out, "an alert", &Record { kind, alert })
+    json::write_line(out, "an alert", &AlertDoc::change(alert, kind))
 }
 
 const INDENT: &str = "   ";

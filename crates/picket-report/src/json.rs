@@ -12,11 +12,11 @@ use picket_model::{
     FindingKind, HostReason, HostResult, HostState, HostStats, IntelHit, InterferenceKind,
     Interruption, NewOpenPortEvidence, Observation, PortSet, PortState, ProbeRecord, Protocol,
     Reason, Recheck, RecheckEvidence, RunDiff, RunId, RunStatus, ScanProfile, ScanRun, Severity,
-    SourceRef, Targets, Timestamp, Transport, Verdict, VulnerableServiceEvidence,
+    SeverityReason, SourceRef, Targets, Timestamp, Transport, Verdict, VulnerableServiceEvidence,
 };
 use serde::Serialize;
 
-use crate::{Format, ReportError, words};
+use crate::{AlertChangeKind, Format, ReportError, words};
 
 /// A finding as every JSON output prints it: the model's fields in the model's order, its words
 /// as sentences (for callers that embed findings in JSON of their own).
@@ -163,6 +163,10 @@ struct InterferenceDoc {
 /// as sentences (for callers that embed alerts in JSON of their own, such as a webhook).
 #[derive(Debug, Serialize)]
 pub struct AlertDoc<'a> {
+    /// What happened to the alert, for a stream of changes (`"type"`, first); a listing has
+    /// none.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    change: Option<AlertChangeKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<i64>,
     kind: AlertKind,
@@ -186,7 +190,7 @@ pub struct AlertDoc<'a> {
     packets_to_client: u64,
     max_bytes_per_connection: u64,
     severity: Severity,
-    reasons: Vec<String>,
+    reasons: Reasons<'a>,
     sources: &'a [SourceRef],
     /// A person's triage, when the caller has it and someone triaged the alert (the CLI's
     /// listings leave it out).
@@ -197,6 +201,7 @@ pub struct AlertDoc<'a> {
 impl<'a> AlertDoc<'a> {
     pub fn new(a: &'a Alert) -> Self {
         AlertDoc {
+            change: None,
             id: a.id,
             kind: a.kind,
             dedup_key: &a.dedup_key,
@@ -219,9 +224,17 @@ impl<'a> AlertDoc<'a> {
             packets_to_client: a.packets_to_client,
             max_bytes_per_connection: a.max_bytes_per_connection,
             severity: a.severity,
-            reasons: a.reasons.iter().map(words::severity_reason).collect(),
+            reasons: Reasons(&a.reasons),
             sources: &a.sources,
             triage: None,
+        }
+    }
+
+    /// The alert as one change of a stream: `"type"` says whether the store had it.
+    pub fn change(a: &'a Alert, change: AlertChangeKind) -> Self {
+        AlertDoc {
+            change: Some(change),
+            ..AlertDoc::new(a)
         }
     }
 
@@ -235,6 +248,25 @@ impl<'a> AlertDoc<'a> {
 
     pub(crate) fn all(alerts: &'a [Alert]) -> Vec<Self> {
         alerts.iter().map(AlertDoc::new).collect()
+    }
+}
+
+/// An alert's reasons as their sentences, each written straight into its JSON string.
+#[derive(Debug)]
+struct Reasons<'a>(&'a [SeverityReason]);
+
+impl Serialize for Reasons<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Sentence))
+    }
+}
+
+/// One reason's sentence ([`words::ReasonText`]).
+struct Sentence<'a>(&'a SeverityReason);
+
+impl Serialize for Sentence<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&words::ReasonText(self.0))
     }
 }
 

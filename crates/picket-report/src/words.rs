@@ -11,7 +11,7 @@
 //! suggest): it words what it is given. Text stored by older builds (the `Written` variants) is
 //! passed through as it was written.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -24,15 +24,19 @@ use crate::safe::terminal_safe;
 
 /// `65531` -> `65,531`.
 pub(crate) fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
+    Count(n).to_string()
+}
+
+/// [`count`] as it is written: `65,531`.
+struct Count(u64);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < 1000 {
+            return write!(f, "{}", self.0);
         }
-        out.push(c);
+        write!(f, "{},{:03}", Count(self.0 / 1000), self.0 % 1000)
     }
-    out
 }
 
 /// A count with its noun, singular or plural: `1 port`, `65,531 ports`.
@@ -162,12 +166,22 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
 
 /// `1` -> `1 probe`, `1204` -> `1,204 probes`; `3 vulnerabilities`.
 fn noun_count(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else if let Some(stem) = noun.strip_suffix('y') {
-        format!("{} {stem}ies", count(n))
-    } else {
-        format!("{} {noun}s", count(n))
+    NounCount(n, noun).to_string()
+}
+
+/// [`noun_count`] as it is written.
+struct NounCount<'a>(u64, &'a str);
+
+impl fmt::Display for NounCount<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let NounCount(n, noun) = *self;
+        if n == 1 {
+            write!(f, "1 {noun}")
+        } else if let Some(stem) = noun.strip_suffix('y') {
+            write!(f, "{} {stem}ies", Count(n))
+        } else {
+            write!(f, "{} {noun}s", Count(n))
+        }
     }
 }
 
@@ -187,14 +201,21 @@ fn port_list(ports: &[u16]) -> String {
 }
 
 /// `a`, `a and b`, `a, b and c` for two or three names; longer lists are joined with commas.
-fn list<S: AsRef<str>>(items: &[S]) -> String {
-    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    match items.as_slice() {
-        [] => String::new(),
-        [one] => (*one).to_owned(),
-        [a, b] => format!("{a} and {b}"),
-        [a, b, c] => format!("{a}, {b} and {c}"),
-        many => many.join(", "),
+struct List<'a, S>(&'a [S]);
+
+impl<S: AsRef<str>> fmt::Display for List<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [] => Ok(()),
+            [one] => f.write_str(one.as_ref()),
+            [a, b] => write!(f, "{} and {}", a.as_ref(), b.as_ref()),
+            [a, b, c] => write!(f, "{}, {} and {}", a.as_ref(), b.as_ref(), c.as_ref()),
+            [first, rest @ ..] => {
+                f.write_str(first.as_ref())?;
+                rest.iter()
+                    .try_for_each(|item| write!(f, ", {}", item.as_ref()))
+            }
+        }
     }
 }
 
@@ -223,11 +244,16 @@ fn whole_percent(share: f64) -> String {
 }
 
 /// Points as a score step shows them: `+2`, `+0`, `-1`.
-fn points(p: i32) -> String {
-    if p < 0 {
-        p.to_string()
-    } else {
-        format!("+{p}")
+/// Points of a severity score, signed: `+2`, `+0`, `-1`.
+struct Points(i32);
+
+impl fmt::Display for Points {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < 0 {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "+{}", self.0)
+        }
     }
 }
 
@@ -678,115 +704,135 @@ pub fn interference(detail: &InterferenceDetail) -> String {
 
 /// One step of an alert's severity scoring.
 pub fn severity_reason(reason: &SeverityReason) -> String {
-    match reason {
-        SeverityReason::Feeds {
-            client,
-            feeds,
-            points: p,
-            cap,
-        } => {
-            let capped = if feeds.len() > usize::try_from(*cap).unwrap_or(0) {
-                format!(" (at most {cap})")
-            } else {
-                String::new()
-            };
-            format!(
-                "{client} is listed by {} ({}): {}{capped}.",
-                noun_count(feeds.len() as u64, "feed"),
-                list(feeds),
-                points(*p)
-            )
-        }
-        SeverityReason::WorstCvss {
-            id,
-            version,
-            score,
-            band,
-            points: p,
-        } => format!(
-            "The most severe vulnerability, {id}, has CVSS {version} base score {score:.1} \
-             ({band}): {}.",
-            points(*p)
-        ),
-        SeverityReason::NoCvss { vulns, points: p } => format!(
-            "None of the {} has a CVSS score: {}.",
-            noun_count(*vulns as u64, "vulnerability"),
-            points(*p)
-        ),
-        SeverityReason::Kev { ids, points: p } if ids.is_empty() => format!(
-            "No vulnerability is in CISA's Known Exploited Vulnerabilities catalog: {}.",
-            points(*p)
-        ),
-        SeverityReason::Kev { ids, points: p } => format!(
-            "{} {} in CISA's Known Exploited Vulnerabilities catalog (exploited in the wild): {}.",
-            list(ids),
-            if ids.len() == 1 { "is" } else { "are" },
-            points(*p)
-        ),
-        SeverityReason::ProductOnly { product, points: p } => format!(
-            "Every match is by product name only ({product} version unknown), so the flaws may \
-             be fixed: {}.",
-            points(*p)
-        ),
-        SeverityReason::Connections {
-            connections,
-            established,
-            points: p,
-        } => {
-            let how_many = match (connections, established) {
-                (1, 1) => "The one connection was established".to_owned(),
-                (1, _) => "The one connection was not established".to_owned(),
-                (n, 0) => format!("None of the {} connections was established", count(*n)),
-                (n, e) => format!(
-                    "{} of {} connections were established",
-                    count(*e),
-                    count(*n)
-                ),
-            };
-            let how = if *established > 0 {
-                "the server answered"
-            } else {
-                "attempted or refused only"
-            };
-            format!("{how_many} ({how}): {}.", points(*p))
-        }
-        SeverityReason::Transfer {
-            largest,
-            threshold,
-            points: p,
-        } => {
-            let kb = format!("{} KB", threshold / 1000);
-            if largest > threshold {
-                format!(
-                    "One connection carried {} bytes, more than the {kb} that counts as a \
-                     meaningful transfer: {}.",
-                    count(*largest),
-                    points(*p)
-                )
-            } else {
-                format!(
-                    "No connection carried more than {kb} (the largest: {} bytes): {}.",
-                    count(*largest),
-                    points(*p)
-                )
+    ReasonText(reason).to_string()
+}
+
+/// [`severity_reason`]'s sentence, written where it goes (a JSON string, say) instead of into
+/// a `String` of its own: every printed alert has half a dozen.
+pub struct ReasonText<'a>(pub &'a SeverityReason);
+
+impl fmt::Display for ReasonText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            SeverityReason::Feeds {
+                client,
+                feeds,
+                points: p,
+                cap,
+            } => {
+                write!(
+                    f,
+                    "{client} is listed by {} ({}): {}",
+                    NounCount(feeds.len() as u64, "feed"),
+                    List(feeds),
+                    Points(*p)
+                )?;
+                if feeds.len() > usize::try_from(*cap).unwrap_or(0) {
+                    write!(f, " (at most {cap})")?;
+                }
+                f.write_str(".")
             }
+            SeverityReason::WorstCvss {
+                id,
+                version,
+                score,
+                band,
+                points: p,
+            } => write!(
+                f,
+                "The most severe vulnerability, {id}, has CVSS {version} base score {score:.1} \
+                 ({band}): {}.",
+                Points(*p)
+            ),
+            SeverityReason::NoCvss { vulns, points: p } => write!(
+                f,
+                "None of the {} has a CVSS score: {}.",
+                NounCount(*vulns as u64, "vulnerability"),
+                Points(*p)
+            ),
+            SeverityReason::Kev { ids, points: p } if ids.is_empty() => write!(
+                f,
+                "No vulnerability is in CISA's Known Exploited Vulnerabilities catalog: {}.",
+                Points(*p)
+            ),
+            SeverityReason::Kev { ids, points: p } => write!(
+                f,
+                "{} {} in CISA's Known Exploited Vulnerabilities catalog (exploited in the wild): \
+                 {}.",
+                List(ids),
+                if ids.len() == 1 { "is" } else { "are" },
+                Points(*p)
+            ),
+            SeverityReason::ProductOnly { product, points: p } => write!(
+                f,
+                "Every match is by product name only ({product} version unknown), so the flaws \
+                 may be fixed: {}.",
+                Points(*p)
+            ),
+            SeverityReason::Connections {
+                connections,
+                established,
+                points: p,
+            } => {
+                match (connections, established) {
+                    (1, 1) => f.write_str("The one connection was established")?,
+                    (1, _) => f.write_str("The one connection was not established")?,
+                    (n, 0) => write!(f, "None of the {} connections was established", Count(*n))?,
+                    (n, e) => write!(
+                        f,
+                        "{} of {} connections were established",
+                        Count(*e),
+                        Count(*n)
+                    )?,
+                }
+                let how = if *established > 0 {
+                    "the server answered"
+                } else {
+                    "attempted or refused only"
+                };
+                write!(f, " ({how}): {}.", Points(*p))
+            }
+            SeverityReason::Transfer {
+                largest,
+                threshold,
+                points: p,
+            } => {
+                let kb = threshold / 1000;
+                if largest > threshold {
+                    write!(
+                        f,
+                        "One connection carried {} bytes, more than the {kb} KB that counts as a \
+                         meaningful transfer: {}.",
+                        Count(*largest),
+                        Points(*p)
+                    )
+                } else {
+                    write!(
+                        f,
+                        "No connection carried more than {kb} KB (the largest: {} bytes): {}.",
+                        Count(*largest),
+                        Points(*p)
+                    )
+                }
+            }
+            SeverityReason::Score {
+                points,
+                severity,
+                bands,
+            } => write!(
+                f,
+                "Score {points}: {severity} (info up to {}, low {}, medium {}-{}, high {}-{}, \
+                 critical {} and more).",
+                bands.low - 1,
+                bands.low,
+                bands.medium,
+                bands.high - 1,
+                bands.high,
+                bands.critical - 1,
+                bands.critical,
+            ),
+            SeverityReason::Written(text) => f.write_str(text),
         }
-        SeverityReason::Score {
-            points,
-            severity,
-            bands,
-        } => format!(
-            "Score {points}: {severity} (info up to {}, low {}, medium {}-{}, high {}-{}, \
-             critical {} and more).",
-            bands.low - 1,
-            bands.low,
-            bands.medium,
-            bands.high - 1,
-            bands.high,
-            bands.critical - 1,
-            bands.critical,
-        ),
-        SeverityReason::Written(text) => text.clone(),
     }
 }
 
@@ -892,6 +938,8 @@ mod tests {
         assert_eq!(count(1000), "1,000");
         assert_eq!(count(65531), "65,531");
         assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(2_000_005), "2,000,005");
+        assert_eq!(count(u64::MAX), "18,446,744,073,709,551,615");
         assert_eq!(counted(1, "port", "ports"), "1 port");
         assert_eq!(counted(2, "port", "ports"), "2 ports");
     }
@@ -953,10 +1001,10 @@ mod tests {
         assert_eq!(port_list(&[22]), "22");
         assert_eq!(port_list(&[22, 80]), "22 and 80");
         assert_eq!(port_list(&[22, 80, 443]), "22, 80 and 443");
-        assert_eq!(list::<&str>(&[]), "");
-        assert_eq!(list(&["a", "b"]), "a and b");
-        assert_eq!(list(&["a", "b", "c"]), "a, b and c");
-        assert_eq!(list(&["a", "b", "c", "d"]), "a, b, c, d");
+        assert_eq!(List::<&str>(&[]).to_string(), "");
+        assert_eq!(List(&["a", "b"]).to_string(), "a and b");
+        assert_eq!(List(&["a", "b", "c"]).to_string(), "a, b and c");
+        assert_eq!(List(&["a", "b", "c", "d"]).to_string(), "a, b, c, d");
     }
 
     #[test]
@@ -968,9 +1016,9 @@ mod tests {
         assert_eq!(flag_rate(12.5), "12.5");
         assert_eq!(flag_rate(50.0), "50");
         assert_eq!(whole_percent(0.274), "27%");
-        assert_eq!(points(2), "+2");
-        assert_eq!(points(0), "+0");
-        assert_eq!(points(-1), "-1");
+        assert_eq!(Points(2).to_string(), "+2");
+        assert_eq!(Points(0).to_string(), "+0");
+        assert_eq!(Points(-1).to_string(), "-1");
     }
 
     #[test]

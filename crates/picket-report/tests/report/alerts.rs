@@ -373,6 +373,25 @@ fn streamed_updates_are_records_of_their_own() {
     );
 }
 
+/// A streamed record is the alert as an NDJSON listing prints it, with its `type` put first:
+/// byte for byte, so that a consumer reads both with one schema.
+#[test]
+fn a_streamed_record_is_the_listed_alert_with_its_type_first() {
+    let mut listed = [openssh_alert(), httpd_alert()];
+    listed[1].id = Some(12);
+    let lines = render(|out| alerts(out, Format::Ndjson, &listed));
+    for (alert, line) in listed.iter().zip(lines.lines()) {
+        for (kind, name) in [
+            (AlertChangeKind::New, "alert"),
+            (AlertChangeKind::Update, "alert-update"),
+        ] {
+            let record = render(|out| alert_record(out, kind, alert));
+            let body = line.strip_prefix('{').unwrap();
+            assert_eq!(record, format!("{{\"type\":\"{name}\",{body}\n"));
+        }
+    }
+}
+
 proptest::proptest! {
     /// OCSF findings are serialized from typed documents: every object's keys must come in the
     /// order a `serde_json::Value` prints them (by name), and every optional field must be

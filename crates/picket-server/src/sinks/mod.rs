@@ -53,10 +53,7 @@ impl Record {
             AlertChangeKind::New => "alert",
             AlertChangeKind::Update => "alert-update",
         };
-        let json = serde_json::to_string(&Tagged {
-            kind,
-            doc: AlertDoc::new(alert),
-        })?;
+        let json = serde_json::to_string(&AlertDoc::change(alert, change))?;
         Ok(Record {
             severity: Some(alert.severity),
             kind,
