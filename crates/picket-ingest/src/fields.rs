@@ -89,9 +89,17 @@ fn secs_and_nanos(s: &str) -> Option<(u64, u32)> {
     if int == 0 {
         return None;
     }
-    let secs = b.get(..int)?.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?;
+    let digits = b.get(..int)?;
+    let digit = |d: &u8| u64::from(d - b'0');
+    // Nineteen digits always fit in a u64: they are read without a check each (which chains
+    // the digits' arithmetic on the flags), longer ones with it.
+    let secs = if int <= 19 {
+        digits.iter().fold(0u64, |n, d| n * 10 + digit(d))
+    } else {
+        digits
+            .iter()
+            .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(digit(d)))?
+    };
     let mut nanos: u32 = 0;
     if let Some(rest) = b.get(int..).filter(|r| !r.is_empty()) {
         let frac = rest.strip_prefix(b".")?;
