@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, params_from_iter};
@@ -56,9 +56,7 @@ impl SqliteConn {
                 path: path.to_owned(),
             });
         }
-        let mode: String = conn
-            .query_row(sql::SQLITE_WAL, [], |row| row.get(0))
-            .map_err(open_err)?;
+        let mode = write_ahead_logging(&conn).map_err(open_err)?;
         // An in-memory database (`:memory:`) has no journal file and keeps "memory".
         if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
             return Err(StoreError::OpenSqlite {
@@ -96,6 +94,27 @@ impl SqliteConn {
         path == Path::new(MEMORY)
     }
 }
+
+/// Asks for write-ahead logging; the journal mode it got. Changing the mode takes the
+/// database's exclusive lock, and SQLite refuses at once (busy, without waiting as its busy
+/// handler would) while another connection holds a lock on it: as when several processes open
+/// a new database at the same moment. So the change is tried again until [`BUSY_TIMEOUT`].
+fn write_ahead_logging(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row(sql::SQLITE_WAL, [], |row| row.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(WAL_RETRY);
+            }
+            mode => return mode,
+        }
+    }
+}
+
+/// The pause before asking for write-ahead logging again.
+const WAL_RETRY: Duration = Duration::from_millis(5);
 
 /// Refuses a directory, and a non-empty file that does not start with SQLite's header, without
 /// writing to it. A missing or empty file is fine: SQLite makes it a new database. A missing one
