@@ -246,13 +246,27 @@ pub struct Knowledge {
 }
 
 impl Knowledge {
-    /// Loads all of it from the store.
+    /// Loads all of it from the store: the intel table on a thread of its own, while this one
+    /// matches the inventory with the vulnerability knowledge (each is a good part of a run's
+    /// start).
     pub fn load(store: &Store, now: Timestamp) -> Result<Self, AppError> {
-        let intel = Arc::new(intel_table(store)?);
-        let inventory = detector_inventory(&inventory(store)?);
-        let suppressions = active_suppressions(store, now)?;
+        let (intel, rest) = std::thread::scope(|scope| {
+            let intel = scope.spawn(|| intel_table(store));
+            let rest = inventory(store).and_then(|inventory| {
+                Ok((
+                    detector_inventory(&inventory),
+                    active_suppressions(store, now)?,
+                ))
+            });
+            // A panic while loading is a bug: it goes on as the panic it is.
+            let intel = intel
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (intel, rest)
+        });
+        let (inventory, suppressions) = rest?;
         Ok(Self {
-            intel,
+            intel: Arc::new(intel?),
             inventory,
             suppressions,
         })
