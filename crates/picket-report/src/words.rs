@@ -1158,6 +1158,20 @@ mod tests {
              the wild): +2."
         );
         assert_eq!(
+            severity_reason(&SeverityReason::Kev {
+                ids: vec!["CVE-1".into()],
+                points: 2
+            }),
+            "CVE-1 is in CISA's Known Exploited Vulnerabilities catalog (exploited in the wild): +2."
+        );
+        assert_eq!(
+            severity_reason(&SeverityReason::Kev {
+                ids: vec![],
+                points: 0
+            }),
+            "No vulnerability is in CISA's Known Exploited Vulnerabilities catalog: +0."
+        );
+        assert_eq!(
             severity_reason(&SeverityReason::ProductOnly {
                 product: "openssh".into(),
                 points: -1
@@ -1196,6 +1210,14 @@ mod tests {
             }),
             "One connection carried 48,213 bytes, more than the 10 KB that counts as a meaningful \
              transfer: +2."
+        );
+        assert_eq!(
+            severity_reason(&SeverityReason::Transfer {
+                largest: 2_464,
+                threshold: 10_000,
+                points: 0
+            }),
+            "No connection carried more than 10 KB (the largest: 2,464 bytes): +0."
         );
         assert_eq!(
             severity_reason(&SeverityReason::Score {
