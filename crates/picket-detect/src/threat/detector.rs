@@ -268,6 +268,10 @@ pub struct ThreatDetector {
     /// Changed alerts that left `open` (aged out, or followed by the next window's) before
     /// [`ThreatDetector::take_changed`] took them.
     retired: Vec<Alert>,
+    /// The ports of `open` where an alert was marked changed since the last take: what
+    /// [`ThreatDetector::take_changed`] visits, so that a flush costs what changed, not every
+    /// open alert (a key may come twice; its alert may have left since).
+    changed_ports: Vec<PortKey>,
     now: Option<Timestamp>,
     next_sweep: Option<Timestamp>,
     stats: ThreatStats,
@@ -295,6 +299,7 @@ impl ThreatDetector {
             suppressions,
             open: HashMap::default(),
             retired: Vec::new(),
+            changed_ports: Vec::new(),
             now: None,
             next_sweep: None,
             stats: ThreatStats::default(),
@@ -429,16 +434,21 @@ impl ThreatDetector {
     /// Whether an alert changed since [`ThreatDetector::take_changed`] (by
     /// [`ThreatDetector::record_judged`]).
     pub fn has_changed(&self) -> bool {
-        !self.retired.is_empty() || self.open.values().flatten().any(|o| o.changed)
+        !self.retired.is_empty() || !self.changed_ports.is_empty()
     }
 
     /// Each alert [`ThreatDetector::record_judged`] changed since the last call, in its latest
     /// state, ordered by window start and dedup key; the marks are cleared.
     pub fn take_changed(&mut self) -> Vec<Alert> {
         let mut alerts = std::mem::take(&mut self.retired);
-        for open in self.open.values_mut().flatten().filter(|o| o.changed) {
-            open.changed = false;
-            alerts.push(open.alert.clone());
+        for key in self.changed_ports.drain(..) {
+            let Some(slot) = self.open.get_mut(&key) else {
+                continue;
+            };
+            for open in slot.iter_mut().filter(|o| o.changed) {
+                open.changed = false;
+                alerts.push(open.alert.clone());
+            }
         }
         by_window_and_key(alerts)
     }
@@ -447,6 +457,7 @@ impl ThreatDetector {
     /// alerts are moved out, not copied, and are no longer open here.
     pub fn drain_changed(&mut self) -> Vec<Alert> {
         let mut alerts = std::mem::take(&mut self.retired);
+        self.changed_ports.clear();
         self.open.retain(|_, slot| {
             take_where(slot, |o| o.changed, |o| alerts.push(o.alert));
             !slot.is_empty()
@@ -492,7 +503,8 @@ impl ThreatDetector {
                 continue;
             }
             self.stats.alerted += 1;
-            let slot = self.open.entry((client, host, port, ev.proto)).or_default();
+            let key = (client, host, port, ev.proto);
+            let slot = self.open.entry(key).or_default();
             let open = slot
                 .iter_mut()
                 .position(|o| o.alert.application == app.application);
@@ -501,12 +513,19 @@ impl ThreatDetector {
                     let open = &mut slot[i];
                     add(open, ev, &hits, app);
                     self.stats.updated_alerts += 1;
+                    let was = open.changed;
                     changed(open, false);
+                    if open.changed && !was {
+                        self.changed_ports.push(key);
+                    }
                 }
                 found => {
                     let mut open = new_alert(client, host, port, ev, &hits, app);
                     self.stats.new_alerts += 1;
                     changed(&mut open, true);
+                    if open.changed {
+                        self.changed_ports.push(key);
+                    }
                     match found {
                         Some(i) => {
                             let before = std::mem::replace(&mut slot[i], open);
