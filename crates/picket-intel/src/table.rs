@@ -507,7 +507,17 @@ struct Segments<K> {
     /// `index[h]`: the first interval whose start has `h` as its top 16 bits or more;
     /// `index[65536]` is the number of intervals.
     index: Vec<u32>,
+    /// IPv4 only: a bit for each /20, set where an indicator covers an address of it. Most
+    /// addresses looked up are listed by nothing, and most of those fall in a /20 that no
+    /// indicator touches: one read of this 128 KiB map, which stays in the processor's cache,
+    /// answers them, where the search takes three or four dependent reads across the table.
+    /// Empty for IPv6, and when nothing is covered.
+    covered: Vec<u64>,
 }
+
+/// Addresses a bit of [`Segments::covered`] stands for: a /20. A map of /24s (2 MiB) saved
+/// nothing: its one read missed the cache as often as the search it spared.
+const COVERED_SHIFT: u32 = 12;
 
 impl<K: Key> Segments<K> {
     /// `None` when the ids stored would overflow the `u32` offsets.
@@ -569,15 +579,24 @@ impl<K: Key> Segments<K> {
             index.push(i as u32);
         }
         index.push(count);
+        let covered = covered_blocks(&starts, &sets);
         Some(Segments {
             starts,
             sets,
             ids,
             index,
+            covered,
         })
     }
 
     fn find(&self, key: K) -> &[u32] {
+        if !self.covered.is_empty() {
+            let block = (key.to_u128() >> COVERED_SHIFT) as usize;
+            let word = self.covered.get(block / 64).copied().unwrap_or(u64::MAX);
+            if word & (1 << (block % 64)) == 0 {
+                return &[];
+            }
+        }
         let h = key.top16();
         // The interval holding `key` starts at or before it: it is the last one starting in this
         // top-16-bit block, or the one running into the block from before.
@@ -593,6 +612,59 @@ impl<K: Key> Segments<K> {
             + std::mem::size_of_val(self.sets.as_slice())
             + std::mem::size_of_val(self.ids.as_slice())
             + std::mem::size_of_val(self.index.as_slice())
+            + std::mem::size_of_val(self.covered.as_slice())
+    }
+}
+
+/// [`Segments::covered`] for these intervals: IPv4 intervals whose set is not empty mark the
+/// /20s they touch. Empty for IPv6 (a map of its space would not fit), and when no interval is
+/// covered.
+fn covered_blocks<K: Key>(starts: &[K], sets: &[u32]) -> Vec<u64> {
+    if K::BYTES != 4 || sets.windows(2).all(|w| w[0] == w[1]) {
+        return Vec::new();
+    }
+    let blocks = (K::MAX >> COVERED_SHIFT) as usize + 1;
+    let mut covered = vec![0u64; blocks.div_ceil(64)];
+    for (i, (start, set)) in starts.iter().zip(sets.windows(2)).enumerate() {
+        if set[0] == set[1] {
+            continue;
+        }
+        // Decoding checks that the starts rise; this must not panic before it has.
+        let end = match starts.get(i + 1) {
+            Some(next) => match next.to_u128().checked_sub(1) {
+                Some(end) => end,
+                None => continue,
+            },
+            None => K::MAX,
+        };
+        let first = (start.to_u128() >> COVERED_SHIFT) as usize;
+        let last = (end >> COVERED_SHIFT) as usize;
+        if first <= last {
+            mark(&mut covered, first, last);
+        }
+    }
+    covered
+}
+
+/// Sets bits `first..=last` of `bits`, whole words at a time between the ends.
+fn mark(bits: &mut [u64], first: usize, last: usize) {
+    let (first_word, last_word) = (first / 64, last / 64);
+    let head = u64::MAX << (first % 64);
+    let tail = u64::MAX >> (63 - last % 64);
+    if first_word == last_word {
+        if let Some(word) = bits.get_mut(first_word) {
+            *word |= head & tail;
+        }
+        return;
+    }
+    if let Some(word) = bits.get_mut(first_word) {
+        *word |= head;
+    }
+    if let Some(words) = bits.get_mut(first_word + 1..last_word) {
+        words.fill(u64::MAX);
+    }
+    if let Some(word) = bits.get_mut(last_word) {
+        *word |= tail;
     }
 }
 
@@ -649,5 +721,49 @@ impl<K: Key> Builder<K> {
         let mut sets = self.sets;
         sets.push(u32::try_from(self.ids.len()).ok()?);
         Segments::from_parts(self.starts, sets, self.ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Marking a range sets exactly its bits, within a word and across several.
+        #[test]
+        fn mark_sets_exactly_the_range(first in 0usize..256, len in 0usize..256) {
+            let last = (first + len).min(255);
+            let mut bits = [0u64; 4];
+            mark(&mut bits, first, last);
+            for bit in 0..256 {
+                let set = bits[bit / 64] & (1 << (bit % 64)) != 0;
+                prop_assert_eq!(set, (first..=last).contains(&bit), "bit {}", bit);
+            }
+        }
+    }
+
+    /// The /20 map marks what the IPv4 indicators touch and nothing else; IPv6 has none.
+    #[test]
+    fn the_covered_map_marks_the_blocks_of_listed_networks() {
+        let table = IntelTable::build(vec![
+            Indicator::new("192.0.2.128/25".parse().unwrap(), "a"),
+            Indicator::new("198.51.100.7/32".parse().unwrap(), "b"),
+            Indicator::new("2001:db8::/32".parse().unwrap(), "c"),
+        ])
+        .unwrap();
+        let block = |a: [u8; 4]| (u32::from_be_bytes(a) >> COVERED_SHIFT) as usize;
+        let marked = |b: usize| table.v4.covered[b / 64] & (1 << (b % 64)) != 0;
+        assert!(marked(block([192, 0, 2, 0])));
+        assert!(marked(block([198, 51, 100, 0])));
+        assert!(!marked(block([192, 0, 16, 0])));
+        assert!(!marked(block([198, 51, 112, 0])));
+        let count: u32 = table.v4.covered.iter().map(|w| w.count_ones()).sum();
+        assert_eq!(count, 2);
+        assert!(table.v6.covered.is_empty());
+        assert!(IntelTable::build(vec![]).unwrap().v4.covered.is_empty());
+        assert_eq!(table.lookup_ids("192.0.2.200".parse().unwrap()).len(), 1);
+        assert!(table.lookup_ids("192.0.2.100".parse().unwrap()).is_empty());
     }
 }
