@@ -629,7 +629,8 @@ fn covered_blocks<K: Key>(starts: &[K], sets: &[u32]) -> Vec<u64> {
         if set[0] == set[1] {
             continue;
         }
-        // Decoding checks that the starts rise; this must not panic before it has.
+        // The builder makes rising starts and decoding refuses others: should two not rise,
+        // the interval is skipped here rather than panic.
         let end = match starts.get(i + 1) {
             Some(next) => match next.to_u128().checked_sub(1) {
                 Some(end) => end,
