@@ -218,3 +218,30 @@ proptest! {
         }
     }
 }
+
+/// The real feed samples (FireHOL level1 with its wide ranges, Spamhaus DROP, IPsum, Feodo, Tor
+/// exits): every network's edges and their neighbours, and addresses spread over the whole IPv4
+/// space, most of them in /20s no sample touches (the table answers those from its /20 map).
+#[test]
+fn real_feed_samples_match_the_oracle() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut nets = Vec::new();
+    for name in [
+        "firehol_level1_sample.netset",
+        "spamhaus_drop_sample.netset",
+        "ipsum_sample.txt",
+        "feodo_sample.ipset",
+        "tor_exits_sample.ipset",
+    ] {
+        let feed =
+            picket_intel::load_file(name, &dir.join(name), &picket_intel::LoadOptions::default())
+                .unwrap();
+        assert!(!feed.indicators.is_empty(), "{name}");
+        nets.extend(feed.indicators.iter().map(|i| i.network));
+    }
+    // A fixed walk that scatters them over the space (a multiplicative step).
+    let spread: Vec<IpAddr> = (0u32..20_000)
+        .map(|i| IpAddr::V4(Ipv4Addr::from(i.wrapping_mul(0x9E37_79B9))))
+        .collect();
+    check(nets, spread).unwrap();
+}
